@@ -1,0 +1,46 @@
+# Two commands set everything up on a fresh machine with Python 3.11 and make:
+#   make run    venv + install + demo database (if none) + the Streamlit app
+#   make test   venv + install + lint + the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DB     ?= data/unify.duckdb
+DEMO   ?= data/demo
+CONTACTS ?= 3000
+# Streamlit reads its own configuration (STREAMLIT_SERVER_PORT, .streamlit/config.toml, ...).
+# Headless by default so that it never waits at a first-run prompt; override with STREAMLIT_SERVER_HEADLESS=false.
+export STREAMLIT_SERVER_HEADLESS ?= true
+
+.PHONY: default install run test lint demo db bench clean
+default: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(DB): | $(STAMP)
+	$(BIN)/unify-dash demo --out $(DEMO) --contacts $(CONTACTS)
+	$(BIN)/unify-dash load $(DEMO) --db $(DB)
+
+db: $(DB)
+
+run: $(STAMP) $(DB)
+	UNIFY_DB=$(DB) $(BIN)/streamlit run app.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/unify-dash bench --contacts $(CONTACTS)
+
+clean:
+	rm -rf $(VENV) $(DB) $(DB).wal $(DEMO) test-artifacts .pytest_cache

@@ -1,0 +1,11 @@
+import pytest
+
+from unify_dash import db
+
+
+@pytest.fixture
+def con():
+    """A fresh in-memory DuckDB with the schema."""
+    connection = db.connect(None)
+    yield connection
+    connection.close()

@@ -1,0 +1,3 @@
+from unify_dash.cli import main
+
+raise SystemExit(main())
