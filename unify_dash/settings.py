@@ -505,3 +505,20 @@ def pending_versions(con: duckdb.DuckDBPyConnection, when: dt.datetime | None = 
                     "note": note, "changes": [dict(zip(("object_type", "object_id", "field", "before", "after"),
                                                        c, strict=True)) for c in changes]})
     return out
+
+
+def apply(con: duckdb.DuckDBPyConnection, actor, new: Settings, *, note: str,
+          at: dt.datetime | None = None) -> int:
+    """Save ``new`` as the next version on behalf of ``actor`` (role checked, audited).
+
+    It takes effect after the propagation delay; until then :func:`pending_versions` lists it.
+    """
+    from unify_dash import roles  # local import: roles imports nothing from here
+
+    roles.require(actor, "settings.apply")
+    if not note or not note.strip():
+        raise ValidationError("a note is required to apply a settings change")
+    with db.transaction(con):
+        version = save_version(con, new, actor=actor.name, note=note.strip(), at=at)
+        roles.audit(con, actor, "settings.apply", f"settings v{version}", {"note": note.strip()}, at=at)
+    return version
