@@ -263,3 +263,18 @@ def set_clock(con: duckdb.DuckDBPyConnection, when: dt.datetime) -> None:
 def dumps(value) -> str:
     """JSON for detail columns, stable (sorted keys) so that reloads compare equal."""
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def generation(con: duckdb.DuckDBPyConnection) -> int:
+    """A counter bumped by every write that changes evaluation inputs (records, opt-outs, settings).
+
+    Caches of evaluations key on it, so no page ever shows a stale answer after a write.
+    """
+    value = get_meta(con, "data_generation")
+    return int(value) if value else 0
+
+
+def bump_generation(con: duckdb.DuckDBPyConnection) -> int:
+    value = generation(con) + 1
+    set_meta(con, "data_generation", str(value))
+    return value

@@ -520,5 +520,6 @@ def apply(con: duckdb.DuckDBPyConnection, actor, new: Settings, *, note: str,
         raise ValidationError("a note is required to apply a settings change")
     with db.transaction(con):
         version = save_version(con, new, actor=actor.name, note=note.strip(), at=at)
+        db.bump_generation(con)
         roles.audit(con, actor, "settings.apply", f"settings v{version}", {"note": note.strip()}, at=at)
     return version
