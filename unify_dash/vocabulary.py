@@ -393,3 +393,23 @@ def email_is_not(address: str) -> dict:
     return {"field": "email", "op": "not_equals", "value": address.strip().lower()}
 
 
+
+
+def markdown_tables() -> str:
+    """The vocabulary as the README's tables (``python -m unify_dash.vocabulary``)."""
+    lines = ["| field | label | type | evaluated over | operators |", "|---|---|---|---|---|"]
+    over = {"contact": "the contact", "company": "all records of the domain (every CRM)",
+            "record": "any record of the domain"}
+    for f in FIELDS.values():
+        ops = ", ".join(f"`{o.name}`" for o in operators_for(f.name))
+        lines.append(f"| `{f.name}` | {f.label} | {f.type} | {over[f.entity]} | {ops} |")
+    lines += ["", "| operator | reads as | value | a missing value |", "|---|---|---|---|"]
+    value_doc = {"none": "none", "scalar": "one value", "list": "a list", "days": "a number of days"}
+    for o in OPERATORS.values():
+        missing = "matches" if o.negative else "does not match"
+        lines.append(f"| `{o.name}` | {o.label} | {value_doc[o.value]} | {missing} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(markdown_tables())
