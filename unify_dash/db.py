@@ -101,7 +101,7 @@ TABLES: dict[str, str] = {
     """,
     "execution_log": """
         log_id VARCHAR PRIMARY KEY,
-        at TIMESTAMP NOT NULL,
+        "at" TIMESTAMP NOT NULL,
         contact_id VARCHAR NOT NULL,
         play_id VARCHAR,
         node_id VARCHAR,
@@ -134,7 +134,7 @@ TABLES: dict[str, str] = {
     """,
     "audit_log": """
         audit_id VARCHAR PRIMARY KEY,
-        at TIMESTAMP NOT NULL,
+        "at" TIMESTAMP NOT NULL,
         actor VARCHAR NOT NULL,
         role VARCHAR,
         action VARCHAR NOT NULL,
@@ -143,7 +143,7 @@ TABLES: dict[str, str] = {
     """,
     "crm_writebacks": """
         writeback_id VARCHAR PRIMARY KEY,
-        at TIMESTAMP NOT NULL,
+        "at" TIMESTAMP NOT NULL,
         crm VARCHAR NOT NULL,
         crm_object VARCHAR,
         crm_id VARCHAR,
@@ -153,6 +153,25 @@ TABLES: dict[str, str] = {
         email VARCHAR,
         event_id VARCHAR,
         status VARCHAR NOT NULL
+    """,
+    # long-running actions (bulk unenroll): the selected set is computed once into job_items and
+    # each batch commits on its own, so a failed job resumes where it stopped (lifecycle.resume_job)
+    "jobs": """
+        job_id VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        actor VARCHAR NOT NULL,
+        params VARCHAR,
+        total INTEGER NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        status VARCHAR NOT NULL,
+        error VARCHAR
+    """,
+    "job_items": """
+        job_id VARCHAR NOT NULL,
+        position INTEGER NOT NULL,
+        item_id VARCHAR NOT NULL,
+        PRIMARY KEY (job_id, position)
     """,
 }
 
