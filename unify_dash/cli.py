@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", required=True, help="ISO timestamp, e.g. 2026-12-26T00:00")
     p.add_argument("--db", default=str(DEFAULT_DB))
     p.add_argument("--json", action="store_true")
+    p.add_argument("--tick", default="1h",
+                   help="scheduler resolution: steps due within a tick go out at its end, e.g. 15m, 1h, 1d "
+                        "(default 1h)")
     return parser
 
 

@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "contact.opt_out": frozenset({"support", "revops", "admin"}),
     "contact.reverse_opt_out": frozenset({"support", "admin"}),
     "contact.unenroll": frozenset({"support", "revops", "manager", "admin"}),
+    "contact.enroll": frozenset({"support", "revops", "admin"}),
     "enrollment.bulk_unenroll": frozenset({"revops", "manager", "admin"}),
     "replies.handle": frozenset({"support", "revops", "admin"}),
     "crm.sync": frozenset({"revops", "admin"}),
