@@ -159,13 +159,17 @@ def contact_row(con: duckdb.DuckDBPyConnection, email: str) -> dict:
 
 
 def _event_time(con: duckdb.DuckDBPyConnection, email: str, at: dt.datetime) -> dt.datetime:
-    """``at``, nudged one microsecond past the contact's newest opt-out/reversal event when they tie,
-    so that the newest of the two always decides the status."""
+    """``at``, moved one second past the contact's newest opt-out/reversal event when they tie, so
+    that the newest of the two always decides the status. A pinned workspace clock that the event
+    would be ahead of moves forward with it: an action is never recorded in the clock's future,
+    where "now" would not see it."""
     row = con.execute("SELECT max(occurred_at) FROM events WHERE email = ? AND type IN ('opt_out', 'opt_out_reversal')",
                       [email]).fetchone()
     last = row[0] if row else None
     if last is not None and at <= last:
-        return last + dt.timedelta(microseconds=1)
+        at = last + dt.timedelta(seconds=1)
+        if db.get_meta(con, "clock") and db.now(con) < at:
+            db.set_clock(con, at)
     return at
 
 

@@ -1,0 +1,72 @@
+"""unify-dash: the exclusion-troubleshooting dashboard (``streamlit run app.py``).
+
+A thin entry point: who is acting, the pages that role sees, the shared sidebar, then the page.
+The database is ``$UNIFY_DB`` (default ``data/unify.duckdb``). See docs/readme/dashboard.md.
+"""
+
+import streamlit as st
+
+from unify_dash import db as unify_db
+from unify_dash import roles, settings, ui
+from unify_dash.errors import NotFound
+
+st.set_page_config(page_title="unify-dash", page_icon=":material/filter_alt:", layout="wide")
+
+# --- who is acting -------------------------------------------------------------------------------
+if ui.oidc_configured() and not st.user.is_logged_in:
+    st.title("unify-dash")
+    st.write("Sign in to troubleshoot exclusions, sequences and opt-outs.")
+    st.button("Sign in", icon=":material/login:", on_click=st.login, type="primary")
+    st.stop()
+
+with st.sidebar:
+    if not ui.role_pinned():
+        st.selectbox("Role (local mode)", roles.ROLES, key="ui.role",
+                     help="No identity provider is configured: pick the role to act as. "
+                          "Set UNIFY_ROLE to pin it, or configure [auth] for real sign-in.")
+actor = ui.actor()
+
+# --- pages ---------------------------------------------------------------------------------------
+# Every page keeps its own URL (/play, /metrics, /contact?email=...). The root URL is a hidden page
+# that opens the role's first page, or the Contact page for a deep link ``/?email=...``.
+pages = {}
+for key in roles.PAGES[actor.role]:
+    file, title, icon = ui.PAGE_FILES[key]
+    pages[key] = st.Page(ui.ROOT / file, title=title, icon=icon, url_path=key)
+
+
+def home() -> None:
+    if "email" in st.query_params and "contact" in pages:
+        st.switch_page(pages["contact"], query_params={"email": st.query_params["email"]})
+    st.switch_page(next(iter(pages.values())))
+
+
+nav = st.navigation([st.Page(home, title="Home", url_path="home", default=True, visibility="hidden"),
+                     *pages.values()])
+
+# --- shared sidebar ------------------------------------------------------------------------------
+with st.sidebar:
+    st.markdown(f"**{actor.name}** · {actor.role}")
+    if ui.oidc_configured():
+        st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="ui.logout")
+    with ui.cursor() as cur:
+        clock = unify_db.now(cur)
+        try:
+            version, _ = settings.settings_at(cur)
+            in_effect = f"settings v{version} in effect"
+        except NotFound:  # an empty database: the page says what to do
+            in_effect = "no workspace loaded"
+        pending = settings.pending_versions(cur)
+    st.caption(f"Database `{ui.db_path()}`  \nWorkspace clock {ui.fmt_time(clock)}  \n{in_effect}")
+    if pending:
+        st.markdown(f"**Pending changes** ({len(pending)})")
+        for p in pending:
+            with st.expander(f"v{p['version']} · takes effect {ui.fmt_time(p['effective_at'])} "
+                             f"({ui.fmt_relative(p['effective_at'], clock)})"):
+                st.caption(f"by {p['actor']} at {ui.fmt_time(p['created_at'])}: {p['note'] or '(no note)'}")
+                for c in p["changes"][:20]:
+                    st.caption(f"{c['object_type']} `{c['object_id']}` {c['field']}: {c['before']} → {c['after']}")
+                if len(p["changes"]) > 20:
+                    st.caption(f"… and {len(p['changes']) - 20} more")
+
+nav.run()

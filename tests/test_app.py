@@ -1,0 +1,628 @@
+"""The dashboard, driven with Streamlit's AppTest: a smoke test over every page and role, then the
+behaviour of each action found by widget key. Every expected number comes from the domain package
+(engine, metrics, settings), never from the UI.
+
+The database is the demo workspace (400 contacts) loaded once per session; tests that write get
+their own copy of the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from unify_dash import db, demo, engine, loader, metrics, optouts, roles, settings
+from unify_dash.metrics import Scope
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+PAGE = {key: f"unify_dash/pages/{key}.py" for key in roles.PAGES["admin"]}
+TIMEOUT = 60
+
+
+# --- fixtures ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> Path:
+    """The demo workspace (400 contacts) loaded into a closed database file that nothing opens."""
+    root = tmp_path_factory.mktemp("app")
+    demo.generate(root / "ws", contacts=400, seed=7)
+    path = root / "template.duckdb"
+    con = db.connect(path)
+    loader.load_workspace(con, root / "ws")
+    con.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_db(template_db, tmp_path_factory) -> Path:
+    """A copy for the tests that only read (the app keeps it open for the whole session)."""
+    path = tmp_path_factory.mktemp("shared") / "unify.duckdb"
+    shutil.copy(template_db, path)
+    return path
+
+
+@pytest.fixture
+def reader(shared_db, monkeypatch):
+    monkeypatch.setenv("UNIFY_DB", str(shared_db))
+    monkeypatch.setenv("UNIFY_USER", "tester")
+    monkeypatch.delenv("UNIFY_ROLE", raising=False)
+    con = db.connect(shared_db)
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def writer(template_db, tmp_path, monkeypatch):
+    """A private copy of the demo database for a test that writes; yields a connection to it."""
+    path = tmp_path / "unify.duckdb"
+    shutil.copy(template_db, path)
+    monkeypatch.setenv("UNIFY_DB", str(path))
+    monkeypatch.setenv("UNIFY_USER", "tester")
+    monkeypatch.delenv("UNIFY_ROLE", raising=False)
+    con = db.connect(path)
+    yield con
+    con.close()
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+
+
+def open_app(page: str | None = None, *, role: str = "revops", query: dict | None = None,
+             monkeypatch=None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["ui.role"] = role
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    if page is not None:
+        at.switch_page(PAGE[page]).run()
+    assert_ok(at)
+    return at
+
+
+def assert_ok(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [s.value for s in at.subheader] + [c.value for c in at.caption]
+    parts += [e.value for e in at.error] + [s.value for s in at.success] + [i.value for i in at.info]
+    parts += [w.value for w in at.warning]
+    return "\n".join(str(p) for p in parts)
+
+
+def metric(at: AppTest, label: str) -> int:
+    found = [m for m in at.metric if m.label == label]
+    assert found, f"no metric {label!r}; have {[m.label for m in at.metric]}"
+    return int(found[0].value.replace(",", ""))
+
+
+def list_total(at: AppTest) -> int:
+    """The count in the heading of the list behind a count ("...: 12 contacts")."""
+    heads = [s.value for s in at.subheader if re.search(r": [\d,]+ (contact|row|repl|event)", s.value)]
+    assert heads, [s.value for s in at.subheader]
+    return int(re.search(r": ([\d,]+) ", heads[-1]).group(1).replace(",", ""))
+
+
+def list_table(at: AppTest):
+    """The table of the list behind a count: the last table of the page (a read-only table carries
+    no key unless rows can be selected)."""
+    return [d for d in at.dataframe if d.key is None or d.key.endswith(".table")][-1].value
+
+
+def list_length(at: AppTest, key: str) -> int:
+    """Every row of a paged list, counted by visiting its last page."""
+    pagers = [p for p in at.pagination if p.key == f"{key}.page"]
+    if not pagers:
+        return len(list_table(at))
+    pager = pagers[0]
+    full_pages = pager.num_pages - 1
+    pager.set_value(pager.num_pages).run()
+    return full_pages * 50 + len(list_table(at))
+
+
+def blocking_case(con) -> tuple[str, dict, dict]:
+    """A Play, a node and an exclusion that alone blocks contacts at that node (and is on at the
+    organisation level), from the engine."""
+    ev = engine.evaluation(con)
+    for play in ev.settings.plays:
+        imp = engine.impact(ev, play.id)
+        for node in imp["nodes"]:
+            for x in imp["exclusions"]:
+                if x["released_at"].get(node["id"], 0) > 0 and x["state"]["organisation"]["saved"]:
+                    return play.id, node, x
+    raise AssertionError("the demo has no exclusion that alone blocks a node")
+
+
+# --- smoke: every page for every role ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", list(PAGE))
+def test_every_page_renders(reader, page):
+    at = open_app(page, role="admin")
+    assert at.title, f"{page} has no title"
+
+
+@pytest.mark.parametrize("role", roles.ROLES)
+def test_each_role_sees_its_pages(reader, role):
+    at = open_app(role=role)
+    for page in roles.PAGES[role]:
+        at.switch_page(PAGE[page])  # resolves against the pages the navigation registered
+    for page in set(PAGE) - set(roles.PAGES[role]):
+        with pytest.raises(ValueError, match="navigation page"):
+            at.switch_page(PAGE[page])
+
+
+def test_the_sidebar_says_who_and_when(reader):
+    at = open_app(role="support")
+    sidebar = "\n".join(m.value for m in at.sidebar.markdown) + "\n".join(c.value for c in at.sidebar.caption)
+    assert "tester" in sidebar and "support" in sidebar
+    assert f"Workspace clock {db.now(reader):%Y-%m-%d %H:%M}" in sidebar
+
+
+def test_the_root_url_opens_the_first_page_of_the_role(reader):
+    assert open_app(role="support").title[0].value == "Contact"
+    assert open_app(role="manager").title[0].value == "Metrics"
+
+
+# --- Play view --------------------------------------------------------------------------------------------------
+
+
+def test_toggle_changes_the_counts_without_saving(reader):
+    play, node, x = blocking_case(reader)
+    ev = engine.evaluation(reader)
+    at = open_app("play")
+    at.selectbox(key="play.id").set_value(play).run()
+    label = "Not Enrolled"
+    assert metric(at, label) == node["not_enrolled"] if len(engine.impact(ev, play)["nodes"]) == 1 else True
+    at.toggle(key=f"play.t.{play}.{x['id']}.organisation.").set_value(False).run()
+    assert_ok(at)
+    expected = engine.impact(ev, play, {(x["id"], "organisation", None): False})
+    shown = [int(m.value.replace(",", "")) for m in at.metric if m.label == label]
+    assert shown == [n["not_enrolled"] for n in expected["nodes"]]
+    assert shown != [n["not_enrolled"] for n in engine.impact(ev, play)["nodes"]]
+    # the what-if never touched the saved settings
+    assert settings.latest_version(reader)[0] == 1 and not settings.pending_versions(reader)
+
+
+@pytest.mark.parametrize("bucket", ["not_enrolled", "enrolled", "excluded_at_audience"])
+def test_play_list_length_equals_its_count(reader, bucket):
+    play, node, _ = blocking_case(reader)
+    at = open_app("play")
+    at.selectbox(key="play.id").set_value(play).run()
+    node_id = node["id"] if bucket != "excluded_at_audience" else ""
+    at.button(key=f"play.show.{bucket}.{node_id}").click().run()
+    assert_ok(at)
+    ev = engine.evaluation(reader)
+    expected = engine.drilldown(reader, ev, play, bucket, node_id=node_id or None, limit=0)["total"]
+    assert list_total(at) == expected
+    assert list_length(at, f"play.list.{bucket}.{node_id or None}.None") == expected
+
+
+def test_apply_requires_a_note_then_creates_a_pending_version(writer):
+    play, node, x = blocking_case(writer)
+    at = open_app("play")
+    at.selectbox(key="play.id").set_value(play).run()
+    at.toggle(key=f"play.t.{play}.{x['id']}.organisation.").set_value(False).run()
+    at.button(key="play.apply").click().run()
+    assert "a note is required" in texts(at)
+    assert not settings.pending_versions(writer)
+
+    at.text_input(key="play.note").input("release the only-blocked contacts").run()
+    at.button(key="play.apply").click().run()
+    assert_ok(at)
+    pending = settings.pending_versions(writer)
+    assert [p["version"] for p in pending] == [2]
+    assert pending[0]["actor"] == "tester" and pending[0]["note"] == "release the only-blocked contacts"
+    assert pending[0]["effective_at"] == db.now(writer) + dt.timedelta(minutes=15)
+    assert settings.latest_version(writer)[1].exclusion(x["id"]).exclude_from_sequences is False
+    assert "Pending changes" in "\n".join(m.value for m in at.sidebar.markdown)
+    assert "takes effect" in texts(at)
+    audit = metrics.recent_audit(writer, limit=50)
+    assert ("tester", "revops", "settings.apply") in set(zip(audit["actor"], audit["role"], audit["action"],
+                                                             strict=True))
+
+
+def test_a_manager_cannot_apply(reader):
+    play, _node, x = blocking_case(reader)
+    at = open_app("play", role="manager")
+    at.selectbox(key="play.id").set_value(play).run()
+    at.toggle(key=f"play.t.{play}.{x['id']}.organisation.").set_value(False).run()
+    assert at.button(key="play.apply").disabled
+
+
+# --- Metrics ------------------------------------------------------------------------------------------------------
+
+
+def test_not_enrolled_list_has_reasons_and_the_length_of_its_count(reader):
+    play, node, _ = blocking_case(reader)
+    at = open_app("metrics")
+    at.selectbox(key="metrics.play").set_value(play).run()
+    at.button(key="metrics.head.not_enrolled").click().run()
+    assert_ok(at)
+    ev = engine.evaluation(reader)
+    expected = engine.impact(ev, play)["not_enrolled"]
+    assert metric(at, "Not Enrolled") == expected == list_total(at)
+    assert list_table(at)["reasons"].str.len().min() > 1  # every row says why
+    assert list_length(at, "metrics.list.now.not_enrolled.not_enrolled.None.None") == expected
+
+
+@pytest.mark.parametrize("family", ["completed", "opt_outs", "replies"])
+def test_every_bar_opens_a_list_of_its_length(reader, family):
+    play, _node, _ = blocking_case(reader)
+    at = open_app("metrics")
+    at.selectbox(key="metrics.play").set_value(play).run()
+    df = metrics.breakdown(reader, family, Scope(play_id=play))
+    if df.empty:
+        pytest.skip(f"no {family} in this play of the demo")
+    key, count = df.iloc[0]["key"], int(df.iloc[0]["count"])
+    at.pills(key=f"metrics.pick.{family}").set_value(key).run()
+    assert_ok(at)
+    assert list_total(at) == count
+    assert list_length(at, f"metrics.list.history.{family}.{key}.None.None") == count
+
+
+def test_bulk_unenroll_from_a_list_with_progress(writer):
+    play, node, _ = blocking_case(writer)
+    scope = Scope(play_id=play, node_id=node["id"])
+    active = metrics.count(writer, "state", "active", scope)
+    if not active:
+        pytest.skip("no active enrollment at this node of the demo")
+    at = open_app("metrics")
+    at.selectbox(key="metrics.play").set_value(play).run()
+    at.selectbox(key=f"metrics.node.{play}").set_value(node["id"]).run()
+    at.button(key="metrics.head.active").click().run()
+    at.button(key="metrics.unenroll.all").click().run()
+    at.button(key="metrics.unenroll.go").click().run()
+    assert_ok(at)
+    assert f"Unenrolled {active} enrollment" in texts(at)
+    assert metrics.count(writer, "state", "active", scope) == 0
+    assert metrics.count(writer, "state", "unenrolled", scope) >= active
+
+
+# --- Contact ------------------------------------------------------------------------------------------------------
+
+
+def test_deep_link_opens_the_contact_and_its_exclusion_tab(reader):
+    play, node, x = blocking_case(reader)
+    ev = engine.evaluation(reader)
+    email = engine.drilldown(reader, ev, play, "blocks_alone", node_id=node["id"], exclusion_id=x["id"],
+                             limit=1)["rows"][0]["email"]
+    at = open_app(role="support", query={"email": email})
+    assert at.title[0].value == "Contact"
+    assert at.text_input(key="contact.email").value == email
+    body = texts(at)
+    assert email in body
+    assert f"{x['name']} · blocks" in [e.label for e in at.expander]
+    assert "What would let the contact through" in body
+    assert at.button(key=f"contact.override.{x['id']}")
+
+
+def test_unknown_email_says_so(reader):
+    at = open_app("contact", query={"email": "nobody@nowhere.example"})
+    assert "No contact with email" in texts(at)
+
+
+def test_override_releases_the_contact_after_propagation(writer):
+    play, node, x = blocking_case(writer)
+    ev = engine.evaluation(writer)
+    email = engine.drilldown(writer, ev, play, "blocks_alone", node_id=node["id"], exclusion_id=x["id"],
+                             limit=1)["rows"][0]["email"]
+    at = open_app(role="support", query={"email": email})
+    at.button(key=f"contact.override.{x['id']}").click().run()
+    at.text_input(key="contact.override.note").input("customer asked to keep talking").run()
+    at.button(key="contact.override.confirm").click().run()
+    assert_ok(at)
+    (pending,) = settings.pending_versions(writer)
+    assert "Pending" in texts(at)
+    # during the propagation delay the contact is still blocked
+    assert engine.explain(writer, email)["plays"][[p.id for p in ev.settings.plays].index(play)]["nodes"][
+        node["id"]] == "not_enrolled"
+    # after it, the filter lets the contact through
+    db.set_clock(writer, pending["effective_at"] + dt.timedelta(minutes=1))
+    at.run()
+    assert_ok(at)
+    labels = [e.label for e in at.expander]
+    assert f"{x['name']} · matches, let through by a filter" in labels
+    after = engine.explain(writer, email)
+    assert next(p for p in after["plays"] if p["id"] == play)["nodes"][node["id"]] == "enrolled"
+
+
+def test_opt_out_then_reversal_refused_without_permission(writer):
+    ev = engine.evaluation(writer)
+    play = ev.settings.plays[0].id
+    email = engine.drilldown(writer, ev, play, "enrolled", limit=1)["rows"][0]["email"]
+    at = open_app(role="support", query={"email": email})
+    at.button(key="contact.optout").click().run()
+    at.button(key="contact.optout.confirm").click().run()
+    assert_ok(at)
+    s = settings.settings_at(writer)[1]
+    status = optouts.opt_out_status(writer, s, email, db.now(writer))
+    assert status["source"] == "admin"
+
+    db.set_clock(writer, db.now(writer) + dt.timedelta(hours=1))  # later that day, permission is given
+    at.button(key="contact.reverse").click().run()
+    at.button(key="contact.reverse.confirm").click().run()
+    assert "documented permission" in texts(at)
+    assert optouts.opt_out_status(writer, s, email, db.now(writer)) is not None
+
+    at.text_input(key="contact.reverse.by").input(email).run()
+    at.text_area(key="contact.reverse.evidence").input("email of 2026-11-25, ticket 4711").run()
+    at.button(key="contact.reverse.confirm").click().run()
+    assert_ok(at)
+    assert optouts.opt_out_status(writer, s, email, db.now(writer)) is None
+    actions = metrics.recent_audit(writer, target=email)["action"].tolist()
+    assert actions[:2] == ["contact.reverse_opt_out", "contact.opt_out"]
+
+
+def test_unenroll_one_contact(writer):
+    row = writer.execute("SELECT c.email, e.sequence_id FROM enrollments e JOIN contacts c USING (contact_id) "
+                         "WHERE e.state = 'active' ORDER BY c.email LIMIT 1").fetchone()
+    at = open_app(role="support", query={"email": row[0]})
+    at.button(key="contact.unenroll").click().run()
+    at.radio(key="contact.unenroll.seq").set_value(row[1]).run()
+    at.button(key="contact.unenroll.confirm").click().run()
+    assert_ok(at)
+    states = metrics.contact_enrollments(writer, row[0])
+    assert states.loc[states["sequence"] == row[1], "state"].tolist()[0] == "unenrolled"
+    assert optouts.opt_out_status(writer, settings.settings_at(writer)[1], row[0], db.now(writer)) is None
+
+
+# --- Exclusions & rulesets ------------------------------------------------------------------------------------------
+
+
+def test_exclusion_edit_saves_a_pending_version_with_a_note(writer):
+    x = settings.latest_version(writer)[1].exclusions[0]
+    at = open_app("exclusions")
+    at.selectbox(key="excl.pick").set_value(x.id).run()
+    prefix = f"excl.edit.{x.id}"
+    at.text_input(key=f"{prefix}.name").input(x.name + " (edited)").run()
+    at.button(key=f"{prefix}.save").click().run()
+    assert "a note is required" in texts(at)
+    at.text_input(key=f"{prefix}.note").input("rename").run()
+    at.button(key=f"{prefix}.save").click().run()
+    assert_ok(at)
+    assert settings.latest_version(writer)[1].exclusion(x.id).name == x.name + " (edited)"
+    assert [p["version"] for p in settings.pending_versions(writer)] == [2]
+
+
+def test_rule_editor_validates_before_saving(writer):
+    at = open_app("exclusions")
+    at.selectbox(key="excl.pick").set_value("__new__").run()
+    prefix = "excl.edit.__new__"
+    at.toggle(key=f"{prefix}.advanced").set_value(True).run()
+    at.text_area(key=f"{prefix}.yaml").input("{field: title, op: gt, value: 3}").run()
+    assert "does not apply to string field" in texts(at)
+    assert at.button(key=f"{prefix}.save").disabled
+    at.text_area(key=f"{prefix}.yaml").input("{field: title, op: contains, value: intern}").run()
+    assert "Title contains 'intern'" in texts(at)
+    at.text_input(key=f"{prefix}.id").input("interns_again").run()
+    at.text_input(key=f"{prefix}.note").input("new rule").run()
+    at.button(key=f"{prefix}.save").click().run()
+    assert_ok(at)
+    assert settings.latest_version(writer)[1].exclusion("interns_again").criteria["value"] == "intern"
+
+
+def test_override_from_the_rule_page(writer):
+    x = settings.latest_version(writer)[1].exclusions[0]
+    at = open_app("exclusions")
+    at.selectbox(key="excl.pick").set_value(x.id).run()
+    # a form: its values travel with the submit
+    at.text_input(key="excl.override.email").input(" Someone@Example.com ")
+    at.text_input(key="excl.override.note").input("asked by sales")
+    at.button(key="excl.override.submit").click().run()
+    assert_ok(at)
+    filters = settings.latest_version(writer)[1].exclusion(x.id).filters
+    assert {"field": "email", "op": "not_equals", "value": "someone@example.com"} in filters
+
+
+def test_ruleset_matrix_saves_level_toggles(writer):
+    cfg = settings.latest_version(writer)[1]
+    x, rs = cfg.exclusions[0], cfg.rulesets[0]
+    at = open_app("exclusions")
+    editor = at.session_state  # the data editor's edits are session state
+    column = f"ruleset: {rs.name}"
+    row = [e.id for e in cfg.exclusions].index(x.id)
+    editor["excl.matrix"] = {"edited_rows": {row: {column: not rs.is_on(x.id)}}, "added_rows": [],
+                             "deleted_rows": []}
+    at.run()
+    at.text_input(key="excl.matrix.note").input("ruleset change").run()
+    at.button(key="excl.matrix.save").click().run()
+    assert_ok(at)
+    assert settings.latest_version(writer)[1].ruleset(rs.id).is_on(x.id) is (not rs.is_on(x.id))
+
+
+# --- logs, replies, CRM, data ------------------------------------------------------------------------------------------
+
+
+def test_execution_log_filters_by_email(writer):
+    from unify_dash import scheduler
+
+    scheduler.run_until(writer, db.now(writer) + dt.timedelta(hours=1))
+    email = writer.execute("SELECT c.email FROM execution_log l JOIN contacts c USING (contact_id) "
+                           "WHERE l.blocking IS NOT NULL ORDER BY c.email LIMIT 1").fetchone()[0]
+    at = open_app("logs")
+    at.text_input(key="logs.email").input(email).run()
+    assert_ok(at)
+    n = metrics.execution_log(writer, email=email)["total"]
+    assert n and f"**{n} log row" in texts(at)
+    shown = list_table(at)
+    assert len(shown) == n and shown["blocking_criteria"].notna().any()
+
+
+def test_handle_all_opt_out_replies(writer):
+    from unify_dash import lifecycle
+
+    queue = lifecycle.opt_out_reply_queue(writer)
+    if queue.empty:
+        pytest.skip("the demo has no unhandled opt-out reply")
+    at = open_app("replies", role="support")
+    at.button(key="replies.handle.all").click().run()
+    assert not lifecycle.opt_out_reply_queue(writer).empty  # nothing happens before the confirmation
+    at.button(key="replies.handle.go").click().run()
+    assert_ok(at)
+    assert "Handled" in texts(at)
+    assert lifecycle.opt_out_reply_queue(writer).empty
+    s = settings.settings_at(writer)[1]
+    assert all(optouts.opt_out_status(writer, s, e, db.now(writer)) for e in queue["email"])
+
+
+def test_crm_page_lists_provenance(reader):
+    at = open_app("crm")
+    n = len(metrics.breakdown(reader, "opt_outs"))
+    assert n and at.metric  # the origins are counted
+    assert "Field mapping" in texts(at)
+
+
+def test_data_page_lists_load_problems_by_file_row_column(writer, tmp_path):
+    from workspace_factory import write_workspace
+
+    bad = write_workspace(tmp_path / "bad", {"opportunities.csv": "opportunity_id,crm,record_id,is_closed\n"
+                                                                  "o1,salesforce,r1,maybe\n"})
+    before = metrics.workspace_counts(writer)
+    at = open_app("data")
+    at.text_input(key="data.folder").input(str(bad)).run()
+    at.button(key="data.load.folder").click().run()
+    assert_ok(at)
+    assert "Nothing was loaded" in texts(at)
+    problems = at.dataframe[0].value
+    assert list(problems.columns) == ["file", "row", "column", "problem"]
+    assert (problems["file"] == "opportunities.csv").any() and problems["row"].notna().any()
+    assert metrics.workspace_counts(writer) == before
+
+
+def test_data_page_loads_a_folder(writer, tmp_path):
+    from workspace_factory import write_workspace
+
+    good = write_workspace(tmp_path / "good")
+    at = open_app("data")
+    at.text_input(key="data.folder").input(str(good)).run()
+    at.button(key="data.load.folder").click().run()
+    assert_ok(at)
+    assert "Loaded in" in texts(at)
+    assert metrics.workspace_counts(writer)["contacts"] == writer.execute(
+        "SELECT count(*) FROM contacts").fetchone()[0] < 400
+
+
+def test_running_sends_advances_the_clock_and_a_pending_change_takes_effect(writer):
+    latest = settings.latest_version(writer)[1]
+    x = latest.exclusions[0]
+    settings.apply(writer, roles.Actor("tester", "revops"), latest.with_toggles({(x.id, "organisation", None): False}),
+                   note="turn off")
+    before = db.now(writer)
+    at = open_app("data")
+    assert "Pending changes" in "\n".join(m.value for m in at.sidebar.markdown)
+    at.button(key="data.sends").click().run()
+    assert_ok(at)
+    assert db.now(writer) == before + dt.timedelta(hours=1)
+    assert settings.settings_at(writer)[0] == 2 and not settings.pending_versions(writer)
+    assert "Clock advanced" in texts(at)
+
+
+@pytest.mark.parametrize("role,hidden", [
+    ("manager", ["contact.optout", "contact.reverse"]),  # managers unenroll, they do not opt out
+    ("support", []),
+])
+def test_actions_a_role_cannot_use_are_hidden(reader, role, hidden):
+    email = reader.execute("SELECT email FROM contacts ORDER BY email LIMIT 1").fetchone()[0]
+    at = open_app(role=role, query={"email": email})
+    keys = {b.key for b in at.button}
+    assert not keys & set(hidden)
+    assert ("contact.unenroll" in keys) == roles.can(roles.Actor("x", role), "contact.unenroll")
+
+
+def test_signed_in_user_gets_the_role_of_the_secrets(reader):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.user = {"is_logged_in": True, "email": "Ann@Acme.com", "name": "Ann"}
+    at.secrets["unify"] = {"roles": {"ann@acme.com": "support"}, "default_role": "manager"}
+    at.run()
+    assert_ok(at)
+    assert at.title[0].value == "Contact"  # support's first page
+    assert "**Ann@Acme.com** · support" in [m.value for m in at.sidebar.markdown]
+    assert at.button(key="ui.logout")
+    assert not [s for s in at.sidebar.selectbox if s.key == "ui.role"]  # no role picker when signed in
+
+
+def test_signed_out_user_sees_only_the_sign_in(reader):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert_ok(at)
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.sidebar.markdown
+
+
+def test_unknown_signed_in_user_gets_the_default_role(reader):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.user = {"is_logged_in": True, "email": "bob@acme.com"}
+    at.secrets["unify"] = {"roles": {"ann@acme.com": "support"}, "default_role": "manager"}
+    at.run()
+    assert_ok(at)
+    assert at.title[0].value == "Metrics"
+    assert "**bob@acme.com** · manager" in [m.value for m in at.sidebar.markdown]
+
+
+def test_overrides_can_be_removed_and_filters_edited(writer):
+    x = settings.latest_version(writer)[1].exclusions[0]
+    settings.add_email_override(writer, roles.Actor("tester", "support"), x.id, "keep@acme.com", note="n")
+    settings.add_email_override(writer, roles.Actor("tester", "support"), x.id, "drop@acme.com", note="n")
+    at = open_app("exclusions")
+    at.selectbox(key="excl.pick").set_value(x.id).run()
+    prefix = f"excl.edit.{x.id}"
+    at.text_area(key=f"{prefix}.filters").input("- {field: title, op: nope}").run()
+    assert "unknown operator" in texts(at) and at.button(key=f"{prefix}.save").disabled
+    at.text_area(key=f"{prefix}.filters").input("- {field: country, op: not_equals, value: France}").run()
+    at.multiselect(key=f"{prefix}.drop").set_value(["drop@acme.com"]).run()
+    at.text_input(key=f"{prefix}.note").input("cleanup").run()
+    at.button(key=f"{prefix}.save").click().run()
+    assert_ok(at)
+    filters = settings.latest_version(writer)[1].exclusion(x.id).filters
+    values = [f.get("value") for f in filters]
+    assert "keep@acme.com" in values and "drop@acme.com" not in values and "France" in values
+
+
+def test_early_completions_are_diagnosed_from_the_logs(reader):
+    from unify_dash import lifecycle
+
+    play, node, _ = blocking_case(reader)
+    seq = node["sequence_id"]
+    expected = lifecycle.early_completions(reader, sequence_id=seq, limit=50)
+    assert expected, "the demo has early completions in every sequence"
+    at = open_app("metrics")
+    at.selectbox(key="metrics.play").set_value(play).run()
+    at.selectbox(key=f"metrics.node.{play}").set_value(node["id"]).run()
+    at.toggle(key=f"metrics.early.{seq}").set_value(True).run()
+    assert_ok(at)
+    table = next(d.value for d in at.dataframe if "why" in d.value.columns)
+    assert list(table["why"]) == [d["summary"] for d in expected]
+
+
+@pytest.mark.parametrize("seconds,text", [(30, "in less than a minute"), (-600, "10 min ago"), (5400, "in 1.5 h"),
+                                          (-3 * 86400, "3 days ago")])
+def test_relative_times(seconds, text):
+    from unify_dash import ui
+
+    t0 = dt.datetime(2026, 11, 26, 9, 0)
+    assert ui.fmt_relative(t0 + dt.timedelta(seconds=seconds), t0) == text
+
+
+def test_contact_links_keep_the_at_sign_and_escape_the_rest():
+    from unify_dash import ui
+
+    assert ui.contact_link("a+b@x.com") == "./contact?email=a%2Bb@x.com"
+
+
+@pytest.mark.parametrize("page", ["play", "metrics", "contact", "exclusions", "logs", "replies", "crm", "data"])
+def test_an_empty_database_says_how_to_load_one(tmp_path, monkeypatch, page):
+    monkeypatch.setenv("UNIFY_DB", str(tmp_path / "empty.duckdb"))
+    at = open_app(page, query={"email": "ann@acme.com"} if page == "contact" else None)
+    assert "no workspace loaded" in "\n".join(c.value for c in at.sidebar.caption)
+    if page != "data":
+        assert "No workspace is loaded" in texts(at)

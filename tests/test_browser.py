@@ -1,0 +1,188 @@
+"""End to end in a real headless Chromium against ``streamlit run app.py``: the three main flows,
+and a screenshot of every page into ``test-artifacts/screenshots/<contacts>/`` (git-ignored).
+
+* Without Chromium the tests are skipped with the reason (install: ``sudo apt-get install chromium``),
+  unless ``UNIFY_REQUIRE_BROWSER=1`` (CI), where a missing browser is a failure.
+* ``UNIFY_SCREENSHOT_CONTACTS=1000000`` runs them against a demo workspace of that size (built once
+  into ``test-artifacts/`` and reused; delete the file to rebuild). Default: 400 contacts.
+
+Every expected number is computed with the domain package before the server starts (DuckDB lets one
+process open the file for writing at a time, and the server is that process afterwards).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from browser_support import (
+    INSTALL_HINT,
+    PAGES,
+    browser,
+    chromium_path,
+    screenshot,
+    streamlit_server,
+    wait_ready,
+)
+
+from unify_dash import db, demo, engine, loader
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CONTACTS = int(os.environ.get("UNIFY_SCREENSHOT_CONTACTS") or 400)
+SHOTS = ARTIFACTS / "screenshots" / str(CONTACTS)
+PAGE_TIMEOUT = 120_000 if CONTACTS >= 500_000 else 30_000
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    exe = chromium_path()
+    if exe is None:
+        if os.environ.get("UNIFY_REQUIRE_BROWSER") == "1":
+            pytest.fail(INSTALL_HINT + " (UNIFY_REQUIRE_BROWSER=1: a missing browser is a failure)")
+        pytest.skip(INSTALL_HINT)
+    return exe
+
+
+def build_db(tmp_path_factory) -> Path:
+    if CONTACTS == 400:
+        root = tmp_path_factory.mktemp("e2e")
+        path = root / "unify.duckdb"
+    else:  # big databases are kept between runs
+        root = ARTIFACTS / "screenshot-db"
+        path = root / f"unify-{CONTACTS}.duckdb"
+        if path.exists():
+            return path
+    root.mkdir(parents=True, exist_ok=True)
+    demo.generate(root / f"ws-{CONTACTS}", contacts=CONTACTS, seed=7)
+    con = db.connect(path)
+    loader.load_workspace(con, root / f"ws-{CONTACTS}")
+    con.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def scenario(chromium, tmp_path_factory) -> dict:
+    """The database and what the pages must show, from the engine (then the file is closed)."""
+    path = build_db(tmp_path_factory)
+    con = db.connect(path)
+    try:
+        ev = engine.evaluation(con)
+        for play in ev.settings.plays:
+            saved = engine.impact(ev, play.id)
+            case = next(((k, n, x) for k, n in enumerate(saved["nodes"]) for x in saved["exclusions"]
+                         if x["released_at"].get(n["id"], 0) > 0 and x["state"]["organisation"]["saved"]), None)
+            if case:
+                break
+        else:
+            raise AssertionError("the demo has no exclusion that alone blocks a node")
+        k, node, x = case
+        what_if = engine.impact(ev, play.id, {(x["id"], "organisation", None): False})
+        email = engine.drilldown(con, ev, play.id, "blocks_alone", node_id=node["id"], exclusion_id=x["id"],
+                                 limit=1)["rows"][0]["email"]
+        return {"db": path, "play": play.id, "node_index": k, "exclusion": x,
+                "saved_node": node["not_enrolled"], "what_if_node": what_if["nodes"][k]["not_enrolled"],
+                "not_enrolled": saved["not_enrolled"], "email": email}
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def app(scenario, chromium):
+    with streamlit_server(scenario["db"], role="revops", timeout=120) as url, browser(chromium) as page:
+        page.set_default_timeout(PAGE_TIMEOUT)
+        yield url, page
+
+
+def no_exception(page) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0, page.locator(
+        "[data-testid='stException']").first.inner_text()
+
+
+def number(text: str) -> int:
+    return int(re.sub(r"[^\d]", "", text))
+
+
+def test_toggle_an_exclusion_and_see_the_count_change(app, scenario):
+    url, page = app
+    page.goto(f"{url}/play?play={scenario['play']}")
+    wait_ready(page, "Play view", timeout=PAGE_TIMEOUT)
+    metric = page.locator("[data-testid='stMetric']").filter(has_text="Not Enrolled").nth(scenario["node_index"])
+    value = metric.locator("[data-testid='stMetricValue']")
+    assert number(value.inner_text()) == scenario["saved_node"]
+    x = scenario["exclusion"]
+    toggle = page.locator(f".st-key-play-t-{scenario['play']}-{x['id']}-organisation- label")
+    toggle.click()
+    page.wait_for_function(
+        "([el, want]) => el.innerText.replace(/[^0-9]/g, '') === want",
+        arg=[value.element_handle(), str(scenario["what_if_node"])], timeout=PAGE_TIMEOUT)
+    assert scenario["what_if_node"] < scenario["saved_node"]
+    page.get_by_text("Apply 1 change").first.wait_for()
+    no_exception(page)
+    screenshot(page, SHOTS / "flow-1-toggle.png")
+
+
+def test_click_not_enrolled_and_see_the_contacts_with_reasons(app, scenario):
+    url, page = app
+    page.goto(f"{url}/metrics?play={scenario['play']}")
+    wait_ready(page, "Metrics", timeout=PAGE_TIMEOUT)
+    page.locator(".st-key-metrics-head-not_enrolled button").click()
+    n = scenario["not_enrolled"]
+    page.get_by_text(f"Not Enrolled: {n:,} contact").first.wait_for()
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    table = page.locator("[data-testid='stDataFrame']").last.locator("table[role='grid']")
+    assert int(table.get_attribute("aria-rowcount")) == min(n, 50) + 1
+    headers = [h.text_content() for h in table.locator("th").all()]
+    reasons = headers.index("Reasons") + 1
+    first = table.locator(f"td[aria-colindex='{reasons}']").first.text_content()
+    assert "org on + ruleset" in first or "audience" in first, first
+    no_exception(page)
+    screenshot(page, SHOTS / "flow-2-not-enrolled.png")
+
+
+def test_open_a_contact_by_deep_link_and_read_its_exclusion_tab(app, scenario):
+    url, page = app
+    page.goto(f"{url}/contact?email={scenario['email']}")
+    wait_ready(page, "What would let the contact through", timeout=PAGE_TIMEOUT)
+    x = scenario["exclusion"]
+    assert page.get_by_text(f"{x['name']} · blocks").count() >= 1
+    assert page.get_by_text("Matched values").count() >= 1
+    assert page.get_by_text(f"Email is not {scenario['email']}").count() >= 1
+    assert page.locator("[data-testid='stTextInput'] input").first.input_value() == scenario["email"]
+    no_exception(page)
+    screenshot(page, SHOTS / "flow-3-contact.png")
+
+
+def test_several_sessions_at_once(app, scenario):
+    """Three browser sessions load pages at the same time (one DuckDB database, a cursor per
+    query): each one renders without an error."""
+    url, page = app
+    context = page.context.browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        targets = [(f"{url}/metrics?play={scenario['play']}", "Not Enrolled by reason"),
+                   (f"{url}/contact?email={scenario['email']}", "What would let the contact through"),
+                   (f"{url}/crm", "Opt-out provenance")]
+        pages = [context.new_page() for _ in targets]
+        for p, (target, _text) in zip(pages, targets, strict=True):
+            p.set_default_timeout(PAGE_TIMEOUT)
+            p.goto(target, wait_until="commit")
+        for p, (_target, text) in zip(pages, targets, strict=True):
+            wait_ready(p, text, timeout=PAGE_TIMEOUT)
+            no_exception(p)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_screenshot_of_every_page(app, scenario, name):
+    url, page = app
+    target = f"{url}/{name}" + (f"?email={scenario['email']}" if name == "contact" else "")
+    page.goto(target)
+    wait_ready(page, PAGES[name], timeout=PAGE_TIMEOUT)
+    no_exception(page)
+    screenshot(page, SHOTS / f"{name}.png")
+    assert (SHOTS / f"{name}.png").stat().st_size > 10_000
