@@ -480,22 +480,28 @@ def latest_version(con: duckdb.DuckDBPyConnection) -> tuple[int, Settings] | Non
 
 
 def settings_at(con: duckdb.DuckDBPyConnection, when: dt.datetime | None = None) -> tuple[int, Settings]:
-    """The version in effect at ``when`` (default: the workspace clock)."""
+    """The version in effect at ``when`` (default: the workspace clock): the newest version whose
+    ``effective_at`` has come. Each version is a whole document saved on top of the latest one, so a
+    newer version that takes effect first (a shorter propagation delay) supersedes an older pending one."""
     when = when or db.now(con)
     row = con.execute(
         "SELECT version, document FROM settings_versions WHERE effective_at <= ? "
-        "ORDER BY effective_at DESC, version DESC LIMIT 1", [when]).fetchone()
+        "ORDER BY version DESC LIMIT 1", [when]).fetchone()
     if row is None:
         raise NotFound("no settings in effect: load a workspace first (unify-dash load DIR)")
     return row[0], _cached(row[1])
 
 
 def pending_versions(con: duckdb.DuckDBPyConnection, when: dt.datetime | None = None) -> list[dict]:
-    """Saved versions not yet in effect at ``when``, with what they change."""
+    """Versions saved at or before ``when`` and not yet in effect then, with what they change.
+
+    A version superseded before it takes effect (a newer one is already in effect) is not pending."""
     when = when or db.now(con)
     rows = con.execute(
-        "SELECT version, created_at, effective_at, actor, note FROM settings_versions WHERE effective_at > ? "
-        "ORDER BY version", [when]).fetchall()
+        "SELECT version, created_at, effective_at, actor, note FROM settings_versions "
+        "WHERE effective_at > ? AND created_at <= ? "
+        "AND version > coalesce((SELECT max(version) FROM settings_versions WHERE effective_at <= ?), 0) "
+        "ORDER BY version", [when, when, when]).fetchall()
     out = []
     for version, created, effective, actor, note in rows:
         changes = con.execute(
@@ -522,4 +528,37 @@ def apply(con: duckdb.DuckDBPyConnection, actor, new: Settings, *, note: str,
         version = save_version(con, new, actor=actor.name, note=note.strip(), at=at)
         db.bump_generation(con)
         roles.audit(con, actor, "settings.apply", f"settings v{version}", {"note": note.strip()}, at=at)
+    return version
+
+
+def add_email_override(con: duckdb.DuckDBPyConnection, actor, exclusion_id: str, address: str, *, note: str,
+                       at: dt.datetime | None = None) -> int:
+    """Add the filter "Email is not <address>" to an exclusion, letting that one contact through.
+
+    Role ``override.add`` (support may do this, unlike other settings changes). Builds on the
+    newest saved version (pending or not), saves a new version that takes effect after the
+    propagation delay, audits. Returns the version number.
+    """
+    from unify_dash import roles
+    from unify_dash.vocabulary import email_is_not
+
+    roles.require(actor, "override.add")
+    if not note or not note.strip():
+        raise ValidationError("a note is required to add an override")
+    if not address or "@" not in address:
+        raise ValidationError(f"expected an email address, got {address!r}")
+    latest = latest_version(con)
+    if latest is None:
+        raise NotFound("no settings saved yet: load a workspace first")
+    base = latest[1]
+    exclusion = base.exclusion(exclusion_id)
+    rule = email_is_not(address)
+    if rule in exclusion.filters:
+        raise ValidationError(f"{exclusion.name} already has the filter Email is not {rule['value']}")
+    new = base.with_exclusion(Exclusion(**{**exclusion.__dict__, "filters": (*exclusion.filters, rule)}))
+    with db.transaction(con):
+        version = save_version(con, new, actor=actor.name, note=note.strip(), at=at)
+        db.bump_generation(con)
+        roles.audit(con, actor, "override.add", rule["value"],
+                    {"exclusion": exclusion_id, "version": version, "note": note.strip()}, at=at)
     return version

@@ -41,13 +41,18 @@ class Field:
     entity: str  # "contact" | "company" | "record"
     sql: str  # expression over c (contacts), d (domain_stats) or r (company_records)
     description: str
+    # stored trimmed and lower case (emails and domains, see ARCHITECTURE.md): compared as they are,
+    # which saves a lower(trim()) of a million distinct strings per condition
+    normalized: bool = False
 
 
 FIELDS: dict[str, Field] = {
     f.name: f
     for f in [
-        Field("email", "Email", EMAIL, "contact", "c.email", "The contact's email address (trimmed, case-insensitive)."),
-        Field("email_domain", "Email domain", STRING, "contact", "c.email_domain", "The part of the email after @."),
+        Field("email", "Email", EMAIL, "contact", "c.email", "The contact's email address (trimmed, case-insensitive).",
+              normalized=True),
+        Field("email_domain", "Email domain", STRING, "contact", "c.email_domain", "The part of the email after @.",
+              normalized=True),
         Field("is_free_mail", "Personal email domain", BOOL, "contact", "c.is_free_mail",
               "The email is at a free-mail provider (gmail.com, outlook.com, ...)."),
         Field("first_name", "First name", STRING, "contact", "c.first_name", "The contact's first name."),
@@ -65,7 +70,7 @@ FIELDS: dict[str, Field] = {
         Field("job_changed_at", "Job change detected", DATE, "contact", "c.job_changed_at",
               "When a job change was detected for the contact."),
         Field("company_domain", "Company domain", STRING, "contact", "c.domain",
-              "The company domain (account website, or a non-free-mail email domain)."),
+              "The company domain (account website, or a non-free-mail email domain).", normalized=True),
         Field("open_opportunities", "Open opportunities (all CRMs)", NUMBER, "company",
               "coalesce(d.open_opportunities, 0)",
               "Open Salesforce opportunities plus open HubSpot deals on every company record of the domain."),
@@ -93,8 +98,7 @@ FIELDS: dict[str, Field] = {
 }
 
 # SQL that builds the per-domain aggregates the ``company`` fields read.
-DOMAIN_STATS_SQL = """
-CREATE OR REPLACE TABLE domain_stats AS
+_DOMAIN_STATS_SELECT = """
 WITH rec AS (
     SELECT domain, bool_or(is_customer) AS is_customer, count(*) AS company_records
     FROM company_records WHERE domain IS NOT NULL GROUP BY domain
@@ -118,9 +122,25 @@ SELECT rec.domain, rec.is_customer, rec.company_records,
        coalesce(opp.won_opportunities, 0) AS won_opportunities,
        opp.last_opportunity_created_at
 FROM rec LEFT JOIN opp USING (domain)
+ORDER BY domain
 """
 
-BASE_FROM = "contacts c LEFT JOIN domain_stats d ON d.domain = c.domain"
+
+def domain_stats_sql(table: str = "domain_stats") -> str:
+    """``CREATE OR REPLACE TABLE <table>`` with the per-domain aggregates. ``table`` is an identifier
+    from code (the engine keeps one per evaluation), already quoted."""
+    return f"CREATE OR REPLACE TABLE {table} AS\n{_DOMAIN_STATS_SELECT}"
+
+
+DOMAIN_STATS_SQL = domain_stats_sql("domain_stats")
+
+
+def base_from(stats_table: str = "domain_stats") -> str:
+    """The relation criteria are evaluated over: contacts ``c`` and their domain's aggregates ``d``."""
+    return f"contacts c LEFT JOIN {stats_table} d ON d.domain = c.domain"
+
+
+BASE_FROM = base_from()
 
 # --- operators -------------------------------------------------------------------------------------
 
@@ -201,10 +221,10 @@ def validate(cond: Any, path: str = "criteria") -> None:
     if unknown:
         raise RuleError(path, f"unknown key(s) {sorted(unknown)}; expected field, op, value or all/any/not")
     name = cond.get("field")
-    if name not in FIELDS:
+    if not isinstance(name, str) or name not in FIELDS:
         raise RuleError(f"{path}.field", f"unknown field {name!r}; known fields: {', '.join(FIELDS)}")
     op_name = cond.get("op")
-    if op_name not in OPERATORS:
+    if not isinstance(op_name, str) or op_name not in OPERATORS:
         raise RuleError(f"{path}.op", f"unknown operator {op_name!r}; known operators: {', '.join(OPERATORS)}")
     field, op = FIELDS[name], OPERATORS[op_name]
     if field.type not in op.types:
@@ -245,13 +265,13 @@ def _norm_value(field: Field, value: Any) -> Any:
 
 
 def _field_expr(field: Field) -> str:
-    if field.type in _TEXT:
+    if field.type in _TEXT and not field.normalized:
         return f"lower(trim({field.sql}))"
     return field.sql
 
 
-def leaf_sql(cond: dict, as_of: dt.datetime) -> tuple[str, list]:
-    """SQL (a boolean that is never NULL) and parameters for one leaf condition."""
+def _positive_sql(cond: dict, as_of: dt.datetime) -> tuple[Field, Operator, str, list]:
+    """The field, the operator, the SQL of the operator's positive test (may be NULL) and its parameters."""
     field, op = FIELDS[cond["field"]], OPERATORS[cond["op"]]
     x = _field_expr(field)
     params: list = []
@@ -266,6 +286,22 @@ def leaf_sql(cond: dict, as_of: dt.datetime) -> tuple[str, list]:
         positive = f"coalesce({x}, '') = ''"
     else:
         positive = op.template.format(x=x)
+    return field, op, positive, params
+
+
+def record_match_sql(cond: dict, as_of: dt.datetime) -> tuple[str, list]:
+    """For a ``record`` field: SQL over one company record ``r`` that is true when that record satisfies
+    the operator's positive test (for "is not X": the record *is* X). Used to name the records that made
+    a condition match; the condition itself is :func:`leaf_sql`."""
+    field, _op, positive, params = _positive_sql(cond, as_of)
+    if field.entity != "record":
+        raise ValueError(f"{field.name!r} is not a company-record field")
+    return f"coalesce({positive}, false)", params
+
+
+def leaf_sql(cond: dict, as_of: dt.datetime) -> tuple[str, list]:
+    """SQL (a boolean that is never NULL) and parameters for one leaf condition."""
+    field, op, positive, params = _positive_sql(cond, as_of)
     if field.entity == "record":
         inner = f"EXISTS (SELECT 1 FROM company_records r WHERE r.domain = c.domain AND coalesce({positive}, false))"
         if op.name in ("is_empty", "is_not_empty"):
