@@ -66,7 +66,7 @@ def build(out: Path, db_path: Path, contacts: int, seed: int) -> dict:
         db_path.unlink()
     con = db.connect(db_path)
     try:
-        con.execute(f"SET memory_limit = '{memory}'")  # a good neighbour: DuckDB spills beyond it
+        con.execute("SET memory_limit = ?", [memory])  # a good neighbour: DuckDB spills beyond it
         started = time.perf_counter()
         loader.load_workspace(con, out)
         load_s = time.perf_counter() - started

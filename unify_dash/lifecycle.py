@@ -492,10 +492,9 @@ def diagnose_completion(con: duckdb.DuckDBPyConnection, enrollment_id: str) -> d
         return (f", {_fmt_delta(t - first_send_at)} step 1 was sent ({_fmt_time(first_send_at)})"
                if first_send_at is not None else ", before any step was sent")
     # opt-outs in effect at completion (the newest one not reversed before it)
-    opt = _one(con, "SELECT * FROM events WHERE type = 'opt_out' AND email = ? AND occurred_at <= ? "
-                    "AND NOT EXISTS (SELECT 1 FROM events r WHERE r.type = 'opt_out_reversal' AND r.email = ? "
-                    "AND r.occurred_at > events.occurred_at AND r.occurred_at <= ?) "
-                    "ORDER BY occurred_at DESC LIMIT 1", [email, end, email, end])
+    status = optouts.opt_out_status(con, optouts.settings_or_empty(con, end)[1], email, end)
+    opt = (_one(con, "SELECT * FROM events WHERE event_id = ?", [status["event_id"]])
+           if status and status["event_id"] else None)
     if opt is not None:
         source = opt["source"]
         when = _fmt_time(opt["occurred_at"])

@@ -1,7 +1,7 @@
 """Workspace folder -> DuckDB: all or nothing, every problem named by file, row and column.
 
 The folder format is in ``docs/ARCHITECTURE.md`` ("Workspace folder format") and in the
-README (``docs/readme/workspace.md``). A load:
+README ("Workspace folder format"). A load:
 
 1. reads ``workspace.yaml`` (optional; ``now:`` pins the workspace clock) and the settings
    (one document or one file per section, YAML or JSON; errors name the line of the item);
@@ -39,7 +39,7 @@ import yaml
 from unify_dash import db, domains, roles
 from unify_dash import settings as settings_mod
 from unify_dash.errors import LoadError, Problem
-from unify_dash.optouts import OPT_OUT_SOURCES
+from unify_dash.optouts import OPT_OUT_SOURCES, flag_column
 
 EVENT_TYPES = ("send", "opt_out", "opt_out_reversal", "reply", "reply_handled", "unenroll",
                "exclusion_skip", "enroll", "complete", "crm_sync")
@@ -1064,10 +1064,7 @@ def _crm_opt_outs(ld: Loading, s: settings_mod.Settings, now: dt.datetime) -> in
         mapping = s.mapping(crm)
         if mapping is None:
             continue
-        if crm == "salesforce":
-            column = "sf_email_opt_out" if mapping.field == "HasOptedOutOfEmail" else "sf_do_not_email"
-        else:
-            column = "hs_opt_out"
+        column = flag_column(mapping)
         detail = db.dumps({"crm": crm, "field": mapping.field, "mode": mapping.mode,
                            "note": f"{crm} field {mapping.field} is set on the contact"})
         stamp = now.strftime("%Y%m%dT%H%M%S")

@@ -32,12 +32,7 @@ def crm_flag_sql(settings: Settings) -> str:
 
     Built only from whitelisted column names chosen by the mapping; no user value is pasted.
     """
-    parts = []
-    sf = settings.mapping("salesforce")
-    if sf is not None:
-        parts.append("c.sf_email_opt_out" if sf.field == "HasOptedOutOfEmail" else "c.sf_do_not_email")
-    if settings.mapping("hubspot") is not None:
-        parts.append("c.hs_opt_out")
+    parts = [f"c.{flag_column(m)}" for m in settings.crm_mapping]
     return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
 
 

@@ -50,7 +50,8 @@ from unify_dash.settings import Settings, settings_at
 
 DEFAULT_TICK = dt.timedelta(hours=1)
 HEARTBEAT = dt.timedelta(days=1)  # at least one tick a day: Play entry sees contacts that newly qualify
-RELATIVE_OPS = ("within_last_days", "more_than_days_ago")
+# operators whose answer moves with the clock
+RELATIVE_OPS = tuple(o.name for o in vocabulary.OPERATORS.values() if o.value == "days")
 
 
 # --- the sender seam -----------------------------------------------------------------------------------

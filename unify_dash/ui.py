@@ -26,7 +26,7 @@ import pandas as pd
 import streamlit as st
 
 from unify_dash import db, roles
-from unify_dash.errors import LoadError, NotFound, UnifyError
+from unify_dash.errors import LoadError, NotFound, PermissionDenied, UnifyError
 
 DB_ENV = "UNIFY_DB"
 USER_ENV = "UNIFY_USER"
@@ -143,7 +143,7 @@ def actor() -> roles.Actor:
     if oidc_configured():
         user = st.user
         if not user.is_logged_in:
-            return roles.Actor("anonymous", DEFAULT_SIGNED_IN_ROLE)
+            raise PermissionDenied("sign in first: this app is configured for single sign-on")
         name = str(user.get("email") or user.get("name") or user.get("sub") or "user")
         return roles.Actor(name, role_for_signed_in(name))
     name = os.environ.get(USER_ENV) or "local"

@@ -429,6 +429,11 @@ def email_is_not(address: str) -> dict:
     return {"field": "email", "op": "not_equals", "value": address.strip().lower()}
 
 
+def is_email_is_not(cond: dict) -> bool:
+    """True for an "Email is not <address>" filter (an override letting one contact through)."""
+    return (cond.get("field"), cond.get("op")) == ("email", "not_equals")
+
+
 
 
 def markdown_tables() -> str:

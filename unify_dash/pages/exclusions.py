@@ -34,11 +34,7 @@ else:
     st.caption(f"Settings v{latest_version} (in effect). Changes take effect "
                f"{cfg.propagation_minutes} minutes after they are saved.")
 
-OVERRIDE_OP = ("email", "not_equals")
-
-
-def is_override(f: dict) -> bool:
-    return (f.get("field"), f.get("op")) == OVERRIDE_OP
+is_override = vocabulary.is_email_is_not
 
 
 def rulesets_on(exclusion_id: str) -> list[str]:
