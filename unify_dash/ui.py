@@ -273,6 +273,17 @@ def settings_in_effect(cur) -> tuple[int, Any]:
         raise  # unreachable: st.stop() raises
 
 
+def plays_in_effect() -> tuple[int, Any, dict]:
+    """(version, settings, plays by id) in effect now; a friendly stop when there is no Play."""
+    with cursor() as cur:
+        version, cfg = settings_in_effect(cur)
+    plays = {p.id: p for p in cfg.plays}
+    if not plays:
+        st.info("The settings in effect define no Play.")
+        st.stop()
+    return version, cfg, plays
+
+
 # --- paging --------------------------------------------------------------------------------------
 
 

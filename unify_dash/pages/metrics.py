@@ -15,12 +15,7 @@ actor = ui.actor()
 st.title("Metrics")
 ui.show_flash()
 
-with ui.cursor() as cur:
-    version, cfg = ui.settings_in_effect(cur)
-plays = {p.id: p for p in cfg.plays}
-if not plays:
-    st.info("The settings in effect define no Play.")
-    st.stop()
+version, cfg, plays = ui.plays_in_effect()
 
 c1, c2 = st.columns(2)
 if "metrics.play" not in st.session_state and st.query_params.get("play") in plays:

@@ -12,12 +12,7 @@ actor = ui.actor()
 st.title("Play view")
 ui.show_flash()
 
-with ui.cursor() as cur:
-    version, cfg = ui.settings_in_effect(cur)
-plays = {p.id: p for p in cfg.plays}
-if not plays:
-    st.info("The settings in effect define no Play.")
-    st.stop()
+version, cfg, plays = ui.plays_in_effect()
 
 if "play.id" not in st.session_state and st.query_params.get("play") in plays:
     st.session_state["play.id"] = st.query_params["play"]
