@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from unify_dash.errors import ValidationError
+
 DEFAULT_DB = Path("data/unify.duckdb")
 
 SCHEMA_VERSION = 1
@@ -277,6 +279,24 @@ def now(con: duckdb.DuckDBPyConnection) -> dt.datetime:
 
 def set_clock(con: duckdb.DuckDBPyConnection, when: dt.datetime) -> None:
     set_meta(con, "clock", when.replace(microsecond=0).isoformat(sep=" "))
+
+
+def parse_timestamp(value, what: str, expected: str = "a date and time (ISO 8601, e.g. 2026-11-02T09:30)") -> dt.datetime:
+    """A datetime, date or ISO 8601 text (``Z`` or an offset allowed) as naive UTC.
+
+    Raises :class:`~unify_dash.errors.ValidationError` naming ``what`` when it is none of those.
+    """
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, str) and value.strip():
+        try:
+            return parse_timestamp(dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00")
+                                                             .replace("z", "+00:00")), what, expected)
+        except ValueError:
+            pass
+    raise ValidationError(f"{what}: expected {expected}, got {value!r}")
 
 
 def dumps(value) -> str:

@@ -1595,18 +1595,6 @@ def _jsonable(value: Any) -> Any:
 # --- CLI -----------------------------------------------------------------------------------------------------
 
 
-def _parse_at(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"--at: expected an ISO timestamp like 2026-11-26T09:00, got {text!r}") from None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value
-
-
 def _print_json(obj: dict) -> None:
     print(json.dumps(obj, default=str, sort_keys=False))
 
@@ -1615,7 +1603,7 @@ def cli_explain(args) -> int:
     """``unify-dash explain EMAIL [--db PATH] [--at T] [--json]``."""
     con = db.connect(args.db)
     try:
-        out = explain(con, args.email, as_of=_parse_at(getattr(args, "at", None)))
+        out = explain(con, args.email, as_of=db.parse_timestamp(args.at, "--at", "an ISO timestamp like 2026-11-26T09:00") if getattr(args, "at", None) else None)
     finally:
         con.close()
     if getattr(args, "json", False):

@@ -38,7 +38,7 @@ import yaml
 
 from unify_dash import db, domains, roles
 from unify_dash import settings as settings_mod
-from unify_dash.errors import LoadError, Problem
+from unify_dash.errors import LoadError, Problem, ValidationError
 from unify_dash.optouts import OPT_OUT_SOURCES, flag_column
 
 EVENT_TYPES = ("send", "opt_out", "opt_out_reversal", "reply", "reply_handled", "unenroll",
@@ -715,20 +715,6 @@ def _one_of(ld: Loading, entries: dict[str, Path], stem: str, exts: tuple[str, .
     return hits[0] if hits else None
 
 
-def _parse_now(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        when = value
-    elif isinstance(value, dt.date):
-        when = dt.datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        when = dt.datetime.fromisoformat(value.strip().replace("z", "Z"))
-    else:
-        raise ValueError(value)
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.UTC).replace(tzinfo=None)
-    return when
-
-
 def _workspace_meta(ld: Loading, entries: dict[str, Path]) -> dict:
     path = _one_of(ld, entries, "workspace", DOC_EXTS)
     if path is None:
@@ -750,8 +736,8 @@ def _workspace_meta(ld: Loading, entries: dict[str, Path]) -> dict:
     for key, value in doc.data.items():
         if key == "now":
             try:
-                out["now"] = _parse_now(value)
-            except (ValueError, TypeError):
+                out["now"] = db.parse_timestamp(value, "now")
+            except ValidationError:
                 ld.problem(path.name, node_line(doc.node, "now"), "now",
                            f"{_show(value)} is not a date/time; expected ISO 8601 such as 2026-11-26T09:00:00")
         elif key in ("name", "description"):

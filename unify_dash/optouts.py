@@ -257,19 +257,6 @@ def opt_out(con: duckdb.DuckDBPyConnection, actor, email: str, *, source: str, a
     return result
 
 
-def _parse_time(value, name: str) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day)
-    if isinstance(value, str) and value.strip():
-        try:
-            return _parse_time(dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00")), name)
-        except ValueError:
-            pass
-    raise ValidationError(f"{name}: expected a date and time (ISO 8601, e.g. 2026-11-02T09:30), got {value!r}")
-
-
 def reverse_opt_out(con: duckdb.DuckDBPyConnection, actor, email: str, *, permission_by: str, permission_at,
                     evidence: str, at: dt.datetime | None = None) -> dict:
     """End an opt-out, only with the contact's documented permission to resume outreach.
@@ -290,7 +277,7 @@ def reverse_opt_out(con: duckdb.DuckDBPyConnection, actor, email: str, *, permis
             "an opt-out can be reversed only with the contact's documented permission to resume outreach: "
             f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required (who gave the permission, "
             "when, and how: a note or reference)")
-    permission_time = _parse_time(permission_at, "permission_at")
+    permission_time = db.parse_timestamp(permission_at, "permission_at")
     at = at or db.now(con)
     if permission_time > at:
         raise ValidationError(f"permission_at {permission_time:%Y-%m-%d %H:%M} is in the future")

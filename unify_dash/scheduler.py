@@ -796,16 +796,6 @@ def enroll_one(con: duckdb.DuckDBPyConnection, actor, contact: dict, sequence_id
 # --- CLI -----------------------------------------------------------------------------------------------
 
 
-def _parse_until(text: str) -> dt.datetime:
-    try:
-        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"--until: expected an ISO timestamp like 2026-12-26T00:00, got {text!r}") from None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value
-
-
 def parse_duration(text: str) -> dt.timedelta:
     """``15m``, ``1h``, ``1d`` (or a number of hours) -> a positive timedelta."""
     raw = str(text).strip().lower()
@@ -844,7 +834,7 @@ def format_summary(s: dict) -> str:
 
 def cli_sends(args) -> int:
     """``unify-dash sends --until TIMESTAMP [--db PATH] [--tick 1h] [--json]``."""
-    until = _parse_until(args.until)
+    until = db.parse_timestamp(args.until, "--until", "an ISO timestamp like 2026-12-26T00:00")
     tick = parse_duration(getattr(args, "tick", None) or "1h")
     con = db.connect(args.db)
     shown = set()
