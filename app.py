@@ -6,9 +6,10 @@ The database is ``$UNIFY_DB`` (default ``data/unify.duckdb``). See the README ("
 
 import streamlit as st
 
-from unify_dash import db as unify_db
-from unify_dash import roles, settings, ui
+from unify_dash.app import ui
 from unify_dash.errors import NotFound
+from unify_dash.model import roles, settings
+from unify_dash.store import db as unify_db
 
 st.set_page_config(page_title="unify-dash", page_icon=":material/filter_alt:", layout="wide")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from unify_dash import replies  # noqa: E402
+from unify_dash.classify import replies  # noqa: E402
 
 SHORT = {"opt_out": "opt_out", "out_of_office": "ooo", "positive": "pos", "negative": "neg", "other": "other"}
 

@@ -1,6 +1,6 @@
 import pytest
 
-from unify_dash import db
+from unify_dash.store import db
 
 
 @pytest.fixture

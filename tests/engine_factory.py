@@ -14,8 +14,9 @@ import copy
 import datetime as dt
 import itertools
 
-from unify_dash import db, domains
-from unify_dash import settings as settings_mod
+from unify_dash.model import domains
+from unify_dash.model import settings as settings_mod
+from unify_dash.store import db
 
 NOW = dt.datetime(2026, 11, 26, 9, 0)
 

@@ -10,9 +10,10 @@ import copy
 import datetime as dt
 import itertools
 
-from unify_dash import db, domains
-from unify_dash.settings import parse_settings, save_version
-from unify_dash.vocabulary import DOMAIN_STATS_SQL
+from unify_dash.model import domains
+from unify_dash.model.settings import parse_settings, save_version
+from unify_dash.model.vocabulary import DOMAIN_STATS_SQL
+from unify_dash.store import db
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, 0)
 

@@ -16,12 +16,18 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from unify_dash import db, demo, engine, loader, metrics, optouts, roles, settings
-from unify_dash.metrics import Scope
+from unify_dash import engine
+from unify_dash.actions import optouts
+from unify_dash.io import demo
+from unify_dash.io import workspace as loader
+from unify_dash.model import roles, settings
+from unify_dash.reports import metrics
+from unify_dash.reports.metrics import Scope
+from unify_dash.store import db
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-PAGE = {key: f"unify_dash/pages/{key}.py" for key in roles.PAGES["admin"]}
+PAGE = {key: f"unify_dash/app/pages/{key}.py" for key in roles.PAGES["admin"]}
 TIMEOUT = 60
 
 
@@ -458,7 +464,7 @@ def test_execution_log_filters_by_email(writer):
 
 
 def test_handle_all_opt_out_replies(writer):
-    from unify_dash import lifecycle
+    from unify_dash.actions import enrollments as lifecycle
 
     queue = lifecycle.opt_out_reply_queue(writer)
     if queue.empty:
@@ -589,7 +595,7 @@ def test_overrides_can_be_removed_and_filters_edited(writer):
 
 
 def test_early_completions_are_diagnosed_from_the_logs(reader):
-    from unify_dash import lifecycle
+    from unify_dash.actions import enrollments as lifecycle
 
     play, node, _ = blocking_case(reader)
     seq = node["sequence_id"]
@@ -607,14 +613,14 @@ def test_early_completions_are_diagnosed_from_the_logs(reader):
 @pytest.mark.parametrize("seconds,text", [(30, "in less than a minute"), (-600, "10 min ago"), (5400, "in 1.5 h"),
                                           (-3 * 86400, "3 days ago")])
 def test_relative_times(seconds, text):
-    from unify_dash import ui
+    from unify_dash.app import ui
 
     t0 = dt.datetime(2026, 11, 26, 9, 0)
     assert ui.fmt_relative(t0 + dt.timedelta(seconds=seconds), t0) == text
 
 
 def test_contact_links_keep_the_at_sign_and_escape_the_rest():
-    from unify_dash import ui
+    from unify_dash.app import ui
 
     assert ui.contact_link("a+b@x.com") == "./contact?email=a%2Bb@x.com"
 

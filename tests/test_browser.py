@@ -27,7 +27,10 @@ from browser_support import (
     wait_ready,
 )
 
-from unify_dash import db, demo, engine, loader
+from unify_dash import engine
+from unify_dash.io import demo
+from unify_dash.io import workspace as loader
+from unify_dash.store import db
 
 pytestmark = pytest.mark.browser
 

@@ -31,8 +31,9 @@ from lifecycle_factory import (
     save_settings,
 )
 
-from unify_dash import db, engine, scheduler
-from unify_dash.vocabulary import email_is_not
+from unify_dash import engine, scheduler
+from unify_dash.model.vocabulary import email_is_not
+from unify_dash.store import db
 
 T = dt.datetime(2026, 11, 2, 12, 0)
 TICK = dt.timedelta(hours=1)

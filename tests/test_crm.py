@@ -17,9 +17,12 @@ from workspace_factory import (
     write_workspace,
 )
 
-from unify_dash import db, loader, optouts, vocabulary
-from unify_dash import settings as settings_mod
+from unify_dash.actions import optouts
 from unify_dash.errors import LoadError
+from unify_dash.io import workspace as loader
+from unify_dash.model import settings as settings_mod
+from unify_dash.model import vocabulary
+from unify_dash.store import db
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPORTS = {str(p.relative_to(FIXTURES)): p.read_text(encoding="utf-8") for p in sorted(FIXTURES.rglob("*.csv"))}

@@ -18,9 +18,10 @@ from lifecycle_factory import (
     settings_doc,
 )
 
-from unify_dash import crmsync, lifecycle, optouts
+from unify_dash.actions import crmsync, optouts
+from unify_dash.actions import enrollments as lifecycle
 from unify_dash.errors import PermissionDenied
-from unify_dash.roles import SYSTEM, Actor
+from unify_dash.model.roles import SYSTEM, Actor
 
 SUPPORT = Actor("sam", "support")
 REVOPS = Actor("rex", "revops")

@@ -14,8 +14,14 @@ import duckdb
 import pytest
 import yaml
 
-from unify_dash import demo, domains, engine, lifecycle, loader, optouts, replies, settings
+from unify_dash import engine
+from unify_dash.actions import enrollments as lifecycle
+from unify_dash.actions import optouts
+from unify_dash.classify import replies
 from unify_dash.errors import ValidationError
+from unify_dash.io import demo
+from unify_dash.io import workspace as loader
+from unify_dash.model import domains, settings
 
 N = 500
 FILES = ("contacts", "company_records", "opportunities", "enrollments", "events")
@@ -350,7 +356,7 @@ def test_dana_has_an_open_hubspot_deal_only_on_the_second_record_of_her_domain(q
 
 @pytest.fixture(scope="module")
 def loaded(ws):
-    from unify_dash import db
+    from unify_dash.store import db
 
     con = db.connect(None)
     result = loader.load_workspace(con, ws)

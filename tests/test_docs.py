@@ -4,13 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from unify_dash import cli, vocabulary
+from unify_dash import cli
+from unify_dash.model import vocabulary
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 
 def test_readme_has_the_generated_vocabulary_tables():
-    # regenerate with: python -m unify_dash.vocabulary
+    # regenerate with: python -m unify_dash.model.vocabulary
     assert vocabulary.markdown_tables() in README
 
 

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from tests.engine_factory import NOW, OPEN_OPP, Workspace, doc, exclusion, title_is
-from unify_dash import cli, db, engine
-from unify_dash import settings as settings_mod
+from unify_dash import cli, engine
 from unify_dash.errors import NotFound, UnifyError, ValidationError
+from unify_dash.model import settings as settings_mod
+from unify_dash.store import db
 
 CEO = exclusion("ceo", title_is("CEO"), name="CEOs")
 
@@ -656,14 +657,14 @@ def test_explain_is_json(mixed):
 @pytest.mark.parametrize("toggles", TOGGLE_SETS, ids=range(len(TOGGLE_SETS)))
 @pytest.mark.parametrize("play", ["p1", "p2"])
 def test_the_straightforward_what_if_gives_the_same_numbers(mixed, play, toggles):
-    from unify_dash import bench
+    from unify_dash.reports import bench
 
     ev = engine.evaluation(mixed)
     assert bench.naive_impact(mixed, ev, play, toggles) == bench._fast_numbers(engine.impact(ev, play, toggles))
 
 
 def test_bench_run_reports_every_figure(tmp_path, capsys):
-    from unify_dash import bench
+    from unify_dash.reports import bench
 
     path = tmp_path / "b.duckdb"
     con = db.connect(path)

@@ -14,8 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.engine_factory import NOW, Workspace
-from unify_dash import db, engine, vocabulary
-from unify_dash import settings as settings_mod
+from unify_dash import engine
+from unify_dash.model import settings as settings_mod
+from unify_dash.model import vocabulary
+from unify_dash.store import db
 
 TEXT_POOL = ["ceo", " CEO ", "vp", "eng", "acme", "acme.com", "beta.io", "gmail.com", "us", "fr", "banking",
              "software", "o'brien; drop table contacts;--", "a%_b", "x@acme.com", "Y@Beta.io "]
@@ -200,7 +202,7 @@ def holds(cond, *args) -> bool:
 
 
 def oracle(w: dict, s: settings_mod.Settings, toggled: settings_mod.Settings, as_of: dt.datetime) -> dict:
-    from unify_dash import domains
+    from unify_dash.model import domains
 
     people = []
     for c in w["contacts"]:

@@ -9,8 +9,8 @@ import pytest
 
 from tests.engine_factory import NOW, OPEN_OPP, Workspace, doc, exclusion, title_is
 from unify_dash import engine
-from unify_dash import settings as settings_mod
-from unify_dash.roles import Actor
+from unify_dash.model import settings as settings_mod
+from unify_dash.model.roles import Actor
 
 REVOPS = Actor("rex", "revops")
 

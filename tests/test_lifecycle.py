@@ -21,9 +21,11 @@ from lifecycle_factory import (
     rows,
 )
 
-from unify_dash import db, lifecycle, optouts
+from unify_dash.actions import enrollments as lifecycle
+from unify_dash.actions import optouts
 from unify_dash.errors import NotFound, PermissionDenied, ValidationError
-from unify_dash.roles import SYSTEM, Actor
+from unify_dash.model.roles import SYSTEM, Actor
+from unify_dash.store import db
 
 SUPPORT = Actor("sam", "support")
 MANAGER = Actor("mia", "manager")
@@ -265,7 +267,7 @@ def test_handle_replies_checks_every_id_first(con, ws):
 
 @pytest.fixture
 def classifier():
-    return pytest.importorskip("unify_dash.replies")
+    return pytest.importorskip("unify_dash.classify.replies")
 
 
 @pytest.mark.parametrize("text,label,completes", [

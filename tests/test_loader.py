@@ -26,9 +26,13 @@ from workspace_factory import (
     write_workspace,
 )
 
-from unify_dash import cli, db, domains, loader, optouts, roles
-from unify_dash import settings as settings_mod
+from unify_dash import cli
+from unify_dash.actions import optouts
 from unify_dash.errors import LoadError, PermissionDenied, Problem
+from unify_dash.io import workspace as loader
+from unify_dash.model import domains, roles
+from unify_dash.model import settings as settings_mod
+from unify_dash.store import db
 
 # --- helpers ------------------------------------------------------------------------------------------
 

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from lifecycle_factory import T0, add_contact, add_enrollment, add_event, make_workspace
 
-from unify_dash import db, metrics
-from unify_dash.metrics import Scope
+from unify_dash.reports import metrics
+from unify_dash.reports.metrics import Scope
+from unify_dash.store import db
 
 DAY = dt.timedelta(days=1)
 

@@ -17,10 +17,11 @@ from lifecycle_factory import (
     settings_doc,
 )
 
-from unify_dash import db, optouts
+from unify_dash.actions import optouts
 from unify_dash.errors import NotFound, PermissionDenied, ValidationError
-from unify_dash.roles import SYSTEM, Actor
-from unify_dash.settings import settings_at
+from unify_dash.model.roles import SYSTEM, Actor
+from unify_dash.model.settings import settings_at
+from unify_dash.store import db
 
 SUPPORT = Actor("sam", "support")
 MANAGER = Actor("mia", "manager")

@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from unify_dash import replies
-from unify_dash.replies import NEGATIVE, OPT_OUT, OTHER, OUT_OF_OFFICE, POSITIVE
+from unify_dash.classify import replies
+from unify_dash.classify.replies import NEGATIVE, OPT_OUT, OTHER, OUT_OF_OFFICE, POSITIVE
 
 AR = {"Auto-Submitted": "auto-replied"}
 QUOTE_EN = ("On Mon, 6 Jan 2025 at 10:00, Sam Rivera <sam@unify.example> wrote:\n"

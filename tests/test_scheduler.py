@@ -23,9 +23,12 @@ from lifecycle_factory import (
     settings_doc,
 )
 
-from unify_dash import db, lifecycle, optouts, scheduler
+from unify_dash import scheduler
+from unify_dash.actions import enrollments as lifecycle
+from unify_dash.actions import optouts
 from unify_dash.errors import NotFound, PermissionDenied, ValidationError
-from unify_dash.roles import Actor
+from unify_dash.model.roles import Actor
+from unify_dash.store import db
 
 H = dt.timedelta(hours=1)
 D = dt.timedelta(days=1)

@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 
 from tests.engine_factory import NOW, Workspace, doc, exclusion, title_is
-from unify_dash import db
-from unify_dash import settings as s
 from unify_dash.errors import NotFound, PermissionDenied, ValidationError
-from unify_dash.roles import Actor
+from unify_dash.model import settings as s
+from unify_dash.model.roles import Actor
+from unify_dash.store import db
 
 REVOPS = Actor("rex", "revops")
 BASE = doc([exclusion("ceo", title_is("CEO"), name="Executives", remove=True),

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from tests.engine_factory import NOW, Workspace
-from unify_dash import vocabulary as v
+from unify_dash.model import vocabulary as v
 
 AS_OF = dt.datetime(2026, 11, 26, 9, 0)
 T = "lower(trim(c.title))"

@@ -1,0 +1,234 @@
+"""CRM sync: the suppression-field mapping per CRM, write-backs, provenance and conflicts.
+
+The mapping (settings section ``crm_mapping``) names, per CRM, the master email-suppression flag
+(Salesforce standard "Email Opt Out" = ``HasOptedOutOfEmail`` or a custom "Do Not Email" field;
+HubSpot's opt-out property) and whether it is ``read_only`` or ``read_write``:
+
+* read & write: an opt-out made in the platform produces a ``crm_writebacks`` row (pending until
+  the CRM integration confirms it, :func:`mark_writebacks`); a documented reversal writes the flag
+  back to false; a CRM flag produces a platform opt-out (:func:`apply_crm_flags`, source ``crm``).
+* read-only: the CRM flag is respected (the contact is opted out while it is set, and a reversal
+  is refused until it is cleared in the CRM); nothing is ever written back.
+
+:func:`provenance` tells, for every opted-out contact, where the opt-out originated (CRM field,
+link click, reply, admin) with the evidence row; :func:`conflicts` lists contacts the platform
+says are opted out while the CRM flag is false under a read & write mapping and no write-back is
+pending or done.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+
+from unify_dash.actions import optouts
+from unify_dash.errors import ValidationError
+from unify_dash.model import roles
+from unify_dash.model.settings import Settings
+from unify_dash.store import db
+
+WRITEBACK_STATUSES = ("pending", "done", "failed")
+
+
+def mappings(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = None) -> list[dict]:
+    """The CRM mapping in effect at ``as_of``: one dict per CRM with the field, its label, the mode,
+    the contacts column that mirrors it and how many contacts have the flag set."""
+    as_of = as_of or db.now(con)
+    version, settings = optouts.settings_or_empty(con, as_of)
+    out = []
+    for m in settings.crm_mapping:
+        column = optouts.flag_column(m)
+        flagged = con.execute(f"SELECT count(*) FROM contacts WHERE {db.ident(column)}").fetchone()[0]
+        out.append({"crm": m.crm, "crm_label": optouts.CRM_LABELS[m.crm], "field": m.field,
+                    "field_label": optouts.field_label(m), "mode": m.mode, "writable": m.writable,
+                    "column": column, "flagged_contacts": int(flagged), "settings_version": version,
+                    "writes_back": "opt-outs and reversals made in the platform are written back" if m.writable
+                    else "read-only: the CRM flag is respected, nothing is written back"})
+    return out
+
+
+def writebacks(con: duckdb.DuckDBPyConnection, *, status: str | None = None, email: str | None = None) -> pd.DataFrame:
+    """Write-back records, newest first (optionally only one status or one contact)."""
+    if status is not None and status not in WRITEBACK_STATUSES:
+        raise ValidationError(f"unknown write-back status {status!r}; expected one of {', '.join(WRITEBACK_STATUSES)}")
+    key = email.strip().lower() if email else None
+    return con.execute(
+        'SELECT writeback_id, "at", crm, crm_object, crm_id, field, value, contact_id, email, event_id, status '
+        "FROM crm_writebacks WHERE (? IS NULL OR status = ?) AND (? IS NULL OR email = ?) "
+        'ORDER BY "at" DESC, writeback_id', [status, status, key, key]).df()
+
+
+def pending_writebacks(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Write-backs the CRM integration has not confirmed yet (oldest first)."""
+    return con.execute(
+        'SELECT writeback_id, "at", crm, crm_object, crm_id, field, value, contact_id, email, event_id, status '
+        "FROM crm_writebacks WHERE status = 'pending' ORDER BY \"at\", writeback_id").df()
+
+
+def mark_writebacks(con: duckdb.DuckDBPyConnection, actor, writeback_ids: list[str] | None = None, *,
+                    status: str = "done", at: dt.datetime | None = None) -> int:
+    """Record the CRM integration's answer for pending write-backs (all pending ones when
+    ``writeback_ids`` is None). A ``done`` write-back also updates the local mirror of the flag.
+    Returns how many were marked."""
+    roles.require(actor, "crm.sync")
+    if status not in ("done", "failed"):
+        raise ValidationError("a write-back is marked done or failed")
+    at = at or db.now(con)
+    with db.transaction(con):
+        ids = [r[0] for r in con.execute(
+            "UPDATE crm_writebacks SET status = ? WHERE status = 'pending' "
+            "AND (? OR writeback_id IN (SELECT unnest(?::VARCHAR[]))) RETURNING writeback_id",
+            [status, writeback_ids is None, list(writeback_ids or [])]).fetchall()]
+        if status == "done" and ids:
+            settings = optouts.settings_or_empty(con, at)[1]
+            for m in settings.crm_mapping:
+                if not m.writable:
+                    continue
+                column = db.ident(optouts.flag_column(m))
+                con.execute(f"UPDATE contacts SET {column} = (w.value = 'true') FROM crm_writebacks w "
+                            "WHERE w.contact_id = contacts.contact_id AND w.crm = ? AND w.field = ? "
+                            "AND w.writeback_id IN (SELECT unnest(?::VARCHAR[]))", [m.crm, m.field, ids])
+            db.bump_generation(con)
+        roles.audit(con, actor, "crm.writebacks", status, {"writebacks": ids}, at=at)
+    return len(ids)
+
+
+def _flag_case(settings: Settings) -> str:
+    """SQL (over ``c``) listing the mapped flags that are set, as a list of field names.
+    Column names come from :func:`optouts.flag_column`; field names are parameters."""
+    parts = []
+    params = []
+    for m in settings.crm_mapping:
+        parts.append(f"CASE WHEN c.{db.ident(optouts.flag_column(m))} THEN ? END")
+        params.append(f"{m.crm}.{m.field}")
+    if not parts:
+        return "[]::VARCHAR[]", []
+    return f"list_filter([{', '.join(parts)}], lambda x: x IS NOT NULL)", params
+
+
+def apply_crm_flags(con: duckdb.DuckDBPyConnection, actor, *, at: dt.datetime | None = None) -> dict:
+    """Turn CRM suppression flags (under the mapping) into platform opt-outs, source ``crm``.
+
+    Every contact whose mapped flag is set and who has no opt-out event in force gets one
+    (event id ``crm-optout:<email>``, detail = the CRM fields that are set); every contact with a
+    mapped flag set is removed from its queued or active enrollments (``completed`` /
+    ``opted_out``). A ``crm_sync`` event records the run. Set-based: one pass whatever the size.
+    """
+    roles.require(actor, "crm.sync")
+    at = at or db.now(con)
+    settings = optouts.settings_or_empty(con, at)[1]
+    flag = optouts.crm_flag_sql(settings)
+    fields_sql, fields_params = _flag_case(settings)
+    with db.transaction(con):
+        new = con.execute(
+            f"""INSERT INTO events (event_id, occurred_at, type, contact_id, email, source, actor, detail)
+                SELECT CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.event_id = 'crm-optout:' || c.email)
+                            THEN 'crm-optout:' || c.email || ':' || uuid()::VARCHAR
+                            ELSE 'crm-optout:' || c.email END,
+                       ?, 'opt_out', c.contact_id, c.email, 'crm', ?,
+                       to_json({{'evidence': {{'crm_fields': {fields_sql}}}}})::VARCHAR
+                FROM contacts c
+                LEFT JOIN ({optouts.EVENT_OPT_OUTS_SQL}) o ON o.email = c.email
+                WHERE {flag} AND o.email IS NULL
+                RETURNING contact_id""",
+            [at, actor.name, *fields_params, at]).fetchall()
+        removed = [r[0] for r in con.execute(
+            f"""UPDATE enrollments SET state = 'completed', completion_reason = 'opted_out', next_step_at = NULL,
+                       updated_at = ?
+                WHERE state IN ('queued', 'active')
+                  AND contact_id IN (SELECT c.contact_id FROM contacts c WHERE {flag})
+                RETURNING enrollment_id""", [at]).fetchall()]
+        if removed:
+            con.execute(
+                "INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step, "
+                "source, actor, detail) SELECT 'complete:' || e.enrollment_id || ':crm:' || uuid()::VARCHAR, ?, "
+                "'complete', e.contact_id, c.email, e.sequence_id, e.enrollment_id, e.current_step, 'opted_out', "
+                "'system', ? FROM enrollments e JOIN contacts c USING (contact_id) "
+                "WHERE e.enrollment_id IN (SELECT unnest(?::VARCHAR[]))",
+                [at, db.dumps({"reason": "opted_out", "by": "crm flag"}), removed])
+        summary = {"new_opt_outs": len(new), "removed_enrollments": len(removed),
+                   "mapping": [{"crm": m.crm, "field": m.field, "mode": m.mode} for m in settings.crm_mapping]}
+        con.execute("INSERT INTO events (event_id, occurred_at, type, source, actor, detail) "
+                    "VALUES ('crm-sync:' || uuid()::VARCHAR, ?, 'crm_sync', 'crm', ?, ?)",
+                    [at, actor.name, db.dumps(summary)])
+        if new or removed:
+            db.bump_generation(con)
+        roles.audit(con, actor, "crm.sync", "crm flags", summary, at=at)
+    return summary
+
+
+ORIGIN_LABELS = {"crm": "CRM field", "link": "Opt-out link click", "reply": "Handled opt-out reply",
+                 "admin": "Admin opt-out"}
+
+
+def provenance(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = None,
+               email: str | None = None) -> pd.DataFrame:
+    """Where each opted-out contact's opt-out originated, with the evidence.
+
+    One row per opted-out contact (or only ``email``): ``origin`` is the source of the first
+    opt-out event since the contact's last reversal (``crm``, ``link``, ``reply``, ``admin``), or
+    ``crm`` when only a mapped CRM flag says so; ``evidence_event_id`` / ``evidence_at`` /
+    ``evidence_actor`` / ``evidence_detail`` are that event (or the CRM field name); one boolean
+    column per mapped CRM flag (``crm_flag_<crm>``); ``writeback`` is the newest write-back status
+    for the contact (``pending``, ``done``, ``failed`` or none); ``conflict`` is true when a read &
+    write mapping's flag is false in the CRM with no write-back pending or done.
+    """
+    as_of = as_of or db.now(con)
+    settings = optouts.settings_or_empty(con, as_of)[1]
+    relation = optouts.opted_out_relation(settings)
+    flag_cols = ", ".join(f"c.{db.ident(optouts.flag_column(m))} AS {db.ident('crm_flag_' + m.crm)}"
+                          for m in settings.crm_mapping)
+    conflict_parts = []
+    conflict_params: list = []
+    for m in settings.crm_mapping:
+        if not m.writable:
+            continue
+        ids = " OR ".join(f"c.{db.ident(col)} IS NOT NULL" for _obj, col in optouts.CRM_ID_COLUMNS[m.crm])
+        conflict_parts.append(
+            f"(NOT c.{db.ident(optouts.flag_column(m))} AND ({ids}) AND NOT EXISTS (SELECT 1 FROM crm_writebacks w "
+            "WHERE w.contact_id = c.contact_id AND w.crm = ? AND w.value = 'true' AND w.status IN ('pending', 'done') "
+            "AND w.\"at\" >= coalesce(f.occurred_at, TIMESTAMP '1970-01-01')))")
+        conflict_params.append(m.crm)
+    conflict = " OR ".join(conflict_parts) if conflict_parts else "FALSE"
+    flag_names, flag_params = _flag_case(settings)
+    key = email.strip().lower() if email else None
+    sql = f"""
+        WITH oo AS ({relation}),
+        last_rev AS (
+            SELECT email, max(occurred_at) AS reversed_at FROM events
+            WHERE type = 'opt_out_reversal' AND occurred_at <= ? GROUP BY email),
+        first_oo AS (
+            SELECT e.email, arg_min(e.event_id, e.occurred_at) AS event_id, min(e.occurred_at) AS occurred_at
+            FROM events e LEFT JOIN last_rev r ON r.email = e.email
+            WHERE e.type = 'opt_out' AND e.occurred_at <= ? AND (r.reversed_at IS NULL OR e.occurred_at > r.reversed_at)
+            GROUP BY e.email)
+        SELECT c.email, c.contact_id,
+               coalesce(ev.source, 'crm') AS origin,
+               coalesce(ev.occurred_at, oo.opted_out_at) AS opted_out_at,
+               ev.event_id AS evidence_event_id, ev.occurred_at AS evidence_at, ev.actor AS evidence_actor,
+               coalesce(ev.detail, to_json({{'crm_fields': {flag_names}}})::VARCHAR) AS evidence_detail,
+               {flag_names} AS crm_flags_set
+               {(", " + flag_cols) if flag_cols else ""},
+               (SELECT w.status FROM crm_writebacks w WHERE w.contact_id = c.contact_id AND w.value = 'true'
+                ORDER BY w."at" DESC LIMIT 1) AS writeback,
+               ({conflict}) AS conflict
+        FROM oo JOIN contacts c ON c.contact_id = oo.contact_id
+        LEFT JOIN first_oo f ON f.email = c.email
+        LEFT JOIN events ev ON ev.event_id = f.event_id
+        WHERE (? IS NULL OR c.email = ?)
+        ORDER BY c.email
+    """
+    # parameter order follows the text: relation (as_of), last_rev, first_oo, flag names (x2), conflict
+    params = [as_of, as_of, as_of, *flag_params, *flag_params, *conflict_params, key, key]
+    df = con.execute(sql, params).df()
+    df["origin_label"] = df["origin"].map(ORIGIN_LABELS).fillna(df["origin"])
+    return df
+
+
+def conflicts(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """Opted-out contacts whose CRM flag is false under a read & write mapping, with no write-back
+    pending or done since the opt-out: the two systems disagree and nothing is fixing it."""
+    df = provenance(con, as_of=as_of)
+    return df[df["conflict"]].reset_index(drop=True)

@@ -1,0 +1,598 @@
+"""The sequence lifecycle outside the scheduler: enroll, unenroll (one, or many in resumable
+batches), replies and the opt-out reply queue, and the diagnosis of early completions.
+
+Unenroll and opt-out are distinct (the support article's "key distinction"):
+
+* **unenroll** cancels the remaining steps of one sequence (or of every sequence of the contact):
+  state ``unenrolled``, reason ``unenrolled``. It does not block future enrollment.
+* **opt out** (:func:`unify_dash.actions.optouts.opt_out`) is global and permanent: the contact is removed
+  from every active or queued sequence (``completed`` / ``opted_out``) and can enter none.
+
+Every write checks the actor's role (:func:`unify_dash.model.roles.require`), runs in a transaction,
+audits and bumps the data generation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable, Iterable
+
+import duckdb
+import pandas as pd
+
+from unify_dash.actions import optouts
+from unify_dash.errors import NotFound, ValidationError
+from unify_dash.model import roles, vocabulary
+from unify_dash.store import db
+
+ACTIVE_STATES = ("queued", "active")
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:
+    cur = con.execute(sql, params or [])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def _one(con, sql: str, params=None) -> dict | None:
+    rows = _rows(con, sql, params)
+    return rows[0] if rows else None
+
+
+# --- enroll ----------------------------------------------------------------------------------------
+
+
+def enroll(con: duckdb.DuckDBPyConnection, actor, email: str, sequence_id: str, play_id: str | None = None,
+           node_id: str | None = None, *, at: dt.datetime | None = None) -> dict:
+    """Enroll one contact into a sequence now (queued; the first step is due after its delay).
+
+    The decision is the engine's (:func:`unify_dash.engine.evaluate.entry_decisions`, as of ``at`` with the
+    settings in effect then): an opted-out contact or one blocked by an exclusion is refused with
+    the reasons (:class:`ValidationError`), and a ``not_enrolled`` execution-log row records the
+    attempt. ``play_id``/``node_id`` default to the first Play node feeding the sequence; a sequence
+    that no Play feeds is checked at the sequence level only (organisation and ruleset).
+    """
+    from unify_dash import scheduler  # the scheduler owns the enrollment writes
+
+    roles.require(actor, "contact.enroll")
+    contact = optouts.contact_row(con, email)
+    at = at or db.now(con)
+    return scheduler.enroll_one(con, actor, contact, sequence_id, play_id=play_id, node_id=node_id, at=at)
+
+
+# --- unenroll --------------------------------------------------------------------------------------
+
+
+def insert_unenroll_events(con, enrollment_ids: list[str], at: dt.datetime, actor, job_id: str | None) -> None:
+    """One ``unenroll`` event per enrollment (a module function so tests can inject a failure)."""
+    if not enrollment_ids:
+        return
+    con.execute(
+        "INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step, "
+        "source, actor, detail) "
+        "SELECT 'unenroll:' || uuid()::VARCHAR, ?, 'unenroll', e.contact_id, c.email, e.sequence_id, e.enrollment_id, "
+        "e.current_step, ?, ?, ? "
+        "FROM enrollments e LEFT JOIN contacts c USING (contact_id) WHERE e.enrollment_id IN (SELECT unnest(?::VARCHAR[]))",
+        [at, "bulk" if job_id else "contact", actor.name, db.dumps({"job_id": job_id} if job_id else {}),
+         enrollment_ids])
+
+
+def _unenroll_tx(con, actor, where_sql: str, params: list, at: dt.datetime, job_id: str | None = None) -> list[str]:
+    """Unenroll the queued/active enrollments selected by ``where_sql`` (a fixed predicate over
+    ``enrollments``, values as parameters). The caller owns the transaction."""
+    ids = [r[0] for r in con.execute(
+        "UPDATE enrollments SET state = 'unenrolled', completion_reason = 'unenrolled', next_step_at = NULL, "
+        f"updated_at = ? WHERE state IN ('queued', 'active') AND ({where_sql}) RETURNING enrollment_id",
+        [at, *params]).fetchall()]
+    insert_unenroll_events(con, ids, at, actor, job_id)
+    return sorted(ids)
+
+
+def unenroll(con: duckdb.DuckDBPyConnection, actor, email: str, sequence_id: str | None = None, *,
+             at: dt.datetime | None = None) -> dict:
+    """Cancel the remaining steps of one contact in one sequence, or in all its sequences.
+
+    Its queued or active enrollments become ``unenrolled`` (reason ``unenrolled``) with an
+    ``unenroll`` event each. Future enrollment is not blocked (that is what an opt-out does).
+    Raises :class:`ValidationError` when there is nothing to unenroll.
+    """
+    roles.require(actor, "contact.unenroll")
+    contact = optouts.contact_row(con, email)
+    at = at or db.now(con)
+    where, params = "contact_id = ?", [contact["contact_id"]]
+    if sequence_id is not None:
+        where += " AND sequence_id = ?"
+        params.append(sequence_id)
+    with db.transaction(con):
+        ids = _unenroll_tx(con, actor, where, params, at)
+        if not ids:
+            raise ValidationError(f"{contact['email']} has no queued or active enrollment"
+                                  + (f" in sequence {sequence_id!r}" if sequence_id else "") + " to unenroll")
+        db.bump_generation(con)
+        roles.audit(con, actor, "contact.unenroll", contact["email"],
+                    {"sequence_id": sequence_id, "enrollments": ids}, at=at)
+    return {"email": contact["email"], "contact_id": contact["contact_id"], "unenrolled": ids}
+
+
+def _stats_table(con, at: dt.datetime) -> str:
+    """The per-domain aggregates company fields read: the engine's, as of ``at`` (fresh, cached)."""
+    from unify_dash import engine
+
+    return engine.evaluation(con, as_of=at).stats_table
+
+
+def _selection_sql(con, filter, at: dt.datetime) -> tuple[str, list, list[str]]:
+    """A predicate over ``e`` (enrollments) for the bulk selection; returns (sql, params, emails)."""
+    if filter is None:
+        return "TRUE", [], []
+    if isinstance(filter, dict):
+        try:
+            vocabulary.validate(filter, "filter")
+        except vocabulary.RuleError as err:
+            raise ValidationError(str(err)) from None
+        cond, params = vocabulary.compile_sql(filter, at)
+        stats = _stats_table(con, at) if any(vocabulary.FIELDS[leaf["field"]].entity == "company"
+                                             for _path, leaf in vocabulary.leaves(filter)) else None
+        source = vocabulary.base_from(stats) if stats else "contacts c"
+        return (f"e.contact_id IN (SELECT c.contact_id FROM {source} WHERE {cond})", params, [])
+    if isinstance(filter, (list, tuple, set)):
+        emails = sorted({str(x).strip().lower() for x in filter if str(x).strip()})
+        if not emails:
+            raise ValidationError("the list of emails to unenroll is empty")
+        return "e.contact_id IN (SELECT contact_id FROM contacts WHERE email IN (SELECT unnest(?::VARCHAR[])))", [emails], emails
+    raise ValidationError("filter must be a rule condition (a mapping), a list of emails, or None for everyone")
+
+
+def bulk_unenroll(con: duckdb.DuckDBPyConnection, actor, *, sequence_id: str, filter=None, batch_size: int = 500,
+                  progress: Callable[[int, int], None] | None = None, job_id: str | None = None,
+                  at: dt.datetime | None = None) -> dict:
+    """Unenroll many contacts from one sequence, in batches, with progress; resumable.
+
+    ``filter`` selects the contacts: a rule condition of the vocabulary (e.g.
+    ``{"field": "company_domain", "op": "equals", "value": "acme.com"}``), a list of emails, or
+    ``None`` for every queued or active enrollment of the sequence. The selection is computed once
+    and recorded (``jobs`` / ``job_items``); each batch commits in its own transaction, so a batch
+    that fails leaves nothing half done and :func:`resume_job` continues with it. ``progress(done,
+    total)`` is called after every committed batch. Returns the job status.
+    """
+    roles.require(actor, "enrollment.bulk_unenroll")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValidationError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    at = at or db.now(con)
+    job_id = job_id or f"unenroll-{uuid.uuid4().hex[:12]}"
+    if con.execute("SELECT 1 FROM jobs WHERE job_id = ?", [job_id]).fetchone():
+        raise ValidationError(f"job {job_id!r} already exists; resume it with resume_job")
+    where, params, emails = _selection_sql(con, filter, at)
+    job_params = {"sequence_id": sequence_id, "filter": filter if not emails else {"emails": emails},
+                  "batch_size": batch_size, "at": at.isoformat(sep=" ")}
+    with db.transaction(con):
+        con.execute(
+            "INSERT INTO job_items SELECT ?, (row_number() OVER (ORDER BY e.enrollment_id) - 1)::INTEGER, "
+            f"e.enrollment_id FROM enrollments e WHERE e.sequence_id = ? AND e.state IN ('queued', 'active') AND {where}",
+            [job_id, sequence_id, *params])
+        total = con.execute("SELECT count(*) FROM job_items WHERE job_id = ?", [job_id]).fetchone()[0]
+        con.execute("INSERT INTO jobs VALUES (?, 'bulk_unenroll', ?, ?, ?, ?, 0, 'running', NULL)",
+                    [job_id, at, actor.name, db.dumps(job_params), total])
+        roles.audit(con, actor, "enrollment.bulk_unenroll", job_id,
+                    {"sequence_id": sequence_id, "filter": job_params["filter"], "total": total}, at=at)
+    if emails:
+        found = {r[0] for r in con.execute(
+            "SELECT DISTINCT c.email FROM job_items j JOIN enrollments e ON e.enrollment_id = j.item_id "
+            "JOIN contacts c USING (contact_id) WHERE j.job_id = ?", [job_id]).fetchall()}
+        not_selected = [e for e in emails if e not in found]
+    else:
+        not_selected = []
+    result = _run_job(con, actor, job_id, progress=progress, batch_size=batch_size)
+    result["not_selected"] = not_selected
+    return result
+
+
+def job_status(con: duckdb.DuckDBPyConnection, job_id: str) -> dict:
+    job = _one(con, "SELECT * FROM jobs WHERE job_id = ?", [job_id])
+    if job is None:
+        raise NotFound(f"no job {job_id!r}")
+    job["params"] = json.loads(job["params"] or "{}")
+    return job
+
+
+def _run_job(con, actor, job_id: str, *, progress=None, batch_size: int | None = None) -> dict:
+    job = job_status(con, job_id)
+    batch_size = batch_size or int(job["params"].get("batch_size") or 500)
+    at = dt.datetime.fromisoformat(job["params"]["at"]) if job["params"].get("at") else db.now(con)
+    done, total = job["done"], job["total"]
+    unenrolled = 0
+    while done < total:
+        stop = min(done + batch_size, total)
+        try:
+            with db.transaction(con):
+                ids = _unenroll_tx(
+                    con, actor, "enrollment_id IN (SELECT item_id FROM job_items WHERE job_id = ? "
+                    "AND position >= ? AND position < ?)", [job_id, done, stop], at, job_id=job_id)
+                con.execute("UPDATE jobs SET done = ?, status = 'running', error = NULL WHERE job_id = ?",
+                            [stop, job_id])
+                db.bump_generation(con)
+        except Exception as err:
+            con.execute("UPDATE jobs SET status = 'failed', error = ? WHERE job_id = ?",
+                        [f"batch {done // batch_size + 1} ({done}-{stop}): {err}", job_id])
+            raise
+        unenrolled += len(ids)
+        done = stop
+        if progress is not None:
+            progress(done, total)
+    with db.transaction(con):
+        con.execute("UPDATE jobs SET status = 'done' WHERE job_id = ?", [job_id])
+        roles.audit(con, actor, "enrollment.bulk_unenroll.done", job_id, {"total": total}, at=at)
+    status = job_status(con, job_id)
+    status["unenrolled_now"] = unenrolled
+    return status
+
+
+def resume_job(con: duckdb.DuckDBPyConnection, actor, job_id: str, *,
+               progress: Callable[[int, int], None] | None = None) -> dict:
+    """Continue a failed or interrupted bulk job from its first uncommitted batch."""
+    roles.require(actor, "enrollment.bulk_unenroll")
+    job = job_status(con, job_id)
+    if job["kind"] != "bulk_unenroll":
+        raise ValidationError(f"job {job_id!r} is a {job['kind']} job; only bulk_unenroll jobs resume here")
+    if job["status"] == "done":
+        return {**job, "unenrolled_now": 0}
+    with db.transaction(con):
+        roles.audit(con, actor, "enrollment.bulk_unenroll.resume", job_id, {"done": job["done"], "total": job["total"]})
+    return _run_job(con, actor, job_id, progress=progress)
+
+
+# --- replies ---------------------------------------------------------------------------------------
+
+
+def _classify(text: str | None, headers=None, subject=None):
+    from unify_dash.classify import replies  # written by a teammate; imported when first needed
+
+    return replies.classify(text or "", headers=headers, subject=subject)
+
+
+def record_reply(con: duckdb.DuckDBPyConnection, email: str, text: str, *, at: dt.datetime | None = None,
+                 enrollment_id: str | None = None, sequence_id: str | None = None, headers: dict | None = None,
+                 subject: str | None = None, actor=roles.SYSTEM) -> dict:
+    """Record an incoming reply (a ``reply`` event labelled by the classifier).
+
+    A reply ends the sequence it answers (``completed`` / ``replied``), except an out-of-office
+    auto-reply. The reply's enrollment is ``enrollment_id``, else the contact's queued or active
+    enrollment in ``sequence_id``, else every queued or active enrollment of the contact.
+    An opt-out reply is *not* an opt-out until someone handles it (:func:`handle_opt_out_replies`).
+    """
+    contact = optouts.contact_row(con, email)
+    at = at or db.now(con)
+    c = _classify(text, headers, subject)
+    event_id = f"reply:{uuid.uuid4().hex}"
+    detail = {"evidence": getattr(c, "evidence", None), "confidence": getattr(c, "confidence", None)}
+    if subject:
+        detail["subject"] = subject
+    with db.transaction(con):
+        if enrollment_id is not None:
+            row = _one(con, "SELECT sequence_id, current_step FROM enrollments WHERE enrollment_id = ? AND contact_id = ?",
+                       [enrollment_id, contact["contact_id"]])
+            if row is None:
+                raise NotFound(f"no enrollment {enrollment_id!r} of {contact['email']}")
+            sequence_id = row["sequence_id"]
+        con.execute("INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, "
+                    "source, actor, text, label, detail) VALUES (?, ?, 'reply', ?, ?, ?, ?, 'recipient', ?, ?, ?, ?)",
+                    [event_id, at, contact["contact_id"], contact["email"], sequence_id, enrollment_id, actor.name,
+                     text, c.label, db.dumps(detail)])
+        completed = []
+        if c.label != "out_of_office":
+            where, params = "contact_id = ?", [contact["contact_id"]]
+            if enrollment_id is not None:
+                where, params = "enrollment_id = ?", [enrollment_id]
+            elif sequence_id is not None:
+                where += " AND sequence_id = ?"
+                params.append(sequence_id)
+            completed = [r[0] for r in con.execute(
+                "UPDATE enrollments SET state = 'completed', completion_reason = 'replied', next_step_at = NULL, "
+                f"updated_at = ? WHERE state IN ('queued', 'active') AND {where} RETURNING enrollment_id",
+                [at, *params]).fetchall()]
+            if completed:
+                con.execute(
+                    "INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, "
+                    "step, source, actor, detail) SELECT 'complete:' || e.enrollment_id || ':' || ?, ?, 'complete', "
+                    "e.contact_id, ?, e.sequence_id, e.enrollment_id, e.current_step, 'replied', 'system', ? "
+                    "FROM enrollments e WHERE e.enrollment_id IN (SELECT unnest(?::VARCHAR[]))",
+                    [event_id, at, contact["email"],
+                     db.dumps({"reason": "replied", "reply_event_id": event_id}), completed])
+        db.bump_generation(con)
+    return {"event_id": event_id, "label": c.label, "evidence": getattr(c, "evidence", None),
+            "completed_enrollments": sorted(completed)}
+
+
+REPLY_QUEUE_SQL = """
+SELECT r.event_id, r.occurred_at, coalesce(r.email, c.email) AS email, coalesce(r.contact_id, c.contact_id) AS contact_id,
+       r.sequence_id, r.enrollment_id, r.step, r.text, r.label
+FROM events r
+LEFT JOIN contacts c ON (r.email IS NULL AND c.contact_id = r.contact_id)
+WHERE r.type = 'reply' AND r.occurred_at <= ?
+  AND (lower(r.label) = 'opt_out' OR r.label IS NULL OR r.label = '')
+  AND NOT EXISTS (
+      SELECT 1 FROM events x
+      WHERE x.email = coalesce(r.email, c.email) AND x.type IN ('opt_out', 'reply_handled')
+        AND x.occurred_at >= r.occurred_at)
+ORDER BY r.occurred_at, r.event_id
+"""
+
+
+def opt_out_reply_queue(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """Unhandled opt-out replies, oldest first.
+
+    A reply is in the queue when its label is ``opt_out`` (the label stored on the event, or the
+    classifier's when the event has none) and no ``opt_out`` or ``reply_handled`` event of that
+    email came at or after it. Columns: event_id, occurred_at, email, contact_id, sequence_id,
+    enrollment_id, step, text, label, label_source (``event`` | ``classifier``), evidence.
+    """
+    as_of = as_of or db.now(con)
+    df = con.execute(REPLY_QUEUE_SQL, [as_of]).df()
+    if df.empty:
+        return df.assign(label_source=pd.Series(dtype=object), evidence=pd.Series(dtype=object))
+    df["label"] = df["label"].fillna("").astype(str).str.lower()
+    stored = df["label"] == "opt_out"
+    df["label_source"] = "event"
+    df["evidence"] = None
+    missing = ~stored
+    if missing.any():
+        results = [_classify(t) for t in df.loc[missing, "text"].fillna("")]
+        df.loc[missing, "label"] = [r.label for r in results]
+        df.loc[missing, "evidence"] = [getattr(r, "evidence", None) for r in results]
+        df.loc[missing, "label_source"] = "classifier"
+    df = df[df["label"] == "opt_out"].reset_index(drop=True)
+    return df
+
+
+def handle_opt_out_replies(con: duckdb.DuckDBPyConnection, actor, event_ids: Iterable[str], *,
+                           at: dt.datetime | None = None, note: str | None = None) -> list[dict]:
+    """Handle opt-out replies, one or many: opt the sender out (source ``reply``, evidence = the reply
+    event), which removes the contact from every queued or active sequence (``completed`` /
+    ``opted_out``), and record a ``reply_handled`` event. Each reply is handled in its own
+    transaction and audited. A reply already handled is reported, not handled twice; a contact
+    already opted out (e.g. it also clicked the link) gets the ``reply_handled`` event only.
+    All ids are checked before anything is written.
+    """
+    roles.require(actor, "replies.handle")
+    ids = list(dict.fromkeys(event_ids))
+    if not ids:
+        raise ValidationError("no reply selected")
+    found = {r["event_id"]: r for r in _rows(
+        con, "SELECT r.event_id, r.occurred_at, coalesce(r.email, c.email) AS email, r.text, r.label, r.sequence_id "
+        "FROM events r LEFT JOIN contacts c ON (r.email IS NULL AND c.contact_id = r.contact_id) "
+        "WHERE r.type = 'reply' AND r.event_id IN (SELECT unnest(?::VARCHAR[]))", [ids])}
+    unknown = [i for i in ids if i not in found]
+    if unknown:
+        raise NotFound(f"not reply events: {', '.join(unknown[:5])}")
+    handled = {r[0] for r in con.execute(
+        "SELECT json_extract_string(detail, '$.reply_event_id') FROM events WHERE type = 'reply_handled' "
+        "AND json_extract_string(detail, '$.reply_event_id') IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()}
+    at = at or db.now(con)
+    results = []
+    for event_id in ids:
+        reply = found[event_id]
+        if event_id in handled:
+            results.append({"reply_event_id": event_id, "email": reply["email"], "status": "already_handled"})
+            continue
+        contact = optouts.contact_row(con, reply["email"])
+        label = reply["label"] or _classify(reply["text"]).label
+        evidence = {"reply_event_id": event_id, "label": label,
+                    "text": (reply["text"] or "")[:500], "replied_at": str(reply["occurred_at"])}
+        with db.transaction(con):
+            out = optouts.opt_out_tx(con, actor, contact, source="reply", at=at, evidence=evidence)
+            handled_id = f"handled:{uuid.uuid4().hex}"
+            detail = {"reply_event_id": event_id, "opt_out_event_id": out["event_id"],
+                      "already_opted_out": out["already_opted_out"],
+                      "removed_enrollments": out["removed_enrollments"], "note": note}
+            con.execute("INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, source, "
+                        "actor, detail) VALUES (?, ?, 'reply_handled', ?, ?, ?, 'opt_out', ?, ?)",
+                        [handled_id, max(at, out["opted_out_at"] or at) if not out["already_opted_out"] else at,
+                         contact["contact_id"], contact["email"], reply["sequence_id"], actor.name, db.dumps(detail)])
+            db.bump_generation(con)
+            roles.audit(con, actor, "replies.handle", contact["email"], {**detail, "handled_event_id": handled_id},
+                        at=at)
+        results.append({"reply_event_id": event_id, "email": contact["email"],
+                        "status": "already_opted_out" if out["already_opted_out"] else "opted_out",
+                        "opt_out_event_id": out["event_id"], "removed_enrollments": out["removed_enrollments"],
+                        "writebacks": out["writebacks"], "handled_event_id": handled_id})
+    return results
+
+
+# --- diagnosis of early completions ----------------------------------------------------------------
+
+PATTERN_BEFORE_FIRST = "completed_before_first_message"
+PATTERN_AFTER_FIRST = "completed_after_first_step_without_reply"
+
+
+def _fmt_delta(delta: dt.timedelta) -> str:
+    seconds = int(abs(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = ([f"{days} d"] if days else []) + ([f"{hours} h"] if hours else []) + [f"{minutes} min"]
+    return " ".join(parts) + (" before" if delta.total_seconds() < 0 else " after")
+
+
+def _fmt_time(t) -> str:
+    return pd.Timestamp(t).strftime("%Y-%m-%d %H:%M")
+
+
+def _blocking_text(blocking) -> str:
+    """Words for the ``blocking`` JSON of an execution-log row (a list of exclusions with levels)."""
+    try:
+        items = json.loads(blocking) if isinstance(blocking, str) else blocking
+    except ValueError:
+        return str(blocking)
+    if not items:
+        return "no exclusion recorded"
+    if isinstance(items, dict):
+        items = [items]
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            out.append(str(item))
+            continue
+        name = item.get("name") or item.get("exclusion_id") or item.get("id") or item.get("reason") or "?"
+        levels = item.get("levels") or item.get("level")
+        if isinstance(levels, list):
+            levels = ", ".join(str(x) for x in levels)
+        out.append(f"{name} ({levels})" if levels else str(name))
+    return "; ".join(out)
+
+
+def diagnose_completion(con: duckdb.DuckDBPyConnection, enrollment_id: str) -> dict:
+    """Why an enrollment ended, from the event log and the execution log, never guessed.
+
+    Meant for "completed after the first step without a reply" and "completed before the first
+    message", it answers every ended enrollment: the opt-out (link click, with its time relative to
+    the step-1 send; handled opt-out reply; admin; CRM flag), the exclusion that skipped or removed
+    it (blocking exclusions, levels and the settings version, from the execution log), an
+    unenrollment, a reply, or all steps sent. When nothing in the logs explains it, the cause is
+    ``unknown`` and the summary says so.
+
+    Returns ``{"enrollment_id", "email", "sequence_id", "state", "completion_reason", "steps_sent",
+    "first_send_at", "completed_at", "pattern", "cause", "summary", "evidence": [rows]}``.
+    """
+    e = _one(con, "SELECT e.*, c.email FROM enrollments e LEFT JOIN contacts c USING (contact_id) "
+                  "WHERE e.enrollment_id = ?", [enrollment_id])
+    if e is None:
+        raise NotFound(f"no enrollment {enrollment_id!r}")
+    email, contact_id, seq = e["email"], e["contact_id"], e["sequence_id"]
+    start = e["enrolled_at"] or dt.datetime(1970, 1, 1)
+    end = e["updated_at"] or db.now(con)
+    sends = _rows(con, "SELECT event_id, occurred_at, step FROM events WHERE type = 'send' AND (enrollment_id = ? OR "
+                       "(enrollment_id IS NULL AND sequence_id = ? AND (contact_id = ? OR email = ?) "
+                       "AND occurred_at >= ? AND occurred_at <= ?)) ORDER BY occurred_at",
+                  [enrollment_id, seq, contact_id, email, start, end])
+    steps_sent = max(int(e["current_step"] or 0), len(sends))
+    first_send_at = sends[0]["occurred_at"] if sends else None
+    replies = _rows(con, "SELECT event_id, occurred_at, text, label FROM events WHERE type = 'reply' "
+                         "AND (enrollment_id = ? OR ((contact_id = ? OR email = ?) AND (sequence_id IS NULL OR "
+                         "sequence_id = ?))) AND occurred_at >= ? AND occurred_at <= ? ORDER BY occurred_at",
+                    [enrollment_id, contact_id, email, seq, start, end])
+    real_replies = [r for r in replies if (r["label"] or "") != "out_of_office"]
+    ended = e["state"] in ("completed", "unenrolled")
+    if not ended:
+        pattern = "not_ended"
+    elif steps_sent == 0:
+        pattern = PATTERN_BEFORE_FIRST
+    elif steps_sent == 1 and not real_replies:
+        pattern = PATTERN_AFTER_FIRST
+    else:
+        pattern = "other"
+    base = {"enrollment_id": enrollment_id, "email": email, "sequence_id": seq, "state": e["state"],
+            "completion_reason": e["completion_reason"], "steps_sent": steps_sent, "first_send_at": first_send_at,
+            "completed_at": e["updated_at"] if ended else None, "pattern": pattern}
+    if not ended:
+        return {**base, "cause": "not_ended", "evidence": [],
+                "summary": f"The enrollment is {e['state']}; it has not ended."}
+
+    candidates: list[dict] = []  # {"cause", "at", "summary", "evidence", "reasons"}
+    def rel(t):
+        return (f", {_fmt_delta(t - first_send_at)} step 1 was sent ({_fmt_time(first_send_at)})"
+               if first_send_at is not None else ", before any step was sent")
+    # opt-outs in effect at completion (the newest one not reversed before it)
+    status = optouts.opt_out_status(con, optouts.settings_or_empty(con, end)[1], email, end)
+    opt = (_one(con, "SELECT * FROM events WHERE event_id = ?", [status["event_id"]])
+           if status and status["event_id"] else None)
+    if opt is not None:
+        source = opt["source"]
+        when = _fmt_time(opt["occurred_at"])
+        words = {
+            "link": f"The recipient clicked the opt-out link on {when}{rel(opt['occurred_at'])}.",
+            "reply": f"An opt-out reply was handled on {when} by {opt['actor']}{rel(opt['occurred_at'])}.",
+            "admin": f"{opt['actor']} opted the contact out with the Opt-Out button on {when}{rel(opt['occurred_at'])}.",
+            "crm": f"The CRM opt-out flag was set (synced on {when}){rel(opt['occurred_at'])}.",
+        }.get(source, f"Opted out ({source}) on {when}{rel(opt['occurred_at'])}.")
+        evidence = [{"table": "events", **opt}]
+        if source == "reply":
+            try:
+                reply_id = (json.loads(opt["detail"] or "{}").get("evidence") or {}).get("reply_event_id")
+            except (ValueError, AttributeError):
+                reply_id = None
+            if reply_id:
+                reply = _one(con, "SELECT * FROM events WHERE event_id = ?", [reply_id])
+                if reply:
+                    evidence.append({"table": "events", **reply})
+                    words += f" The reply ({_fmt_time(reply['occurred_at'])}): {str(reply['text'] or '')[:200]!r}."
+        candidates.append({"cause": f"opt_out_{source}", "at": opt["occurred_at"], "summary": words,
+                           "evidence": evidence, "reasons": {"opted_out"}})
+    # exclusion decisions of the scheduler (execution log) and loaded exclusion_skip events
+    for row in _rows(con, "SELECT * FROM execution_log WHERE contact_id = ? AND (sequence_id = ? OR sequence_id IS NULL) "
+                          "AND outcome IN ('skipped', 'removed') AND \"at\" >= ? AND \"at\" <= ? ORDER BY \"at\" DESC "
+                          "LIMIT 1", [contact_id, seq, start, end]):
+        mid = row["outcome"] == "removed"
+        step = f"step {row['step']}" if row["step"] else "a step"
+        what = "Removed mid-sequence" if mid else "Skipped at send time"
+        summary = (f"{what} on {_fmt_time(row['at'])} before {step} by: {_blocking_text(row['blocking'])} "
+                   f"(settings version {row['settings_version']}).")
+        if "opt_out" in (row["blocking"] or ""):
+            reasons = {"opted_out"}
+        else:
+            reasons = {"excluded_mid_sequence"} if mid else {"excluded"}
+        candidates.append({"cause": "exclusion_mid_sequence" if mid else "exclusion_skip", "at": row["at"],
+                           "summary": summary, "evidence": [{"table": "execution_log", **row}], "reasons": reasons})
+    for row in _rows(con, "SELECT * FROM events WHERE type = 'exclusion_skip' AND (enrollment_id = ? OR "
+                          "((contact_id = ? OR email = ?) AND (sequence_id IS NULL OR sequence_id = ?))) "
+                          "AND occurred_at >= ? AND occurred_at <= ? ORDER BY occurred_at DESC LIMIT 1",
+                     [enrollment_id, contact_id, email, seq, start, end]):
+        text = _blocking_text(row["detail"]) if row["detail"] else (row["text"] or "an exclusion")
+        candidates.append({"cause": "exclusion_skip", "at": row["occurred_at"],
+                           "summary": f"Skipped by an exclusion on {_fmt_time(row['occurred_at'])}: {text}.",
+                           "evidence": [{"table": "events", **row}],
+                           "reasons": {"excluded", "excluded_mid_sequence"}})
+    for row in _rows(con, "SELECT * FROM events WHERE type = 'unenroll' AND (enrollment_id = ? OR (enrollment_id IS NULL "
+                          "AND (contact_id = ? OR email = ?) AND (sequence_id IS NULL OR sequence_id = ?) "
+                          "AND occurred_at >= ? AND occurred_at <= ?)) ORDER BY occurred_at DESC LIMIT 1",
+                     [enrollment_id, contact_id, email, seq, start, end]):
+        how = "in a bulk unenrollment" if row["source"] == "bulk" else "from the contact's profile"
+        candidates.append({"cause": "unenrolled", "at": row["occurred_at"],
+                           "summary": f"{row['actor']} unenrolled the contact {how} on {_fmt_time(row['occurred_at'])}.",
+                           "evidence": [{"table": "events", **row}], "reasons": {"unenrolled"}})
+    if real_replies:
+        r = real_replies[0]
+        candidates.append({"cause": "replied", "at": r["occurred_at"],
+                           "summary": f"The recipient replied on {_fmt_time(r['occurred_at'])} "
+                                      f"({r['label'] or 'unclassified'}).",
+                           "evidence": [{"table": "events", **r}], "reasons": {"replied"}})
+    if e["completion_reason"] == "finished" and sends:
+        candidates.append({"cause": "finished", "at": sends[-1]["occurred_at"],
+                           "summary": f"All {steps_sent} steps were sent; the last on {_fmt_time(sends[-1]['occurred_at'])}.",
+                           "evidence": [{"table": "events", **s} for s in sends], "reasons": {"finished"}})
+
+    reason = e["completion_reason"]
+    matching = [c for c in candidates if reason in c["reasons"]] if reason else candidates
+    if not matching and e["state"] == "unenrolled":
+        matching = [c for c in candidates if c["cause"] == "unenrolled"]
+    if not matching and reason == "opted_out":
+        # opted out by the CRM flag alone (no event): the flag under the mapping is the evidence
+        _version, settings = optouts.settings_or_empty(con, end)
+        contact = _one(con, "SELECT * FROM contacts WHERE contact_id = ?", [contact_id]) or {}
+        for m in settings.crm_mapping:
+            if contact.get(optouts.flag_column(m)):
+                matching.append({"cause": "opt_out_crm", "at": None, "reasons": {"opted_out"},
+                                 "summary": f"The contact's {optouts.field_label(m)} is set in "
+                                            f"{optouts.CRM_LABELS[m.crm]} (mapping {m.mode}).",
+                                 "evidence": [{"table": "contacts", "contact_id": contact_id,
+                                               "column": optouts.flag_column(m), "value": True}]})
+    if not matching:
+        recorded = f" (the enrollment records reason {reason!r})" if reason else ""
+        return {**base, "cause": "unknown", "evidence": [],
+                "summary": f"unknown — no event explains it{recorded}."}
+    best = max(matching, key=lambda c: (c["at"] is not None, c["at"] or dt.datetime.min))
+    return {**base, "cause": best["cause"], "summary": best["summary"], "evidence": best["evidence"]}
+
+
+def early_completions(con: duckdb.DuckDBPyConnection, *, sequence_id: str | None = None,
+                      limit: int = 200) -> list[dict]:
+    """Diagnoses of the enrollments that ended before the first message, or after the first step
+    without a reply (newest first, at most ``limit``)."""
+    ids = [r[0] for r in con.execute(
+        "SELECT e.enrollment_id FROM enrollments e WHERE e.state IN ('completed', 'unenrolled') "
+        "AND e.current_step <= 1 AND coalesce(e.completion_reason, '') NOT IN ('replied', 'finished') "
+        "AND (? IS NULL OR e.sequence_id = ?) ORDER BY e.updated_at DESC, e.enrollment_id LIMIT ?",
+        [sequence_id, sequence_id, limit]).fetchall()]
+    out = [diagnose_completion(con, i) for i in ids]
+    return [d for d in out if d["pattern"] in (PATTERN_BEFORE_FIRST, PATTERN_AFTER_FIRST)]

@@ -1,0 +1,322 @@
+"""Contact: look a contact up by email (deep link ``?email=...``); profile, opt-out status and source,
+the Exclusion tab (every exclusion, every level, every sequence, the values that matched, what would
+let the contact through), enrollments, the execution log and history. Actions: add an "Email is not"
+override, opt out, unenroll, reverse an opt-out with documented permission; each confirmed and audited."""
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from unify_dash import engine
+from unify_dash.actions import crmsync, optouts
+from unify_dash.actions import enrollments as lifecycle
+from unify_dash.app import ui
+from unify_dash.errors import NotFound
+from unify_dash.model import roles, settings
+from unify_dash.reports import metrics
+from unify_dash.store import db
+
+actor = ui.actor()
+st.title("Contact")
+ui.show_flash()
+
+# --- search: the text box and the URL (?email=...) stay in sync ----------------------------------------------
+linked = (st.query_params.get("email") or "").strip()
+if st.session_state.get("contact.linked") != linked:
+    st.session_state["contact.email"] = linked
+    st.session_state["contact.linked"] = linked
+
+
+def on_search() -> None:
+    value = (st.session_state.get("contact.email") or "").strip().lower()
+    st.session_state["contact.linked"] = value
+    if value:
+        st.query_params["email"] = value
+    else:
+        st.query_params.pop("email", None)
+
+
+st.text_input("Email", key="contact.email", on_change=on_search, placeholder="ann@acme.com",
+              help="Exact email (trimmed, case-insensitive). The address bar keeps it: share the link.")
+email = (st.session_state.get("contact.linked") or "").strip().lower()
+if not email:
+    st.caption("Search a contact by email to read its Exclusion tab.")
+    st.stop()
+
+with ui.cursor() as cur:
+    version, cfg = ui.settings_in_effect(cur)
+    try:
+        contact = optouts.contact_row(cur, email)
+    except NotFound:
+        contact = None
+        suggestions = metrics.find_contacts(cur, email)
+if contact is None:
+    st.warning(f"No contact with email **{email}**.", icon=":material/person_off:")
+    if suggestions:
+        st.markdown("Did you mean:  \n" + "  \n".join(f"[{s}]({ui.contact_link(s)})" for s in suggestions))
+    st.stop()
+
+with ui.cursor() as cur:
+    x = engine.explain(cur, email)
+    enrollments = metrics.contact_enrollments(cur, email)
+    clock = db.now(cur)
+opt = x.get("opt_out") or None
+
+# --- header: who, status, actions ---------------------------------------------------------------------------------
+name = " ".join(v for v in (contact.get("first_name"), contact.get("last_name")) if v) or contact["email"]
+head, actions = st.columns([3, 2], vertical_alignment="top")
+with head:
+    st.subheader(name)
+    st.markdown(f"`{contact['email']}` · {contact.get('title') or 'no title'} · "
+                f"company {contact.get('domain') or '(none: personal email domain)'}")
+    if opt:
+        st.badge(f"Opted out · {metrics.SOURCE_LABELS.get(opt.get('source'), opt.get('source'))} · since "
+                 f"{ui.fmt_time(opt.get('opted_out_at'))}", icon=":material/block:", color="red")
+    else:
+        st.badge("Not opted out", icon=":material/mark_email_read:", color="green")
+
+DIALOG = "contact.dialog"
+
+
+def open_dialog(kind: str) -> None:
+    st.session_state[DIALOG] = kind
+
+
+def close_dialog() -> None:
+    st.session_state.pop(DIALOG, None)
+
+
+active = enrollments[enrollments["state"].isin(lifecycle.ACTIVE_STATES)]
+with actions:
+    b1, b2, b3 = st.columns(3)
+    if not opt and roles.can(actor, "contact.opt_out"):
+        b1.button("Opt out", key="contact.optout", on_click=open_dialog, args=("opt_out",), type="primary",
+                  icon=":material/block:", help="Global and permanent: removes the contact from every sequence.")
+    if roles.can(actor, "contact.unenroll"):
+        b2.button("Unenroll", key="contact.unenroll", on_click=open_dialog, args=("unenroll",),
+                  disabled=active.empty, icon=":material/person_remove:",
+                  help="Cancel the remaining steps of one sequence (or all); does not block future sequences.")
+    if opt and roles.can(actor, "contact.reverse_opt_out"):
+        b3.button("Reverse opt-out", key="contact.reverse", on_click=open_dialog, args=("reverse",),
+                  icon=":material/undo:", help="Only with the contact's documented permission to resume outreach.")
+
+
+def done(message: str) -> None:
+    close_dialog()
+    ui.flash(message)
+    st.rerun()
+
+
+@st.dialog("Opt out this contact?", on_dismiss=close_dialog)
+def opt_out_dialog() -> None:
+    st.write(f"**{contact['email']}** will be removed from every active sequence and can enter none. Opt-outs are "
+             "meant to be permanent: only a documented permission can reverse one. To stop one sequence only, "
+             "unenroll instead.")
+    evidence = st.text_input("Reason or reference (optional)", key="contact.optout.evidence")
+    if st.button("Opt out", type="primary", key="contact.optout.confirm"):
+        ok, res = ui.run_write(lambda cur: optouts.opt_out(cur, actor, contact["email"], source="admin",
+                                                             evidence=evidence or None))
+        if ok:
+            done(f"{contact['email']} opted out; {ui.plural(len(res['removed_enrollments']), 'enrollment')} ended"
+                 + (f", {ui.plural(len(res['writebacks']), 'CRM write-back')} queued." if res["writebacks"] else "."))
+
+
+@st.dialog("Unenroll", on_dismiss=close_dialog)
+def unenroll_dialog() -> None:
+    seqs = {s: cfg.sequence(s).name if s in {q.id for q in cfg.sequences} else s for s in active["sequence"]}
+    choice = st.radio("From", [None, *seqs], key="contact.unenroll.seq",
+                      format_func=lambda s: "every sequence" if s is None else seqs[s])
+    st.caption("Unenrolling cancels the remaining steps; it does not opt the contact out.")
+    if st.button("Unenroll", type="primary", key="contact.unenroll.confirm"):
+        ok, res = ui.run_write(lambda cur: lifecycle.unenroll(cur, actor, contact["email"], choice))
+        if ok:
+            done(f"{contact['email']} unenrolled from {ui.plural(len(res['unenrolled']), 'enrollment')}.")
+
+
+@st.dialog("Reverse the opt-out", on_dismiss=close_dialog)
+def reverse_dialog() -> None:
+    st.write("Opt-outs are intended to be permanent. Reverse one **only** with the contact's explicit, documented "
+             "permission to resume outreach. All three fields are required and recorded.")
+    by = st.text_input("Who gave the permission", key="contact.reverse.by", placeholder=contact["email"])
+    c1, c2 = st.columns(2)
+    day = c1.date_input("When", key="contact.reverse.day", value=clock.date(), max_value=clock.date())
+    time_ = c2.time_input("At", key="contact.reverse.time", value=dt.time(9, 0))
+    evidence = st.text_area("Evidence (email reference, ticket, note)", key="contact.reverse.evidence")
+    if st.button("Reverse opt-out", type="primary", key="contact.reverse.confirm"):
+        when = dt.datetime.combine(day, time_) if day else None
+        ok, res = ui.run_write(lambda cur: optouts.reverse_opt_out(
+            cur, actor, contact["email"], permission_by=by, permission_at=when, evidence=evidence))
+        if ok:
+            done(f"Opt-out of {contact['email']} reversed. The contact can be enrolled again.")
+
+
+@st.dialog("Add an \"Email is not\" filter", on_dismiss=close_dialog)
+def override_dialog() -> None:
+    xid = st.session_state.get("contact.override.exclusion")
+    exclusion = cfg.exclusion(xid)
+    st.write(f"Add **Email is not {contact['email']}** to **{exclusion.name}**. It lets this contact through that "
+             f"exclusion at every level, after the propagation delay ({cfg.propagation_minutes} minutes).")
+    note = st.text_input("Note (required)", key="contact.override.note")
+    if st.button("Add filter", type="primary", key="contact.override.confirm"):
+        ok, v = ui.run_write(lambda cur: settings.add_email_override(cur, actor, xid, contact["email"], note=note))
+        if ok:
+            done(f"Settings v{v} saved: \"Email is not {contact['email']}\" on {exclusion.name}. Pending: it takes "
+                 f"effect in {cfg.propagation_minutes} minutes.")
+
+
+dialogs = {"opt_out": opt_out_dialog, "unenroll": unenroll_dialog, "reverse": reverse_dialog,
+           "override": override_dialog}
+if st.session_state.get(DIALOG) in dialogs:
+    dialogs[st.session_state[DIALOG]]()
+
+
+def ask_override(exclusion_id: str) -> None:
+    st.session_state["contact.override.exclusion"] = exclusion_id
+    open_dialog("override")
+
+
+# --- tabs --------------------------------------------------------------------------------------------------------------
+tab_excl, tab_enr, tab_log, tab_hist, tab_profile = st.tabs(
+    ["Exclusion", f"Enrollments ({len(enrollments)})", "Execution log", "History", "Profile"], key="contact.tabs")
+
+with tab_excl:
+    if opt:
+        st.error(opt["text"], icon=":material/block:")
+    blocking = [e for e in x["exclusions"] if e["state"] != "no_match"]
+    if x["summary"]:
+        st.markdown("**Why:**  \n" + "  \n".join(f"- {line}" for line in x["summary"]))
+    else:
+        st.success("No exclusion applies and the contact is not opted out: it can enter every sequence.",
+                   icon=":material/check_circle:")
+
+    st.markdown("**Sequences**")
+    st.dataframe(pd.DataFrame([{
+        "sequence": q["name"], "ruleset": q["ruleset_name"],
+        "would be enrolled": "no" if q["blocked"] else "yes",
+        "blocked by": "opted out" if q["opted_out"] else ", ".join(b["text"] for b in q["blocking"]),
+    } for q in x["sequences"]]), hide_index=True, width="stretch", key="contact.seqs")
+    outcome_words = {"not_in_audience": "not in the audience", "opted_out": "opted out",
+                     "excluded_at_audience": "excluded at the audience", "entered": "enters",
+                     "not_enrolled": "Not Enrolled", "enrolled": "enrolled"}
+    for p in x["plays"]:
+        node_names = {n.id: n.name or cfg.sequence(n.sequence).name for n in cfg.play(p["id"]).nodes}
+        nodes = ", ".join(f"{node_names.get(n, n)}: {outcome_words.get(o, o)}" for n, o in p["nodes"].items())
+        st.markdown(f"**Play {p['name']}**: {outcome_words.get(p['outcome'], p['outcome'])}"
+                    + (f" ({nodes})" if nodes and p["outcome"] == "entered" else ""))
+
+    can_override = roles.can(actor, "override.add") and not opt
+    for e in blocking:
+        blocks_something = bool(e["blocks"]["sequences"] or e["blocks"]["audiences"])
+        if not e["applies"]:
+            badge = "matches, let through by a filter"
+        elif blocks_something:
+            badge = "blocks"
+        else:
+            badge = "matches, blocks nothing (off at a level that applies)"
+        with st.expander(f"{e['name']} · {badge}", expanded=blocks_something,
+                         icon=":material/block:" if blocks_something else ":material/filter_alt_off:"):
+            st.markdown(f"**Criteria:** {e['criteria']}  \n**Scope:** "
+                        f"{'company-wide' if e['scope'] == 'company' else 'person'}"
+                        + (f"  \n**In effect since:** {ui.fmt_time(e['since'])}" if e.get("since") else ""))
+            if e.get("company"):
+                st.markdown(f"**{e['company']['text']}**")
+            if e["evidence"]:
+                st.markdown("**Matched values:**  \n" + "  \n".join(f"- {v}" for v in e["evidence"]))
+            if e["let_through_by"]:
+                st.markdown("**Let through by filter:** " + "; ".join(e["let_through_by"]))
+            lv = e["levels"]
+            levels = [{"level": "Organisation (Exclude from Sequences)", "state": "on" if lv["organisation"] else "off",
+                       "applies to": "every sequence"}]
+            for r in cfg.rulesets:
+                used = ", ".join(q.name for q in cfg.sequences if q.ruleset == r.id) or "no sequence"
+                levels.append({"level": f"Ruleset {r.name}", "state": "on" if lv["rulesets"].get(r.id) else "off",
+                               "applies to": used})
+            for pl in cfg.plays:
+                levels.append({"level": f"Audience of {pl.name}", "state": "on" if lv["audiences"].get(pl.id) else "off",
+                               "applies to": f"entry into {pl.name}"})
+            st.dataframe(pd.DataFrame(levels), hide_index=True, width="stretch", key=f"contact.levels.{e['id']}")
+            blocks = [f"sequence {b['name']}" for b in e["blocks"]["sequences"]] + \
+                     [f"audience of {b['name']}" for b in e["blocks"]["audiences"]]
+            st.markdown("**Blocks:** " + (", ".join(blocks) if blocks else
+                                          "nothing: no level where it applies is on for both the organisation and "
+                                          "a ruleset, nor at an audience"))
+            st.caption("Mid-sequence: " + ("active participants who match are removed (remove from active sequences)."
+                                           if e["remove_from_active_sequences"] else
+                                           "active participants keep receiving steps; only new entries are blocked."))
+            if e["let_through"]:
+                st.markdown("**What would let the contact through:**  \n"
+                            + "  \n".join(f"- {t}" for t in e["let_through"]))
+            if can_override and e["applies"] and blocks_something:
+                st.button(f"Add \"Email is not {email}\" to {e['name']}", key=f"contact.override.{e['id']}",
+                          on_click=ask_override, args=(e["id"],), icon=":material/person_add:")
+    others = [e for e in x["exclusions"] if e["state"] == "no_match"]
+    if others:
+        with st.expander(f"{ui.plural(len(others), 'exclusion')} that do not match"):
+            st.dataframe(pd.DataFrame([{
+                "exclusion": e["name"], "criteria": e["criteria"],
+                "values": "; ".join(v for leaf in e["leaves"] for v in leaf["evidence"]),
+            } for e in others]), hide_index=True, width="stretch", key="contact.nomatch")
+    for pv in x["pending"]:
+        icon = ":material/schedule:"
+        if pv["changes_answer"]:
+            st.warning(f"Pending settings v{pv['version']} takes effect at {ui.fmt_time(pv['effective_at'])} "
+                       f"({ui.fmt_relative(dt.datetime.fromisoformat(pv['effective_at']), clock)}) and changes this "
+                       "answer: " + "; ".join(pv["changes"]), icon=icon)
+        else:
+            st.caption(f"Pending settings v{pv['version']} (takes effect {ui.fmt_time(pv['effective_at'])}) does not "
+                       "change this answer.")
+    skipped = [n for n in x["enrollments"] if n["state"] in ("queued", "active") and n["decision"] != "send"]
+    for n in skipped:
+        seq_name = next((q.name for q in cfg.sequences if q.id == n["sequence_id"]), n["sequence_id"])
+        st.info(f"Enrollment in {seq_name} ({n['state']}): {n['text']}", icon=":material/skip_next:")
+
+with tab_enr:
+    if enrollments.empty:
+        st.caption("No enrollment.")
+    else:
+        next_step = {n["enrollment_id"]: n["text"] for n in x["enrollments"]}
+        shown = enrollments.assign(**{"at send time": [next_step.get(e) or "" for e in enrollments["enrollment_id"]]})
+        st.dataframe(shown.drop(columns=["enrollment_id"]), hide_index=True, width="stretch", key="contact.enr",
+                     column_config={c: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
+                                    for c in ("next_step_at", "enrolled_at", "updated_at")})
+        ended = enrollments[enrollments["state"].isin(["completed", "unenrolled"])]
+        if not ended.empty:
+            st.markdown("**Why did it end?** From the event and execution logs, not a guess:")
+            for e in ended.itertuples():
+                with ui.cursor() as cur:
+                    d = lifecycle.diagnose_completion(cur, e.enrollment_id)
+                st.markdown(f"- **{e.sequence}** ({e.state}, {e.reason or 'no reason'}; "
+                            f"{ui.plural(d['steps_sent'], 'step')} sent): {d['summary']}")
+
+with tab_log:
+    with ui.cursor() as cur:
+        log = metrics.execution_log(cur, email=email, limit=200)
+    st.caption(f"Every enrollment attempt and send-time check for this contact ({ui.plural(log['total'], 'row')}, "
+               "newest first).")
+    st.dataframe(log["rows"].drop(columns=["email", "log_id"]), hide_index=True, width="stretch", key="contact.log",
+                 column_config={"at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+                                "blocking_criteria": st.column_config.TextColumn(width="large")})
+
+with tab_hist:
+    with ui.cursor() as cur:
+        events = metrics.contact_events(cur, email, limit=200)
+        audit = metrics.recent_audit(cur, target=contact["email"], limit=50)
+    st.caption(f"Events ({ui.plural(events['total'], 'event')}, newest first): sends, replies, opt-outs, reversals, "
+               "unenrollments, skips.")
+    st.dataframe(events["rows"], hide_index=True, width="stretch", key="contact.events",
+                 column_config={"occurred_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm")})
+    st.caption("Who did what to this contact (audit log):")
+    st.dataframe(audit, hide_index=True, width="stretch", key="contact.audit",
+                 column_config={"at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm")})
+
+with tab_profile:
+    prov = ui.cached(crmsync.provenance, email=contact["email"]) if opt else None
+    if prov is not None and not prov.empty:
+        p = prov.iloc[0]
+        st.markdown(f"**Opt-out origin:** {p['origin_label']} (evidence {p['evidence_event_id'] or 'CRM field'}"
+                    f"{', by ' + p['evidence_actor'] if isinstance(p['evidence_actor'], str) else ''}); "
+                    f"CRM write-back: {p['writeback'] or 'none'}.")
+    fields = {k: v for k, v in contact.items() if v is not None and not (isinstance(v, float) and pd.isna(v))}
+    st.dataframe(pd.DataFrame({"field": list(fields), "value": [str(v) for v in fields.values()]}),
+                 hide_index=True, width="stretch", key="contact.profile")

@@ -1,0 +1,126 @@
+"""Data: what is loaded, and loading a workspace folder or CRM export files from the page (all or
+nothing, with progress; the loader's problems listed by file, row and column)."""
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from unify_dash import scheduler
+from unify_dash.app import ui
+from unify_dash.io import workspace as loader
+from unify_dash.model import roles, settings
+from unify_dash.reports import metrics
+from unify_dash.store import db as unify_db
+
+actor = ui.actor()
+can_load = roles.can(actor, "data.load")
+st.title("Data")
+ui.show_flash()
+
+with ui.cursor() as cur:
+    counts = metrics.workspace_counts(cur)
+    clock = unify_db.now(cur)
+    latest = settings.latest_version(cur)
+    pinned = unify_db.get_meta(cur, "clock")
+
+st.subheader("This database")
+st.caption(f"`{ui.db_path()}` · workspace clock {ui.fmt_time(clock)} "
+           f"({'pinned by the workspace' if pinned else 'the wall clock, UTC'}) · "
+           f"{'settings v' + str(latest[0]) if latest else 'no settings yet'}")
+cols = st.columns(4)
+for i, (table, n) in enumerate(counts.items()):
+    cols[i % 4].metric(table.replace("_", " "), ui.fmt_int(n))
+
+result = st.session_state.pop("data.result", None)
+if result:
+    st.success(f"Loaded in {result.get('seconds', '?')} s.", icon=":material/check_circle:")
+    st.json(result, expanded=False)
+
+
+def run_load(folder: Path) -> None:
+    bar = st.progress(0.0, text="Starting…")
+
+    def progress(fraction: float, message: str) -> None:
+        bar.progress(fraction, text=message)
+
+    ok, res = ui.run_write(lambda cur: loader.load_workspace(cur, folder, actor=actor, progress=progress))
+    if ok:
+        st.session_state["data.result"] = res
+        st.rerun()
+
+
+if roles.can(actor, "sends.run"):
+    st.subheader("Workspace clock")
+    st.caption("Saved settings take effect when the workspace clock passes their time (the propagation delay). "
+               "A workspace that pins its clock (the demo does) only moves when the send scheduler runs: it "
+               "advances the clock and records every entry, send and skip on the way (simulated: no email leaves "
+               "the machine).")
+    target = clock + dt.timedelta(hours=1)
+    c1, c2, c3 = st.columns([1, 1, 1], vertical_alignment="bottom")
+    day = c1.date_input("Run sends until", value=target.date(), min_value=clock.date(), key="data.until.day")
+    time_ = c2.time_input("at", value=target.time().replace(second=0), key="data.until.time", step=900)
+    if c3.button("Run sends", key="data.sends", icon=":material/schedule_send:"):
+        until = dt.datetime.combine(day, time_)
+        bar = st.progress(0.0, text="Starting…")
+        span = max((until - clock).total_seconds(), 1.0)
+
+        def advance(t, summary) -> None:
+            bar.progress(min(1.0, (t - clock).total_seconds() / span),
+                         text=f"{ui.fmt_time(t)}: {ui.fmt_int(summary.get('sends', 0))} sends")
+
+        ok, res = ui.run_write(lambda cur: scheduler.run_until(cur, until, actor=actor, progress=advance))
+        if ok:
+            ui.flash(f"Clock advanced to {ui.fmt_time(until)}: {ui.fmt_int(res['sends'])} sends, "
+                     f"{ui.fmt_int(res['new_enrollments'])} new enrollments, "
+                     f"{ui.fmt_int(res['not_enrolled_contacts'])} contacts not enrolled.")
+            st.rerun()
+
+if not can_load:
+    st.info(f"Your role ({actor.role}) cannot load data.", icon=":material/lock:")
+    st.stop()
+
+st.subheader("Load")
+st.caption("A load replaces the records (contacts, company records, opportunities, enrollments) and keeps the history "
+           "(events, execution log, settings versions, audit log). It is all or nothing: when a file has a problem, "
+           "nothing changes and every problem is listed with its file, row and column. Opt-outs already recorded are "
+           "never cleared by a load.")
+tab_folder, tab_upload = st.tabs(["A folder on the server", "Upload files"], key="data.tabs")
+
+with tab_folder:
+    folder = st.text_input("Workspace folder", key="data.folder", placeholder="data/demo",
+                           help="A folder readable by the server: settings.yaml, contacts.csv, ... and optional "
+                                "salesforce/ and hubspot/ export folders (see the README, Workspace format).")
+    if st.button("Load folder", key="data.load.folder", type="primary", disabled=not folder.strip(),
+                 icon=":material/upload:"):
+        run_load(Path(folder.strip()).expanduser())
+
+with tab_upload:
+    st.caption("Files keep their names: settings (settings.yaml or one file per section), workspace.yaml, records "
+               "(contacts, company_records, opportunities, enrollments, events as .csv or .parquet), and the CRM "
+               "exports with their real names.")
+    ws_files = st.file_uploader("Workspace files", accept_multiple_files=True, key="data.up.ws",
+                                type=["csv", "parquet", "yaml", "yml", "json"])
+    sf_files = st.file_uploader("Salesforce exports (Contact.csv, Lead.csv, Account.csv, Opportunity.csv)",
+                                accept_multiple_files=True, key="data.up.sf", type=["csv"])
+    hs_files = st.file_uploader("HubSpot exports (contacts.csv, companies.csv, deals.csv)",
+                                accept_multiple_files=True, key="data.up.hs", type=["csv"])
+    any_files = bool(ws_files or sf_files or hs_files)
+    if st.button("Load uploaded files", key="data.load.upload", type="primary", disabled=not any_files,
+                 icon=":material/upload:"):
+        with tempfile.TemporaryDirectory(prefix="unify-upload-") as tmp:
+            root = Path(tmp)
+            for files, sub in ((ws_files, ""), (sf_files, "salesforce"), (hs_files, "hubspot")):
+                target = root / sub
+                target.mkdir(exist_ok=True)
+                for f in files or []:
+                    (target / Path(f.name).name).write_bytes(f.getvalue())  # never a path from the browser
+            run_load(root)
+
+st.subheader("Recent activity")
+with ui.cursor() as cur:
+    audit = metrics.recent_audit(cur, limit=15)
+st.dataframe(pd.DataFrame(audit), hide_index=True, width="stretch", key="data.audit",
+             column_config={"at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm")})

@@ -1,0 +1,365 @@
+"""Shared Streamlit helpers: the one cached database, who is acting, formatting, paging.
+
+Pages import this module and the domain package; nothing here computes a count or applies a
+rule. Session-state keys are prefixed per page (``play.``, ``metrics.``, ``contact.`` ...);
+the keys of this module start with ``ui.``.
+
+Identity
+    * Streamlit OIDC (``st.login``) when ``[auth]`` is configured in ``.streamlit/secrets.toml``:
+      the signed-in user's email is the actor name, its role comes from ``[unify.roles]``
+      (email -> role), else ``[unify] default_role``, else ``manager``.
+    * Otherwise a local default actor: name from ``UNIFY_USER`` (default ``local``), role from
+      ``UNIFY_ROLE``; without ``UNIFY_ROLE`` a role picker in the sidebar (default ``revops``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from unify_dash.errors import LoadError, NotFound, PermissionDenied, UnifyError
+from unify_dash.model import roles
+from unify_dash.store import db
+
+DB_ENV = "UNIFY_DB"
+USER_ENV = "UNIFY_USER"
+ROLE_ENV = "UNIFY_ROLE"
+DEFAULT_SIGNED_IN_ROLE = "manager"
+PAGE_SIZE = 50
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# page key (roles.PAGES) -> (file, title, material icon). The order is the navigation order.
+PAGE_FILES: dict[str, tuple[str, str, str]] = {
+    "play": ("unify_dash/app/pages/play.py", "Play view", ":material/account_tree:"),
+    "metrics": ("unify_dash/app/pages/metrics.py", "Metrics", ":material/bar_chart:"),
+    "contact": ("unify_dash/app/pages/contact.py", "Contact", ":material/person_search:"),
+    "exclusions": ("unify_dash/app/pages/exclusions.py", "Exclusions & rulesets", ":material/rule:"),
+    "logs": ("unify_dash/app/pages/logs.py", "Execution logs", ":material/receipt_long:"),
+    "replies": ("unify_dash/app/pages/replies.py", "Opt-out replies", ":material/mark_email_unread:"),
+    "crm": ("unify_dash/app/pages/crm.py", "CRM sync", ":material/sync_alt:"),
+    "data": ("unify_dash/app/pages/data.py", "Data", ":material/upload_file:"),
+}
+
+
+# --- database ------------------------------------------------------------------------------------
+
+
+def db_path() -> str:
+    return os.environ.get(DB_ENV) or str(db.DEFAULT_DB)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _database(path: str) -> db.Database:
+    return db.Database(path)
+
+
+def database() -> db.Database:
+    """The one :class:`db.Database` of this process (shared by every browser session)."""
+    return _database(db_path())
+
+
+@contextmanager
+def cursor() -> Iterator[Any]:
+    """A fresh cursor for one query or one page section: DuckDB refuses concurrent use of a
+    connection from several threads, and every browser session runs in its own thread."""
+    cur = database().cursor()
+    try:
+        yield cur
+    finally:
+        cur.close()
+
+
+@contextmanager
+def writing() -> Iterator[Any]:
+    """A cursor for a write. Writes of all sessions are serialised by the database's lock."""
+    database_ = database()
+    with database_.write_lock:
+        cur = database_.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+
+def now() -> dt.datetime:
+    with cursor() as cur:
+        return db.now(cur)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _cached(path: str, generation: int, clock: dt.datetime, module: str, name: str, args: tuple, kwargs: tuple):
+    import importlib
+
+    fn = getattr(importlib.import_module(module), name)
+    with cursor() as cur:
+        return fn(cur, *args, **dict(kwargs))
+
+
+def cached(fn: Callable, *args, **kwargs):
+    """``fn(cursor, *args, **kwargs)`` for a read-only domain function, cached per database, data
+    generation and workspace clock: every write bumps the generation, so a cached answer is never
+    stale. Arguments must be hashable."""
+    with cursor() as cur:
+        generation, clock = db.generation(cur), db.now(cur)
+    module = fn.__module__
+    return _cached(db_path(), generation, clock, module, fn.__name__, tuple(args), tuple(sorted(kwargs.items())))
+
+
+# --- identity ------------------------------------------------------------------------------------
+
+
+def oidc_configured() -> bool:
+    """True when ``[auth]`` is configured: Streamlit then adds ``is_logged_in`` to ``st.user``."""
+    try:
+        return "is_logged_in" in st.user.to_dict()
+    except Exception:  # noqa: BLE001 - no script context (tests of helpers)
+        return False
+
+
+def _secrets_unify() -> dict:
+    try:
+        return dict(st.secrets.get("unify", {}))
+    except Exception:  # noqa: BLE001 - no secrets file at all
+        return {}
+
+
+def role_for_signed_in(email: str) -> str:
+    conf = _secrets_unify()
+    mapping = {str(k).strip().lower(): v for k, v in dict(conf.get("roles", {})).items()}
+    role = mapping.get(email.strip().lower()) or conf.get("default_role") or DEFAULT_SIGNED_IN_ROLE
+    return role if role in roles.ROLES else DEFAULT_SIGNED_IN_ROLE
+
+
+def actor() -> roles.Actor:
+    """Who is acting in this session (see the module docstring)."""
+    if oidc_configured():
+        user = st.user
+        if not user.is_logged_in:
+            raise PermissionDenied("sign in first: this app is configured for single sign-on")
+        name = str(user.get("email") or user.get("name") or user.get("sub") or "user")
+        return roles.Actor(name, role_for_signed_in(name))
+    name = os.environ.get(USER_ENV) or "local"
+    pinned = os.environ.get(ROLE_ENV)
+    if pinned:
+        return roles.Actor(name, pinned)
+    return roles.Actor(name, st.session_state.get("ui.role", "revops"))
+
+
+def role_pinned() -> bool:
+    return bool(os.environ.get(ROLE_ENV)) or oidc_configured()
+
+
+# --- formatting ----------------------------------------------------------------------------------
+
+
+def fmt_int(n: Any) -> str:
+    try:
+        return f"{int(n):,}"
+    except (TypeError, ValueError):
+        return "–"
+
+
+def fmt_delta(n: int) -> str:
+    return "±0" if n == 0 else f"{n:+,}"
+
+
+def fmt_time(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, pd.Timestamp):
+        if pd.isna(value):
+            return "–"
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def fmt_relative(when: Any, reference: dt.datetime) -> str:
+    """``in 12 min`` / ``3 h ago``: how far ``when`` is from the workspace clock."""
+    if when is None:
+        return ""
+    if isinstance(when, pd.Timestamp):
+        when = when.to_pydatetime()
+    seconds = (when - reference).total_seconds()
+    future = seconds > 0
+    seconds = abs(seconds)
+    if seconds < 60:
+        text = "less than a minute"
+    elif seconds < 3600:
+        text = f"{int(seconds // 60)} min"
+    elif seconds < 86400 * 2:
+        text = f"{seconds / 3600:.1f} h".replace(".0 h", " h")
+    else:
+        text = f"{int(seconds // 86400)} days"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{fmt_int(n)} {word if n == 1 else (many or word + 's')}"
+
+
+# --- errors and actions --------------------------------------------------------------------------
+
+
+def show_error(err: Exception) -> None:
+    """A user error as a readable message; a :class:`LoadError` as its list of problems."""
+    if isinstance(err, LoadError):
+        st.error(f"Nothing was loaded: {plural(len(err.problems), 'problem')} found.")
+        st.dataframe(problems_frame(err), hide_index=True, width="stretch")
+    else:
+        st.error(str(err))
+
+
+def problems_frame(err: LoadError) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"file": p.file, "row": p.row, "column": p.column, "problem": p.message} for p in err.problems],
+        columns=["file", "row", "column", "problem"],
+    )
+
+
+def run_write(fn: Callable[[Any], Any]) -> tuple[bool, Any]:
+    """Run a domain write with a serialised cursor; a :class:`UnifyError` becomes a message
+    (the domain functions check the role and record the audit row themselves)."""
+    try:
+        with writing() as cur:
+            return True, fn(cur)
+    except UnifyError as err:
+        show_error(err)
+        return False, err
+
+
+def flash(message: str, icon: str = ":material/check_circle:") -> None:
+    """Show ``message`` once after the next rerun (a toast survives ``st.rerun``)."""
+    st.session_state["ui.flash"] = (message, icon)
+
+
+def show_flash() -> None:
+    item = st.session_state.pop("ui.flash", None)
+    if item:
+        st.success(item[0], icon=item[1])
+
+
+def no_workspace() -> None:
+    st.info(
+        "No workspace is loaded in this database yet. Load one on the **Data** page, or from a shell: "
+        "`unify-dash demo --out data/demo && unify-dash load data/demo` (with the app stopped).",
+        icon=":material/database:",
+    )
+    st.stop()
+
+
+def settings_in_effect(cur) -> tuple[int, Any]:
+    """The settings version in effect now, or a friendly stop when nothing is loaded."""
+    from unify_dash.model import settings
+
+    try:
+        return settings.settings_at(cur)
+    except NotFound:
+        no_workspace()
+        raise  # unreachable: st.stop() raises
+
+
+def plays_in_effect() -> tuple[int, Any, dict]:
+    """(version, settings, plays by id) in effect now; a friendly stop when there is no Play."""
+    with cursor() as cur:
+        version, cfg = settings_in_effect(cur)
+    plays = {p.id: p for p in cfg.plays}
+    if not plays:
+        st.info("The settings in effect define no Play.")
+        st.stop()
+    return version, cfg, plays
+
+
+# --- paging --------------------------------------------------------------------------------------
+
+
+def pager(total: int, key: str, page_size: int = PAGE_SIZE) -> tuple[int, int]:
+    """A page picker under a list; returns ``(offset, limit)``. The list shows one page only:
+    never all contacts in the browser."""
+    pages = max(1, math.ceil(total / page_size))
+    if pages == 1:
+        return 0, page_size
+    page = st.pagination(pages, key=key)
+    page = min(max(int(page or 1), 1), pages)
+    first = (page - 1) * page_size
+    st.caption(f"Rows {fmt_int(first + 1)}–{fmt_int(min(total, first + page_size))} of {fmt_int(total)}")
+    return first, page_size
+
+
+def contact_link(email: str) -> str:
+    """A deep link to the Contact page of ``email`` (for LinkColumn cells)."""
+    from urllib.parse import quote
+
+    return f"./contact?email={quote(str(email), safe='@')}"
+
+
+# --- lists of contacts -----------------------------------------------------------------------------
+
+LINK_COLUMN = st.column_config.LinkColumn("Contact", display_text=r"email=(.*)$", width="medium")
+
+
+def engine_rows_frame(rows: list[dict]) -> pd.DataFrame:
+    """The rows of :func:`unify_dash.engine.evaluate.drilldown` as a table: contact, who, and the reasons."""
+    return pd.DataFrame(
+        [{"contact": contact_link(r["email"]),
+          "name": " ".join(x for x in (r.get("first_name"), r.get("last_name")) if x) or "",
+          "title": r.get("title") or "", "company": r.get("domain") or "",
+          "reasons": "; ".join(r.get("reasons") or []) or "–",
+          "opted out": r.get("opt_out_source") or ""} for r in rows],
+        columns=["contact", "name", "title", "company", "reasons", "opted out"])
+
+
+def with_links(frame: pd.DataFrame) -> pd.DataFrame:
+    """Replace an ``email`` column by a ``contact`` deep-link column (first)."""
+    if "email" not in frame.columns:
+        return frame
+    out = frame.drop(columns=["email"])
+    out.insert(0, "contact", [contact_link(e) if isinstance(e, str) and e else None for e in frame["email"]])
+    return out
+
+
+def contact_list(fetch: Callable[[int, int | None], pd.DataFrame], total: int, key: str, file_name: str,
+                 *, selectable: bool = False, export_limit: int | None = None):
+    """One page of a list behind a count, a pager and a CSV export of the whole list.
+
+    ``fetch(offset, limit)`` returns a page as a DataFrame (``limit=None``: all rows). Returns the
+    ``(selection state or None, the page, its offset)``."""
+    offset, limit = pager(total, key=f"{key}.page")
+    frame = fetch(offset, limit)
+    config = {"contact": LINK_COLUMN, "reasons": st.column_config.TextColumn("Reasons", width="large")}
+    for col in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[col]):
+            config[col] = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
+    kwargs = dict(on_select="rerun", selection_mode="multi-row") if selectable else {}
+    state = st.dataframe(frame, hide_index=True, width="stretch", key=f"{key}.table", column_config=config,
+                         **kwargs)
+
+    def _csv() -> bytes:
+        whole = fetch(0, export_limit)
+        if "contact" in whole.columns:
+            from urllib.parse import unquote
+
+            whole = whole.assign(contact=[unquote(str(u).split("email=", 1)[-1]) for u in whole["contact"]])
+            whole = whole.rename(columns={"contact": "email"})
+        from unify_dash.reports.metrics import frame_to_csv
+
+        return frame_to_csv(whole)
+
+    st.download_button(f"Export {plural(total, 'row')} as CSV", _csv, file_name=file_name, mime="text/csv",
+                       icon=":material/download:", key=f"{key}.csv", on_click="ignore", disabled=total == 0)
+    return state, frame, offset

@@ -1,0 +1,90 @@
+"""The ``unify-dash`` command line (also ``python -m unify_dash``).
+
+Each sub-command lives in the module that owns the concept; this file only
+declares the arguments and turns :class:`~unify_dash.errors.UnifyError` into a
+one-line message and exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from unify_dash.errors import LoadError, UnifyError
+from unify_dash.store.db import DEFAULT_DB
+
+# sub-command -> "module:function"; the function takes the parsed args and returns an exit code.
+COMMANDS = {
+    "demo": "unify_dash.io.demo:cli_demo",
+    "load": "unify_dash.io.workspace:cli_load",
+    "explain": "unify_dash.engine.evaluate:cli_explain",
+    "impact": "unify_dash.engine.evaluate:cli_impact",
+    "bench": "unify_dash.reports.bench:cli_bench",
+    "sends": "unify_dash.scheduler.run:cli_sends",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="unify-dash", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="write a seeded demo workspace folder")
+    p.add_argument("--out", required=True, help="folder to write the workspace into")
+    p.add_argument("--contacts", type=int, default=3000, help="number of contacts (default 3000)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv",
+                   help="file format of the records (default csv)")
+
+    p = sub.add_parser("load", help="load a workspace folder (or CRM export folder) into the database")
+    p.add_argument("dir", help="workspace folder")
+    p.add_argument("--db", default=str(DEFAULT_DB), help=f"database file (default {DEFAULT_DB})")
+
+    p = sub.add_parser("explain", help="one contact's Exclusion tab: why it is blocked, opted out or skipped")
+    p.add_argument("email")
+    p.add_argument("--db", default=str(DEFAULT_DB))
+    p.add_argument("--at", help="evaluate as of this time (ISO timestamp; default the workspace clock)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("impact", help="what-if counts of a Play under toggles, without saving anything")
+    p.add_argument("--play", required=True, help="play id")
+    p.add_argument("--set", action="append", default=[], metavar="EXCLUSION@LEVEL=on|off",
+                   help="toggle, e.g. open_opp@audience=off, open_opp@organisation=on, "
+                        "open_opp@ruleset:default=off (repeatable)")
+    p.add_argument("--db", default=str(DEFAULT_DB))
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("bench", help="build, load and evaluate N contacts and print timings (last line JSON)")
+    p.add_argument("--contacts", type=int, default=100_000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--workdir", help="where to build (default a temporary folder)")
+    p.add_argument("--repeats", type=int, default=200, help="what-if toggle sets to time (default 200)")
+
+    p = sub.add_parser("sends", help="run the send scheduler up to a time and print a summary")
+    p.add_argument("--until", required=True, help="ISO timestamp, e.g. 2026-12-26T00:00")
+    p.add_argument("--db", default=str(DEFAULT_DB))
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--tick", default="1h",
+                   help="scheduler resolution: steps due within a tick go out at its end, e.g. 15m, 1h, 1d "
+                        "(default 1h)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module_name, func_name = COMMANDS[args.command].split(":")
+    func = getattr(importlib.import_module(module_name), func_name)
+    try:
+        return int(func(args) or 0)
+    except LoadError as err:
+        print(f"error: {err}", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    except UnifyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

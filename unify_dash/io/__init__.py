@@ -1,0 +1,1 @@
+"""Reading workspaces and CRM exports into the store, and the demo workspace generator."""

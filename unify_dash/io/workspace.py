@@ -1,0 +1,1205 @@
+"""Workspace folder -> DuckDB: all or nothing, every problem named by file, row and column.
+
+The folder format is in ``docs/ARCHITECTURE.md`` ("Workspace folder format") and in the
+README ("Workspace folder format"). A load:
+
+1. reads ``workspace.yaml`` (optional; ``now:`` pins the workspace clock) and the settings
+   (one document or one file per section, YAML or JSON; errors name the line of the item);
+2. reads every record file with DuckDB into a temporary all-text table (``read_csv`` /
+   ``read_parquet``; file names are parameters), numbering rows as a spreadsheet does (CSV:
+   the header is row 1, the first record row 2; Parquet: the first record is row 1);
+3. validates with set-based SQL: one pass per file finds the first bad rows of every column;
+4. stages CRM exports (:mod:`unify_dash.io.exports`) into the same shape, merges contacts by email,
+   checks ids and references across files;
+5. writes everything in one transaction: record tables are replaced, history is kept (events are
+   upserted by ``event_id``), CRM opt-out flags become ``opt_out`` events, the settings become a
+   version when they changed, the load is audited and the data generation bumped.
+
+Any problem raises :class:`~unify_dash.errors.LoadError` and the database is exactly as before.
+No per-row Python: a million contacts load in seconds.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+from unify_dash.actions.optouts import OPT_OUT_SOURCES, flag_column
+from unify_dash.errors import LoadError, Problem, ValidationError
+from unify_dash.model import domains, roles
+from unify_dash.model import settings as settings_mod
+from unify_dash.store import db
+
+EVENT_TYPES = ("send", "opt_out", "opt_out_reversal", "reply", "reply_handled", "unenroll",
+               "exclusion_skip", "enroll", "complete", "crm_sync")
+ENROLLMENT_STATES = ("queued", "active", "completed", "unenrolled", "not_enrolled")
+COMPLETION_REASONS = ("finished", "replied", "opted_out", "excluded", "excluded_mid_sequence", "unenrolled")
+CRMS = ("salesforce", "hubspot")
+
+RECORD_FILES = ("contacts", "company_records", "opportunities", "enrollments", "events")
+DATA_EXTS = (".csv", ".parquet")
+DOC_EXTS = (".yaml", ".yml", ".json")
+WORKSPACE_FILES = tuple(f"workspace{e}" for e in DOC_EXTS)
+SETTINGS_FILES = tuple(f"settings{e}" for e in DOC_EXTS)
+SECTION_FILES = {f"{s}{e}": s for s in settings_mod.SECTIONS for e in DOC_EXTS}
+CRM_FOLDERS = ("salesforce", "hubspot")
+
+MAX_EXAMPLES = 3  # bad rows named per column and problem kind
+MAX_PROBLEMS = 60  # problems collected before the load stops looking
+
+Progress = Callable[[float, str], None]
+
+# --- SQL helpers (temporary macros, created per load on the loading connection) -------------------
+
+# Whitespace as Python's str.strip() sees it, so that SQL and domains.py agree.
+_WS = r"[\s\v\x{1c}-\x{1f}\x{85}\p{Z}]"
+_TS_RE = (r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ](\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?))?"
+          r"[ ]*([Zz]|[+-]\d{2}(?::?\d{2})?)?$")
+
+MACROS = [
+    # exactly Python's str.strip(); a regex is also the fastest trim here
+    f"CREATE OR REPLACE TEMP MACRO _ud_strip(s) AS regexp_replace(s, '^{_WS}+|{_WS}+$', '', 'g')",
+    "CREATE OR REPLACE TEMP MACRO _ud_blank(s) AS (s IS NULL OR _ud_strip(s) = '')",
+    # ISO 8601 date or date-time, optional Z / +hh:mm / +hhmm / +hh offset -> naive UTC timestamp
+    "CREATE OR REPLACE TEMP MACRO _ud_offset(z) AS CASE WHEN z IN ('', 'Z', 'z') THEN 0 ELSE "
+    "(CASE WHEN z[1] = '-' THEN -1 ELSE 1 END) * (CAST(substr(replace(z, ':', ''), 2, 2) AS INTEGER) * 60 "
+    "+ coalesce(try_cast(nullif(substr(replace(z, ':', ''), 4, 2), '') AS INTEGER), 0)) END",
+    f"CREATE OR REPLACE TEMP MACRO _ud_ts_any(s) AS list_transform("
+    f"[regexp_extract(_ud_strip(s), '{_TS_RE}', ['d', 't', 'z'])], "
+    f"lambda p: CASE WHEN p.d <> '' THEN try_cast(p.d || ' ' || CASE WHEN p.t = '' THEN '00:00:00' ELSE p.t END "
+    f"AS TIMESTAMP) - to_minutes(_ud_offset(p.z)) END)[1]",
+    # fast path without an offset (DuckDB's own cast would ignore an offset, so those take the long way)
+    r"CREATE OR REPLACE TEMP MACRO _ud_ts(s) AS CASE WHEN regexp_full_match(s, "
+    r"'\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?') THEN try_cast(s AS TIMESTAMP) "
+    r"ELSE _ud_ts_any(s) END",
+    "CREATE OR REPLACE TEMP MACRO _ud_num(s) AS list_transform([try_cast(_ud_strip(s) AS DOUBLE)], "
+    "lambda v: CASE WHEN isfinite(v) THEN v END)[1]",
+    "CREATE OR REPLACE TEMP MACRO _ud_int(s) AS list_transform([try_cast(_ud_strip(s) AS DOUBLE)], "
+    "lambda v: CASE WHEN v = floor(v) AND v BETWEEN -2147483648 AND 2147483647 THEN CAST(v AS INTEGER) END)[1]",
+    "CREATE OR REPLACE TEMP MACRO _ud_bool(s) AS CASE lower(_ud_strip(s)) WHEN 'true' THEN TRUE "
+    "WHEN '1' THEN TRUE WHEN 'yes' THEN TRUE WHEN 'false' THEN FALSE WHEN '0' THEN FALSE "
+    "WHEN 'no' THEN FALSE END",
+    # domains.normalize_domain, step by step (see the docstring there); NULL when not a domain
+    "CREATE OR REPLACE TEMP MACRO _ud_domain_steps(s) AS list_transform(list_transform(list_transform("
+    "[lower(_ud_strip(s))], "
+    "lambda t: CASE WHEN contains(t, '@') AND NOT contains(t, '://') THEN regexp_extract(t, '[^@]*$') "
+    "ELSE regexp_replace(t, '^[a-z][a-z0-9+.-]*://', '') END), "  # user@host -> host; drop the scheme
+    "lambda u: trim(split_part(regexp_extract(regexp_extract(u, '^[^/?#]*'), '[^@]*$'), ':', 1), '.')), "
+    "lambda y: list_transform([CASE WHEN starts_with(y, 'www.') THEN y[5:] ELSE y END], "
+    "lambda z: CASE WHEN z <> '' AND contains(z, '.') AND NOT contains(z, ' ') THEN z END)[1])[1]",
+    # fast path: a value that is already a bare lower-case host
+    r"CREATE OR REPLACE TEMP MACRO _ud_domain(s) AS CASE WHEN regexp_full_match(s, '[a-z0-9-]+(\.[a-z0-9-]+)+') "
+    r"AND NOT starts_with(s, 'www.') THEN s ELSE _ud_domain_steps(s) END",
+    # domains.email_domain of a normalised (trimmed, lower-case) email
+    r"CREATE OR REPLACE TEMP MACRO _ud_email_domain(e) AS CASE "
+    r"WHEN regexp_full_match(e, '[^@\s]+@[a-z0-9-]+(\.[a-z0-9-]+)+') AND NOT contains(e, '@www.') "
+    r"THEN split_part(e, '@', 2) "
+    r"WHEN contains(e, '@') THEN _ud_domain_steps(regexp_extract(_ud_strip(e), '[^@]*$')) END",
+    "CREATE OR REPLACE TEMP MACRO _ud_free(d) AS (d IN (SELECT domain FROM _ud_free_mail))",
+    "CREATE OR REPLACE TEMP MACRO _ud_email_ok(e) AS regexp_full_match(e, '[^@\\s]+@[^@\\s]+')",
+]
+
+
+def install_sql_helpers(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the temporary SQL macros (and the free-mail table) the loader uses on ``con``."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _ud_free_mail AS SELECT unnest(?::VARCHAR[]) AS domain",
+                [sorted(domains.FREE_MAIL_DOMAINS)])
+    for statement in MACROS:
+        con.execute(statement)
+
+
+def sql_normalize_domain(con: duckdb.DuckDBPyConnection, values: list[str | None], *,
+                         install: bool = True) -> list[str | None]:
+    """The SQL twin of :func:`domains.normalize_domain` (used by the loader), for tests and checks."""
+    if install:
+        install_sql_helpers(con)
+    rows = con.execute("SELECT _ud_domain(v) FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS u(v, i) ORDER BY i",
+                       [values]).fetchall()
+    return [r[0] for r in rows]
+
+
+def sql_company_domain(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str | None, str | None]]) -> list:
+    """The SQL twin of :func:`domains.company_domain` over ``(email, website)`` pairs."""
+    install_sql_helpers(con)
+    rows = con.execute(
+        f"SELECT {pick_domain_sql('s', 'e')} FROM (SELECT i, _ud_domain(w) AS s, _ud_email_domain(m) AS e "
+        "FROM (SELECT unnest(?::VARCHAR[]) AS m, unnest(?::VARCHAR[]) AS w, unnest(range(?)) AS i)) ORDER BY i",
+        [[p[0] for p in pairs], [p[1] for p in pairs], len(pairs)]).fetchall()
+    return [r[0] for r in rows]
+
+
+def pick_domain_sql(site: str, email_dom: str) -> str:
+    """SQL: the company domain from a normalised site domain and email domain (columns, not values):
+    the site unless it is free mail, else the email domain unless it is free mail, else NULL."""
+    return (f"CASE WHEN {site} IS NOT NULL AND NOT _ud_free({site}) THEN {site} "
+            f"WHEN {email_dom} IS NOT NULL AND NOT _ud_free({email_dom}) THEN {email_dom} END")
+
+
+# --- column specifications -------------------------------------------------------------------------
+
+# kinds whose check needs the cell's text (an empty cell and a bad one both convert to NULL)
+_RAW_KINDS = ("bool", "ts", "date", "int", "num")
+
+SQL_TYPES = {"id": "VARCHAR", "idlist": "VARCHAR", "text": "VARCHAR", "email": "VARCHAR", "enum": "VARCHAR",
+             "bool": "BOOLEAN", "ts": "TIMESTAMP", "date": "DATE", "int": "INTEGER", "num": "DOUBLE"}
+
+_EXPECT = {
+    "bool": ("a boolean", "expected true/false, 1/0 or yes/no"),
+    "ts": ("a date/time", "expected ISO 8601 such as 2026-11-02 or 2026-11-02T09:30:00 (Z or +01:00 allowed)"),
+    "date": ("a date", "expected ISO 8601 such as 2026-11-02"),
+    "int": ("a whole number", "expected a whole number such as 250"),
+    "num": ("a number", "expected a number such as 1500 or 1500.50 (no currency sign, no thousands separator)"),
+    "email": ("an email address", "expected an address such as name@example.com"),
+}
+
+
+@dataclass(frozen=True)
+class Col:
+    """One column of an input file.
+
+    ``need``: ``"value"`` = the header must have it and every row a value; ``"column"`` = the
+    header must have it (values may be empty); ``None`` = optional. ``aliases`` are the header
+    names accepted (case-insensitive; the first non-empty one wins), default ``(name,)``.
+    """
+
+    name: str
+    kind: str = "text"
+    need: str | None = None
+    aliases: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        return self.aliases or (self.name,)
+
+
+def _cols(spec: str, **extra: Col) -> list[Col]:
+    """Compact column lists: ``"*contact_id:id *email:email first_name ..."`` (``*`` = required)."""
+    out = []
+    for item in spec.split():
+        need = "value" if item.startswith("*") else None
+        name, _, kind = item.lstrip("*").partition(":")
+        out.append(extra.get(name) or Col(name, kind or "text", need))
+    return out
+
+
+WORKSPACE_COLUMNS: dict[str, list[Col]] = {
+    "contacts": _cols(
+        "*contact_id:id *email:email first_name last_name title country company_website "
+        "sf_contact_id:id sf_lead_id:id hs_contact_id:id sf_email_opt_out:bool sf_do_not_email:bool "
+        "hs_opt_out:bool last_contacted_at:ts job_changed_at:ts created_at:ts"),
+    "company_records": _cols(
+        "*record_id:id *crm:enum *crm_id:id name website is_customer:bool industry employees:int",
+        crm=Col("crm", "enum", "value", choices=CRMS)),
+    "opportunities": _cols(
+        "*opportunity_id:id *crm:enum *record_id:id *is_closed:bool crm_id:id name stage is_won:bool "
+        "close_date:date amount:num created_at:ts",
+        crm=Col("crm", "enum", "value", choices=CRMS)),
+    "enrollments": _cols(
+        "*enrollment_id:id *contact_id:id *sequence_id:id *state:enum play_id:id node_id:id "
+        "completion_reason:enum current_step:int next_step_at:ts enrolled_at:ts updated_at:ts",
+        state=Col("state", "enum", "value", choices=ENROLLMENT_STATES),
+        completion_reason=Col("completion_reason", "enum", choices=COMPLETION_REASONS)),
+    "events": _cols(
+        "*event_id:id *occurred_at:ts *type:enum email:email contact_id:id sequence_id:id enrollment_id:id "
+        "step:int source:enum actor text label detail",
+        type=Col("type", "enum", "value", choices=EVENT_TYPES)),
+}
+
+# --- staging tables: every source (workspace file or CRM export) lands in these -------------------
+
+STAGING = {
+    "_ud_stg_records": """record_id VARCHAR, crm VARCHAR, crm_id VARCHAR, name VARCHAR, website VARCHAR,
+        domain VARCHAR, is_customer BOOLEAN, industry VARCHAR, employees INTEGER,
+        _file VARCHAR, _row BIGINT, _col VARCHAR""",
+    "_ud_stg_opps": """opportunity_id VARCHAR, crm VARCHAR, crm_id VARCHAR, record_id VARCHAR, name VARCHAR,
+        stage VARCHAR, is_closed BOOLEAN, is_won BOOLEAN, close_date DATE, amount DOUBLE, created_at TIMESTAMP,
+        _file VARCHAR, _row BIGINT, _col VARCHAR, _ref_col VARCHAR""",
+    # domain: the company domain this source gives the contact (see pick_domain_sql)
+    "_ud_stg_contacts": """contact_id VARCHAR, email VARCHAR, first_name VARCHAR, last_name VARCHAR,
+        title VARCHAR, country VARCHAR, email_domain VARCHAR, domain VARCHAR, sf_contact_id VARCHAR,
+        sf_lead_id VARCHAR,
+        hs_contact_id VARCHAR, sf_email_opt_out BOOLEAN, sf_do_not_email BOOLEAN, hs_opt_out BOOLEAN,
+        last_contacted_at TIMESTAMP, job_changed_at TIMESTAMP, created_at TIMESTAMP,
+        _prio INTEGER, _file VARCHAR, _row BIGINT, _col VARCHAR""",
+}
+
+# contact sources, best first: a merged contact takes each value from the best source that has one
+PRIO_WORKSPACE, PRIO_SF_CONTACT, PRIO_SF_LEAD, PRIO_HS_CONTACT = 0, 1, 2, 3
+
+
+# --- reading files -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Raw:
+    """A file ready to read: its header, and SQL selecting ``_row, c0, c1, ...`` (all text) from it."""
+
+    label: str
+    headers: list[str]
+    columns: dict[str, str]  # lower-case header -> c<i>
+    fmt: str
+    source: str  # SQL (a SELECT) with one parameter, the path
+    path: str
+
+    @property
+    def header_row(self) -> int | None:
+        return 1 if self.fmt == "csv" else None
+
+
+@dataclass
+class Typed:
+    """Validated, converted values of a file: temporary table ``table`` with ``_row`` and one column per
+    :class:`Col` (NULL when the file does not have it)."""
+
+    label: str
+    table: str
+    present: dict[str, str]  # column name -> header name used (for messages)
+    rows: int
+
+    def header(self, name: str) -> str:
+        return self.present.get(name, name)
+
+
+_CSV_ERROR = re.compile(r"CSV Error on Line: (\d+)")
+
+
+def _csv_reason(message: str) -> str:
+    if "Invalid unicode" in message:
+        return "the text is not valid UTF-8 (wrong encoding?); expected UTF-8: save the file as 'CSV UTF-8'"
+    m = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+    if m:
+        return f"expected {m.group(1)} values as in the header row, found {m.group(2)}"
+    if "unterminated quote" in message:
+        return 'a quoted value is not closed (a " is missing)'
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    for i, ln in enumerate(lines):
+        if ln.startswith("Original Line") and i + 1 < len(lines):
+            return lines[i + 1]
+    return lines[0] if lines else message
+
+
+def _decode_problem(data: bytes, label: str) -> Problem | None:
+    """Encoding problems DuckDB would report vaguely: UTF-16 and invalid UTF-8 in the first line."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in data[:4096]:
+        return Problem(label, 1, None, "the file is UTF-16 (or binary), not text in UTF-8; "
+                                       "expected UTF-8: save the file as 'CSV UTF-8'")
+    first = data.split(b"\n", 1)[0]
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(first, final=False)
+    except UnicodeDecodeError as err:
+        return Problem(label, 1, None, f"byte 0x{first[err.start]:02x} is not valid UTF-8 (Latin-1 or Windows "
+                                       "encoding?); expected UTF-8: save the file as 'CSV UTF-8'")
+    return None
+
+
+# --- settings documents -------------------------------------------------------------------------------
+
+
+@dataclass
+class Doc:
+    """A YAML/JSON document with its node tree (for line numbers)."""
+
+    label: str
+    data: Any
+    node: yaml.Node | None
+
+
+def _read_text(path: Path, label: str) -> tuple[str | None, Problem | None]:
+    data = path.read_bytes()
+    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+        return None, Problem(label, None, None, "the file is empty; expected a YAML or JSON document")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in data[:4096]:
+        return None, Problem(label, 1, None, "the file is UTF-16 (or binary); expected UTF-8 text")
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        return None, Problem(label, line, None, f"byte 0x{data[err.start]:02x} on line {line} is not valid UTF-8; "
+                                                "expected UTF-8 text")
+
+
+def parse_document(text: str, label: str) -> Doc:
+    """Parse YAML (or JSON, by the file name) keeping node marks. Raises LoadError on syntax errors."""
+    if label.endswith(".json"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise LoadError([Problem(label, err.lineno, None,
+                                     f"invalid JSON: {err.msg} at line {err.lineno}, column {err.colno}")]) from None
+        try:  # JSON is YAML: compose it for line numbers (best effort: tabs can upset the YAML scanner)
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError:
+            node = None
+        return Doc(label, data, node)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        what = err.problem or err.context or "syntax error"
+        line = mark.line + 1 if mark else None
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise LoadError([Problem(label, line, None, f"invalid YAML: {what}{where}")]) from None
+    except yaml.YAMLError as err:
+        raise LoadError([Problem(label, None, None, f"invalid YAML: {err}")]) from None
+    finally:
+        loader.dispose()
+    return Doc(label, data, node)
+
+
+_PATH_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def node_line(node: yaml.Node | None, path: str) -> int | None:
+    """The 1-based line of the item at ``path`` (``exclusions[2].criteria.op``) under ``node``; the line
+    of the deepest existing item when the path goes further than the document."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    rest = path
+    while rest:
+        rest = rest.lstrip(".")
+        if isinstance(node, yaml.SequenceNode):
+            m = _PATH_INDEX.match(rest)
+            if not m or int(m.group(1)) >= len(node.value):
+                break
+            node = node.value[int(m.group(1))]
+            line = node.start_mark.line + 1
+            rest = rest[m.end():]
+        elif isinstance(node, yaml.MappingNode):
+            best = None
+            for key, value in node.value:
+                k = str(key.value)
+                if (rest == k or rest.startswith(k + ".") or rest.startswith(k + "[")) and (
+                        best is None or len(k) > len(str(best[0].value))):
+                    best = (key, value)
+            if best is None:
+                break
+            key, node = best
+            line = key.start_mark.line + 1
+            rest = rest[len(str(key.value)):]
+        else:
+            break
+    return line
+
+
+# --- the load --------------------------------------------------------------------------------------
+
+
+class _Stop(Exception):
+    """Raised internally once enough problems are collected."""
+
+
+class Loading:
+    """One load in progress: the connection, the problems found, the temporary tables made.
+
+    :mod:`unify_dash.io.exports` stages exports through :meth:`read` and :meth:`typed`.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, folder: Path, actor: roles.Actor,
+                 progress: Progress | None):
+        self.con = con
+        self.folder = folder
+        self.actor = actor
+        self._progress = progress
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+        self.sources: dict[str, int] = {}
+        self.crm_typed: dict[tuple[str, str], Typed] = {}
+        self.settings: settings_mod.Settings | None = None
+        self._temps: list[str] = []
+        self._n = 0
+
+    # -- plumbing ----------------------------------------------------------------------------------
+    def progress(self, fraction: float, message: str) -> None:
+        if self._progress is not None:
+            self._progress(min(max(fraction, 0.0), 1.0), message)
+
+    def problem(self, file: str, row: int | None, column: str | None, message: str) -> None:
+        self.problems.append(Problem(file, row, column, message))
+        if len(self.problems) >= MAX_PROBLEMS:
+            raise _Stop
+
+    def fatal(self, file: str, row: int | None, column: str | None, message: str) -> None:
+        """A problem after which nothing more can be checked (DuckDB refused a statement, which ends the
+        transaction): stop now with the problems found so far."""
+        self.problems.append(Problem(file, row, column, message))
+        raise _Stop
+
+    def check(self) -> None:
+        """Stop the load (nothing written) when problems were found."""
+        if self.problems:
+            raise LoadError(self.problems)
+
+    def sql(self, query: str, params: list | None = None):
+        return self.con.execute(query, params or [])
+
+    def temp(self, prefix: str) -> str:
+        self._n += 1
+        name = f"_ud_{prefix}_{self._n}"
+        self._temps.append(name)
+        return name
+
+    def done_with(self, typed: Typed) -> None:
+        """Free a typed table once it is staged (keeps peak memory near one copy of the data)."""
+        self.con.execute(f"DROP TABLE IF EXISTS {db.ident(typed.table)}")
+
+    def drop_temps(self) -> None:
+        for name in reversed(self._temps):
+            self.con.execute(f"DROP TABLE IF EXISTS {db.ident(name)}")
+        for name in (*STAGING, "_ud_free_mail"):
+            self.con.execute(f"DROP TABLE IF EXISTS {db.ident(name)}")
+        self._temps.clear()
+
+    # -- reading ------------------------------------------------------------------------------------
+    def read(self, path: Path, label: str) -> Raw | None:
+        """Check a CSV or Parquet file's header and encoding and prepare the SQL that reads it as text
+        (``None`` + problems when it cannot be read). :meth:`typed` does the reading."""
+        if path.suffix.lower() == ".parquet":
+            return self._read_parquet(path, label)
+        with open(path, "rb") as fh:  # only the start: the header and the encoding (DuckDB reads the rest)
+            data = fh.read(1 << 16)
+        if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+            self.problem(label, None, None, "the file is empty; expected a header row and records")
+            return None
+        bad = _decode_problem(data, label)
+        if bad:
+            self.problem(bad.file, bad.row, bad.column, bad.message)
+            return None
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(data.split(b"\n", 1)[0], final=False)
+        try:
+            headers = [h.strip() for h in next(csv.reader(io.StringIO(text)))]
+        except (csv.Error, StopIteration) as err:
+            self.problem(label, 1, None, f"cannot read the header row: {err}")
+            return None
+        seen: dict[str, int] = {}
+        for i, h in enumerate(headers):
+            if h and h.lower() in seen:
+                self.problem(label, 1, h, f"the header names column {h!r} twice (columns {seen[h.lower()] + 1} "
+                                          f"and {i + 1}); expected each column once")
+            seen.setdefault(h.lower(), i)
+        # columns: a struct literal of generated names c0, c1, ... (never the file's header text)
+        columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(headers))) + "}"
+        source = ("SELECT row_number() OVER () + 1 AS _row, * FROM read_csv(?, header = true, auto_detect = false, "
+                  f"columns = {columns}, delim = ',', quote = '\"', escape = '\"', strict_mode = true, "
+                  "encoding = 'utf-8')")
+        return self._raw(label, headers, "csv", source, path)
+
+    def _read_parquet(self, path: Path, label: str) -> Raw | None:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            fh.seek(max(path.stat().st_size - 4, 0))
+            tail = fh.read(4)
+        if head != b"PAR1" or tail != b"PAR1" or path.stat().st_size < 12:
+            self.problem(label, None, None, "this is not a Parquet file (no PAR1 marker); expected a Parquet file")
+            return None
+        try:
+            described = self.con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+        except duckdb.Error as err:  # the transaction is unusable after an error: stop here
+            first = str(err).splitlines()[0]
+            self.fatal(label, None, None, f"cannot read the file as Parquet ({first}); expected a Parquet file")
+        headers = [d[0] for d in described]
+        parts = []
+        for i, (_, typ, *_rest) in enumerate(described):
+            expr = f"#{i + 1}"
+            if "WITH TIME ZONE" in str(typ).upper():
+                expr = f"timezone('UTC', {expr})"
+            parts.append(f"CAST({expr} AS VARCHAR) AS c{i}")
+        source = (f"SELECT file_row_number + 1 AS _row, {', '.join(parts) or 'NULL AS c0'} "
+                  "FROM read_parquet(?, file_row_number = true)")
+        return self._raw(label, headers, "parquet", source, path)
+
+    def _raw(self, label: str, headers: list[str], fmt: str, source: str, path: Path) -> Raw:
+        columns: dict[str, str] = {}
+        for i, h in enumerate(headers):
+            if h:
+                columns.setdefault(h.lower(), f"c{i}")
+        return Raw(label, headers, columns, fmt, source, str(path))
+
+    # -- validation + conversion ----------------------------------------------------------------------
+    def typed(self, raw: Raw, cols: list[Col], *, warn_unknown: bool = False) -> Typed | None:
+        """Check every value of ``raw`` against ``cols`` in one pass; convert into a temporary table."""
+        found: dict[str, list[tuple[str, str]]] = {}  # col -> [(raw column, header)]
+        missing = False
+        for col in cols:
+            hits = [(raw.columns[h.lower()], raw.headers[int(raw.columns[h.lower()][1:])])
+                    for h in col.headers if h.lower() in raw.columns]
+            if hits:
+                found[col.name] = hits
+            elif col.need:
+                missing = True
+                names = " or ".join(repr(h) for h in col.headers)
+                required = [c.headers[0] for c in cols if c.need]
+                self.problem(raw.label, raw.header_row, col.headers[0],
+                             f"missing required column {names}; expected columns including "
+                             f"{', '.join(required)} (the file has: {', '.join(h for h in raw.headers if h) or 'none'})")
+        if warn_unknown:
+            known = {h.lower() for c in cols for h in c.headers}
+            extra = [h for h in raw.headers if h and h.lower() not in known]
+            if extra:
+                self.warnings.append(f"{raw.label}: column(s) {', '.join(extra)} not used")
+        if missing:
+            return None
+
+        # One pass over the file (numbering rows is a window in reading order: DuckDB keeps insertion
+        # order unless preserve_insertion_order is switched off). The text of a column is kept next to its
+        # value only where a check must tell an empty cell from a bad one (booleans, dates, numbers).
+        keep = sorted({c for col in cols for c, _ in found.get(col.name, ())
+                       if col.kind in _RAW_KINDS or len(found[col.name]) > 1}, key=lambda c: int(c[1:]))
+        selects = ["_row", *keep]
+        for col in cols:
+            hits = found.get(col.name)
+            if not hits:
+                selects.append(f"CAST(NULL AS {SQL_TYPES[col.kind]}) AS {db.ident(col.name)}")
+                continue
+            convs = [_conv(col.kind, c) for c, _ in hits]
+            conv = convs[0] if len(convs) == 1 else f"coalesce({', '.join(convs)})"
+            selects.append(f"{conv} AS {db.ident(col.name)}")
+        table = self.temp("typed")
+        try:
+            self.con.execute(f"CREATE TEMP TABLE {db.ident(table)} AS SELECT {', '.join(selects)} "
+                             f"FROM ({raw.source})", [raw.path])
+        except duckdb.Error as err:  # the transaction is unusable after an error: stop here
+            message = str(err)
+            m = _CSV_ERROR.search(message)
+            self.fatal(raw.label, int(m.group(1)) if m and raw.fmt == "csv" else None, None,
+                       _csv_reason(message) if raw.fmt == "csv" else message.splitlines()[0])
+        rows = self.con.execute(f"SELECT count(*) FROM {db.ident(table)}").fetchone()[0]
+        self.sources[raw.label] = rows
+
+        # (col, header, SQL of the value to show, empty?, bad SQL, params)
+        checks: list[tuple[Col, str, str, bool, str, list]] = []
+        for col in cols:
+            hits = found.get(col.name)
+            if not hits:
+                continue
+            name = db.ident(col.name)
+            with_text = col.kind in _RAW_KINDS or len(hits) > 1
+            if col.need == "value":
+                blank = " AND ".join(f"_ud_blank({c})" for c, _ in hits) if with_text else f"{name} IS NULL"
+                checks.append((col, hits[0][1], hits[0][0] if with_text else name, True, blank, []))
+            for c, h in hits:
+                value = name if len(hits) == 1 else _conv(col.kind, c)
+                if col.kind in _RAW_KINDS:
+                    checks.append((col, h, c, False, f"(NOT _ud_blank({c}) AND {value} IS NULL)", []))
+                elif col.kind == "email":
+                    checks.append((col, h, value, False, f"({value} IS NOT NULL AND NOT _ud_email_ok({value}))", []))
+                elif col.kind == "enum" and col.choices:
+                    checks.append((col, h, value, False,
+                                   f"({value} IS NOT NULL AND NOT list_contains(?::VARCHAR[], {value}))",
+                                   [list(col.choices)]))
+        tbl = db.ident(table)
+        if checks and rows:
+            aggs, params = [], []
+            for *_, bad, p in checks:
+                aggs.append(f"count(*) FILTER (WHERE {bad})")
+                params.extend(p)
+            counts = self.con.execute(f"SELECT {', '.join(aggs)} FROM {tbl}", params).fetchone()
+            for (col, header, show, empty, bad, p), n in zip(checks, counts, strict=True):
+                if not n:
+                    continue
+                examples = self.con.execute(
+                    f"SELECT _row, {show} FROM {tbl} WHERE {bad} ORDER BY _row LIMIT {MAX_EXAMPLES}", p).fetchall()
+                for i, (row, value) in enumerate(examples):
+                    more = f" ({n - len(examples)} more rows like this)" if i == len(examples) - 1 and n > len(
+                        examples) else ""
+                    self.problem(raw.label, row, header, _bad_message(col, "empty" if empty else col.kind, value) + more)
+        if any(p.file == raw.label for p in self.problems):
+            return None
+        return Typed(raw.label, table, {n: h[0][1] for n, h in found.items()}, rows)
+
+    def duplicates(self, table: str, key: str, *, file: str | None = None, column: str | None = None,
+                   where: str = "TRUE", what: str = "id") -> None:
+        """Report rows of ``table`` sharing ``key`` (SQL over its columns), naming both rows.
+
+        Staging tables carry ``_file``/``_row``/``_col``; for a typed table of one file pass ``file`` and
+        ``column`` (the header name).
+        """
+        tbl = db.ident(table)
+        file_sql, col_sql, params = "_file", "_col", []
+        if file is not None:
+            file_sql, params = "?", [file]
+        if column is not None:
+            col_sql, params = "?", [*params, column]
+        keys = self.con.execute(
+            f"""SELECT k FROM (SELECT {key} AS k, _row FROM {tbl} WHERE {where}) WHERE k IS NOT NULL
+                GROUP BY k HAVING count(*) > 1 ORDER BY min(_row) LIMIT {MAX_EXAMPLES * 2}""").fetchall()
+        if not keys:
+            return
+        rows = self.con.execute(
+            f"""SELECT k, list(struct_pack(f := {file_sql}, r := _row, c := {col_sql}) ORDER BY _row)[1:2], count(*)
+                FROM (SELECT *, {key} AS k FROM {tbl} WHERE {where}) WHERE list_contains(?::VARCHAR[], k)
+                GROUP BY k ORDER BY min(_row)""", [*params, [k for (k,) in keys]]).fetchall()
+        for k, (first, second), n in rows:
+            also = f"row {first['r']}" if first["f"] == second["f"] else f"{first['f']} row {first['r']}"
+            extra = f" and {n - 2} more rows" if n > 2 else ""
+            self.problem(second["f"], second["r"], second["c"],
+                         f"duplicate {what} {k!r}: also on {also}{extra}; expected each {what} once")
+
+    def bad_refs(self, typed: Typed, column: str, condition: str, params: list, message: Callable[[Any], str]) -> None:
+        """Report the first rows of ``typed`` where ``condition`` (SQL, true = bad) holds."""
+        tbl = db.ident(typed.table)
+        n = self.con.execute(f"SELECT count(*) FROM {tbl} t WHERE {condition}", params).fetchone()[0]
+        if not n:
+            return
+        rows = self.con.execute(f"SELECT _row, {db.ident(column)} FROM {tbl} t WHERE {condition} "
+                                f"ORDER BY _row LIMIT {MAX_EXAMPLES}", params).fetchall()
+        for i, (row, value) in enumerate(rows):
+            more = f" ({n - len(rows)} more rows like this)" if i == len(rows) - 1 and n > len(rows) else ""
+            self.problem(typed.label, row, typed.header(column), message(value) + more)
+
+
+def _conv(kind: str, x: str) -> str:
+    if kind == "id":
+        return f"nullif(_ud_strip({x}), '')"
+    if kind == "idlist":  # "123;456" -> "123" (the first id)
+        return (f"list_filter(list_transform(regexp_split_to_array({x}, '[;,]'), lambda v: _ud_strip(v)), "
+                f"lambda v: v <> '')[1]")
+    if kind == "text":
+        return f"CASE WHEN _ud_blank({x}) THEN NULL ELSE {x} END"
+    if kind in ("email", "enum"):
+        return f"nullif(lower(_ud_strip({x})), '')"
+    if kind == "bool":
+        return f"_ud_bool({x})"
+    if kind == "ts":
+        return f"_ud_ts({x})"
+    if kind == "date":
+        return f"CAST(_ud_ts({x}) AS DATE)"
+    if kind == "int":
+        return f"_ud_int({x})"
+    if kind == "num":
+        return f"_ud_num({x})"
+    raise ValueError(kind)
+
+
+def _show(value: Any) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
+def _bad_message(col: Col, what: str, value: Any) -> str:
+    if what == "empty":
+        return "is empty; a value is required"
+    if col.kind == "enum":
+        return f"{_show(value)} is not a valid {col.name}; expected one of {', '.join(col.choices)}"
+    noun, expect = _EXPECT[col.kind]
+    return f"{_show(value)} is not {noun}; {expect}"
+
+
+# --- the workspace -------------------------------------------------------------------------------------
+
+
+def _entries(folder: Path) -> dict[str, Path]:
+    return {p.name.lower(): p for p in folder.iterdir()} if folder.is_dir() else {}
+
+
+def _one_of(ld: Loading, entries: dict[str, Path], stem: str, exts: tuple[str, ...], prefix: str = "") -> Path | None:
+    hits = [entries[f"{stem}{e}"] for e in exts if f"{stem}{e}" in entries and entries[f"{stem}{e}"].is_file()]
+    if len(hits) > 1:
+        ld.problem(prefix + hits[1].name, None, None,
+                   f"both {' and '.join(prefix + h.name for h in hits)} exist; expected only one of them")
+        return None
+    return hits[0] if hits else None
+
+
+def _workspace_meta(ld: Loading, entries: dict[str, Path]) -> dict:
+    path = _one_of(ld, entries, "workspace", DOC_EXTS)
+    if path is None:
+        return {}
+    text, bad = _read_text(path, path.name)
+    if bad:
+        ld.problem(bad.file, bad.row, bad.column, bad.message)
+        return {}
+    try:
+        doc = parse_document(text, path.name)
+    except LoadError as err:
+        for p in err.problems:
+            ld.problem(p.file, p.row, p.column, p.message)
+        return {}
+    if not isinstance(doc.data, dict):
+        ld.problem(path.name, 1, None, "expected a mapping such as {name: Acme, now: '2026-11-26T09:00:00'}")
+        return {}
+    out = {}
+    for key, value in doc.data.items():
+        if key == "now":
+            try:
+                out["now"] = db.parse_timestamp(value, "now")
+            except ValidationError:
+                ld.problem(path.name, node_line(doc.node, "now"), "now",
+                           f"{_show(value)} is not a date/time; expected ISO 8601 such as 2026-11-26T09:00:00")
+        elif key in ("name", "description"):
+            out[key] = str(value)
+        else:
+            ld.warnings.append(f"{path.name}: key {key!r} not used (known: name, now, description)")
+    return out
+
+
+def _load_settings(ld: Loading, entries: dict[str, Path]) -> settings_mod.Settings | None:
+    main = _one_of(ld, entries, "settings", DOC_EXTS)
+    # section -> (file, data, node of its value, line of its key)
+    sections: dict[str, tuple[str, Any, yaml.Node | None, int]] = {}
+    section_files: dict[str, Path] = {}
+    for name, path in sorted(entries.items()):
+        section = SECTION_FILES.get(name)
+        if section and path.is_file():
+            if section in section_files:
+                ld.problem(path.name, None, None, f"section {section!r} is defined in both "
+                                                  f"{section_files[section].name} and {path.name}; expected one file")
+                continue
+            section_files[section] = path
+    if main is None and not section_files:
+        ld.problem(ld.folder.name or str(ld.folder), None, None,
+                   "no settings: expected settings.yaml (or .yml/.json) or one file per section "
+                   f"({', '.join(f'{s}.yaml' for s in settings_mod.SECTIONS)})")
+        return None
+    docs: list[tuple[Path, str | None]] = ([(main, None)] if main else []) + [
+        (p, s) for s, p in section_files.items()]
+    for path, section in docs:
+        text, bad = _read_text(path, path.name)
+        if bad:
+            ld.problem(bad.file, bad.row, bad.column, bad.message)
+            continue
+        try:
+            doc = parse_document(text, path.name)
+        except LoadError as err:
+            for p in err.problems:
+                ld.problem(p.file, p.row, p.column, p.message)
+            continue
+        if section is None:
+            if not isinstance(doc.data, dict):
+                ld.problem(path.name, 1, None, "expected a mapping with sections "
+                                               f"{', '.join(settings_mod.SECTIONS)}")
+                continue
+            for key, value in doc.data.items():
+                node = None
+                if isinstance(doc.node, yaml.MappingNode):
+                    node = next((v for k, v in doc.node.value if k.value == str(key)), None)
+                key_line = node_line(doc.node, str(key))
+                if str(key) in section_files:
+                    ld.problem(section_files[str(key)].name, None, None,
+                               f"section {key!r} is defined in both {path.name} (line {key_line}) and "
+                               f"{section_files[str(key)].name}; expected one definition")
+                    continue
+                sections[str(key)] = (path.name, value, node, key_line)
+        else:
+            data, node = doc.data, doc.node
+            if isinstance(data, dict) and list(data) == [section]:  # wrapped: {exclusions: [...]}
+                data = data[section]
+                node = doc.node.value[0][1] if isinstance(doc.node, yaml.MappingNode) else None
+            sections[section] = (path.name, data, node, node.start_mark.line + 1 if node else 1)
+    ld.check()
+    document = {k: v[1] for k, v in sections.items()}
+    try:
+        return settings_mod.parse_settings(document)
+    except settings_mod.SettingsError as err:
+        head = re.split(r"[.\[]", err.path, maxsplit=1)[0]
+        if head in sections:
+            file, _, node, key_line = sections[head]
+            line = node_line(node, err.path[len(head):]) if node is not None else key_line
+            if err.path == head:
+                line = key_line
+        else:
+            file = main.name if main else next(iter(section_files.values())).name
+            line = 1
+        ld.problem(file, line, err.path, err.message)
+        return None
+
+
+def _stage_workspace(ld: Loading, entries: dict[str, Path]) -> dict[str, Typed]:
+    typed: dict[str, Typed] = {}
+    for i, stem in enumerate(RECORD_FILES):
+        path = _one_of(ld, entries, stem, DATA_EXTS)
+        if path is None:
+            continue
+        ld.progress(0.05 + 0.25 * i / len(RECORD_FILES), f"reading {path.name}")
+        raw = ld.read(path, path.name)
+        if raw is None:
+            continue
+        t = ld.typed(raw, WORKSPACE_COLUMNS[stem], warn_unknown=True)
+        if t is not None:
+            typed[stem] = t
+    return typed
+
+
+def _insert_workspace(ld: Loading, typed: dict[str, Typed]) -> None:
+    if "company_records" in typed:
+        t = typed["company_records"]
+        ld.sql(f"""INSERT INTO _ud_stg_records
+            SELECT record_id, crm, crm_id, name, website, CASE WHEN NOT _ud_free(d) THEN d END, is_customer,
+                   industry, employees, ?, _row, ?
+            FROM (SELECT *, _ud_domain(website) AS d FROM {db.ident(t.table)})""", [t.label, t.header("record_id")])
+        ld.done_with(t)
+    if "contacts" in typed:
+        t = typed["contacts"]
+        ld.sql(f"""INSERT INTO _ud_stg_contacts
+            SELECT contact_id, email, first_name, last_name, title, country, e, {pick_domain_sql('s', 'e')},
+                   sf_contact_id, sf_lead_id, hs_contact_id, sf_email_opt_out, sf_do_not_email, hs_opt_out,
+                   last_contacted_at, job_changed_at, created_at, {PRIO_WORKSPACE}, ?, _row, ?
+            FROM (SELECT *, _ud_domain(company_website) AS s, _ud_email_domain(email) AS e
+                  FROM {db.ident(t.table)})""", [t.label, t.header("contact_id")])
+        ld.done_with(t)
+    if "opportunities" in typed:
+        t = typed["opportunities"]
+        ld.sql(f"""INSERT INTO _ud_stg_opps
+            SELECT opportunity_id, crm, coalesce(crm_id, opportunity_id), record_id, name, stage, is_closed,
+                   coalesce(is_won, false), close_date, amount, created_at, ?, _row, ?, ?
+            FROM {db.ident(t.table)}""", [t.label, t.header("opportunity_id"), t.header("record_id")])
+        ld.done_with(t)
+
+
+def _cross_checks(ld: Loading) -> None:
+    """Ids unique across every source; opportunities on known company records."""
+    ld.duplicates("_ud_stg_records", "record_id", what="company record id")
+    ld.duplicates("_ud_stg_opps", "opportunity_id", what="opportunity id")
+    ld.duplicates("_ud_stg_contacts", "email", column="email", where=f"_prio = {PRIO_WORKSPACE}", what="email")
+    ld.duplicates("_ud_stg_contacts", "contact_id", where=f"_prio = {PRIO_WORKSPACE}", what="contact_id")
+    ld.check()
+    rows = ld.sql("""SELECT o._file, o._row, o._ref_col, o.record_id, r.crm, o.crm FROM _ud_stg_opps o
+                     LEFT JOIN _ud_stg_records r ON r.record_id = o.record_id
+                     WHERE o.record_id IS NOT NULL AND (r.record_id IS NULL OR r.crm <> o.crm)
+                     ORDER BY o._file, o._row LIMIT ?""", [MAX_EXAMPLES * 3]).fetchall()
+    for file, row, col, rec, rcrm, ocrm in rows:
+        if rcrm is None:
+            ld.problem(file, row, col, f"unknown company record {rec!r}; expected the id of a company record "
+                                       "(company_records file, or an Account / HubSpot company in the exports)")
+        else:
+            ld.problem(file, row, col, f"company record {rec!r} is a {rcrm} record but the opportunity is from "
+                                       f"{ocrm}; expected a record of the same CRM")
+
+
+def _merge_contacts(ld: Loading) -> None:
+    """One contact per email: each value from the best source that has one, every CRM id kept, CRM opt-out
+    flags OR-ed (an opt-out in any source is never lost). Emails seen once skip the aggregation."""
+    values = ("first_name", "last_name", "title", "country", "domain", "sf_contact_id", "sf_lead_id", "hs_contact_id")
+    firsts = ", ".join(f"arg_min({c}, _key) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in values)
+    flags = ("sf_email_opt_out", "sf_do_not_email", "hs_opt_out")
+    ld.sql("""CREATE TEMP TABLE _ud_multi AS
+        SELECT email FROM _ud_stg_contacts GROUP BY email HAVING count(*) > 1""")
+    ld._temps.append("_ud_multi")
+    ld.sql(f"""CREATE TEMP TABLE _ud_merged AS
+        WITH k AS (SELECT *, _prio * 1000000000000 + _row AS _key FROM _ud_stg_contacts)
+        SELECT email, contact_id, _key, email_domain, _file, _row, _col, {', '.join(values)},
+               {', '.join(f'coalesce({f}, false) AS {f}' for f in flags)},
+               last_contacted_at, job_changed_at, created_at
+        FROM k WHERE NOT EXISTS (SELECT 1 FROM _ud_multi m WHERE m.email = k.email)
+        UNION ALL
+        SELECT email, arg_min(contact_id, _key), min(_key), min(email_domain),
+               arg_min(_file, _key), arg_min(_row, _key), arg_min(_col, _key), {firsts},
+               {', '.join(f'coalesce(bool_or({f}), false)' for f in flags)},
+               max(last_contacted_at), max(job_changed_at), min(created_at)
+        FROM k WHERE EXISTS (SELECT 1 FROM _ud_multi m WHERE m.email = k.email)
+        GROUP BY email""")
+    ld._temps.append("_ud_merged")
+    ld.duplicates("_ud_merged", "contact_id", what="contact id")
+    ld.check()
+
+
+def _check_enrollments(ld: Loading, t: Typed, s: settings_mod.Settings) -> None:
+    seqs = [q.id for q in s.sequences]
+    plays = [p.id for p in s.plays]
+    nodes = [f"{p.id}\x1f{n.id}" for p in s.plays for n in p.nodes]
+    node_seq = [f"{p.id}\x1f{n.id}\x1f{n.sequence}" for p in s.plays for n in p.nodes]
+    ld.bad_refs(t, "contact_id", "NOT EXISTS (SELECT 1 FROM _ud_merged m WHERE m.contact_id = t.contact_id)", [],
+                lambda v: f"unknown contact {v!r}; expected the contact_id of a contact")
+    ld.bad_refs(t, "sequence_id", "NOT list_contains(?::VARCHAR[], t.sequence_id)", [seqs],
+                lambda v: f"unknown sequence {v!r}; expected one of the settings' sequences: {', '.join(seqs) or 'none'}")
+    ld.bad_refs(t, "play_id", "t.play_id IS NOT NULL AND NOT list_contains(?::VARCHAR[], t.play_id)", [plays],
+                lambda v: f"unknown play {v!r}; expected one of {', '.join(plays) or 'none'}")
+    ld.check()
+    ld.bad_refs(t, "node_id", "t.node_id IS NOT NULL AND (t.play_id IS NULL OR NOT list_contains(?::VARCHAR[], "
+                              "t.play_id || chr(31) || t.node_id))", [nodes],
+                lambda v: f"unknown node {v!r} for this row's play_id; expected a node id of that play")
+    ld.bad_refs(t, "sequence_id", "t.node_id IS NOT NULL AND list_contains(?::VARCHAR[], t.play_id || chr(31) || "
+                                  "t.node_id) AND NOT list_contains(?::VARCHAR[], t.play_id || chr(31) || t.node_id "
+                                  "|| chr(31) || t.sequence_id)", [nodes, node_seq],
+                lambda v: f"sequence {v!r} is not the sequence of this row's play node; expected the node's sequence")
+
+
+def _check_events(ld: Loading, t: Typed) -> None:
+    ld.bad_refs(t, "event_id", "t.email IS NULL AND t.contact_id IS NULL", [],
+                lambda v: "has neither email nor contact_id; expected at least one of them")
+    ld.bad_refs(t, "contact_id", "t.email IS NULL AND t.contact_id IS NOT NULL AND NOT EXISTS "
+                                 "(SELECT 1 FROM _ud_merged m WHERE m.contact_id = t.contact_id)", [],
+                lambda v: f"unknown contact {v!r} and no email; expected a known contact_id or an email")
+    ld.bad_refs(t, "contact_id", "t.email IS NOT NULL AND EXISTS (SELECT 1 FROM _ud_merged m WHERE "
+                                 "m.contact_id = t.contact_id AND m.email <> t.email)", [],
+                lambda v: f"contact {v!r} has another email than this row's email; expected the contact's email")
+    ld.bad_refs(t, "source", "t.type = 'opt_out' AND (t.source IS NULL OR NOT list_contains(?::VARCHAR[], t.source))",
+                [list(OPT_OUT_SOURCES)],
+                lambda v: f"opt_out source {_show(v)} is not valid; expected one of {', '.join(OPT_OUT_SOURCES)}")
+    ld.bad_refs(t, "detail", "t.type = 'opt_out_reversal' AND t.detail IS NULL", [],
+                lambda v: "an opt_out_reversal needs the permission record in detail (who gave it, when, evidence)")
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+
+def _recreate(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Empty a record table by recreating it: far faster than DELETE + INSERT of the same keys in one
+    transaction, and transactional like them. Its secondary indexes are built after the inserts
+    (:func:`_index`), in bulk."""
+    con.execute(f"DROP TABLE {db.ident(table)}")
+    con.execute(f"CREATE TABLE {db.ident(table)} ({db.TABLES[table]})")
+
+
+def _index(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    for statement in db.INDEXES:
+        if f" ON {table}(" in statement:
+            con.execute(statement)
+
+
+_CONTACT_COLS = ("contact_id", "email", "first_name", "last_name", "title", "country", "email_domain",
+                 "is_free_mail", "domain", "sf_contact_id", "sf_lead_id", "hs_contact_id", "sf_email_opt_out",
+                 "sf_do_not_email", "hs_opt_out", "last_contacted_at", "job_changed_at", "created_at")
+_EVENT_COLS = ("event_id", "occurred_at", "type", "contact_id", "email", "sequence_id", "enrollment_id", "step",
+               "source", "actor", "text", "label", "detail")
+
+
+def _write_records(ld: Loading, typed: dict[str, Typed]) -> dict[str, int]:
+    con = ld.con
+    for table in db.RECORD_TABLES:
+        _recreate(con, table)
+    con.execute(f"""INSERT INTO contacts ({', '.join(_CONTACT_COLS)})
+        SELECT contact_id, email, first_name, last_name, title, country, email_domain,
+               coalesce(_ud_free(email_domain), false), domain, sf_contact_id, sf_lead_id, hs_contact_id,
+               sf_email_opt_out, sf_do_not_email, hs_opt_out, last_contacted_at, job_changed_at, created_at
+        FROM _ud_merged ORDER BY _key""")
+    con.execute("""INSERT INTO company_records
+        (record_id, crm, crm_id, name, website, domain, is_customer, industry, employees)
+        SELECT record_id, crm, crm_id, name, website, domain, coalesce(is_customer, false), industry, employees
+        FROM _ud_stg_records ORDER BY _file, _row""")
+    con.execute("""INSERT INTO opportunities
+        (opportunity_id, crm, crm_id, record_id, name, stage, is_closed, is_won, close_date, amount, created_at)
+        SELECT opportunity_id, crm, crm_id, record_id, name, stage, is_closed, is_won, close_date, amount, created_at
+        FROM _ud_stg_opps ORDER BY _file, _row""")
+    if "enrollments" in typed:
+        con.execute(f"""INSERT INTO enrollments (enrollment_id, contact_id, play_id, node_id, sequence_id, state,
+                completion_reason, current_step, next_step_at, enrolled_at, updated_at)
+            SELECT enrollment_id, contact_id, play_id, node_id, sequence_id, state, completion_reason,
+                   coalesce(current_step, 0), next_step_at, enrolled_at, updated_at
+            FROM {db.ident(typed['enrollments'].table)} ORDER BY _row""")
+    for table in db.RECORD_TABLES:
+        _index(con, table)
+    return {t: con.execute(f"SELECT count(*) FROM {db.ident(t)}").fetchone()[0] for t in db.RECORD_TABLES}
+
+
+EVENTS_BULK = 50_000  # from this many events in a file, the secondary indexes are rebuilt in bulk
+
+
+def _secondary_indexes(table: str) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the secondary indexes db.INDEXES declares on ``table``."""
+    out = []
+    for statement in db.INDEXES:
+        m = re.match(rf"CREATE INDEX IF NOT EXISTS (\w+) ON {table}\(", statement)
+        if m:
+            out.append((m.group(1), statement))
+    return out
+
+
+def _write_events(ld: Loading, t: Typed | None) -> int:
+    """Upsert the workspace's events by id (never delete one). Returns the number of new events."""
+    con = ld.con
+    new = 0
+    bulk = t is not None and t.rows >= EVENTS_BULK
+    if bulk:  # maintaining an index row by row costs more than building it once
+        for name, _ in _secondary_indexes("events"):
+            con.execute(f"DROP INDEX IF EXISTS {db.ident(name)}")
+    if t is not None:
+        cols = ", ".join(_EVENT_COLS)
+        con.execute(f"""CREATE TEMP TABLE _ud_ev AS
+            SELECT t.event_id, t.occurred_at, t.type, coalesce(t.contact_id, c2.contact_id) AS contact_id,
+                   coalesce(t.email, c1.email) AS email, t.sequence_id, t.enrollment_id, t.step, t.source, t.actor,
+                   t.text, t.label, t.detail, t._row
+            FROM {db.ident(t.table)} t
+            LEFT JOIN contacts c1 ON c1.contact_id = t.contact_id
+            LEFT JOIN contacts c2 ON c2.email = t.email""")
+        ld._temps.append("_ud_ev")
+        changed = " OR ".join(f"events.{c} IS DISTINCT FROM s.{c}" for c in _EVENT_COLS[1:])
+        sets = ", ".join(f"{c} = s.{c}" for c in _EVENT_COLS[1:])
+        con.execute(f"UPDATE events SET {sets} FROM _ud_ev s WHERE events.event_id = s.event_id AND ({changed})")
+        new = con.execute(f"""INSERT INTO events ({cols}) SELECT {cols} FROM _ud_ev s
+            WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id) ORDER BY s._row""").fetchone()[0]
+    # events are keyed by email; keep their contact link pointing at the contact of that email
+    con.execute("""UPDATE events SET contact_id = c.contact_id FROM contacts c
+                   WHERE c.email = events.email AND events.contact_id IS DISTINCT FROM c.contact_id""")
+    if bulk:
+        for _, statement in _secondary_indexes("events"):
+            con.execute(statement)
+    return new
+
+
+def _crm_opt_outs(ld: Loading, s: settings_mod.Settings, now: dt.datetime) -> int:
+    """A CRM opt-out flag under the mapping becomes an ``opt_out`` event the first time a load sees it
+    (``crm-optout:<email>``); a flag still set after a documented reversal opts out again
+    (``crm-optout:<email>:<time>``). Cleared flags or missing contacts never remove an event."""
+    total = 0
+    for crm in CRMS:
+        mapping = s.mapping(crm)
+        if mapping is None:
+            continue
+        column = flag_column(mapping)
+        detail = db.dumps({"crm": crm, "field": mapping.field, "mode": mapping.mode,
+                           "note": f"{crm} field {mapping.field} is set on the contact"})
+        stamp = now.strftime("%Y%m%dT%H%M%S")
+        total += ld.sql(f"""INSERT INTO events (event_id, occurred_at, type, contact_id, email, source, actor, detail)
+            SELECT CASE WHEN coalesce(h.has_crm, false) THEN 'crm-optout:' || c.email || ':' || ?
+                        ELSE 'crm-optout:' || c.email END,
+                   ?, 'opt_out', c.contact_id, c.email, 'crm', ?, ?
+            FROM contacts c
+            LEFT JOIN (SELECT email, bool_or(event_id = 'crm-optout:' || email) AS has_crm,
+                              max(occurred_at) FILTER (WHERE type = 'opt_out') AS opted,
+                              max(occurred_at) FILTER (WHERE type = 'opt_out_reversal') AS reversed
+                       FROM events WHERE type IN ('opt_out', 'opt_out_reversal') GROUP BY email) h
+                   ON h.email = c.email
+            WHERE c.{column}
+              AND (h.has_crm IS NULL OR NOT h.has_crm OR (h.reversed IS NOT NULL AND h.reversed >= h.opted))
+              AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = 'crm-optout:' || c.email || ':' || ?)
+            ORDER BY c.email""", [stamp, now, f"crm:{crm}", detail, stamp]).fetchone()[0]
+    return total
+
+
+# --- entry points ------------------------------------------------------------------------------------
+
+
+def load_workspace(con: duckdb.DuckDBPyConnection, path, *, actor: roles.Actor = roles.SYSTEM,
+                   progress: Progress | None = None) -> dict:
+    """Load a workspace folder (or a folder of CRM exports plus settings) into ``con``, all or nothing.
+
+    Returns counts per table, the settings version in effect after the load and warnings.
+    Raises :class:`LoadError` (nothing changed) or :class:`~unify_dash.errors.PermissionDenied`.
+    ``progress(fraction, message)`` is called as the load advances.
+    """
+    from unify_dash.io import exports as crm  # crm builds on this module's reading and validation
+
+    roles.require(actor, "data.load")
+    folder = Path(path)
+    if not folder.is_dir():
+        raise LoadError([Problem(str(folder), None, None, "not a folder; expected a workspace folder")])
+    started = time.perf_counter()
+    ld = Loading(con, folder, actor, progress)
+    ld.progress(0.0, "reading settings")
+    with db.transaction(con):
+        try:
+            result = _run(ld, crm)
+        except _Stop:
+            raise LoadError(ld.problems) from None
+        except duckdb.Error as err:  # a gap in validation must still leave the database untouched
+            raise LoadError([Problem(folder.name, None, None, f"the database refused the data: {err}")]) from None
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    ld.progress(1.0, "done")
+    return result
+
+
+def _run(ld: Loading, crm) -> dict:
+    con = ld.con
+    install_sql_helpers(con)
+    entries = _entries(ld.folder)
+    meta = _workspace_meta(ld, entries)
+    s = _load_settings(ld, entries)
+    ld.check()
+    ld.settings = s
+    exports = crm.find_exports(ld, ld.folder)
+    has_contacts = any(f"contacts{e}" in entries for e in DATA_EXTS) or crm.has_contact_exports(exports)
+    if not has_contacts:
+        ld.problem(ld.folder.name or str(ld.folder), None, None,
+                   "no contacts: expected contacts.csv (or .parquet), or CRM exports in salesforce/ or hubspot/")
+    known = set(SETTINGS_FILES) | set(WORKSPACE_FILES) | set(SECTION_FILES) | set(CRM_FOLDERS) | {
+        f"{stem}{e}" for stem in RECORD_FILES for e in DATA_EXTS}
+    for name, p in entries.items():
+        if name not in known and not name.startswith(".") and (p.is_dir() or p.suffix.lower() in DATA_EXTS + DOC_EXTS):
+            ld.warnings.append(f"{p.name}: not a workspace file, ignored")
+    ld.check()
+
+    for name, cols in STAGING.items():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {db.ident(name)} ({cols})")
+    typed = _stage_workspace(ld, entries)
+    ld.progress(0.35, "reading CRM exports")
+    crm.stage(ld, exports)
+    ld.check()
+    _insert_workspace(ld, typed)
+    crm.stage_links(ld)  # contacts / opportunities of the exports, joined to their company records
+    ld.check()
+
+    ld.progress(0.55, "checking ids and references")
+    _cross_checks(ld)
+    ld.check()
+    _merge_contacts(ld)
+    if "enrollments" in typed:
+        _check_enrollments(ld, typed["enrollments"], s)
+    if "events" in typed:
+        _check_events(ld, typed["events"])
+    ld.check()
+
+    ld.progress(0.7, "writing records")
+    if meta.get("now"):
+        db.set_clock(con, meta["now"])
+    else:
+        con.execute("DELETE FROM meta WHERE key = 'clock'")
+    if meta.get("name"):
+        db.set_meta(con, "workspace_name", meta["name"])
+    else:
+        con.execute("DELETE FROM meta WHERE key = 'workspace_name'")
+    now = db.now(con)
+    counts = _write_records(ld, typed)
+    ld.progress(0.85, "writing events and settings")
+    new_events = _write_events(ld, typed.get("events"))
+    opt_outs = _crm_opt_outs(ld, s, now)
+
+    latest = settings_mod.latest_version(con)
+    saved = latest is None or latest[1].to_json() != s.to_json()
+    if not saved:
+        pending = con.execute("SELECT effective_at > ? FROM settings_versions WHERE version = ?",
+                              [now, latest[0]]).fetchone()[0]
+        saved = bool(pending)  # an identical but still pending version: the load makes it current now
+    if saved:
+        version = settings_mod.save_version(con, s, actor=ld.actor.name, note=f"workspace load: {ld.folder.name}",
+                                            at=now, effective_at=now)
+    else:
+        version = latest[0]
+    result = {**counts, "events_in_file": typed["events"].rows if "events" in typed else 0,
+              "events_new": new_events, "crm_opt_outs_new": opt_outs, "settings_version": version,
+              "settings_saved": saved, "clock": meta["now"].isoformat(sep=" ") if meta.get("now") else None,
+              "sources": dict(ld.sources), "warnings": list(ld.warnings)}
+    ld.drop_temps()
+    roles.audit(con, ld.actor, "data.load", str(ld.folder),
+                {k: v for k, v in result.items() if k not in ("warnings",)}, at=now)
+    db.bump_generation(con)
+    return result
+
+
+def cli_load(args) -> int:
+    """``unify-dash load DIR [--db PATH]``: load and print a short summary."""
+    con = db.connect(args.db)
+    try:
+        result = load_workspace(con, args.dir)
+    finally:
+        con.close()
+    print(f"loaded {args.dir} into {args.db} in {result['seconds']}s")
+    for table in (*db.RECORD_TABLES,):
+        print(f"  {table:16} {result[table]:>10,}")
+    print(f"  {'events':16} {result['events_in_file']:>10,} in file, {result['events_new']:,} new")
+    print(f"  CRM opt-outs     {result['crm_opt_outs_new']:>10,} new")
+    state = "saved as" if result["settings_saved"] else "unchanged,"
+    print(f"  settings {state} version {result['settings_version']}"
+          + (f"; clock pinned at {result['clock']}" if result["clock"] else ""))
+    for warning in result["warnings"]:
+        print(f"  warning: {warning}")
+    return 0
+
+
+__all__ = ["Col", "Loading", "Raw", "Typed", "cli_load", "load_workspace", "node_line", "parse_document",
+           "pick_domain_sql", "sql_company_domain", "sql_normalize_domain", "install_sql_helpers"]

@@ -1,0 +1,1 @@
+"""Read-only reports over the store and the engine: metrics, the benchmark."""

@@ -1,0 +1,857 @@
+"""The send scheduler: advances the workspace clock over Plays and sequences.
+
+At every tick ``t`` (``run_until``):
+
+1. **Replies** recorded up to ``t`` end the enrollments they answer (``completed`` / ``replied``;
+   an out-of-office auto-reply does not).
+2. **Play entry.** The engine (:func:`unify_dash.engine.evaluate.entry_decisions`, as of ``t`` with the
+   settings in effect then) says, for every audience contact and sequence node, ``enrolled``,
+   ``not_enrolled`` (blocked at the node: on at the organisation level and in the ruleset),
+   ``excluded_at_audience`` or ``opted_out``. A contact with no enrollment at the node is enrolled
+   (``queued``, first step due after its delay) or recorded ``not_enrolled`` with the blocking
+   exclusions; a ``not_enrolled`` contact that is no longer blocked is enrolled (the "attempt
+   enrollment again" of the support article). Audience exclusions and opt-outs are logged once.
+3. **Send time.** Every queued or active enrollment due by ``t`` is decided by the engine
+   (:func:`unify_dash.engine.evaluate.send_decisions`): ``send``/``continue`` -> the step goes through the
+   :class:`Sender` and a ``send`` event is recorded (after the last step: ``completed`` /
+   ``finished``); ``skip`` (queued, blocked or opted out) -> ``completed`` / ``excluded`` or
+   ``opted_out``, never emailed; ``remove`` (active: opted out, or an exclusion with
+   ``remove_from_active_sequences``) -> ``completed`` / ``excluded_mid_sequence`` or ``opted_out``.
+
+Every decision is an ``execution_log`` row (contact, play, node, sequence, step, time, outcome,
+the blocking exclusions and levels as JSON, the settings version). A tick is one transaction:
+a failure leaves the clock at the last finished tick and nothing of the failed one.
+
+Set-based: a tick is a handful of SQL statements over all due enrollments. The evaluation is
+reused from tick to tick while it provably cannot differ (same settings version, no outside write,
+no opt-out event since, and no relative-date criterion crossing a contact's date in between), so
+a simulated month costs a few evaluations, not one per tick.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from unify_dash import engine
+from unify_dash.errors import NotFound, ValidationError
+from unify_dash.model import roles, vocabulary
+from unify_dash.model.settings import Settings, settings_at
+from unify_dash.store import db
+
+DEFAULT_TICK = dt.timedelta(hours=1)
+HEARTBEAT = dt.timedelta(days=1)  # at least one tick a day: Play entry sees contacts that newly qualify
+# operators whose answer moves with the clock
+RELATIVE_OPS = tuple(o.name for o in vocabulary.OPERATORS.values() if o.value == "days")
+
+
+# --- the sender seam -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Message:
+    """One step of one enrollment, ready to be delivered."""
+
+    enrollment_id: str
+    contact_id: str
+    email: str
+    sequence_id: str
+    step: int
+    subject: str
+    at: dt.datetime
+
+
+@runtime_checkable
+class Sender(Protocol):
+    """Delivers messages. A real integration implements ``send`` (and may implement
+    ``send_batch(messages: DataFrame) -> list[str]`` for speed); the scheduler records a ``send``
+    event with the returned delivery id for every message."""
+
+    def send(self, message: Message) -> str: ...
+
+
+class RecordingSender:
+    """The default sender: no email leaves the machine. Each message gets a delivery id
+    (``rec:<enrollment>:<step>``) and the scheduler records it as a ``send`` event."""
+
+    def __init__(self):
+        self.sent = 0
+
+    def send(self, message: Message) -> str:
+        self.sent += 1
+        return f"rec:{message.enrollment_id}:{message.step}"
+
+    def send_batch(self, messages: pd.DataFrame) -> list[str]:
+        self.sent += len(messages)
+        return ("rec:" + messages["enrollment_id"].astype(str) + ":" + messages["step"].astype(str)).tolist()
+
+
+def _deliver(sender, messages: pd.DataFrame) -> list[str]:
+    if messages.empty:
+        return []
+    batch = getattr(sender, "send_batch", None)
+    if callable(batch):
+        ids = list(batch(messages))
+    else:
+        ids = [sender.send(Message(**row)) for row in messages[
+            ["enrollment_id", "contact_id", "email", "sequence_id", "step", "subject", "at"]].to_dict("records")]
+    if len(ids) != len(messages):
+        raise ValidationError(f"the sender returned {len(ids)} delivery ids for {len(messages)} messages")
+    return [str(x) for x in ids]
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+_ID = np.frompyfunc(id, 1, 1)
+
+
+class _Codes:
+    """Blocking lists as small integer codes, so that a million rows carry an int, not a JSON string.
+
+    The engine shares one blocking list per group of contacts: each distinct list object is dumped
+    once; the (code, json) table is joined in SQL."""
+
+    def __init__(self):
+        self._by_id: dict[int, int] = {}
+        self._by_text: dict[str, int] = {}
+        self._json: list[str] = []
+        self._keep: list = []  # keep the lists alive while their id() is a key
+
+    def text(self, text: str) -> int:
+        code = self._by_text.get(text)
+        if code is None:
+            code = self._by_text[text] = len(self._json)
+            self._json.append(text)
+        return code
+
+    def obj(self, value) -> int:
+        code = self._by_id.get(id(value))
+        if code is None:
+            code = self.text(json.dumps(value if value is not None else [], sort_keys=True, default=str))
+            self._by_id[id(value)] = code
+            self._keep.append(value)
+        return code
+
+    def column(self, values: np.ndarray) -> np.ndarray:
+        """Codes of an object array of lists (one dump per distinct list object)."""
+        if not len(values):
+            return np.zeros(0, dtype=np.int64)
+        ids = _ID(values).astype(np.int64)
+        uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        codes = np.array([self.obj(values[i]) for i in first], dtype=np.int64)
+        return codes[inverse]
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"code": np.arange(len(self._json), dtype=np.int64),
+                             "json": pd.Series(self._json, dtype=object)})
+
+
+def _steps_frame(settings: Settings) -> pd.DataFrame:
+    """sequence_id, step (1-based), delay_days, subject, n_steps of every sequence in ``settings``."""
+    rows = [(s.id, k + 1, float(st.delay_days), st.subject or s.name, len(s.steps))
+            for s in settings.sequences for k, st in enumerate(s.steps)]
+    return pd.DataFrame({name: pd.Series([r[i] for r in rows], dtype=object if i in (0, 3) else None)
+                         for i, name in enumerate(["sequence_id", "step", "delay_days", "subject", "n_steps"])})
+
+
+def _relative_leaves(settings: Settings) -> list[dict]:
+    out = []
+    conds = [e.criteria for e in settings.exclusions] + [f for e in settings.exclusions for f in e.filters]
+    conds += [p.audience for p in settings.plays if p.audience]
+    for cond in conds:
+        out += [leaf for _path, leaf in vocabulary.leaves(cond) if leaf["op"] in RELATIVE_OPS]
+    return out
+
+
+def _crossing_sql(ev, since: dt.datetime, t: dt.datetime) -> tuple[str, list] | None:
+    """SELECT contact_id, domain of the contacts whose relative-date criteria can answer differently
+    at ``t`` than at ``since``: the threshold ``as_of - N days`` moved from ``since - N`` to ``t - N``,
+    so only a date in between flips. None when the settings have no relative date."""
+    leaves = _relative_leaves(ev.settings)
+    if not leaves:
+        return None
+    parts, params = [], []
+    for leaf in leaves:
+        field = vocabulary.FIELDS[leaf["field"]]
+        n = dt.timedelta(days=float(leaf["value"]))
+        parts.append(f"({field.sql} >= ? AND {field.sql} < ?)")
+        params += [since - n, t - n]
+    return (f"SELECT c.contact_id, c.domain FROM {vocabulary.base_from(ev.stats_table)} "
+            f"WHERE {' OR '.join(parts)}"), params
+
+
+def _why_new_evaluation(con, ev, t: dt.datetime, own_generation: int | None, *, entry: bool) -> str | None:
+    """``None`` when ``ev`` answers exactly what an evaluation as of ``t`` would answer for this tick's
+    work (so it is reused), else why not.
+
+    Same settings version, no write by anyone else, no opt-out or reversal since ``ev``: the
+    evaluation is identical, except for relative dates ("within the last N days"), whose threshold
+    moves from ``ev.as_of - N`` to ``t - N``. Only contacts whose date lies in between can change,
+    and with them (company-wide exclusions) the contacts of their company domain. When this tick
+    runs no Play entry, only the enrollments due now need to be right: ``ev`` is reused when none
+    of their contacts is among those.
+    """
+    if own_generation is None or db.generation(con) != own_generation:
+        return "data changed"
+    if _version_at(con, t) != ev.version:
+        return "settings version"
+    moved = con.execute("SELECT count(*) FROM events WHERE type IN ('opt_out', 'opt_out_reversal') "
+                        "AND occurred_at > ? AND occurred_at <= ?", [ev.as_of, t]).fetchone()[0]
+    if moved:
+        return "opt-out events"
+    crossing = _crossing_sql(ev, ev.as_of, t)
+    if crossing is None:
+        return None
+    sql, params = crossing
+    if entry:
+        hit = con.execute(f"SELECT count(*) FROM ({sql} LIMIT 1)", params).fetchone()[0]
+    else:
+        hit = con.execute(
+            f"""WITH x AS ({sql})
+                SELECT count(*) FROM (
+                    SELECT 1 FROM enrollments e JOIN contacts c2 ON c2.contact_id = e.contact_id
+                    WHERE e.state IN ('queued', 'active') AND e.next_step_at <= ?
+                      AND (e.contact_id IN (SELECT contact_id FROM x)
+                           OR c2.domain IN (SELECT domain FROM x WHERE domain IS NOT NULL))
+                    LIMIT 1)""", [*params, t]).fetchone()[0]
+    return "relative dates" if hit else None
+
+
+def _changed_contacts(con, ev, since: dt.datetime, t: dt.datetime) -> list[str]:
+    """Contacts whose evaluation can differ between ``since`` and ``t`` when only time moved:
+    the relative-date crossings and every contact of their company domains."""
+    crossing = _crossing_sql(ev, since, t)
+    if crossing is None:
+        return []
+    sql, params = crossing
+    return [r[0] for r in con.execute(
+        f"""WITH x AS ({sql})
+            SELECT contact_id FROM contacts
+            WHERE contact_id IN (SELECT contact_id FROM x)
+               OR domain IN (SELECT domain FROM x WHERE domain IS NOT NULL)""", params).fetchall()]
+
+
+def _version_at(con, t: dt.datetime) -> int | None:
+    row = con.execute("SELECT version FROM settings_versions WHERE effective_at <= ? "
+                      "ORDER BY effective_at DESC, version DESC LIMIT 1", [t]).fetchone()
+    return row[0] if row else None
+
+
+def _grid(start: dt.datetime, tick: dt.timedelta, when: dt.datetime, until: dt.datetime) -> dt.datetime:
+    """The first tick time at or after ``when`` on the grid start + k * tick (k >= 1), at most ``until``."""
+    k = max(1, -(-(when - start) // tick))
+    return min(start + k * tick, until)
+
+
+def _next_due(con, settings: Settings, after: dt.datetime) -> dt.datetime | None:
+    seqs = [s.id for s in settings.sequences]
+    row = con.execute("SELECT min(next_step_at) FROM enrollments WHERE state IN ('queued', 'active') "
+                      "AND next_step_at IS NOT NULL AND sequence_id IN (SELECT unnest(?::VARCHAR[]))",
+                      [seqs]).fetchone()
+    due = row[0] if row else None
+    if due is not None and due <= after:
+        return after
+    return due
+
+
+def _next_version(con, after: dt.datetime) -> dt.datetime | None:
+    row = con.execute("SELECT min(effective_at) FROM settings_versions WHERE effective_at > ?", [after]).fetchone()
+    return row[0] if row else None
+
+
+def _new_summary(start: dt.datetime, until: dt.datetime) -> dict:
+    return {"from": start, "until": until, "ticks": 0, "evaluations": 0, "evaluation_reasons": Counter(),
+            "entry_passes": Counter(), "sends": 0, "skips": Counter(), "removals": Counter(), "new_enrollments": 0,
+            "reenrolled": 0, "not_enrolled": Counter(), "not_enrolled_contacts": 0,
+            "excluded_at_audience": Counter(), "opted_out_at_entry": 0, "completions": Counter(), "seconds": 0.0}
+
+
+def _count_blocking(counter: Counter, pairs) -> None:
+    """Add (blocking json, contacts) pairs to a counter by exclusion id (or reason)."""
+    for text, n in pairs:
+        for item in json.loads(text or "[]") or [{"exclusion_id": None}]:
+            counter[item.get("exclusion_id") or item.get("reason") or "unknown"] += int(n)
+
+
+# --- a tick --------------------------------------------------------------------------------------------
+
+
+def _complete_replied(con, t: dt.datetime, since: dt.datetime | None, summary: dict) -> None:
+    """Replies recorded in (``since``, ``t``] (all up to ``t`` when ``since`` is None), not
+    out-of-office, end the queued/active enrollments they answer (``completed`` / ``replied``)."""
+    ids = [r[0] for r in con.execute(
+        """WITH r AS (
+               SELECT coalesce(r.contact_id, c.contact_id) AS contact_id, r.enrollment_id, r.sequence_id,
+                      r.occurred_at
+               FROM events r LEFT JOIN contacts c ON c.email = r.email
+               WHERE r.type = 'reply' AND coalesce(lower(r.label), '') <> 'out_of_office'
+                 AND r.occurred_at <= ? AND (?::TIMESTAMP IS NULL OR r.occurred_at > ?)),
+           hit AS (
+               SELECT e.enrollment_id FROM enrollments e JOIN r ON r.enrollment_id = e.enrollment_id
+               WHERE e.state IN ('queued', 'active')
+                 AND r.occurred_at >= coalesce(e.enrolled_at, TIMESTAMP '1970-01-01')
+               UNION
+               SELECT e.enrollment_id FROM enrollments e JOIN r ON r.contact_id = e.contact_id
+               WHERE r.enrollment_id IS NULL AND e.state IN ('queued', 'active')
+                 AND (r.sequence_id IS NULL OR r.sequence_id = e.sequence_id)
+                 AND r.occurred_at >= coalesce(e.enrolled_at, TIMESTAMP '1970-01-01'))
+           UPDATE enrollments SET state = 'completed', completion_reason = 'replied', next_step_at = NULL,
+                  updated_at = ?
+           WHERE enrollment_id IN (SELECT enrollment_id FROM hit)
+           RETURNING enrollment_id""", [t, since, since, t]).fetchall()]
+    if ids:
+        con.execute(
+            "INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step, "
+            "source, actor, detail) SELECT 'complete:' || uuid()::VARCHAR, ?, 'complete', e.contact_id, c.email, "
+            "e.sequence_id, e.enrollment_id, e.current_step, 'replied', 'system', '{\"reason\": \"replied\"}' "
+            "FROM enrollments e LEFT JOIN contacts c USING (contact_id) "
+            "WHERE e.enrollment_id IN (SELECT unnest(?::VARCHAR[]))", [t, ids])
+        summary["completions"]["replied"] += len(ids)
+
+
+ENTRY_COLUMNS = ["contact_id", "play_id", "node_id", "sequence_id", "outcome", "bcode"]
+
+
+def _entry_frames(con, ev, codes: _Codes, contact_ids: list[str] | None = None) -> pd.DataFrame:
+    """The engine's Play-entry decisions of every Play with sequence nodes (``contact_ids`` restricts)."""
+    frames = []
+    for play in ev.settings.plays:
+        if not play.nodes:
+            continue
+        df = engine.entry_decisions(con, ev, play.id, contact_ids)
+        if len(df):
+            df = df[df["node_id"].notna()]
+            frames.append(pd.DataFrame({"contact_id": df["contact_id"].to_numpy(dtype=object),
+                                        "play_id": df["play_id"].to_numpy(dtype=object),
+                                        "node_id": df["node_id"].to_numpy(dtype=object),
+                                        "sequence_id": df["sequence_id"].to_numpy(dtype=object),
+                                        "outcome": df["outcome"].to_numpy(dtype=object),
+                                        "bcode": codes.column(df["blocking"].to_numpy(dtype=object))}))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object if c != "bcode" else np.int64) for c in ENTRY_COLUMNS})
+    return pd.concat(frames, ignore_index=True)
+
+
+def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, summary: dict) -> None:
+    """Write the Play-entry outcomes (inside the tick's transaction)."""
+    if entry.empty:
+        return
+    steps = _steps_frame(ev.settings)
+    first = steps[steps["step"] == 1][["sequence_id", "delay_days"]]
+    con.register("_sched_entry", entry)
+    con.register("_sched_first", first)
+    con.register("_sched_bj", codes.frame())
+    try:
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _sched_e AS
+            SELECT d.contact_id, d.play_id, d.node_id, d.sequence_id, d.outcome, b.json AS blocking_json,
+                   x.engaged, x.ne_id, f.delay_days
+            FROM _sched_entry d
+            LEFT JOIN _sched_bj b ON b.code = d.bcode
+            LEFT JOIN (SELECT contact_id, play_id, node_id,
+                              bool_or(state <> 'not_enrolled') AS engaged,
+                              arg_max(enrollment_id, coalesce(updated_at, enrolled_at))
+                                  FILTER (WHERE state = 'not_enrolled') AS ne_id
+                       FROM enrollments WHERE play_id IS NOT NULL GROUP BY ALL) x
+                   ON x.contact_id = d.contact_id AND x.play_id = d.play_id AND x.node_id = d.node_id
+            LEFT JOIN _sched_first f ON f.sequence_id = d.sequence_id
+            WHERE NOT coalesce(x.engaged, false)
+              -- already in this sequence by another way (another Play, a manual enrollment): not twice
+              AND NOT EXISTS (SELECT 1 FROM enrollments a WHERE a.contact_id = d.contact_id
+                              AND a.sequence_id = d.sequence_id AND a.state IN ('queued', 'active'))""")
+        version = ev.version
+        # enrolled: new rows, and not_enrolled rows whose block has lifted
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _sched_new AS
+            SELECT coalesce(ne_id, 'en:' || uuid()::VARCHAR) AS enrollment_id, contact_id, play_id, node_id,
+                   sequence_id, ne_id IS NOT NULL AS retried,
+                   ?::TIMESTAMP + to_microseconds((coalesce(delay_days, 0) * 86400000000)::BIGINT) AS next_step_at
+            FROM _sched_e WHERE outcome = 'enrolled'""", [t])
+        n_new, n_retried = con.execute("SELECT count(*) FILTER (WHERE NOT retried), count(*) FILTER (WHERE retried) "
+                                       "FROM _sched_new").fetchall()[0]
+        if n_new or n_retried:
+            con.execute("""
+                UPDATE enrollments SET state = 'queued', completion_reason = NULL, current_step = 0,
+                       next_step_at = n.next_step_at, enrolled_at = ?, updated_at = ?
+                FROM _sched_new n WHERE n.retried AND enrollments.enrollment_id = n.enrollment_id""", [t, t])
+            con.execute("""
+                INSERT INTO enrollments (enrollment_id, contact_id, play_id, node_id, sequence_id, state,
+                                         completion_reason, current_step, next_step_at, enrolled_at, updated_at)
+                SELECT enrollment_id, contact_id, play_id, node_id, sequence_id, 'queued', NULL, 0, next_step_at, ?, ?
+                FROM _sched_new WHERE NOT retried""", [t, t])
+            con.execute("""
+                INSERT INTO execution_log
+                SELECT 'log:' || uuid()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, NULL, 'enrolled',
+                       NULL, ? FROM _sched_new""", [t, version])
+            con.execute("""
+                INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step,
+                                    source, actor)
+                SELECT 'enroll:' || uuid()::VARCHAR, ?, 'enroll', n.contact_id, c.email, n.sequence_id,
+                       n.enrollment_id, 0, n.play_id, 'system'
+                FROM _sched_new n LEFT JOIN contacts c USING (contact_id)""", [t])
+        summary["new_enrollments"] += int(n_new)
+        summary["reenrolled"] += int(n_retried)
+        # not enrolled at the node: a row with the blocking exclusions (once; a retry that is still
+        # blocked writes nothing)
+        blocked = con.execute("SELECT blocking_json, count(*) FROM _sched_e WHERE outcome = 'not_enrolled' "
+                              "AND ne_id IS NULL GROUP BY ALL").fetchall()
+        if blocked:
+            con.execute("""
+                CREATE OR REPLACE TEMP TABLE _sched_ne AS
+                SELECT 'en:' || uuid()::VARCHAR AS enrollment_id, contact_id, play_id, node_id, sequence_id,
+                       blocking_json
+                FROM _sched_e WHERE outcome = 'not_enrolled' AND ne_id IS NULL""")
+            con.execute("""
+                INSERT INTO enrollments (enrollment_id, contact_id, play_id, node_id, sequence_id, state,
+                                         completion_reason, current_step, next_step_at, enrolled_at, updated_at)
+                SELECT enrollment_id, contact_id, play_id, node_id, sequence_id, 'not_enrolled', NULL, 0, NULL, NULL, ?
+                FROM _sched_ne""", [t])
+            con.execute("""
+                INSERT INTO execution_log
+                SELECT 'log:' || uuid()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, NULL, 'not_enrolled',
+                       blocking_json, ? FROM _sched_ne""", [t, version])
+            summary["not_enrolled_contacts"] += sum(n for _text, n in blocked)
+            _count_blocking(summary["not_enrolled"], blocked)
+        # excluded at the audience / opted out: logged once per contact, play and reason
+        logged = _log_once(con, t, version)
+        for outcome, blocking, n in logged:
+            if outcome == "excluded_at_audience":
+                _count_blocking(summary["excluded_at_audience"], [(blocking, n)])
+            else:
+                summary["opted_out_at_entry"] += int(n)
+    finally:
+        con.unregister("_sched_entry")
+        con.unregister("_sched_first")
+        con.unregister("_sched_bj")
+        for table in ("_sched_e", "_sched_new", "_sched_ne"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _log_once(con, t: dt.datetime, version) -> list[tuple]:
+    """Log excluded-at-audience and opted-out entry outcomes once per contact, play, outcome and reason."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _sched_once AS
+        SELECT s.contact_id, s.play_id, s.outcome, s.blocking_json
+        FROM (SELECT DISTINCT contact_id, play_id, outcome, blocking_json FROM _sched_e
+              WHERE outcome IN ('excluded_at_audience', 'opted_out') AND ne_id IS NULL) s
+        WHERE NOT EXISTS (SELECT 1 FROM execution_log l WHERE l.contact_id = s.contact_id
+                          AND l.play_id = s.play_id AND l.outcome = s.outcome
+                          AND coalesce(l.blocking, '') = coalesce(s.blocking_json, ''))""")
+    try:
+        con.execute("""
+            INSERT INTO execution_log
+            SELECT 'log:' || uuid()::VARCHAR, ?, contact_id, play_id, NULL, NULL, NULL, outcome, blocking_json, ?
+            FROM _sched_once""", [t, version])
+        return con.execute("SELECT outcome, blocking_json, count(*) FROM _sched_once GROUP BY ALL").fetchall()
+    finally:
+        con.execute("DROP TABLE IF EXISTS _sched_once")
+
+
+def _opt_out_blocking(text: str | None) -> list[dict]:
+    return [{"exclusion_id": None, "name": "Opted out", "level": "global", "reason": "opted_out",
+             "text": text or "opted out"}]
+
+
+def _decision_frame(d: pd.DataFrame, codes: _Codes) -> pd.DataFrame:
+    """The engine's send decisions as a slim frame: blocking as codes (NULL when a step goes out
+    with nothing to note), a JSON reason for opt-outs and unknown contacts."""
+    decision = d["decision"].to_numpy(dtype=object)
+    reason = d["reason"].to_numpy(dtype=object)
+    text = d["text"].to_numpy(dtype=object)
+    blocking = d["blocking"].to_numpy(dtype=object)
+    bcode = np.full(len(d), -1, dtype=np.int64)
+    for i in np.flatnonzero(decision != "send"):
+        if reason[i] == "opted_out":
+            bcode[i] = codes.text(json.dumps(_opt_out_blocking(text[i]), sort_keys=True))
+        elif not blocking[i]:
+            bcode[i] = codes.text(json.dumps([{"exclusion_id": None, "reason": reason[i], "text": text[i]}],
+                                             sort_keys=True))
+        else:
+            bcode[i] = codes.obj(blocking[i])
+    stop = np.isin(decision, ["skip", "remove"])
+    return pd.DataFrame({
+        "enrollment_id": d["enrollment_id"].to_numpy(dtype=object),
+        "decision": decision,
+        "reason": reason,
+        "will_send": d["will_send"].to_numpy(dtype=bool),
+        "bcode": bcode,
+        "text": np.where(stop, text, None),
+    })
+
+
+COMPLETION = {"opted_out": "opted_out", "excluded": "excluded", "excluded_mid_sequence": "excluded_mid_sequence",
+              "unknown_contact": "excluded"}
+
+
+def _send_pass(con, ev, sender, t: dt.datetime, summary: dict) -> None:
+    """Decide and carry out every step due by ``t`` (inside the tick's transaction)."""
+    seqs = [s.id for s in ev.settings.sequences]
+    due = [r[0] for r in con.execute(
+        "SELECT enrollment_id FROM enrollments WHERE state IN ('queued', 'active') AND next_step_at <= ? "
+        "AND sequence_id IN (SELECT unnest(?::VARCHAR[]))", [t, seqs]).fetchall()]
+    if not due:
+        return
+    d = engine.send_decisions(con, ev, due)
+    d = d[d["decision"] != "none"]
+    if d.empty:
+        return
+    codes = _Codes()
+    con.register("_sched_d", _decision_frame(d, codes))
+    con.register("_sched_bj", codes.frame())
+    con.register("_sched_steps", _steps_frame(ev.settings))
+    version = ev.version
+    try:
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _sched_x AS
+            SELECT d.enrollment_id, e.contact_id, c.email, e.play_id, e.node_id, e.sequence_id,
+                   e.current_step + 1 AS step, d.decision, d.reason, d.will_send, d.text, b.json AS blocking_json,
+                   s.subject, n.n_steps, nx.delay_days AS next_delay
+            FROM _sched_d d
+            JOIN enrollments e ON e.enrollment_id = d.enrollment_id
+            LEFT JOIN contacts c ON c.contact_id = e.contact_id
+            LEFT JOIN _sched_bj b ON b.code = d.bcode
+            LEFT JOIN (SELECT DISTINCT sequence_id, n_steps FROM _sched_steps) n ON n.sequence_id = e.sequence_id
+            LEFT JOIN _sched_steps s ON s.sequence_id = e.sequence_id AND s.step = e.current_step + 1
+            LEFT JOIN _sched_steps nx ON nx.sequence_id = e.sequence_id AND nx.step = e.current_step + 2""")
+        n_send, n_over, n_stop = con.execute(
+            "SELECT count(*) FILTER (WHERE will_send AND n_steps IS NOT NULL AND step <= n_steps), "
+            "count(*) FILTER (WHERE will_send AND step > n_steps), "
+            "count(*) FILTER (WHERE decision IN ('skip', 'remove')) FROM _sched_x").fetchall()[0]
+        # sends (a blocking exclusion that does not remove active participants lets the step go)
+        messages = None if not n_send else con.execute("SELECT enrollment_id, contact_id, email, sequence_id, step, subject FROM _sched_x "
+                               "WHERE will_send AND n_steps IS NOT NULL AND step <= n_steps "
+                               "ORDER BY enrollment_id").df()
+        if n_send:
+            messages["at"] = t
+            delivered = pd.DataFrame({"enrollment_id": messages["enrollment_id"].to_numpy(dtype=object),
+                                      "delivery_id": pd.Series(_deliver(sender, messages), dtype=object).to_numpy()})
+            con.register("_sched_del", delivered)
+            try:
+                con.execute("""
+                    CREATE OR REPLACE TEMP TABLE _sched_go AS
+                    SELECT x.*, v.delivery_id, x.step >= x.n_steps AS last
+                    FROM _sched_x x JOIN _sched_del v USING (enrollment_id)""")
+            finally:
+                con.unregister("_sched_del")
+            con.execute("""
+                INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step,
+                                    source, actor, text, detail)
+                SELECT 'send:' || uuid()::VARCHAR, ?, 'send', contact_id, email, sequence_id, enrollment_id, step,
+                       'scheduler', 'system', subject, to_json({'delivery_id': delivery_id})::VARCHAR
+                FROM _sched_go""", [t])
+            con.execute("""
+                UPDATE enrollments SET current_step = g.step,
+                       state = CASE WHEN g.last THEN 'completed' ELSE 'active' END,
+                       completion_reason = CASE WHEN g.last THEN 'finished' END,
+                       next_step_at = CASE WHEN g.last THEN NULL
+                                      ELSE ?::TIMESTAMP + to_microseconds((coalesce(g.next_delay, 0)
+                                                                           * 86400000000)::BIGINT) END,
+                       updated_at = ?
+                FROM _sched_go g WHERE enrollments.enrollment_id = g.enrollment_id""", [t, t])
+            con.execute("""
+                INSERT INTO execution_log
+                SELECT 'log:' || uuid()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, step, 'sent',
+                       blocking_json, ? FROM _sched_go""", [t, version])
+            con.execute("""
+                INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step,
+                                    source, actor, detail)
+                SELECT 'complete:' || uuid()::VARCHAR, ?, 'complete', contact_id, email, sequence_id, enrollment_id,
+                       step, 'finished', 'system', '{"reason": "finished"}' FROM _sched_go WHERE last""", [t])
+            sent, finished = con.execute("SELECT count(*), count(*) FILTER (WHERE last) FROM _sched_go").fetchall()[0]
+            summary["sends"] += int(sent)
+            summary["completions"]["finished"] += int(finished)
+        # the sequence got shorter than the steps already sent: nothing left to send
+        if n_over:
+            con.execute("""
+                UPDATE enrollments SET state = 'completed', completion_reason = 'finished', next_step_at = NULL,
+                       updated_at = ?
+                WHERE enrollment_id IN (SELECT enrollment_id FROM _sched_x WHERE will_send AND step > n_steps)""",
+                        [t])
+            summary["completions"]["finished"] += int(n_over)
+        if not n_stop:
+            return
+
+        # skips and removals
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _sched_stop AS
+            SELECT x.*, CASE x.decision WHEN 'skip' THEN 'skipped' ELSE 'removed' END AS outcome,
+                   CASE x.reason WHEN 'excluded_mid_sequence' THEN 'excluded_mid_sequence'
+                                 WHEN 'opted_out' THEN 'opted_out' ELSE 'excluded' END AS completion_reason
+            FROM _sched_x x WHERE x.decision IN ('skip', 'remove')""")
+        stops = con.execute("SELECT decision, reason, completion_reason, count(*) FROM _sched_stop GROUP BY ALL"
+                            ).fetchall()
+        if stops:
+            con.execute("""
+                UPDATE enrollments SET state = 'completed', completion_reason = s.completion_reason,
+                       next_step_at = NULL, updated_at = ?
+                FROM _sched_stop s WHERE enrollments.enrollment_id = s.enrollment_id""", [t])
+            con.execute("""
+                INSERT INTO execution_log
+                SELECT 'log:' || uuid()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, step, outcome,
+                       blocking_json, ? FROM _sched_stop""", [t, version])
+            con.execute("""
+                INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step,
+                                    source, actor, text, detail)
+                SELECT 'skip:' || uuid()::VARCHAR, ?, 'exclusion_skip', contact_id, email, sequence_id,
+                       enrollment_id, step, outcome, 'system', text, blocking_json
+                FROM _sched_stop WHERE reason <> 'opted_out'""", [t])
+            con.execute("""
+                INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step,
+                                    source, actor, detail)
+                SELECT 'complete:' || uuid()::VARCHAR, ?, 'complete', contact_id, email, sequence_id,
+                       enrollment_id, step - 1, completion_reason, 'system',
+                       to_json({'reason': completion_reason, 'outcome': outcome})::VARCHAR
+                FROM _sched_stop""", [t])
+            for decision, reason, completion, n in stops:
+                (summary["skips"] if decision == "skip" else summary["removals"])[reason] += int(n)
+                summary["completions"][completion] += int(n)
+    finally:
+        for view in ("_sched_d", "_sched_bj", "_sched_steps"):
+            con.unregister(view)
+        for table in ("_sched_x", "_sched_go", "_sched_stop"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+# --- running -------------------------------------------------------------------------------------------
+
+
+def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None, actor: roles.Actor = roles.SYSTEM,
+              progress: Callable[[dt.datetime, dict], None] | None = None,
+              tick: dt.timedelta = DEFAULT_TICK, entry_every: dt.timedelta = HEARTBEAT) -> dict:
+    """Advance the workspace clock to ``until``, carrying out every entry and send due on the way.
+
+    Ticks lie on the grid clock + k * ``tick`` (default one hour). Ticks with nothing to do are
+    skipped: the next tick is the first grid time at or after the first tick, the next due step,
+    the next settings version taking effect, the next Play entry pass or ``until``. Every step due
+    by a tick is decided as of that tick. Play entry runs over every contact at the first tick and
+    after every settings version, outside write or opt-out; in between, at least every
+    ``entry_every`` (default one day), over the contacts whose evaluation moved with time (a
+    relative date such as "contacted in the last 30 days" expired or began, and their company).
+
+    Returns a summary: sends, skips and removals by reason, new enrollments, not enrolled by
+    exclusion, excluded at the audience, completions by reason, ticks, evaluations (and why),
+    entry passes and seconds. Raises :class:`ValidationError` when ``until`` is before the clock.
+    """
+    roles.require(actor, "sends.run")
+    sender = sender if sender is not None else RecordingSender()
+    for name, value in (("tick", tick), ("entry_every", entry_every)):
+        if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
+            raise ValidationError(f"{name} must be a positive duration")
+    start = db.now(con)
+    if until < start:
+        raise ValidationError(f"--until {until:%Y-%m-%d %H:%M} is before the workspace clock {start:%Y-%m-%d %H:%M}")
+    summary = _new_summary(start, until)
+    started = time.perf_counter()
+    ev = entry_ev = None
+    own_generation = None
+    last_entry = start
+    now = start
+    while now < until:
+        # the next tick: the first grid time at or after the next thing to do
+        candidates = [until, last_entry + entry_every] + ([start + tick] if ev is None else [])
+        due = _next_due(con, (ev.settings if ev is not None else settings_at(con, now)[1]), now)
+        if due is not None:
+            candidates.append(due)
+        nv = _next_version(con, now)
+        if nv is not None:
+            candidates.append(nv)
+        t = _grid(start, tick, max(min(candidates), now + dt.timedelta(microseconds=1)), until)
+        entry_due = ev is None or t - last_entry >= entry_every
+        why = "first tick" if ev is None else _why_new_evaluation(con, ev, t, own_generation, entry=entry_due)
+        if why is not None:
+            ev = engine.evaluation(con, as_of=t)
+            summary["evaluations"] += 1
+            summary["evaluation_reasons"][why] += 1
+        # the engine reads before the transaction opens (it cannot see tables created after)
+        codes = _Codes()
+        entry = None
+        if why in ("first tick", "settings version", "data changed", "opt-out events"):
+            entry = _entry_frames(con, ev, codes)
+            summary["entry_passes"]["full"] += 1
+        elif entry_due and entry_ev is not None:
+            changed = _changed_contacts(con, ev, entry_ev.as_of, t)
+            if changed:
+                entry = _entry_frames(con, ev, codes, changed)
+                summary["entry_passes"]["time-moved contacts"] += 1
+        if entry is not None:
+            entry_ev = ev
+        if entry_due or entry is not None:
+            last_entry = t
+        with db.transaction(con):
+            _complete_replied(con, t, None if summary["ticks"] == 0 else now, summary)
+            if entry is not None:
+                _entry_pass(con, ev, entry, codes, t, summary)
+            _send_pass(con, ev, sender, t, summary)
+            db.set_clock(con, t)
+            own_generation = db.bump_generation(con)
+        summary["ticks"] += 1
+        now = t
+        if progress is not None:
+            progress(t, summary)
+    if summary["ticks"]:
+        with db.transaction(con):
+            roles.audit(con, actor, "sends.run", f"until {until.isoformat(sep=' ')}",
+                        {"from": start.isoformat(sep=" "), "ticks": summary["ticks"], "sends": summary["sends"]},
+                        at=until)
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    return _plain(summary)
+
+
+def _plain(summary: dict) -> dict:
+    out = {}
+    for k, v in summary.items():
+        if isinstance(v, Counter):
+            out[k] = dict(sorted(((a, n) for a, n in v.items() if n), key=lambda kv: (-kv[1], str(kv[0]))))
+        elif isinstance(v, dt.datetime):
+            out[k] = v.isoformat(sep=" ")
+        else:
+            out[k] = v
+    return out
+
+
+# --- one manual enrollment (lifecycle.enroll) ------------------------------------------------------------
+
+
+def enroll_one(con: duckdb.DuckDBPyConnection, actor, contact: dict, sequence_id: str, *, play_id: str | None,
+               node_id: str | None, at: dt.datetime) -> dict:
+    """Enroll one contact now, decided by the engine; see :func:`unify_dash.actions.enrollments.enroll`."""
+    ev = engine.evaluation(con, as_of=at)  # before the transaction (the engine's rule)
+    settings = ev.settings
+    seq = settings.sequence(sequence_id)
+    if node_id is not None and play_id is None:
+        raise ValidationError("a node is given without its play")
+    if play_id is not None:
+        play = settings.play(play_id)
+        nodes = [n for n in play.nodes if (n.id == node_id if node_id else n.sequence == seq.id)]
+        if not nodes:
+            raise NotFound(f"play {play_id!r} has no node {node_id!r}" if node_id else
+                           f"play {play_id!r} has no node feeding sequence {seq.id!r}")
+        if nodes[0].sequence != seq.id:
+            raise ValidationError(f"node {nodes[0].id!r} of play {play_id!r} feeds sequence {nodes[0].sequence!r}, "
+                                  f"not {seq.id!r}")
+        node_id = nodes[0].id
+    busy = con.execute("SELECT enrollment_id FROM enrollments WHERE contact_id = ? AND sequence_id = ? "
+                       "AND state IN ('queued', 'active')", [contact["contact_id"], seq.id]).fetchone()
+    if busy:
+        raise ValidationError(f"{contact['email']} is already enrolled in sequence {seq.id!r} ({busy[0]})")
+    entry = None
+    if play_id is not None:
+        df = engine.entry_decisions(con, ev, play_id, [contact["contact_id"]])
+        df = df[df["node_id"] == node_id]
+        if df.empty:
+            raise ValidationError(f"{contact['email']} is not in the audience of play {play_id!r}")
+        entry = df.iloc[0]
+    enrollment_id = f"en:{uuid.uuid4().hex}"
+    next_at = at + dt.timedelta(days=seq.steps[0].delay_days)
+    refused = None
+    with db.transaction(con):
+        con.execute("INSERT INTO enrollments VALUES (?, ?, ?, ?, ?, 'queued', NULL, 0, ?, ?, ?)",
+                    [enrollment_id, contact["contact_id"], play_id, node_id, seq.id, next_at, at, at])
+        if entry is not None and entry["outcome"] != "enrolled":
+            blocking = entry["blocking"] if entry["outcome"] != "opted_out" else _opt_out_blocking(entry["reason"])
+            refused = (entry["outcome"], blocking, entry["reason"])
+        else:
+            d = engine.send_decisions(con, ev, [enrollment_id]).iloc[0]
+            if d["decision"] != "send":
+                blocking = _opt_out_blocking(d["text"]) if d["reason"] == "opted_out" else d["blocking"]
+                refused = ("opted_out" if d["reason"] == "opted_out" else "not_enrolled", blocking, d["text"])
+        if refused:
+            outcome, blocking, text = refused
+            con.execute("UPDATE enrollments SET state = 'not_enrolled', next_step_at = NULL, enrolled_at = NULL "
+                        "WHERE enrollment_id = ?", [enrollment_id])
+            con.execute("INSERT INTO execution_log VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+                        [f"log:{uuid.uuid4().hex}", at, contact["contact_id"], play_id, node_id, seq.id, outcome,
+                         json.dumps(blocking, sort_keys=True, default=str), ev.version])
+            roles.audit(con, actor, "contact.enroll", contact["email"],
+                        {"sequence_id": seq.id, "play_id": play_id, "refused": outcome, "reason": text}, at=at)
+        else:
+            con.execute("INSERT INTO execution_log VALUES (?, ?, ?, ?, ?, ?, NULL, 'enrolled', NULL, ?)",
+                        [f"log:{uuid.uuid4().hex}", at, contact["contact_id"], play_id, node_id, seq.id, ev.version])
+            con.execute("INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, "
+                        "enrollment_id, step, source, actor) VALUES (?, ?, 'enroll', ?, ?, ?, ?, 0, 'manual', ?)",
+                        [f"enroll:{uuid.uuid4().hex}", at, contact["contact_id"], contact["email"], seq.id,
+                         enrollment_id, actor.name])
+            roles.audit(con, actor, "contact.enroll", contact["email"],
+                        {"sequence_id": seq.id, "play_id": play_id, "enrollment_id": enrollment_id}, at=at)
+        db.bump_generation(con)
+    if refused:
+        outcome, blocking, text = refused
+        what = "is opted out" if outcome == "opted_out" else (
+            "is excluded at the audience" if outcome == "excluded_at_audience" else "is blocked")
+        raise ValidationError(f"{contact['email']} {what} and was not enrolled in {seq.name!r}: {text}")
+    return {"enrollment_id": enrollment_id, "email": contact["email"], "sequence_id": seq.id, "play_id": play_id,
+            "node_id": node_id, "state": "queued", "next_step_at": next_at, "settings_version": ev.version}
+
+
+# --- CLI -----------------------------------------------------------------------------------------------
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``15m``, ``1h``, ``1d`` (or a number of hours) -> a positive timedelta."""
+    raw = str(text).strip().lower()
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    try:
+        if raw and raw[-1] in units:
+            value = dt.timedelta(**{units[raw[-1]]: float(raw[:-1])})
+        else:
+            value = dt.timedelta(hours=float(raw))
+    except ValueError:
+        value = None
+    if value is None or value <= dt.timedelta(0):
+        raise ValidationError(f"--tick: expected a positive duration like 15m, 1h or 1d, got {text!r}")
+    return value
+
+
+def format_summary(s: dict) -> str:
+    def counts(d: dict) -> str:
+        return ", ".join(f"{k} {v}" for k, v in d.items()) if d else "none"
+
+    lines = [
+        f"sends from {s['from']} to {s['until']}: {s['ticks']} ticks, {s['evaluations']} evaluations, "
+        f"{sum(s['entry_passes'].values())} Play entry passes, {s['seconds']:.1f} s",
+        f"  emails sent:             {s['sends']}",
+        f"  skipped at send time:    {sum(s['skips'].values())} ({counts(s['skips'])})",
+        f"  removed mid-sequence:    {sum(s['removals'].values())} ({counts(s['removals'])})",
+        f"  new enrollments:         {s['new_enrollments']} (+{s['reenrolled']} enrolled on a later attempt)",
+        f"  not enrolled:            {s['not_enrolled_contacts']} (by exclusion: {counts(s['not_enrolled'])})",
+        f"  excluded at audience:    {sum(s['excluded_at_audience'].values())} "
+        f"(by exclusion: {counts(s['excluded_at_audience'])})",
+        f"  opted out at entry:      {s['opted_out_at_entry']}",
+        f"  completed:               {sum(s['completions'].values())} ({counts(s['completions'])})",
+    ]
+    return "\n".join(lines)
+
+
+def cli_sends(args) -> int:
+    """``unify-dash sends --until TIMESTAMP [--db PATH] [--tick 1h] [--json]``."""
+    until = db.parse_timestamp(args.until, "--until", "an ISO timestamp like 2026-12-26T00:00")
+    tick = parse_duration(getattr(args, "tick", None) or "1h")
+    con = db.connect(args.db)
+    shown = set()
+    try:
+        def progress(t: dt.datetime, s: dict) -> None:  # one line per simulated day, on stderr
+            if not args.json and t.date() not in shown:
+                shown.add(t.date())
+                print(f"  {t:%Y-%m-%d %H:%M}  sends {s['sends']:,}  evaluations {s['evaluations']}",
+                      file=sys.stderr, flush=True)
+
+        summary = run_until(con, until, progress=progress, tick=tick)
+    finally:
+        con.close()
+    if args.json:
+        print(json.dumps(summary, sort_keys=True, default=str))
+    else:
+        print(format_summary(summary))
+    return 0
