@@ -25,7 +25,7 @@ import pandas as pd
 
 from unify_dash.actions import optouts
 from unify_dash.errors import ValidationError
-from unify_dash.model import roles
+from unify_dash.model import roles, states
 from unify_dash.model.settings import Settings
 from unify_dash.store import db
 
@@ -41,7 +41,7 @@ def mappings(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = None
     for m in settings.crm_mapping:
         column = optouts.flag_column(m)
         flagged = con.execute(f"SELECT count(*) FROM contacts WHERE {db.ident(column)}").fetchone()[0]
-        out.append({"crm": m.crm, "crm_label": optouts.CRM_LABELS[m.crm], "field": m.field,
+        out.append({"crm": m.crm, "crm_label": states.CRMS[m.crm], "field": m.field,
                     "field_label": optouts.field_label(m), "mode": m.mode, "writable": m.writable,
                     "column": column, "flagged_contacts": int(flagged), "settings_version": version,
                     "writes_back": "opt-outs and reversals made in the platform are written back" if m.writable
@@ -137,7 +137,7 @@ def apply_crm_flags(con: duckdb.DuckDBPyConnection, actor, *, at: dt.datetime | 
         removed = [r[0] for r in con.execute(
             f"""UPDATE enrollments SET state = 'completed', completion_reason = 'opted_out', next_step_at = NULL,
                        updated_at = ?
-                WHERE state IN ('queued', 'active')
+                WHERE state IN {states.ACTIVE_SQL}
                   AND contact_id IN (SELECT c.contact_id FROM contacts c WHERE {flag})
                 RETURNING enrollment_id""", [at]).fetchall()]
         if removed:
@@ -159,8 +159,6 @@ def apply_crm_flags(con: duckdb.DuckDBPyConnection, actor, *, at: dt.datetime | 
     return summary
 
 
-ORIGIN_LABELS = {"crm": "CRM field", "link": "Opt-out link click", "reply": "Handled opt-out reply",
-                 "admin": "Admin opt-out"}
 
 
 def provenance(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = None,
@@ -223,7 +221,7 @@ def provenance(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = No
     # parameter order follows the text: relation (as_of), last_rev, first_oo, flag names (x2), conflict
     params = [as_of, as_of, as_of, *flag_params, *flag_params, *conflict_params, key, key]
     df = con.execute(sql, params).df()
-    df["origin_label"] = df["origin"].map(ORIGIN_LABELS).fillna(df["origin"])
+    df["origin_label"] = df["origin"].map(states.OPT_OUT_SOURCES).fillna(df["origin"])
     return df
 
 

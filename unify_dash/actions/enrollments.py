@@ -24,10 +24,8 @@ import pandas as pd
 
 from unify_dash.actions import optouts
 from unify_dash.errors import NotFound, ValidationError
-from unify_dash.model import roles, vocabulary
+from unify_dash.model import roles, states, vocabulary
 from unify_dash.store import db
-
-ACTIVE_STATES = ("queued", "active")
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:
@@ -84,7 +82,7 @@ def _unenroll_tx(con, actor, where_sql: str, params: list, at: dt.datetime, job_
     ``enrollments``, values as parameters). The caller owns the transaction."""
     ids = [r[0] for r in con.execute(
         "UPDATE enrollments SET state = 'unenrolled', completion_reason = 'unenrolled', next_step_at = NULL, "
-        f"updated_at = ? WHERE state IN ('queued', 'active') AND ({where_sql}) RETURNING enrollment_id",
+        f"updated_at = ? WHERE state IN {states.ACTIVE_SQL} AND ({where_sql}) RETURNING enrollment_id",
         [at, *params]).fetchall()]
     insert_unenroll_events(con, ids, at, actor, job_id)
     return sorted(ids)
@@ -170,7 +168,7 @@ def bulk_unenroll(con: duckdb.DuckDBPyConnection, actor, *, sequence_id: str, fi
     with db.transaction(con):
         con.execute(
             "INSERT INTO job_items SELECT ?, (row_number() OVER (ORDER BY e.enrollment_id) - 1)::INTEGER, "
-            f"e.enrollment_id FROM enrollments e WHERE e.sequence_id = ? AND e.state IN ('queued', 'active') AND {where}",
+            f"e.enrollment_id FROM enrollments e WHERE e.sequence_id = ? AND e.state IN {states.ACTIVE_SQL} AND {where}",
             [job_id, sequence_id, *params])
         total = con.execute("SELECT count(*) FROM job_items WHERE job_id = ?", [job_id]).fetchone()[0]
         con.execute("INSERT INTO jobs VALUES (?, 'bulk_unenroll', ?, ?, ?, ?, 0, 'running', NULL)",
@@ -290,7 +288,7 @@ def record_reply(con: duckdb.DuckDBPyConnection, email: str, text: str, *, at: d
                 params.append(sequence_id)
             completed = [r[0] for r in con.execute(
                 "UPDATE enrollments SET state = 'completed', completion_reason = 'replied', next_step_at = NULL, "
-                f"updated_at = ? WHERE state IN ('queued', 'active') AND {where} RETURNING enrollment_id",
+                f"updated_at = ? WHERE state IN {states.ACTIVE_SQL} AND {where} RETURNING enrollment_id",
                 [at, *params]).fetchall()]
             if completed:
                 con.execute(
@@ -574,7 +572,7 @@ def diagnose_completion(con: duckdb.DuckDBPyConnection, enrollment_id: str) -> d
             if contact.get(optouts.flag_column(m)):
                 matching.append({"cause": "opt_out_crm", "at": None, "reasons": {"opted_out"},
                                  "summary": f"The contact's {optouts.field_label(m)} is set in "
-                                            f"{optouts.CRM_LABELS[m.crm]} (mapping {m.mode}).",
+                                            f"{states.CRMS[m.crm]} (mapping {m.mode}).",
                                  "evidence": [{"table": "contacts", "contact_id": contact_id,
                                                "column": optouts.flag_column(m), "value": True}]})
     if not matching:

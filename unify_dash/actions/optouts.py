@@ -21,11 +21,9 @@ import uuid
 import duckdb
 
 from unify_dash.errors import NotFound, ValidationError
-from unify_dash.model import roles
+from unify_dash.model import roles, states
 from unify_dash.model.settings import Settings, settings_at
 from unify_dash.store import db
-
-OPT_OUT_SOURCES = ("link", "reply", "admin", "crm")
 
 
 def crm_flag_sql(settings: Settings) -> str:
@@ -118,7 +116,6 @@ SOURCE_ACTIONS = {"admin": "contact.opt_out", "link": "contact.opt_out", "reply"
 # CRM -> (object, contacts column with its id) for every CRM object a contact can come from
 CRM_ID_COLUMNS = {"salesforce": (("Contact", "sf_contact_id"), ("Lead", "sf_lead_id")),
                   "hubspot": (("contact", "hs_contact_id"),)}
-CRM_LABELS = {"salesforce": "Salesforce", "hubspot": "HubSpot"}
 
 
 def flag_column(mapping) -> str:
@@ -194,7 +191,7 @@ def remove_from_sequences_tx(con, contact_id: str, at: dt.datetime, opt_out_even
     with a ``complete`` event each. Returns the enrollment ids."""
     removed = [r[0] for r in con.execute(
         "UPDATE enrollments SET state = 'completed', completion_reason = 'opted_out', next_step_at = NULL, "
-        "updated_at = ? WHERE contact_id = ? AND state IN ('queued', 'active') RETURNING enrollment_id",
+        "updated_at = ? WHERE contact_id = ? AND state IN " + states.ACTIVE_SQL + " RETURNING enrollment_id",
         [at, contact_id]).fetchall()]
     if removed:
         con.execute(
@@ -242,8 +239,8 @@ def opt_out(con: duckdb.DuckDBPyConnection, actor, email: str, *, source: str, a
     id, audits. Idempotent: when the contact is already opted out nothing is written and the result
     says ``already_opted_out`` with the existing source.
     """
-    if source not in OPT_OUT_SOURCES:
-        raise ValidationError(f"unknown opt-out source {source!r}; expected one of {', '.join(OPT_OUT_SOURCES)}")
+    if source not in states.OPT_OUT_SOURCES:
+        raise ValidationError(f"unknown opt-out source {source!r}; expected one of {', '.join(states.OPT_OUT_SOURCES)}")
     roles.require(actor, SOURCE_ACTIONS[source])
     contact = contact_row(con, email)
     at = at or db.now(con)
@@ -290,7 +287,7 @@ def reverse_opt_out(con: duckdb.DuckDBPyConnection, actor, email: str, *, permis
     blocked = [m for m in settings.crm_mapping if not m.writable and contact.get(flag_column(m))]
     if blocked:
         names = "; ".join(f"{field_label(m)} is set and the mapping is read-only" for m in blocked)
-        crms = " and ".join(CRM_LABELS[m.crm] for m in blocked)
+        crms = " and ".join(states.CRMS[m.crm] for m in blocked)
         raise ValidationError(
             f"cannot reverse the opt-out of {contact['email']}: {names}. Clear the flag in {crms} first "
             f"(Unify cannot write to a read-only mapping); the contact stays opted out.")

@@ -46,6 +46,7 @@ import pandas as pd
 from unify_dash.actions import optouts
 from unify_dash.errors import NotFound, UnifyError, ValidationError
 from unify_dash.model import settings as settings_mod
+from unify_dash.model import states
 from unify_dash.model import vocabulary as vocab
 from unify_dash.model.settings import Exclusion, Play, Settings
 from unify_dash.store import db
@@ -60,7 +61,6 @@ EXCLUSION_BUCKETS = ("matched", "blocking", "blocks_alone")
 COUNT_KEYS = ("entered", "opted_out", "excluded_at_audience", "reached", "not_enrolled", "enrolled")
 EXCLUSION_KEYS = ("matched", "blocking", "blocks_alone")
 
-CRM_LABEL = {"salesforce": "Salesforce", "hubspot": "HubSpot"}
 OPPORTUNITY_FIELDS = ("open_opportunities", "open_opportunities_salesforce", "open_deals_hubspot",
                       "open_pipeline_amount", "won_opportunities", "last_opportunity_created_at")
 
@@ -1121,7 +1121,7 @@ def _record_label(rec: dict) -> str:
 
 
 def _opportunity_text(o: dict, rec: dict | None) -> str:
-    crm = CRM_LABEL.get(o["crm"], o["crm"])
+    crm = states.label(states.CRMS, o["crm"])
     kind = "deal" if o["crm"] == "hubspot" else "opportunity"
     state = "won" if o["is_won"] else ("open" if not o["is_closed"] else "closed")
     where = f" on {_record_label(rec)}" if rec else ""
@@ -1152,10 +1152,10 @@ def _leaf_evidence(leaf: dict, value: Any, result: bool, records: list[dict], op
         cust = [r for r in records if r["is_customer"]]
         if not cust:
             return ["no company record of the domain is marked as a customer"]
-        return [f"customer: {_record_label(r)} in {CRM_LABEL.get(r['crm'], r['crm'])}" for r in cust]
+        return [f"customer: {_record_label(r)} in {states.label(states.CRMS, r['crm'])}" for r in cust]
     if name == "company_records":
         return [f"{len(records)} company record(s): "
-                + ", ".join(f"{_record_label(r)} in {CRM_LABEL.get(r['crm'], r['crm'])}" for r in records)]
+                + ", ".join(f"{_record_label(r)} in {states.label(states.CRMS, r['crm'])}" for r in records)]
     if fld.entity == "record":
         col = {"company_name": "name", "industry": "industry", "employees": "employees"}[name]
         hits = (record_hits or {}).get(path, [False] * len(records))
@@ -1164,7 +1164,7 @@ def _leaf_evidence(leaf: dict, value: Any, result: bool, records: list[dict], op
         out = []
         for r, hit in zip(records, hits, strict=True):
             if hit or not result or vocab.OPERATORS[leaf["op"]].negative:
-                out.append(f"{_record_label(r)} in {CRM_LABEL.get(r['crm'], r['crm'])}: "
+                out.append(f"{_record_label(r)} in {states.label(states.CRMS, r['crm'])}: "
                            f"{fld.label.lower()} {_fmt_value(r[col])}")
         return out
     return [f"{fld.label}: {_fmt_value(value)}"]

@@ -41,7 +41,7 @@ import duckdb
 import yaml
 
 from unify_dash.errors import ValidationError
-from unify_dash.model import vocabulary
+from unify_dash.model import states, vocabulary
 from unify_dash.model.settings import parse_settings
 
 NOW = dt.datetime(2026, 11, 26, 9, 0)
@@ -498,7 +498,7 @@ class _Story:
             nxt = self.ago(-1, 9)
         elif state == "active":
             nxt = t1 + dt.timedelta(days=sum(d for d, _s in seq_steps[1:steps + 1]))
-        updated = end if state not in ("queued", "active") else (last or enrolled_at)
+        updated = end if state not in states.ACTIVE_STATES else (last or enrolled_at)
         self.enrollments.append((enr, c["contact_id"], play, node, seq, state, reason, steps, nxt, enrolled_at,
                                  updated))
         return enr

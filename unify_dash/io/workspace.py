@@ -36,17 +36,11 @@ from typing import Any
 import duckdb
 import yaml
 
-from unify_dash.actions.optouts import OPT_OUT_SOURCES, flag_column
+from unify_dash.actions.optouts import flag_column
 from unify_dash.errors import LoadError, Problem, ValidationError
-from unify_dash.model import domains, roles
+from unify_dash.model import domains, roles, states
 from unify_dash.model import settings as settings_mod
 from unify_dash.store import db
-
-EVENT_TYPES = ("send", "opt_out", "opt_out_reversal", "reply", "reply_handled", "unenroll",
-               "exclusion_skip", "enroll", "complete", "crm_sync")
-ENROLLMENT_STATES = ("queued", "active", "completed", "unenrolled", "not_enrolled")
-COMPLETION_REASONS = ("finished", "replied", "opted_out", "excluded", "excluded_mid_sequence", "unenrolled")
-CRMS = ("salesforce", "hubspot")
 
 RECORD_FILES = ("contacts", "company_records", "opportunities", "enrollments", "events")
 DATA_EXTS = (".csv", ".parquet")
@@ -54,7 +48,7 @@ DOC_EXTS = (".yaml", ".yml", ".json")
 WORKSPACE_FILES = tuple(f"workspace{e}" for e in DOC_EXTS)
 SETTINGS_FILES = tuple(f"settings{e}" for e in DOC_EXTS)
 SECTION_FILES = {f"{s}{e}": s for s in settings_mod.SECTIONS for e in DOC_EXTS}
-CRM_FOLDERS = ("salesforce", "hubspot")
+CRM_FOLDERS = tuple(states.CRMS)  # a CRM export folder is named after its CRM
 
 MAX_EXAMPLES = 3  # bad rows named per column and problem kind
 MAX_PROBLEMS = 60  # problems collected before the load stops looking
@@ -202,20 +196,20 @@ WORKSPACE_COLUMNS: dict[str, list[Col]] = {
         "hs_opt_out:bool last_contacted_at:ts job_changed_at:ts created_at:ts"),
     "company_records": _cols(
         "*record_id:id *crm:enum *crm_id:id name website is_customer:bool industry employees:int",
-        crm=Col("crm", "enum", "value", choices=CRMS)),
+        crm=Col("crm", "enum", "value", choices=tuple(states.CRMS))),
     "opportunities": _cols(
         "*opportunity_id:id *crm:enum *record_id:id *is_closed:bool crm_id:id name stage is_won:bool "
         "close_date:date amount:num created_at:ts",
-        crm=Col("crm", "enum", "value", choices=CRMS)),
+        crm=Col("crm", "enum", "value", choices=tuple(states.CRMS))),
     "enrollments": _cols(
         "*enrollment_id:id *contact_id:id *sequence_id:id *state:enum play_id:id node_id:id "
         "completion_reason:enum current_step:int next_step_at:ts enrolled_at:ts updated_at:ts",
-        state=Col("state", "enum", "value", choices=ENROLLMENT_STATES),
-        completion_reason=Col("completion_reason", "enum", choices=COMPLETION_REASONS)),
+        state=Col("state", "enum", "value", choices=tuple(states.ENROLLMENT_STATES)),
+        completion_reason=Col("completion_reason", "enum", choices=tuple(states.COMPLETION_REASONS))),
     "events": _cols(
         "*event_id:id *occurred_at:ts *type:enum email:email contact_id:id sequence_id:id enrollment_id:id "
         "step:int source:enum actor text label detail",
-        type=Col("type", "enum", "value", choices=EVENT_TYPES)),
+        type=Col("type", "enum", "value", choices=tuple(states.EVENT_TYPES))),
 }
 
 # --- staging tables: every source (workspace file or CRM export) lands in these -------------------
@@ -939,8 +933,8 @@ def _check_events(ld: Loading, t: Typed) -> None:
                                  "m.contact_id = t.contact_id AND m.email <> t.email)", [],
                 lambda v: f"contact {v!r} has another email than this row's email; expected the contact's email")
     ld.bad_refs(t, "source", "t.type = 'opt_out' AND (t.source IS NULL OR NOT list_contains(?::VARCHAR[], t.source))",
-                [list(OPT_OUT_SOURCES)],
-                lambda v: f"opt_out source {_show(v)} is not valid; expected one of {', '.join(OPT_OUT_SOURCES)}")
+                [list(states.OPT_OUT_SOURCES)],
+                lambda v: f"opt_out source {_show(v)} is not valid; expected one of {', '.join(states.OPT_OUT_SOURCES)}")
     ld.bad_refs(t, "detail", "t.type = 'opt_out_reversal' AND t.detail IS NULL", [],
                 lambda v: "an opt_out_reversal needs the permission record in detail (who gave it, when, evidence)")
 
@@ -1047,7 +1041,7 @@ def _crm_opt_outs(ld: Loading, s: settings_mod.Settings, now: dt.datetime) -> in
     (``crm-optout:<email>``); a flag still set after a documented reversal opts out again
     (``crm-optout:<email>:<time>``). Cleared flags or missing contacts never remove an event."""
     total = 0
-    for crm in CRMS:
+    for crm in states.CRMS:
         mapping = s.mapping(crm)
         if mapping is None:
             continue

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 
 from unify_dash.errors import NotFound, ValidationError
+from unify_dash.model import states
 from unify_dash.model.vocabulary import RuleError, validate
 from unify_dash.store import db
 
@@ -385,7 +386,7 @@ def parse_settings(doc: dict) -> Settings:
         raise SettingsError("crm_mapping", "expected a mapping of crm name to {field, mode}")
     for crm, m in raw_map.items():
         path = f"crm_mapping.{crm}"
-        if crm not in ("salesforce", "hubspot"):
+        if crm not in states.CRMS:
             raise SettingsError(path, "expected salesforce or hubspot")
         fld = _req(m, "field", path)
         mode = m.get("mode", "read_only")

@@ -20,32 +20,11 @@ import duckdb
 import pandas as pd
 
 from unify_dash.actions import optouts
-from unify_dash.model import settings
+from unify_dash.model import settings, states
 from unify_dash.store import db
 
 # --- labels ----------------------------------------------------------------------------------------
 
-STATE_LABELS = {
-    "queued": "Queued",
-    "active": "Active",
-    "completed": "Completed",
-    "unenrolled": "Unenrolled",
-    "not_enrolled": "Not enrolled (at the entry attempt)",
-}
-REASON_LABELS = {
-    "finished": "Finished all steps",
-    "replied": "Replied",
-    "opted_out": "Opted out",
-    "excluded": "Excluded (skipped at send time)",
-    "excluded_mid_sequence": "Excluded mid-sequence",
-    "unenrolled": "Unenrolled",
-}
-SOURCE_LABELS = {
-    "link": "Opt-out link",
-    "reply": "Opt-out reply (handled)",
-    "admin": "Admin button",
-    "crm": "CRM field",
-}
 REPLY_LABELS = {
     "opt_out": "Opt-out request",
     "out_of_office": "Out of office",
@@ -53,17 +32,6 @@ REPLY_LABELS = {
     "negative": "Negative / not now",
     "other": "Other",
     "unclassified": "Unclassified",
-}
-EVENT_LABELS = {
-    "send": "Emails sent",
-    "reply": "Replies",
-    "opt_out": "Opt-outs",
-    "unenroll": "Unenrollments",
-    "exclusion_skip": "Skipped by an exclusion",
-    "enroll": "Enrollments",
-    "complete": "Completions",
-    "opt_out_reversal": "Opt-out reversals",
-    "reply_handled": "Opt-out replies handled",
 }
 # Event types shown on the activity chart, in stacking order.
 ACTIVITY_TYPES = ("send", "reply", "opt_out", "exclusion_skip", "unenroll", "complete")
@@ -77,21 +45,21 @@ FAMILY_LABELS = {
     "activity_week": "Activity per week",
 }
 ENROLLED = "enrolled"  # key of the "state" family: every enrollment that entered the sequence
-ENROLLED_STATES = ("queued", "active", "completed", "unenrolled")
+ENROLLED_STATES = states.ENTERED_STATES
 
 
 def label(family: str, key: str) -> str:
     if family == "state":
-        return "Enrolled" if key == ENROLLED else STATE_LABELS.get(key, key)
+        return "Enrolled" if key == ENROLLED else states.label(states.ENROLLMENT_STATES, key)
     if family == "completed":
-        return REASON_LABELS.get(key, key)
+        return states.label(states.COMPLETION_REASONS, key)
     if family == "opt_outs":
-        return SOURCE_LABELS.get(key, key)
+        return states.label(states.OPT_OUT_SOURCES, key)
     if family == "replies":
         return REPLY_LABELS.get(key, key)
     if family in ("activity", "activity_week"):
         day, _, kind = key.partition("|")
-        return f"{EVENT_LABELS.get(kind, kind)} {'on' if family == 'activity' else 'in the week of'} {day}"
+        return f"{states.label(states.EVENT_TYPES, kind)} {'on' if family == 'activity' else 'in the week of'} {day}"
     return key
 
 
@@ -268,7 +236,7 @@ def timeline(con: duckdb.DuckDBPyConnection, scope: Scope = Scope(), *, freq: st
         SELECT split_part(key, '|', 1) AS day, split_part(key, '|', 2) AS type, key, count(*) AS count
         FROM ({sql}) GROUP BY key ORDER BY day, type""", params).df()
     df["count"] = df["count"].astype("int64")
-    df.insert(2, "label", [EVENT_LABELS.get(t, t) for t in df["type"]])
+    df.insert(2, "label", [states.label(states.EVENT_TYPES, t) for t in df["type"]])
     return df
 
 

@@ -46,7 +46,7 @@ import pandas as pd
 
 from unify_dash import engine
 from unify_dash.errors import NotFound, ValidationError
-from unify_dash.model import roles, vocabulary
+from unify_dash.model import roles, states, vocabulary
 from unify_dash.model.settings import Settings, settings_at
 from unify_dash.store import db
 
@@ -222,7 +222,7 @@ def _why_new_evaluation(con, ev, t: dt.datetime, own_generation: int | None, *, 
             f"""WITH x AS ({sql})
                 SELECT count(*) FROM (
                     SELECT 1 FROM enrollments e JOIN contacts c2 ON c2.contact_id = e.contact_id
-                    WHERE e.state IN ('queued', 'active') AND e.next_step_at <= ?
+                    WHERE e.state IN {states.ACTIVE_SQL} AND e.next_step_at <= ?
                       AND (e.contact_id IN (SELECT contact_id FROM x)
                            OR c2.domain IN (SELECT domain FROM x WHERE domain IS NOT NULL))
                     LIMIT 1)""", [*params, t]).fetchone()[0]
@@ -257,7 +257,7 @@ def _grid(start: dt.datetime, tick: dt.timedelta, when: dt.datetime, until: dt.d
 
 def _next_due(con, settings: Settings, after: dt.datetime) -> dt.datetime | None:
     seqs = [s.id for s in settings.sequences]
-    row = con.execute("SELECT min(next_step_at) FROM enrollments WHERE state IN ('queued', 'active') "
+    row = con.execute(f"SELECT min(next_step_at) FROM enrollments WHERE state IN {states.ACTIVE_SQL} "
                       "AND next_step_at IS NOT NULL AND sequence_id IN (SELECT unnest(?::VARCHAR[]))",
                       [seqs]).fetchone()
     due = row[0] if row else None
@@ -292,7 +292,7 @@ def _complete_replied(con, t: dt.datetime, since: dt.datetime | None, summary: d
     """Replies recorded in (``since``, ``t``] (all up to ``t`` when ``since`` is None), not
     out-of-office, end the queued/active enrollments they answer (``completed`` / ``replied``)."""
     ids = [r[0] for r in con.execute(
-        """WITH r AS (
+        f"""WITH r AS (
                SELECT coalesce(r.contact_id, c.contact_id) AS contact_id, r.enrollment_id, r.sequence_id,
                       r.occurred_at
                FROM events r LEFT JOIN contacts c ON c.email = r.email
@@ -300,11 +300,11 @@ def _complete_replied(con, t: dt.datetime, since: dt.datetime | None, summary: d
                  AND r.occurred_at <= ? AND (?::TIMESTAMP IS NULL OR r.occurred_at > ?)),
            hit AS (
                SELECT e.enrollment_id FROM enrollments e JOIN r ON r.enrollment_id = e.enrollment_id
-               WHERE e.state IN ('queued', 'active')
+               WHERE e.state IN {states.ACTIVE_SQL}
                  AND r.occurred_at >= coalesce(e.enrolled_at, TIMESTAMP '1970-01-01')
                UNION
                SELECT e.enrollment_id FROM enrollments e JOIN r ON r.contact_id = e.contact_id
-               WHERE r.enrollment_id IS NULL AND e.state IN ('queued', 'active')
+               WHERE r.enrollment_id IS NULL AND e.state IN {states.ACTIVE_SQL}
                  AND (r.sequence_id IS NULL OR r.sequence_id = e.sequence_id)
                  AND r.occurred_at >= coalesce(e.enrolled_at, TIMESTAMP '1970-01-01'))
            UPDATE enrollments SET state = 'completed', completion_reason = 'replied', next_step_at = NULL,
@@ -354,7 +354,7 @@ def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, sum
     con.register("_sched_first", first)
     con.register("_sched_bj", codes.frame())
     try:
-        con.execute("""
+        con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _sched_e AS
             SELECT d.contact_id, d.play_id, d.node_id, d.sequence_id, d.outcome, b.json AS blocking_json,
                    x.engaged, x.ne_id, f.delay_days
@@ -370,7 +370,7 @@ def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, sum
             WHERE NOT coalesce(x.engaged, false)
               -- already in this sequence by another way (another Play, a manual enrollment): not twice
               AND NOT EXISTS (SELECT 1 FROM enrollments a WHERE a.contact_id = d.contact_id
-                              AND a.sequence_id = d.sequence_id AND a.state IN ('queued', 'active'))""")
+                              AND a.sequence_id = d.sequence_id AND a.state IN {states.ACTIVE_SQL})""")
         version = ev.version
         # enrolled: new rows, and not_enrolled rows whose block has lifted
         con.execute("""
@@ -499,7 +499,7 @@ def _send_pass(con, ev, sender, t: dt.datetime, summary: dict) -> None:
     """Decide and carry out every step due by ``t`` (inside the tick's transaction)."""
     seqs = [s.id for s in ev.settings.sequences]
     due = [r[0] for r in con.execute(
-        "SELECT enrollment_id FROM enrollments WHERE state IN ('queued', 'active') AND next_step_at <= ? "
+        f"SELECT enrollment_id FROM enrollments WHERE state IN {states.ACTIVE_SQL} AND next_step_at <= ? "
         "AND sequence_id IN (SELECT unnest(?::VARCHAR[]))", [t, seqs]).fetchall()]
     if not due:
         return
@@ -743,7 +743,7 @@ def enroll_one(con: duckdb.DuckDBPyConnection, actor, contact: dict, sequence_id
                                   f"not {seq.id!r}")
         node_id = nodes[0].id
     busy = con.execute("SELECT enrollment_id FROM enrollments WHERE contact_id = ? AND sequence_id = ? "
-                       "AND state IN ('queued', 'active')", [contact["contact_id"], seq.id]).fetchone()
+                       f"AND state IN {states.ACTIVE_SQL}", [contact["contact_id"], seq.id]).fetchone()
     if busy:
         raise ValidationError(f"{contact['email']} is already enrolled in sequence {seq.id!r} ({busy[0]})")
     entry = None

@@ -13,7 +13,7 @@ from unify_dash.actions import crmsync, optouts
 from unify_dash.actions import enrollments as lifecycle
 from unify_dash.app import ui
 from unify_dash.errors import NotFound
-from unify_dash.model import roles, settings
+from unify_dash.model import roles, settings, states
 from unify_dash.reports import metrics
 from unify_dash.store import db
 
@@ -71,7 +71,7 @@ with head:
     st.markdown(f"`{contact['email']}` · {contact.get('title') or 'no title'} · "
                 f"company {contact.get('domain') or '(none: personal email domain)'}")
     if opt:
-        st.badge(f"Opted out · {metrics.SOURCE_LABELS.get(opt.get('source'), opt.get('source'))} · since "
+        st.badge(f"Opted out · {states.label(states.OPT_OUT_SOURCES, opt.get('source'))} · since "
                  f"{ui.fmt_time(opt.get('opted_out_at'))}", icon=":material/block:", color="red")
     else:
         st.badge("Not opted out", icon=":material/mark_email_read:", color="green")
@@ -87,7 +87,7 @@ def close_dialog() -> None:
     st.session_state.pop(DIALOG, None)
 
 
-active = enrollments[enrollments["state"].isin(lifecycle.ACTIVE_STATES)]
+active = enrollments[enrollments["state"].isin(states.ACTIVE_STATES)]
 with actions:
     b1, b2, b3 = st.columns(3)
     if not opt and roles.can(actor, "contact.opt_out"):
@@ -266,7 +266,7 @@ with tab_excl:
         else:
             st.caption(f"Pending settings v{pv['version']} (takes effect {ui.fmt_time(pv['effective_at'])}) does not "
                        "change this answer.")
-    skipped = [n for n in x["enrollments"] if n["state"] in ("queued", "active") and n["decision"] != "send"]
+    skipped = [n for n in x["enrollments"] if n["state"] in states.ACTIVE_STATES and n["decision"] != "send"]
     for n in skipped:
         seq_name = next((q.name for q in cfg.sequences if q.id == n["sequence_id"]), n["sequence_id"])
         st.info(f"Enrollment in {seq_name} ({n['state']}): {n['text']}", icon=":material/skip_next:")

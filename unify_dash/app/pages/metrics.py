@@ -11,7 +11,7 @@ import streamlit as st
 from unify_dash import engine
 from unify_dash.actions import enrollments as lifecycle
 from unify_dash.app import ui
-from unify_dash.model import roles
+from unify_dash.model import roles, states
 from unify_dash.reports import metrics
 from unify_dash.reports.metrics import Scope
 
@@ -66,7 +66,7 @@ skips = ui.cached(metrics.will_be_skipped, scope)
 will_skip = len(skips)
 
 # --- headline counts (each a button that opens its list) ----------------------------------------------------
-states = summary["state"].set_index("key")["count"]
+state_counts = summary["state"].set_index("key")["count"]
 not_enrolled = (next(n for n in imp["nodes"] if n["id"] == node_id)["not_enrolled"] if node_id
                 else imp["not_enrolled"])
 heads = [("history", "state", "enrolled", "Enrolled"), ("history", "state", "active", "Active"),
@@ -78,7 +78,7 @@ cols[0].metric("Not Enrolled", ui.fmt_int(not_enrolled),
 cols[0].button("List", key="metrics.head.not_enrolled", on_click=select, type="primary",
                args=("now", "not_enrolled", "not_enrolled", node_id), icon=":material/list:")
 for col, (kind, family, key, title) in zip(cols[1:], heads, strict=False):
-    col.metric(title, ui.fmt_int(states.get(key, 0)))
+    col.metric(title, ui.fmt_int(state_counts.get(key, 0)))
     col.button("List", key=f"metrics.head.{key}", on_click=select, args=(kind, family, key), type="tertiary",
                icon=":material/list:")
 cols[-1].metric("Will be skipped", ui.fmt_int(will_skip),
@@ -222,7 +222,7 @@ if sel and sel.get("scope") == (play_id, node_id):
             total = metrics.count(cur, family, key, scope)
         unit = "contact" if family in ("state", "completed", "opt_outs") else ("reply" if family == "replies" else "event")
         st.subheader(f"{metrics.label(family, key)}: {ui.plural(total, unit, 'replies' if unit == 'reply' else None)}")
-        enrollment_list = family == "state" and key in ("enrolled", "queued", "active")
+        enrollment_list = family == "state" and key in ("enrolled", *states.ACTIVE_STATES)
 
         def fetch(offset, limit):
             with ui.cursor() as cur:
