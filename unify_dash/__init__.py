@@ -1,6 +1,6 @@
 """unify-dash: exclusion troubleshooting for a sales-engagement platform.
 
-One evaluation module (:mod:`unify_dash.engine`) answers "would this contact be
+One evaluation package (:mod:`unify_dash.engine`) answers "would this contact be
 emailed now?" for the send scheduler and for every number on screen.
 """
 

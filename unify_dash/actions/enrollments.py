@@ -46,7 +46,7 @@ def enroll(con: duckdb.DuckDBPyConnection, actor, email: str, sequence_id: str, 
            node_id: str | None = None, *, at: dt.datetime | None = None) -> dict:
     """Enroll one contact into a sequence now (queued; the first step is due after its delay).
 
-    The decision is the engine's (:func:`unify_dash.engine.evaluate.entry_decisions`, as of ``at`` with the
+    The decision is the engine's (:func:`unify_dash.engine.entry_decisions`, as of ``at`` with the
     settings in effect then): an opted-out contact or one blocked by an exclusion is refused with
     the reasons (:class:`ValidationError`), and a ``not_enrolled`` execution-log row records the
     attempt. ``play_id``/``node_id`` default to the first Play node feeding the sequence; a sequence

@@ -314,7 +314,7 @@ LINK_COLUMN = st.column_config.LinkColumn("Contact", display_text=r"email=(.*)$"
 
 
 def engine_rows_frame(rows: list[dict]) -> pd.DataFrame:
-    """The rows of :func:`unify_dash.engine.evaluate.drilldown` as a table: contact, who, and the reasons."""
+    """The rows of :func:`unify_dash.engine.drilldown` as a table: contact, who, and the reasons."""
     return pd.DataFrame(
         [{"contact": contact_link(r["email"]),
           "name": " ".join(x for x in (r.get("first_name"), r.get("last_name")) if x) or "",

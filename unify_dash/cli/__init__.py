@@ -18,8 +18,8 @@ from unify_dash.store.db import DEFAULT_DB
 COMMANDS = {
     "demo": "unify_dash.io.demo:cli_demo",
     "load": "unify_dash.io.workspace:cli_load",
-    "explain": "unify_dash.engine.evaluate:cli_explain",
-    "impact": "unify_dash.engine.evaluate:cli_impact",
+    "explain": "unify_dash.cli.engine:cli_explain",
+    "impact": "unify_dash.cli.engine:cli_impact",
     "bench": "unify_dash.reports.bench:cli_bench",
     "sends": "unify_dash.scheduler.run:cli_sends",
 }

@@ -4,12 +4,12 @@ the engine. Its last line is one JSON object:
 ``contacts, evaluate_s, impact_ms, naive_impact_ms, explain_ms, drilldown_ms, peak_rss_mb`` plus extras
 (``demo_s``, ``load_s``, ``groups``, ``exclusions``, ``impact_speedup``, ``build_peak_rss_mb``, ...).
 
-* ``evaluate_s``: one full evaluation (:func:`unify_dash.engine.evaluate.evaluate`, uncached).
-* ``impact_ms``: median :func:`~unify_dash.engine.evaluate.impact` time over ``--repeats`` random toggle sets.
+* ``evaluate_s``: one full evaluation (:func:`unify_dash.engine.evaluate`, uncached).
+* ``impact_ms``: median :func:`~unify_dash.engine.impact` time over ``--repeats`` random toggle sets.
 * ``naive_impact_ms``: the same what-if done the straightforward way, in the same run: the settings with
   the toggles applied, every rule's SQL re-run over all contacts in one query that counts the same
   numbers (checked equal to the fast answer).
-* ``explain_ms``: median :func:`~unify_dash.engine.evaluate.explain` time for random contacts.
+* ``explain_ms``: median :func:`~unify_dash.engine.explain` time for random contacts.
 * ``drilldown_ms``: median time of the first page (50 rows) of drill-downs of the Play's counts.
 * ``peak_rss_mb``: peak resident memory of this process (evaluation and measurements). The demo is
   generated and loaded in a child process (``build_peak_rss_mb``), so that its memory does not hide

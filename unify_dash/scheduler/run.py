@@ -4,7 +4,7 @@ At every tick ``t`` (``run_until``):
 
 1. **Replies** recorded up to ``t`` end the enrollments they answer (``completed`` / ``replied``;
    an out-of-office auto-reply does not).
-2. **Play entry.** The engine (:func:`unify_dash.engine.evaluate.entry_decisions`, as of ``t`` with the
+2. **Play entry.** The engine (:func:`unify_dash.engine.entry_decisions`, as of ``t`` with the
    settings in effect then) says, for every audience contact and sequence node, ``enrolled``,
    ``not_enrolled`` (blocked at the node: on at the organisation level and in the ruleset),
    ``excluded_at_audience`` or ``opted_out``. A contact with no enrollment at the node is enrolled
@@ -12,7 +12,7 @@ At every tick ``t`` (``run_until``):
    exclusions; a ``not_enrolled`` contact that is no longer blocked is enrolled (the "attempt
    enrollment again" of the support article). Audience exclusions and opt-outs are logged once.
 3. **Send time.** Every queued or active enrollment due by ``t`` is decided by the engine
-   (:func:`unify_dash.engine.evaluate.send_decisions`): ``send``/``continue`` -> the step goes through the
+   (:func:`unify_dash.engine.send_decisions`): ``send``/``continue`` -> the step goes through the
    :class:`Sender` and a ``send`` event is recorded (after the last step: ``completed`` /
    ``finished``); ``skip`` (queued, blocked or opted out) -> ``completed`` / ``excluded`` or
    ``opted_out``, never emailed; ``remove`` (active: opted out, or an exclusion with

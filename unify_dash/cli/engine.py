@@ -1,0 +1,137 @@
+"""``unify-dash explain`` and ``unify-dash impact``: the engine's answers printed for a terminal."""
+
+from __future__ import annotations
+
+import json
+
+from unify_dash.engine.evaluator import COUNT_KEYS, evaluation
+from unify_dash.engine.explain import explain
+from unify_dash.engine.impact import _state_word, impact
+from unify_dash.errors import ValidationError
+from unify_dash.model.settings import Play, Settings
+from unify_dash.store import db
+
+# --- CLI -----------------------------------------------------------------------------------------------------
+
+
+def _print_json(obj: dict) -> None:
+    print(json.dumps(obj, default=str, sort_keys=False))
+
+
+def cli_explain(args) -> int:
+    """``unify-dash explain EMAIL [--db PATH] [--at T] [--json]``."""
+    con = db.connect(args.db)
+    try:
+        out = explain(con, args.email, as_of=db.parse_timestamp(args.at, "--at", "an ISO timestamp like 2026-11-26T09:00") if getattr(args, "at", None) else None)
+    finally:
+        con.close()
+    if getattr(args, "json", False):
+        _print_json(out)
+        return 0
+    c = out["contact"]
+    name = " ".join(x for x in (c.get("first_name"), c.get("last_name")) if x)
+    print(f"{out['email']}" + (f" ({name})" if name else "") + (f", {c['title']}" if c.get("title") else "")
+          + (f", company {c['domain']}" if c.get("domain") else ""))
+    print(f"as of {out['as_of']}, settings v{out['settings_version']}")
+    print("opt-out: " + (out["opt_out"]["text"] if out["opt_out"] else "not opted out"))
+    print("exclusions:")
+    for x in out["exclusions"]:
+        print(f"  - {x['text']}  [{x['scope']}] {x['criteria']}")
+        if x["state"] == "no_match":
+            continue
+        for line in x["evidence"]:
+            print(f"      * {line}")
+        lv = x["levels"]
+        print("      levels: organisation " + _state_word(lv["organisation"]) + "; "
+              + "; ".join(f"ruleset {r} {_state_word(v)}" for r, v in lv["rulesets"].items())
+              + ("; " if lv["audiences"] else "")
+              + "; ".join(f"audience of {p} {_state_word(v)}" for p, v in lv["audiences"].items()))
+        if x["blocks"]["sequences"]:
+            print("      blocks sequences: " + ", ".join(sq["name"] for sq in x["blocks"]["sequences"]))
+        if x["blocks"]["audiences"]:
+            print("      blocks at the audience of: " + ", ".join(p["name"] for p in x["blocks"]["audiences"]))
+    print("sequences:")
+    for sq in out["sequences"]:
+        state = ("opted out" if sq["opted_out"] else
+                 "blocked by " + ", ".join(b["text"] for b in sq["blocking"]) if sq["blocked"] else "not blocked")
+        print(f"  - {sq['name']} (ruleset {sq['ruleset_name']}): {state}")
+    for p in out["plays"]:
+        nodes = ", ".join(f"{k}: {v}" for k, v in p["nodes"].items())
+        print(f"  play {p['name']}: {p['outcome']}" + (f" ({nodes})" if nodes else ""))
+    if out["enrollments"]:
+        print("enrollments:")
+        for e in out["enrollments"]:
+            print(f"  - {e['sequence_id']} [{e['state']}, step {e['current_step']}]: {e['text']}")
+    for pv in out["pending"]:
+        print(f"pending: settings v{pv['version']} takes effect {pv['effective_at']}: "
+              + ("; ".join(pv["changes"]) if pv["changes"] else "no change for this contact"))
+    if out["let_through"]:
+        print("what would let the contact through:")
+        for line in out["let_through"]:
+            print(f"  - {line}")
+    return 0
+
+
+def parse_set(items: list[str], play: Play, settings: Settings) -> dict:
+    """``EXCLUSION@LEVEL=on|off`` (LEVEL: audience | organisation | ruleset:ID | ruleset) -> toggles."""
+    out = {}
+    for item in items or []:
+        text = item.strip()
+        if "=" not in text or "@" not in text.split("=", 1)[0]:
+            raise ValidationError(f"--set {item!r}: expected EXCLUSION@LEVEL=on|off")
+        left, value = text.rsplit("=", 1)
+        excl, level = left.split("@", 1)
+        value = value.strip().lower()
+        if value not in ("on", "off", "true", "false", "1", "0"):
+            raise ValidationError(f"--set {item!r}: expected on or off after '='")
+        on = value in ("on", "true", "1")
+        settings.exclusion(excl)
+        if level == "audience":
+            out[(excl, "audience", play.id)] = on
+        elif level in ("organisation", "organization", "org"):
+            out[(excl, "organisation", None)] = on
+        elif level == "ruleset":
+            for nd in play.nodes:
+                out[(excl, "ruleset", settings.sequence(nd.sequence).ruleset)] = on
+        elif level.startswith("ruleset:"):
+            rs = level.split(":", 1)[1]
+            settings.ruleset(rs)
+            out[(excl, "ruleset", rs)] = on
+        else:
+            raise ValidationError(f"--set {item!r}: unknown level {level!r}; expected audience, organisation, "
+                                  "ruleset or ruleset:RULESET_ID")
+    return out
+
+
+def cli_impact(args) -> int:
+    """``unify-dash impact --play ID [--set EXCLUSION@LEVEL=on|off ...] [--db PATH] [--json]``."""
+    con = db.connect(args.db)
+    try:
+        ev = evaluation(con)
+        _, play = ev.play(args.play)
+        out = impact(ev, play.id, parse_set(getattr(args, "set", []), play, ev.settings))
+    finally:
+        con.close()
+    if getattr(args, "json", False):
+        _print_json(out)
+        return 0
+    print(f"play {out['play']['name']} ({out['play']['id']}), settings v{out['settings_version']} as of "
+          f"{out['as_of']}, {out['contacts']} contacts")
+    for t in out["toggles"]:
+        print(f"  what-if: {t['exclusion_id']} @ {t['level']}{':' + t['target'] if t['target'] and t['level'] == 'ruleset' else ''}"
+              f" = {'on' if t['on'] else 'off'}")
+
+    def line(label: str, now: int, change: int) -> str:
+        return f"{label:<28}{now:>10}" + (f"  ({change:+d} vs saved)" if change else "")
+
+    for b in COUNT_KEYS:
+        print(line(b.replace("_", " "), out[b], out["change"][b]))
+    for nd in out["nodes"]:
+        print(f"node {nd['id']} -> sequence {nd['sequence_name']} (ruleset {nd['ruleset_name']})")
+        for b in ("reached", "not_enrolled", "enrolled"):
+            print("  " + line(b.replace("_", " "), nd[b], nd["change"][b]))
+    print(f"{'exclusion':<32}{'matched':>10}{'blocking':>10}{'alone':>10}  change(alone)")
+    for x in out["exclusions"]:
+        print(f"{x['name'][:31]:<32}{x['matched']:>10}{x['blocking']:>10}{x['blocks_alone']:>10}"
+              f"  {x['change']['blocks_alone']:+d}")
+    return 0

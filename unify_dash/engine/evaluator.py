@@ -1,0 +1,433 @@
+"""The evaluation engine: one module answers "would this contact be emailed?" for the send
+scheduler and for every number on screen.
+
+How it works (docs/ARCHITECTURE.md, "Evaluation semantics"):
+
+1. :func:`evaluate` makes one set-based pass over the contacts in DuckDB. Every exclusion's
+   criteria and filters are compiled by :mod:`unify_dash.model.vocabulary` (parameterised SQL) into a
+   **match mask** per contact: bit *i* (exclusion *i* of ``settings.exclusions``) is set when the
+   exclusion *applies* to the contact (person scope: the contact matches; company scope: any contact
+   of its company domain matches, propagated with a ``GROUP BY domain bit_or``; in both cases the
+   exclusion's filters must all hold for the contact). Masks are several ``UBIGINT`` words (64
+   exclusions a word). Next to the mask: the opted-out flag (:mod:`unify_dash.actions.optouts`) and one
+   audience bit per Play.
+2. Contacts with the same (opted out, audience bits, mask) form a **group**. The groups and their
+   sizes live in numpy arrays of the :class:`Evaluation`; each contact's group id is stored in a
+   table (``unify_dash_eval.ev_N``, ordered by email) of an in-memory database attached to the
+   DuckDB instance.
+3. :func:`impact` (what-if toggles) only recounts groups with numpy: no SQL, no contact scan.
+   :func:`drilldown` selects the groups of a count with the *same* numpy code and pages their
+   contacts, so a count and its list always agree. :func:`entry_decisions` and
+   :func:`send_decisions` (the scheduler) decide on the same group masks.
+4. :func:`explain` is one contact's Exclusion tab: point queries next to the evaluation.
+
+Writes of the evaluation go through their own cursor into the attached in-memory database, never
+into the workspace file and never into a caller's transaction. Evaluate *before* opening a write
+transaction: a transaction cannot see evaluation tables created after it first read one.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import itertools
+import threading
+import time
+import uuid
+import weakref
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+
+from unify_dash.actions import optouts
+from unify_dash.errors import NotFound, UnifyError, ValidationError
+from unify_dash.model import settings as settings_mod
+from unify_dash.model import vocabulary as vocab
+from unify_dash.model.settings import Exclusion, Play, Settings
+from unify_dash.store import db
+
+WORD_BITS = 64
+EVAL_DB = "unify_dash_eval"  # alias of the in-memory database that holds evaluation tables
+CACHE_SIZE = 6  # evaluations kept by :func:`evaluation` (LRU)
+
+BUCKETS = ("entered", "opted_out", "excluded_at_audience", "reached", "not_enrolled", "enrolled",
+           "matched", "blocking", "blocks_alone")
+EXCLUSION_BUCKETS = ("matched", "blocking", "blocks_alone")
+COUNT_KEYS = ("entered", "opted_out", "excluded_at_audience", "reached", "not_enrolled", "enrolled")
+EXCLUSION_KEYS = ("matched", "blocking", "blocks_alone")
+
+OPPORTUNITY_FIELDS = ("open_opportunities", "open_opportunities_salesforce", "open_deals_hubspot",
+                      "open_pipeline_amount", "won_opportunities", "last_opportunity_created_at")
+
+
+# --- the evaluation ---------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Evaluation:
+    """One evaluation of every contact under one settings document at one time.
+
+    Group arrays (``G`` groups, ``n`` exclusions, ``P`` plays): ``opted`` bool[G], ``audience``
+    bool[G, P], ``masks`` uint64[G, W], ``matches`` bool[G, n] (the masks unpacked), ``counts``
+    int64[G]. ``table`` holds ``(contact_id, email, group_id, opt_source)`` of every contact,
+    ordered by email.
+    """
+
+    settings: Settings
+    version: int | None
+    as_of: dt.datetime
+    generation: int
+    instance: str
+    table: str
+    stats_table: str
+    groups_table: str
+    opted: np.ndarray
+    audience: np.ndarray
+    masks: np.ndarray
+    matches: np.ndarray
+    counts: np.ndarray
+    seconds: float
+    catalog: str = "memory"  # name of the workspace database in this DuckDB instance
+    _memo: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self.exclusion_ids = tuple(e.id for e in self.settings.exclusions)
+        self.play_ids = tuple(p.id for p in self.settings.plays)
+        self._excl_index = {e: i for i, e in enumerate(self.exclusion_ids)}
+        self._play_index = {p: i for i, p in enumerate(self.play_ids)}
+        self._weights = self.counts.astype(np.float64)
+
+    @property
+    def contacts(self) -> int:
+        return int(self.counts.sum())
+
+    @property
+    def groups(self) -> int:
+        return int(len(self.counts))
+
+    def exclusion(self, exclusion_id: str) -> tuple[int, Exclusion]:
+        try:
+            i = self._excl_index[exclusion_id]
+        except KeyError:
+            raise NotFound(f"unknown exclusion {exclusion_id!r}") from None
+        return i, self.settings.exclusions[i]
+
+    def play(self, play_id: str) -> tuple[int, Play]:
+        try:
+            j = self._play_index[play_id]
+        except KeyError:
+            raise NotFound(f"unknown play {play_id!r}") from None
+        return j, self.settings.plays[j]
+
+    def group_exclusions(self, group_id: int) -> list[str]:
+        """Ids of the exclusions that apply to the contacts of a group."""
+        return [self.exclusion_ids[i] for i in np.flatnonzero(self.matches[group_id])]
+
+    def meta(self) -> dict:
+        return {"settings_version": self.version, "as_of": _iso(self.as_of), "generation": self.generation,
+                "contacts": self.contacts, "groups": self.groups, "evaluate_s": round(self.seconds, 3)}
+
+
+# --- database plumbing ------------------------------------------------------------------------------
+
+_INIT_LOCK = threading.Lock()
+_EVAL_LOCKS: dict[str, threading.RLock] = {}
+_DROP_QUEUE: collections.deque = collections.deque()  # (instance, table) of garbage-collected evaluations
+_TABLE_IDS = itertools.count(1)
+
+
+_INSTANCE_OF: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _instance(con: duckdb.DuckDBPyConnection) -> str:
+    try:
+        return _INSTANCE_OF[con]
+    except (KeyError, TypeError):
+        pass
+    token = _instance_token(con)
+    try:
+        _INSTANCE_OF[con] = token
+    except TypeError:  # pragma: no cover - a connection-like object without weak references
+        pass
+    return token
+
+
+def _instance_token(con: duckdb.DuckDBPyConnection) -> str:
+    """A token naming the DuckDB instance (the workspace database as opened in this process).
+
+    It lives in the attached in-memory database, so a database closed and opened again is a new
+    instance (its evaluation tables are gone with it)."""
+    with _INIT_LOCK:
+        attached = con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
+                               [EVAL_DB]).fetchone()[0]
+        if not attached:
+            cur = con.cursor()
+            try:
+                cur.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {db.ident(EVAL_DB)}")
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {db.ident(EVAL_DB)}.instance (token VARCHAR)")
+                cur.execute(f"INSERT INTO {db.ident(EVAL_DB)}.instance SELECT ? WHERE NOT EXISTS "
+                            f"(SELECT 1 FROM {db.ident(EVAL_DB)}.instance)", [uuid.uuid4().hex])
+            finally:
+                cur.close()
+        return con.execute(f"SELECT token FROM {db.ident(EVAL_DB)}.instance").fetchone()[0]
+
+
+def _eval_lock(instance: str) -> threading.RLock:
+    with _INIT_LOCK:
+        lock = _EVAL_LOCKS.get(instance)
+        if lock is None:
+            lock = _EVAL_LOCKS[instance] = threading.RLock()
+        return lock
+
+
+def _forget(instance: str, tables: tuple[str, ...]) -> None:
+    """weakref.finalize callback: never touches the database (it may run in any thread)."""
+    for t in tables:
+        _DROP_QUEUE.append((instance, t))
+
+
+def _drop_forgotten(cur: duckdb.DuckDBPyConnection, instance: str) -> None:
+    keep = []
+    while _DROP_QUEUE:
+        try:
+            item = _DROP_QUEUE.popleft()
+        except IndexError:  # pragma: no cover - another thread emptied it
+            break
+        if item[0] == instance:
+            cur.execute(f"DROP TABLE IF EXISTS {item[1]}")
+        else:
+            keep.append(item)
+    _DROP_QUEUE.extend(keep)
+
+
+def _check_visible(con: duckdb.DuckDBPyConnection, ev: Evaluation) -> None:
+    """A clear error instead of a catalog error (which would also abort the caller's transaction).
+
+    Once visible on a connection, the tables stay visible (they are dropped only after ``ev`` is gone,
+    and any later transaction starts after they were created), so the answer is remembered."""
+    seen = ev._memo.get("visible_on")
+    if seen is None:
+        seen = ev._memo.setdefault("visible_on", weakref.WeakSet())
+    try:
+        if con in seen:
+            return
+    except TypeError:  # pragma: no cover - a connection-like object without weak references
+        seen = None
+    name = ev.table.split(".")[-1].strip('"')
+    ok = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = ?",
+                     [EVAL_DB, name]).fetchone()[0]
+    if ok and seen is not None:
+        seen.add(con)
+    if not ok:
+        raise UnifyError("this evaluation's tables are not visible on this connection: it belongs to another "
+                         "database, or the connection is inside a transaction that began before the evaluation "
+                         "(evaluate before BEGIN)")
+
+
+def _as_of(con: duckdb.DuckDBPyConnection, as_of: dt.datetime | None) -> dt.datetime:
+    if as_of is None:
+        return db.now(con)
+    if as_of.tzinfo is not None:
+        as_of = as_of.astimezone(dt.UTC).replace(tzinfo=None)
+    return as_of
+
+
+def _iso(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    return str(value)
+
+
+# --- SQL of one pass ---------------------------------------------------------------------------------
+
+
+def _word_sql(bits: list[tuple[int, str]]) -> str:
+    """A UBIGINT whose bit b is set when the boolean SQL of (b, sql) is true."""
+    if not bits:
+        return "0::UBIGINT"
+    return "(" + " | ".join(f"(CASE WHEN {sql} THEN {1 << b}::UBIGINT ELSE 0::UBIGINT END)"
+                            for b, sql in bits) + ")"
+
+
+def _words(n: int) -> int:
+    return max(1, -(-n // WORD_BITS))
+
+
+def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
+                  where: str = "", where_params: list | None = None) -> tuple[str, list, int, int]:
+    """SELECT ``contact_id, email, opted, opt_source, a0.., m0..`` for every contact (or those
+    ``where`` keeps: a restriction must keep whole company domains, or company-wide exclusions
+    are not propagated). Returns (sql, params, mask words, audience words)."""
+    exclusions = settings.exclusions
+    n = len(exclusions)
+    if n > settings_mod.MAX_EXCLUSIONS:
+        raise ValidationError(f"{n} exclusions: at most {settings_mod.MAX_EXCLUSIONS} are supported; "
+                              "no rule is dropped silently, so nothing was evaluated")
+    W, Wa = _words(n), _words(len(settings.plays))
+    params: list = []
+    crit: list[list[tuple[int, str]]] = [[] for _ in range(W)]
+    thru: list[list[tuple[int, str]]] = [[] for _ in range(W)]
+    company = [0] * W
+    for i, e in enumerate(exclusions):
+        sql, p = vocab.compile_sql(e.criteria, as_of)
+        crit[i // WORD_BITS].append((i % WORD_BITS, sql))
+        params.extend(p)
+        if e.company_wide:
+            company[i // WORD_BITS] |= 1 << (i % WORD_BITS)
+    for i, e in enumerate(exclusions):
+        if e.filters:
+            parts = []
+            for f in e.filters:
+                sql, p = vocab.compile_sql(f, as_of)
+                parts.append(sql)
+                params.extend(p)
+            # the filters let the contact through when they do not all hold
+            thru[i // WORD_BITS].append((i % WORD_BITS, "NOT (" + " AND ".join(parts) + ")"))
+    aud: list[list[tuple[int, str]]] = [[] for _ in range(Wa)]
+    for j, play in enumerate(settings.plays):
+        if play.audience is None:
+            aud[j // WORD_BITS].append((j % WORD_BITS, "TRUE"))
+        else:
+            sql, p = vocab.compile_sql(play.audience, as_of)
+            aud[j // WORD_BITS].append((j % WORD_BITS, sql))
+            params.extend(p)
+    cols = ([f"{_word_sql(crit[w])} AS c{w}" for w in range(W)]
+            + [f"{_word_sql(thru[w])} AS t{w}" for w in range(W)]
+            + [f"{_word_sql(aud[w])} AS a{w}" for w in range(Wa)])
+    params.extend(where_params or [])
+    full = (1 << WORD_BITS) - 1
+    has_company = any(company)
+    dom = ""
+    if has_company:
+        any_company = " OR ".join(f"(c{w} & {company[w]}::UBIGINT) != 0" for w in range(W) if company[w])
+        dom = (", dom AS (SELECT domain, "
+               + ", ".join(f"bit_or(c{w} & {company[w]}::UBIGINT) AS k{w}" for w in range(W))
+               + f" FROM base WHERE domain IS NOT NULL AND ({any_company}) GROUP BY domain)")
+    masks = []
+    for w in range(W):
+        if company[w]:
+            own = f"(b.c{w} & {full ^ company[w]}::UBIGINT) | coalesce(dom.k{w}, b.c{w} & {company[w]}::UBIGINT)"
+        else:
+            own = f"b.c{w}"
+        masks.append(f"(({own}) & ~b.t{w}) AS m{w}")
+    sql = f"""
+WITH base AS (
+    SELECT c.contact_id, c.email, c.domain, {", ".join(cols)}
+    FROM {vocab.base_from(stats_table)}
+    {("WHERE " + where) if where else ""}
+){dom}, opted AS ({optouts.opted_out_relation(settings)})
+SELECT b.contact_id, b.email, (o.contact_id IS NOT NULL) AS opted, o.source AS opt_source,
+       {", ".join(f"b.a{w}" for w in range(Wa))}, {", ".join(masks)}
+FROM base b
+{"LEFT JOIN dom ON dom.domain = b.domain" if has_company else ""}
+LEFT JOIN opted o ON o.contact_id = b.contact_id
+"""
+    params.append(as_of)
+    return sql, params, W, Wa
+
+
+def _unpack(words: np.ndarray, n: int) -> np.ndarray:
+    """uint64[G, W] -> bool[G, n]."""
+    G = words.shape[0]
+    if n == 0:
+        return np.zeros((G, 0), dtype=bool)
+    shifts = np.arange(WORD_BITS, dtype=np.uint64)
+    bits = ((words[:, :, None] >> shifts[None, None, :]) & np.uint64(1)).astype(bool)
+    return bits.reshape(G, -1)[:, :n]
+
+
+def evaluate(con: duckdb.DuckDBPyConnection, *, settings: Settings | None = None, version: int | None = None,
+             as_of: dt.datetime | None = None) -> Evaluation:
+    """Evaluate every contact in one set-based pass. ``settings`` default: the version in effect at
+    ``as_of`` (default: the workspace clock). Not cached: pages and the scheduler use :func:`evaluation`."""
+    started = time.perf_counter()
+    as_of = _as_of(con, as_of)
+    if settings is None:
+        version, settings = settings_mod.settings_at(con, as_of)
+    generation = db.generation(con)
+    instance = _instance(con)
+    with _eval_lock(instance):
+        cur = con.cursor()
+        try:
+            _drop_forgotten(cur, instance)
+            num = next(_TABLE_IDS)
+            name = f"ev_{num}"
+            table = f"{db.ident(EVAL_DB)}.{db.ident(name)}"
+            stats = f"{db.ident(EVAL_DB)}.{db.ident(name + '_stats')}"
+            groups_table = f"{db.ident(EVAL_DB)}.{db.ident(name + '_groups')}"
+            raw = f"{db.ident(EVAL_DB)}.{db.ident(name + '_raw')}"
+            cur.execute(vocab.domain_stats_sql(stats))
+            sql, params, W, Wa = _relation_sql(settings, as_of, stats)
+            cur.execute(f"CREATE OR REPLACE TABLE {raw} AS {sql}", params)
+            keys = ["opted"] + [f"a{w}" for w in range(Wa)] + [f"m{w}" for w in range(W)]
+            key_list = ", ".join(keys)
+            cur.execute(f"""CREATE OR REPLACE TABLE {groups_table} AS
+                SELECT (row_number() OVER (ORDER BY {key_list}) - 1)::INTEGER AS group_id, *
+                FROM (SELECT {key_list}, count(*) AS n FROM {raw} GROUP BY {key_list})""")
+            cur.execute(f"""CREATE OR REPLACE TABLE {table} AS
+                SELECT r.contact_id, r.email, g.group_id, r.opt_source
+                FROM {raw} r JOIN {groups_table} g USING ({key_list})
+                ORDER BY r.email, r.contact_id""")
+            cur.execute(f"DROP TABLE {raw}")
+            g = cur.execute(f"SELECT * FROM {groups_table} ORDER BY group_id").fetchnumpy()
+            catalog = cur.execute("SELECT current_database()").fetchone()[0]
+        finally:
+            cur.close()
+    n = len(settings.exclusions)
+    G = len(g["group_id"])
+    masks = np.stack([np.asarray(g[f"m{w}"], dtype=np.uint64) for w in range(W)], axis=1) if G else \
+        np.zeros((0, W), dtype=np.uint64)
+    aud_words = np.stack([np.asarray(g[f"a{w}"], dtype=np.uint64) for w in range(Wa)], axis=1) if G else \
+        np.zeros((0, Wa), dtype=np.uint64)
+    ev = Evaluation(
+        settings=settings, version=version, as_of=as_of, generation=generation, instance=instance,
+        table=table, stats_table=stats, groups_table=groups_table,
+        opted=np.asarray(g["opted"], dtype=bool), audience=_unpack(aud_words, len(settings.plays)),
+        masks=masks, matches=_unpack(masks, n), counts=np.asarray(g["n"], dtype=np.int64),
+        seconds=time.perf_counter() - started, catalog=catalog,
+    )
+    weakref.finalize(ev, _forget, instance, (table, stats, groups_table))
+    return ev
+
+
+_CACHE: collections.OrderedDict = collections.OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def evaluation(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = None) -> Evaluation:
+    """The evaluation under the settings in effect at ``as_of`` (default: the workspace clock), cached by
+    (database instance, settings version, data generation, as-of minute). Thread-safe: pass each
+    thread's own cursor."""
+    clock, generation = con.execute(
+        "SELECT max(value) FILTER (WHERE key = 'clock'), max(value) FILTER (WHERE key = 'data_generation') "
+        "FROM meta").fetchone()
+    if as_of is None:  # the workspace clock (db.now), read with the generation in one query
+        as_of = dt.datetime.fromisoformat(clock) if clock else db.now(con)
+    as_of = _as_of(con, as_of)
+    version, settings = settings_mod.settings_at(con, as_of)
+    instance = _instance(con)
+    key = (instance, version, int(generation) if generation else 0, as_of.replace(second=0, microsecond=0))
+    with _CACHE_LOCK:
+        ev = _CACHE.get(key)
+        if ev is not None:
+            _CACHE.move_to_end(key)
+            return ev
+    with _eval_lock(instance):
+        with _CACHE_LOCK:
+            ev = _CACHE.get(key)
+        if ev is None:
+            ev = evaluate(con, settings=settings, version=version, as_of=as_of)
+            with _CACHE_LOCK:
+                _CACHE[key] = ev
+                while len(_CACHE) > CACHE_SIZE:
+                    _CACHE.popitem(last=False)
+    return ev
+
+
+def clear_cache() -> None:
+    """Forget every cached evaluation (their tables are dropped at the next evaluation)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()

@@ -1,0 +1,273 @@
+"""Levels and the funnel of a Play: numpy over the evaluation's groups. The single definition of
+every bucket (who entered, was excluded at the audience, reached a node, is not enrolled there) that
+counts and lists share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from unify_dash.engine.evaluator import BUCKETS, EXCLUSION_BUCKETS, WORD_BITS, Evaluation
+from unify_dash.errors import NotFound, ValidationError
+from unify_dash.model import settings as settings_mod
+from unify_dash.model.settings import Play
+
+# --- levels and the funnel (numpy over groups) ---------------------------------------------------------
+
+
+@dataclass
+class _Levels:
+    """Toggle state of every exclusion at every level, as bool[n] vectors."""
+
+    org: np.ndarray
+    rulesets: dict[str, np.ndarray]
+    audiences: dict[str, np.ndarray]
+    remove: np.ndarray
+
+
+def _saved_levels(ev: Evaluation) -> _Levels:
+    lv = ev._memo.get("levels")
+    if lv is None:
+        s = ev.settings
+        ids = ev.exclusion_ids
+        lv = _Levels(
+            org=np.array([e.exclude_from_sequences for e in s.exclusions], dtype=bool),
+            rulesets={r.id: np.array([r.is_on(x) for x in ids], dtype=bool) for r in s.rulesets},
+            audiences={p.id: np.array([p.audience_on(x) for x in ids], dtype=bool) for p in s.plays},
+            remove=np.array([e.remove_from_active_sequences for e in s.exclusions], dtype=bool),
+        )
+        ev._memo["levels"] = lv
+    return lv
+
+
+def _normalise_toggles(ev: Evaluation, toggles: dict | None) -> tuple:
+    """Validated toggles as a sorted tuple of ((exclusion_id, level, target), on)."""
+    if not toggles:
+        return ()
+    out = {}
+    for key, on in toggles.items():
+        if not isinstance(key, tuple) or len(key) != 3:
+            raise ValidationError(f"a toggle key is (exclusion_id, level, target), got {key!r}")
+        excl_id, level, target = key
+        ev.exclusion(excl_id)
+        if level == "organisation":
+            target = None
+        elif level == "ruleset":
+            ev.settings.ruleset(target)
+        elif level == "audience":
+            ev.play(target)
+        else:
+            raise ValidationError(f"unknown level {level!r}; expected one of {', '.join(settings_mod.LEVELS)}")
+        out[(excl_id, level, target)] = bool(on)
+    return tuple(sorted(out.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")))
+
+
+def _levels(ev: Evaluation, toggles: tuple) -> _Levels:
+    saved = _saved_levels(ev)
+    if not toggles:
+        return saved
+    lv = _Levels(org=saved.org.copy(), rulesets={k: v.copy() for k, v in saved.rulesets.items()},
+                 audiences={k: v.copy() for k, v in saved.audiences.items()}, remove=saved.remove)
+    for (excl_id, level, target), on in toggles:
+        i = ev._excl_index[excl_id]
+        if level == "organisation":
+            lv.org[i] = on
+        elif level == "ruleset":
+            lv.rulesets[target][i] = on
+        else:
+            lv.audiences[target][i] = on
+    return lv
+
+
+@dataclass
+class _Node:
+    id: str
+    name: str
+    sequence_id: str
+    sequence_name: str
+    ruleset_id: str
+    ruleset_name: str
+
+
+def _play_nodes(ev: Evaluation, play: Play) -> list[_Node]:
+    out = []
+    for n in play.nodes:
+        seq = ev.settings.sequence(n.sequence)
+        rs = ev.settings.ruleset(seq.ruleset)
+        out.append(_Node(n.id, n.name or seq.name, seq.id, seq.name, rs.id, rs.name))
+    return out
+
+
+def _pack(flags: np.ndarray, words: int) -> np.ndarray:
+    """bool[n] -> uint64[words] (bit i of word i // 64)."""
+    out = np.zeros(words, dtype=np.uint64)
+    for i in np.flatnonzero(flags):
+        out[i // WORD_BITS] |= np.uint64(1) << np.uint64(i % WORD_BITS)
+    return out
+
+
+def _any_bits(masks: np.ndarray, word: np.ndarray) -> np.ndarray:
+    """bool[G]: the mask shares a bit with ``word``."""
+    return ((masks & word[None, :]) != 0).any(axis=1)
+
+
+@dataclass
+class _Funnel:
+    """One Play under some levels: per group (bool[G]) states, computed on packed mask words."""
+
+    ev: Evaluation
+    play: Play
+    nodes: list[_Node]
+    aud_on: np.ndarray  # bool[n]
+    node_on: np.ndarray  # bool[K, n]: on at the organisation level and in the node's ruleset
+    aud_word: np.ndarray  # uint64[W]
+    node_words: np.ndarray  # uint64[K, W]
+    entered: np.ndarray
+    live: np.ndarray  # entered and not opted out
+    opted_out: np.ndarray
+    excluded_at_audience: np.ndarray
+    reached: np.ndarray  # passed the audience: reaches every sequence node of the Play
+    node_blocked: np.ndarray  # bool[G, K]
+    _sole: dict = field(default_factory=dict)
+
+    def not_enrolled(self, k: int | None) -> np.ndarray:
+        if not self.nodes:
+            return np.zeros_like(self.reached)
+        if k is None:  # at one node or more
+            return self.reached & self.node_blocked.any(axis=1)
+        return self.reached & self.node_blocked[:, k]
+
+    def enrolled(self, k: int | None) -> np.ndarray:
+        if not self.nodes:
+            return np.zeros_like(self.reached)
+        if k is None:  # at one node or more
+            return self.reached & ~self.node_blocked.all(axis=1)
+        return self.reached & ~self.node_blocked[:, k]
+
+    def sole(self, k: int | None) -> np.ndarray:
+        """Live groups with exactly one blocker among the audience and node k (k None: the audience)."""
+        if k not in self._sole:
+            word = self.aud_word if k is None else (self.aud_word | self.node_words[k])
+            bits = np.bitwise_count(self.ev.masks & word[None, :]).sum(axis=1)
+            self._sole[k] = self.live & (bits == 1)
+        return self._sole[k]
+
+    def released_on(self, k: int | None) -> np.ndarray:
+        return self.aud_on if k is None else (self.aud_on | self.node_on[k])
+
+
+def _funnel(ev: Evaluation, play_id: str, levels: _Levels) -> _Funnel:
+    j, play = ev.play(play_id)
+    nodes = _play_nodes(ev, play)
+    n = len(ev.exclusion_ids)
+    W = ev.masks.shape[1]
+    aud_on = levels.audiences[play.id]
+    node_on = (np.stack([levels.org & levels.rulesets[nd.ruleset_id] for nd in nodes])
+               if nodes else np.zeros((0, n), dtype=bool))
+    aud_word = _pack(aud_on, W)
+    node_words = np.stack([_pack(x, W) for x in node_on]) if nodes else np.zeros((0, W), dtype=np.uint64)
+    entered = ev.audience[:, j] if ev.audience.shape[1] else np.zeros(ev.groups, dtype=bool)
+    live = entered & ~ev.opted
+    excluded = live & _any_bits(ev.masks, aud_word)
+    reached = live & ~excluded
+    node_blocked = (np.stack([_any_bits(ev.masks, w) for w in node_words], axis=1) if nodes
+                    else np.zeros((ev.groups, 0), dtype=bool))
+    return _Funnel(ev, play, nodes, aud_on, node_on, aud_word, node_words, entered, live, entered & ev.opted,
+                   excluded, reached, node_blocked)
+
+
+def _terms(f: _Funnel, bucket: str, k: int | None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """A per-exclusion bucket as terms (name, groups bool[G], exclusions bool[n]): exclusion i counts a
+    group when i applies to it and, for some term, the group is in the term's groups and i is on in the
+    term's exclusions. The single definition behind impact's counts and drill-down's lists."""
+    n = len(f.aud_on)
+    ks = range(len(f.nodes)) if k is None else [k]
+    if bucket == "matched":
+        return [("live", f.live, np.ones(n, dtype=bool))]
+    if bucket == "blocking_audience" or bucket == "excluded_at_audience":
+        return [("live", f.live, f.aud_on)]
+    if bucket == "blocking":
+        if k is not None:
+            return [("reached", f.reached, f.node_on[k])]
+        return [("live", f.live, f.aud_on),
+                ("reached", f.reached, f.node_on.any(axis=0) if f.nodes else np.zeros(n, dtype=bool))]
+    if bucket == "not_enrolled":
+        return [(f"not_enrolled:{kk}", f.not_enrolled(kk), f.node_on[kk]) for kk in ks]
+    if bucket == "blocks_alone":
+        # released if i is turned off everywhere: enrolled at >= 1 node where it is not now, i.e. i is
+        # the only blocker at the audience and at that node. A Play without nodes: enters the Play.
+        if not f.nodes:
+            return [("sole:audience", f.sole(None), f.released_on(None))]
+        return [(f"sole:{kk}", f.sole(kk), f.released_on(kk)) for kk in ks]
+    raise ValidationError(f"bucket {bucket!r} has no per-exclusion count")
+
+
+def _term_select(ev: Evaluation, terms: list, i: int) -> np.ndarray:
+    groups = np.zeros(ev.groups, dtype=bool)
+    for _name, gv, flags in terms:
+        if flags[i]:
+            groups |= gv
+    return ev.matches[:, i] & groups
+
+
+def _term_counts(ev: Evaluation, terms: list, memo: dict) -> np.ndarray:
+    """int64[n]: for every exclusion i, the contacts :func:`_term_select` (terms, i) selects."""
+    n = len(ev.exclusion_ids)
+    out = np.zeros(n, dtype=np.int64)
+    if not terms or not n or not ev.groups:
+        return out
+    flags = np.stack([t[2] for t in terms])  # T x n
+    patterns, inverse = np.unique(flags, axis=1, return_inverse=True)
+    inverse = np.asarray(inverse).reshape(-1)
+    for p in range(patterns.shape[1]):
+        chosen = [t for t, on in zip(terms, patterns[:, p], strict=True) if on]
+        if not chosen:
+            continue
+        key = frozenset(t[0] for t in chosen)
+        sums = memo.get(key)
+        if sums is None:
+            groups = np.zeros(ev.groups, dtype=bool)
+            for t in chosen:
+                groups |= t[1]
+            sums = memo[key] = np.rint((ev._weights * groups) @ _matches_f(ev)).astype(np.int64)
+        cols = inverse == p
+        out[cols] = sums[cols]
+    return out
+
+
+def _matches_f(ev: Evaluation) -> np.ndarray:
+    mf = ev._memo.get("matches_f")
+    if mf is None:
+        mf = ev._memo["matches_f"] = ev.matches.astype(np.float64)
+    return mf
+
+
+def _select(ev: Evaluation, f: _Funnel, bucket: str, k: int | None, i: int | None) -> np.ndarray:
+    """bool[G]: the groups of a bucket. The single definition used by counts and by lists."""
+    if bucket == "entered":
+        return f.entered
+    if bucket == "opted_out":
+        return f.opted_out
+    if bucket == "reached":
+        return f.reached
+    if bucket == "enrolled":
+        return f.enrolled(k)
+    if bucket in ("excluded_at_audience", "not_enrolled"):
+        if i is None:
+            return f.excluded_at_audience if bucket == "excluded_at_audience" else f.not_enrolled(k)
+        return _term_select(ev, _terms(f, bucket, k), i)
+    if bucket in EXCLUSION_BUCKETS:
+        if i is None:
+            raise ValidationError(f"bucket {bucket!r} needs an exclusion_id")
+        return _term_select(ev, _terms(f, bucket, k), i)
+    raise ValidationError(f"unknown bucket {bucket!r}; expected one of {', '.join(BUCKETS)}")
+
+
+def _node_index(f: _Funnel, node_id: str | None) -> int | None:
+    if node_id is None:
+        return None
+    for k, nd in enumerate(f.nodes):
+        if nd.id == node_id:
+            return k
+    raise NotFound(f"unknown node {node_id!r} in play {f.play.id!r}")
