@@ -7,8 +7,7 @@ import json
 from unify_dash.engine.evaluator import COUNT_KEYS, evaluation
 from unify_dash.engine.explain import explain
 from unify_dash.engine.impact import _state_word, impact
-from unify_dash.errors import ValidationError
-from unify_dash.model.settings import Play, Settings
+from unify_dash.model.levels import parse_toggles
 from unify_dash.store import db
 
 # --- CLI -----------------------------------------------------------------------------------------------------
@@ -72,44 +71,13 @@ def cli_explain(args) -> int:
     return 0
 
 
-def parse_set(items: list[str], play: Play, settings: Settings) -> dict:
-    """``EXCLUSION@LEVEL=on|off`` (LEVEL: audience | organisation | ruleset:ID | ruleset) -> toggles."""
-    out = {}
-    for item in items or []:
-        text = item.strip()
-        if "=" not in text or "@" not in text.split("=", 1)[0]:
-            raise ValidationError(f"--set {item!r}: expected EXCLUSION@LEVEL=on|off")
-        left, value = text.rsplit("=", 1)
-        excl, level = left.split("@", 1)
-        value = value.strip().lower()
-        if value not in ("on", "off", "true", "false", "1", "0"):
-            raise ValidationError(f"--set {item!r}: expected on or off after '='")
-        on = value in ("on", "true", "1")
-        settings.exclusion(excl)
-        if level == "audience":
-            out[(excl, "audience", play.id)] = on
-        elif level in ("organisation", "organization", "org"):
-            out[(excl, "organisation", None)] = on
-        elif level == "ruleset":
-            for nd in play.nodes:
-                out[(excl, "ruleset", settings.sequence(nd.sequence).ruleset)] = on
-        elif level.startswith("ruleset:"):
-            rs = level.split(":", 1)[1]
-            settings.ruleset(rs)
-            out[(excl, "ruleset", rs)] = on
-        else:
-            raise ValidationError(f"--set {item!r}: unknown level {level!r}; expected audience, organisation, "
-                                  "ruleset or ruleset:RULESET_ID")
-    return out
-
-
 def cli_impact(args) -> int:
     """``unify-dash impact --play ID [--set EXCLUSION@LEVEL=on|off ...] [--db PATH] [--json]``."""
     con = db.connect(args.db)
     try:
         ev = evaluation(con)
         _, play = ev.play(args.play)
-        out = impact(ev, play.id, parse_set(getattr(args, "set", []), play, ev.settings))
+        out = impact(ev, play.id, parse_toggles(getattr(args, "set", []), play, ev.settings))
     finally:
         con.close()
     if getattr(args, "json", False):

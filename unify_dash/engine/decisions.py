@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from unify_dash.engine.evaluator import Evaluation, _check_visible
-from unify_dash.engine.funnel import _funnel, _Levels, _saved_levels
+from unify_dash.engine.funnel import _funnel, _saved_levels
 from unify_dash.engine.impact import _blockers, _opt_out_text
+from unify_dash.model.levels import Levels
 
 # --- scheduler decisions -----------------------------------------------------------------------------------
 
@@ -80,10 +81,10 @@ def entry_decisions(con: duckdb.DuckDBPyConnection, ev: Evaluation, play_id: str
     return out.drop(columns="_order").reset_index(drop=True)[columns]
 
 
-def _sequence_levels(ev: Evaluation, levels: _Levels) -> tuple[list[str], np.ndarray]:
+def _sequence_levels(ev: Evaluation, levels: Levels) -> tuple[list[str], np.ndarray]:
     seqs = [s.id for s in ev.settings.sequences]
     n = len(ev.exclusion_ids)
-    on = (np.stack([levels.org & levels.rulesets[s.ruleset] for s in ev.settings.sequences])
+    on = (np.stack([levels.node(s.ruleset) for s in ev.settings.sequences])
           if seqs else np.zeros((0, n), dtype=bool))
     return seqs, on
 

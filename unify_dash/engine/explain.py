@@ -379,7 +379,7 @@ def explain(con: duckdb.DuckDBPyConnection, email: str, *, as_of: dt.datetime | 
                                     else f"company-wide: this contact matched (every contact of {domain} "
                                          "is excluded)")}
         matches = own_match or matched_by == "company"
-        blocked_seqs = [sq for sq in s.sequences if applies and levels.org[i] and levels.rulesets[sq.ruleset][i]]
+        blocked_seqs = [sq for sq in s.sequences if applies and levels.node(sq.ruleset)[i]]
         blocked_aud = [p for p in s.plays if applies and levels.audiences[p.id][i]
                        and ev.audience[g, ev._play_index[p.id]]]
         let_through = []

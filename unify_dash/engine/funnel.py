@@ -10,74 +10,23 @@ import numpy as np
 
 from unify_dash.engine.evaluator import BUCKETS, EXCLUSION_BUCKETS, WORD_BITS, Evaluation
 from unify_dash.errors import NotFound, ValidationError
-from unify_dash.model import settings as settings_mod
+from unify_dash.model.levels import Levels
 from unify_dash.model.settings import Play
 
 # --- levels and the funnel (numpy over groups) ---------------------------------------------------------
 
 
-@dataclass
-class _Levels:
-    """Toggle state of every exclusion at every level, as bool[n] vectors."""
-
-    org: np.ndarray
-    rulesets: dict[str, np.ndarray]
-    audiences: dict[str, np.ndarray]
-    remove: np.ndarray
-
-
-def _saved_levels(ev: Evaluation) -> _Levels:
+def _saved_levels(ev: Evaluation) -> Levels:
+    """The levels of the evaluation's settings (memoised per evaluation)."""
     lv = ev._memo.get("levels")
     if lv is None:
-        s = ev.settings
-        ids = ev.exclusion_ids
-        lv = _Levels(
-            org=np.array([e.exclude_from_sequences for e in s.exclusions], dtype=bool),
-            rulesets={r.id: np.array([r.is_on(x) for x in ids], dtype=bool) for r in s.rulesets},
-            audiences={p.id: np.array([p.audience_on(x) for x in ids], dtype=bool) for p in s.plays},
-            remove=np.array([e.remove_from_active_sequences for e in s.exclusions], dtype=bool),
-        )
-        ev._memo["levels"] = lv
+        lv = ev._memo["levels"] = Levels(ev.settings)
     return lv
 
 
-def _normalise_toggles(ev: Evaluation, toggles: dict | None) -> tuple:
-    """Validated toggles as a sorted tuple of ((exclusion_id, level, target), on)."""
-    if not toggles:
-        return ()
-    out = {}
-    for key, on in toggles.items():
-        if not isinstance(key, tuple) or len(key) != 3:
-            raise ValidationError(f"a toggle key is (exclusion_id, level, target), got {key!r}")
-        excl_id, level, target = key
-        ev.exclusion(excl_id)
-        if level == "organisation":
-            target = None
-        elif level == "ruleset":
-            ev.settings.ruleset(target)
-        elif level == "audience":
-            ev.play(target)
-        else:
-            raise ValidationError(f"unknown level {level!r}; expected one of {', '.join(settings_mod.LEVELS)}")
-        out[(excl_id, level, target)] = bool(on)
-    return tuple(sorted(out.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")))
-
-
-def _levels(ev: Evaluation, toggles: tuple) -> _Levels:
-    saved = _saved_levels(ev)
-    if not toggles:
-        return saved
-    lv = _Levels(org=saved.org.copy(), rulesets={k: v.copy() for k, v in saved.rulesets.items()},
-                 audiences={k: v.copy() for k, v in saved.audiences.items()}, remove=saved.remove)
-    for (excl_id, level, target), on in toggles:
-        i = ev._excl_index[excl_id]
-        if level == "organisation":
-            lv.org[i] = on
-        elif level == "ruleset":
-            lv.rulesets[target][i] = on
-        else:
-            lv.audiences[target][i] = on
-    return lv
+def _levels(ev: Evaluation, toggles: dict | None) -> Levels:
+    """The saved levels under what-if ``toggles`` (validated by :func:`unify_dash.model.levels.normalise`)."""
+    return _saved_levels(ev).with_toggles(toggles)
 
 
 @dataclass
@@ -157,13 +106,13 @@ class _Funnel:
         return self.aud_on if k is None else (self.aud_on | self.node_on[k])
 
 
-def _funnel(ev: Evaluation, play_id: str, levels: _Levels) -> _Funnel:
+def _funnel(ev: Evaluation, play_id: str, levels: Levels) -> _Funnel:
     j, play = ev.play(play_id)
     nodes = _play_nodes(ev, play)
     n = len(ev.exclusion_ids)
     W = ev.masks.shape[1]
     aud_on = levels.audiences[play.id]
-    node_on = (np.stack([levels.org & levels.rulesets[nd.ruleset_id] for nd in nodes])
+    node_on = (np.stack([levels.node(nd.ruleset_id) for nd in nodes])
                if nodes else np.zeros((0, n), dtype=bool))
     aud_word = _pack(aud_on, W)
     node_words = np.stack([_pack(x, W) for x in node_on]) if nodes else np.zeros((0, W), dtype=np.uint64)

@@ -10,11 +10,9 @@ from unify_dash.engine.evaluator import COUNT_KEYS, EXCLUSION_KEYS, Evaluation, 
 from unify_dash.engine.funnel import (
     _Funnel,
     _funnel,
-    _Levels,
     _levels,
     _matches_f,
     _node_index,
-    _normalise_toggles,
     _play_nodes,
     _saved_levels,
     _select,
@@ -22,6 +20,7 @@ from unify_dash.engine.funnel import (
     _terms,
 )
 from unify_dash.errors import ValidationError
+from unify_dash.model.levels import Levels
 
 # --- impact --------------------------------------------------------------------------------------------
 
@@ -69,13 +68,13 @@ def impact(ev: Evaluation, play_id: str, toggles: dict | None = None) -> dict:
     """What-if counts of a Play under ``toggles`` ({(exclusion_id, level, target): on}), next to the
     saved settings. Pure numpy over the groups. JSON-able."""
     j, play = ev.play(play_id)
-    norm = _normalise_toggles(ev, toggles)
+    levels = _levels(ev, toggles)
+    norm = levels.toggles
     saved_key = ("saved_numbers", play_id)
     saved_levels = _saved_levels(ev)
     saved = ev._memo.get(saved_key)
     if saved is None:
         saved = ev._memo[saved_key] = _numbers(ev, _funnel(ev, play_id, saved_levels))
-    levels = _levels(ev, norm)
     now = _numbers(ev, _funnel(ev, play_id, levels)) if norm else saved
     nodes = _play_nodes(ev, play)
 
@@ -89,8 +88,8 @@ def impact(ev: Evaluation, play_id: str, toggles: dict | None = None) -> dict:
                           "ruleset_name": nd.ruleset_name, **now["nodes"][k], "saved": saved["nodes"][k],
                           "change": diff(now["nodes"][k], saved["nodes"][k])})
     rulesets = sorted({nd.ruleset_id for nd in nodes})
-    node_saved = [saved_levels.org & saved_levels.rulesets[nd.ruleset_id] for nd in nodes]
-    node_now = [levels.org & levels.rulesets[nd.ruleset_id] for nd in nodes]
+    node_saved = [saved_levels.node(nd.ruleset_id) for nd in nodes]
+    node_now = [levels.node(nd.ruleset_id) for nd in nodes]
     lists = {key: now[key].tolist() for key in EXCLUSION_KEYS}
     old_lists = {key: saved[key].tolist() for key in EXCLUSION_KEYS}
     ov = overlap_matrix(ev, play_id)
@@ -135,7 +134,7 @@ def _state_word(on: bool) -> str:
     return "on" if on else "off"
 
 
-def _blockers(ev: Evaluation, f: _Funnel, levels: _Levels, g: int, k: int | None = None) -> list[dict]:
+def _blockers(ev: Evaluation, f: _Funnel, levels: Levels, g: int, k: int | None = None) -> list[dict]:
     """Structured reasons for one group: opt-out, audience exclusions, node exclusions (node k or all)."""
     out = []
     row = ev.matches[g]
@@ -164,9 +163,8 @@ def _opt_out_text(source: str | None) -> str:
 
 
 def _bucket(ev: Evaluation, play_id: str, bucket: str, node_id: str | None, exclusion_id: str | None,
-            toggles: dict | None) -> tuple[_Funnel, _Levels, int | None, np.ndarray]:
-    norm = _normalise_toggles(ev, toggles)
-    levels = _levels(ev, norm)
+            toggles: dict | None) -> tuple[_Funnel, Levels, int | None, np.ndarray]:
+    levels = _levels(ev, toggles)
     f = _funnel(ev, play_id, levels)
     k = _node_index(f, node_id)
     i = ev.exclusion(exclusion_id)[0] if exclusion_id is not None else None

@@ -19,6 +19,7 @@ import duckdb
 
 from unify_dash.errors import NotFound, ValidationError
 from unify_dash.model import states
+from unify_dash.model.levels import LEVELS, Levels  # noqa: F401  (LEVELS: re-exported for the pages)
 from unify_dash.model.vocabulary import RuleError, validate
 from unify_dash.store import db
 
@@ -27,7 +28,6 @@ CRM_MODES = ("read_only", "read_write")
 DEFAULT_PROPAGATION_MINUTES = 15
 # The levels at which an exclusion can be toggled. "node" is the sequence node of a Play:
 # there an exclusion blocks when it is on at the organisation level AND in the sequence's ruleset.
-LEVELS = ("audience", "organisation", "ruleset")
 MAX_EXCLUSIONS = 512
 
 
@@ -195,28 +195,8 @@ class Settings:
         return parse_settings(doc)
 
     def with_toggles(self, toggles: dict[tuple[str, str, str | None], bool]) -> Settings:
-        """Apply toggles keyed by ``(exclusion_id, level, target)``: level ``audience`` with a play id,
-        ``ruleset`` with a ruleset id, ``organisation`` with ``None``."""
-        doc = self.to_dict()
-        for (excl_id, level, target), on in toggles.items():
-            self.exclusion(excl_id)
-            if level == "organisation":
-                for e in doc["exclusions"]:
-                    if e["id"] == excl_id:
-                        e["exclude_from_sequences"] = bool(on)
-            elif level == "ruleset":
-                self.ruleset(target)
-                for r in doc["rulesets"]:
-                    if r["id"] == target:
-                        r["exclusions"][excl_id] = bool(on)
-            elif level == "audience":
-                self.play(target)
-                for p in doc["plays"]:
-                    if p["id"] == target:
-                        p["audience_exclusions"][excl_id] = bool(on)
-            else:
-                raise ValidationError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
-        return parse_settings(doc)
+        """These settings with what-if toggles applied (see :class:`~unify_dash.model.levels.Levels`)."""
+        return parse_settings(Levels(self, toggles).apply_to(self.to_dict()))
 
 
 def exclusion_to_dict(e: Exclusion) -> dict:

@@ -30,9 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from unify_dash import engine
 from unify_dash.actions import optouts
 from unify_dash.model import vocabulary as vocab
+from unify_dash.model.levels import Levels
 from unify_dash.model.settings import Settings
 from unify_dash.store import db
 
@@ -112,8 +115,9 @@ def naive_impact_sql(settings: Settings, play_id: str, as_of, stats_table: str) 
     m_cols = ", ".join(
         (f"((CASE WHEN domain IS NULL THEN k{i} ELSE bool_or(k{i}) OVER (PARTITION BY domain) END) AND f{i}) AS m{i}"
          if e.company_wide else f"(k{i} AND f{i}) AS m{i}") for i, e in enumerate(ex))
-    aud_on = [i for i, e in enumerate(ex) if play.audience_on(e.id)]
-    node_on = [[i for i, e in enumerate(ex) if e.exclude_from_sequences and rs.is_on(e.id)] for _n, rs in nodes]
+    levels = Levels(settings)
+    aud_on = np.flatnonzero(levels.audiences[play.id]).tolist()
+    node_on = [np.flatnonzero(levels.node(rs.id)).tolist() for _n, rs in nodes]
 
     def any_of(ix):
         return "(" + " OR ".join(f"m{i}" for i in ix) + ")" if ix else "FALSE"
