@@ -57,9 +57,6 @@ EXCLUSION_BUCKETS = ("matched", "blocking", "blocks_alone")
 COUNT_KEYS = ("entered", "opted_out", "excluded_at_audience", "reached", "not_enrolled", "enrolled")
 EXCLUSION_KEYS = ("matched", "blocking", "blocks_alone")
 
-OPPORTUNITY_FIELDS = ("open_opportunities", "open_opportunities_salesforce", "open_deals_hubspot",
-                      "open_pipeline_amount", "won_opportunities", "last_opportunity_created_at")
-
 
 # --- the evaluation ---------------------------------------------------------------------------------
 

@@ -28,6 +28,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from unify_dash.model import evidence as ev
+
 # --- fields ----------------------------------------------------------------------------------------
 
 STRING, EMAIL, NUMBER, BOOL, DATE = "string", "email", "number", "bool", "date"
@@ -44,6 +46,8 @@ class Field:
     # stored trimmed and lower case (emails and domains, see ARCHITECTURE.md): compared as they are,
     # which saves a lower(trim()) of a million distinct strings per condition
     normalized: bool = False
+    # how the Exclusion tab explains a match on this field (unify_dash.model.evidence)
+    evidence: ev.Evidence = ev.CONTACT_VALUE
 
 
 FIELDS: dict[str, Field] = {
@@ -73,27 +77,33 @@ FIELDS: dict[str, Field] = {
               "The company domain (account website, or a non-free-mail email domain).", normalized=True),
         Field("open_opportunities", "Open opportunities (all CRMs)", NUMBER, "company",
               "coalesce(d.open_opportunities, 0)",
-              "Open Salesforce opportunities plus open HubSpot deals on every company record of the domain."),
+              "Open Salesforce opportunities plus open HubSpot deals on every company record of the domain.",
+              evidence=ev.Opportunities("open")),
         Field("open_opportunities_salesforce", "Open Salesforce opportunities", NUMBER, "company",
               "coalesce(d.open_opportunities_salesforce, 0)",
-              "Open Salesforce opportunities on every Salesforce account of the domain."),
+              "Open Salesforce opportunities on every Salesforce account of the domain.",
+              evidence=ev.Opportunities("open", "salesforce")),
         Field("open_deals_hubspot", "Open HubSpot deals", NUMBER, "company", "coalesce(d.open_deals_hubspot, 0)",
-              "Open HubSpot deals on every HubSpot company of the domain."),
+              "Open HubSpot deals on every HubSpot company of the domain.", evidence=ev.Opportunities("open", "hubspot")),
         Field("open_pipeline_amount", "Open pipeline amount", NUMBER, "company",
-              "coalesce(d.open_pipeline_amount, 0)", "Sum of the amounts of open opportunities and deals."),
+              "coalesce(d.open_pipeline_amount, 0)", "Sum of the amounts of open opportunities and deals.",
+              evidence=ev.Opportunities("open")),
         Field("won_opportunities", "Won opportunities", NUMBER, "company", "coalesce(d.won_opportunities, 0)",
-              "Closed-won opportunities and deals on every record of the domain."),
+              "Closed-won opportunities and deals on every record of the domain.", evidence=ev.Opportunities("won")),
         Field("last_opportunity_created_at", "Latest opportunity created", DATE, "company",
-              "d.last_opportunity_created_at", "When the newest opportunity or deal of the domain was created."),
+              "d.last_opportunity_created_at", "When the newest opportunity or deal of the domain was created.",
+              evidence=ev.Opportunities("latest")),
         Field("is_customer", "Is customer", BOOL, "company", "coalesce(d.is_customer, false)",
-              "Any company record of the domain is marked as a customer."),
+              "Any company record of the domain is marked as a customer.", evidence=ev.Customers()),
         Field("company_records", "Company records", NUMBER, "company", "coalesce(d.company_records, 0)",
-              "How many CRM company records share the domain."),
+              "How many CRM company records share the domain.", evidence=ev.RecordList()),
         Field("company_name", "Company name", STRING, "record", "r.name",
-              "The name of any company record of the domain."),
-        Field("industry", "Industry", STRING, "record", "r.industry", "The industry of any company record of the domain."),
+              "The name of any company record of the domain.", evidence=ev.RecordValue("name")),
+        Field("industry", "Industry", STRING, "record", "r.industry", "The industry of any company record of the domain.",
+              evidence=ev.RecordValue("industry")),
         Field("employees", "Employees", NUMBER, "record", "r.employees",
-              "The employee count of any company record of the domain."),
+              "The employee count of any company record of the domain.",
+              evidence=ev.RecordValue("employees")),
     ]
 }
 
@@ -153,6 +163,10 @@ class Operator:
     value: str  # "none" | "scalar" | "list" | "days"
     negative: bool  # true when NULL / no value counts as a match ("is not ...")
     template: str  # SQL with {x} for the field expression and ? for the value
+    text_template: str | None = None  # the template for text fields, where it differs ('' is empty too)
+    # over a domain's company records: "any" record satisfies the positive test, or "all" records do
+    # (emptiness: no record of the domain has a value)
+    over_records: str = "any"
 
 
 _TEXT = (STRING, EMAIL)
@@ -171,8 +185,10 @@ OPERATORS: dict[str, Operator] = {
         Operator("gte", "is at least", (NUMBER,), "scalar", False, "{x} >= ?"),
         Operator("lt", "is less than", (NUMBER,), "scalar", False, "{x} < ?"),
         Operator("lte", "is at most", (NUMBER,), "scalar", False, "{x} <= ?"),
-        Operator("is_empty", "is empty", (*_TEXT, NUMBER, DATE), "none", False, "{x} IS NULL"),
-        Operator("is_not_empty", "is not empty", (*_TEXT, NUMBER, DATE), "none", True, "{x} IS NULL"),
+        Operator("is_empty", "is empty", (*_TEXT, NUMBER, DATE), "none", False, "{x} IS NULL",
+                 text_template="coalesce({x}, '') = ''", over_records="all"),
+        Operator("is_not_empty", "is not empty", (*_TEXT, NUMBER, DATE), "none", True, "{x} IS NULL",
+                 text_template="coalesce({x}, '') = ''", over_records="all"),
         Operator("within_last_days", "is within the last N days", (DATE,), "days", False, "{x} >= ?"),
         Operator("more_than_days_ago", "is more than N days ago", (DATE,), "days", False, "{x} < ?"),
         Operator("is_true", "is true", (BOOL,), "none", False, "{x}"),
@@ -282,10 +298,8 @@ def _positive_sql(cond: dict, as_of: dt.datetime) -> tuple[Field, Operator, str,
         params.append(values)
     elif op.value == "days":
         params.append(as_of - dt.timedelta(days=float(cond["value"])))
-    if op.name in ("is_empty", "is_not_empty") and field.type in _TEXT:
-        positive = f"coalesce({x}, '') = ''"
-    else:
-        positive = op.template.format(x=x)
+    template = op.text_template if op.text_template and field.type in _TEXT else op.template
+    positive = template.format(x=x)
     return field, op, positive, params
 
 
@@ -304,8 +318,7 @@ def leaf_sql(cond: dict, as_of: dt.datetime) -> tuple[str, list]:
     field, op, positive, params = _positive_sql(cond, as_of)
     if field.entity == "record":
         inner = f"EXISTS (SELECT 1 FROM company_records r WHERE r.domain = c.domain AND coalesce({positive}, false))"
-        if op.name in ("is_empty", "is_not_empty"):
-            # empty: no record of the domain has a value
+        if op.over_records == "all":
             inner = (f"NOT EXISTS (SELECT 1 FROM company_records r WHERE r.domain = c.domain "
                      f"AND NOT coalesce({positive}, false))")
         return (f"(NOT {inner})" if op.negative else inner), params
