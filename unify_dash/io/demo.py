@@ -43,11 +43,12 @@ import yaml
 from unify_dash.errors import ValidationError
 from unify_dash.model import states, vocabulary
 from unify_dash.model.settings import parse_settings
+from unify_dash.store import schema
 
 NOW = dt.datetime(2026, 11, 26, 9, 0)
 MIN_CONTACTS = 100
 MIN_EXCLUSIONS, DEFAULT_EXCLUSIONS, MAX_EXCLUSIONS = 8, 14, 24
-RECORD_FILES = ("contacts", "company_records", "opportunities", "enrollments", "events")
+RECORD_FILES = schema.RECORD_FILES
 DOM_ROW_GROUP = 2048  # domains per streamed batch (~11,000 contacts, ~20,000 events)
 
 # The team that "owns" the demo workspace: the users who act in the event log.
@@ -748,29 +749,7 @@ STORY_EMAILS = (
 
 # --- DuckDB schema of the output files -------------------------------------------------------------
 
-COLUMNS = {
-    "contacts": [("contact_id", "VARCHAR"), ("email", "VARCHAR"), ("first_name", "VARCHAR"),
-                 ("last_name", "VARCHAR"), ("title", "VARCHAR"), ("country", "VARCHAR"),
-                 ("company_website", "VARCHAR"), ("sf_contact_id", "VARCHAR"), ("sf_lead_id", "VARCHAR"),
-                 ("hs_contact_id", "VARCHAR"), ("sf_email_opt_out", "BOOLEAN"), ("sf_do_not_email", "BOOLEAN"),
-                 ("hs_opt_out", "BOOLEAN"), ("last_contacted_at", "TIMESTAMP"), ("job_changed_at", "TIMESTAMP"),
-                 ("created_at", "TIMESTAMP")],
-    "company_records": [("record_id", "VARCHAR"), ("crm", "VARCHAR"), ("crm_id", "VARCHAR"), ("name", "VARCHAR"),
-                        ("website", "VARCHAR"), ("is_customer", "BOOLEAN"), ("industry", "VARCHAR"),
-                        ("employees", "INTEGER")],
-    "opportunities": [("opportunity_id", "VARCHAR"), ("crm", "VARCHAR"), ("crm_id", "VARCHAR"),
-                      ("record_id", "VARCHAR"), ("name", "VARCHAR"), ("stage", "VARCHAR"), ("is_closed", "BOOLEAN"),
-                      ("is_won", "BOOLEAN"), ("close_date", "DATE"), ("amount", "DOUBLE"),
-                      ("created_at", "TIMESTAMP")],
-    "enrollments": [("enrollment_id", "VARCHAR"), ("contact_id", "VARCHAR"), ("play_id", "VARCHAR"),
-                    ("node_id", "VARCHAR"), ("sequence_id", "VARCHAR"), ("state", "VARCHAR"),
-                    ("completion_reason", "VARCHAR"), ("current_step", "INTEGER"), ("next_step_at", "TIMESTAMP"),
-                    ("enrolled_at", "TIMESTAMP"), ("updated_at", "TIMESTAMP")],
-    "events": [("event_id", "VARCHAR"), ("occurred_at", "TIMESTAMP"), ("type", "VARCHAR"), ("contact_id", "VARCHAR"),
-               ("email", "VARCHAR"), ("sequence_id", "VARCHAR"), ("enrollment_id", "VARCHAR"), ("step", "INTEGER"),
-               ("source", "VARCHAR"), ("actor", "VARCHAR"), ("text", "VARCHAR"), ("label", "VARCHAR"),
-               ("detail", "VARCHAR")],
-}
+COLUMNS = {t: [(c.name, c.type) for c in schema.file_columns(t)] for t in schema.RECORD_FILES}
 
 
 def _story_tables(con: duckdb.DuckDBPyConnection, story: _Story) -> None:

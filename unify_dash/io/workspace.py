@@ -40,9 +40,9 @@ from unify_dash.actions.optouts import flag_column
 from unify_dash.errors import LoadError, Problem, ValidationError
 from unify_dash.model import domains, roles, states
 from unify_dash.model import settings as settings_mod
-from unify_dash.store import db
+from unify_dash.store import db, schema
 
-RECORD_FILES = ("contacts", "company_records", "opportunities", "enrollments", "events")
+RECORD_FILES = schema.RECORD_FILES
 DATA_EXTS = (".csv", ".parquet")
 DOC_EXTS = (".yaml", ".yml", ".json")
 WORKSPACE_FILES = tuple(f"workspace{e}" for e in DOC_EXTS)
@@ -190,44 +190,19 @@ def _cols(spec: str, **extra: Col) -> list[Col]:
 
 
 WORKSPACE_COLUMNS: dict[str, list[Col]] = {
-    "contacts": _cols(
-        "*contact_id:id *email:email first_name last_name title country company_website "
-        "sf_contact_id:id sf_lead_id:id hs_contact_id:id sf_email_opt_out:bool sf_do_not_email:bool "
-        "hs_opt_out:bool last_contacted_at:ts job_changed_at:ts created_at:ts"),
-    "company_records": _cols(
-        "*record_id:id *crm:enum *crm_id:id name website is_customer:bool industry employees:int",
-        crm=Col("crm", "enum", "value", choices=tuple(states.CRMS))),
-    "opportunities": _cols(
-        "*opportunity_id:id *crm:enum *record_id:id *is_closed:bool crm_id:id name stage is_won:bool "
-        "close_date:date amount:num created_at:ts",
-        crm=Col("crm", "enum", "value", choices=tuple(states.CRMS))),
-    "enrollments": _cols(
-        "*enrollment_id:id *contact_id:id *sequence_id:id *state:enum play_id:id node_id:id "
-        "completion_reason:enum current_step:int next_step_at:ts enrolled_at:ts updated_at:ts",
-        state=Col("state", "enum", "value", choices=tuple(states.ENROLLMENT_STATES)),
-        completion_reason=Col("completion_reason", "enum", choices=tuple(states.COMPLETION_REASONS))),
-    "events": _cols(
-        "*event_id:id *occurred_at:ts *type:enum email:email contact_id:id sequence_id:id enrollment_id:id "
-        "step:int source:enum actor text label detail",
-        type=Col("type", "enum", "value", choices=tuple(states.EVENT_TYPES))),
+    table: [Col(c.name, c.kind, "value" if c.required else None, choices=c.choices) for c in schema.file_columns(table)]
+    for table in schema.RECORD_FILES
 }
 
 # --- staging tables: every source (workspace file or CRM export) lands in these -------------------
 
 STAGING = {
-    "_ud_stg_records": """record_id VARCHAR, crm VARCHAR, crm_id VARCHAR, name VARCHAR, website VARCHAR,
-        domain VARCHAR, is_customer BOOLEAN, industry VARCHAR, employees INTEGER,
-        _file VARCHAR, _row BIGINT, _col VARCHAR""",
-    "_ud_stg_opps": """opportunity_id VARCHAR, crm VARCHAR, crm_id VARCHAR, record_id VARCHAR, name VARCHAR,
-        stage VARCHAR, is_closed BOOLEAN, is_won BOOLEAN, close_date DATE, amount DOUBLE, created_at TIMESTAMP,
-        _file VARCHAR, _row BIGINT, _col VARCHAR, _ref_col VARCHAR""",
+    "_ud_stg_records": schema.ddl("company_records", bare=True) + ", _file VARCHAR, _row BIGINT, _col VARCHAR",
+    "_ud_stg_opps": schema.ddl("opportunities", bare=True)
+    + ", _file VARCHAR, _row BIGINT, _col VARCHAR, _ref_col VARCHAR",
     # domain: the company domain this source gives the contact (see pick_domain_sql)
-    "_ud_stg_contacts": """contact_id VARCHAR, email VARCHAR, first_name VARCHAR, last_name VARCHAR,
-        title VARCHAR, country VARCHAR, email_domain VARCHAR, domain VARCHAR, sf_contact_id VARCHAR,
-        sf_lead_id VARCHAR,
-        hs_contact_id VARCHAR, sf_email_opt_out BOOLEAN, sf_do_not_email BOOLEAN, hs_opt_out BOOLEAN,
-        last_contacted_at TIMESTAMP, job_changed_at TIMESTAMP, created_at TIMESTAMP,
-        _prio INTEGER, _file VARCHAR, _row BIGINT, _col VARCHAR""",
+    "_ud_stg_contacts": schema.ddl("contacts", without=("is_free_mail",), bare=True)
+    + ", _prio INTEGER, _file VARCHAR, _row BIGINT, _col VARCHAR",
 }
 
 # contact sources, best first: a merged contact takes each value from the best source that has one
@@ -956,11 +931,8 @@ def _index(con: duckdb.DuckDBPyConnection, table: str) -> None:
             con.execute(statement)
 
 
-_CONTACT_COLS = ("contact_id", "email", "first_name", "last_name", "title", "country", "email_domain",
-                 "is_free_mail", "domain", "sf_contact_id", "sf_lead_id", "hs_contact_id", "sf_email_opt_out",
-                 "sf_do_not_email", "hs_opt_out", "last_contacted_at", "job_changed_at", "created_at")
-_EVENT_COLS = ("event_id", "occurred_at", "type", "contact_id", "email", "sequence_id", "enrollment_id", "step",
-               "source", "actor", "text", "label", "detail")
+_CONTACT_COLS = tuple(schema.names("contacts"))
+_EVENT_COLS = tuple(schema.names("events"))
 
 
 def _write_records(ld: Loading, typed: dict[str, Typed]) -> dict[str, int]:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from unify_dash.actions import optouts
 from unify_dash.model import settings, states
-from unify_dash.store import db
+from unify_dash.store import db, schema
 
 # --- labels ----------------------------------------------------------------------------------------
 
@@ -327,8 +327,7 @@ def execution_log(con: duckdb.DuckDBPyConnection, *, play_id: str | None = None,
 def workspace_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Row counts of the record and history tables (the Data page)."""
     out = {}
-    for table in ("contacts", "company_records", "opportunities", "enrollments", "events", "execution_log",
-                  "settings_versions", "audit_log"):
+    for table in (*schema.RECORD_FILES, "execution_log", "settings_versions", "audit_log"):
         out[table] = int(con.execute(f"SELECT count(*) FROM {db.ident(table)}").fetchone()[0])
     return out
 

@@ -18,164 +18,14 @@ from pathlib import Path
 import duckdb
 
 from unify_dash.errors import ValidationError
+from unify_dash.store import schema
 
 DEFAULT_DB = Path("data/unify.duckdb")
 
 SCHEMA_VERSION = 1
 
-# table name -> column definitions. The order of columns is the order of CSV exports.
-TABLES: dict[str, str] = {
-    "meta": """
-        key VARCHAR PRIMARY KEY,
-        value VARCHAR
-    """,
-    "contacts": """
-        contact_id VARCHAR PRIMARY KEY,
-        email VARCHAR NOT NULL UNIQUE,
-        first_name VARCHAR,
-        last_name VARCHAR,
-        title VARCHAR,
-        country VARCHAR,
-        email_domain VARCHAR,
-        is_free_mail BOOLEAN NOT NULL DEFAULT FALSE,
-        domain VARCHAR,
-        sf_contact_id VARCHAR,
-        sf_lead_id VARCHAR,
-        hs_contact_id VARCHAR,
-        sf_email_opt_out BOOLEAN NOT NULL DEFAULT FALSE,
-        sf_do_not_email BOOLEAN NOT NULL DEFAULT FALSE,
-        hs_opt_out BOOLEAN NOT NULL DEFAULT FALSE,
-        last_contacted_at TIMESTAMP,
-        job_changed_at TIMESTAMP,
-        created_at TIMESTAMP
-    """,
-    "company_records": """
-        record_id VARCHAR PRIMARY KEY,
-        crm VARCHAR NOT NULL,
-        crm_id VARCHAR NOT NULL,
-        name VARCHAR,
-        website VARCHAR,
-        domain VARCHAR,
-        is_customer BOOLEAN NOT NULL DEFAULT FALSE,
-        industry VARCHAR,
-        employees INTEGER
-    """,
-    "opportunities": """
-        opportunity_id VARCHAR PRIMARY KEY,
-        crm VARCHAR NOT NULL,
-        crm_id VARCHAR NOT NULL,
-        record_id VARCHAR,
-        name VARCHAR,
-        stage VARCHAR,
-        is_closed BOOLEAN NOT NULL,
-        is_won BOOLEAN NOT NULL DEFAULT FALSE,
-        close_date DATE,
-        amount DOUBLE,
-        created_at TIMESTAMP
-    """,
-    "enrollments": """
-        enrollment_id VARCHAR PRIMARY KEY,
-        contact_id VARCHAR NOT NULL,
-        play_id VARCHAR,
-        node_id VARCHAR,
-        sequence_id VARCHAR NOT NULL,
-        state VARCHAR NOT NULL,
-        completion_reason VARCHAR,
-        current_step INTEGER NOT NULL DEFAULT 0,
-        next_step_at TIMESTAMP,
-        enrolled_at TIMESTAMP,
-        updated_at TIMESTAMP
-    """,
-    "events": """
-        event_id VARCHAR PRIMARY KEY,
-        occurred_at TIMESTAMP NOT NULL,
-        type VARCHAR NOT NULL,
-        contact_id VARCHAR,
-        email VARCHAR,
-        sequence_id VARCHAR,
-        enrollment_id VARCHAR,
-        step INTEGER,
-        source VARCHAR,
-        actor VARCHAR,
-        text VARCHAR,
-        label VARCHAR,
-        detail VARCHAR
-    """,
-    "execution_log": """
-        log_id VARCHAR PRIMARY KEY,
-        "at" TIMESTAMP NOT NULL,
-        contact_id VARCHAR NOT NULL,
-        play_id VARCHAR,
-        node_id VARCHAR,
-        sequence_id VARCHAR,
-        step INTEGER,
-        outcome VARCHAR NOT NULL,
-        blocking VARCHAR,
-        settings_version INTEGER
-    """,
-    "settings_versions": """
-        version INTEGER PRIMARY KEY,
-        created_at TIMESTAMP NOT NULL,
-        effective_at TIMESTAMP NOT NULL,
-        actor VARCHAR NOT NULL,
-        note VARCHAR,
-        document VARCHAR NOT NULL
-    """,
-    "settings_changes": """
-        change_id VARCHAR PRIMARY KEY,
-        version INTEGER NOT NULL,
-        object_type VARCHAR NOT NULL,
-        object_id VARCHAR NOT NULL,
-        field VARCHAR NOT NULL,
-        before VARCHAR,
-        after VARCHAR,
-        actor VARCHAR NOT NULL,
-        changed_at TIMESTAMP NOT NULL,
-        effective_at TIMESTAMP NOT NULL,
-        note VARCHAR
-    """,
-    "audit_log": """
-        audit_id VARCHAR PRIMARY KEY,
-        "at" TIMESTAMP NOT NULL,
-        actor VARCHAR NOT NULL,
-        role VARCHAR,
-        action VARCHAR NOT NULL,
-        target VARCHAR,
-        detail VARCHAR
-    """,
-    "crm_writebacks": """
-        writeback_id VARCHAR PRIMARY KEY,
-        "at" TIMESTAMP NOT NULL,
-        crm VARCHAR NOT NULL,
-        crm_object VARCHAR,
-        crm_id VARCHAR,
-        field VARCHAR NOT NULL,
-        value VARCHAR,
-        contact_id VARCHAR,
-        email VARCHAR,
-        event_id VARCHAR,
-        status VARCHAR NOT NULL
-    """,
-    # long-running actions (bulk unenroll): the selected set is computed once into job_items and
-    # each batch commits on its own, so a failed job resumes where it stopped (lifecycle.resume_job)
-    "jobs": """
-        job_id VARCHAR PRIMARY KEY,
-        kind VARCHAR NOT NULL,
-        created_at TIMESTAMP NOT NULL,
-        actor VARCHAR NOT NULL,
-        params VARCHAR,
-        total INTEGER NOT NULL,
-        done INTEGER NOT NULL DEFAULT 0,
-        status VARCHAR NOT NULL,
-        error VARCHAR
-    """,
-    "job_items": """
-        job_id VARCHAR NOT NULL,
-        position INTEGER NOT NULL,
-        item_id VARCHAR NOT NULL,
-        PRIMARY KEY (job_id, position)
-    """,
-}
+# table name -> column definitions (DDL), from the one declaration in store/schema.py.
+TABLES: dict[str, str] = {t: schema.ddl(t) for t in schema.TABLES}
 
 INDEXES = [
     "CREATE INDEX IF NOT EXISTS idx_contacts_domain ON contacts(domain)",
@@ -188,7 +38,7 @@ INDEXES = [
 ]
 
 # Tables a workspace load replaces (records). Everything else is append-only history.
-RECORD_TABLES = ("contacts", "company_records", "opportunities", "enrollments")
+RECORD_TABLES = schema.RECORD_TABLES
 
 
 def ident(name: str) -> str:

@@ -1,0 +1,220 @@
+"""The workspace schema, declared once: every table of the store and, for the record tables, how a
+workspace file spells each column. The DDL (:func:`ddl`), the loader's file columns
+(:func:`file_columns`), the demo's output files and the staging tables all derive from it.
+
+A :class:`Column` with a ``kind`` is read from workspace files (the loader's value kinds: id, email, text,
+enum, bool, ts, date, int, num); ``required`` means every row must give a value; ``table=False`` is a
+column only files have (``company_website`` becomes the contact's domain).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from unify_dash.model import states
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # SQL type
+    constraints: str = ""  # e.g. "PRIMARY KEY", "NOT NULL DEFAULT FALSE"
+    kind: str | None = None  # how workspace files give it; None: not read from files
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    table: bool = True  # False: only in workspace files
+
+
+@dataclass(frozen=True)
+class Key:
+    """A composite primary key."""
+
+    columns: tuple[str, ...]
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+TABLES: dict[str, tuple[Column | Key, ...]] = {
+    "meta": (
+        Column("key", "VARCHAR", "PRIMARY KEY"),
+        Column("value", "VARCHAR"),
+    ),
+    "contacts": (
+        Column("contact_id", "VARCHAR", "PRIMARY KEY", kind="id", required=True),
+        Column("email", "VARCHAR", "NOT NULL UNIQUE", kind="email", required=True),
+        Column("first_name", "VARCHAR", kind="text"),
+        Column("last_name", "VARCHAR", kind="text"),
+        Column("title", "VARCHAR", kind="text"),
+        Column("country", "VARCHAR", kind="text"),
+        Column("company_website", "VARCHAR", kind="text", table=False),
+        Column("email_domain", "VARCHAR"),
+        Column("is_free_mail", "BOOLEAN", "NOT NULL DEFAULT FALSE"),
+        Column("domain", "VARCHAR"),
+        Column("sf_contact_id", "VARCHAR", kind="id"),
+        Column("sf_lead_id", "VARCHAR", kind="id"),
+        Column("hs_contact_id", "VARCHAR", kind="id"),
+        Column("sf_email_opt_out", "BOOLEAN", "NOT NULL DEFAULT FALSE", kind="bool"),
+        Column("sf_do_not_email", "BOOLEAN", "NOT NULL DEFAULT FALSE", kind="bool"),
+        Column("hs_opt_out", "BOOLEAN", "NOT NULL DEFAULT FALSE", kind="bool"),
+        Column("last_contacted_at", "TIMESTAMP", kind="ts"),
+        Column("job_changed_at", "TIMESTAMP", kind="ts"),
+        Column("created_at", "TIMESTAMP", kind="ts"),
+    ),
+    "company_records": (
+        Column("record_id", "VARCHAR", "PRIMARY KEY", kind="id", required=True),
+        Column("crm", "VARCHAR", "NOT NULL", kind="enum", required=True, choices=tuple(states.CRMS)),
+        Column("crm_id", "VARCHAR", "NOT NULL", kind="id", required=True),
+        Column("name", "VARCHAR", kind="text"),
+        Column("website", "VARCHAR", kind="text"),
+        Column("domain", "VARCHAR"),
+        Column("is_customer", "BOOLEAN", "NOT NULL DEFAULT FALSE", kind="bool"),
+        Column("industry", "VARCHAR", kind="text"),
+        Column("employees", "INTEGER", kind="int"),
+    ),
+    "opportunities": (
+        Column("opportunity_id", "VARCHAR", "PRIMARY KEY", kind="id", required=True),
+        Column("crm", "VARCHAR", "NOT NULL", kind="enum", required=True, choices=tuple(states.CRMS)),
+        Column("crm_id", "VARCHAR", "NOT NULL", kind="id"),
+        Column("record_id", "VARCHAR", kind="id", required=True),
+        Column("name", "VARCHAR", kind="text"),
+        Column("stage", "VARCHAR", kind="text"),
+        Column("is_closed", "BOOLEAN", "NOT NULL", kind="bool", required=True),
+        Column("is_won", "BOOLEAN", "NOT NULL DEFAULT FALSE", kind="bool"),
+        Column("close_date", "DATE", kind="date"),
+        Column("amount", "DOUBLE", kind="num"),
+        Column("created_at", "TIMESTAMP", kind="ts"),
+    ),
+    "enrollments": (
+        Column("enrollment_id", "VARCHAR", "PRIMARY KEY", kind="id", required=True),
+        Column("contact_id", "VARCHAR", "NOT NULL", kind="id", required=True),
+        Column("play_id", "VARCHAR", kind="id"),
+        Column("node_id", "VARCHAR", kind="id"),
+        Column("sequence_id", "VARCHAR", "NOT NULL", kind="id", required=True),
+        Column("state", "VARCHAR", "NOT NULL", kind="enum", required=True, choices=tuple(states.ENROLLMENT_STATES)),
+        Column("completion_reason", "VARCHAR", kind="enum", choices=tuple(states.COMPLETION_REASONS)),
+        Column("current_step", "INTEGER", "NOT NULL DEFAULT 0", kind="int"),
+        Column("next_step_at", "TIMESTAMP", kind="ts"),
+        Column("enrolled_at", "TIMESTAMP", kind="ts"),
+        Column("updated_at", "TIMESTAMP", kind="ts"),
+    ),
+    "events": (
+        Column("event_id", "VARCHAR", "PRIMARY KEY", kind="id", required=True),
+        Column("occurred_at", "TIMESTAMP", "NOT NULL", kind="ts", required=True),
+        Column("type", "VARCHAR", "NOT NULL", kind="enum", required=True, choices=tuple(states.EVENT_TYPES)),
+        Column("contact_id", "VARCHAR", kind="id"),
+        Column("email", "VARCHAR", kind="email"),
+        Column("sequence_id", "VARCHAR", kind="id"),
+        Column("enrollment_id", "VARCHAR", kind="id"),
+        Column("step", "INTEGER", kind="int"),
+        Column("source", "VARCHAR", kind="enum"),
+        Column("actor", "VARCHAR", kind="text"),
+        Column("text", "VARCHAR", kind="text"),
+        Column("label", "VARCHAR", kind="text"),
+        Column("detail", "VARCHAR", kind="text"),
+    ),
+    "execution_log": (
+        Column("log_id", "VARCHAR", "PRIMARY KEY"),
+        Column("at", "TIMESTAMP", "NOT NULL"),
+        Column("contact_id", "VARCHAR", "NOT NULL"),
+        Column("play_id", "VARCHAR"),
+        Column("node_id", "VARCHAR"),
+        Column("sequence_id", "VARCHAR"),
+        Column("step", "INTEGER"),
+        Column("outcome", "VARCHAR", "NOT NULL"),
+        Column("blocking", "VARCHAR"),
+        Column("settings_version", "INTEGER"),
+    ),
+    "settings_versions": (
+        Column("version", "INTEGER", "PRIMARY KEY"),
+        Column("created_at", "TIMESTAMP", "NOT NULL"),
+        Column("effective_at", "TIMESTAMP", "NOT NULL"),
+        Column("actor", "VARCHAR", "NOT NULL"),
+        Column("note", "VARCHAR"),
+        Column("document", "VARCHAR", "NOT NULL"),
+    ),
+    "settings_changes": (
+        Column("change_id", "VARCHAR", "PRIMARY KEY"),
+        Column("version", "INTEGER", "NOT NULL"),
+        Column("object_type", "VARCHAR", "NOT NULL"),
+        Column("object_id", "VARCHAR", "NOT NULL"),
+        Column("field", "VARCHAR", "NOT NULL"),
+        Column("before", "VARCHAR"),
+        Column("after", "VARCHAR"),
+        Column("actor", "VARCHAR", "NOT NULL"),
+        Column("changed_at", "TIMESTAMP", "NOT NULL"),
+        Column("effective_at", "TIMESTAMP", "NOT NULL"),
+        Column("note", "VARCHAR"),
+    ),
+    "audit_log": (
+        Column("audit_id", "VARCHAR", "PRIMARY KEY"),
+        Column("at", "TIMESTAMP", "NOT NULL"),
+        Column("actor", "VARCHAR", "NOT NULL"),
+        Column("role", "VARCHAR"),
+        Column("action", "VARCHAR", "NOT NULL"),
+        Column("target", "VARCHAR"),
+        Column("detail", "VARCHAR"),
+    ),
+    "crm_writebacks": (
+        Column("writeback_id", "VARCHAR", "PRIMARY KEY"),
+        Column("at", "TIMESTAMP", "NOT NULL"),
+        Column("crm", "VARCHAR", "NOT NULL"),
+        Column("crm_object", "VARCHAR"),
+        Column("crm_id", "VARCHAR"),
+        Column("field", "VARCHAR", "NOT NULL"),
+        Column("value", "VARCHAR"),
+        Column("contact_id", "VARCHAR"),
+        Column("email", "VARCHAR"),
+        Column("event_id", "VARCHAR"),
+        Column("status", "VARCHAR", "NOT NULL"),
+    ),
+    "jobs": (
+        Column("job_id", "VARCHAR", "PRIMARY KEY"),
+        Column("kind", "VARCHAR", "NOT NULL"),
+        Column("created_at", "TIMESTAMP", "NOT NULL"),
+        Column("actor", "VARCHAR", "NOT NULL"),
+        Column("params", "VARCHAR"),
+        Column("total", "INTEGER", "NOT NULL"),
+        Column("done", "INTEGER", "NOT NULL DEFAULT 0"),
+        Column("status", "VARCHAR", "NOT NULL"),
+        Column("error", "VARCHAR"),
+    ),
+    "job_items": (
+        Column("job_id", "VARCHAR", "NOT NULL"),
+        Column("position", "INTEGER", "NOT NULL"),
+        Column("item_id", "VARCHAR", "NOT NULL"),
+        Key(("job_id", "position")),
+    ),
+}
+
+# The record tables a workspace folder gives as files (contacts.csv, ...), in reading order; events is
+# append-only history, the others are replaced by a load.
+RECORD_FILES = ("contacts", "company_records", "opportunities", "enrollments", "events")
+RECORD_TABLES = ("contacts", "company_records", "opportunities", "enrollments")
+
+
+def columns(table: str) -> list[Column]:
+    """The table's columns (not the file-only ones), in order."""
+    return [c for c in TABLES[table] if isinstance(c, Column) and c.table]
+
+
+def names(table: str, *, without: tuple[str, ...] = ()) -> list[str]:
+    return [c.name for c in columns(table) if c.name not in without]
+
+
+def file_columns(table: str) -> list[Column]:
+    """The columns a workspace file of ``table`` may have, in order."""
+    return [c for c in TABLES[table] if isinstance(c, Column) and c.kind is not None]
+
+
+def ddl(table: str, *, without: tuple[str, ...] = (), bare: bool = False) -> str:
+    """``CREATE TABLE`` body of ``table``; ``bare`` drops constraints (staging copies)."""
+    parts = []
+    for c in TABLES[table]:
+        if isinstance(c, Key):
+            if not bare:
+                parts.append(f"PRIMARY KEY ({', '.join(_q(x) for x in c.columns)})")
+        elif c.table and c.name not in without:
+            parts.append(f"{_q(c.name)} {c.type}" + (f" {c.constraints}" if c.constraints and not bare else ""))
+    return ", ".join(parts)
