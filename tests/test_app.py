@@ -20,7 +20,7 @@ from unify_dash import engine
 from unify_dash.actions import optouts
 from unify_dash.io import demo
 from unify_dash.io import workspace as loader
-from unify_dash.model import roles, settings
+from unify_dash.model import levels, roles, settings
 from unify_dash.reports import metrics
 from unify_dash.reports.metrics import Scope
 from unify_dash.store import db
@@ -520,7 +520,7 @@ def test_data_page_loads_a_folder(writer, tmp_path):
 def test_running_sends_advances_the_clock_and_a_pending_change_takes_effect(writer):
     latest = settings.latest_version(writer)[1]
     x = latest.exclusions[0]
-    settings.apply(writer, roles.Actor("tester", "revops"), latest.with_toggles({(x.id, "organisation", None): False}),
+    settings.apply(writer, roles.Actor("tester", "revops"), levels.with_toggles(latest, {(x.id, "organisation", None): False}),
                    note="turn off")
     before = db.now(writer)
     at = open_app("data")

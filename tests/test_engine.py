@@ -13,6 +13,7 @@ import pytest
 from tests.engine_factory import NOW, OPEN_OPP, Workspace, doc, exclusion, title_is
 from unify_dash import cli, engine
 from unify_dash.errors import NotFound, UnifyError, ValidationError
+from unify_dash.model import levels
 from unify_dash.model import settings as settings_mod
 from unify_dash.store import db
 
@@ -319,7 +320,7 @@ def test_impact_matches_settings_with_toggles_evaluated(mixed):
     ev = engine.evaluation(con)
     for toggles in TOGGLE_SETS[1:]:
         fast = engine.impact(ev, "p1", toggles)
-        slow = engine.impact(engine.evaluate(con, settings=ev.settings.with_toggles(toggles)), "p1")
+        slow = engine.impact(engine.evaluate(con, settings=levels.with_toggles(ev.settings, toggles)), "p1")
         for key in engine.COUNT_KEYS:
             assert fast[key] == slow[key]
         assert [n["not_enrolled"] for n in fast["nodes"]] == [n["not_enrolled"] for n in slow["nodes"]]

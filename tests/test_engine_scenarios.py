@@ -9,6 +9,7 @@ import pytest
 
 from tests.engine_factory import NOW, OPEN_OPP, Workspace, doc, exclusion, title_is
 from unify_dash import engine
+from unify_dash.model import levels
 from unify_dash.model import settings as settings_mod
 from unify_dash.model.roles import Actor
 
@@ -225,7 +226,7 @@ def test_change_not_in_effect_during_the_propagation_delay(con):
     e = ws.enrollment(c, state="queued")
     ws.save(doc([exclusion("ceo", title_is("CEO"), name="Executives")]))
     current = settings_mod.settings_at(con, NOW)[1]
-    off = current.with_toggles({("ceo", "ruleset", "default"): False})
+    off = levels.with_toggles(current, {("ceo", "ruleset", "default"): False})
     version = settings_mod.apply(con, REVOPS, off, note="let executives in", at=NOW)
     effective = NOW + dt.timedelta(minutes=15)
     before, after = NOW + dt.timedelta(minutes=14), effective + dt.timedelta(minutes=1)

@@ -9,6 +9,7 @@ import pytest
 
 from tests.engine_factory import NOW, Workspace, doc, exclusion, title_is
 from unify_dash.errors import NotFound, PermissionDenied, ValidationError
+from unify_dash.model import levels
 from unify_dash.model import settings as s
 from unify_dash.model.roles import Actor
 from unify_dash.store import db
@@ -99,7 +100,7 @@ def test_invalid_documents_name_the_path(document, path, message):
 ])
 def test_with_toggles(toggles, check):
     st = s.parse_settings(BASE)
-    assert check(st.with_toggles(toggles))
+    assert check(levels.with_toggles(st, toggles))
     assert not check(st)  # the original is untouched
 
 
@@ -111,7 +112,7 @@ def test_with_toggles(toggles, check):
 ])
 def test_with_toggles_errors(toggles, error):
     with pytest.raises(error):
-        s.parse_settings(BASE).with_toggles(toggles)
+        levels.with_toggles(s.parse_settings(BASE), toggles)
 
 
 def test_with_exclusion_replaces_or_adds():
@@ -135,7 +136,7 @@ def test_lookups_raise_not_found(kind, key):
 def test_versions_take_effect_after_the_propagation_delay(con):
     Workspace(con)
     v1 = s.save_version(con, s.parse_settings(BASE), actor="a", at=NOW - dt.timedelta(days=1))
-    st2 = s.parse_settings(BASE).with_toggles({("ceo", "organisation", None): False})
+    st2 = levels.with_toggles(s.parse_settings(BASE), {("ceo", "organisation", None): False})
     v2 = s.save_version(con, st2, actor="b", note="off", at=NOW)
     assert (v1, v2) == (1, 2)
     assert s.settings_at(con, NOW + dt.timedelta(minutes=14))[0] == 1
@@ -164,7 +165,7 @@ def test_a_newer_version_in_effect_supersedes_an_older_pending_one(con):
     Workspace(con)
     base = s.parse_settings(BASE)
     s.save_version(con, base, actor="a", at=NOW - dt.timedelta(days=1))
-    v2 = base.with_toggles({("ceo", "organisation", None): False})
+    v2 = levels.with_toggles(base, {("ceo", "organisation", None): False})
     s.save_version(con, v2, actor="a", at=NOW)
     v3_doc = v2.to_dict()
     v3_doc["org"]["propagation_minutes"] = 0
@@ -178,7 +179,7 @@ def test_every_changed_field_is_recorded(con):
     Workspace(con)
     base = s.parse_settings(BASE)
     s.save_version(con, base, actor="a", at=NOW)
-    new = base.with_toggles({("vp", "ruleset", "default"): False, ("vp", "audience", "play"): True})
+    new = levels.with_toggles(base, {("vp", "ruleset", "default"): False, ("vp", "audience", "play"): True})
     version = s.save_version(con, new, actor="b", at=NOW)
     rows = con.execute("SELECT object_type, object_id, field, before, after FROM settings_changes "
                        "WHERE version = ? ORDER BY change_id", [version]).fetchall()
@@ -189,7 +190,7 @@ def test_every_changed_field_is_recorded(con):
 def test_apply_checks_the_role_requires_a_note_and_bumps_the_generation(con):
     ws = Workspace(con)
     ws.save(BASE)
-    new = s.parse_settings(BASE).with_toggles({("ceo", "organisation", None): False})
+    new = levels.with_toggles(s.parse_settings(BASE), {("ceo", "organisation", None): False})
     with pytest.raises(PermissionDenied):
         s.apply(con, Actor("mia", "manager"), new, note="x")
     with pytest.raises(ValidationError, match="note is required"):

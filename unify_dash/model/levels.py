@@ -10,14 +10,10 @@ toggles to a settings document (:meth:`Levels.apply_to`); the CLI's ``--set`` te
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from unify_dash.errors import ValidationError
-
-if TYPE_CHECKING:  # settings imports this module
-    from unify_dash.model.settings import Play, Settings
+from unify_dash.model.settings import Play, Settings, parse_settings
 
 LEVELS = ("audience", "organisation", "ruleset")
 
@@ -118,6 +114,11 @@ class Levels:
                     if p["id"] == target:
                         p["audience_exclusions"][excl_id] = on
         return doc
+
+
+def with_toggles(settings: Settings, toggles: dict | None) -> Settings:
+    """``settings`` with what-if toggles applied and saved into them (what "Apply" saves)."""
+    return parse_settings(Levels(settings, toggles).apply_to(settings.to_dict()))
 
 
 _ON = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}

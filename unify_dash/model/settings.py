@@ -19,7 +19,6 @@ import duckdb
 
 from unify_dash.errors import NotFound, ValidationError
 from unify_dash.model import states
-from unify_dash.model.levels import LEVELS, Levels  # noqa: F401  (LEVELS: re-exported for the pages)
 from unify_dash.model.vocabulary import RuleError, validate
 from unify_dash.store import db
 
@@ -193,10 +192,6 @@ class Settings:
             new.append(exclusion_to_dict(exclusion))
         doc["exclusions"] = new
         return parse_settings(doc)
-
-    def with_toggles(self, toggles: dict[tuple[str, str, str | None], bool]) -> Settings:
-        """These settings with what-if toggles applied (see :class:`~unify_dash.model.levels.Levels`)."""
-        return parse_settings(Levels(self, toggles).apply_to(self.to_dict()))
 
 
 def exclusion_to_dict(e: Exclusion) -> dict:

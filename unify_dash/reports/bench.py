@@ -34,6 +34,7 @@ import numpy as np
 
 from unify_dash import engine
 from unify_dash.actions import optouts
+from unify_dash.model import levels
 from unify_dash.model import vocabulary as vocab
 from unify_dash.model.levels import Levels
 from unify_dash.model.settings import Settings
@@ -164,7 +165,7 @@ SELECT {', '.join(aggs)} FROM y"""
 
 
 def naive_impact(con, ev: engine.Evaluation, play_id: str, toggles: dict) -> dict:
-    sql, params, names = naive_impact_sql(ev.settings.with_toggles(toggles), play_id, ev.as_of, ev.stats_table)
+    sql, params, names = naive_impact_sql(levels.with_toggles(ev.settings, toggles), play_id, ev.as_of, ev.stats_table)
     row = con.execute(sql, params).fetchone()
     return dict(zip(names, row, strict=True))
 

@@ -10,7 +10,7 @@ import yaml
 
 from unify_dash.app import ui
 from unify_dash.errors import UnifyError
-from unify_dash.model import roles, settings, vocabulary
+from unify_dash.model import levels, roles, settings, vocabulary
 from unify_dash.model.vocabulary import FIELDS, OPERATORS
 from unify_dash.reports import metrics
 
@@ -296,7 +296,7 @@ with tab_rules:
         if st.button(f"Save {ui.plural(n, 'change')}", key="excl.matrix.save", type="primary", disabled=n == 0,
                      icon=":material/save:"):
             try:
-                new_cfg = cfg.with_toggles(toggles)
+                new_cfg = levels.with_toggles(cfg, toggles)
                 for eid, on in removals.items():
                     new_cfg = new_cfg.with_exclusion(
                         dataclasses.replace(new_cfg.exclusion(eid), remove_from_active_sequences=on))

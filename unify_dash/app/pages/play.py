@@ -9,6 +9,7 @@ import streamlit as st
 from unify_dash import engine
 from unify_dash.app import ui
 from unify_dash.model import roles, settings
+from unify_dash.model.levels import with_toggles
 from unify_dash.store import db
 
 actor = ui.actor()
@@ -210,7 +211,7 @@ def what_if(play_id: str) -> None:
                      help=None if allowed else f"Your role ({actor.role}) cannot apply settings changes"):
             def write(cur):
                 latest = settings.latest_version(cur)[1]
-                return settings.apply(cur, actor, latest.with_toggles(toggles), note=note)
+                return settings.apply(cur, actor, with_toggles(latest, toggles), note=note)
 
             ok, new_version = ui.run_write(write)
             if ok:
