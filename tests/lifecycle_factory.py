@@ -11,11 +11,18 @@ import datetime as dt
 import itertools
 
 from unify_dash.model import domains
+from unify_dash.model.roles import Actor
 from unify_dash.model.settings import parse_settings, save_version
 from unify_dash.model.vocabulary import DOMAIN_STATS_SQL
 from unify_dash.store import db
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, 0)
+H = dt.timedelta(hours=1)
+
+# the actors of the tests, one per role that matters
+SUPPORT = Actor("sam", "support")
+MANAGER = Actor("mia", "manager")
+REVOPS = Actor("rex", "revops")
 
 # A small settings document: an opportunity rule (company-wide, removes active participants), a
 # customer rule (company-wide, keeps active participants), a title rule (person), a ruleset that has

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import pytest
 from lifecycle_factory import (
+    REVOPS,
+    SUPPORT,
     T0,
+    H,
     add_contact,
     add_enrollment,
     add_event,
@@ -21,11 +23,7 @@ from lifecycle_factory import (
 from unify_dash.actions import crmsync, optouts
 from unify_dash.actions import enrollments as lifecycle
 from unify_dash.errors import PermissionDenied
-from unify_dash.model.roles import SYSTEM, Actor
-
-SUPPORT = Actor("sam", "support")
-REVOPS = Actor("rex", "revops")
-H = dt.timedelta(hours=1)
+from unify_dash.model.roles import SYSTEM
 
 
 @pytest.fixture

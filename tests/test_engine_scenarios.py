@@ -6,14 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from lifecycle_factory import REVOPS
 
 from tests.engine_factory import NOW, OPEN_OPP, Workspace, doc, exclusion, title_is
 from unify_dash import engine
 from unify_dash.model import levels
 from unify_dash.model import settings as settings_mod
-from unify_dash.model.roles import Actor
-
-REVOPS = Actor("rex", "revops")
 
 
 def outcome(con, email: str, play: str = "play", as_of=None) -> dict:

@@ -8,7 +8,11 @@ import json
 
 import pytest
 from lifecycle_factory import (
+    MANAGER,
+    REVOPS,
+    SUPPORT,
     T0,
+    H,
     add_contact,
     add_enrollment,
     add_event,
@@ -26,11 +30,6 @@ from unify_dash.actions import optouts
 from unify_dash.errors import NotFound, PermissionDenied, ValidationError
 from unify_dash.model.roles import SYSTEM, Actor
 from unify_dash.store import db
-
-SUPPORT = Actor("sam", "support")
-MANAGER = Actor("mia", "manager")
-REVOPS = Actor("rex", "revops")
-H = dt.timedelta(hours=1)
 
 
 @pytest.fixture

@@ -6,6 +6,9 @@ import datetime as dt
 
 import pytest
 from lifecycle_factory import (
+    MANAGER,
+    REVOPS,
+    SUPPORT,
     T0,
     add_contact,
     add_enrollment,
@@ -19,13 +22,9 @@ from lifecycle_factory import (
 
 from unify_dash.actions import optouts
 from unify_dash.errors import NotFound, PermissionDenied, ValidationError
-from unify_dash.model.roles import SYSTEM, Actor
+from unify_dash.model.roles import SYSTEM
 from unify_dash.model.settings import settings_at
 from unify_dash.store import db
-
-SUPPORT = Actor("sam", "support")
-MANAGER = Actor("mia", "manager")
-REVOPS = Actor("rex", "revops")
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 from lifecycle_factory import (
+    SUPPORT,
     T0,
+    H,
     add_contact,
     add_enrollment,
     add_event,
@@ -30,9 +32,7 @@ from unify_dash.errors import NotFound, PermissionDenied, ValidationError
 from unify_dash.model.roles import Actor
 from unify_dash.store import db
 
-H = dt.timedelta(hours=1)
 D = dt.timedelta(days=1)
-SUPPORT = Actor("sam", "support")
 
 
 @pytest.fixture

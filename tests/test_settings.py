@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 
 import pytest
+from lifecycle_factory import REVOPS
 
 from tests.engine_factory import NOW, Workspace, doc, exclusion, title_is
 from unify_dash.errors import NotFound, PermissionDenied, ValidationError
@@ -14,7 +15,6 @@ from unify_dash.model import settings as s
 from unify_dash.model.roles import Actor
 from unify_dash.store import db
 
-REVOPS = Actor("rex", "revops")
 BASE = doc([exclusion("ceo", title_is("CEO"), name="Executives", remove=True),
             exclusion("vp", title_is("VP"), scope="company",
                       filters=[{"field": "email", "op": "not_equals", "value": "x@y.com"}])])
