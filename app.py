@@ -1,7 +1,7 @@
 """unify-dash: the exclusion-troubleshooting dashboard (``streamlit run app.py``).
 
 A thin entry point: who is acting, the pages that role sees, the shared sidebar, then the page.
-The database is ``$UNIFY_DB`` (default ``data/unify.duckdb``). See the README ("The dashboard").
+The database is ``$UNIFY_DB`` (default ``data/unify.duckdb``). See docs/dashboard.md.
 """
 
 import streamlit as st

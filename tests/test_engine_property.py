@@ -2,7 +2,7 @@
 
 The engine's fast what-if counts, its drill-down lists and its send decisions must equal a brute-force
 evaluation contact by contact. The brute force below is a test oracle written from the documented
-semantics (ARCHITECTURE.md "Evaluation semantics" and "Decisions"), in plain Python; it is not used by
+semantics (docs/engine.md and docs/decisions.md), in plain Python; it is not used by
 the product.
 """
 

@@ -66,7 +66,7 @@ CASES = [
     ("no thank you, please take my name off your list", None, None, OPT_OUT),
     ("Can you remove me from this sequence but keep me on the newsletter?", None, None, OPT_OUT),
     ("Sorry, I'm on maternity leave until April. Also please stop sending me these sales emails.", None, None, OPT_OUT),
-    # --- opt-out: decisions documented in the README ("Reply classification")
+    # --- opt-out: decisions documented in docs/decisions.md
     ("Unsubscribe my colleague john@acme.com please, he left.", None, None, OPT_OUT),
     ("Remove me from the cc, add my colleague Ana instead.", None, None, OPT_OUT),
     ("I have left ACME. Please remove this address from your mailing list.", AR, "Automatic reply: Hello", OPT_OUT),
@@ -245,7 +245,7 @@ def test_duckdb_udfs_label_replies_in_sql(con):
 # The labelled evaluation set (tests/data/replies_eval.csv); figures printed by scripts/eval_replies.py
 # ---------------------------------------------------------------------------------------------------
 
-# Thresholds (justified in the README ("Reply classification")): a missed opt-out is a compliance failure, so
+# Thresholds (justified in docs/decisions.md): a missed opt-out is a compliance failure, so
 # recall is held highest; opting out someone who did not ask loses pipeline, so precision is high too.
 MIN_OPT_OUT_RECALL = 0.97
 MIN_OPT_OUT_PRECISION = 0.95

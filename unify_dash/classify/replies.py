@@ -26,7 +26,7 @@ Pipeline (:func:`classify`):
 6. Otherwise out-of-office, negative and positive cues are scored; the highest score wins (ties:
    out-of-office, then negative, then positive); no cue: other.
 
-Decisions where the brief is silent (see the README ("Reply classification")):
+Decisions where the brief is silent (docs/decisions.md):
 
 * An auto-reply that asks to remove the address ("X has left the company, please remove this
   address from your list") is an **opt-out**: the request is explicit and concerns the address we

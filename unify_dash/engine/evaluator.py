@@ -1,7 +1,7 @@
 """The evaluation engine: one module answers "would this contact be emailed?" for the send
 scheduler and for every number on screen.
 
-How it works (docs/ARCHITECTURE.md, "Evaluation semantics"):
+How it works (docs/engine.md):
 
 1. :func:`evaluate` makes one set-based pass over the contacts in DuckDB. Every exclusion's
    criteria and filters are compiled by :mod:`unify_dash.model.vocabulary` (parameterised SQL) into a

@@ -1,7 +1,7 @@
 """The seeded demo workspace generator (``unify-dash demo``).
 
 ``generate(out_dir, contacts=N, seed=S)`` writes a workspace folder in the format of
-docs/ARCHITECTURE.md ("Workspace folder format"): ``workspace.yaml``, ``settings.yaml`` and the
+docs/workspace-format.md: ``workspace.yaml``, ``settings.yaml`` and the
 record files (CSV or Parquet) ``contacts``, ``company_records``, ``opportunities``,
 ``enrollments``, ``events``.
 
@@ -9,7 +9,7 @@ How it works
 ------------
 * A fixed cast of **story contacts** (:func:`build_story`, ``STORY_EMAILS``) shows every scenario
   of the support article with fixed emails (``dana@northwind-demo.com`` ...); they are the first
-  rows of every file and are present at every size. The README ("Story contacts") lists them.
+  rows of every file and are present at every size. docs/demo.md lists them.
 * Everything else is generated **in DuckDB**, set-based: a ``dom`` table of company domains
   (``range()`` with ``hash``-based pseudo-random draws from the seed, names from word arrays), then
   each output file is *one* streaming query over ``dom`` (``unnest`` of the domain's contacts /
@@ -522,7 +522,7 @@ def _blocking(exclusion_id: str, name: str, **extra) -> list[dict]:
 
 
 def build_story(now: dt.datetime) -> _Story:
-    """The story contacts listed in the README ("Story contacts")."""
+    """The story contacts listed in docs/demo.md."""
     s = _Story(now)
     # 1. Dana: blocked only by an open HubSpot deal on the SECOND company record of her domain.
     nw1 = s.record("salesforce", "Northwind", "https://www.Northwind-Demo.com/", employees=850)
@@ -1433,5 +1433,5 @@ def cli_demo(args) -> int:
     print(f"done in {counts['seconds']:.1f} s: {counts['contacts']:,} contacts, "
           f"{counts['company_records']:,} company records, {counts['opportunities']:,} opportunities, "
           f"{counts['enrollments']:,} enrollments, {counts['events']:,} events, "
-          f"{counts['exclusions']} exclusions ({counts['story_contacts']} story contacts, see the README)")
+          f"{counts['exclusions']} exclusions ({counts['story_contacts']} story contacts, see docs/demo.md)")
     return 0

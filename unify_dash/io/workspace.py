@@ -1,7 +1,6 @@
 """Workspace folder -> DuckDB: all or nothing, every problem named by file, row and column.
 
-The folder format is in ``docs/ARCHITECTURE.md`` ("Workspace folder format") and in the
-README ("Workspace folder format"). A load:
+The folder format is in ``docs/workspace-format.md``. A load:
 
 1. reads ``workspace.yaml`` (optional; ``now:`` pins the workspace clock) and the settings
    (one document or one file per section, YAML or JSON; errors name the line of the item);

@@ -1,6 +1,6 @@
 """Settings: exclusions, rulesets, sequences, plays, CRM mapping, and their versions.
 
-Settings are one document (see the README, "Workspace format"). Every saved
+Settings are one document (docs/workspace-format.md). Every saved
 change makes a new *version* with the time it takes effect (saved time plus the
 propagation delay); evaluation "as of T" uses the newest version whose
 ``effective_at`` is at or before T. Versions whose time has not come are

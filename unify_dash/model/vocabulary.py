@@ -43,7 +43,7 @@ class Field:
     entity: str  # "contact" | "company" | "record"
     sql: str  # expression over c (contacts), d (domain_stats) or r (company_records)
     description: str
-    # stored trimmed and lower case (emails and domains, see ARCHITECTURE.md): compared as they are,
+    # stored trimmed and lower case (emails and domains, see docs/engine.md): compared as they are,
     # which saves a lower(trim()) of a million distinct strings per condition
     normalized: bool = False
     # how the Exclusion tab explains a match on this field (unify_dash.model.evidence)
@@ -450,7 +450,7 @@ def is_email_is_not(cond: dict) -> bool:
 
 
 def markdown_tables() -> str:
-    """The vocabulary as the README's tables (``python -m unify_dash.model.vocabulary``)."""
+    """The vocabulary as docs/rules.md's tables (``python -m unify_dash.model.vocabulary``)."""
     lines = ["| field | label | type | evaluated over | operators |", "|---|---|---|---|---|"]
     over = {"contact": "the contact", "company": "all records of the domain (every CRM)",
             "record": "any record of the domain"}

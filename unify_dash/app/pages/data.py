@@ -92,7 +92,7 @@ tab_folder, tab_upload = st.tabs(["A folder on the server", "Upload files"], key
 with tab_folder:
     folder = st.text_input("Workspace folder", key="data.folder", placeholder="data/demo",
                            help="A folder readable by the server: settings.yaml, contacts.csv, ... and optional "
-                                "salesforce/ and hubspot/ export folders (see the README, Workspace format).")
+                                "salesforce/ and hubspot/ export folders (see docs/workspace-format.md).")
     if st.button("Load folder", key="data.load.folder", type="primary", disabled=not folder.strip(),
                  icon=":material/upload:"):
         run_load(Path(folder.strip()).expanduser())
