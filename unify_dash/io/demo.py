@@ -521,9 +521,8 @@ def _blocking(exclusion_id: str, name: str, **extra) -> list[dict]:
     return [{"exclusion_id": exclusion_id, "name": name, "levels": ["organisation", "ruleset"], **extra}]
 
 
-def build_story(now: dt.datetime) -> _Story:
-    """The story contacts listed in docs/demo.md."""
-    s = _Story(now)
+def _story_blocked_and_company_wide(s: _Story) -> None:
+    """Stories 1-3: blocked by a deal on another record, company-wide, let through by a filter."""
     # 1. Dana: blocked only by an open HubSpot deal on the SECOND company record of her domain.
     nw1 = s.record("salesforce", "Northwind", "https://www.Northwind-Demo.com/", employees=850)
     nw2 = s.record("hubspot", "Northwind Demo Inc.", "northwind-demo.com", employees=900)
@@ -574,6 +573,9 @@ def build_story(now: dt.datetime) -> _Story:
     s.contact("amelia", "amelia.hart@outlook.com", "Amelia", "Hart", "Procurement Manager",
               website="https://www.Contoso-Demo.com/", last_contacted=s.ago(240, 10))
 
+
+def _story_send_time_and_levels(s: _Story) -> None:
+    """Stories 4-6: skipped at send time, kept mid-sequence, on at one level only."""
     # 4. Omar: queued while matching an exclusion (an AE called him 3 days ago): will be skipped.
     lf = s.record("hubspot", "Lumenfield", "lumenfield-demo.com", employees=410)
     s.opp(lf, "Lumenfield - New Business", "closedlost", closed=True, close_days=220, amount=20000,
@@ -598,6 +600,9 @@ def build_story(now: dt.datetime) -> _Story:
     s.enrollment(sofia, "play_enterprise", "ent-1", "seq_vp_outbound", state="not_enrolled", start=3,
                  blocking=_blocking("open_opportunity", "Open opportunity"))
 
+
+def _story_opt_outs(s: _Story) -> None:
+    """Stories 7-10: opted out by link, by a handled and an unhandled reply, by an admin."""
     # 7. Tom: clicked the opt-out link after step 1 and never replied: completed after the first step.
     s.record("salesforce", "Ridgeway", "ridgeway-demo.com", employees=75)
     tom = s.contact("tom", "tom.becker@ridgeway-demo.com", "Tom", "Becker", "Head of Growth")
@@ -639,6 +644,9 @@ def build_story(now: dt.datetime) -> _Story:
                  tail=[(30, "opt_out", {"source": "admin", "actor": REVOPS_ADMIN,
                                         "detail": {"evidence": "Asked by phone never to be emailed again"}})])
 
+
+def _story_crm_flags_and_reversal(s: _Story) -> None:
+    """Stories 11-15: CRM opt-out flags, a reversal with permission, personal email."""
     # 11-13. CRM flags: Salesforce Email Opt Out (mapped, read & write), HubSpot unsubscribed (mapped,
     #        read-only), Salesforce Do Not Email (NOT the mapped field: not an opt-out here).
     s.record("salesforce", "Summit Peak Capital", "https://www.Summitpeak-Demo.com/", industry="Financial Services",
@@ -673,6 +681,9 @@ def build_story(now: dt.datetime) -> _Story:
               last_contacted=s.ago(300, 10))
     s.contact("jo", "jo.baker@gmail.com", "Jo", "Baker", "Freelance Designer", "United Kingdom", sf=False, hs=True)
 
+
+def _story_replies_and_endings(s: _Story) -> None:
+    """Stories 16-24: replies, mid-sequence removal, early completion, unenroll, finished."""
     # 16. Nina: out-of-office reply; the sequence continues.
     s.record("hubspot", "Vantage Point Media", "vantagepoint-demo.com", industry="Media", employees=310)
     nina = s.contact("nina", "nina.petrova@vantagepoint-demo.com", "Nina", "Petrova", "Operations Manager",
@@ -731,6 +742,14 @@ def build_story(now: dt.datetime) -> _Story:
     zoe = s.contact("zoe", "zoe.adams@amberline-demo.com", "Zoe", "Adams", "Head of Sales", sf=False, hs=True)
     s.enrollment(zoe, "play_enterprise", "ent-1", "seq_vp_outbound", state="completed", reason="finished",
                  start=50, steps=4)
+
+
+
+def build_story(now: dt.datetime) -> _Story:
+    """The story contacts listed in docs/demo.md."""
+    s = _Story(now)
+    for chapter in (_story_blocked_and_company_wide, _story_send_time_and_levels, _story_opt_outs, _story_crm_flags_and_reversal, _story_replies_and_endings):
+        chapter(s)
     s.finish()
     return s
 
@@ -922,16 +941,9 @@ FROM (
 """
 
 
-def _contacts_sql(audiences: list[tuple[str, list]], dom_filter: str = "TRUE") -> tuple[str, list]:
-    """The contacts pipeline ``C``: one row per bulk contact with its fate, its enrollment (at most
-    one) and what its events need (``n_ev`` of them, laid out by ``_EVENTS_OUT``).
-
-    ``audiences``: compiled audience criteria of the plays (SQL over ``c`` and ``d``, parameters),
-    in PLAYS order. ``dom_filter`` is a fixed predicate over ``dom`` from code.
-    """
-    aud_cols = ",\n".join(f"coalesce({sql}, false) AS aud_{i}" for i, (sql, _p) in enumerate(audiences))
-    params = [p for _s, ps in audiences for p in ps]
-    sql = f"""
+# The contacts pipeline, in three parts: who the person is (name, email, title, country), which CRMs
+# know it and what its enrollment became (fate), then the times of everything that happened.
+_CONTACTS_PEOPLE = """
 WITH base AS (
     SELECT *, getvariable('dm_n_story') + start + j + 1 AS i
     FROM (SELECT *, unnest(range(n_eff)) AS j FROM dom WHERE {dom_filter})
@@ -972,10 +984,9 @@ WITH base AS (
            free AS is_free_mail,
            {{'is_customer': CASE WHEN cdomain IS NOT NULL THEN cust END}} AS d
     FROM mailed
-), aud AS (
-    SELECT *, {aud_cols}
-    FROM c
-), crm AS (
+"""
+
+_CONTACTS_CRM_AND_FATE = """), crm AS (
     SELECT *,
            CASE WHEN has_sf AND NOT free THEN dm_u(i, 20) < 0.85 ELSE FALSE END AS in_sf_contact,
            CASE WHEN has_hs THEN dm_u(i, 21) < 0.8 ELSE dm_u(i, 21) < 0.15 END AS in_hs
@@ -1029,7 +1040,9 @@ WITH base AS (
                           WHEN v < 0.66 THEN 'replied' WHEN v < 0.71 THEN 'opted_out' WHEN v < 0.75 THEN 'excluded'
                           WHEN v < 0.81 THEN 'unenrolled' ELSE 'not_enrolled' END END AS fate
     FROM fate0
-), steps AS (
+"""
+
+_CONTACTS_TIMES = """), steps AS (
     SELECT *,
            CASE fate WHEN 'active' THEN 1 + floor(dm_u(i, 15) * (n - 1))::INTEGER
                      WHEN 'finished' THEN n WHEN 'finished_old' THEN n
@@ -1119,6 +1132,20 @@ SELECT *,
            - dm_days(5 + dm_u(i, 39) * 700) AS created_s
 FROM counted
 """
+
+
+def _contacts_sql(audiences: list[tuple[str, list]], dom_filter: str = "TRUE") -> tuple[str, list]:
+    """The contacts pipeline ``C``: one row per bulk contact with its fate, its enrollment (at most
+    one) and what its events need (``n_ev`` of them, laid out by ``_EVENTS_OUT``).
+
+    ``audiences``: compiled audience criteria of the plays (SQL over ``c`` and ``d``, parameters),
+    in PLAYS order. ``dom_filter`` is a fixed predicate over ``dom`` from code.
+    """
+    aud_cols = ",\n".join(f"coalesce({sql}, false) AS aud_{i}" for i, (sql, _p) in enumerate(audiences))
+    params = [p for _s, ps in audiences for p in ps]
+    sql = (_CONTACTS_PEOPLE.format(dom_filter=dom_filter)
+           + f"), aud AS (\n    SELECT *, {aud_cols}\n    FROM c\n"
+           + _CONTACTS_CRM_AND_FATE + _CONTACTS_TIMES)
     return sql, params
 
 
