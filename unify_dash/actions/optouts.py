@@ -21,7 +21,7 @@ import uuid
 import duckdb
 
 from unify_dash.errors import NotFound, ValidationError
-from unify_dash.model import roles, states
+from unify_dash.model import crms, roles, states
 from unify_dash.model.settings import Settings, settings_at
 from unify_dash.store import db
 
@@ -114,23 +114,17 @@ SOURCE_ACTIONS = {"admin": "contact.opt_out", "link": "contact.opt_out", "reply"
                   "crm": "crm.sync"}
 
 # CRM -> (object, contacts column with its id) for every CRM object a contact can come from
-CRM_ID_COLUMNS = {"salesforce": (("Contact", "sf_contact_id"), ("Lead", "sf_lead_id")),
-                  "hubspot": (("contact", "hs_contact_id"),)}
+CRM_ID_COLUMNS = {key: crm.contact_objects for key, crm in crms.CRMS.items()}
 
 
 def flag_column(mapping) -> str:
     """The ``contacts`` column mirroring a CRM mapping's suppression flag (a whitelisted name)."""
-    if mapping.crm == "salesforce":
-        return "sf_email_opt_out" if mapping.field == "HasOptedOutOfEmail" else "sf_do_not_email"
-    return "hs_opt_out"
+    return crms.CRMS[mapping.crm].flag(mapping.field).column
 
 
 def field_label(mapping) -> str:
     """The mapped field as a user knows it, e.g. ``Salesforce field 'Email Opt Out' (HasOptedOutOfEmail)``."""
-    if mapping.crm == "salesforce":
-        name = "Email Opt Out" if mapping.field == "HasOptedOutOfEmail" else "Do Not Email"
-        return f"Salesforce field '{name}' ({mapping.field})"
-    return f"HubSpot property '{mapping.field}'"
+    return crms.CRMS[mapping.crm].field_label(mapping.field)
 
 
 def settings_or_empty(con: duckdb.DuckDBPyConnection, when: dt.datetime) -> tuple[int | None, Settings]:

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from unify_dash.model import states
+from unify_dash.model import crms, states
 
 
 def fmt_value(value: Any) -> str:
@@ -46,7 +46,7 @@ def _missing(value: Any) -> bool:
 
 def opportunity_text(o: dict, rec: dict | None) -> str:
     crm = states.label(states.CRMS, o["crm"])
-    kind = "deal" if o["crm"] == "hubspot" else "opportunity"
+    kind = crms.CRMS[o["crm"]].opportunity if o["crm"] in crms.CRMS else "opportunity"
     state = "won" if o["is_won"] else ("open" if not o["is_closed"] else "closed")
     where = f" on {record_label(rec)}" if rec else ""
     extra = [x for x in (o.get("name"), o.get("stage")) if x]

@@ -5,6 +5,8 @@ the Exclusion tab's English) derives from these mappings.
 
 from __future__ import annotations
 
+from unify_dash.model import crms
+
 # enrollment state -> label
 ENROLLMENT_STATES: dict[str, str] = {
     "queued": "Queued",
@@ -59,8 +61,8 @@ OPT_OUT_SOURCES: dict[str, str] = {
     "crm": "CRM field",
 }
 
-# connected CRM -> label
-CRMS: dict[str, str] = {"salesforce": "Salesforce", "hubspot": "HubSpot"}
+# connected CRM -> label (the CRMs themselves are declared in model/crms.py)
+CRMS: dict[str, str] = {key: crm.label for key, crm in crms.CRMS.items()}
 
 
 def label(names: dict[str, str], key) -> str:
