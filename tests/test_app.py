@@ -21,7 +21,7 @@ from unify_dash.actions import optouts
 from unify_dash.io import demo
 from unify_dash.io import workspace as loader
 from unify_dash.model import levels, roles, settings
-from unify_dash.reports import metrics
+from unify_dash.reports import diagnosis, metrics
 from unify_dash.reports.metrics import Scope
 from unify_dash.store import db
 
@@ -595,11 +595,10 @@ def test_overrides_can_be_removed_and_filters_edited(writer):
 
 
 def test_early_completions_are_diagnosed_from_the_logs(reader):
-    from unify_dash.actions import enrollments as lifecycle
 
     play, node, _ = blocking_case(reader)
     seq = node["sequence_id"]
-    expected = lifecycle.early_completions(reader, sequence_id=seq, limit=50)
+    expected = diagnosis.early_completions(reader, sequence_id=seq, limit=50)
     assert expected, "the demo has early completions in every sequence"
     at = open_app("metrics")
     at.selectbox(key="metrics.play").set_value(play).run()

@@ -22,6 +22,7 @@ from unify_dash.errors import ValidationError
 from unify_dash.io import demo
 from unify_dash.io import workspace as loader
 from unify_dash.model import domains, settings
+from unify_dash.reports import diagnosis
 
 N = 500
 FILES = ("contacts", "company_records", "opportunities", "enrollments", "events")
@@ -441,8 +442,8 @@ def test_sofia_passes_the_audience_and_is_blocked_at_the_sequence_node(loaded):
 
 
 def test_tom_completed_after_the_first_step_because_of_the_link(loaded):
-    out = lifecycle.diagnose_completion(loaded[0], "e-tom-1")
-    assert out["pattern"] == lifecycle.PATTERN_AFTER_FIRST
+    out = diagnosis.diagnose_completion(loaded[0], "e-tom-1")
+    assert out["pattern"] == diagnosis.PATTERN_AFTER_FIRST
     assert out["cause"] == "opt_out_link"
 
 

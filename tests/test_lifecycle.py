@@ -29,6 +29,7 @@ from unify_dash.actions import enrollments as lifecycle
 from unify_dash.actions import optouts
 from unify_dash.errors import NotFound, PermissionDenied, ValidationError
 from unify_dash.model.roles import SYSTEM, Actor
+from unify_dash.reports import diagnosis
 from unify_dash.store import db
 
 
@@ -320,7 +321,7 @@ def _completed(con, email, *, steps, reason, state="completed", at=T0 + 10 * H, 
 def test_diagnose_link_click_after_first_step(con, ws):
     c, eid = _completed(con, "ann@acme.com", steps=1, reason="opted_out")
     add_event(con, "opt_out", T0 + 2 * H + dt.timedelta(minutes=5), contact_id=c, email="ann@acme.com", source="link")
-    d = lifecycle.diagnose_completion(con, eid)
+    d = diagnosis.diagnose_completion(con, eid)
     assert (d["pattern"], d["cause"], d["steps_sent"]) == ("completed_after_first_step_without_reply",
                                                           "opt_out_link", 1)
     assert "clicked the opt-out link on 2026-11-02 11:05, 2 h 5 min after step 1 was sent (2026-11-02 09:00)" \
@@ -333,7 +334,7 @@ def test_diagnose_exclusion_skip_before_first_message(con, ws):
     blocking = [{"exclusion_id": "open_opp", "name": "Open opportunity", "levels": ["organisation", "ruleset:default"]}]
     con.execute("INSERT INTO execution_log VALUES ('log1', ?, ?, 'p1', 'n1', 'seq1', 1, 'skipped', ?, 3)",
                 [T0 + 10 * H, c, json.dumps(blocking)])
-    d = lifecycle.diagnose_completion(con, eid)
+    d = diagnosis.diagnose_completion(con, eid)
     assert (d["pattern"], d["cause"]) == ("completed_before_first_message", "exclusion_skip")
     assert "Open opportunity (organisation, ruleset:default)" in d["summary"]
     assert "settings version 3" in d["summary"]
@@ -344,7 +345,7 @@ def test_diagnose_mid_sequence_removal(con, ws):
     c, eid = _completed(con, "cat@acme.com", steps=1, reason="excluded_mid_sequence")
     con.execute("INSERT INTO execution_log VALUES ('log2', ?, ?, 'p1', 'n1', 'seq1', 2, 'removed', ?, 2)",
                 [T0 + 10 * H, c, json.dumps([{"exclusion_id": "open_opp", "name": "Open opportunity"}])])
-    d = lifecycle.diagnose_completion(con, eid)
+    d = diagnosis.diagnose_completion(con, eid)
     assert d["cause"] == "exclusion_mid_sequence" and "Removed mid-sequence" in d["summary"]
 
 
@@ -354,20 +355,20 @@ def test_diagnose_handled_reply_and_admin_and_unenroll(con, ws):
     reply = add_event(con, "reply", T0 + H, email="dan@acme.com", text="please take me off your list", label="opt_out")
     # the reply was an opt-out request (label opt_out), but recorded without ending the sequence
     lifecycle.handle_opt_out_replies(con, SUPPORT, [reply], at=T0 + 3 * H)
-    d = lifecycle.diagnose_completion(con, eid)
+    d = diagnosis.diagnose_completion(con, eid)
     assert d["cause"] == "opt_out_reply" and "take me off your list" in d["summary"]
     assert [e["event_id"] for e in d["evidence"]][1] == reply
 
     _c, eid2 = _completed(con, "eve@acme.com", steps=0, reason=None, state="queued", at=T0)
     optouts.opt_out(con, SUPPORT, "eve@acme.com", source="admin", at=T0 + H)
-    d = lifecycle.diagnose_completion(con, eid2)
+    d = diagnosis.diagnose_completion(con, eid2)
     assert (d["pattern"], d["cause"]) == ("completed_before_first_message", "opt_out_admin")
     assert "sam opted the contact out with the Opt-Out button" in d["summary"]
     assert "before any step was sent" in d["summary"]
 
     _c, eid3 = _completed(con, "fay@acme.com", steps=1, reason=None, state="active", at=T0)
     lifecycle.unenroll(con, SUPPORT, "fay@acme.com", at=T0 + 5 * H)
-    d = lifecycle.diagnose_completion(con, eid3)
+    d = diagnosis.diagnose_completion(con, eid3)
     assert (d["pattern"], d["cause"]) == ("completed_after_first_step_without_reply", "unenrolled")
     assert "sam unenrolled the contact from the contact's profile" in d["summary"]
 
@@ -376,14 +377,14 @@ def test_diagnose_crm_flag_without_event(con, ws):
     c = add_contact(con, "gus@acme.com", sf_email_opt_out=True)
     eid = add_enrollment(con, c, "seq1", state="completed", completion_reason="opted_out", enrollment_id="en-gus",
                          enrolled_at=T0, updated_at=T0 + H)
-    d = lifecycle.diagnose_completion(con, eid)
+    d = diagnosis.diagnose_completion(con, eid)
     assert d["cause"] == "opt_out_crm" and "Email Opt Out" in d["summary"]
 
 
 @pytest.mark.parametrize("reason", ["excluded", "opted_out", None])
 def test_diagnose_unknown_when_no_event_explains_it(con, ws, reason):
     _c, eid = _completed(con, "hal@acme.com", steps=1, reason=reason)
-    d = lifecycle.diagnose_completion(con, eid)
+    d = diagnosis.diagnose_completion(con, eid)
     assert d["cause"] == "unknown" and d["summary"].startswith("unknown — no event explains it")
     assert d["evidence"] == []
 
@@ -393,7 +394,7 @@ def test_diagnose_does_not_use_an_opt_out_after_completion_or_reversed(con, ws):
     add_event(con, "opt_out", T0 + H, email="ivy@acme.com", source="link")
     add_event(con, "opt_out_reversal", T0 + 2 * H, email="ivy@acme.com")
     add_event(con, "opt_out", T0 + 9 * H, email="ivy@acme.com", source="admin")
-    assert lifecycle.diagnose_completion(con, eid)["cause"] == "unknown"
+    assert diagnosis.diagnose_completion(con, eid)["cause"] == "unknown"
 
 
 def test_early_completions_lists_only_the_two_patterns(con, ws):
@@ -401,10 +402,10 @@ def test_early_completions_lists_only_the_two_patterns(con, ws):
     add_event(con, "opt_out", T0 + H, email="a@acme.com", source="link")
     _completed(con, "b@acme.com", steps=3, reason="finished")
     _c, c = _completed(con, "c@acme.com", steps=0, reason="excluded")
-    out = lifecycle.early_completions(con, sequence_id="seq1")
+    out = diagnosis.early_completions(con, sequence_id="seq1")
     assert {d["enrollment_id"]: d["cause"] for d in out} == {a: "opt_out_link", c: "unknown"}
     with pytest.raises(NotFound):
-        lifecycle.diagnose_completion(con, "nope")
+        diagnosis.diagnose_completion(con, "nope")
 
 
 def test_bulk_filter_by_company_field(con, ws):

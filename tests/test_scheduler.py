@@ -30,6 +30,7 @@ from unify_dash.actions import enrollments as lifecycle
 from unify_dash.actions import optouts
 from unify_dash.errors import NotFound, PermissionDenied, ValidationError
 from unify_dash.model.roles import Actor
+from unify_dash.reports import diagnosis
 from unify_dash.store import db
 
 D = dt.timedelta(days=1)
@@ -182,7 +183,7 @@ def test_queued_contact_matching_an_exclusion_is_skipped_at_send_time(con, ws):
     [ev] = events(con, "exclusion_skip", "bob@acme.com")
     assert ev["enrollment_id"] == eid and "open_opp" in ev["detail"]
     assert s["skips"] == {"excluded": 1} and s["completions"] == {"excluded": 1}
-    d = lifecycle.diagnose_completion(con, eid)
+    d = diagnosis.diagnose_completion(con, eid)
     assert (d["pattern"], d["cause"]) == ("completed_before_first_message", "exclusion_skip")
     assert "Open opportunity" in d["summary"] and "settings version 1" in d["summary"]
 
@@ -219,7 +220,7 @@ def test_opted_out_contact_is_never_emailed_again(con, ws, state, outcome):
     assert [r["outcome"] for r in log(con, c) if r["outcome"] in ("skipped", "removed")] == [outcome]
     assert events(con, "send", "ann@beta.com") == []
     assert (s["skips"] if state == "queued" else s["removals"]) == {"opted_out": 1}
-    assert lifecycle.diagnose_completion(con, eid)["cause"] == "opt_out_link"
+    assert diagnosis.diagnose_completion(con, eid)["cause"] == "opt_out_link"
 
 
 def test_send_uses_the_settings_in_effect_at_send_time(con, ws):
@@ -251,7 +252,7 @@ def test_reply_ends_the_sequence_but_out_of_office_does_not(con, ws):
     assert (enrollment(con, ea)["state"], enrollment(con, ea)["completion_reason"]) == ("completed", "replied")
     assert enrollment(con, eb)["current_step"] == 2
     assert s["completions"] == {"replied": 1}
-    assert lifecycle.diagnose_completion(con, ea)["cause"] == "replied"
+    assert diagnosis.diagnose_completion(con, ea)["cause"] == "replied"
 
 
 def test_sequence_that_got_shorter_finishes(con, ws):

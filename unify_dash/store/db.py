@@ -167,3 +167,16 @@ def bump_generation(con: duckdb.DuckDBPyConnection) -> int:
     value = generation(con) + 1
     set_meta(con, "data_generation", str(value))
     return value
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:
+    """The rows of a query as dicts (column name -> value)."""
+    cur = con.execute(sql, params or [])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def one(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> dict | None:
+    """The first row of a query as a dict, or None."""
+    found = rows(con, sql, params)
+    return found[0] if found else None

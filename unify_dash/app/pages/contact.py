@@ -14,7 +14,7 @@ from unify_dash.actions import enrollments as lifecycle
 from unify_dash.app import ui
 from unify_dash.errors import NotFound
 from unify_dash.model import roles, settings, states
-from unify_dash.reports import metrics
+from unify_dash.reports import diagnosis, metrics
 from unify_dash.store import db
 
 actor = ui.actor()
@@ -285,7 +285,7 @@ with tab_enr:
             st.markdown("**Why did it end?** From the event and execution logs, not a guess:")
             for e in ended.itertuples():
                 with ui.cursor() as cur:
-                    d = lifecycle.diagnose_completion(cur, e.enrollment_id)
+                    d = diagnosis.diagnose_completion(cur, e.enrollment_id)
                 st.markdown(f"- **{e.sequence}** ({e.state}, {e.reason or 'no reason'}; "
                             f"{ui.plural(d['steps_sent'], 'step')} sent): {d['summary']}")
 

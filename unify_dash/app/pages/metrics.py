@@ -12,7 +12,7 @@ from unify_dash import engine
 from unify_dash.actions import enrollments as lifecycle
 from unify_dash.app import ui
 from unify_dash.model import roles, states
-from unify_dash.reports import metrics
+from unify_dash.reports import diagnosis, metrics
 from unify_dash.reports.metrics import Scope
 
 actor = ui.actor()
@@ -178,7 +178,7 @@ if sequence_id is not None:
                    "CRM opt-out, the exclusion that skipped or removed the contact, an unenrollment); when nothing "
                    "explains it, it says so instead of guessing.")
         if st.toggle("Diagnose the latest 50", key=f"metrics.early.{sequence_id}"):
-            diagnoses = ui.cached(lifecycle.early_completions, sequence_id=sequence_id, limit=50)
+            diagnoses = ui.cached(diagnosis.early_completions, sequence_id=sequence_id, limit=50)
             st.dataframe(ui.with_links(pd.DataFrame(
                 [{"email": d["email"], "steps sent": d["steps_sent"], "state": d["state"],
                   "recorded reason": d["completion_reason"], "cause": d["cause"], "why": d["summary"]}
