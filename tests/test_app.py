@@ -487,9 +487,10 @@ def test_crm_page_lists_provenance(reader):
     assert "Field mapping" in texts(at)
 
 
-def test_data_page_lists_load_problems_by_file_row_column(writer, tmp_path):
+def test_data_page_lists_load_problems_by_file_row_column(writer, tmp_path, monkeypatch):
     from workspace_factory import write_workspace
 
+    monkeypatch.setenv("UNIFY_WORKSPACES", str(tmp_path))  # the server folder is confined to this root
     bad = write_workspace(tmp_path / "bad", {"opportunities.csv": "opportunity_id,crm,record_id,is_closed\n"
                                                                   "o1,salesforce,r1,maybe\n"})
     before = metrics.workspace_counts(writer)
@@ -504,9 +505,10 @@ def test_data_page_lists_load_problems_by_file_row_column(writer, tmp_path):
     assert metrics.workspace_counts(writer) == before
 
 
-def test_data_page_loads_a_folder(writer, tmp_path):
+def test_data_page_loads_a_folder(writer, tmp_path, monkeypatch):
     from workspace_factory import write_workspace
 
+    monkeypatch.setenv("UNIFY_WORKSPACES", str(tmp_path))
     good = write_workspace(tmp_path / "good")
     at = open_app("data")
     at.text_input(key="data.folder").input(str(good)).run()
@@ -515,6 +517,40 @@ def test_data_page_loads_a_folder(writer, tmp_path):
     assert "Loaded in" in texts(at)
     assert metrics.workspace_counts(writer)["contacts"] == writer.execute(
         "SELECT count(*) FROM contacts").fetchone()[0] < 400
+
+
+@pytest.mark.parametrize("typed", ["/", "../../etc", "~", "outside_link", "{outside}"])
+def test_data_page_refuses_server_folders_outside_the_workspace_root(writer, tmp_path, monkeypatch, typed):
+    from workspace_factory import write_workspace
+
+    root = tmp_path / "root"
+    root.mkdir()
+    outside = write_workspace(tmp_path, name="outside")
+    (root / "outside_link").symlink_to(outside)
+    monkeypatch.setenv("UNIFY_WORKSPACES", str(root))
+    before = metrics.workspace_counts(writer)
+    at = open_app("data")
+    at.text_input(key="data.folder").input(typed.format(outside=outside)).run()
+    at.button(key="data.load.folder").click().run()
+    assert_ok(at)
+    assert "workspace root" in texts(at) and "Loaded in" not in texts(at)
+    assert metrics.workspace_counts(writer) == before
+
+
+def test_data_page_never_shows_a_file_linked_out_of_the_root(writer, tmp_path, monkeypatch):
+    from workspace_factory import write_workspace
+
+    ws = write_workspace(tmp_path / "root", name="ws")
+    (ws / "contacts.csv").unlink()
+    (ws / "contacts.csv").symlink_to("/etc/passwd")
+    monkeypatch.setenv("UNIFY_WORKSPACES", str(tmp_path / "root"))
+    at = open_app("data")
+    at.text_input(key="data.folder").input("ws").run()  # relative to the root
+    at.button(key="data.load.folder").click().run()
+    assert_ok(at)
+    shown = texts(at) + "".join(at.dataframe[0].value.astype(str).to_string())
+    assert "Nothing was loaded" in shown and "outside the workspace root" in shown
+    assert "root:x:0:0" not in shown
 
 
 def test_running_sends_advances_the_clock_and_a_pending_change_takes_effect(writer):

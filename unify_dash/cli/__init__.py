@@ -1,17 +1,22 @@
 """The ``unify-dash`` command line (also ``python -m unify_dash``).
 
 Each sub-command lives in the module that owns the concept; this file only
-declares the arguments and turns :class:`~unify_dash.errors.UnifyError` into a
-one-line message and exit code 1.
+declares the arguments and turns :class:`~unify_dash.errors.UnifyError` (and DuckDB's or the
+system's errors) into a one-line ``error:`` message and exit code 1, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
 
+import duckdb
+
 from unify_dash.errors import LoadError, UnifyError
+from unify_dash.store import db
 from unify_dash.store.db import DEFAULT_DB
 
 # sub-command -> "module:function"; the function takes the parsed args and returns an exit code.
@@ -70,12 +75,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Verbs that may create their database file; every other verb with --db needs an existing one (and
+# says "no database at ..." instead of creating an empty file).
+CREATES_DB = frozenset({"load"})
+
+
+def _os_message(err: OSError) -> str:
+    where = f": {err.filename}" if err.filename else ""
+    what = err.strerror or str(err)
+    if err.errno == errno.ENOSPC:
+        return f"no space left on the disk{where}; free disk space and run this again"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied{where}; expected a path this user may read and write"
+    return f"{what}{where}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module_name, func_name = COMMANDS[args.command].split(":")
-    func = getattr(importlib.import_module(module_name), func_name)
     try:
-        return int(func(args) or 0)
+        if getattr(args, "db", None) is not None and args.command not in CREATES_DB:
+            db.require_database(args.db)
+        func = getattr(importlib.import_module(module_name), func_name)
+        code = int(func(args) or 0)
+        sys.stdout.flush()  # a reader that stopped early (| head) shows here, not as a traceback at exit
+        return code
+    except BrokenPipeError:
+        # the reader of our output is gone: stop quietly (the Python docs' recipe, exit code 1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except LoadError as err:
         print(f"error: {err}", file=sys.stderr)
         for problem in err.problems:
@@ -83,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except UnifyError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except duckdb.Error as err:  # not turned into a UnifyError where it happened: still one line
+        print(f"error: {db.user_error(err, getattr(args, 'db', None))}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"error: {_os_message(err)}", file=sys.stderr)
         return 1
 
 

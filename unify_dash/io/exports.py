@@ -163,8 +163,8 @@ def find_exports(ld: Loading, folder: Path) -> dict[tuple[str, str], tuple[Path,
     top = {p.name.lower(): p for p in folder.iterdir()}
     for crm in (SF, HS):
         sub = top.get(crm)
-        if sub is None or not sub.is_dir():
-            continue
+        if sub is None or not sub.is_dir() or not ld.confined(sub, f"{sub.name}/"):
+            continue  # a folder outside the workspace root is never listed
         entries = {p.name.lower(): p for p in sub.iterdir()}
         stems = set()
         for (c, obj), stem in EXPORT_FILES.items():

@@ -25,7 +25,10 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +40,7 @@ import yaml
 
 from unify_dash.actions.optouts import flag_column
 from unify_dash.errors import LoadError, Problem, ValidationError
+from unify_dash.io import paths
 from unify_dash.model import domains, roles, states
 from unify_dash.model import settings as settings_mod
 from unify_dash.store import db, schema
@@ -58,8 +62,13 @@ Progress = Callable[[float, str], None]
 
 # Whitespace as Python's str.strip() sees it, so that SQL and domains.py agree.
 _WS = r"[\s\v\x{1c}-\x{1f}\x{85}\p{Z}]"
+# an offset is at most 14 hours (the widest real UTC offsets are -12:00 and +14:00), minutes below 60
 _TS_RE = (r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ](\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?))?"
-          r"[ ]*([Zz]|[+-]\d{2}(?::?\d{2})?)?$")
+          r"[ ]*([Zz]|[+-](?:0\d|1[0-4])(?::?[0-5]\d)?)?$")
+# a number as written in a cell: digits, one decimal point, an optional exponent (no '_', no hex, no 'inf')
+_NUM_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+# the timestamps Python (and so every page and verb) can hold: years 1 to 9999, after any offset
+_TS_MIN, _TS_MAX = "0001-01-01 00:00:00", "9999-12-31 23:59:59.999999"
 
 MACROS = [
     # exactly Python's str.strip(); a regex is also the fastest trim here
@@ -74,12 +83,19 @@ MACROS = [
     f"lambda p: CASE WHEN p.d <> '' THEN try_cast(p.d || ' ' || CASE WHEN p.t = '' THEN '00:00:00' ELSE p.t END "
     f"AS TIMESTAMP) - to_minutes(_ud_offset(p.z)) END)[1]",
     # fast path without an offset (DuckDB's own cast would ignore an offset, so those take the long way)
-    r"CREATE OR REPLACE TEMP MACRO _ud_ts(s) AS CASE WHEN regexp_full_match(s, "
+    r"CREATE OR REPLACE TEMP MACRO _ud_ts_unbounded(s) AS CASE WHEN regexp_full_match(s, "
     r"'\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?') THEN try_cast(s AS TIMESTAMP) "
     r"ELSE _ud_ts_any(s) END",
-    "CREATE OR REPLACE TEMP MACRO _ud_num(s) AS list_transform([try_cast(_ud_strip(s) AS DOUBLE)], "
-    "lambda v: CASE WHEN isfinite(v) THEN v END)[1]",
-    "CREATE OR REPLACE TEMP MACRO _ud_int(s) AS list_transform([try_cast(_ud_strip(s) AS DOUBLE)], "
+    # year 0 ('0001-01-01 (BC)') or 10000 (9999-12-31T23:00-02:00) would break every later read in Python
+    "CREATE OR REPLACE TEMP MACRO _ud_ts(s) AS list_transform([_ud_ts_unbounded(s)], lambda v: CASE WHEN "
+    f"v BETWEEN TIMESTAMP '{_TS_MIN}' AND TIMESTAMP '{_TS_MAX}' THEN v END)[1]",
+    # a number whose text has a non-zero digit but whose value underflows to 0 (1e-400) or to a subnormal
+    # (1e-310, digits lost) is not the number written: refused, like inf and nan
+    "CREATE OR REPLACE TEMP MACRO _ud_num(s) AS list_transform([_ud_strip(s)], lambda t: CASE WHEN "
+    f"regexp_full_match(t, '{_NUM_RE}') THEN list_transform([try_cast(t AS DOUBLE)], lambda v: CASE WHEN "
+    "isfinite(v) AND (abs(v) >= 2.2250738585072014e-308 OR (v = 0 AND NOT regexp_matches("
+    "regexp_extract(t, '^[^eE]*'), '[1-9]'))) THEN v END)[1] END)[1]",
+    "CREATE OR REPLACE TEMP MACRO _ud_int(s) AS list_transform([_ud_num(s)], "
     "lambda v: CASE WHEN v = floor(v) AND v BETWEEN -2147483648 AND 2147483647 THEN CAST(v AS INTEGER) END)[1]",
     "CREATE OR REPLACE TEMP MACRO _ud_bool(s) AS CASE lower(_ud_strip(s)) WHEN 'true' THEN TRUE "
     "WHEN '1' THEN TRUE WHEN 'yes' THEN TRUE WHEN 'false' THEN FALSE WHEN '0' THEN FALSE "
@@ -150,10 +166,12 @@ SQL_TYPES = {"id": "VARCHAR", "idlist": "VARCHAR", "text": "VARCHAR", "email": "
 
 _EXPECT = {
     "bool": ("a boolean", "expected true/false, 1/0 or yes/no"),
-    "ts": ("a date/time", "expected ISO 8601 such as 2026-11-02 or 2026-11-02T09:30:00 (Z or +01:00 allowed)"),
-    "date": ("a date", "expected ISO 8601 such as 2026-11-02"),
+    "ts": ("a date/time", "expected ISO 8601 such as 2026-11-02 or 2026-11-02T09:30:00 (Z or an offset such as "
+                          "+01:00, at most 14 hours, allowed; years 1 to 9999)"),
+    "date": ("a date", "expected ISO 8601 such as 2026-11-02 (years 1 to 9999)"),
     "int": ("a whole number", "expected a whole number such as 250"),
-    "num": ("a number", "expected a number such as 1500 or 1500.50 (no currency sign, no thousands separator)"),
+    "num": ("a number", "expected a number such as 1500 or 1500.50 (no currency sign, no thousands separator, "
+                        "not so small that it is stored as 0)"),
     "email": ("an email address", "expected an address such as name@example.com"),
 }
 
@@ -257,6 +275,21 @@ def _csv_reason(message: str) -> str:
         if ln.startswith("Original Line") and i + 1 < len(lines):
             return lines[i + 1]
     return lines[0] if lines else message
+
+
+_MAX_CSV_VALUE = 2_097_152  # the longest value read (DuckDB's max_line_size), also when Python re-writes a file
+
+
+def _line_ends_regular(path: Path) -> bool:
+    """True when the file has no CR at all, or every CR is the start of a CRLF and every LF the end of one."""
+    cr = lf = crlf = 0
+    last = b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            cr, lf, crlf = cr + chunk.count(b"\r"), lf + chunk.count(b"\n"), crlf + chunk.count(b"\r\n")
+            crlf += last == b"\r" and chunk[:1] == b"\n"
+            last = chunk[-1:]
+    return cr == 0 or cr == lf == crlf
 
 
 def _decode_problem(data: bytes, label: str) -> Problem | None:
@@ -379,9 +412,11 @@ class Loading:
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, folder: Path, actor: roles.Actor,
-                 progress: Progress | None):
+                 progress: Progress | None, root: Path | None = None):
         self.con = con
         self.folder = folder
+        self.root = root  # files resolving outside it are refused unread (None: no confinement)
+        self._scratch: Path | None = None  # re-written copies of CSV files (see _regular_csv)
         self.actor = actor
         self._progress = progress
         self.problems: list[Problem] = []
@@ -426,6 +461,25 @@ class Loading:
         """Free a typed table once it is staged (keeps peak memory near one copy of the data)."""
         self.con.execute(f"DROP TABLE IF EXISTS {db.ident(typed.table)}")
 
+    def confined(self, path: Path, label: str) -> bool:
+        """Whether ``path`` may be read: always without a root, else only when it resolves inside the root.
+        A refusal is a problem naming the file only (it is never opened, so nothing of it is shown)."""
+        if self.root is None or paths.is_inside(path, self.root):
+            return True
+        self.problem(label, None, None, "is a link to a file or folder outside the workspace root; it was not "
+                                        "read: expected a file inside the workspace root (copy it in instead)")
+        return False
+
+    def scratch(self) -> Path:
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="unify-load-"))
+        return self._scratch
+
+    def cleanup(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
     def drop_temps(self) -> None:
         for name in reversed(self._temps):
             self.con.execute(f"DROP TABLE IF EXISTS {db.ident(name)}")
@@ -437,6 +491,8 @@ class Loading:
     def read(self, path: Path, label: str) -> Raw | None:
         """Check a CSV or Parquet file's header and encoding and prepare the SQL that reads it as text
         (``None`` + problems when it cannot be read). :meth:`typed` does the reading."""
+        if not self.confined(path, label):
+            return None
         if path.suffix.lower() == ".parquet":
             return self._read_parquet(path, label)
         with open(path, "rb") as fh:  # only the start: the header and the encoding (DuckDB reads the rest)
@@ -450,7 +506,7 @@ class Loading:
             return None
         text = codecs.getincrementaldecoder("utf-8-sig")().decode(data.split(b"\n", 1)[0], final=False)
         try:
-            headers = [h.strip() for h in next(csv.reader(io.StringIO(text)))]
+            headers = [h.strip() for h in next(csv.reader(io.StringIO(text, newline="")))]  # any line end
         except (csv.Error, StopIteration) as err:
             self.problem(label, 1, None, f"cannot read the header row: {err}")
             return None
@@ -465,7 +521,36 @@ class Loading:
         source = ("SELECT row_number() OVER () + 1 AS _row, * FROM read_csv(?, header = true, auto_detect = false, "
                   f"columns = {columns}, delim = ',', quote = '\"', escape = '\"', strict_mode = true, "
                   "encoding = 'utf-8')")
-        return self._raw(label, headers, "csv", source, path)
+        regular = self._regular_csv(path, label)
+        return None if regular is None else self._raw(label, headers, "csv", source, regular)
+
+    def _regular_csv(self, path: Path, label: str) -> Path | None:
+        """``path`` when every line ends alike (all LF or all CRLF, no bare CR): DuckDB's strict reader reads
+        those exactly. Otherwise (mixed CRLF/LF, a bare CR inside a quoted value, old Mac CR lines) a copy
+        with CRLF line ends written by Python's csv module, every value kept as written (quoted line breaks
+        included), or ``None`` + a problem when the file is not valid CSV."""
+        if _line_ends_regular(path):
+            return path
+        fd, name = tempfile.mkstemp(suffix=".csv", dir=self.scratch())
+        os.close(fd)
+        target = Path(name)
+        csv.field_size_limit(max(csv.field_size_limit(), _MAX_CSV_VALUE))
+        with open(path, encoding="utf-8-sig", newline="") as src, open(target, "w", encoding="utf-8",
+                                                                        newline="") as dst:
+            reader = csv.reader(src, strict=True)
+            try:
+                csv.writer(dst, lineterminator="\r\n").writerows(reader)
+            except csv.Error as err:
+                text = str(err)
+                reason = ('a quoted value is not closed (a " is missing)' if "end of data" in text else
+                          'a " inside a quoted value must be doubled ("")' if "expected after" in text else text)
+                self.problem(label, reader.line_num or None, None, reason)
+                return None
+            except UnicodeDecodeError as err:
+                self.problem(label, reader.line_num + 1, None, f"byte 0x{err.object[err.start]:02x} is not valid "
+                             "UTF-8 (Latin-1 or Windows encoding?); expected UTF-8: save the file as 'CSV UTF-8'")
+                return None
+        return target
 
     def _read_parquet(self, path: Path, label: str) -> Raw | None:
         with open(path, "rb") as fh:
@@ -476,7 +561,8 @@ class Loading:
             self.problem(label, None, None, "this is not a Parquet file (no PAR1 marker); expected a Parquet file")
             return None
         try:
-            described = self.con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+            described = self.con.execute("DESCRIBE SELECT * FROM read_parquet(?)",
+                                         [paths.duckdb_literal(path)]).fetchall()
         except duckdb.Error as err:  # the transaction is unusable after an error: stop here
             first = str(err).splitlines()[0]
             self.fatal(label, None, None, f"cannot read the file as Parquet ({first}); expected a Parquet file")
@@ -496,7 +582,7 @@ class Loading:
         for i, h in enumerate(headers):
             if h:
                 columns.setdefault(h.lower(), f"c{i}")
-        return Raw(label, headers, columns, fmt, source, str(path))
+        return Raw(label, headers, columns, fmt, source, paths.duckdb_literal(path))
 
     # -- validation + conversion ----------------------------------------------------------------------
     def typed(self, raw: Raw, cols: list[Col], *, warn_unknown: bool = False) -> Typed | None:
@@ -637,8 +723,8 @@ def _conv(kind: str, x: str) -> str:
     if kind == "idlist":  # "123;456" -> "123" (the first id)
         return (f"list_filter(list_transform(regexp_split_to_array({x}, '[;,]'), lambda v: _ud_strip(v)), "
                 f"lambda v: v <> '')[1]")
-    if kind == "text":
-        return f"CASE WHEN _ud_blank({x}) THEN NULL ELSE {x} END"
+    if kind == "text":  # exactly as written: only an empty cell is no value (whitespace is kept)
+        return f"nullif({x}, '')"
     if kind in ("email", "enum"):
         return f"nullif(lower(_ud_strip({x})), '')"
     if kind == "bool":
@@ -681,7 +767,7 @@ def _one_of(ld: Loading, entries: dict[str, Path], stem: str, exts: tuple[str, .
         ld.problem(prefix + hits[1].name, None, None,
                    f"both {' and '.join(prefix + h.name for h in hits)} exist; expected only one of them")
         return None
-    return hits[0] if hits else None
+    return hits[0] if hits and ld.confined(hits[0], prefix + hits[0].name) else None
 
 
 def _workspace_meta(ld: Loading, entries: dict[str, Path]) -> dict:
@@ -723,7 +809,7 @@ def _load_settings(ld: Loading, entries: dict[str, Path]) -> settings_mod.Settin
     section_files: dict[str, Path] = {}
     for name, path in sorted(entries.items()):
         section = SECTION_FILES.get(name)
-        if section and path.is_file():
+        if section and path.is_file() and ld.confined(path, path.name):
             if section in section_files:
                 ld.problem(path.name, None, None, f"section {section!r} is defined in both "
                                                   f"{section_files[section].name} and {path.name}; expected one file")
@@ -909,7 +995,7 @@ def _check_events(ld: Loading, t: Typed) -> None:
     ld.bad_refs(t, "source", "t.type = 'opt_out' AND (t.source IS NULL OR NOT list_contains(?::VARCHAR[], t.source))",
                 [list(states.OPT_OUT_SOURCES)],
                 lambda v: f"opt_out source {_show(v)} is not valid; expected one of {', '.join(states.OPT_OUT_SOURCES)}")
-    ld.bad_refs(t, "detail", "t.type = 'opt_out_reversal' AND t.detail IS NULL", [],
+    ld.bad_refs(t, "detail", "t.type = 'opt_out_reversal' AND _ud_blank(t.detail)", [],
                 lambda v: "an opt_out_reversal needs the permission record in detail (who gave it, when, evidence)")
 
 
@@ -1041,29 +1127,39 @@ def _crm_opt_outs(ld: Loading, s: settings_mod.Settings, now: dt.datetime) -> in
 
 
 def load_workspace(con: duckdb.DuckDBPyConnection, path, *, actor: roles.Actor = roles.SYSTEM,
-                   progress: Progress | None = None) -> dict:
+                   progress: Progress | None = None, root: Path | None = None) -> dict:
     """Load a workspace folder (or a folder of CRM exports plus settings) into ``con``, all or nothing.
 
     Returns counts per table, the settings version in effect after the load and warnings.
     Raises :class:`LoadError` (nothing changed) or :class:`~unify_dash.errors.PermissionDenied`.
-    ``progress(fraction, message)`` is called as the load advances.
+    ``progress(fraction, message)`` is called as the load advances. With ``root`` (the app's server
+    folders: :func:`unify_dash.io.paths.workspace_root`), ``path`` is taken relative to it and the folder
+    and every file read must resolve inside it (:class:`~unify_dash.io.paths.PathRefused` otherwise).
     """
     from unify_dash.io import exports as crm  # crm builds on this module's reading and validation
 
     roles.require(actor, "data.load")
+    if root is not None:
+        root = Path(root).resolve()
+        path = paths.resolve_workspace(path, root)
     folder = Path(path)
     if not folder.is_dir():
         raise LoadError([Problem(str(folder), None, None, "not a folder; expected a workspace folder")])
     started = time.perf_counter()
-    ld = Loading(con, folder, actor, progress)
+    ld = Loading(con, folder, actor, progress, root)
     ld.progress(0.0, "reading settings")
-    with db.transaction(con):
-        try:
-            result = _run(ld, crm)
-        except _Stop:
-            raise LoadError(ld.problems) from None
-        except duckdb.Error as err:  # a gap in validation must still leave the database untouched
-            raise LoadError([Problem(folder.name, None, None, f"the database refused the data: {err}")]) from None
+    try:
+        with db.transaction(con):
+            try:
+                result = _run(ld, crm)
+            except _Stop:
+                raise LoadError(ld.problems) from None
+            except duckdb.Error as err:  # a gap in validation must still leave the database untouched
+                first = str(err).splitlines()[0]
+                raise LoadError([Problem(folder.name, None, None, f"the database refused the data: {first}")]) from None
+    finally:
+        ld.cleanup()
+    db.checkpoint(con)  # committed: now into the database file, or a clear error (disk full) instead of "loaded"
     result["seconds"] = round(time.perf_counter() - started, 2)
     ld.progress(1.0, "done")
     return result
@@ -1148,11 +1244,17 @@ def _run(ld: Loading, crm) -> dict:
 
 def cli_load(args) -> int:
     """``unify-dash load DIR [--db PATH]``: load and print a short summary."""
+    root = paths.cli_root()  # confined only when UNIFY_WORKSPACES is set; relative paths from here
+    folder = Path(args.dir) if root is None else paths.resolve_workspace(Path(args.dir).absolute(), root)
+    if not folder.is_dir():  # before the database is opened (and created)
+        raise LoadError([Problem(str(folder), None, None, "not a folder; expected a workspace folder")])
     con = db.connect(args.db)
     try:
-        result = load_workspace(con, args.dir)
+        result = load_workspace(con, folder, root=root)
+        generation = db.generation(con)
     finally:
         con.close()
+    db.verify_reopens(args.db, generation)  # never "loaded" unless the committed file opens again
     print(f"loaded {args.dir} into {args.db} in {result['seconds']}s")
     for table in (*db.RECORD_TABLES,):
         print(f"  {table:16} {result[table]:>10,}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from unify_dash.errors import ValidationError
+from unify_dash.errors import UnifyError, ValidationError
 from unify_dash.store import schema
 
 DEFAULT_DB = Path("data/unify.duckdb")
@@ -59,28 +61,156 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+# --- opening, committing: DuckDB's failures as one sentence saying what to do --------------------------
+
+
+class DatabaseError(UnifyError):
+    """The database file cannot be used now: missing, held by another process, disk full, not a database."""
+
+
+_LOCK = re.compile(r"Conflicting lock is held in (?P<program>.*?)(?: \(PID (?P<pid>\d+)\))?(?: by user \S+?)?"
+                   r"\.(?: See also|\s*$)")
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def _space(path: Path) -> tuple[str, int]:
+    """("X MB free on /mount", bytes free) for the disk holding ``path`` (or its nearest existing folder)."""
+    folder = path.parent.resolve()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    mount = folder
+    while not os.path.ismount(mount) and mount != mount.parent:
+        mount = mount.parent
+    return f"{_mb(free)} free on {mount}", free
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else 0
+
+
+def user_error(err: BaseException, path: str | os.PathLike | None, *, committed: bool = False) -> UnifyError:
+    """A DuckDB (or OS) error on the database file ``path`` as a :class:`DatabaseError` that says what
+    happened and what to do. ``committed``: the failure came after a commit (the change is saved in
+    the write-ahead log, not yet in the database file)."""
+    text = str(err)
+    first = text.splitlines()[0] if text else type(err).__name__
+    where = Path(str(path)) if path not in (None, ":memory:") else None
+    lock = _LOCK.search(text)
+    if lock:
+        holder = f"PID {lock['pid']}, {lock['program']}" if lock["pid"] else lock["program"]
+        return DatabaseError(f"the database {path} is in use by another process ({holder}): a unify-dash command "
+                             "or the app (make run) has it open; wait for it to finish or stop it, then run this again")
+    if "No space left" in text or getattr(err, "errno", None) == 28:
+        if where is None:
+            return DatabaseError(f"no space left on the disk: {first}; free disk space and run this again")
+        free, _ = _space(where)
+        # an estimate, measured on tmpfs mounts: a load rewrites the record tables, so DuckDB needs room for
+        # about one more copy of the database file (never less than 10 MB) until its checkpoint completes
+        need = _mb(max(_size(where), 10e6))
+        if committed or "replaying WAL" in text:
+            return DatabaseError(
+                f"no space left on the disk of {where} ({free}): the change is committed in its write-ahead log "
+                f"({_mb(_size(Path(f'{where}.wal')))}) but could not be written into the database file, which "
+                f"opens read-only only until there is room; free at least {need} (an estimate) and run any "
+                "unify-dash command on it (opening it finishes the write)")
+        return DatabaseError(f"no space left on the disk of {where} ({free}); nothing was changed: free at least "
+                             f"{need} (an estimate: the size of the database file, at least 10 MB) and run this again")
+    if "not a valid DuckDB database" in text:
+        return DatabaseError(f"{path} is not a DuckDB database; expected a database made by unify-dash load "
+                             "(or the name of a new file for unify-dash load)")
+    if isinstance(err, PermissionError) or "Permission denied" in text:
+        return DatabaseError(f"cannot open the database {path}: permission denied; expected a file this user "
+                             "may read and write")
+    return DatabaseError(f"cannot use the database {path}: {first}")
+
+
+def require_database(path: str | os.PathLike | None) -> None:
+    """Refuse a database file that does not exist (read-only verbs never create an empty one)."""
+    if path in (None, ":memory:") or Path(str(path)).is_file():
+        return
+    raise DatabaseError(f"no database at {path}: run unify-dash load DIR --db {path} first (or give --db the "
+                        "path of an existing database)")
+
+
 def connect(path: str | os.PathLike | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (and create the schema of) a database. ``None`` or ``":memory:"`` is in memory."""
+    """Open (and create the schema of) a database. ``None`` or ``":memory:"`` is in memory.
+
+    Raises :class:`DatabaseError` when the file cannot be opened (another process holds it, no space to
+    replay its write-ahead log, not a database, no permission)."""
     target = ":memory:" if path in (None, ":memory:") else str(path)
-    if target != ":memory:" and not read_only:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(target, read_only=read_only)
+    try:
+        if target != ":memory:" and not read_only:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(target, read_only=read_only)
+    except (duckdb.Error, OSError) as err:
+        raise user_error(err, target) from None
     if not read_only:
-        create_schema(con)
+        try:
+            create_schema(con)
+        except duckdb.Error as err:
+            con.close()
+            raise user_error(err, target) from None
     return con
+
+
+def database_file(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The file of ``con``'s database (``None`` in memory)."""
+    try:
+        row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    except duckdb.Error:
+        return None
+    return row[0] if row and row[0] else None
 
 
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """All or nothing: commit when the block ends, roll back on any exception."""
+    """All or nothing: commit when the block ends, roll back on any exception.
+
+    A failed commit (disk full) raises :class:`DatabaseError`; DuckDB has then kept nothing of the block."""
     con.execute("BEGIN TRANSACTION")
     try:
         yield con
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    else:
+    try:
         con.execute("COMMIT")
+    except duckdb.Error as err:
+        path = database_file(con)
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # a failed commit has already ended the transaction
+        raise user_error(err, path) from None
+
+
+def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
+    """Write committed changes from the write-ahead log into the database file now, so that a commit
+    that fits in the log but not in the file is told (disk full) instead of failing the next open."""
+    path = database_file(con)  # asked first: a failed checkpoint invalidates the connection
+    try:
+        con.execute("CHECKPOINT")
+    except duckdb.Error as err:
+        if isinstance(err, duckdb.TransactionException) and "No space" not in str(err):
+            return  # other sessions' transactions are open (the app): DuckDB checkpoints when they end
+        raise user_error(err, path, committed=True) from None
+
+
+def verify_reopens(path: str | os.PathLike, generation_expected: int) -> None:
+    """Open the closed database file again and check that it holds the committed ``data_generation``.
+    Raises :class:`DatabaseError` when it does not open or holds something else."""
+    con = connect(path)
+    try:
+        found = generation(con)
+    finally:
+        con.close()
+    if found != generation_expected:
+        raise DatabaseError(f"the database {path} reopened without the change (data generation {found}, "
+                            f"expected {generation_expected}); run the command again")
 
 
 class Database:
@@ -131,13 +261,23 @@ def set_clock(con: duckdb.DuckDBPyConnection, when: dt.datetime) -> None:
     set_meta(con, "clock", when.replace(microsecond=0).isoformat(sep=" "))
 
 
+MAX_UTC_OFFSET = dt.timedelta(hours=14)  # the widest real UTC offsets are -12:00 and +14:00
+
+
 def parse_timestamp(value, what: str, expected: str = "a date and time (ISO 8601, e.g. 2026-11-02T09:30)") -> dt.datetime:
     """A datetime, date or ISO 8601 text (``Z`` or an offset allowed) as naive UTC.
 
     Raises :class:`~unify_dash.errors.ValidationError` naming ``what`` when it is none of those.
     """
     if isinstance(value, dt.datetime):
-        return value if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
+        offset = value.utcoffset()
+        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+            raise ValidationError(f"{what}: the offset {offset} is more than 14 hours; expected {expected}")
+        try:
+            return value if offset is None else value.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:  # 9999-12-31T23:00-02:00 is in the year 10000
+            raise ValidationError(f"{what}: {value.isoformat()} is outside the years 1 to 9999 in UTC; "
+                                  f"expected {expected}") from None
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
     if isinstance(value, str) and value.strip():

@@ -10,6 +10,7 @@ import streamlit as st
 
 from unify_dash import scheduler
 from unify_dash.app import ui
+from unify_dash.io import paths
 from unify_dash.io import workspace as loader
 from unify_dash.model import roles, settings
 from unify_dash.reports import metrics
@@ -40,13 +41,14 @@ if result:
     st.json(result, expanded=False)
 
 
-def run_load(folder: Path) -> None:
+def run_load(folder: Path | str, root: Path | None = None) -> None:
     bar = st.progress(0.0, text="Starting…")
 
     def progress(fraction: float, message: str) -> None:
         bar.progress(fraction, text=message)
 
-    ok, res = ui.run_write(lambda cur: loader.load_workspace(cur, folder, actor=actor, progress=progress))
+    ok, res = ui.run_write(lambda cur: loader.load_workspace(cur, folder, actor=actor, progress=progress,
+                                                                      root=root))
     if ok:
         st.session_state["data.result"] = res
         st.rerun()
@@ -87,15 +89,17 @@ st.caption("A load replaces the records (contacts, company records, opportunitie
            "(events, execution log, settings versions, audit log). It is all or nothing: when a file has a problem, "
            "nothing changes and every problem is listed with its file, row and column. Opt-outs already recorded are "
            "never cleared by a load.")
-tab_folder, tab_upload = st.tabs(["A folder on the server", "Upload files"], key="data.tabs")
+tab_upload, tab_folder = st.tabs(["Upload files", "A folder on the server"], key="data.tabs")
 
 with tab_folder:
-    folder = st.text_input("Workspace folder", key="data.folder", placeholder="data/demo",
-                           help="A folder readable by the server: settings.yaml, contacts.csv, ... and optional "
-                                "salesforce/ and hubspot/ export folders (see docs/workspace-format.md).")
+    root = paths.workspace_root()
+    folder = st.text_input("Workspace folder", key="data.folder", placeholder="demo",
+                           help=f"A folder inside the workspace root `{root}` (set by {paths.WORKSPACES_ENV}): "
+                                "settings.yaml, contacts.csv, ... and optional salesforce/ and hubspot/ export "
+                                "folders (see docs/workspace-format.md). Paths and links leading out of the root are refused.")
     if st.button("Load folder", key="data.load.folder", type="primary", disabled=not folder.strip(),
                  icon=":material/upload:"):
-        run_load(Path(folder.strip()).expanduser())
+        run_load(folder, root=root)  # confined to the root: resolved, never a glob, no link out of it
 
 with tab_upload:
     st.caption("Files keep their names: settings (settings.yaml or one file per section), workspace.yaml, records "
