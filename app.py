@@ -11,7 +11,10 @@ from unify_dash.errors import NotFound
 from unify_dash.model import roles, settings
 from unify_dash.store import db as unify_db
 
-st.set_page_config(page_title="unify-dash", page_icon=":material/filter_alt:", layout="wide")
+# The favicon is a file of the app: a :material/...: page icon would be fetched from a font CDN, and
+# no request of the page leaves for another host (tests/test_browser.py).
+st.set_page_config(page_title="unify-dash", page_icon=str(ui.ROOT / "unify_dash/app/assets/favicon.png"),
+                   layout="wide")
 
 # --- who is acting -------------------------------------------------------------------------------
 if ui.oidc_configured() and not st.user.is_logged_in:
