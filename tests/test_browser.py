@@ -195,7 +195,7 @@ def test_screenshot_of_every_page(app, scenario, name):
 
 
 @pytest.fixture(scope="module")
-def naughty_app(chromium, tmp_path_factory):
+def naughty_app(app, tmp_path_factory):
     """The naughty workspace (tests/naughty_support.py): the first contact's first name is
     ``[Verify your account](https://evil.example/login)``, its last name and email local part
     ``![x](http://127.0.0.2:9/beacon)``, exclusion names carry the same; every request the page makes
@@ -209,16 +209,22 @@ def naughty_app(chromium, tmp_path_factory):
     con = db.connect(path)
     loader.load_workspace(con, ws.folder)
     con.close()
-    with streamlit_server(path, role="admin", timeout=120) as url, browser(chromium) as page:
+    # a second context of the module's browser (one Playwright per thread)
+    context = app[1].context.browser.new_context(viewport={"width": 1440, "height": 1000})
+    with streamlit_server(path, role="admin", timeout=120) as url:
+        page = context.new_page()
         page.set_default_timeout(PAGE_TIMEOUT)
         requests: list[str] = []
         origin = url.rstrip("/")
 
         # every request is recorded; one for another host is refused before it leaves (the app's own
         # requests are not intercepted: a Python round trip per static file slows the page down)
-        page.context.on("request", lambda r: requests.append(r.url))
-        page.context.route(lambda u: not (u == origin or u.startswith(origin + "/")), lambda r: r.abort())
-        yield url, page, ws, requests
+        context.on("request", lambda r: requests.append(r.url))
+        context.route(lambda u: not (u == origin or u.startswith(origin + "/")), lambda r: r.abort())
+        try:
+            yield url, page, ws, requests
+        finally:
+            context.close()
 
 
 def test_no_request_leaves_for_another_host_and_links_show_as_text(naughty_app):
