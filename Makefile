@@ -29,6 +29,8 @@ $(DB): | $(STAMP)
 
 db: $(DB)
 
+# Listens on 127.0.0.1 only (server.address in .streamlit/config.toml): set STREAMLIT_SERVER_ADDRESS to listen
+# on the network, after configuring sign-in ([auth] in .streamlit/secrets.toml; docs/dashboard-security.md).
 run: $(STAMP) $(DB)
 	UNIFY_DB=$(DB) $(BIN)/streamlit run app.py
 

@@ -11,13 +11,22 @@ from unify_dash.errors import NotFound
 from unify_dash.model import roles, settings
 from unify_dash.store import db as unify_db
 
-st.set_page_config(page_title="unify-dash", page_icon=":material/filter_alt:", layout="wide")
+# The favicon is a file of the app: a :material/...: page icon would be fetched from a font CDN, and
+# no request of the page leaves for another host (tests/test_browser.py).
+st.set_page_config(page_title="unify-dash", page_icon=str(ui.ROOT / "unify_dash/app/assets/favicon.png"),
+                   layout="wide")
 
 # --- who is acting -------------------------------------------------------------------------------
 if ui.oidc_configured() and not st.user.is_logged_in:
     st.title("unify-dash")
     st.write("Sign in to troubleshoot exclusions, sequences and opt-outs.")
     st.button("Sign in", icon=":material/login:", on_click=st.login, type="primary")
+    st.stop()
+
+refusal = ui.local_mode_refusal()  # no sign-in configured and the server reachable from the network
+if refusal:
+    st.title("unify-dash")
+    st.error(refusal, icon=":material/lock:")
     st.stop()
 
 with st.sidebar:
@@ -47,7 +56,7 @@ nav = st.navigation([st.Page(home, title="Home", url_path="home", default=True, 
 
 # --- shared sidebar ------------------------------------------------------------------------------
 with st.sidebar:
-    st.markdown(f"**{actor.name}** · {actor.role}")
+    st.markdown(f"**{ui.code(actor.name)}** · {actor.role}")
     if ui.oidc_configured():
         st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="ui.logout")
     with ui.cursor() as cur:
@@ -58,15 +67,17 @@ with st.sidebar:
         except NotFound:  # an empty database: the page says what to do
             in_effect = "no workspace loaded"
         pending = settings.pending_versions(cur)
-    st.caption(f"Database `{ui.db_path()}`  \nWorkspace clock {ui.fmt_time(clock)}  \n{in_effect}")
+    st.caption(f"Database {ui.code(ui.db_path())}  \nWorkspace clock {ui.fmt_time(clock)}  \n{in_effect}")
     if pending:
         st.markdown(f"**Pending changes** ({len(pending)})")
         for p in pending:
             with st.expander(f"v{p['version']} · takes effect {ui.fmt_time(p['effective_at'])} "
                              f"({ui.fmt_relative(p['effective_at'], clock)})"):
-                st.caption(f"by {p['actor']} at {ui.fmt_time(p['created_at'])}: {p['note'] or '(no note)'}")
+                st.caption(f"by {ui.code(p['actor'])} at {ui.fmt_time(p['created_at'])} · "
+                           f"{ui.md(p['note']) or '(no note)'}")
                 for c in p["changes"][:20]:
-                    st.caption(f"{c['object_type']} `{c['object_id']}` {c['field']}: {c['before']} → {c['after']}")
+                    st.caption(f"{ui.md(c['object_type'])} {ui.code(c['object_id'])} {ui.md(c['field'])}: "
+                               f"{ui.md(c['before'])} → {ui.md(c['after'])}")
                 if len(p["changes"]) > 20:
                     st.caption(f"… and {len(p['changes']) - 20} more")
 

@@ -8,20 +8,31 @@ their own copy of the file.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import naughty_support as naughty
+import pandas as pd
 import pytest
+from naughty_support import analyse
+from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from unify_dash import engine
 from unify_dash.actions import optouts
+from unify_dash.app import ui
 from unify_dash.io import demo
 from unify_dash.io import workspace as loader
 from unify_dash.model import levels, roles, settings
-from unify_dash.reports import diagnosis, metrics
+from unify_dash.reports import contactview, diagnosis, metrics, playview, settingsview
 from unify_dash.reports.metrics import Scope
 from unify_dash.store import db
 
@@ -77,6 +88,16 @@ def writer(template_db, tmp_path, monkeypatch):
     con.close()
 
 
+@pytest.fixture(autouse=True)
+def loopback_server():
+    """The app runs as ``make run`` starts it: on 127.0.0.1 (.streamlit/config.toml), whatever the
+    working directory of the test run."""
+    before = st_config.get_option("server.address")
+    st_config.set_option("server.address", "127.0.0.1")
+    yield
+    st_config.set_option("server.address", before)
+
+
 # --- helpers -------------------------------------------------------------------------------------------------
 
 
@@ -98,10 +119,16 @@ def assert_ok(at: AppTest) -> None:
 
 
 def texts(at: AppTest) -> str:
+    """The text a person reads in the page's Markdown elements (escapes resolved, as the browser shows it)."""
     parts = [m.value for m in at.markdown] + [s.value for s in at.subheader] + [c.value for c in at.caption]
     parts += [e.value for e in at.error] + [s.value for s in at.success] + [i.value for i in at.info]
     parts += [w.value for w in at.warning]
-    return "\n".join(str(p) for p in parts)
+    return "\n".join(analyse(str(p)).text for p in parts)
+
+
+def shown(source: str) -> str:
+    """What a person reads for one Markdown label or body."""
+    return analyse(str(source)).text
 
 
 def metric(at: AppTest, label: str) -> int:
@@ -306,7 +333,7 @@ def test_deep_link_opens_the_contact_and_its_exclusion_tab(reader):
     assert at.text_input(key="contact.email").value == email
     body = texts(at)
     assert email in body
-    assert f"{x['name']} · blocks" in [e.label for e in at.expander]
+    assert f"{x['name']} · blocks" in [shown(e.label) for e in at.expander]
     assert "What would let the contact through" in body
     assert at.button(key=f"contact.override.{x['id']}")
 
@@ -335,7 +362,7 @@ def test_override_releases_the_contact_after_propagation(writer):
     db.set_clock(writer, pending["effective_at"] + dt.timedelta(minutes=1))
     at.run()
     assert_ok(at)
-    labels = [e.label for e in at.expander]
+    labels = [shown(e.label) for e in at.expander]
     assert f"{x['name']} · matches, let through by a filter" in labels
     after = engine.explain(writer, email)
     assert next(p for p in after["plays"] if p["id"] == play)["nodes"][node["id"]] == "enrolled"
@@ -458,7 +485,7 @@ def test_execution_log_filters_by_email(writer):
     at.text_input(key="logs.email").input(email).run()
     assert_ok(at)
     n = metrics.execution_log(writer, email=email)["total"]
-    assert n and f"**{n} log row" in texts(at)
+    assert n and f"{n} log row" in texts(at)
     shown = list_table(at)
     assert len(shown) == n and shown["blocking_criteria"].notna().any()
 
@@ -587,7 +614,7 @@ def test_signed_in_user_gets_the_role_of_the_secrets(reader):
     at.run()
     assert_ok(at)
     assert at.title[0].value == "Contact"  # support's first page
-    assert "**Ann@Acme.com** · support" in [m.value for m in at.sidebar.markdown]
+    assert "Ann@Acme.com · support" in [shown(m.value) for m in at.sidebar.markdown]
     assert at.button(key="ui.logout")
     assert not [s for s in at.sidebar.selectbox if s.key == "ui.role"]  # no role picker when signed in
 
@@ -608,7 +635,7 @@ def test_unknown_signed_in_user_gets_the_default_role(reader):
     at.run()
     assert_ok(at)
     assert at.title[0].value == "Metrics"
-    assert "**bob@acme.com** · manager" in [m.value for m in at.sidebar.markdown]
+    assert "bob@acme.com · manager" in [shown(m.value) for m in at.sidebar.markdown]
 
 
 def test_overrides_can_be_removed_and_filters_edited(writer):
@@ -667,3 +694,307 @@ def test_an_empty_database_says_how_to_load_one(tmp_path, monkeypatch, page):
     assert "no workspace loaded" in "\n".join(c.value for c in at.sidebar.caption)
     if page != "data":
         assert "No workspace is loaded" in texts(at)
+
+
+# --- hostile input: data shown as written -------------------------------------------------------------------------
+
+HOSTILE = {"link": "[Verify your account](https://evil.example/login)", "image": "![x](http://127.0.0.2:9/beacon)",
+           "sql": "'; DROP TABLE contacts; --", "katex": "$x^2$ and $$y$$", "colour": ":red[alert] :material/home:",
+           "emoji": ":smile: :streamlit:", "autolink": "www.evil.example and ann@evil.example",
+           "html": "<img src=http://127.0.0.2:9/h>", "heading": "# big", "list": "1. first"}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_md_shows_a_hostile_value_as_written(name):
+    value = HOSTILE[name]
+    assert analyse(value).constructs or analyse(value).text != naughty.norm(value)  # the raw value is not safe
+    for helper in (ui.md, ui.code):
+        rendered = analyse(helper(value))
+        assert rendered.constructs == [] and rendered.text == value
+
+
+def test_every_naughty_string_renders_as_written_through_md_and_code():
+    """All 515 strings of the big list: through ui.md and ui.code, the renderer model shows each as
+    written and finds no construct; without them, a good part of the list would be rendered."""
+    raw = [s for s in naughty.BLNS if analyse(s).constructs or analyse(s).text != naughty.norm(s)]
+    assert len(raw) > 100
+    for helper in (ui.md, ui.code):
+        bad = [(s, analyse(helper(s))) for s in naughty.BLNS]
+        bad = [(s, r) for s, r in bad if r.constructs or r.text != naughty.norm(s)]
+        assert bad == [], bad[:5]
+
+
+def test_plot_text_keeps_plotly_html_out():
+    assert ui.plot_text('<a href="https://evil.example">x</a> & <br>') == \
+        '&lt;a href="https://evil.example"&gt;x&lt;/a&gt; &amp; &lt;br&gt;'
+
+
+@pytest.fixture(scope="module")
+def naughty_db(tmp_path_factory):
+    """The naughty workspace loaded, a pending settings change whose note is a naughty string, and a
+    reply from a naughty contact; returns (path, workspace, settings in effect, contacts as stored)."""
+    from workspace_factory import write_workspace
+
+    root = tmp_path_factory.mktemp("naughty")
+    ws = naughty.build(root, write_workspace)
+    path = root / "unify.duckdb"
+    con = db.connect(path)
+    loader.load_workspace(con, ws.folder)
+    _, cfg = settings.settings_at(con)
+    actor = roles.Actor(naughty.BLNS[100], "admin")
+    settings.apply(con, actor, levels.with_toggles(cfg, {("x0", "organisation", None): False}), note=naughty.BLNS[101])
+    stored = con.execute("SELECT email, first_name, last_name, title FROM contacts WHERE email LIKE '%@naughty.example' "
+                         "ORDER BY contact_id").df()
+    con.close()
+    return path, ws, cfg, stored
+
+
+def naughty_page(path, page: str | None, monkeypatch, query: dict | None = None, role: str = "admin"):
+    monkeypatch.setenv("UNIFY_DB", str(path))
+    monkeypatch.setenv("UNIFY_USER", naughty.BLNS[102])
+    monkeypatch.delenv("UNIFY_ROLE", raising=False)
+    return open_app(page, role=role, query=query)
+
+
+def test_every_page_shows_the_naughty_workspace_as_written(naughty_db, monkeypatch):
+    """Every page (and the Contact page of several naughty contacts) over a workspace whose names,
+    descriptions, titles, email local parts and notes are the big list of naughty strings: each value
+    the page shows is shown as written, and no element's Markdown renders a link, image, formula,
+    autolink, icon or rewrite (the only link is the app's own Contact page)."""
+    path, ws, cfg, stored = naughty_db
+    expect: dict[str, set[str]] = {  # page -> values (as stored) that page must show
+        "play": {x.name for x in cfg.exclusions} | {r.name for r in cfg.rulesets if r.id == "default"}
+                | {q.name for q in cfg.sequences if q.id == "seq_outbound"} | {cfg.plays[0].name}
+                | {cfg.plays[0].nodes[0].name, naughty.BLNS[101], naughty.BLNS[102]},
+        "exclusions": {r.name for r in cfg.rulesets} | {q.name for q in cfg.sequences} | {cfg.exclusions[0].name},
+    }
+    con = db.connect(path)
+    try:
+        reasons = playview.not_enrolled_reasons(engine.impact(engine.evaluation(con), "play_main"))
+    finally:
+        con.close()
+    expect["metrics"] = set(reasons["reason"]) | set(reasons["node"])  # the "Open a list" pills
+    pages = {key: None for key in PAGE}
+    contacts = stored[stored["email"].str.split("@").str[0].map(naughty.valid_local_part)
+                      & ~stored["email"].str.match(r"n\d+@")].head(8)
+    for row in contacts.itertuples():
+        pages[f"contact:{row.email}"] = {"email": row.email}
+        expect[f"contact:{row.email}"] = {v for v in (row.email, row.title) if isinstance(v, str)} | {
+            " ".join(v for v in (row.first_name, row.last_name) if isinstance(v, str)) or row.email}
+    shown_ok, not_shown, constructs = 0, [], []
+    for key, query in pages.items():
+        page = key.split(":")[0]
+        at = naughty_page(path, None if query else page, monkeypatch, query=query)
+        assert_ok(at)
+        in_markdown, _plain, found = naughty.shown_texts(at)
+        constructs += [(key, *f) for f in found]
+        for value in expect.get(key, ()):  # each of these is shown by a Markdown element of its page
+            if any(naughty.norm(value) in t for t in in_markdown):
+                shown_ok += 1
+            else:
+                not_shown.append((key, value))
+    print(f"naughty strings: {len(naughty.BLNS)} in the list, {ws.strings_used} cells written; pages rendered: "
+          f"{len(pages)}; values checked on their page: {shown_ok + len(not_shown)}, shown as written: {shown_ok}, "
+          f"not: {len(not_shown)}; constructs from data: {len(constructs)}")
+    assert constructs == [], sorted({(k, c) for k, _, c, _ in constructs})
+    assert not_shown == [], not_shown[:5]
+    assert shown_ok >= 40
+
+
+def test_the_contact_list_shows_names_in_a_table_and_the_link_is_our_own(naughty_db, monkeypatch):
+    path, ws, cfg, stored = naughty_db
+    at = naughty_page(path, "play", monkeypatch)
+    at.button(key="play.show.entered.").click().run()
+    assert_ok(at)
+    table = list_table(at)
+    assert table["contact"].str.startswith("./contact?email=").all()
+    names = {naughty.norm(n) for n in table["name"]}
+    first = stored.iloc[0]
+    assert naughty.norm(" ".join(v for v in (first.first_name, first.last_name) if isinstance(v, str))) in names
+
+
+# --- CSV exports ---------------------------------------------------------------------------------------------
+
+
+def test_csv_export_neutralises_formulas():
+    frame = pd.DataFrame({"name": ['=HYPERLINK("https://evil.example","x")', "+cmd|' /C calc'!A0", "-2+3",
+                                   "@SUM(A1:A9)", "\t=1", "\r=1", "plain", None],
+                          "n": [-1, 2, 3, 4, 5, 6, 7, 8]})
+    text = metrics.frame_to_csv(frame).decode()
+    header, *rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert header == ["name", "n"]
+    assert [r[0] for r in rows][:6] == ["'" + v for v in frame["name"][:6]]
+    assert [r[0] for r in rows][6:] == ["plain", ""]
+    assert [r[1] for r in rows] == ["-1", "2", "3", "4", "5", "6", "7", "8"]  # numbers stay numbers
+    assert metrics.frame_to_csv(pd.DataFrame({"=x": [1]})).decode().startswith("'=x")
+
+
+def test_the_list_download_neutralises_naughty_cells(naughty_db):
+    path, ws, cfg, stored = naughty_db
+    con = db.connect(path)
+    try:
+        ev = engine.evaluation(con)
+        total = engine.drilldown(con, ev, "play_main", "entered", limit=0)["total"]
+        rows = engine.drilldown(con, ev, "play_main", "entered", limit=total)["rows"]
+    finally:
+        con.close()
+    cells = pd.read_csv(io.StringIO(ui.list_csv(ui.engine_rows_frame(rows)).decode()), dtype=str,
+                        keep_default_na=False)
+    assert len(cells) == total and cells["email"].str.endswith(("@naughty.example", ".com", ".io")).all()
+    values = [v for col in cells.columns for v in cells[col]]
+    assert [v for v in values if v.startswith(metrics.FORMULA_STARTS)] == []
+    written = {v for c in ws.contacts for v in (c["first_name"], c["last_name"], c["title"]) if v}
+    risky = {v for v in written if v.startswith(metrics.FORMULA_STARTS)}
+    assert risky and {v[1:] for v in values if v.startswith("'")} >= {v for v in risky if v.strip() == v and v in
+                                                                       set(cells["title"].str[1:])}
+
+
+# --- loopback by default ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("address,loopback", [("127.0.0.1", True), ("127.0.0.2", True), ("::1", True),
+                                              ("[::1]", True), ("localhost", True), ("unix:///tmp/s", True),
+                                              (None, False), ("", False), ("0.0.0.0", False), ("::", False),
+                                              ("10.0.0.5", False), ("app.example.com", False)])
+def test_which_addresses_are_loopback(address, loopback):
+    assert ui.is_loopback(address) is loopback
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", None])
+def test_local_mode_is_refused_off_loopback(reader, address):
+    st_config.set_option("server.address", address)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["ui.role"] = "admin"
+    at.run()
+    assert_ok(at)
+    assert [t.value for t in at.title] == ["unify-dash"]
+    message = texts(at)
+    assert "[auth]" in message and ".streamlit/secrets.toml" in message and "127.0.0.1" in message
+    assert not at.selectbox and not at.sidebar.markdown  # no role picker, no page
+
+
+def test_sign_in_is_allowed_off_loopback(reader):
+    st_config.set_option("server.address", "0.0.0.0")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.user = {"is_logged_in": True, "email": "ann@acme.com"}
+    at.secrets["unify"] = {"roles": {"ann@acme.com": "support"}}
+    at.run()
+    assert_ok(at)
+    assert at.title[0].value == "Contact"
+
+
+def test_config_binds_loopback():
+    import tomllib
+
+    conf = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert conf["server"]["address"] == "127.0.0.1"
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of the sockets listening on ``port`` (from /proc/net/tcp and tcp6)."""
+    out = set()
+    for name, width in (("tcp", 8), ("tcp6", 32)):
+        proc = Path("/proc/net") / name
+        if not proc.exists():
+            continue
+        for line in proc.read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            host, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                raw = bytes.fromhex(host)
+                words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+                out.add(socket.inet_ntop(socket.AF_INET if width == 8 else socket.AF_INET6, words))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs /proc/net/tcp (Linux)")
+def test_make_run_listens_on_loopback_only(reader, shared_db):
+    """``make run``'s command (``streamlit run app.py`` in the project folder, no address given) listens
+    on 127.0.0.1 only; STREAMLIT_SERVER_ADDRESS still overrides it."""
+    import urllib.request
+
+    from browser_support import free_port
+
+    port = free_port()
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("STREAMLIT_SERVER_ADDRESS")}
+    env.update(UNIFY_DB=str(shared_db), STREAMLIT_SERVER_HEADLESS="true", STREAMLIT_SERVER_PORT=str(port),
+               STREAMLIT_SERVER_FILE_WATCHER_TYPE="none")
+    make = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True)
+    assert "streamlit run app.py" in make.stdout and "--server.address" not in make.stdout
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.3)
+        assert listening_addresses(port) == {"127.0.0.1"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+# --- what the pages compute, without Streamlit -------------------------------------------------------------------
+
+
+def test_play_view_grid_flow_table_and_changes(reader):
+    ev = engine.evaluation(reader)
+    cfg = ev.settings
+    play = cfg.plays[0]
+    saved = engine.impact(ev, play.id)
+    columns = playview.toggle_columns(cfg, play.id, saved)
+    assert [c.level for c in columns][:2] == ["audience", "organisation"]
+    assert {c.target for c in columns[2:]} == {n["ruleset_id"] for n in saved["nodes"]}
+    rows = playview.toggle_rows(cfg, play.id, saved)
+    assert [r.exclusion_id for r in rows] == [x["id"] for x in saved["exclusions"]]
+    assert all(len(r.cells) == len(columns) for r in rows)
+    assert playview.changed(rows, {}) == {}
+    x = rows[0]
+    org = next(c for c in x.cells if c.level == "organisation")
+    toggles = playview.changed(rows, {(x.exclusion_id, "organisation", None): not org.saved})
+    assert toggles == {(x.exclusion_id, "organisation", None): not org.saved}
+    (line,) = playview.change_lines(cfg, play.id, toggles)
+    assert line.exclusion == cfg.exclusion(x.exclusion_id).name and line.where.startswith("organisation")
+    assert line.change == ("off → on" if not org.saved else "on → off")
+    steps = playview.flow_steps(saved)
+    assert [s.bucket for s in steps[:3]] == ["entered", "opted_out", "excluded_at_audience"]
+    assert len(steps) == 3 + 2 * len(saved["nodes"]) and steps[0].value == saved["entered"]
+    assert steps[3].label == f"Not Enrolled · {saved['nodes'][0]['name']}"
+    table = playview.exclusion_table(cfg, saved)
+    assert table["blocking"].tolist() == [x["blocking"] for x in saved["exclusions"]]
+    reasons = playview.not_enrolled_reasons(saved)
+    assert reasons["contacts"].sum() == sum(x["blocking_at"].get(n["id"], 0) for n in saved["nodes"]
+                                            for x in saved["exclusions"])
+    assert (reasons["contacts"] > 0).all()
+    node = saved["nodes"][0]
+    assert set(playview.not_enrolled_reasons(saved, node["id"])["node"]) <= {node["name"]}
+
+
+def test_contact_view_and_settings_view(reader):
+    ev = engine.evaluation(reader)
+    cfg = ev.settings
+    play, node, x = blocking_case(reader)
+    email = engine.drilldown(reader, ev, play, "blocks_alone", node_id=node["id"], exclusion_id=x["id"],
+                             limit=1)["rows"][0]["email"]
+    explained = engine.explain(reader, email)
+    e = next(e for e in explained["exclusions"] if e["id"] == x["id"])
+    assert contactview.badge(e) == "blocks" and contactview.blocks_something(e)
+    levels = contactview.levels_table(cfg, e)
+    assert len(levels) == 1 + len(cfg.rulesets) + len(cfg.plays)
+    assert contactview.sequences_table(explained)["would be enrolled"].isin(["yes", "no"]).all()
+    assert len(contactview.play_lines(cfg, explained)) == len(explained["plays"])
+    matrix = settingsview.matrix(cfg)
+    assert settingsview.matrix_changes(cfg, matrix) == ({}, {})
+    rs = cfg.rulesets[0]
+    column = settingsview.ruleset_columns(cfg)[rs.id]
+    edited = matrix.copy()
+    edited.loc[x["id"], column] = not rs.is_on(x["id"])
+    toggles, removals = settingsview.matrix_changes(cfg, edited)
+    assert toggles == {(x["id"], "ruleset", rs.id): not rs.is_on(x["id"])} and removals == {}
+    assert settingsview.with_matrix_changes(cfg, toggles, removals).ruleset(rs.id).is_on(x["id"]) is (
+        not rs.is_on(x["id"]))
+    assert len(settingsview.overview(cfg)) == len(cfg.exclusions)

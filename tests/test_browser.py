@@ -189,3 +189,76 @@ def test_screenshot_of_every_page(app, scenario, name):
     no_exception(page)
     screenshot(page, SHOTS / f"{name}.png")
     assert (SHOTS / f"{name}.png").stat().st_size > 10_000
+
+
+# --- hostile input: no request leaves for another host, links from data are text ------------------------------
+
+
+@pytest.fixture(scope="module")
+def naughty_app(app, tmp_path_factory):
+    """The naughty workspace (tests/naughty_support.py): the first contact's first name is
+    ``[Verify your account](https://evil.example/login)``, its last name and email local part
+    ``![x](http://127.0.0.2:9/beacon)``, exclusion names carry the same; every request the page makes
+    is recorded, and any for another host is refused before it leaves."""
+    import naughty_support as naughty
+    from workspace_factory import write_workspace
+
+    root = tmp_path_factory.mktemp("naughty-e2e")
+    ws = naughty.build(root, write_workspace)
+    path = root / "unify.duckdb"
+    con = db.connect(path)
+    loader.load_workspace(con, ws.folder)
+    con.close()
+    # a second context of the module's browser (one Playwright per thread)
+    context = app[1].context.browser.new_context(viewport={"width": 1440, "height": 1000})
+    with streamlit_server(path, role="admin", timeout=120) as url:
+        page = context.new_page()
+        page.set_default_timeout(PAGE_TIMEOUT)
+        requests: list[str] = []
+        origin = url.rstrip("/")
+
+        # every request is recorded; one for another host is refused before it leaves (the app's own
+        # requests are not intercepted: a Python round trip per static file slows the page down)
+        context.on("request", lambda r: requests.append(r.url))
+        context.route(lambda u: not (u == origin or u.startswith(origin + "/")), lambda r: r.abort())
+        try:
+            yield url, page, ws, requests
+        finally:
+            context.close()
+
+
+def test_no_request_leaves_for_another_host_and_links_show_as_text(naughty_app):
+    from urllib.parse import quote, urlsplit
+
+    import naughty_support as naughty
+
+    url, page, ws, requests = naughty_app
+    first = ws.contacts[0]
+    assert first["first_name"] == naughty.ISSUE_EXAMPLES[0] and first["last_name"] == naughty.ISSUE_EXAMPLES[1]
+    visited = []
+    for name, title in PAGES.items():
+        target = f"{url}/{name}" + (f"?email={quote(first['email'], safe='@')}" if name == "contact" else "")
+        page.goto(target)
+        try:
+            wait_ready(page, title, timeout=PAGE_TIMEOUT)
+        finally:
+            screenshot(page, SHOTS / f"naughty-{name}.png")
+        page.wait_for_timeout(500)  # images and fonts of the page start loading
+        no_exception(page)
+        visited.append(name)
+        # no link or image from data: every <a> points into the app, every <img> is the app's own
+        hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+        srcs = page.eval_on_selector_all("img[src]", "els => els.map(e => e.src)")
+        assert [h for h in hrefs if not h.startswith(url)] == [], (name, hrefs)
+        assert [s for s in srcs if not s.startswith((url, "data:", "blob:"))] == [], (name, srcs)
+        if name == "contact":
+            heading = page.locator("[data-testid='stMain'] h3").first.inner_text()
+            assert naughty.norm(heading) == f"{first['first_name']} {first['last_name']}"
+            body = naughty.norm(page.locator("[data-testid='stMain']").inner_text())
+            assert first["title"] in body and first["email"] in body
+        if name == "play":
+            body = naughty.norm(page.locator("[data-testid='stMain']").inner_text())
+            assert naughty.ISSUE_EXAMPLES[0] in body and naughty.ISSUE_EXAMPLES[2] in body
+    hosts = {urlsplit(r).netloc for r in requests}
+    assert hosts == {urlsplit(url).netloc}, [r for r in requests if not r.startswith(url)]
+    print(f"browser: {len(visited)} pages, {len(requests)} requests, hosts {sorted(hosts)}")

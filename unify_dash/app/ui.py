@@ -15,8 +15,11 @@ Identity
 from __future__ import annotations
 
 import datetime as dt
+import html
+import ipaddress
 import math
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -154,11 +157,95 @@ def actor() -> roles.Actor:
     return roles.Actor(name, st.session_state.get("ui.role", "revops"))
 
 
+def server_address() -> str | None:
+    """The address the server listens on (``server.address``; ``None``: every interface)."""
+    try:
+        return st.get_option("server.address") or None
+    except Exception:  # noqa: BLE001 - no Streamlit config (tests of helpers)
+        return None
+
+
+def is_loopback(address: str | None) -> bool:
+    """True when only this machine can reach ``address``: 127.0.0.0/8, ::1, ``localhost`` or a Unix
+    socket. ``None``/empty (every interface), ``0.0.0.0``, ``::`` and any other address are not."""
+    if not address:
+        return False
+    address = address.strip().strip("[]")
+    if address.lower() == "localhost" or address.startswith("unix://"):
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:  # a host name other than localhost: it may resolve anywhere
+        return False
+
+
+LOCAL_MODE_REFUSED = (
+    "This server listens on {where}, where anyone who can reach the port would act in any role: local mode "
+    "(the role picker, UNIFY_ROLE) only runs on a loopback address. Either configure sign-in: add an "
+    "`[auth]` section (redirect_uri, cookie_secret, client_id, client_secret, server_metadata_url) to "
+    "`.streamlit/secrets.toml` and the roles under `[unify.roles]`, see docs/dashboard-security.md; or listen "
+    "on 127.0.0.1 only (the default of `make run`: unset STREAMLIT_SERVER_ADDRESS, or set `server.address = "
+    "\"127.0.0.1\"` in `.streamlit/config.toml`).")
+
+
+def local_mode_refusal() -> str | None:
+    """Why the local (no sign-in) mode is refused here, or ``None`` when it may run."""
+    if oidc_configured():
+        return None
+    address = server_address()
+    if is_loopback(address):
+        return None
+    return LOCAL_MODE_REFUSED.format(where=f"`{address}`" if address else "every network interface")
+
+
 def role_pinned() -> bool:
     return bool(os.environ.get(ROLE_ENV)) or oidc_configured()
 
 
 # --- formatting ----------------------------------------------------------------------------------
+
+# Every data value that reaches a Markdown-rendering element (st.markdown/write/caption/info/warning/
+# error/success/subheader, expander/tab/button/toggle/radio/pills labels, badges, metric labels, help
+# tooltips, progress text, toasts) goes through :func:`md` (prose) or :func:`code` (emails, ids): the
+# value is shown as written, and no link, image, formula, icon, emoji or colour ever comes from data.
+# Plotly text (axis labels, hover) goes through :func:`plot_text`. Tables (st.dataframe) are not Markdown.
+
+WORD_JOINER = "\u2060"  # zero-width, invisible: breaks a pattern without changing what is seen
+_MD_PUNCT = re.compile(r"([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])")
+# Streamlit rewrites text *after* parsing, where a backslash escape no longer counts: typographic pairs
+# ("--" becomes an em dash), shortcodes (:smile:, :streamlit:, :material/x:), GFM autolinks (https://,
+# www., name@host). A word joiner inside each such pattern keeps the characters and defeats the rewrite.
+_MD_JOIN = re.compile(r"(?<=[-<>~])(?=[-<>=])|(?<=:)(?=\S)|(?<=@)(?=\S)|(?i:(?<=www)(?=\.))")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def md(value: Any) -> str:
+    """``value`` as Markdown text that renders exactly as written (see the comment above).
+
+    Every ASCII punctuation character is backslash-escaped (links, images, emphasis, headings, lists,
+    tables, HTML, ``$`` formulas, ``:color[...]`` directives) and a word joiner is put where Streamlit
+    would rewrite text after parsing. Line breaks become spaces (one value, one line)."""
+    text = "" if value is None else str(value)
+    text = _LINE_BREAK.sub(" ", text)
+    text = _MD_JOIN.sub(WORD_JOINER, text)
+    return _MD_PUNCT.sub(r"\\\1", text)
+
+
+def code(value: Any) -> str:
+    """``value`` as a Markdown code span (monospace, copied exactly as written): for emails and ids.
+    Streamlit's text rewrites skip code; only its ``:material/`` pre-pass reads inside, so that one
+    pattern gets a word joiner."""
+    text = _LINE_BREAK.sub(" ", "" if value is None else str(value)).replace(":material/", ":" + WORD_JOINER
+                                                                               + "material/")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"  # one space each side: CommonMark strips exactly those
+
+
+def plot_text(value: Any) -> str:
+    """``value`` for Plotly text (tick labels, legends, hover): Plotly reads a subset of HTML
+    (``<a href>``, ``<b>``, ``<br>``) and decodes entities, so the value is HTML-escaped."""
+    return html.escape("" if value is None else str(value), quote=False)
+
 
 
 def fmt_int(n: Any) -> str:
@@ -221,8 +308,8 @@ def show_error(err: Exception) -> None:
     if isinstance(err, LoadError):
         st.error(f"Nothing was loaded: {plural(len(err.problems), 'problem')} found.")
         st.dataframe(problems_frame(err), hide_index=True, width="stretch")
-    else:
-        st.error(str(err))
+    else:  # a domain message names the data it is about: shown as written
+        st.error(md(str(err)))
 
 
 def problems_frame(err: LoadError) -> pd.DataFrame:
@@ -333,6 +420,19 @@ def with_links(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def list_csv(frame: pd.DataFrame) -> bytes:
+    """The CSV export of a list: the contact deep link back to its email, then the one CSV writer of
+    the package (:func:`unify_dash.reports.metrics.frame_to_csv`, formulas neutralised)."""
+    from urllib.parse import unquote
+
+    from unify_dash.reports.metrics import frame_to_csv
+
+    if "contact" in frame.columns:
+        frame = frame.assign(contact=[unquote(str(u).split("email=", 1)[-1]) for u in frame["contact"]])
+        frame = frame.rename(columns={"contact": "email"})
+    return frame_to_csv(frame)
+
+
 def contact_list(fetch: Callable[[int, int | None], pd.DataFrame], total: int, key: str, file_name: str,
                  *, selectable: bool = False, export_limit: int | None = None):
     """One page of a list behind a count, a pager and a CSV export of the whole list.
@@ -349,17 +449,6 @@ def contact_list(fetch: Callable[[int, int | None], pd.DataFrame], total: int, k
     state = st.dataframe(frame, hide_index=True, width="stretch", key=f"{key}.table", column_config=config,
                          **kwargs)
 
-    def _csv() -> bytes:
-        whole = fetch(0, export_limit)
-        if "contact" in whole.columns:
-            from urllib.parse import unquote
-
-            whole = whole.assign(contact=[unquote(str(u).split("email=", 1)[-1]) for u in whole["contact"]])
-            whole = whole.rename(columns={"contact": "email"})
-        from unify_dash.reports.metrics import frame_to_csv
-
-        return frame_to_csv(whole)
-
-    st.download_button(f"Export {plural(total, 'row')} as CSV", _csv, file_name=file_name, mime="text/csv",
+    st.download_button(f"Export {plural(total, 'row')} as CSV", lambda: list_csv(fetch(0, export_limit)), file_name=file_name, mime="text/csv",
                        icon=":material/download:", key=f"{key}.csv", on_click="ignore", disabled=total == 0)
     return state, frame, offset

@@ -275,9 +275,33 @@ def to_csv(con: duckdb.DuckDBPyConnection, family: str, key: str, scope: Scope =
     return frame_to_csv(rows)
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd|..., @SUM,
+# a tab or carriage return before any of them): every CSV the dashboard exports prefixes such a text cell
+# with a single quote, which spreadsheets show as text (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value):
+    """``value`` safe to open in a spreadsheet: a text starting with ``= + - @ TAB CR`` gets a leading
+    single quote; anything else (numbers, dates, other text, missing) is returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def frame_to_csv(frame: pd.DataFrame) -> bytes:
+    """The one CSV writer of every export (lists, execution log): UTF-8, header, no index, CRLF rows,
+    text cells neutralised for spreadsheets (:func:`neutralise_cell`), column names too."""
+    safe = frame.rename(columns=lambda c: neutralise_cell(str(c)))
+    text_cols = [c for c in safe.columns if not (pd.api.types.is_numeric_dtype(safe[c])
+                                                 or pd.api.types.is_datetime64_any_dtype(safe[c])
+                                                 or pd.api.types.is_bool_dtype(safe[c]))]
+    if text_cols:
+        safe = safe.assign(**{c: safe[c].map(neutralise_cell) for c in text_cols})
     buf = io.StringIO()
-    frame.to_csv(buf, index=False)
+    # CRLF rows (RFC 4180): the writer then quotes every cell holding a CR or LF, so a spreadsheet
+    # reads one record per row (with "\n" rows a bare CR would be written unquoted).
+    safe.to_csv(buf, index=False, lineterminator="\r\n")
     return buf.getvalue().encode("utf-8")
 
 

@@ -14,7 +14,7 @@ from unify_dash.actions import enrollments as lifecycle
 from unify_dash.app import ui
 from unify_dash.errors import NotFound
 from unify_dash.model import roles, settings, states
-from unify_dash.reports import diagnosis, metrics
+from unify_dash.reports import contactview, diagnosis, metrics
 from unify_dash.store import db
 
 actor = ui.actor()
@@ -52,9 +52,9 @@ with ui.cursor() as cur:
         contact = None
         suggestions = metrics.find_contacts(cur, email)
 if contact is None:
-    st.warning(f"No contact with email **{email}**.", icon=":material/person_off:")
-    if suggestions:
-        st.markdown("Did you mean:  \n" + "  \n".join(f"[{s}]({ui.contact_link(s)})" for s in suggestions))
+    st.warning(f"No contact with email {ui.code(email)}.", icon=":material/person_off:")
+    if suggestions:  # links to our own Contact page; the text is escaped
+        st.markdown("Did you mean:  \n" + "  \n".join(f"[{ui.md(s)}]({ui.contact_link(s)})" for s in suggestions))
     st.stop()
 
 with ui.cursor() as cur:
@@ -64,14 +64,13 @@ with ui.cursor() as cur:
 opt = x.get("opt_out") or None
 
 # --- header: who, status, actions ---------------------------------------------------------------------------------
-name = " ".join(v for v in (contact.get("first_name"), contact.get("last_name")) if v) or contact["email"]
 head, actions = st.columns([3, 2], vertical_alignment="top")
 with head:
-    st.subheader(name)
-    st.markdown(f"`{contact['email']}` · {contact.get('title') or 'no title'} · "
-                f"company {contact.get('domain') or '(none: personal email domain)'}")
+    st.subheader(ui.md(contactview.display_name(contact)))
+    st.markdown(f"{ui.code(contact['email'])} · {ui.md(contact.get('title')) or 'no title'} · "
+                f"company {ui.md(contact.get('domain')) if contact.get('domain') else '(none: personal email domain)'}")
     if opt:
-        st.badge(f"Opted out · {states.label(states.OPT_OUT_SOURCES, opt.get('source'))} · since "
+        st.badge(f"Opted out · {ui.md(states.label(states.OPT_OUT_SOURCES, opt.get('source')))} · since "
                  f"{ui.fmt_time(opt.get('opted_out_at'))}", icon=":material/block:", color="red")
     else:
         st.badge("Not opted out", icon=":material/mark_email_read:", color="green")
@@ -110,7 +109,7 @@ def done(message: str) -> None:
 
 @st.dialog("Opt out this contact?", on_dismiss=close_dialog)
 def opt_out_dialog() -> None:
-    st.write(f"**{contact['email']}** will be removed from every active sequence and can enter none. Opt-outs are "
+    st.write(f"{ui.code(contact['email'])} will be removed from every active sequence and can enter none. Opt-outs are "
              "meant to be permanent: only a documented permission can reverse one. To stop one sequence only, "
              "unenroll instead.")
     evidence = st.text_input("Reason or reference (optional)", key="contact.optout.evidence")
@@ -118,7 +117,7 @@ def opt_out_dialog() -> None:
         ok, res = ui.run_write(lambda cur: optouts.opt_out(cur, actor, contact["email"], source="admin",
                                                              evidence=evidence or None))
         if ok:
-            done(f"{contact['email']} opted out; {ui.plural(len(res['removed_enrollments']), 'enrollment')} ended"
+            done(f"{ui.code(contact['email'])} opted out; {ui.plural(len(res['removed_enrollments']), 'enrollment')} ended"
                  + (f", {ui.plural(len(res['writebacks']), 'CRM write-back')} queued." if res["writebacks"] else "."))
 
 
@@ -126,12 +125,12 @@ def opt_out_dialog() -> None:
 def unenroll_dialog() -> None:
     seqs = {s: cfg.sequence(s).name if s in {q.id for q in cfg.sequences} else s for s in active["sequence"]}
     choice = st.radio("From", [None, *seqs], key="contact.unenroll.seq",
-                      format_func=lambda s: "every sequence" if s is None else seqs[s])
+                      format_func=lambda s: "every sequence" if s is None else ui.md(seqs[s]))
     st.caption("Unenrolling cancels the remaining steps; it does not opt the contact out.")
     if st.button("Unenroll", type="primary", key="contact.unenroll.confirm"):
         ok, res = ui.run_write(lambda cur: lifecycle.unenroll(cur, actor, contact["email"], choice))
         if ok:
-            done(f"{contact['email']} unenrolled from {ui.plural(len(res['unenrolled']), 'enrollment')}.")
+            done(f"{ui.code(contact['email'])} unenrolled from {ui.plural(len(res['unenrolled']), 'enrollment')}.")
 
 
 @st.dialog("Reverse the opt-out", on_dismiss=close_dialog)
@@ -148,20 +147,21 @@ def reverse_dialog() -> None:
         ok, res = ui.run_write(lambda cur: optouts.reverse_opt_out(
             cur, actor, contact["email"], permission_by=by, permission_at=when, evidence=evidence))
         if ok:
-            done(f"Opt-out of {contact['email']} reversed. The contact can be enrolled again.")
+            done(f"Opt-out of {ui.code(contact['email'])} reversed. The contact can be enrolled again.")
 
 
 @st.dialog("Add an \"Email is not\" filter", on_dismiss=close_dialog)
 def override_dialog() -> None:
     xid = st.session_state.get("contact.override.exclusion")
     exclusion = cfg.exclusion(xid)
-    st.write(f"Add **Email is not {contact['email']}** to **{exclusion.name}**. It lets this contact through that "
+    st.write(f"Add **Email is not** {ui.code(contact['email'])} to **{ui.md(exclusion.name)}**. It lets this contact through that "
              f"exclusion at every level, after the propagation delay ({cfg.propagation_minutes} minutes).")
     note = st.text_input("Note (required)", key="contact.override.note")
     if st.button("Add filter", type="primary", key="contact.override.confirm"):
         ok, v = ui.run_write(lambda cur: settings.add_email_override(cur, actor, xid, contact["email"], note=note))
         if ok:
-            done(f"Settings v{v} saved: \"Email is not {contact['email']}\" on {exclusion.name}. Pending: it takes "
+            done(f"Settings v{v} saved: \"Email is not {ui.code(contact['email'])}\" on {ui.md(exclusion.name)}. "
+                 "Pending: it takes "
                  f"effect in {cfg.propagation_minutes} minutes.")
 
 
@@ -176,100 +176,75 @@ def ask_override(exclusion_id: str) -> None:
     open_dialog("override")
 
 
+
+def exclusion_panel(e: dict, can_override: bool) -> None:
+    """One matching exclusion: criteria, scope, matched values, levels, what it blocks, what would let
+    the contact through, and the "Email is not" button."""
+    blocking_now = contactview.blocks_something(e)
+    with st.expander(f"{ui.md(e['name'])} · {contactview.badge(e)}", expanded=blocking_now,
+                     icon=":material/block:" if blocking_now else ":material/filter_alt_off:"):
+        st.markdown(f"**Criteria:** {ui.md(e['criteria'])}  \n**Scope:** "
+                    f"{'company-wide' if e['scope'] == 'company' else 'person'}"
+                    + (f"  \n**In effect since:** {ui.fmt_time(e['since'])}" if e.get("since") else ""))
+        if e.get("company"):
+            st.markdown(f"**{ui.md(e['company']['text'])}**")
+        if e["evidence"]:
+            st.markdown("**Matched values:**  \n" + "  \n".join(f"- {ui.md(v)}" for v in e["evidence"]))
+        if e["let_through_by"]:
+            st.markdown("**Let through by filter:** " + "; ".join(ui.md(v) for v in e["let_through_by"]))
+        st.dataframe(contactview.levels_table(cfg, e), hide_index=True, width="stretch",
+                     key=f"contact.levels.{e['id']}")
+        st.markdown(f"**Blocks:** {ui.md(contactview.blocks(e))}")
+        st.caption("Mid-sequence: " + ("active participants who match are removed (remove from active sequences)."
+                                       if e["remove_from_active_sequences"] else
+                                       "active participants keep receiving steps; only new entries are blocked."))
+        if e["let_through"]:
+            st.markdown("**What would let the contact through:**  \n"
+                        + "  \n".join(f"- {ui.md(t)}" for t in e["let_through"]))
+        if can_override and e["applies"] and blocking_now:
+            st.button(f"Add \"Email is not {ui.code(email)}\" to {ui.md(e['name'])}", key=f"contact.override.{e['id']}",
+                      on_click=ask_override, args=(e["id"],), icon=":material/person_add:")
+
+
 # --- tabs --------------------------------------------------------------------------------------------------------------
 tab_excl, tab_enr, tab_log, tab_hist, tab_profile = st.tabs(
     ["Exclusion", f"Enrollments ({len(enrollments)})", "Execution log", "History", "Profile"], key="contact.tabs")
 
 with tab_excl:
     if opt:
-        st.error(opt["text"], icon=":material/block:")
+        st.error(ui.md(opt["text"]), icon=":material/block:")
     blocking = [e for e in x["exclusions"] if e["state"] != "no_match"]
     if x["summary"]:
-        st.markdown("**Why:**  \n" + "  \n".join(f"- {line}" for line in x["summary"]))
+        st.markdown("**Why:**  \n" + "  \n".join(f"- {ui.md(line)}" for line in x["summary"]))
     else:
         st.success("No exclusion applies and the contact is not opted out: it can enter every sequence.",
                    icon=":material/check_circle:")
 
     st.markdown("**Sequences**")
-    st.dataframe(pd.DataFrame([{
-        "sequence": q["name"], "ruleset": q["ruleset_name"],
-        "would be enrolled": "no" if q["blocked"] else "yes",
-        "blocked by": "opted out" if q["opted_out"] else ", ".join(b["text"] for b in q["blocking"]),
-    } for q in x["sequences"]]), hide_index=True, width="stretch", key="contact.seqs")
-    outcome_words = {"not_in_audience": "not in the audience", "opted_out": "opted out",
-                     "excluded_at_audience": "excluded at the audience", "entered": "enters",
-                     "not_enrolled": "Not Enrolled", "enrolled": "enrolled"}
-    for p in x["plays"]:
-        node_names = {n.id: n.name or cfg.sequence(n.sequence).name for n in cfg.play(p["id"]).nodes}
-        nodes = ", ".join(f"{node_names.get(n, n)}: {outcome_words.get(o, o)}" for n, o in p["nodes"].items())
-        st.markdown(f"**Play {p['name']}**: {outcome_words.get(p['outcome'], p['outcome'])}"
-                    + (f" ({nodes})" if nodes and p["outcome"] == "entered" else ""))
+    st.dataframe(contactview.sequences_table(x), hide_index=True, width="stretch", key="contact.seqs")
+    for play_name, outcome in contactview.play_lines(cfg, x):
+        st.markdown(f"**Play {ui.md(play_name)}**: {ui.md(outcome)}")
 
     can_override = roles.can(actor, "override.add") and not opt
     for e in blocking:
-        blocks_something = bool(e["blocks"]["sequences"] or e["blocks"]["audiences"])
-        if not e["applies"]:
-            badge = "matches, let through by a filter"
-        elif blocks_something:
-            badge = "blocks"
-        else:
-            badge = "matches, blocks nothing (off at a level that applies)"
-        with st.expander(f"{e['name']} · {badge}", expanded=blocks_something,
-                         icon=":material/block:" if blocks_something else ":material/filter_alt_off:"):
-            st.markdown(f"**Criteria:** {e['criteria']}  \n**Scope:** "
-                        f"{'company-wide' if e['scope'] == 'company' else 'person'}"
-                        + (f"  \n**In effect since:** {ui.fmt_time(e['since'])}" if e.get("since") else ""))
-            if e.get("company"):
-                st.markdown(f"**{e['company']['text']}**")
-            if e["evidence"]:
-                st.markdown("**Matched values:**  \n" + "  \n".join(f"- {v}" for v in e["evidence"]))
-            if e["let_through_by"]:
-                st.markdown("**Let through by filter:** " + "; ".join(e["let_through_by"]))
-            lv = e["levels"]
-            levels = [{"level": "Organisation (Exclude from Sequences)", "state": "on" if lv["organisation"] else "off",
-                       "applies to": "every sequence"}]
-            for r in cfg.rulesets:
-                used = ", ".join(q.name for q in cfg.sequences if q.ruleset == r.id) or "no sequence"
-                levels.append({"level": f"Ruleset {r.name}", "state": "on" if lv["rulesets"].get(r.id) else "off",
-                               "applies to": used})
-            for pl in cfg.plays:
-                levels.append({"level": f"Audience of {pl.name}", "state": "on" if lv["audiences"].get(pl.id) else "off",
-                               "applies to": f"entry into {pl.name}"})
-            st.dataframe(pd.DataFrame(levels), hide_index=True, width="stretch", key=f"contact.levels.{e['id']}")
-            blocks = [f"sequence {b['name']}" for b in e["blocks"]["sequences"]] + \
-                     [f"audience of {b['name']}" for b in e["blocks"]["audiences"]]
-            st.markdown("**Blocks:** " + (", ".join(blocks) if blocks else
-                                          "nothing: no level where it applies is on for both the organisation and "
-                                          "a ruleset, nor at an audience"))
-            st.caption("Mid-sequence: " + ("active participants who match are removed (remove from active sequences)."
-                                           if e["remove_from_active_sequences"] else
-                                           "active participants keep receiving steps; only new entries are blocked."))
-            if e["let_through"]:
-                st.markdown("**What would let the contact through:**  \n"
-                            + "  \n".join(f"- {t}" for t in e["let_through"]))
-            if can_override and e["applies"] and blocks_something:
-                st.button(f"Add \"Email is not {email}\" to {e['name']}", key=f"contact.override.{e['id']}",
-                          on_click=ask_override, args=(e["id"],), icon=":material/person_add:")
-    others = [e for e in x["exclusions"] if e["state"] == "no_match"]
-    if others:
+        exclusion_panel(e, can_override)
+    others = contactview.no_match_table(x)
+    if not others.empty:
         with st.expander(f"{ui.plural(len(others), 'exclusion')} that do not match"):
-            st.dataframe(pd.DataFrame([{
-                "exclusion": e["name"], "criteria": e["criteria"],
-                "values": "; ".join(v for leaf in e["leaves"] for v in leaf["evidence"]),
-            } for e in others]), hide_index=True, width="stretch", key="contact.nomatch")
+            st.dataframe(others, hide_index=True, width="stretch", key="contact.nomatch")
     for pv in x["pending"]:
         icon = ":material/schedule:"
         if pv["changes_answer"]:
             st.warning(f"Pending settings v{pv['version']} takes effect at {ui.fmt_time(pv['effective_at'])} "
                        f"({ui.fmt_relative(dt.datetime.fromisoformat(pv['effective_at']), clock)}) and changes this "
-                       "answer: " + "; ".join(pv["changes"]), icon=icon)
+                       "answer: " + "; ".join(ui.md(c) for c in pv["changes"]), icon=icon)
         else:
             st.caption(f"Pending settings v{pv['version']} (takes effect {ui.fmt_time(pv['effective_at'])}) does not "
                        "change this answer.")
     skipped = [n for n in x["enrollments"] if n["state"] in states.ACTIVE_STATES and n["decision"] != "send"]
     for n in skipped:
         seq_name = next((q.name for q in cfg.sequences if q.id == n["sequence_id"]), n["sequence_id"])
-        st.info(f"Enrollment in {seq_name} ({n['state']}): {n['text']}", icon=":material/skip_next:")
+        st.info(f"Enrollment in {ui.md(seq_name)} ({n['state']}): {ui.md(n['text'])}", icon=":material/skip_next:")
 
 with tab_enr:
     if enrollments.empty:
@@ -286,8 +261,8 @@ with tab_enr:
             for e in ended.itertuples():
                 with ui.cursor() as cur:
                     d = diagnosis.diagnose_completion(cur, e.enrollment_id)
-                st.markdown(f"- **{e.sequence}** ({e.state}, {e.reason or 'no reason'}; "
-                            f"{ui.plural(d['steps_sent'], 'step')} sent): {d['summary']}")
+                st.markdown(f"- **{ui.md(e.sequence)}** ({ui.md(e.state)}, {ui.md(e.reason or 'no reason')}; "
+                            f"{ui.plural(d['steps_sent'], 'step')} sent): {ui.md(d['summary'])}")
 
 with tab_log:
     with ui.cursor() as cur:
@@ -314,9 +289,9 @@ with tab_profile:
     prov = ui.cached(crmsync.provenance, email=contact["email"]) if opt else None
     if prov is not None and not prov.empty:
         p = prov.iloc[0]
-        st.markdown(f"**Opt-out origin:** {p['origin_label']} (evidence {p['evidence_event_id'] or 'CRM field'}"
-                    f"{', by ' + p['evidence_actor'] if isinstance(p['evidence_actor'], str) else ''}); "
-                    f"CRM write-back: {p['writeback'] or 'none'}.")
+        by = f", by {ui.md(p['evidence_actor'])}" if isinstance(p["evidence_actor"], str) else ""
+        st.markdown(f"**Opt-out origin:** {ui.md(p['origin_label'])} (evidence "
+                    f"{ui.md(p['evidence_event_id'] or 'CRM field')}{by}); CRM write-back: {ui.md(p['writeback'] or 'none')}.")
     fields = {k: v for k, v in contact.items() if v is not None and not (isinstance(v, float) and pd.isna(v))}
     st.dataframe(pd.DataFrame({"field": list(fields), "value": [str(v) for v in fields.values()]}),
                  hide_index=True, width="stretch", key="contact.profile")

@@ -25,7 +25,7 @@ for m in mappings:
     mode = "read & write" if m["writable"] else "read-only"
     with st.container(border=True):
         c1, c2, c3 = st.columns([2, 1, 1])
-        c1.markdown(f"**{m['crm_label']}**: {m['field_label']}  \n{m['writes_back']}")
+        c1.markdown(f"**{ui.md(m['crm_label'])}**: {ui.md(m['field_label'])}  \n{ui.md(m['writes_back'])}")
         c2.metric("Mode", mode)
         c3.metric("Contacts with the flag set", ui.fmt_int(m["flagged_contacts"]))
 
@@ -56,12 +56,12 @@ with tab_prov:
     provenance = ui.cached(crmsync.provenance)  # every opted-out contact, cached until the next write
     prov = provenance[provenance["email"] == email.strip().lower()] if email.strip() else provenance
     if prov.empty:
-        st.caption("No opted-out contact" + (f" with email {email!r}." if email else "."))
+        st.caption("No opted-out contact" + (f" with email {ui.code(email)}." if email else "."))
     else:
         counts = prov["origin_label"].value_counts()
         cols = st.columns(len(counts))
         for col, (origin, n) in zip(cols, counts.items(), strict=True):
-            col.metric(origin, ui.fmt_int(n))
+            col.metric(ui.md(origin), ui.fmt_int(n))
         shown = [c for c in ["email", "origin_label", "opted_out_at", "evidence_event_id", "evidence_actor",
                              "evidence_detail", "crm_flags_set", "writeback", "conflict"] if c in prov.columns]
 

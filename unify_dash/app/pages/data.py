@@ -28,7 +28,7 @@ with ui.cursor() as cur:
     pinned = unify_db.get_meta(cur, "clock")
 
 st.subheader("This database")
-st.caption(f"`{ui.db_path()}` · workspace clock {ui.fmt_time(clock)} "
+st.caption(f"{ui.code(ui.db_path())} · workspace clock {ui.fmt_time(clock)} "
            f"({'pinned by the workspace' if pinned else 'the wall clock, UTC'}) · "
            f"{'settings v' + str(latest[0]) if latest else 'no settings yet'}")
 cols = st.columns(4)

@@ -4,15 +4,14 @@ validate and save with a note (a new settings version, pending until it takes ef
 
 import dataclasses
 
-import pandas as pd
 import streamlit as st
 import yaml
 
 from unify_dash.app import ui
 from unify_dash.errors import UnifyError
-from unify_dash.model import levels, roles, settings, vocabulary
+from unify_dash.model import roles, settings, vocabulary
 from unify_dash.model.vocabulary import FIELDS, OPERATORS
-from unify_dash.reports import metrics
+from unify_dash.reports import metrics, settingsview
 
 actor = ui.actor()
 can_edit = roles.can(actor, "exclusion.edit") and roles.can(actor, "settings.apply")
@@ -39,10 +38,6 @@ else:
 is_override = vocabulary.is_email_is_not
 
 
-def rulesets_on(exclusion_id: str) -> list[str]:
-    return [r.name for r in cfg.rulesets if r.is_on(exclusion_id)]
-
-
 def save(new_cfg: settings.Settings, note: str, message: str) -> None:
     ok, version = ui.run_write(lambda cur: settings.apply(cur, actor, new_cfg, note=note))
     if ok:
@@ -57,17 +52,7 @@ tab_excl, tab_rules, tab_history = st.tabs(["Exclusions", "Rulesets", "History"]
 
 # --- exclusions --------------------------------------------------------------------------------------
 with tab_excl:
-    overview = pd.DataFrame([{
-        "exclusion": e.name,
-        "criteria": vocabulary.describe(e.criteria),
-        "scope": "company-wide" if e.company_wide else "person",
-        "exclude from sequences": e.exclude_from_sequences,
-        "remove from active sequences": e.remove_from_active_sequences,
-        "on in rulesets": ", ".join(rulesets_on(e.id)) or "none",
-        "on at play audiences": ", ".join(p.name for p in cfg.plays if p.audience_on(e.id)) or "none",
-        "filters (let through)": "; ".join(vocabulary.describe(f) for f in e.filters if not is_override(f)) or "",
-        "email overrides": sum(1 for f in e.filters if is_override(f)),
-    } for e in cfg.exclusions])
+    overview = settingsview.overview(cfg)
     st.dataframe(overview, hide_index=True, width="stretch", key="excl.overview", height=38 + 35 * len(overview),
                  column_config={"criteria": st.column_config.TextColumn(width="large")})
 
@@ -78,28 +63,28 @@ with tab_excl:
     current = None if choice == NEW else cfg.exclusion(choice)
 
     if current is not None:
-        st.subheader(current.name)
+        st.subheader(ui.md(current.name))
         if current.description:
-            st.caption(current.description)
-        st.markdown(f"**Criteria:** {vocabulary.describe(current.criteria)}")
+            st.caption(ui.md(current.description))
+        st.markdown(f"**Criteria:** {ui.md(vocabulary.describe(current.criteria))}")
         scope_text = ("company-wide: when any contact or company record of a domain matches, every contact of "
                       "the domain is excluded" if current.company_wide else "the person only")
         st.markdown(
             f"**Scope:** {scope_text}  \n"
             f"**Exclude from sequences (organisation):** {'on' if current.exclude_from_sequences else 'off'}  \n"
             f"**Remove from active sequences:** {'on' if current.remove_from_active_sequences else 'off'}  \n"
-            f"**On in rulesets:** {', '.join(rulesets_on(current.id)) or 'none'}")
+            f"**On in rulesets:** {ui.md(', '.join(settingsview.rulesets_on(cfg, current.id)) or 'none')}")
         other_filters = [f for f in current.filters if not is_override(f)]
         if other_filters:
             st.markdown("**Filters** (the exclusion does not apply when a filter does not hold):")
             for f in other_filters:
-                st.markdown(f"- {vocabulary.describe(f)}")
+                st.markdown(f"- {ui.md(vocabulary.describe(f))}")
 
         # "Email is not" overrides: list, add
         overrides = [f["value"] for f in current.filters if is_override(f)]
         st.markdown(f"**\"Email is not\" overrides** ({len(overrides)})")
         if overrides:
-            st.caption(", ".join(overrides))
+            st.caption(", ".join(ui.code(o) for o in overrides))
         if can_override:
             with st.form("excl.override", clear_on_submit=True):
                 c1, c2 = st.columns(2)
@@ -112,7 +97,7 @@ with tab_excl:
                     ok, version = ui.run_write(lambda cur: settings.add_email_override(
                         cur, actor, current.id, address, note=note))
                     if ok:
-                        ui.flash(f"Added \"Email is not {address.strip().lower()}\" to {current.name} "
+                        ui.flash(f"Added \"Email is not {ui.code(address.strip().lower())}\" to {ui.md(current.name)} "
                                  f"(settings v{version}). It takes effect after {cfg.propagation_minutes} minutes.")
                         st.rerun()
 
@@ -239,11 +224,11 @@ with tab_excl:
         if criteria is not None:
             try:
                 vocabulary.validate(criteria)
-                st.markdown(f"**Reads as:** {vocabulary.describe(criteria)}")
+                st.markdown(f"**Reads as:** {ui.md(vocabulary.describe(criteria))}")
             except vocabulary.RuleError as err:
                 problems.append(str(err))
         for p in problems:
-            st.error(p)
+            st.error(ui.md(p))
 
         note = st.text_input("Note (required)", key=f"{prefix}.note", placeholder="what changed and why")
         if st.button("Validate and save", type="primary", icon=":material/save:", key=f"{prefix}.save",
@@ -261,7 +246,7 @@ with tab_excl:
             except UnifyError as err:
                 ui.show_error(err)
             else:
-                save(new_cfg, note, f"{edited.name} saved")
+                save(new_cfg, note, f"{ui.md(edited.name)} saved")
 
 # --- rulesets ----------------------------------------------------------------------------------------
 with tab_rules:
@@ -269,37 +254,19 @@ with tab_rules:
                "**and** in the ruleset of that sequence. Turning one level off does not help while the other "
                "level that applies still blocks… and the reverse: both must be on.")
     for r in cfg.rulesets:
-        used = [s.name for s in cfg.sequences if s.ruleset == r.id]
-        st.markdown(f"**{r.name}** (`{r.id}`): used by {', '.join(used) or 'no sequence'}")
-    matrix = pd.DataFrame({
-        "exclusion": [e.name for e in cfg.exclusions],
-        "Exclude from sequences (organisation)": [e.exclude_from_sequences for e in cfg.exclusions],
-        "Remove from active sequences": [e.remove_from_active_sequences for e in cfg.exclusions],
-        **{f"ruleset: {r.name}": [r.is_on(e.id) for e in cfg.exclusions] for r in cfg.rulesets},
-    }, index=[e.id for e in cfg.exclusions])
+        used = ", ".join(settingsview.sequences_of(cfg, r.id)) or "no sequence"
+        st.markdown(f"**{ui.md(r.name)}** ({ui.code(r.id)}): used by {ui.md(used)}")
+    matrix = settingsview.matrix(cfg)
     edited = st.data_editor(matrix, key="excl.matrix", disabled=["exclusion"] if can_edit else True,
                             hide_index=True, width="stretch")
     if can_edit:
-        toggles: dict = {}
-        removals: dict[str, bool] = {}
-        for e in cfg.exclusions:
-            row = edited.loc[e.id]
-            if bool(row["Exclude from sequences (organisation)"]) != e.exclude_from_sequences:
-                toggles[(e.id, "organisation", None)] = bool(row["Exclude from sequences (organisation)"])
-            if bool(row["Remove from active sequences"]) != e.remove_from_active_sequences:
-                removals[e.id] = bool(row["Remove from active sequences"])
-            for r in cfg.rulesets:
-                if bool(row[f"ruleset: {r.name}"]) != r.is_on(e.id):
-                    toggles[(e.id, "ruleset", r.id)] = bool(row[f"ruleset: {r.name}"])
+        toggles, removals = settingsview.matrix_changes(cfg, edited)
         n = len(toggles) + len(removals)
         note = st.text_input("Note (required)", key="excl.matrix.note", disabled=n == 0)
         if st.button(f"Save {ui.plural(n, 'change')}", key="excl.matrix.save", type="primary", disabled=n == 0,
                      icon=":material/save:"):
             try:
-                new_cfg = levels.with_toggles(cfg, toggles)
-                for eid, on in removals.items():
-                    new_cfg = new_cfg.with_exclusion(
-                        dataclasses.replace(new_cfg.exclusion(eid), remove_from_active_sequences=on))
+                new_cfg = settingsview.with_matrix_changes(cfg, toggles, removals)
             except UnifyError as err:
                 ui.show_error(err)
             else:

@@ -12,7 +12,7 @@ from unify_dash import engine
 from unify_dash.actions import enrollments as lifecycle
 from unify_dash.app import ui
 from unify_dash.model import roles, states
-from unify_dash.reports import diagnosis, metrics
+from unify_dash.reports import diagnosis, metrics, playview
 from unify_dash.reports.metrics import Scope
 
 actor = ui.actor()
@@ -91,20 +91,12 @@ cols[-1].button("List", key="metrics.head.will_skip", on_click=select, args=("sk
 left, right = st.columns(2)
 with left:
     st.subheader("Not Enrolled by reason")
-    rows = []
-    for n in imp["nodes"]:
-        if node_id and n["id"] != node_id:
-            continue
-        for x in imp["exclusions"]:
-            value = x["blocking_at"].get(n["id"], 0)
-            if value:
-                rows.append({"reason": x["name"], "node": n["name"], "contacts": value,
-                             "custom": f"{n['id']}|{x['id']}"})
-    reasons = pd.DataFrame(rows, columns=["reason", "node", "contacts", "custom"])
+    reasons = playview.not_enrolled_reasons(imp, node_id)
     if reasons.empty:
         st.caption("No contact is blocked at a sequence node.")
     else:
-        fig = px.bar(reasons, x="contacts", y="reason", color="node", orientation="h", custom_data=["custom"],
+        fig = px.bar(reasons.assign(reason=reasons["reason"].map(ui.plot_text), node=reasons["node"].map(ui.plot_text)),
+                     x="contacts", y="reason", color="node", orientation="h", custom_data=["custom"],
                      barmode="group", height=80 + 32 * len(reasons))
         fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), yaxis_title=None, legend_title=None,
                           legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), showlegend=node_id is None)
@@ -122,7 +114,8 @@ with left:
                 st.session_state[picker] = None
 
         st.pills("Open a list", list(options), key=picker, on_change=picked_reason, label_visibility="collapsed", wrap=True,
-                 format_func=lambda k: f"{options[k].reason} · {options[k].node}: {ui.fmt_int(options[k].contacts)}")
+                 format_func=lambda k: f"{ui.md(options[k].reason)} · {ui.md(options[k].node)}: "
+                                       f"{ui.fmt_int(options[k].contacts)}")
 
 
 def breakdown_chart(container, family: str, title: str) -> None:
@@ -132,7 +125,7 @@ def breakdown_chart(container, family: str, title: str) -> None:
         if df.empty or df["count"].sum() == 0:
             st.caption("None in this scope.")
             return
-        fig = px.bar(df, x="count", y="label", orientation="h", custom_data=["key"], height=80 + 32 * len(df))
+        fig = px.bar(df.assign(label=df["label"].map(ui.plot_text)), x="count", y="label", orientation="h", custom_data=["key"], height=80 + 32 * len(df))
         fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), yaxis_title=None,
                           xaxis_title="replies" if family == "replies" else "contacts")
         chart_key = f"metrics.chart.{family}"
@@ -149,7 +142,7 @@ def breakdown_chart(container, family: str, title: str) -> None:
                 st.session_state[picker] = None
 
         st.pills("Open a list", list(labels), key=picker, on_change=picked, label_visibility="collapsed", wrap=True,
-                 format_func=lambda k: f"{labels[k]}: {ui.fmt_int(counts[k])}")
+                 format_func=lambda k: f"{ui.md(labels[k])}: {ui.fmt_int(counts[k])}")
 
 
 breakdown_chart(right, "completed", "Completed by reason")
@@ -162,7 +155,7 @@ st.subheader("Over time")
 if timeline.empty:
     st.caption("No activity recorded in this scope.")
 else:
-    fig = px.bar(timeline, x="day", y="count", color="label", custom_data=["key"], height=320)
+    fig = px.bar(timeline.assign(label=timeline["label"].map(ui.plot_text)), x="day", y="count", color="label", custom_data=["key"], height=320)
     fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), legend_title=None, xaxis_title=None,
                       yaxis_title="events")
     st.plotly_chart(fig, key="metrics.chart.activity", on_select=lambda: chart_selected(
@@ -197,8 +190,8 @@ if sel and sel.get("scope") == (play_id, node_id):
         with ui.cursor() as cur:
             total = engine.drilldown(cur, ev, play_id, "not_enrolled", node_id=sel_node, exclusion_id=excl,
                                      limit=0)["total"]
-        where = f" at {node_names[sel_node]}" if sel_node else ""
-        because = f" by {ev.exclusion(excl)[1].name}" if excl else ""
+        where = f" at {ui.md(node_names[sel_node])}" if sel_node else ""
+        because = f" by {ui.md(ev.exclusion(excl)[1].name)}" if excl else ""
         st.subheader(f"Not Enrolled{where}{because}: {ui.plural(total, 'contact')}")
 
         def fetch(offset, limit):
@@ -221,7 +214,7 @@ if sel and sel.get("scope") == (play_id, node_id):
         with ui.cursor() as cur:
             total = metrics.count(cur, family, key, scope)
         unit = "contact" if family in ("state", "completed", "opt_outs") else ("reply" if family == "replies" else "event")
-        st.subheader(f"{metrics.label(family, key)}: {ui.plural(total, unit, 'replies' if unit == 'reply' else None)}")
+        st.subheader(f"{ui.md(metrics.label(family, key))}: {ui.plural(total, unit, 'replies' if unit == 'reply' else None)}")
         enrollment_list = family == "state" and key in ("enrolled", *states.ACTIVE_STATES)
 
         def fetch(offset, limit):
@@ -265,7 +258,7 @@ if sel and sel.get("scope") == (play_id, node_id):
         def confirm_unenroll():
             seq = cfg.sequence(job["sequence"])
             st.write(f"Cancel the remaining steps of **{ui.plural(len(job['emails']), 'contact')}** in "
-                     f"**{seq.name}**. This is not an opt-out: they can be enrolled again later.")
+                     f"**{ui.md(seq.name)}**. This is not an opt-out: they can be enrolled again later.")
             if st.button("Unenroll", type="primary", key="metrics.unenroll.go"):
                 bar = st.progress(0.0, text="Starting…")
 
@@ -276,7 +269,7 @@ if sel and sel.get("scope") == (play_id, node_id):
                     cur, actor, sequence_id=job["sequence"], filter=job["emails"], progress=progress))
                 if ok:
                     close()
-                    ui.flash(f"Unenrolled {ui.plural(result['unenrolled_now'], 'enrollment')} from {seq.name} "
+                    ui.flash(f"Unenrolled {ui.plural(result['unenrolled_now'], 'enrollment')} from {ui.md(seq.name)} "
                              f"(job {result['job_id']}).")
                     st.rerun()
 

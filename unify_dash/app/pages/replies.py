@@ -89,7 +89,7 @@ with tab_all:
         st.caption("No reply recorded.")
     else:
         cls = st.segmented_control("Class", by_class["key"].tolist(), key="replies.class",
-                                   format_func=lambda k: f"{metrics.label('replies', k)} "
+                                   format_func=lambda k: f"{ui.md(metrics.label('replies', k))} "
                                                          f"({ui.fmt_int(by_class.set_index('key')['count'][k])})",
                                    default=by_class["key"].iloc[0])
         if cls:

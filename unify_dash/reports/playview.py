@@ -1,0 +1,168 @@
+"""What the Play view shows, computed without Streamlit: the toggle grid (one row per exclusion, one
+column per level), the flow of counts with their labels, the per-exclusion table and the wording of a
+pending what-if change. The page lays these out; every text here is plain (the page escapes it).
+
+The input is :func:`unify_dash.engine.impact` for one Play (saved, or with what-if toggles).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from unify_dash.model import settings
+
+BUCKET_LABELS = {"entered": "In audience", "opted_out": "Opted out", "excluded_at_audience": "Excluded at audience",
+                 "reached": "Reached the sequence nodes", "not_enrolled": "Not Enrolled", "enrolled": "Enrolled",
+                 "matched": "Matched", "blocking": "Blocked by", "blocks_alone": "Blocked only by"}
+# Counts where a rise is bad news (the metric's delta is shown inverted).
+INVERSE_BUCKETS = ("not_enrolled", "excluded_at_audience")
+TOP_BUCKETS = ("entered", "opted_out", "excluded_at_audience")
+
+Toggle = tuple[str, str, str | None]  # (exclusion id, level, target: play or ruleset id, None for organisation)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A level column of the toggle grid: ``title`` (bold) and ``detail`` under it."""
+    level: str
+    target: str | None
+    title: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Cell:
+    level: str
+    target: str | None
+    saved: bool
+    label: str  # the toggle's (hidden) label: "<exclusion>: <where>"
+
+
+@dataclass(frozen=True)
+class Row:
+    exclusion_id: str
+    name: str
+    scope: str  # "" or "company-wide"
+    description: str
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    bucket: str
+    node_id: str | None
+    value: int
+    change: int
+    label: str
+
+
+def rulesets_of(impact: dict) -> list[str]:
+    """The rulesets of the Play's sequence nodes, in node order."""
+    return list(dict.fromkeys(n["ruleset_id"] for n in impact["nodes"]))
+
+
+def toggle_columns(cfg: settings.Settings, play_id: str, impact: dict) -> list[Column]:
+    cols = [Column("audience", play_id, "Audience", cfg.play(play_id).name),
+            Column("organisation", None, "Organisation", "exclude from sequences")]
+    for r in rulesets_of(impact):
+        seqs = ", ".join(n["sequence_name"] for n in impact["nodes"] if n["ruleset_id"] == r)
+        cols.append(Column("ruleset", r, f"Ruleset {cfg.ruleset(r).name}", seqs))
+    return cols
+
+
+def toggle_rows(cfg: settings.Settings, play_id: str, impact: dict) -> list[Row]:
+    """One row per exclusion of the Play with its saved state at every level column."""
+    rows = []
+    for x in impact["exclusions"]:
+        state = x["state"]
+        cells = [Cell("audience", play_id, state["audience"]["saved"], f"{x['name']}: audience"),
+                 Cell("organisation", None, state["organisation"]["saved"], f"{x['name']}: organisation")]
+        cells += [Cell("ruleset", r, state["rulesets"][r]["saved"], f"{x['name']}: ruleset {r}")
+                  for r in rulesets_of(impact)]
+        rows.append(Row(x["id"], x["name"], "company-wide" if x["scope"] == "company" else "",
+                        cfg.exclusion(x["id"]).description or "", tuple(cells)))
+    return rows
+
+
+def changed(rows: list[Row], chosen: dict[tuple[str, str, str | None], bool]) -> dict[Toggle, bool]:
+    """The what-if toggles: the cells whose chosen value (``chosen[(id, level, target)]``, absent =
+    saved) differs from the saved one."""
+    out: dict[Toggle, bool] = {}
+    for row in rows:
+        for c in row.cells:
+            on = chosen.get((row.exclusion_id, c.level, c.target), c.saved)
+            if on != c.saved:
+                out[(row.exclusion_id, c.level, c.target)] = on
+    return out
+
+
+def step_label(impact: dict, bucket: str, node_id: str | None = None, exclusion_id: str | None = None) -> str:
+    """"Not Enrolled · Outbound", "Blocked by Open opportunity", "In audience"."""
+    if exclusion_id:
+        name = next(x["name"] for x in impact["exclusions"] if x["id"] == exclusion_id)
+        return f"{BUCKET_LABELS[bucket]} {name}"
+    if node_id:
+        name = next(n["name"] for n in impact["nodes"] if n["id"] == node_id)
+        return f"{BUCKET_LABELS[bucket]} · {name}"
+    return BUCKET_LABELS[bucket]
+
+
+def flow_steps(impact: dict) -> list[Step]:
+    """The counts of the flow, audience first, then Not Enrolled and Enrolled of each node."""
+    steps = [Step(b, None, impact[b], impact["change"][b], BUCKET_LABELS[b]) for b in TOP_BUCKETS]
+    for n in impact["nodes"]:
+        for b in ("not_enrolled", "enrolled"):
+            steps.append(Step(b, n["id"], n[b], n["change"][b], step_label(impact, b, n["id"])))
+    return steps
+
+
+def reached(impact: dict) -> Step:
+    return Step("reached", None, impact["reached"], impact["change"]["reached"], BUCKET_LABELS["reached"])
+
+
+def exclusion_table(cfg: settings.Settings, impact: dict) -> pd.DataFrame:
+    """One row per exclusion: matched, blocking, blocks alone, change vs saved, and its levels."""
+    def levels(x: dict) -> str:
+        on = {True: "on", False: "off"}
+        parts = [f"audience {on[x['state']['audience']['what_if']]}",
+                 f"org {on[x['state']['organisation']['what_if']]}"]
+        parts += [f"{cfg.ruleset(r).name} {on[s['what_if']]}" for r, s in x["state"]["rulesets"].items()]
+        return " · ".join(parts)
+
+    return pd.DataFrame([{"exclusion": x["name"], "matched": x["matched"], "blocking": x["blocking"],
+                          "blocks alone": x["blocks_alone"], "change vs saved": x["change"]["blocking"],
+                          "levels": levels(x)} for x in impact["exclusions"]],
+                        columns=["exclusion", "matched", "blocking", "blocks alone", "change vs saved", "levels"])
+
+
+@dataclass(frozen=True)
+class Change:
+    exclusion: str
+    where: str
+    change: str  # "off → on" / "on → off"
+
+
+def change_lines(cfg: settings.Settings, play_id: str, toggles: dict[Toggle, bool]) -> list[Change]:
+    """The what-if toggles in words, as the Apply section lists them."""
+    out = []
+    for (xid, level, target), on in toggles.items():
+        if level == "audience":
+            where = f"audience of {cfg.play(play_id).name}"
+        elif level == "organisation":
+            where = "organisation (exclude from sequences)"
+        else:
+            where = f"ruleset {cfg.ruleset(target).name}"
+        out.append(Change(cfg.exclusion(xid).name, where, "off → on" if on else "on → off"))
+    return out
+
+
+def not_enrolled_reasons(impact: dict, node_id: str | None = None) -> pd.DataFrame:
+    """Not Enrolled by reason: one row per (exclusion, node) that blocks contacts at the node (``node_id``:
+    that node only), with ``custom`` = ``"node|exclusion"`` to open the list behind it."""
+    rows = [{"reason": x["name"], "node": n["name"], "contacts": x["blocking_at"].get(n["id"], 0),
+             "custom": f"{n['id']}|{x['id']}"}
+            for n in impact["nodes"] if not node_id or n["id"] == node_id
+            for x in impact["exclusions"] if x["blocking_at"].get(n["id"], 0)]
+    return pd.DataFrame(rows, columns=["reason", "node", "contacts", "custom"])
