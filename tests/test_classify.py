@@ -262,12 +262,15 @@ def test_dev_split_figures(dev):
 
 
 def test_test_split_meets_the_issue_thresholds():
-    """tests/data/replies/test.csv is written independently of this classifier; nothing is tuned on it."""
+    """tests/data/replies/test.csv is written independently of this classifier; nothing is tuned on it.
+    The issue's targets; they are not met today (docs/benchmarks.md#reply-classifier)."""
     path = corpus.SPLITS["test"]
     if not path.exists():
         pytest.skip(f"{path} is not in this checkout yet (it is written on branch replies-test)")
     r = replies.evaluate(corpus.load(path))
-    missed = [(e["id"], e["text"][:60]) for e in r.errors if e["label"] == OPT_OUT and e["predicted"] != NEEDS_REVIEW]
-    assert r.opt_out_recall >= MIN_RECALL, missed
-    assert r.opt_out_precision >= MIN_PRECISION
-    assert r.other_accuracy >= MIN_OTHER_ACCURACY
+    # figures only, no reply texts: nobody should tune on this split from a failure message
+    figures = (f"recall {r.opt_out_recall:.3f}, precision {r.opt_out_precision:.3f}, other-class accuracy "
+               f"{r.other_accuracy:.3f}, needs_review share {r.review_share:.3f} (scripts/eval_replies.py --split test)")
+    assert r.opt_out_recall >= MIN_RECALL, figures
+    assert r.opt_out_precision >= MIN_PRECISION, figures
+    assert r.other_accuracy >= MIN_OTHER_ACCURACY, figures
