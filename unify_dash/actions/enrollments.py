@@ -294,13 +294,15 @@ def record_reply(con: duckdb.DuckDBPyConnection, email: str, text: str, *, at: d
             "completed_enrollments": sorted(completed)}
 
 
+QUEUE_LABELS = ("opt_out", "needs_review")  # = unify_dash.classify.labels.QUEUE_LABELS (checked by a test)
+
 REPLY_QUEUE_SQL = """
 SELECT r.event_id, r.occurred_at, coalesce(r.email, c.email) AS email, coalesce(r.contact_id, c.contact_id) AS contact_id,
        r.sequence_id, r.enrollment_id, r.step, r.text, r.label
 FROM events r
 LEFT JOIN contacts c ON (r.email IS NULL AND c.contact_id = r.contact_id)
 WHERE r.type = 'reply' AND r.occurred_at <= ?
-  AND (lower(r.label) = 'opt_out' OR r.label IS NULL OR r.label = '')
+  AND (lower(r.label) IN ('opt_out', 'needs_review') OR r.label IS NULL OR r.label = '')
   AND NOT EXISTS (
       SELECT 1 FROM events x
       WHERE x.email = coalesce(r.email, c.email) AND x.type IN ('opt_out', 'reply_handled')
@@ -312,7 +314,8 @@ ORDER BY r.occurred_at, r.event_id
 def opt_out_reply_queue(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = None) -> pd.DataFrame:
     """Unhandled opt-out replies, oldest first.
 
-    A reply is in the queue when its label is ``opt_out`` (the label stored on the event, or the
+    A reply is in the queue when its label is ``opt_out`` or ``needs_review`` (the classifier could not
+    decide a reply that may be an opt-out: a person reads it; the label stored on the event, or the
     classifier's when the event has none) and no ``opt_out`` or ``reply_handled`` event of that
     email came at or after it. Columns: event_id, occurred_at, email, contact_id, sequence_id,
     enrollment_id, step, text, label, label_source (``event`` | ``classifier``), evidence.
@@ -322,7 +325,7 @@ def opt_out_reply_queue(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | 
     if df.empty:
         return df.assign(label_source=pd.Series(dtype=object), evidence=pd.Series(dtype=object))
     df["label"] = df["label"].fillna("").astype(str).str.lower()
-    stored = df["label"] == "opt_out"
+    stored = df["label"].isin(QUEUE_LABELS)
     df["label_source"] = "event"
     df["evidence"] = None
     missing = ~stored
@@ -331,7 +334,7 @@ def opt_out_reply_queue(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | 
         df.loc[missing, "label"] = [r.label for r in results]
         df.loc[missing, "evidence"] = [getattr(r, "evidence", None) for r in results]
         df.loc[missing, "label_source"] = "classifier"
-    df = df[df["label"] == "opt_out"].reset_index(drop=True)
+    df = df[df["label"].isin(QUEUE_LABELS)].reset_index(drop=True)
     return df
 
 

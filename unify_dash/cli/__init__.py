@@ -27,6 +27,7 @@ COMMANDS = {
     "impact": "unify_dash.cli.engine:cli_impact",
     "bench": "unify_dash.reports.bench:cli_bench",
     "sends": "unify_dash.scheduler.run:cli_sends",
+    "classify": "unify_dash.classify.command:cli_classify",
 }
 
 
@@ -72,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tick", default="1h",
                    help="scheduler resolution: steps due within a tick go out at its end, e.g. 15m, 1h, 1d "
                         "(default 1h)")
+
+    p = sub.add_parser("classify", help="classify replies from stdin, one per line; one JSON object per line out")
+    p.add_argument("--jsonl", action="store_true", help="input lines are JSON objects: text, optional subject, headers")
     return parser
 
 

@@ -31,6 +31,7 @@ REPLY_LABELS = {
     "positive": "Positive",
     "negative": "Negative / not now",
     "other": "Other",
+    "needs_review": "Needs review (possible opt-out)",
     "unclassified": "Unclassified",
 }
 # Event types shown on the activity chart, in stacking order.

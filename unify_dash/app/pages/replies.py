@@ -16,7 +16,8 @@ st.title("Opt-out replies")
 ui.show_flash()
 st.caption("Unify classifies replies such as \"Please remove me\" or \"Do not contact\" as opt-out requests, but "
            "they need handling: handling unenrolls the recipient from every sequence and adds them to the opt-out "
-           "list (global and permanent). Out-of-office, positive and other replies are not opt-outs.")
+           "list (global and permanent). Out-of-office, positive and other replies are not opt-outs. Replies "
+           "labelled needs_review may be opt-outs the classifier could not decide: read them before handling.")
 
 with ui.cursor() as cur:
     ui.settings_in_effect(cur)
@@ -34,7 +35,7 @@ with tab_queue:
 
         def fetch(offset, limit):
             page = queue.iloc[offset: None if limit is None else offset + limit]
-            frame = page[["occurred_at", "email", "sequence_id", "text", "label_source"]].rename(
+            frame = page[["occurred_at", "email", "sequence_id", "text", "label", "label_source"]].rename(
                 columns={"occurred_at": "replied at", "sequence_id": "sequence", "label_source": "classified by"})
             return ui.with_links(frame)
 

@@ -1,0 +1,283 @@
+"""The reply classifier of issue 14: corpus, model, language routing, needs_review, CLI, latency and the
+thresholds on the dev split and on the independent test split."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import statistics
+import time
+from argparse import Namespace
+
+import numpy as np
+import pytest
+from lifecycle_factory import T0, add_contact, add_enrollment, make_workspace
+
+from unify_dash.actions import enrollments as lifecycle
+from unify_dash.classify import command, corpus, language, model, replies
+from unify_dash.classify.labels import LABELS, NEEDS_REVIEW, OPT_OUT, OUT_OF_OFFICE, QUEUE_LABELS
+from unify_dash.cli import main as cli_main
+from unify_dash.errors import ValidationError
+
+NEW_LANGUAGES = {"pl", "ja", "zh", "ko", "ru", "sv", "da", "no", "fi", "cs", "tr"}
+OLD_LANGUAGES = {"en", "de", "fr", "es", "nl", "pt", "it"}
+
+# The figures the issue asks for, asserted on the test split (written independently, tuned on by nothing).
+MIN_RECALL = 0.98  # true opt-outs labelled opt_out or needs_review (both reach the opt-out queue)
+MIN_PRECISION = 0.97  # true opt-outs among replies labelled opt_out
+MIN_OTHER_ACCURACY = 0.9  # out-of-office / positive / negative / other replies given their own label
+# What the held-out test split measures today (2026-12-01: recall 0.878, precision 0.896, other-class
+# accuracy 0.750, needs_review share 0.069), below the issue's targets above: issue 14 stays open. The test
+# split guards this level so no change makes the held-out figures worse; raise these to the targets
+# when a classifier meets them.
+TEST_FLOOR_RECALL, TEST_FLOOR_PRECISION, TEST_FLOOR_OTHER_ACCURACY, TEST_MAX_REVIEW_SHARE = 0.87, 0.89, 0.74, 0.10
+
+
+@pytest.fixture(scope="module")
+def train():
+    return corpus.load_split("train")
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return corpus.load_split("dev")
+
+
+# --- the corpus ---------------------------------------------------------------------------------------
+
+
+def test_corpus_is_large_multilingual_and_split_by_group(train, dev):
+    rows = train + dev
+    assert len(rows) >= 2000
+    langs = {r["lang"] for r in rows}
+    assert len(langs) >= 15 and OLD_LANGUAGES | NEW_LANGUAGES <= langs
+    for lang in OLD_LANGUAGES | NEW_LANGUAGES:  # every class in every language
+        assert {r["label"] for r in rows if r["lang"] == lang} == set(LABELS), lang
+    for label in LABELS:
+        assert any(r["label"] == label for r in dev) and any(r["label"] == label for r in train)
+    assert not {r["group"] for r in train} & {r["group"] for r in dev}  # a reply and its wrapped copy stay together
+    assert len({r["id"] for r in rows}) == len(rows)
+    tags = ";".join(r["tags"] for r in rows)
+    for tag in ("hard_negative", "wrapped:quote", "wrapped:outlook", "wrapped:mobile", "wrapped:disclaimer"):
+        assert tag in tags
+
+
+def test_corpus_errors_name_file_row_and_column(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text('text,label,headers\nhi,positive,\nstop,optout,\nyo,maybe,\nok,other,{bad\n', encoding="utf-8")
+    with pytest.raises(corpus.CorpusError) as err:
+        corpus.load(path)
+    message = str(err.value)
+    assert "row 4, column label: 'maybe'" in message and "row 5, column headers" in message
+    assert "row 3" not in message  # "optout" is an accepted spelling of opt_out
+    (tmp_path / "nolabel.csv").write_text("text\nhi\n", encoding="utf-8")
+    with pytest.raises(corpus.CorpusError, match="missing column"):
+        corpus.load(tmp_path / "nolabel.csv")
+
+
+# --- the model ------------------------------------------------------------------------------------------
+
+
+def test_shipped_model_is_plain_arrays_trained_on_the_current_train_split():
+    with np.load(model.MODEL_PATH, allow_pickle=False) as z:  # no pickled objects inside
+        assert {"vocab", "classes", "idf", "coef", "intercept", "info"} <= set(z.files)
+        assert all(z[k].dtype != object for k in z.files)
+    info = model.Model.info()
+    digest = hashlib.sha256(corpus.SPLITS["train"].read_bytes()).hexdigest()[:16]
+    assert info["train_sha256"] == digest, "train.csv changed: run scripts/train_reply_model.py"
+    m = model.default_model()
+    assert sorted(m.classes) == sorted(LABELS)
+    p = m.predict("bitte keine e-mails mehr").probabilities
+    assert abs(sum(p.values()) - 1) < 1e-9 and max(p, key=p.get) == OPT_OUT
+
+
+def test_features_cover_words_bigrams_and_characters():
+    f = model.features("stop emailing")
+    assert f["w:stop"] == 1 and f["b:stop emailing"] == 1 and f["c: st"] == 1 and f["c:ing "] == 1
+    assert model.features("配信停止")["c:停止 "] == 1  # no spaces in Japanese: character n-grams carry it
+
+
+def test_training_script_fits_a_model_that_reads_replies(tmp_path, train):
+    pytest.importorskip("sklearn")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "train_reply_model.py"
+    spec = importlib.util.spec_from_file_location("train_reply_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    small = tmp_path / "small.csv"
+    rows = [r for r in train if r["lang"] in ("en", "de") and not r["id"].endswith("w")]
+    import csv
+
+    with open(small, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=["id", "text", "label", "lang"])
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r[k] for k in ("id", "text", "label", "lang")})
+    out = tmp_path / "m.npz"
+    assert module.main(["--train", str(small), "--out", str(out), "--C", "4"]) == 0
+    m = model.Model.load(out)
+    assert m.predict("please unsubscribe me from this list").label == OPT_OUT
+    assert model.Model.info(out)["train_rows"] == str(len(rows))
+
+
+# --- language routing and needs_review ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, code, known", [
+    ("Bitte nehmen Sie mich aus Ihrem Verteiler, danke.", "de", True),
+    ("配信停止をお願いします", "ja", True),
+    ("请不要再给我发邮件", "zh", True),
+    ("수신거부합니다", "ko", True),
+    ("Пожалуйста, удалите меня из рассылки.", "ru", True),
+    ("STOP", None, True),  # too short to be sure of anything: not routed
+    ("أرجو إزالتي من القائمة البريدية", "ar", False),
+    ("Kérem, töröljenek a levelezőlistáról, köszönöm szépen.", "hu", False),
+])
+def test_language_detection(text, code, known):
+    lang = language.detect(text)
+    assert lang.known is known
+    if code:
+        assert lang.code == code
+
+
+@pytest.mark.parametrize("text", ["أرجو إزالتي من القائمة البريدية", "Kérem, töröljenek a levelezőlistáról, köszönöm szépen.",
+                                  "Xin vui lòng xóa tôi khỏi danh sách gửi thư."])
+def test_a_language_the_classifier_does_not_know_goes_to_review(text):
+    c = replies.classify(text)
+    assert (c.label, c.rule.startswith("review.language_")) == (NEEDS_REVIEW, True)
+
+
+@pytest.mark.parametrize("text", ["f off with these emails", "I am done with these emails.", "Kindly spare me from this."])
+def test_a_plausible_opt_out_that_no_rule_makes_certain_goes_to_review(text):
+    c = replies.classify(text)
+    assert c.label == NEEDS_REVIEW and c.rule == "review.model" and c.confidence >= replies.REVIEW_AT
+    assert c.evidence  # the clause the model read as an opt-out, as written
+
+
+# the issue's phrasings (not copied from the corpus): each must reach the opt-out queue
+@pytest.mark.parametrize("text", [
+    "Would you mind removing me from this list?", "I want off your mailing list.", "Make these emails stop!",
+    "Please add me to your do not contact list.", "Mark me as do-not-contact, thanks.", "Removal request.",
+    "Enough with the emails.", "Go away.", "I said STOP.", "Don't follow up.",
+    "Please remove everyone at Fabrikam from your database.", "Please remove Jane Miller from your mailing list.",
+    "Not interested. Please take me off your list.", "I've marked your emails as spam.",
+    "I have reported this to the FTC.", "I object to direct marketing under Art. 21 GDPR.",
+    "Nehmen Sie mich bitte aus Ihrem Verteiler.", "Graag uitschrijven voor deze mails.",
+    "Por favor, quítenme de su lista de correos.", "Por favor me removam da lista.",
+    "Proszę mnie wypisać.", "配信停止をお願いいたします。", "请退订。", "수신거부 부탁드립니다.", "Отпишите меня от рассылки.",
+    "Avregistrera mig från nyhetsbrevet.", "Afmeld mig venligst.", "Meld meg av listen.", "Poistakaa minut listalta.",
+    "Odhlaste mě, prosím.", "Lütfen beni listenizden çıkarın.",
+])
+def test_issue_phrasings_reach_the_queue(text):
+    assert replies.classify(text).label in QUEUE_LABELS
+
+
+@pytest.mark.parametrize("text, headers", [
+    ("Does your platform support one-click unsubscribe links?", None),
+    ("Heads up: your unsubscribe link is broken. I don't want to unsubscribe though, keep them coming.", None),
+    ("I'm out of the office until Monday and will reply when I'm back.\n\nUnsubscribe", {"Auto-Submitted": "auto-replied"}),
+    ("Please remove me from any meeting invites for this project.", None),
+])
+def test_issue_false_opt_outs_are_not_opted_out(text, headers):
+    assert replies.classify(text, headers).label != OPT_OUT
+
+
+def test_out_of_office_footer_unsubscribe_is_not_an_opt_out_but_a_lone_one_is():
+    ooo = "I am on annual leave until 3 June with no access to email.\n\nUnsubscribe"
+    assert replies.classify(ooo).label == OUT_OF_OFFICE
+    assert replies.classify("Unsubscribe").label == OPT_OUT
+    assert replies.classify("Not interested.\n\nUnsubscribe").label == OPT_OUT
+
+
+# --- the opt-out queue -------------------------------------------------------------------------------
+
+
+def test_needs_review_replies_wait_on_the_opt_out_queue(con):
+    make_workspace(con)
+    c = add_contact(con, "ann@acme.com")
+    add_enrollment(con, c, "seq1", state="active", current_step=1, enrollment_id="en-ann", next_step_at=T0)
+    add_contact(con, "ben@acme.com")
+    out = lifecycle.record_reply(con, "ann@acme.com", "I am done with these emails.", at=T0, sequence_id="seq1")
+    lifecycle.record_reply(con, "ben@acme.com", "Sounds good, let's talk Tuesday.", at=T0)
+    assert out["label"] == NEEDS_REVIEW
+    q = lifecycle.opt_out_reply_queue(con, as_of=T0)
+    assert list(q["event_id"]) == [out["event_id"]] and list(q["label"]) == [NEEDS_REVIEW]
+    assert lifecycle.QUEUE_LABELS == QUEUE_LABELS
+
+
+# --- the CLI -----------------------------------------------------------------------------------------
+
+
+def test_cli_classify_plain_lines(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("Please remove me\n配信停止してください\n\n"))
+    assert cli_main(["classify"]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["label"] for o in out] == [OPT_OUT, OPT_OUT, "other"]
+    assert [o["language"] for o in out[:2]] == ["en", "ja"]
+    assert set(out[0]) == {"label", "confidence", "language", "evidence", "rule", "source"}
+    assert out[0]["evidence"] == "remove me"
+
+
+def test_cli_classify_jsonl_with_headers_and_subject(monkeypatch, capsys):
+    lines = [{"text": "Thanks for your email.", "headers": {"Auto-Submitted": "auto-replied"}},
+             {"text": "", "subject": "Unsubscribe"}, {"text": "Sounds good, call me Tuesday"}]
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(json.dumps(x) + "\n" for x in lines)))
+    assert cli_main(["classify", "--jsonl"]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["label"] for o in out] == [OUT_OF_OFFICE, OPT_OUT, "positive"]
+    assert out[0]["source"] == "headers" and out[1]["source"] == "subject"
+
+
+def test_cli_classify_reports_every_bad_line_and_prints_nothing(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"text": "ok"}\nnot json\n{"subject": "x"}\n{"text": "a", "headers": 3}\n'))
+    assert cli_main(["classify", "--jsonl"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "stdin line 2: not JSON" in captured.err and "stdin line 3" in captured.err and "line 4, field headers" in captured.err
+    with pytest.raises(ValidationError):
+        command.cli_classify(Namespace(jsonl=True), stdin=io.StringIO("[1]\n"), stdout=io.StringIO())
+
+
+# --- speed ---------------------------------------------------------------------------------------------
+
+
+def test_classification_is_fast(dev):
+    replies.classify("warm up: load the model and the language identifier")
+    times = []
+    for r in dev[:300]:
+        t = time.perf_counter()
+        replies.classify(r["text"], r["headers"], r["subject"])
+        times.append(time.perf_counter() - t)
+    assert statistics.median(times) < 0.005  # 5 ms
+
+
+# --- figures -------------------------------------------------------------------------------------------
+
+
+def test_dev_split_figures(dev):
+    """The dev split is what rules and thresholds were chosen on, so this is a regression guard, not a
+    measure of generalisation (that is the test split below)."""
+    r = replies.evaluate(dev)
+    assert r.opt_out_recall >= MIN_RECALL and r.opt_out_precision >= MIN_PRECISION
+    assert r.review_share <= 0.05
+    assert r.other_accuracy >= 0.75  # 0.779 today, below the issue's 0.9: docs/benchmarks.md#reply-classifier
+
+
+def test_test_split_keeps_the_measured_level():
+    """tests/data/replies/test.csv is written independently of this classifier; nothing is tuned on it.
+    It must not get worse than today's figures; the issue's targets (MIN_*) are not met yet
+    (docs/benchmarks.md#reply-classifier)."""
+    path = corpus.SPLITS["test"]
+    if not path.exists():
+        pytest.skip(f"{path} is not in this checkout yet (it is written on branch replies-test)")
+    r = replies.evaluate(corpus.load(path))
+    # figures only, no reply texts: nobody should tune on this split from a failure message
+    figures = (f"recall {r.opt_out_recall:.3f}, precision {r.opt_out_precision:.3f}, other-class accuracy "
+               f"{r.other_accuracy:.3f}, needs_review share {r.review_share:.3f} (scripts/eval_replies.py --split test)")
+    assert r.opt_out_recall >= TEST_FLOOR_RECALL, figures
+    assert r.opt_out_precision >= TEST_FLOOR_PRECISION, figures
+    assert r.other_accuracy >= TEST_FLOOR_OTHER_ACCURACY, figures
+    assert r.review_share <= TEST_MAX_REVIEW_SHARE, figures

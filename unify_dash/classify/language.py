@@ -1,0 +1,76 @@
+"""Which language a reply is written in, and whether the classifier knows it.
+
+The writing system decides first (Hangul: Korean; kana: Japanese; Han alone: Chinese; Arabic, Hebrew,
+Greek, Thai, Devanagari, ...: a language the classifier does not cover). Latin and Cyrillic text goes
+to py3langid (a PyPI package that ships its model; nothing is fetched), with normalised
+probabilities. A language counts as *unknown* only when the identifier is sure of it (probability >=
+:data:`SURE`) on a text long enough to be sure (>= :data:`MIN_LETTERS` letters): a short "STOP" that
+py3langid calls Slovenian is not routed anywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from dataclasses import dataclass
+
+# the languages the corpus (tests/data/replies) and so the model cover
+SUPPORTED = ("en", "de", "fr", "es", "nl", "pt", "it", "pl", "ja", "zh", "ko", "ru", "sv", "da", "no", "fi", "cs", "tr")
+ALIASES = {"nb": "no", "nn": "no"}
+SURE = 0.95
+MIN_LETTERS = 25
+
+# script name (first word of the Unicode character name) -> language when it identifies one alone
+_SCRIPT_LANG = {"HANGUL": "ko", "HIRAGANA": "ja", "KATAKANA": "ja", "ARABIC": "ar", "HEBREW": "he", "GREEK": "el",
+                "THAI": "th", "DEVANAGARI": "hi", "BENGALI": "bn", "TAMIL": "ta", "GEORGIAN": "ka", "ARMENIAN": "hy",
+                "ETHIOPIC": "am", "GUJARATI": "gu", "TELUGU": "te", "KANNADA": "kn", "MALAYALAM": "ml", "KHMER": "km",
+                "LAO": "lo", "MYANMAR": "my", "SINHALA": "si", "GURMUKHI": "pa"}
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str | None  # ISO 639-1 guess, None for a text without letters
+    confidence: float  # 0..1
+    known: bool  # True unless the text is surely in a language the classifier does not cover
+
+
+@functools.lru_cache(maxsize=64)
+def _script(ch: str) -> str:
+    try:
+        name = unicodedata.name(ch)
+    except ValueError:
+        return ""
+    if name.startswith("CJK") or name.startswith("KANGXI"):
+        return "HAN"
+    return name.split(" ", 1)[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _identifier():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def detect(text: str | None) -> Language:
+    """The language of ``text`` (best on the reply as the sender wrote it, quotes stripped)."""
+    counts: dict[str, int] = {}
+    for ch in text or "":
+        if ch.isalpha():
+            script = _script(ch)
+            counts[script] = counts.get(script, 0) + 1
+    letters = sum(counts.values())
+    if not letters:
+        return Language(None, 0.0, True)
+    script, n = max(counts.items(), key=lambda kv: kv[1])
+    if counts.get("HIRAGANA") or counts.get("KATAKANA"):
+        return Language("ja", 1.0, True)
+    if script == "HAN":
+        return Language("zh", 1.0, True)
+    if script in _SCRIPT_LANG:
+        code = _SCRIPT_LANG[script]
+        return Language(code, n / letters, code in SUPPORTED or n / letters < 0.5)
+    code, p = _identifier().classify(text)
+    code = ALIASES.get(code, code)
+    sure = p >= SURE and letters >= MIN_LETTERS
+    return Language(code, round(float(p), 3), code in SUPPORTED or not sure)

@@ -1,0 +1,130 @@
+"""The learned part of the reply classifier: a linear model over character and word n-grams.
+
+Features are computed here, for training (``scripts/train_reply_model.py``) and for inference alike, on
+the text as :func:`unify_dash.classify.text.prepare` leaves it (folded, quotes / signatures / footers
+stripped). Character n-grams (2 to 5, inside word boundaries) carry the model across spellings, typos
+and languages without spaces (Japanese, Chinese); word unigrams and bigrams carry phrases.
+
+The weights ship inside the package as ``data/reply_model.npz``: plain arrays (vocabulary, idf,
+coefficients, intercepts) read with ``allow_pickle=False`` — no pickled code, nothing fetched at run
+time. Inference needs numpy only; scikit-learn is needed to train.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MODEL_PATH = Path(__file__).resolve().parent / "data" / "reply_model.npz"
+CHAR_NGRAMS = (2, 5)
+_WORDS = re.compile(r"\w+(?:'\w+)?", re.UNICODE)
+_SPACE = re.compile(r"\s+")
+
+
+def features(s: str) -> dict[str, int]:
+    """Counts of the n-gram features of a prepared text (``c:`` character, ``w:`` word features)."""
+    counts: dict[str, int] = {}
+    text = _SPACE.sub(" ", s.replace("\n", " ")).strip()
+    lo, hi = CHAR_NGRAMS
+    for word in text.split(" "):
+        if not word:
+            continue
+        padded = f" {word} "
+        n_chars = len(padded)
+        for n in range(lo, hi + 1):
+            if n > n_chars:
+                break
+            for i in range(n_chars - n + 1):
+                key = "c:" + padded[i: i + n]
+                counts[key] = counts.get(key, 0) + 1
+    words = _WORDS.findall(text)
+    for i, w in enumerate(words):
+        key = "w:" + w
+        counts[key] = counts.get(key, 0) + 1
+        if i:
+            key = "b:" + words[i - 1] + " " + w
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probabilities: dict[str, float]  # label -> probability (sums to 1)
+    top_feature: str | None  # the feature that pushed the winning label most, e.g. "w:unsubscribe"
+
+    @property
+    def label(self) -> str:
+        return max(self.probabilities, key=self.probabilities.get)
+
+
+class Model:
+    """A trained linear model: ``softmax(coef @ tfidf(features) + intercept)``."""
+
+    def __init__(self, vocab: list[str], idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
+                 classes: list[str]):
+        self.vocab = vocab
+        self.index = {f: i for i, f in enumerate(vocab)}
+        self.idf = idf.astype(np.float64)
+        self.coef = coef.astype(np.float64)
+        self.intercept = intercept.astype(np.float64)
+        self.classes = list(classes)
+
+    def vector(self, s: str) -> tuple[np.ndarray, np.ndarray]:
+        """(feature indices, l2-normalised sublinear tf-idf values) of a prepared text."""
+        idx, vals = [], []
+        for f, c in features(s).items():
+            i = self.index.get(f)
+            if i is not None:
+                idx.append(i)
+                vals.append((1.0 + math.log(c)) * self.idf[i])
+        ix = np.asarray(idx, dtype=np.int64)
+        v = np.asarray(vals, dtype=np.float64)
+        norm = float(np.sqrt((v * v).sum())) if len(v) else 0.0
+        return ix, (v / norm if norm else v)
+
+    def predict(self, s: str) -> Prediction:
+        ix, v = self.vector(s)
+        scores = self.coef[:, ix] @ v + self.intercept if len(ix) else self.intercept.copy()
+        e = np.exp(scores - scores.max())
+        p = e / e.sum()
+        best = int(p.argmax())
+        top = None
+        if len(ix):
+            contrib = self.coef[best, ix] * v
+            top = self.vocab[int(ix[int(contrib.argmax())])]
+        return Prediction({c: float(x) for c, x in zip(self.classes, p, strict=True)}, top)
+
+    # --- storage: plain arrays, no pickle ---------------------------------------------------------
+
+    def save(self, path: str | Path, **meta: str) -> None:
+        vocab = np.frombuffer("\n".join(self.vocab).encode("utf-8"), dtype=np.uint8)
+        classes = np.frombuffer("\n".join(self.classes).encode("utf-8"), dtype=np.uint8)
+        info = np.frombuffer("\n".join(f"{k}={v}" for k, v in meta.items()).encode("utf-8"), dtype=np.uint8)
+        np.savez_compressed(path, vocab=vocab, classes=classes, idf=self.idf.astype(np.float32),
+                            coef=self.coef.astype(np.float32), intercept=self.intercept.astype(np.float32), info=info)
+
+    @classmethod
+    def load(cls, path: str | Path = MODEL_PATH) -> Model:
+        with np.load(path, allow_pickle=False) as z:
+            vocab = bytes(z["vocab"]).decode("utf-8").split("\n")
+            classes = bytes(z["classes"]).decode("utf-8").split("\n")
+            return cls(vocab, z["idf"], z["coef"], z["intercept"], classes)
+
+    @staticmethod
+    def info(path: str | Path = MODEL_PATH) -> dict[str, str]:
+        with np.load(path, allow_pickle=False) as z:
+            lines = bytes(z["info"]).decode("utf-8").split("\n")
+        return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+@functools.lru_cache(maxsize=1)
+def default_model() -> Model | None:
+    """The shipped model, loaded once; None when the package has none (then only rules decide)."""
+    if not MODEL_PATH.exists():
+        return None
+    return Model.load(MODEL_PATH)

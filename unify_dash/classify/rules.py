@@ -1,0 +1,737 @@
+"""Rules of the reply classifier: named, explainable cues per label (opt-out first), the negation,
+topic, temporal and not-mail checks that cancel a cue, and the automatic-reply headers and subjects.
+Each rule is data: a label, a name, a pattern over the folded text (:mod:`.text`) and a weight.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from unify_dash.classify.labels import LABELS, NEGATIVE, OPT_OUT, OUT_OF_OFFICE, POSITIVE
+from unify_dash.classify.text import _Folded
+
+# --------------------------------------------------------------------------------------------------
+# 4. Rules
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named cue. ``weight`` is the confidence of an opt-out rule, or the score of a cue."""
+
+    label: str
+    name: str
+    pattern: re.Pattern
+    weight: float
+    negatable: bool = True  # "don't <match>" / "no need to <match>" cancels it
+    temporal: bool = False  # "... until I'm back" / "while I'm away" makes it temporary: not an opt-out
+    topic: bool = False  # "<match> requests / rates / management" is a topic, not a request
+    clause: bool = False  # the pattern must match a whole clause ("Stop.", "Remove", "BAJA")
+    notes: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.label}.{self.name}"
+
+
+def _rule(label, name, weight, *patterns, **flags) -> Rule:
+    return Rule(label, name, re.compile("|".join(f"(?:{p})" for p in patterns)), weight, **flags)
+
+
+# vocabulary fragments (folded text: lower case, no accents)
+_ME = (r"(?:me|us|myself|ourselves|my (?:e-?mail(?: address)?|address|name|details|contact(?: details| info(?:rmation)?)?"
+       r"|data|information|info|account)|this (?:e-?mail(?: address)?|address|mailbox|contact|e-?mail account)"
+       r"|our (?:team|company|e-?mails?|e-?mail addresses|addresses|details|domain))")
+_LIST = (r"(?:(?:your|ur|yr|the|this|that|all(?: of)? your|any|all|every|future)\s+)?"
+         r"(?:(?:mailing|e-?mail|e-?mailing|distribution|contact|marketing|sales|outreach|prospect(?:ing)?|newsletter|"
+         r"subscriber|call|further|future)\s+)?"
+         r"(?:list|lists|database|db|crm|system|records|cc|thread|distribution|sequence|sequences|cadence|campaigns?|"
+         r"outreach|e-?mails?|mailings?|newsletters?|communications?|follow-?ups|contacts)")
+_LIST_STRICT = (r"(?:(?:your|ur|yr|the|this|all(?: of)? your|any)\s+)?(?:(?:mailing|e-?mail|distribution|contact|"
+                r"marketing|sales|outreach|prospect(?:ing)?)\s+)?(?:list|lists|database|crm|records|distribution|"
+                r"system|sequence|sequences)")
+_CONTACT_VERB = (r"(?:contact|e-?mail|mail|message|write(?: to)?|call|reach out to|spam|send|bother|pester|harass|"
+                 r"ping|follow up with)")
+
+RULES: tuple[Rule, ...] = (
+    # ---------------- opt-out, English ----------------
+    _rule(OPT_OUT, "remove_me", 0.97,
+          rf"\b(?:remove|removing|delete|deleting|erase|erasing|drop|strike|scratch|purge)\s+{_ME}\b"),
+    _rule(OPT_OUT, "take_me_off", 0.97,
+          rf"\b(?:take|taking|get|getting|cross|strike|drop|scratch|knock)\s+{_ME}\s+(?:off|of|out)\b"),
+    _rule(OPT_OUT, "remove_from_list", 0.93,
+          rf"\b(?:remove|delete|unsubscribe|take)\s+(?:off|from|out of)\s+(?:of\s+)?{_LIST_STRICT}\b"),
+    _rule(OPT_OUT, "remove_someone_from_list", 0.9,
+          rf"\b(?:remove|delete|take|drop)\s+(?:\S+@\S+|him|her|them|[a-z]+(?:\s+[a-z]+){0,3})\s+(?:\w+\s+)?(?:off|from|out of)"
+          rf"\s+(?:of\s+)?{_LIST_STRICT}\b",
+          notes="someone asks to remove an address (a departed colleague, the mailbox we wrote to)"),
+    _rule(OPT_OUT, "get_off_list", 0.95,
+          rf"\b(?:get|be|stay|keep me|go)\s+off\s+(?:of\s+)?{_LIST_STRICT}\b"),
+    _rule(OPT_OUT, "unenroll_me", 0.93,
+          r"\b(?:un-?enrol+|de-?enrol+|deregister|de-?register)\s+(?:me|us)\b",
+          notes="the recipient does not know our words: 'unenroll me' asks to stop the e-mails"),
+    _rule(OPT_OUT, "be_removed", 0.95,
+          r"\b(?:be|get|been|being)\s+(?:removed|taken off|deleted|erased|unsubscribed|opted out|struck off)\b"),
+    _rule(OPT_OUT, "unsubscribe", 0.95,
+          r"\bun-?\s?subscrib(?:e|ed|es|ing)\b|\bunsub\b", topic=True),
+    _rule(OPT_OUT, "opt_out", 0.95,
+          r"\bopt(?:ed|ing|s)?[\s-]?(?:me\s+|us\s+)?out\b(?!\s+of\s+(?!(?:your|these|this|that|the|all|any|future|"
+          r"everything|e-?mails|emails|mailings|communications?|marketing|further|it|them)\b))", topic=True),
+    _rule(OPT_OUT, "still_not_removed", 0.95,
+          r"\b(?:still|yet)\s+(?:not|haven'?t been|have not been|not been)\s+(?:unsubscribed|removed|taken off)\b"
+          r"|\bwhy (?:am i|are we|is my \w+) (?:still )?(?:not )?(?:unsubscribed|removed|getting these|receiving)\b",
+          negatable=False),
+    _rule(OPT_OUT, "do_not_contact", 0.97,
+          rf"\b(?:do not|don'?t|dont|never|stop to)\s+(?:ever\s+)?(?:again\s+)?{_CONTACT_VERB}\s+(?:me|us|this (?:address|"
+          rf"e-?mail(?: address)?|mailbox|account|inbox)|my (?:e-?mail|address|inbox))\b"
+          rf"|\b(?:do not|don'?t|dont|never)\s+(?:ever\s+)?(?:reach out|contact|e-?mail|write|follow up|message)\s+"
+          rf"(?:again|anymore|any more|in (?:the )?future)\b"
+          rf"|\brefrain from (?:contacting|e-?mailing|emailing|sending|writing|messaging|calling)\b"
+          rf"|\blose my (?:e-?mail|number|address|details|contact)\b"
+          rf"|\b(?:do not|don'?t|dont|never)\s+(?:send|forward)\s+(?:me|us)\s+(?:any\s+)?(?:more|further|other|"
+          rf"these|your)?\s*(?:e-?mails|messages|mails|emails|newsletters?|communications?)\b",
+          negatable=False, temporal=True),
+    _rule(OPT_OUT, "do_not_want", 0.95,
+          r"\b(?:do not|don'?t|dont|no longer|never|not)\s+(?:want|wish|care|like)\s+(?:to\s+)?(?:receive|get (?:these|your|any|"
+          r"more|further|e-?mails|messages)|hear from (?:you|your|anyone)|be (?:contacted|e-?mailed|emailed|called|"
+          r"on (?:your|this|the|any) (?:mailing )?list|included|bothered|spammed))\b"
+          r"|\b(?:do not|don'?t|dont) want (?:your|these|any (?:more|further)) (?:e-?mails|messages|emails)\b"
+          r"|\b(?:rather|prefer(?: to)?|prefer) not (?:to )?(?:receive|get (?:these|your|any|more|further)|be (?:contacted|"
+          r"e-?mailed|emailed)|hear from)\b",
+          negatable=False, temporal=True),
+    _rule(OPT_OUT, "stop_emailing", 0.97,
+          r"\b(?:stop|stopped|quit|cease|halt|end|discontinue)\s+(?:all\s+)?(?:(?:e-?|cold[ -]?)?mailing|emailing|contacting|messaging|writing"
+          r"|sending(?: me| us)?|spamming|reaching out|bothering|harass(?:ing)?|following up|pinging|calling|"
+          r"pestering)\b"
+          r"|\b(?:stop|quit)\s+(?:receiving|getting)\s+(?:these|this|your|e-?mails|emails|messages|them|any)\b"
+          r"|\b(?:stop|cease|halt|end|discontinue)\s+(?:all\s+)?(?:further\s+|future\s+)?(?:contact|correspondence|communications?|e-?mails|emails|"
+          r"messages|these(?:\s+e-?mails)?|this|the e-?mails|your e-?mails|outreach|follow-?ups|spam)\b"
+          r"|\b(?:stop|cease|halt|end|pause|kill)\s+(?:the |this |your |these |that )?(?:automated |automatic |e-?mail )?"
+          r"(?:sequence|sequences|campaign|campaigns|cadence|drip|mailings?|newsletters?)\b",
+          temporal=True),
+    _rule(OPT_OUT, "stop_alone", 0.93,
+          r"(?:(?:can|could|would|will) you\s+)?(?:please\s+|pls\s+|plz\s+|just\s+|now\s+|kindly\s+)?"
+          r"(?:stop|stopp|arret|alto|basta|para|quit|enough|go away|get lost|f(?:uck|\*+)? off|piss off|back off|no more|"
+          r"отстаньте|хватит|прекратите|стоп|stop (?:hiermee|ermee|damit|avec ca|con esto|com isso|con questo|z tym|"
+          r"s tim|med det|med dette|tama|bunu))"
+          r"(?:\s+(?:it|now|please|pls|this|that|already|thanks|thank you|immediately|asap))*",
+          clause=True),
+    _rule(OPT_OUT, "remove_alone", 0.93,
+          r"(?:please\s+|pls\s+|plz\s+|kindly\s+)?(?:remove|delete|unsubscribe|opt[\s-]?out|take off|cancel|baja|"
+          r"de baja|afmelden|abmelden|descadastrar|desinscription|desabonnement)"
+          r"(?:\s+(?:me|us|please|pls|thanks|thx|asap|now|immediately|it|por favor|gracias|bitte|danke|svp|graag|aub))*",
+          clause=True),
+    _rule(OPT_OUT, "no_more", 0.93,
+          r"\bno\s+(?:more|further)\s+(?:e-?mails|emails|mails|messages|follow-?ups|contact|outreach|spam|"
+          r"communications?|newsletters?)\b",
+          temporal=True),
+    _rule(OPT_OUT, "leave_me_alone", 0.9, r"\bleave\s+(?:me|us)\s+alone\b"),
+    _rule(OPT_OUT, "cease_and_desist", 0.95, r"\bcease and desist\b"),
+    _rule(OPT_OUT, "spam_complaint", 0.8,
+          r"\b(?:this is|that'?s|it'?s|its|this is just|is|are)\s+(?:just\s+|pure\s+|total\s+)?spam\b"
+          r"|\breport(?:ing)? (?:you|this) (?:as|for) spam\b"),
+    _rule(OPT_OUT, "never_consented", 0.8,
+          r"\b(?:never|didn'?t|did not|don'?t recall|do not recall)\s+(?:ever\s+)?(?:sign(?:ed|ing)?\s+up|subscrib(?:e|ed|ing)|"
+          r"opt(?:ed|ing)?[\s-]?in|consent(?:ed)?(?: to)?|gave (?:you )?(?:my )?(?:permission|consent))\b"
+          r"|\bnever asked to be (?:on|added)\b",
+          negatable=False),
+    _rule(OPT_OUT, "gdpr_erasure", 0.95,
+          r"\b(?:delete|erase|remove|purge|wipe|destroy)\s+(?:all\s+)?(?:of\s+)?(?:my|our)\s+(?:personal\s+)?"
+          r"(?:data|details|information|info|contact (?:details|info(?:rmation)?)|records?|e-?mail(?: address)?|address)\b"
+          r"|\berasure\b|\bright to (?:be forgotten|erasure|object)\b|\bforget me\b"
+          r"|\b(?:gdpr|dsgvo|rgpd|lgpd|ccpa)\b.{0,60}\b(?:delet|eras|remov|object|opt|loschen|supprim|elimin|verwijder|"
+          r"apag|cancell)"),
+    _rule(OPT_OUT, "do_not_contact_list", 0.95,
+          r"\b(?:add|put|mark|flag|set|place)\s+(?:me|us|this (?:address|e-?mail)|my (?:e-?mail|address|record|name))\s+"
+          r"(?:to|on|as|in|into)\s+(?:your\s+|the\s+|a\s+)?(?:do[- ]not[- ](?:contact|e-?mail|call|mail)|dnc|suppression|"
+          r"opt[- ]?out|blocked|block|unsubscribe)\b"
+          r"|\bmark (?:me|us|my \w+) as (?:do[- ]not[- ]\w+|dnc|unsubscribed|opted[- ]out)\b"
+          r"|\bremoval request\b|\brequest(?:ing)? (?:for )?removal\b|\b(?:blacklist|suppress) (?:me|us|my (?:e-?mail|address))\b"),
+    _rule(OPT_OUT, "enough", 0.93,
+          r"\benough (?:with|of) (?:the|these|this|your|all the|all these) (?:\w+[- ])?(?:e-?mails|emails|mails|messages|"
+          r"follow-?ups|spam|outreach|sequences?)\b"
+          r"|\bgenug (?:mit )?(?:den |diesen |ihren )?(?:e-?mails|mails|nachrichten)\b|\b(?:uz )?dost (?:tech|techto) "
+          r"(?:e-?mailu|zprav)\b|\briittaa (?:jo )?(?:naista|naita) (?:viesteista|sahkoposteista|viesteja)\b"
+          r"|\bdosc (?:tych|juz) (?:maili|wiadomosci|e-?maili)\b|\byeter artik\b|\bnu racker det\b|\bnu er det nok\b"
+          r"|\bna far det vaere nok\b|\bya basta de\b|\bchega de (?:e-?mails|mensagens)\b|\bbasta (?:email|e-?mail|mail|messaggi)\b"
+          r"|\bhou (?:eens )?op met (?:die |deze |je |uw )?(?:mails|e-?mails)\b|\bca suffit (?:avec )?(?:ces|vos|les)\b",
+          negatable=False),
+    _rule(OPT_OUT, "spam_complaint_any", 0.8,
+          r"\b(?:marked|marking|flagged|reported|reporting|report) (?:this |you |it |your \w+ )?(?:as|for|to) "
+          r"(?:spam|junk|the ftc|ftc)\b|\bmarked as spam\b|\b(?:ftc|can-?spam)\b"
+          r"|\b(?:c'est du|det har ar|det er|dette er|to jest|tohle je|to je|das ist|dit is|esto es|isso e|isto e|questo e|"
+          r"questa e|tama on|bu) (?:\w+ )?(?:spam|roskapostia)\b"),
+    _rule(OPT_OUT, "direct_marketing_objection", 0.95,
+          r"\b(?:i object|object to|objecting to|widerspreche|m'oppose|je m'oppose|me opongo|mi oppongo|maak bezwaar|"
+          r"sprzeciwiam|oponho|oponho-me|vastustan|itiraz ediyorum|nesouhlasim|motsatter mig|gor indsigelse)\b"
+          r".{0,120}\b(?:marketing|werbung|werbezweck\w*|prospection|publicidad|pubblicit\w*|reklam\w*|mercadotecnia|"
+          r"art(?:icle|ikel|iculo|icolo|igo|\.)?\s*21)"
+          r"|\bart(?:icle|ikel|iculo|icolo|igo|\.)?\s*21\b.{0,120}\b(?:object|widersprech\w*|m'oppose|opongo|oppongo|"
+          r"bezwaar|sprzeciw\w*|oponho|opposition)"),
+    _rule(OPT_OUT, "remove_from_your_list_any", 0.93,
+          r"\b(?:remove|delete|take|verwijder|haal|rimuovete|rimuovere|togliete|retirez|retirer|supprimez|eliminen|eliminar|"
+          r"quiten|saquen|removam|remover|retirem|tirem|entfernen sie|streichen sie|nehmen sie)\b.{0,60}\b"
+          r"(?:from|off|van|uit|dalla|dai|de|des|da|aus|von)\s+(?:your|the|this|all|any|uw|jullie|je|de|vostra|vostre|"
+          r"vostri|la|vos|votre|su|sus|la|sua|suas|da|ihrem|ihrer|ihren|dem|der)\s+(?:\w+\s+)?(?:list|lists|database|"
+          r"mailing list|distribution|outreach|crm|lijst|bestand|mailinglijst|lista|liste|listes|envois|verteiler|"
+          r"datenbank|base|cadastro|mailing)\b"),
+    _rule(OPT_OUT, "want_off", 0.93,
+          r"\b(?:want|wanna|would like|need|have) (?:to (?:get|be) )?(?:off|out of|removed from) (?:this|your|the|these|all|"
+          r"any|all of your) (?:\w+ )?(?:list|lists|e-?mails|mailing|mailings|sequence|sequences|thing|distribution)\b"
+          r"|\bi want out\b|\bmake (?:these|this|them|it|the e-?mails|these e-?mails|your e-?mails) (?:\w+ )?stop\b"
+          r"|\b(?:i said|i asked you to|i told you to|asked you to|told you to) stop\b"
+          r"|\b(?:don'?t|do not|dont|never) (?:contact|e-?mail|write to|call|message) (?:anyone|anybody|any of us|people|"
+          r"our (?:team|staff|employees|people)) (?:at|from|in|of)\b"
+          r"|\b(?:delete|erase|remove|purge|wipe) (?:all )?(?:the )?(?:personal )?(?:data|information|info|details) "
+          r"(?:you (?:hold|have|keep|store)|held|stored) (?:on|about) (?:me|us)\b"
+          r"|\bcancel (?:my|our|this) subscription\b|\bmy (?:e-?mail|address)\b.{0,60}\b(?:remove|delete|erase) it\b",
+          temporal=True),
+    _rule(OPT_OUT, "dont_follow_up", 0.9,
+          r"\b(?:don'?t|do not|dont|please don'?t|no more) follow(?:[- ]?ups?|ing up)?\b(?!\s+(?:on|with (?:the|this|my "
+          r"colleague)|about))", negatable=False, temporal=True),
+    _rule(OPT_OUT, "still_receiving_any", 0.93,
+          r"\b(?:abgemeldet|unsubscribed|desinscrit\w*|desabonne\w*|uitgeschreven|afgemeld|de baja|descadastr\w*|"
+          r"disiscritt\w*|wypisal\w*|odhlasil\w*|отписал\w*|отписыва\w*|avregistrera\w*|afmeldt|avmeldt)\b.{0,80}"
+          r"\b(?:immer noch|noch immer|still|toujours|nog steeds|todavia|sigo|ainda|ancora|nadal|stale|все ещ\w*|"
+          r"всё ещ\w*|а письма|fortfarande|stadig|fortsatt|yha)\b"),
+    _rule(OPT_OUT, "leave_alone_any", 0.9,
+          r"\blass(?:en sie|t)? (?:mich|uns) in ruhe\b|\blaissez[- ](?:moi|nous) tranquilles?\b|\bdejen?(?:me|nos) en paz\b"
+          r"|\blasciate(?:mi|ci) in pace\b|\b(?:me|nos) deixem em paz\b|\bdeixem-me em paz\b|\bdajcie mi spokoj\b"
+          r"|\bnechte me (?:byt|na pokoji)\b|\blat (?:mig|meg) vara\b|\bjattakaa minut rauhaan\b|\bbeni rahat birakin\b"
+          r"|\bоставьте (?:меня|нас) в покое\b"),
+    _rule(OPT_OUT, "never_consented_any", 0.8,
+          r"\bnie (?:die |meine )?(?:erlaubnis|einwilligung|zustimmung)\b|\bnunca (?:le )?(?:di|dei|he dado) (?:mi )?"
+          r"(?:permiso|consentimiento|autorizacao|consentimento)\b|\bjamais (?:donne|accepte|consenti)\b"
+          r"|\bnigdy nie (?:wyrazil\w*|zapisywal\w*|zapisal\w*|zgodzil\w*)\b|\bнико(?:гда)? не (?:подписывал\w*|давал\w* согласи\w*)"),
+    _rule(OPT_OUT, "remove_from_list_verb_final", 0.93,
+          r"\b(?:van|uit) (?:de|jullie|uw|je|het) (?:\w+ )?(?:lijst|bestand|mailinglijst|database|verzendlijst) "
+          r"(?:te )?(?:halen|afhalen|verwijderen|schrappen|te halen|te verwijderen)\b"
+          r"|\bser (?:removid[oa]|eliminad[oa]|borrad[oa]|excluid[oa]|retirad[oa]|dad[oa] de baja)\b"
+          r"|\bessere (?:rimoss[oa]|cancellat[oa]|tolt[oa])\b|\bvymaz\w* (?:mych|meho|osobnich|me)\b"
+          r"|\bradera (?:mina|min|mig)\b|\b(?:adresimi|verilerimi|bilgilerimi|beni)\b.{0,40}\bsil(?:in|iniz)?\b"
+          r"|\bverilerimin silinmesi\w*|\bunterlassen sie\b.{0,30}(?:kontakt|mails|e-?mails|nachrichten|werbung|zusendung)"
+          r"|\bkontaktieren sie (?:mich|uns) (?:nie(?:mals)?|nicht) (?:wieder|mehr)\b"
+          r"|\bno vuelvan? a (?:contactar|escribir|enviar|mandar)\w*|\bno (?:contactarme|escribirme|enviarme|molestarme)\b"
+          r"|\bcess(?:ez|er) de (?:me |m'|nous )?(?:contacter|ecrire|envoyer|solliciter|relancer)"
+          r"|\bne (?:me |m'|nous )?(?:recontactez|contactez|ecrivez|envoyez|sollicitez|relancez) (?:plus|pas|jamais)\b",
+          negatable=False, temporal=True),
+    _rule(OPT_OUT, "remove_from_list_any_language", 0.93,
+          r"\b(?:remove|delete|take|verwijder\w*|haal|halen|rimuov\w+|togli\w+|retir\w+|supprim\w+|elimin\w+|quit\w+|saq\w+|"
+          r"borr\w+|remov\w+|tir\w+|exclu\w+|entfern\w+|streich\w+|nehmen|usun\w+|wykresl\w+|odstran\w+|vyrad\w+|smaz\w+|"
+          r"fjern\w*|slet\w*|ta (?:\w+ )?bort|radera|stryk|poista\w*|удал\w+|убер\w+|исключ\w+|cikar\w*|sil\w*)\b.{0,60}?"
+          r"(?:\b(?:van|uit) (?:de|jullie|uw|je|het) (?:\w+ )?(?:lijst|bestand|mailinglijst|database)"
+          r"|\b(?:dalla|dalle|dai|dal) (?:vostra |vostre |vostri |vostro )?(?:lista|liste|mailing|database|elenco)"
+          r"|\bde (?:vos |votre |la |cette )?(?:listes?|fichiers?|base de donnees|envois|mailing)\b"
+          r"|\bde (?:su|sus|la|esta|vuestra)s? (?:\w+ )?(?:lista|listas|base de datos)\b"
+          r"|\b(?:da|dessa|desta|de sua|da sua) (?:\w+ )?(?:lista|base|cadastro)\b"
+          r"|\bz (?:listy|bazy|waszej (?:listy|bazy)|panstwa (?:listy|bazy)|mailingu)\b"
+          r"|\bze? (?:seznamu|databaze|vaseho seznamu|vasi databaze)\b"
+          r"|\bfra (?:listen|listene|databasen|jeres \w+|deres \w+)\b|\bfran (?:listan|listorna|registret|er \w+|ert \w+)\b"
+          r"|\b(?:listalta|listoilta|rekisterista|postituslistalta)\b"
+          r"|\bиз (?:списка|рассылки|базы|вашего списка|вашей базы|вашей рассылки)"
+          r"|\b(?:listeden|listenizden|veritabanindan|veritabaninizdan)\b)"),
+    _rule(OPT_OUT, "cjk_more", 0.93,
+          r"個人情報(?:を)?(?:削除|消去)|配信(?:を)?(?:止め|やめ)|(?:명단|리스트|목록|메일링)에서.{0,12}(?:빼|삭제|제외)"
+          r"|구독(?:을|를)?\s?(?:취소|해지)|개인\s?정보(?:를)?\s?삭제|删除(?:我的)?个人信息|刪除(?:我的)?個人資料",
+          negatable=False),
+    # ---------------- opt-out, German ----------------
+    _rule(OPT_OUT, "de_abmelden", 0.95,
+          r"\babmeld(?:en|ung)\b|\babbestell(?:en|ung)\b|\baustragen\b"
+          r"|\bmelde[nt]? (?:sie |du )?(?:mich|uns)(?:(?!nicht)[^.!?\n]){0,60}?\bab\b"
+          r"|\btrag(?:en|t)? (?:sie |du )?(?:mich|uns)(?:(?!nicht)[^.!?\n]){0,60}?\baus\b", topic=True),
+    _rule(OPT_OUT, "de_remove", 0.95,
+          r"\b(?:entfernen|loschen|loeschen|streichen) sie (?:mich|uns|meine|unsere)\b"
+          r"|\b(?:nehmen|streichen|entfernen|loschen|loeschen) sie (?:mich|uns)\b.{0,40}\b(?:verteiler|liste|datenbank|"
+          r"newsletter|kartei|adressliste)"
+          r"|\b(?:aus|von)\s+(?:ihrem|ihrer|dem|der|diesem|dieser|ihren|eurem|eurer)\s+(?:verteiler|liste|mailingliste|"
+          r"newsletter|e-?mail-?verteiler|datenbank|kontaktliste)\s+(?:\w+\s+)?(?:nehmen|entfernen|streichen|austragen|"
+          r"loschen|loeschen)"
+          r"|\b(?:meine|unsere) (?:daten|e-?mail-?adresse|kontaktdaten)\b.{0,40}\b(?:loschen|loeschen|entfernen)"
+          r"|\bich widerspreche\b|\bloschung (?:meiner|unserer) (?:daten|e-?mail|adresse|kontaktdaten)\b"
+          r"|\b(?:schicken|senden) sie (?:mir|uns) (?:bitte )?(?:nichts|keine \w+) mehr\b"),
+    _rule(OPT_OUT, "de_no_more", 0.95,
+          r"\bkeine\s+(?:weiteren\s+)?(?:e-?mails|mails|emails|nachrichten|werbung|newsletter|kontaktaufnahmen?|anrufe|"
+          r"werbemails)\s+mehr\b"
+          r"|\b(?:mochte|mochten|will|wollen|wunsche)\s+keine\s+(?:weiteren\s+)?(?:e-?mails|mails|nachrichten|werbung|"
+          r"informationen|newsletter|kontaktaufnahmen?)\b"
+          r"|\b(?:nicht mehr|nie wieder|nie mehr)\s+(?:\w+\s+)?(?:kontaktieren|anschreiben|schreiben|mailen|anrufen|"
+          r"belastigen|zu schreiben)\b"
+          r"|\bkontaktieren sie (?:mich|uns)\b.{0,20}\bnicht\b"
+          r"|\bschreiben sie (?:mir|uns)\b.{0,20}\bnicht mehr\b"
+          r"|\bhor(?:en sie|t) auf\b.{0,30}\b(?:schreiben|mailen|kontaktieren|senden|zu schreiben|anzuschreiben)\b",
+          negatable=False, temporal=True),
+    # ---------------- opt-out, French ----------------
+    _rule(OPT_OUT, "fr_desabonner", 0.95, r"\bdesabonn\w*|\bdesinscri\w*|\bdesinscription\b", topic=True),
+    _rule(OPT_OUT, "fr_no_more", 0.95,
+          r"\bne plus (?:me |m'|nous )?(?:contacter|ecrire|envoyer|recevoir|solliciter|relancer)\b"
+          r"|\bne (?:me |m'|nous )?(?:contactez|ecrivez|envoyez|sollicitez|relancez) plus\b"
+          r"|\b(?:ne|n') ?(?:souhaite|veux|desire|voulons|souhaitons) (?:plus|pas) (?:recevoir|etre (?:contacte|sollicite))"
+          r"|\barretez de (?:m'|me |nous )?\w+"
+          r"|\bplus de (?:mails|e-?mails|emails|messages|relances)\b",
+          negatable=False, temporal=True),
+    _rule(OPT_OUT, "fr_remove", 0.95,
+          r"\b(?:retirez|supprimez|enlevez|effacez|rayez)[- ](?:moi|nous)\b"
+          r"|\b(?:me|nous) (?:retirer|supprimer|enlever|rayer|desinscrire)\b"
+          r"|\b(?:retirez|supprimez|enlevez|effacez|retirer|supprimer|effacer)\s+(?:mes|mon|nos|notre)\s+"
+          r"(?:donnees|coordonnees|adresse|informations|e-?mail|contact)"),
+    # ---------------- opt-out, Spanish ----------------
+    _rule(OPT_OUT, "es_baja", 0.95,
+          r"\b(?:dar|darme|darnos|dame|denme|deme|den|darse|darte|doy|dé|de)\s+de\s+baja\b(?!\s+por\s+(?:maternidad|"
+          r"paternidad|enfermedad))"
+          r"|\bbaja de (?:la|su|esta|vuestra) lista\b"
+          r"|\bcancelar\b.{0,15}\bsuscripcion\b|\bdesuscrib\w*|\bdesinscrib\w*", topic=True),
+    _rule(OPT_OUT, "es_no_more", 0.95,
+          r"\bno (?:me|nos) (?:escriban|escribas|escriba|contacten|contactes|contacte|envien|envies|envie|manden|mandes|"
+          r"molesten|vuelvan a)\b"
+          r"|\bno (?:quiero|deseo|queremos|deseamos) (?:seguir )?recibir\b"
+          r"|\bdejen? de (?:enviarme|escribirme|contactarme|mandarme|enviar|escribir|contactar)\b"
+          r"|\bno mas (?:correos|e-?mails|mensajes)\b",
+          negatable=False, temporal=True),
+    _rule(OPT_OUT, "es_remove", 0.95,
+          r"\b(?:eliminen|borren|eliminar|borrar|supriman|suprimir|quiten|quitar)\s+(?:mis|mi|nuestros|nuestro)\s+"
+          r"(?:datos|correo|direccion|e-?mail|informacion)"
+          r"|\b(?:quitenme|sacarme|sacadme|saquenme|quitarme|eliminenme|borrenme|eliminadme|borradme)\b"),
+    # ---------------- opt-out, Dutch ----------------
+    _rule(OPT_OUT, "nl_afmelden", 0.95,
+          r"\bafmeld(?:en|ing)\b|\bmeld (?:me|mij|ons) (?:\w+ )?af\b|\buitschrijv\w*|\bschrijf (?:me|mij|ons) (?:\w+ )?uit\b"
+          r"|\baf te melden\b|\bafgemeld (?:te )?worden\b|\bhaal (?:me|mij|ons) (?:\w+ ){0,2}(?:van|uit) (?:de|jullie|uw|je|het) "
+          r"(?:lijst|bestand|mailinglijst|database|verzendlijst)\b|\blaat (?:me|mij|ons) (?:\w+ )?met rust\b", topic=True),
+    _rule(OPT_OUT, "nl_remove", 0.95,
+          r"\bverwijder (?:me|mij|ons|mijn (?:gegevens|e-?mailadres|adres|e-?mail|naam))\b"
+          r"|\b(?:geen|niet langer) (?:e-?mails|mails|emails|berichten|nieuwsbrieven|mailtjes|mailings) meer\b"
+          r"|\bgeen (?:e-?mails|mails|emails|berichten) (?:meer )?(?:ontvangen|krijgen)\b"
+          r"|\bniet meer (?:\w+ )?(?:mailen|benaderen|contacteren|e-?mailen|sturen|bellen)\b"
+          r"|\bgeen contact meer\b|\bstop met (?:het )?(?:mailen|e-?mailen|sturen|benaderen)\b",
+          negatable=False, temporal=True),
+    # ---------------- opt-out, Portuguese ----------------
+    _rule(OPT_OUT, "pt_descadastrar", 0.95,
+          r"\bdescadastr\w*|\bcancelar (?:a |minha |o )?(?:inscricao|assinatura|cadastro)\b|\bsair da lista\b", topic=True),
+    _rule(OPT_OUT, "pt_remove", 0.95,
+          r"\b(?:me |nos )?(?:removam|remova|removem|retirem|tirem|tire|retire|excluam|exclua)(?:-me|-nos)?\b.{0,40}"
+          r"\b(?:lista|listas|cadastro|base|mailing|contatos)\b"
+          r"|\b(?:apaguem|excluam|removam|deletem|apagar|excluir|eliminem)\s+(?:os )?(?:meus|nossos)\s+dados\b"
+          r"|\bnao (?:quero|desejo|queremos) (?:mais )?receber\b"
+          r"|\bnao (?:me |nos )?(?:enviem|mandem|contatem|contactem|escrevam|mande|envie) mais\b"
+          r"|\bparem de (?:me |nos )?(?:enviar|mandar|contatar|contactar|escrever)\b",
+          negatable=False, temporal=True),
+    # ---------------- opt-out, Italian ----------------
+    _rule(OPT_OUT, "it_disiscrivere", 0.95,
+          r"\b(?:cancellatemi|cancellami|cancellarmi|rimuovetemi|rimuovimi|rimuovermi|toglietemi|toglimi|togliermi|"
+          r"eliminatemi|eliminarmi)\b|\bdisiscri\w*|\bdisiscrizione\b", topic=True),
+    _rule(OPT_OUT, "it_no_more", 0.95,
+          r"\bnon (?:mi |ci )?(?:contattate|contattatemi|scrivete|scrivetemi|inviate|mandate|contattarmi|scrivermi)\b"
+          r".{0,10}\bpiu\b"
+          r"|\bnon (?:voglio|desidero|vogliamo|desideriamo) (?:piu )?ricevere\b"
+          r"|\bsmettete di (?:scrivermi|inviarmi|contattarmi|mandarmi|scrivere|inviare|contattare)\b"
+          r"|\b(?:rimuovete|cancellate|togliete|eliminate|rimuovere|cancellare|eliminare)\s+(?:il mio|la mia|i miei|"
+          r"il nostro|i nostri)\s+(?:indirizzo|email|e-?mail|nominativo|dati|contatto|contatti)\b",
+          negatable=False, temporal=True),
+
+    # ---------------- opt-out, Polish (folded: no diacritics, l for l-stroke) ----------------
+    _rule(OPT_OUT, "pl_wypisz", 0.95,
+          r"\bwypisz(?:cie)? (?:mnie|nas)\b|\b(?:chce|prosze|chcialbym|chcialabym|chcemy) (?:sie |mnie |nas )?wypisac\b"
+          r"|\bwypisuje (?:sie|nas)\b|\bprosze (?:o )?(?:mnie |nas )?wypisa(?:c|nie)\b"
+          r"|\brezygnuj\w* z (?:subskrypcji|newslettera|otrzymywania|mailingu|wiadomosci)"
+          r"|\b(?:usun|usuncie|usunac|usuniecie|wykresl|wykreslcie|wykreslic) (?:mnie|nas|moj\w* (?:adres\w*|e-?mail\w*|dan\w*)"
+          r"|moich danych)\b", topic=True),
+    _rule(OPT_OUT, "pl_no_more", 0.95,
+          r"\bnie (?:wysylajcie|wysylaj|przysylajcie|przesylajcie|piszcie|pisz|kontaktujcie|wysylac|przesylac|pisac|"
+          r"kontaktowac)\b.{0,30}\b(?:wiecej|juz|mi|mnie|do mnie|ze mna|maili|wiadomosci)\b"
+          r"|\b(?:wiecej|juz) (?:sie )?(?:ze mna |do mnie )?(?:sie )?nie (?:kontaktowac|kontaktujcie|pisac|piszcie|wysylac)"
+          r"|\bprzesta(?:ncie|n|c) (?:do mnie |mi |nam )?(?:pisac|wysylac|przysylac|spamowac)\b"
+          r"|\bnie chce (?:juz |wiecej )?(?:otrzymywac|dostawac)\b|\bnie zycze sobie (?:kontaktu|wiadomosci|maili)\b"
+          r"|\bsprzeciwiam sie\b.{0,80}\b(?:marketing|przetwarzani)",
+          negatable=False, temporal=True),
+    # ---------------- opt-out, Japanese / Chinese / Korean (kept whole by the folding) ----------------
+    _rule(OPT_OUT, "ja_haishin_teishi", 0.95,
+          r"配信(?:を)?(?:停止|解除|中止)|(?:購読|登録|メルマガ)(?:を)?解除|(?:送らない|送信しない|連絡しない|送ってこない)で"
+          r"|(?:リスト|名簿|配信先|配信対象|宛先)から(?:削除|外し|外して|除外)|(?:迷惑メール|スパム)(?:として)?(?:報告|通報)"
+          r"|営業(?:メール|の連絡)?(?:は)?お断り|今後の(?:ご)?連絡は(?:不要|お断り|ご遠慮)",
+          topic=True, negatable=False),
+    _rule(OPT_OUT, "zh_tuiding", 0.95,
+          r"退订|退訂|取消订阅|取消訂閱|拒收|(?:不要|别|別|勿|请勿|請勿)(?:再)?(?:给我|給我)?(?:发|發|寄|联系|聯繫|联络|打扰)"
+          r"|停止(?:发送|發送|发邮件|寄送)|(?:从|從).{0,8}(?:列表|名单|名單|邮件列表)(?:中|里|裡)?(?:删除|移除|删掉|去掉|刪除|移出)"
+          r"|(?:移出|移除|删除)(?:邮件)?(?:名单|名單|列表)|垃圾邮件.{0,8}(?:举报|投诉)|(?:举报|投诉).{0,4}垃圾",
+          topic=True, negatable=False),
+    _rule(OPT_OUT, "ko_susin_geobu", 0.95,
+          r"수신(?:을|를)?\s?거부|구독\s?(?:취소|해지)|(?:보내지|연락하지|연락을 하지|메일하지)\s?(?:마|말)|(?:명단|리스트|목록|메일링)에서\s?(?:빼|삭제|제외)"
+          r"|스팸(?:으로)?\s?신고|광고\s?(?:메일)?\s?사절|그만\s?(?:좀\s?)?보내",
+          topic=True, negatable=False),
+    # ---------------- opt-out, Russian (folded: i for short i, e for yo) ----------------
+    _rule(OPT_OUT, "ru_otpisat", 0.95,
+          r"\bотпиш(?:ите|и)\b|\bотписат(?:ь|ься)\b|\bотписыва\w*|\b(?:удалите|удалить|уберите) (?:меня|нас|мои|мои|мой)\b"
+          r".{0,40}(?:рассылк|списк|баз|данн|адрес|контакт)"
+          r"|\bне (?:пишите|присылаите|отправляите|шлите|беспокоите)\b|\bне (?:связываться|беспокоить)\b"
+          r"|\b(?:прекратите|перестаньте|хватит) (?:мне )?(?:писать|слать|присылать|спамить|отправлять)\b|\bхватит спамить\b"
+          r"|\bэто спам\b",
+          negatable=False, temporal=True, topic=True),
+    # ---------------- opt-out, Swedish / Danish / Norwegian (folded) ----------------
+    _rule(OPT_OUT, "sv_avregistrera", 0.95,
+          r"\bavregistrera (?:mig|oss)\b|\bavsluta (?:min |mitt )?(?:prenumeration\w*|utskick\w*)|\bstryk (?:mig|oss)\b"
+          r"|\bta bort (?:mig|oss|min (?:e-?postadress|adress|mejladress))\b|\bsluta (?:skicka|maila|mejla|kontakta)\b"
+          r"|\bvill inte (?:ha|fa) (?:fler|nagra fler|mer) (?:mejl|mail|e-?post|utskick)\b|\bkontakta (?:mig|oss) inte\b"
+          r"|\bhor inte av (?:er|dig) (?:mer|igen)\b",
+          negatable=False, temporal=True, topic=True),
+    _rule(OPT_OUT, "da_no_afmeld", 0.95,
+          r"\b(?:afmeld|avmeld) (?:mig|meg|os|oss)\b|\bafmeldes\b|\bmeld (?:meg|oss) av\b"
+          r"|\bfjern (?:mig|meg|os|oss)\b|\b(?:slet|slett) (?:min|mine|meg|e-?postadressen min|personopplysningene mine|personoplysninger\w*)\b"
+          r"|\bstop med at (?:sende|skrive|maile|kontakte)\b|\bslutt a (?:sende|maile|kontakte|skrive)\b"
+          r"|\bikke kontakt (?:mig|meg|os|oss)\b|\bkontakt (?:mig|meg|os|oss) ikke\b"
+          r"|\b(?:onsker|vil) ikke (?:at |a )?(?:modtage|motta|have|ha) flere\b|\bvil ikke kontaktes\b"
+          r"|\bavslutte abonnementet\b|\b(?:send|sende) ikke flere\b|\bikke send flere\b",
+          negatable=False, temporal=True, topic=True),
+    # ---------------- opt-out, Finnish / Czech / Turkish (folded) ----------------
+    _rule(OPT_OUT, "fi_poista", 0.95,
+          r"\bpoista(?:kaa)? minut\b|\bpoistakaa (?:sahkopostiosoitteeni|osoitteeni|henkilotietoni|tietoni)\b"
+          r"|\balkaa (?:enaa )?(?:lahettako|ottako|kirjoittako)\b|\blopettakaa (?:viestien|sahkopostien|spammaaminen|"
+          r"lahettaminen|postitus)\w*|\ben halua (?:enaa )?(?:viesteja|sahkoposteja|postia|markkinointia)\b"
+          r"|\b(?:peru|perua|perun|peruutan|peruuttaa) (?:tilaus|tilauksen|tilaukseni)\b",
+          negatable=False, temporal=True, topic=True),
+    _rule(OPT_OUT, "cs_odhlasit", 0.95,
+          r"\bodhlas(?:te|it)\b(?! se na)|\bodhlaste me\b|\b(?:odstrante|vymazte|vyradte|smazte) (?:me|nas|muj|moje|nase)\b"
+          r"|\bnepiste mi\b|\bneposilejte (?:mi|nam)\b|\bprestante (?:mi |nam )?(?:posilat|psat)\b|\bnechci dostavat\b"
+          r"|\b(?:uz )?(?:me|nas) nekontaktujte\b|\bnekontaktujte (?:me|nas)\b|\bzruste (?:mi )?odber\b",
+          negatable=False, temporal=True, topic=True),
+    _rule(OPT_OUT, "tr_abonelik", 0.95,
+          r"\babonelikten cik(?:mak|ar|arin|artin|ariniz)?\b|\babonelig(?:imi|i) (?:iptal|sonlandir)\w*"
+          r"|\bliste(?:nizden|den|mizden) cikar\w*|\bbeni (?:listeden|listenizden|veritabaninizdan|listenizden) (?:cikar|sil)\w*"
+          r"|\b(?:gondermeyin|gondermeyiniz|atmayin|atmayiniz)\b|\b(?:gondermeyi|atmayi) birakin\b"
+          r"|\b(?:bir daha )?iletisime gecmeyin\b|\b(?:daha fazla )?e-?posta almak istemiyorum\b|\brahatsiz etmeyin\b",
+          negatable=False, temporal=True, topic=True),
+
+    # ---------------- out of office ----------------
+    _rule(OUT_OF_OFFICE, "absent", 3,
+          r"\bout of (?:the )?office\b|\bout-of-office\b|\booo\b|\bauto(?:matic)?[- ]?(?:reply|response)\b"
+          r"|\bautoreply\b|\babsence message\b",
+          negatable=False),
+    _rule(OUT_OF_OFFICE, "leave", 3,
+          r"\bon (?:(?:annual|parental|maternity|paternity|sick|medical|study|compassionate|garden|extended|family|"
+          r"shared parental|bereavement) )?leave\b|\b(?:sick|annual|parental|maternity|paternity) leave\b"
+          r"|\bon (?:holiday|holidays|vacation|sabbatical|pto|annual leave|a business trip|business travel)\b"
+          r"|\bat a conference\b|\bon the road\b",
+          negatable=False),
+    _rule(OUT_OF_OFFICE, "left_company", 3,
+          r"\b(?:has|have|i'?ve|had)\s+left\s+(?:the\s+(?:company|business|organi[sz]ation|firm|team)|[a-z0-9&.-]+"
+          r"(?:\s+[a-z0-9&.-]+)?\s*(?:[.,;]|$))"
+          r"|\bno longer (?:with|at|works? (?:at|for|with|here|there)|working (?:at|for|here|there)|employed|part of)\b"
+          r"|\b(?:mailbox|e-?mail address|inbox|account) is no longer (?:monitored|active|in use|being monitored)\b"
+          r"|\bno longer (?:monitored|in use)\b|\b(?:is|are) not (?:being )?monitored\b|\bunmonitored\b"
+          r"|\bautomated (?:message|response|reply)\b|\boffices? (?:is|are|will be) closed\b"
+          r"|\bclosed for the (?:holidays?|holiday season|summer|break)\b",
+          negatable=False),
+    _rule(OUT_OF_OFFICE, "away", 2,
+          r"\b(?:limited|no|intermittent|restricted|sporadic) access to (?:my )?e-?mails?\b|\bintermittent access\b"
+          r"|\baway from (?:the office|my desk|my e-?mail|the desk)\b"
+          r"|\b(?:i'?m|i am|currently|will be)\s+(?:currently\s+)?(?:away|travell?ing|out|offline|unavailable|off)\b"
+          r"|\b(?:will|shall) (?:be )?(?:back|return(?:ing)?|respond|reply) (?:on|in|after|to the office|when|upon|"
+          r"as soon as)\b"
+          r"|\b(?:returning|return on|back on|back in the office|back in the new year|back monday|back tuesday)\b"
+          r"|\b(?:when|upon|after) (?:i|my) (?:return|am back|get back)\b|\bwhen i'?m back\b"
+          r"|\bnot be (?:checking|reading|monitoring|responding to) (?:my )?e-?mails?\b"
+          r"|\b(?:will not|won'?t) be (?:forwarded|read)\b|\bno laptop\b"
+          r"|\bfor (?:urgent|immediate) (?:matters|enquiries|inquiries|requests|issues|assistance|questions)\b"
+          r"|\bif (?:it'?s|this is|your (?:matter|request) is) urgent\b|\bin urgent cases\b",
+          negatable=False),
+    _rule(OUT_OF_OFFICE, "de_absent", 3,
+          r"\babwesenheitsnotiz\b|\bnicht im (?:buro|buero|hause|haus)\b|\babwesend\b|\bim urlaub\b"
+          r"|\bin (?:elternzeit|mutterschutz|urlaub)\b|\bausser haus\b|\bwieder erreichbar\b|\burlaubsbedingt\b"
+          r"|\bkeinen zugriff auf\b|\bin dringenden fallen\b|\bwieder im (?:buro|buero)\b",
+          negatable=False),
+    _rule(OUT_OF_OFFICE, "fr_absent", 3,
+          r"\babsente? du bureau\b|\ben conges?\b|\bconge (?:maternite|paternite|parental|maladie)\b"
+          r"|\bmessage d'absence\b|\bje suis absente?\b|\bde retour le\b|\ba mon retour\b|\bserai de retour\b"
+          r"|\ben vacances\b|\breponse automatique\b|\bdemande urgente\b",
+          negatable=False),
+    _rule(OUT_OF_OFFICE, "es_absent", 3,
+          r"\bfuera de la oficina\b|\b(?:de|en) vacaciones\b|\bde baja por (?:maternidad|paternidad|enfermedad)\b"
+          r"|\b(?:permiso|licencia|baja) (?:de|por) (?:maternidad|paternidad)\b|\bestare de vuelta\b|\bregresare\b"
+          r"|\bacceso limitado\b|\ben caso de urgencia\b|\brespuesta automatica\b|\bausente\b",
+          negatable=False),
+    _rule(OUT_OF_OFFICE, "nl_absent", 3,
+          r"\bafwezig\b|\bniet op kantoor\b|\b(?:met|op) vakantie\b|\b(?:ouderschaps|zwangerschaps|bevallings)verlof\b"
+          r"|\bweer (?:bereikbaar|aanwezig|op kantoor|terug)\b|\bwordt niet doorgestuurd\b|\bautomatisch antwoord\b"
+          r"|\bafwezigheidsbericht\b",
+          negatable=False),
+    _rule(OUT_OF_OFFICE, "pt_absent", 3,
+          r"\bfora do escritorio\b|\bde ferias\b|\blicenca[- ](?:maternidade|paternidade)\b|\bestarei de volta\b"
+          r"|\bem caso de urgencia\b|\bresposta automatica\b|\bacesso limitado\b",
+          negatable=False),
+    _rule(OUT_OF_OFFICE, "it_absent", 3,
+          r"\bfuori (?:ufficio|sede)\b|\bin ferie\b|\bcongedo (?:parentale|di maternita|di paternita|per maternita)\b"
+          r"|\brientrero\b|\bsaro di ritorno\b|\bper urgenze\b|\brisposta automatica\b|\bassente\b",
+          negatable=False),
+
+    _rule(OUT_OF_OFFICE, "pl_absent", 3,
+          r"\b(?:jestem|przebywam) (?:na (?:urlopie|zwolnieniu|l4)|poza biurem|w podrozy)\b|\bna urlopie (?:macierzynskim|"
+          r"rodzicielskim|wypoczynkowym)\b|\bpoza biurem\b|\bodpowiedz automatyczna\b|\bnie pracuje juz\b"
+          r"|\bpo (?:moim )?powrocie\b|\bograniczonym dostepem\b", negatable=False),
+    _rule(OUT_OF_OFFICE, "cjk_absent", 3,
+          r"不在にして|休暇(?:を|中)|出張中|退職(?:いた|し)|自動返信|休業|産休|育休|夏季休暇|年末年始|"
+          r"休假|不在办公室|出差|已离职|离职|自动回复|放假|产假|休產假|自動回覆|"
+          r"휴가\s?중|부재\s?중|출장\s?중|퇴사|자동\s?(?:회신|응답)|출산\s?휴가|육아\s?휴직|복귀", negatable=False),
+    _rule(OUT_OF_OFFICE, "ru_absent", 3,
+          r"\bв отпуске\b|\bнет в офисе\b|\bкомандировк\w*|\bбольше не работает\b|\bавтоответ\w*|\bдекрет\w*"
+          r"|\bвне офиса\b|\bограничен\w* доступ\w*", negatable=False),
+    _rule(OUT_OF_OFFICE, "nordic_absent", 3,
+          r"\bpa semester\b|\bsemester till\b|\binte pa kontoret\b|\bforaldraledig\b|\bhar slutat\b|\bautomatiskt svar\b"
+          r"|\btjansteresa\b|\bholder ferie\b|\bpa ferie\b|\bferie (?:til|indtil)\b|\bikke pa kontoret\b|\bpa barsel\b"
+          r"|\bbarselsorlov\b|\bforeldrepermisjon\b|\bpermisjon\b|\bikke laengere ansat\b|\bhar sluttet\b|\bautosvar\b"
+          r"|\bautomatisk svar\b|\bforretningsrejse\b|\bpa reise\b|\blomalla\b|\bpoissa toimistolta\b|\baitiyslomalla\b"
+          r"|\bisyyslomalla\b|\bei enaa tyoskentele\b|\bautomaattinen vastaus\b|\btyomatkalla\b", negatable=False),
+    _rule(OUT_OF_OFFICE, "cs_tr_absent", 3,
+          r"\bna dovolene\b|\bmimo kancelar\b|\bmaterske\b|\brodicovske\b|\bnepracuje\b|\bautomaticka odpoved\b"
+          r"|\bsluzebni ceste\b|\bizindeyim\b|\bizinde\w*|\bofis disinda\w*|\bcalismiyor\b|\botomatik yanit\b"
+          r"|\bis seyahatinde\w*|\bdogum izn\w*|\byillik izn\w*", negatable=False),
+
+    # ---------------- positive ----------------
+    _rule(POSITIVE, "meeting", 2,
+          r"\blet'?s (?:talk|chat|connect|meet|set up|schedule|find|do it|do a|hop|jump|book|discuss|get|speak)\b"
+          r"|\b(?:book|schedule|set up|arrange|set|find)\s+(?:a |some |up a )?(?:call|meeting|demo|time|chat|session|"
+          r"\d+ minutes)\b"
+          r"|\b(?:mon|tues|wednes|thurs|fri)day\b.{0,30}\b(?:works|is fine|suits|is good|at \d)"
+          r"|\bworks for me\b|\bi'?m free\b|\bfree (?:on|at|next|this|tomorrow)\b|\bavailable (?:on|at|next|this|"
+          r"tomorrow)\b|\bdo you have (?:\d+|some|a few) (?:minutes|min|mins|time)\b|\bcalendly\b|\bmy calendar\b"
+          r"|\bcall me\b|\bsend (?:me |us )?(?:an? )?(?:calendar )?invite\b|\bhow (?:about|does) (?:mon|tue|wed|thu|"
+          r"fri|next|tomorrow)\b|\bwe can (?:talk|chat|meet|discuss)\b|\blooking forward\b"),
+    _rule(POSITIVE, "interest", 2,
+          r"\bsounds (?:good|great|interesting|promising|useful)\b"
+          r"|\b(?:i'?m|i am|we'?re|we are|i'?d be|we'?d be|would be)\s+(?:very\s+|definitely\s+|quite\s+|really\s+|"
+          r"potentially\s+)?interested\b"
+          r"|\binterested in (?:learning|hearing|seeing|a demo|talking|trying|the)\b|\btell me more\b"
+          r"|\b(?:happy|glad|keen|open) to (?:chat|talk|connect|meet|take a look|jump|hop|learn|discuss|explore)\b"
+          r"|\bwould (?:love|like|be happy|be glad) to (?:chat|talk|learn|see|hear|meet|connect|discuss|try|get)\b"
+          r"|\bwant to hear more\b|\bgreat timing\b|\btimely\b|\bcount me in\b|\blet'?s do it\b"
+          r"|\bwe'?d like (?:a|to)\b|\bmove quickly\b|\bloop in\b"),
+    _rule(POSITIVE, "info_request", 2,
+          r"\bsend (?:me |us )?(?:over )?(?:some |more |the |a |your )?(?:more )?(?:info|information|details|deck|"
+          r"pricing|price list|prices|proposal|quote|case stud(?:y|ies)|brochure|overview|one-pager|materials?|"
+          r"recording|slides)\b"
+          r"|\b(?:what|how much) (?:would|does|will|is) (?:this|it|the) (?:cost|pricing|price)\b|\bquote for\b"
+          r"|\bcan you share\b|\b(?:send|share) (?:me |us )?(?:a |the )?(?:proposal|quote)\b"),
+    _rule(POSITIVE, "weak", 1,
+          r"\bdemo\b|\bpricing\b|\btrial\b|\binteresting\b|\babsolutely\b|\bsure\b"),
+    _rule(POSITIVE, "yes", 2,
+          r"(?:yes|yeah|yep|sure|absolutely|definitely|ja|oui|si|sim|ja graag|volentieri|gerne|claro|certo)"
+          r"(?:\s+(?:please|thanks|thank you|bitte|gerne|graag|por favor))*",
+          clause=True),
+    _rule(POSITIVE, "de_positive", 2,
+          r"\bklingt (?:gut|interessant|spannend)\b|\bgerne\b|\blassen sie uns\b|\btermin\b|\btelefonieren\b"
+          r"|\bmehr informationen\b|\binteressiert\b"),
+    _rule(POSITIVE, "fr_positive", 2,
+          r"\bca m'interesse\b|\bavec plaisir\b|\bvolontiers\b|\bje suis disponible\b|\bun appel\b"
+          r"|\bprenons rendez-vous\b|\bm'envoyer (?:une|de la|plus d'|des)\s*\w+"),
+    _rule(POSITIVE, "es_positive", 2,
+          r"\bme interesa\b|\bpodemos hablar\b|\bsuena bien\b|\bmas informacion\b|\bagendar\b|\breunion\b"
+          r"|\bnos interesa\b"),
+    _rule(POSITIVE, "nl_positive", 2,
+          r"\bklinkt goed\b|\bgraag\b|\bmeer informatie\b|\bafspraak\b|\binteressant\b"),
+    _rule(POSITIVE, "pt_positive", 2,
+          r"\btenho interesse\b|\btemos interesse\b|\bmarcar uma reuniao\b|\bmais informacoes\b|\bpodemos conversar\b"),
+    _rule(POSITIVE, "it_positive", 2,
+          r"\bmi interessa\b|\bci interessa\b|\bpossiamo sentirci\b|\bvolentieri\b|\bpiu informazioni\b"
+          r"|\bfissare una call\b"),
+
+    # ---------------- negative / not now ----------------
+    _rule(NEGATIVE, "not_interested", 3,
+          r"\bnot (?:\w+ )?interested\b|\bno interest\b|\bnot for us\b|\bnot relevant\b|\bnot (?:a|the) (?:good |right )?"
+          r"(?:fit|match)\b|\bi'?ll pass\b|\bwe'?ll pass\b|\bpass on this\b|\bno,? thanks?(?: you)?\b"
+          r"|\bnot something we\b|\bdon'?t need (?:it|this|that|anything)\b|\bno need for\b"
+          r"|\boverkill\b|\btoo (?:small|early|expensive) for us\b",
+          negatable=False),
+    _rule(NEGATIVE, "not_now", 3,
+          r"\bnot (?:a|our) (?:priority|focus)\b|\bnot (?:right )?now\b|\bnot at (?:this|the) (?:time|moment)\b"
+          r"|\bnot (?:a )?(?:good|the right) time\b|\bnow isn'?t a good time\b|\bbad timing\b|\bmaybe (?:later|next)\b"
+          r"|\b(?:reach out|circle back|check back|follow up|try (?:me |us )?(?:again )?|ping me(?: again)?|get back to me|"
+          r"revisit(?: this)?|touch base|contact me|reconnect|come back)\s+(?:again\s+)?(?:in|next|after|later|around|"
+          r"once)\b"
+          r"|\blet'?s revisit\b|\bno budget\b|\bbudgets? (?:is|are) (?:frozen|allocated|spent|tight|cut)\b"
+          r"|\b(?:don'?t|do not) have (?:the )?bandwidth\b|\bno bandwidth\b|\bhiring freeze\b",
+          negatable=False),
+    _rule(NEGATIVE, "have_solution", 3,
+          r"\balready (?:use|using|have|work with|working with|signed|got|chose|went with|partner)\b"
+          r"|\bwe'?ve (?:already )?got a solution\b|\bhappy with (?:our|them|\w+)\b|\b(?:we'?re|we are) all set\b"
+          r"|\bin-?house\b|\bwent with\b|\bgo(?:ing)? with (?:another|a different)\b|\banother vendor\b"
+          r"|\b(?:signed|under|locked into?) (?:a |our )?(?:[\w-]+ )?(?:contract|current vendor)\b|\blocked in(?:to)?\b"
+          r"|\b(?:just )?renewed (?:with|our)\b|\bcheck in (?:closer to|later|next|again)\b",
+          negatable=False),
+    _rule(NEGATIVE, "wrong_person", 2,
+          r"\bnot the right (?:person|contact)\b|\bwrong person\b|\bnot my (?:area|department|responsibility)\b",
+          negatable=False),
+    _rule(NEGATIVE, "weak", 1,
+          r"\bnext (?:year|quarter)\b|\bin q[1-4]\b|\bunfortunately\b|\bafter the summer\b",
+          negatable=False),
+    _rule(NEGATIVE, "no", 2,
+          r"(?:no|nope|nah|no thanks|no thank you|nein|nein danke|non merci|nee|nee dank je|no grazie|nao obrigado)",
+          clause=True, negatable=False),
+    _rule(NEGATIVE, "de_negative", 3,
+          r"\bkein (?:interesse|bedarf)\b|\bderzeit nicht\b|\bnicht interessiert\b|\bim nachsten jahr\b"
+          r"|\bnicht (?:mehr )?relevant\b|\bnicht der richtige zeitpunkt\b",
+          negatable=False),
+    _rule(NEGATIVE, "fr_negative", 3,
+          r"\bpas interesse\w*|\bpas (?:pour le moment|maintenant|pour l'instant)\b|\bdeja une solution\b"
+          r"|\bpas (?:de |d')(?:budget|besoin)\b|\bne (?:m'|nous )interesse pas\b|\bce n'est pas le (?:bon )?moment\b",
+          negatable=False),
+    _rule(NEGATIVE, "es_negative", 3,
+          r"\bno (?:estamos|estoy) interesad[oa]s?\b|\bno (?:me|nos) interesa\b|\ben este momento no\b"
+          r"|\bya (?:tenemos|usamos)\b|\bno es (?:el|buen) momento\b",
+          negatable=False),
+    _rule(NEGATIVE, "nl_negative", 3,
+          r"\bgeen interesse\b|\bniet geinteresseerd\b|\bop dit moment niet\b|\bvolgend jaar\b"
+          r"|\bniet het (?:juiste|goede) moment\b",
+          negatable=False),
+    _rule(NEGATIVE, "pt_negative", 3,
+          r"\bnao (?:temos|tenho) interesse\b|\bnao (?:estamos|estou) interessad[oa]s?\b|\bno momento nao\b"
+          r"|\bnao e o (?:melhor )?momento\b",
+          negatable=False),
+    _rule(NEGATIVE, "it_negative", 3,
+          r"\bnon (?:siamo|sono) interessat[io]\b|\bnon (?:ci|mi) interessa\b|\bnon e una priorita\b|\bal momento no\b"
+          r"|\briscrivetemi\b|\bnon e il momento\b",
+          negatable=False),
+)
+
+_BY_LABEL = {label: tuple(r for r in RULES if r.label == label) for label in LABELS}
+
+# text just before a match that cancels it ("don't", "no need to", "I didn't", "please do not", ...)
+_NEGATOR = re.compile(
+    r"(?:\b(?:don'?t|dont|do not|didn'?t|didnt|did not|doesn'?t|does not|won'?t|will not|wouldn'?t|would not|"
+    r"no need to|not|never|nicht|ne|n'|no|non|nao|niet|geen|kein)\b"
+    r"(?:\s+(?:want|wish|need|mean|intend|plan|ask|asking|asked|going|you|for|to|me|mi|nos|us|please|pls|ever|"
+    r"actually|really|even|yet|bitte|sie|mich|have|want you|wanna|gonna))*\s*)$"
+)
+# the same match used as a noun: "unsubscribe requests", "opt-out management"
+_TOPIC = re.compile(
+    r"\s*(?:[- ]?)(?:requests?|rates?|features?|management|handling|process(?:es|ing)?|flows?|compliance|"
+    r"functionality|logic|api|webhooks?|events?|data|metrics|workflows?|links? (?:in|on) (?:your|our) (?:product|tool|"
+    r"platform)|links?|buttons?|options?|footers?|pages?|forms?|tracking|automation|reporting|lists? (?:for|of) (?:our|my) )\b"
+)
+# "lien de désinscription", "enlace para darse de baja", "link di disiscrizione": a link, not a request
+_TOPIC_BEFORE = re.compile(r"\b(?:enlace|enlaces|lien|liens|link|links|bouton|botao|boton|pulsante|knop|odkaz|odkazu|"
+                           r"linkki|lenke|lenken|lank|lanken|baglanti|ссылк\w*)\s+(?:\w+\s+){0,2}$"
+                           r"|\b(?:handle|handles|handling|manage|manages|process|processes|track|tracks|support|supports|"
+                           r"count|counts|measure|das|beim|zum|reduce|reducing|lower|fewer|less|prevent|avoid|"
+                           r"minimi[sz]e|cut|les|des|vos|nos|leurs|gerent|gerer|gere|gestionan|gestionar|gestiscono|"
+                           r"gerem|beheren|verwalten)\s+(?:\w+[- ]\w+\s+|\w+\s+)?$")
+# the same match used as a noun in Japanese / Chinese / Korean: "配信停止のリンク", "退订链接", "수신거부 링크"
+_TOPIC_CJK = re.compile(r"\s*(?:の|的)?\s*(?:リンク|管理|機能|設定|方法|率|链接|鏈接|功能|管理|设置|率|吗|嗎|링크|기능|관리|설정|방법|률)")
+# "remove me from the meeting invite" in any language: a meeting word in the rest of the sentence and
+# no word for a list or for e-mails there
+_MEETING_ANY = re.compile(
+    r"meeting|invit|calendar|agenda|zaprosz|spotkan|kalendarz|招待|会議|ミーティング|邀请|会议|日历|초대|회의|일정|"
+    r"приглашен|встреч|календар|motesinbjudan|inbjudan|modeindkald|moteinnkall|kokouskutsu|kalenter|pozvank|schuzk|"
+    r"kalendar|toplanti|davet|reunion|riunion|invito|convite|reuniao|uitnodiging|vergadering|einladung|besprechung|"
+    r"conference|dinner|lunch|webinar|party|survey|watermark|integration|trial")
+_LIST_ANY = re.compile(
+    r"list|mail|newsletter|database|datenbank|verteiler|rassylk|рассылк|списк|名单|名單|列表|邮件|リスト|配信|メール|명단|"
+    r"메일|bestand|bulten|lista|liste|registr|odber|tilaus")
+# "remove me from the meeting invite": a meeting, a project or a document, not the e-mails
+_NOT_MAIL = re.compile(
+    r"(?:\s+(?:off|from|of|out of))?\s+(?:the|this|that|your|our|tomorrow'?s|today'?s|next|my)\s+(?:\w+\s+)?"
+    r"(?:meeting|invite|invitation|calendar|call|agenda|project|event|zoom|teams call|doc|document|spreadsheet|"
+    r"slack|channel|whatsapp|group chat)\b(?!\s+(?:list|mailing))"
+)
+# a request limited in time is not an opt-out ("do not contact me until I'm back")
+_TEMPORAL = re.compile(
+    r"\b(?:until|while|whilst|during|before|this week|today|for now|for the moment|for a (?:few|couple)|"
+    r"bis|wahrend|jusqu'|pendant|hasta|mientras|tot|tijdens|ate|enquanto|fino a|durante)\b"
+)
+_CLAUSE_BOUNDARY = re.compile(r"[.!?;,:\n()\"]|\s-\s|\b(?:but|aber|mais|pero|maar|ma|mas|however)\b")
+_SENTENCE_END = re.compile(r"[.!?;\n]")
+_CLAUSE_SPLIT = re.compile(r"[^.!?;,:\n()\"]+")
+
+
+def _clause_start(s: str, pos: int) -> int:
+    start = 0
+    for m in _CLAUSE_BOUNDARY.finditer(s, 0, pos):
+        start = m.end()
+    return start
+
+
+@dataclass
+class _Hit:
+    rule: Rule
+    start: int
+    end: int
+
+
+def _hits(f: _Folded, rules: Sequence[Rule]) -> list[_Hit]:
+    s = f.s
+    hits: list[_Hit] = []
+    clauses = None
+    for rule in rules:
+        if rule.clause:
+            if clauses is None:
+                clauses = [(m.start(), m.end()) for m in _CLAUSE_SPLIT.finditer(s)]
+            for a, b in clauses:
+                chunk = s[a:b]
+                lead = len(chunk) - len(chunk.lstrip(" '*-_"))
+                body = chunk.strip(" '*-_")
+                if body and rule.pattern.fullmatch(body) and s[a - 1: a] != '"':  # not a quoted word ("stop")
+                    hits.append(_Hit(rule, a + lead, a + lead + len(body)))
+            continue
+        for m in rule.pattern.finditer(s):
+            a, b = m.span()
+            if rule.negatable and _NEGATOR.search(s[_clause_start(s, a): a]):
+                continue
+            if rule.topic and (_TOPIC.match(s, b) or _TOPIC_CJK.match(s, b) or _TOPIC_BEFORE.search(s[max(0, a - 40): a])):
+                continue
+            if rule.label == OPT_OUT and _NOT_MAIL.match(s, b):
+                continue
+            if rule.label == OPT_OUT:
+                end = _SENTENCE_END.search(s, b)
+                rest = s[b: end.start() if end else len(s)]
+                if _MEETING_ANY.search(rest) and not _LIST_ANY.search(rest):
+                    continue
+            if rule.temporal:
+                end = _SENTENCE_END.search(s, b)
+                if _TEMPORAL.search(s[b: end.start() if end else len(s)]):
+                    continue
+            hits.append(_Hit(rule, a, b))
+    return hits
+
+
+# --------------------------------------------------------------------------------------------------
+# 5. Headers and subject
+# --------------------------------------------------------------------------------------------------
+
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(?:automatic reply|auto(?:matic)?[- ]?reply|autoreply|auto-?response|auto|out of (?:the )?office|ooo|"
+    r"abwesend|abwesenheitsnotiz|abwesenheit|automatische antwort|reponse automatique|absence|absent|"
+    r"respuesta automatica|fuera de la oficina|ausencia|automatisch antwoord|afwezig|afwezigheid|"
+    r"risposta automatica|fuori ufficio|resposta automatica|ausente)\s*:"
+)
+_REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|vs|antw|r|rif|res|ref|fw|fwd|wg|tr|rv|enc)\s*(?:\[\d+\])?\s*:", re.I)
+
+
+def _header_map(headers) -> dict[str, str]:
+    if not headers:
+        return {}
+    if isinstance(headers, str):
+        try:
+            headers = json.loads(headers)
+        except ValueError:
+            return {}
+        if not isinstance(headers, Mapping):
+            return {}
+    return {str(k).strip().lower(): str(v).strip() for k, v in headers.items() if v is not None}
+
+
+def _auto_reply_header(h: dict[str, str]) -> tuple[str, str] | None:
+    """(evidence, kind) when headers say the message is an automatic reply; kind 'reply' or 'generated'."""
+    value = h.get("auto-submitted", "").lower()
+    if value.startswith("auto-replied"):
+        return f"Auto-Submitted: {h['auto-submitted']}", "reply"
+    for key, label in (("x-autoreply", "X-Autoreply"), ("x-autorespond", "X-Autorespond"),
+                       ("x-autorespond-to", "X-Autorespond"), ("x-auto-reply", "X-Auto-Reply")):
+        v = h.get(key, "").lower()
+        if v and v not in ("no", "false", "0"):
+            return f"{label}: {h[key]}", "reply"
+    precedence = h.get("precedence", "").lower().replace("-", "_")
+    if precedence == "auto_reply":
+        return f"Precedence: {h['precedence']}", "reply"
+    if value and value != "no":
+        return f"Auto-Submitted: {h['auto-submitted']}", "generated"
+    return None
+
