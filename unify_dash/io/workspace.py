@@ -24,7 +24,6 @@ import codecs
 import csv
 import datetime as dt
 import io
-import json
 import os
 import re
 import shutil
@@ -36,12 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import yaml
 
 from unify_dash.actions.optouts import flag_column
 from unify_dash.errors import LoadError, Problem, ValidationError
-from unify_dash.io import paths
+from unify_dash.io import documents, paths
 from unify_dash.model import domains, roles, states
+from unify_dash.model import schema as settings_schema
 from unify_dash.model import settings as settings_mod
 from unify_dash.store import db, schema
 
@@ -307,18 +306,14 @@ def _decode_problem(data: bytes, label: str) -> Problem | None:
 
 
 # --- settings documents -------------------------------------------------------------------------------
-
-
-@dataclass
-class Doc:
-    """A YAML/JSON document with its node tree (for line numbers)."""
-
-    label: str
-    data: Any
-    node: yaml.Node | None
+# Reading is unify_dash.io.documents (YAML 1.2, bounded, no aliases, duplicate keys refused); the
+# schema is unify_dash.model.schema.
 
 
 def _read_text(path: Path, label: str) -> tuple[str | None, Problem | None]:
+    if path.stat().st_size > documents.MAX_DOCUMENT_BYTES:
+        return None, Problem(label, None, None, f"the file is {path.stat().st_size:,} bytes; at most "
+                                                f"{documents.MAX_DOCUMENT_BYTES:,} bytes (1 MiB) are read")
     data = path.read_bytes()
     if not data.strip(b" \t\r\n\xef\xbb\xbf"):
         return None, Problem(label, None, None, "the file is empty; expected a YAML or JSON document")
@@ -332,70 +327,9 @@ def _read_text(path: Path, label: str) -> tuple[str | None, Problem | None]:
                                                 "expected UTF-8 text")
 
 
-def parse_document(text: str, label: str) -> Doc:
-    """Parse YAML (or JSON, by the file name) keeping node marks. Raises LoadError on syntax errors."""
-    if label.endswith(".json"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise LoadError([Problem(label, err.lineno, None,
-                                     f"invalid JSON: {err.msg} at line {err.lineno}, column {err.colno}")]) from None
-        try:  # JSON is YAML: compose it for line numbers (best effort: tabs can upset the YAML scanner)
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError:
-            node = None
-        return Doc(label, data, node)
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        what = err.problem or err.context or "syntax error"
-        line = mark.line + 1 if mark else None
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise LoadError([Problem(label, line, None, f"invalid YAML: {what}{where}")]) from None
-    except yaml.YAMLError as err:
-        raise LoadError([Problem(label, None, None, f"invalid YAML: {err}")]) from None
-    finally:
-        loader.dispose()
-    return Doc(label, data, node)
-
-
-_PATH_INDEX = re.compile(r"\[(\d+)\]")
-
-
-def node_line(node: yaml.Node | None, path: str) -> int | None:
-    """The 1-based line of the item at ``path`` (``exclusions[2].criteria.op``) under ``node``; the line
-    of the deepest existing item when the path goes further than the document."""
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    rest = path
-    while rest:
-        rest = rest.lstrip(".")
-        if isinstance(node, yaml.SequenceNode):
-            m = _PATH_INDEX.match(rest)
-            if not m or int(m.group(1)) >= len(node.value):
-                break
-            node = node.value[int(m.group(1))]
-            line = node.start_mark.line + 1
-            rest = rest[m.end():]
-        elif isinstance(node, yaml.MappingNode):
-            best = None
-            for key, value in node.value:
-                k = str(key.value)
-                if (rest == k or rest.startswith(k + ".") or rest.startswith(k + "[")) and (
-                        best is None or len(k) > len(str(best[0].value))):
-                    best = (key, value)
-            if best is None:
-                break
-            key, node = best
-            line = key.start_mark.line + 1
-            rest = rest[len(str(key.value)):]
-        else:
-            break
-    return line
+Doc = documents.Doc
+parse_document = documents.parse_document
+node_line = documents.node_line
 
 
 # --- the load --------------------------------------------------------------------------------------
@@ -770,42 +704,95 @@ def _one_of(ld: Loading, entries: dict[str, Path], stem: str, exts: tuple[str, .
     return hits[0] if hits and ld.confined(hits[0], prefix + hits[0].name) else None
 
 
-def _workspace_meta(ld: Loading, entries: dict[str, Path]) -> dict:
-    path = _one_of(ld, entries, "workspace", DOC_EXTS)
-    if path is None:
-        return {}
+def _read_doc(ld: Loading, path: Path) -> documents.Doc | None:
+    """A document file read and parsed, or None with its problems recorded."""
     text, bad = _read_text(path, path.name)
     if bad:
         ld.problem(bad.file, bad.row, bad.column, bad.message)
-        return {}
+        return None
     try:
-        doc = parse_document(text, path.name)
+        return parse_document(text, path.name)
     except LoadError as err:
         for p in err.problems:
             ld.problem(p.file, p.row, p.column, p.message)
+        return None
+
+
+def _workspace_meta(ld: Loading, entries: dict[str, Path]) -> dict:
+    path = _one_of(ld, entries, "workspace", DOC_EXTS)
+    doc = _read_doc(ld, path) if path is not None else None
+    if doc is None:
         return {}
-    if not isinstance(doc.data, dict):
-        ld.problem(path.name, 1, None, "expected a mapping such as {name: Acme, now: '2026-11-26T09:00:00'}")
+    found = settings_schema.workspace_problems(doc.data)
+    for key_path, message in found:
+        ld.problem(path.name, doc.line(key_path) or 1, None if key_path == "workspace" else key_path, message)
+    if found:
         return {}
     out = {}
     for key, value in doc.data.items():
-        if key == "now":
+        if key == "now" and value is not None:
             try:
                 out["now"] = db.parse_timestamp(value, "now")
             except ValidationError:
-                ld.problem(path.name, node_line(doc.node, "now"), "now",
+                ld.problem(path.name, doc.line("now"), "now",
                            f"{_show(value)} is not a date/time; expected ISO 8601 such as 2026-11-26T09:00:00")
-        elif key in ("name", "description"):
+        elif key in ("name", "description") and value is not None:
             out[key] = str(value)
-        else:
-            ld.warnings.append(f"{path.name}: key {key!r} not used (known: name, now, description)")
     return out
+
+
+@dataclass
+class _Section:
+    """Where a settings section was read: its file, its data, and how its key paths map to lines."""
+
+    file: str
+    data: Any
+    doc: documents.Doc
+    prefix: str  # the section's path inside its file: the section name, or "" for a bare section file
+    key_line: int
+
+    def line(self, path: str) -> int:
+        """The line of ``path`` (a settings key path starting with the section's name)."""
+        head = re.split(r"[.\[]", path, maxsplit=1)[0]
+        inner = path[len(head):].lstrip(".")
+        if not inner:
+            return self.key_line
+        full = f"{self.prefix}.{inner}" if self.prefix and not inner.startswith("[") else self.prefix + inner
+        return self.doc.line(full) or self.key_line
+
+
+def _settings_sections(ld: Loading, entries: dict[str, Path], main: Path | None,
+                       section_files: dict[str, Path]) -> dict[str, _Section]:
+    sections: dict[str, _Section] = {}
+    docs: list[tuple[Path, str | None]] = ([(main, None)] if main else []) + [
+        (p, s) for s, p in section_files.items()]
+    for path, section in docs:
+        doc = _read_doc(ld, path)
+        if doc is None:
+            continue
+        if section is None:
+            if not isinstance(doc.data, dict):
+                ld.problem(path.name, 1, None, "expected a mapping with sections "
+                                               f"{', '.join(settings_mod.SECTIONS)}")
+                continue
+            for key, value in doc.data.items():
+                key_line = doc.line(str(key)) or 1
+                if str(key) in section_files:
+                    ld.problem(section_files[str(key)].name, None, None,
+                               f"section {key!r} is defined in both {path.name} (line {key_line}) and "
+                               f"{section_files[str(key)].name}; expected one definition")
+                    continue
+                sections[str(key)] = _Section(path.name, value, doc, str(key), key_line)
+        else:
+            data, prefix = doc.data, ""
+            if isinstance(data, dict) and list(data) == [section]:  # wrapped: {exclusions: [...]}
+                data, prefix = data[section], section
+            sections[section] = _Section(path.name, data, doc, prefix, doc.line(prefix) or 1)
+    return sections
 
 
 def _load_settings(ld: Loading, entries: dict[str, Path]) -> settings_mod.Settings | None:
     main = _one_of(ld, entries, "settings", DOC_EXTS)
-    # section -> (file, data, node of its value, line of its key)
-    sections: dict[str, tuple[str, Any, yaml.Node | None, int]] = {}
     section_files: dict[str, Path] = {}
     for name, path in sorted(entries.items()):
         section = SECTION_FILES.get(name)
@@ -820,56 +807,17 @@ def _load_settings(ld: Loading, entries: dict[str, Path]) -> settings_mod.Settin
                    "no settings: expected settings.yaml (or .yml/.json) or one file per section "
                    f"({', '.join(f'{s}.yaml' for s in settings_mod.SECTIONS)})")
         return None
-    docs: list[tuple[Path, str | None]] = ([(main, None)] if main else []) + [
-        (p, s) for s, p in section_files.items()]
-    for path, section in docs:
-        text, bad = _read_text(path, path.name)
-        if bad:
-            ld.problem(bad.file, bad.row, bad.column, bad.message)
-            continue
-        try:
-            doc = parse_document(text, path.name)
-        except LoadError as err:
-            for p in err.problems:
-                ld.problem(p.file, p.row, p.column, p.message)
-            continue
-        if section is None:
-            if not isinstance(doc.data, dict):
-                ld.problem(path.name, 1, None, "expected a mapping with sections "
-                                               f"{', '.join(settings_mod.SECTIONS)}")
-                continue
-            for key, value in doc.data.items():
-                node = None
-                if isinstance(doc.node, yaml.MappingNode):
-                    node = next((v for k, v in doc.node.value if k.value == str(key)), None)
-                key_line = node_line(doc.node, str(key))
-                if str(key) in section_files:
-                    ld.problem(section_files[str(key)].name, None, None,
-                               f"section {key!r} is defined in both {path.name} (line {key_line}) and "
-                               f"{section_files[str(key)].name}; expected one definition")
-                    continue
-                sections[str(key)] = (path.name, value, node, key_line)
-        else:
-            data, node = doc.data, doc.node
-            if isinstance(data, dict) and list(data) == [section]:  # wrapped: {exclusions: [...]}
-                data = data[section]
-                node = doc.node.value[0][1] if isinstance(doc.node, yaml.MappingNode) else None
-            sections[section] = (path.name, data, node, node.start_mark.line + 1 if node else 1)
+    sections = _settings_sections(ld, entries, main, section_files)
     ld.check()
-    document = {k: v[1] for k, v in sections.items()}
     try:
-        return settings_mod.parse_settings(document)
+        return settings_mod.parse_settings({k: v.data for k, v in sections.items()})
     except settings_mod.SettingsError as err:
-        head = re.split(r"[.\[]", err.path, maxsplit=1)[0]
-        if head in sections:
-            file, _, node, key_line = sections[head]
-            line = node_line(node, err.path[len(head):]) if node is not None else key_line
-            if err.path == head:
-                line = key_line
-        else:
-            file = main.name if main else next(iter(section_files.values())).name
-            line = 1
-        ld.problem(file, line, err.path, err.message)
+        for path, message in err.problems:
+            head = re.split(r"[.\[]", path, maxsplit=1)[0]
+            if head in sections:
+                ld.problem(sections[head].file, sections[head].line(path), path, message)
+            else:
+                ld.problem(main.name if main else next(iter(section_files.values())).name, 1, path, message)
         return None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import difflib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,25 +19,31 @@ from typing import Any
 import duckdb
 
 from unify_dash.errors import NotFound, ValidationError
-from unify_dash.model import states
-from unify_dash.model.vocabulary import RuleError, validate
+from unify_dash.model import schema, vocabulary
 from unify_dash.store import db
 
-SCOPES = ("person", "company")
-CRM_MODES = ("read_only", "read_write")
-DEFAULT_PROPAGATION_MINUTES = 15
+SCOPES, CRM_MODES = schema.SCOPES, schema.CRM_MODES
+DEFAULT_PROPAGATION_MINUTES = schema.DEFAULT_PROPAGATION_MINUTES
 # The levels at which an exclusion can be toggled. "node" is the sequence node of a Play:
 # there an exclusion blocks when it is on at the organisation level AND in the sequence's ruleset.
-MAX_EXCLUSIONS = 512
+MAX_EXCLUSIONS = schema.MAX_EXCLUSIONS
 
 
 class SettingsError(ValidationError):
-    """A settings document that does not validate. ``path`` is like ``exclusions[2].criteria.op``."""
+    """A settings document that does not validate. ``path`` is like ``exclusions[2].criteria.op``;
+    ``problems`` lists every ``(path, message)`` found (``path``/``message`` are the first)."""
 
-    def __init__(self, path: str, message: str):
+    def __init__(self, path: str, message: str, problems: list[tuple[str, str]] | None = None):
         self.path = path
         self.message = message
-        super().__init__(f"{path}: {message}")
+        self.problems = list(problems or [(path, message)])
+        text = "; ".join(f"{p}: {m}" for p, m in self.problems[:10])
+        more = f" (and {len(self.problems) - 10} more)" if len(self.problems) > 10 else ""
+        super().__init__(text + more)
+
+    @classmethod
+    def of(cls, problems: list[tuple[str, str]]) -> SettingsError:
+        return cls(problems[0][0], problems[0][1], problems)
 
 
 @dataclass(frozen=True)
@@ -186,6 +193,12 @@ class Settings:
 
     # -- edits (each returns a new Settings; nothing is saved until save_version) -------------------
     def with_exclusion(self, exclusion: Exclusion) -> Settings:
+        index = next((i for i, e in enumerate(self.exclusions) if e.id == exclusion.id), len(self.exclusions))
+        rules = [("criteria", exclusion.criteria), *((f"filters[{j}]", f) for j, f in enumerate(exclusion.filters))]
+        found = [(f"exclusions[{index}].{e.path}", e.message)  # before copying: a rule may be nested absurdly deep
+                 for where, rule in rules for e in vocabulary.problems(rule, where)]
+        if found:
+            raise SettingsError.of(found)
         doc = self.to_dict()
         new = [exclusion_to_dict(exclusion) if e["id"] == exclusion.id else e for e in doc["exclusions"]]
         if not any(e["id"] == exclusion.id for e in doc["exclusions"]):
@@ -205,172 +218,94 @@ def exclusion_to_dict(e: Exclusion) -> dict:
 
 # --- parsing & validation --------------------------------------------------------------------------
 
-SECTIONS = ("org", "exclusions", "rulesets", "sequences", "plays", "crm_mapping")
+SECTIONS = schema.SECTIONS
 
 
-def _req(obj: dict, key: str, path: str, kind: type | tuple = str):
-    if not isinstance(obj, dict):
-        raise SettingsError(path, f"expected a mapping, got {type(obj).__name__}")
-    if key not in obj or obj[key] is None or obj[key] == "":
-        raise SettingsError(f"{path}.{key}", "is required")
-    val = obj[key]
-    if not isinstance(val, kind) or (kind is int and isinstance(val, bool)):
-        name = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise SettingsError(f"{path}.{key}", f"expected {name}, got {val!r}")
-    return val
+def _items(doc: dict, section: str) -> list[tuple[int, dict]]:
+    value = doc.get(section)
+    return [(i, x) for i, x in enumerate(value) if isinstance(x, dict)] if isinstance(value, list) else []
 
 
-def _bool(obj: dict, key: str, path: str, default: bool) -> bool:
-    val = obj.get(key, default)
-    if not isinstance(val, bool):
-        raise SettingsError(f"{path}.{key}", f"expected true or false, got {val!r}")
-    return val
-
-
-def _toggles(obj: Any, path: str, exclusion_ids: set[str]) -> dict[str, bool]:
-    if obj is None:
-        return {}
-    if not isinstance(obj, dict):
-        raise SettingsError(path, "expected a mapping of exclusion id to true/false")
-    out = {}
-    for k, v in obj.items():
-        if k not in exclusion_ids:
-            raise SettingsError(f"{path}.{k}", f"unknown exclusion {k!r}")
-        if not isinstance(v, bool):
-            raise SettingsError(f"{path}.{k}", f"expected true or false, got {v!r}")
-        out[str(k)] = v
+def _id_problems(items: list[tuple[int, dict]], path: str) -> list[tuple[str, str]]:
+    out, seen = [], set()
+    for i, item in items:
+        key = item.get("id")
+        if isinstance(key, str):
+            if key in seen:
+                out.append((f"{path}[{i}].id", f"duplicate id {key!r}; ids are unique within {path.split('.')[-1]}"))
+            seen.add(key)
     return out
 
 
-def _unique(items: list, path: str) -> None:
-    seen: set[str] = set()
-    for i, item in enumerate(items):
-        key = item.id
-        if key in seen:
-            raise SettingsError(f"{path}[{i}].id", f"duplicate id {key!r}")
-        seen.add(key)
+def _reference_problems(doc: dict) -> list[tuple[str, str]]:
+    """Unique ids and references between sections (the schema checks each item on its own)."""
+    exclusions, rulesets = _items(doc, "exclusions"), _items(doc, "rulesets")
+    sequences, plays = _items(doc, "sequences"), _items(doc, "plays")
+    out = _id_problems(exclusions, "exclusions") + _id_problems(rulesets, "rulesets") + _id_problems(
+        sequences, "sequences") + _id_problems(plays, "plays")
+    excl_ids = {e.get("id") for _, e in exclusions}
+    ruleset_ids = {r.get("id") for _, r in rulesets if isinstance(r.get("id"), str)}
+    seq_ids = {s.get("id") for _, s in sequences}
 
+    def toggles(value: Any, path: str) -> None:
+        for key in value if isinstance(value, dict) else ():
+            if key not in excl_ids:
+                close = difflib.get_close_matches(str(key), [k for k in excl_ids if isinstance(k, str)], n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                out.append((f"{path}.{key}", f"unknown exclusion {str(key)!r}{hint}"))
 
-def _list(doc: dict, key: str) -> list:
-    val = doc.get(key) or []
-    if not isinstance(val, list):
-        raise SettingsError(key, f"expected a list, got {type(val).__name__}")
-    return val
+    for i, r in rulesets:
+        toggles(r.get("exclusions"), f"rulesets[{i}].exclusions")
+    for i, s in sequences:
+        rs = s.get("ruleset")
+        if isinstance(rs, str) and rs and rs not in ruleset_ids:
+            out.append((f"sequences[{i}].ruleset", f"unknown ruleset {rs!r}; known: {', '.join(sorted(ruleset_ids))}"))
+    for i, p in plays:
+        toggles(p.get("audience_exclusions"), f"plays[{i}].audience_exclusions")
+        nodes = [(j, n) for j, n in enumerate(p.get("nodes") or []) if isinstance(n, dict)] if isinstance(
+            p.get("nodes"), list) else []
+        for j, n in nodes:
+            seq = n.get("sequence")
+            if isinstance(seq, str) and seq and seq not in seq_ids:
+                out.append((f"plays[{i}].nodes[{j}].sequence", f"unknown sequence {seq!r}"))
+        node_ids = [(j, {"id": n.get("id") or f"{p.get('id')}-{j + 1}"}) for j, n in nodes]
+        out += _id_problems(node_ids, f"plays[{i}].nodes")
+    return out
 
 
 def parse_settings(doc: dict) -> Settings:
-    """Validate a settings document and build :class:`Settings`. Raises :class:`SettingsError`."""
-    if not isinstance(doc, dict):
-        raise SettingsError("settings", "expected a mapping with sections " + ", ".join(SECTIONS))
-    unknown = set(doc) - set(SECTIONS)
-    if unknown:
-        raise SettingsError(sorted(unknown)[0], f"unknown section; expected one of {', '.join(SECTIONS)}")
+    """Validate a settings document against :data:`unify_dash.model.schema.SETTINGS_SCHEMA` and the
+    references between its sections, and build :class:`Settings`.
+
+    Raises :class:`SettingsError` naming every problem (its ``problems``), each with its key path."""
+    found = schema.problems(doc)
+    if isinstance(doc, dict):
+        found += [p for p in _reference_problems(doc) if p[0] not in {f[0] for f in found}]
+    if found:
+        raise SettingsError.of(found)
     org = doc.get("org") or {}
-    if not isinstance(org, dict):
-        raise SettingsError("org", "expected a mapping")
-    propagation = org.get("propagation_minutes", DEFAULT_PROPAGATION_MINUTES)
-    if not isinstance(propagation, int) or isinstance(propagation, bool) or propagation < 0:
-        raise SettingsError("org.propagation_minutes", f"expected a whole number of minutes >= 0, got {propagation!r}")
-
-    exclusions = []
-    for i, e in enumerate(_list(doc, "exclusions")):
-        path = f"exclusions[{i}]"
-        eid = _req(e, "id", path)
-        scope = e.get("scope", "person")
-        if scope not in SCOPES:
-            raise SettingsError(f"{path}.scope", f"expected person or company, got {scope!r}")
-        criteria = _req(e, "criteria", path, dict)
-        filters = e.get("filters") or []
-        if not isinstance(filters, list):
-            raise SettingsError(f"{path}.filters", "expected a list of conditions")
-        try:
-            validate(criteria, f"{path}.criteria")
-            for j, f in enumerate(filters):
-                validate(f, f"{path}.filters[{j}]")
-        except RuleError as err:
-            raise SettingsError(err.path, err.message) from None
-        exclusions.append(Exclusion(
-            id=str(eid), name=str(e.get("name") or eid), criteria=criteria, scope=scope,
-            exclude_from_sequences=_bool(e, "exclude_from_sequences", path, True),
-            remove_from_active_sequences=_bool(e, "remove_from_active_sequences", path, False),
-            filters=tuple(filters), description=str(e.get("description") or ""),
-        ))
-    _unique(exclusions, "exclusions")
-    if len(exclusions) > MAX_EXCLUSIONS:
-        raise SettingsError("exclusions", f"{len(exclusions)} exclusions; at most {MAX_EXCLUSIONS} are supported")
-    excl_ids = {e.id for e in exclusions}
-
-    rulesets = []
-    for i, r in enumerate(_list(doc, "rulesets")):
-        path = f"rulesets[{i}]"
-        rid = _req(r, "id", path)
-        rulesets.append(Ruleset(id=str(rid), name=str(r.get("name") or rid),
-                                exclusions=_toggles(r.get("exclusions"), f"{path}.exclusions", excl_ids)))
-    _unique(rulesets, "rulesets")
-    ruleset_ids = {r.id for r in rulesets}
-
-    sequences = []
-    for i, s in enumerate(_list(doc, "sequences")):
-        path = f"sequences[{i}]"
-        sid = _req(s, "id", path)
-        rs = _req(s, "ruleset", path)
-        if rs not in ruleset_ids:
-            raise SettingsError(f"{path}.ruleset", f"unknown ruleset {rs!r}; known: {', '.join(sorted(ruleset_ids))}")
-        raw_steps = s.get("steps") or []
-        if not isinstance(raw_steps, list) or not raw_steps:
-            raise SettingsError(f"{path}.steps", "expected a non-empty list of steps")
-        steps = []
-        for j, st in enumerate(raw_steps):
-            if not isinstance(st, dict):
-                raise SettingsError(f"{path}.steps[{j}]", "expected a mapping with delay_days and subject")
-            delay = st.get("delay_days", 0)
-            if not isinstance(delay, (int, float)) or isinstance(delay, bool) or delay < 0:
-                raise SettingsError(f"{path}.steps[{j}].delay_days", f"expected a number >= 0, got {delay!r}")
-            steps.append(Step(delay_days=float(delay), subject=str(st.get("subject") or "")))
-        sequences.append(Sequence(id=str(sid), name=str(s.get("name") or sid), ruleset=rs, steps=tuple(steps)))
-    _unique(sequences, "sequences")
-    seq_ids = {s.id for s in sequences}
-
-    plays = []
-    for i, p in enumerate(_list(doc, "plays")):
-        path = f"plays[{i}]"
-        pid = _req(p, "id", path)
-        audience = p.get("audience")
-        if audience is not None:
-            try:
-                validate(audience, f"{path}.audience")
-            except RuleError as err:
-                raise SettingsError(err.path, err.message) from None
-        nodes = []
-        for j, n in enumerate(p.get("nodes") or []):
-            npath = f"{path}.nodes[{j}]"
-            seq = _req(n, "sequence", npath)
-            if seq not in seq_ids:
-                raise SettingsError(f"{npath}.sequence", f"unknown sequence {seq!r}")
-            nodes.append(Node(id=str(n.get("id") or f"{pid}-{j + 1}"), sequence=seq, name=str(n.get("name") or "")))
-        _unique(nodes, f"{path}.nodes")
-        plays.append(Play(id=str(pid), name=str(p.get("name") or pid), audience=audience,
-                          audience_exclusions=_toggles(p.get("audience_exclusions"), f"{path}.audience_exclusions",
-                                                       excl_ids),
-                          nodes=tuple(nodes)))
-    _unique(plays, "plays")
-
-    mappings = []
-    raw_map = doc.get("crm_mapping") or {}
-    if not isinstance(raw_map, dict):
-        raise SettingsError("crm_mapping", "expected a mapping of crm name to {field, mode}")
-    for crm, m in raw_map.items():
-        path = f"crm_mapping.{crm}"
-        if crm not in states.CRMS:
-            raise SettingsError(path, "expected salesforce or hubspot")
-        fld = _req(m, "field", path)
-        mode = m.get("mode", "read_only")
-        if mode not in CRM_MODES:
-            raise SettingsError(f"{path}.mode", f"expected read_only or read_write, got {mode!r}")
-        mappings.append(CrmMapping(crm=crm, field=fld, mode=mode))
-
-    return Settings(exclusions=tuple(exclusions), rulesets=tuple(rulesets), sequences=tuple(sequences),
-                    plays=tuple(plays), crm_mapping=tuple(mappings), propagation_minutes=propagation)
+    exclusions = tuple(Exclusion(
+        id=e["id"], name=e.get("name") or e["id"], criteria=e["criteria"], scope=e.get("scope", "person"),
+        exclude_from_sequences=e.get("exclude_from_sequences", True),
+        remove_from_active_sequences=e.get("remove_from_active_sequences", False),
+        filters=tuple(e.get("filters") or ()), description=e.get("description") or "",
+    ) for e in doc.get("exclusions") or [])
+    rulesets = tuple(Ruleset(id=r["id"], name=r.get("name") or r["id"], exclusions=dict(r.get("exclusions") or {}))
+                     for r in doc.get("rulesets") or [])
+    sequences = tuple(Sequence(
+        id=s["id"], name=s.get("name") or s["id"], ruleset=s["ruleset"],
+        steps=tuple(Step(delay_days=float(st.get("delay_days", 0)), subject=st.get("subject") or "")
+                    for st in s["steps"])) for s in doc.get("sequences") or [])
+    plays = tuple(Play(
+        id=p["id"], name=p.get("name") or p["id"], audience=p.get("audience"),
+        audience_exclusions=dict(p.get("audience_exclusions") or {}),
+        nodes=tuple(Node(id=n.get("id") or f"{p['id']}-{j + 1}", sequence=n["sequence"], name=n.get("name") or "")
+                    for j, n in enumerate(p.get("nodes") or []))) for p in doc.get("plays") or [])
+    mappings = tuple(CrmMapping(crm=crm, field=m["field"], mode=m.get("mode", "read_only"))
+                     for crm, m in (doc.get("crm_mapping") or {}).items())
+    return Settings(exclusions=exclusions, rulesets=rulesets, sequences=sequences, plays=plays,
+                    crm_mapping=mappings,
+                    propagation_minutes=int(org.get("propagation_minutes", DEFAULT_PROPAGATION_MINUTES)))
 
 
 # --- versions --------------------------------------------------------------------------------------
@@ -422,8 +357,10 @@ def save_version(con: duckdb.DuckDBPyConnection, settings: Settings, *, actor: s
     previous = latest_version(con)
     prev_settings = previous[1] if previous else None
     version = (previous[0] if previous else 0) + 1
+    document = settings.to_json()
+    _cached(document)  # a version is saved only when it loads again: SettingsError otherwise
     con.execute("INSERT INTO settings_versions VALUES (?, ?, ?, ?, ?, ?)",
-                [version, at, effective_at, actor, note, settings.to_json()])
+                [version, at, effective_at, actor, note, document])
     for i, (kind, oid, fld, before, after) in enumerate(_diff(prev_settings, settings)):
         con.execute(
             "INSERT INTO settings_changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

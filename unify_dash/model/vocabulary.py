@@ -25,6 +25,8 @@ match when *any* record of the domain matches.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,64 +213,130 @@ class RuleError(ValueError):
         super().__init__(f"{path}: {message}")
 
 
+# Bounds of rule values (docs/settings.md): beyond them a value is a typo or an attack, and dates
+# computed from it overflow.
+MAX_RULE_DEPTH = 20  # nested all/any/not blocks
+MAX_DAYS = 36_500  # within_last_days / more_than_days_ago: 100 years
+MAX_NUMBER = 1e15  # magnitude of a number compared with a number field (exact in a double)
+MAX_LIST_VALUES = 10_000  # values of one in / not_in
+MAX_TEXT_VALUE = 1_000  # characters of one text value
+MAX_RULE_PROBLEMS = 20  # problems one rule reports
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _finite(v: Any) -> bool:
+    return _is_number(v) and (isinstance(v, int) or math.isfinite(v))
+
+
+def _show(value: Any) -> str:
+    """A value for a message, never a failure (a 5,000-digit integer cannot be printed)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:75] + "...'"
+
+
+def _suggest(word: Any, known) -> str:
+    """ "; did you mean 'x'?" when ``word`` is close to one of ``known``, else ""."""
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def validate(cond: Any, path: str = "criteria") -> None:
-    """Raise :class:`RuleError` when ``cond`` is not a valid condition."""
-    if not isinstance(cond, dict):
-        raise RuleError(path, f"expected a condition (a mapping), got {type(cond).__name__}")
-    combos = [k for k in COMBINATORS if k in cond]
-    if combos:
-        if len(cond) != 1:
-            raise RuleError(path, f"a '{combos[0]}' block must have no other keys, found {sorted(cond)}")
+    """Raise :class:`RuleError` (the first of :func:`problems`) when ``cond`` is not a valid condition."""
+    found = problems(cond, path)
+    if found:
+        raise found[0]
+
+
+def problems(cond: Any, path: str = "criteria") -> list[RuleError]:
+    """Every problem of a condition (at most :data:`MAX_RULE_PROBLEMS`), in document order. Iterative and
+    bounded: a condition nested deeper than :data:`MAX_RULE_DEPTH` is one problem, never a RecursionError."""
+    out: list[RuleError] = []
+    todo: list[tuple[Any, str, int]] = [(cond, path, 0)]
+    while todo and len(out) < MAX_RULE_PROBLEMS:
+        cond, path, depth = todo.pop()
+        if not isinstance(cond, dict):
+            out.append(RuleError(path, f"expected a condition (a mapping), got {type(cond).__name__}"))
+            continue
+        combos = [k for k in COMBINATORS if k in cond]
+        if not combos:
+            out.extend(_leaf_problems(cond, path))
+            continue
         key = combos[0]
         body = cond[key]
-        if key == "not":
-            validate(body, f"{path}.not")
-            return
-        if not isinstance(body, list) or not body:
-            raise RuleError(path, f"'{key}' expects a non-empty list of conditions")
-        for i, sub in enumerate(body):
-            validate(sub, f"{path}.{key}[{i}]")
-        return
-    unknown = set(cond) - {"field", "op", "value"}
+        if len(cond) != 1:
+            out.append(RuleError(path, f"a '{key}' block must have no other keys, found {sorted(map(str, cond))}"))
+        elif depth >= MAX_RULE_DEPTH:
+            out.append(RuleError(path, f"all/any/not blocks nested more than {MAX_RULE_DEPTH} levels deep; "
+                                       "expected a flatter rule"))
+        elif key == "not":
+            todo.append((body, f"{path}.not", depth + 1))
+        elif not isinstance(body, list) or not body:
+            out.append(RuleError(path, f"'{key}' expects a non-empty list of conditions"))
+        else:
+            todo.extend((sub, f"{path}.{key}[{i}]", depth + 1) for i, sub in reversed(list(enumerate(body))))
+    return out
+
+
+def _leaf_problems(cond: dict, path: str) -> list[RuleError]:
+    unknown = sorted(str(k) for k in set(cond) - {"field", "op", "value"})
     if unknown:
-        raise RuleError(path, f"unknown key(s) {sorted(unknown)}; expected field, op, value or all/any/not")
+        hint = _suggest(unknown[0], ("field", "op", "value", *COMBINATORS))
+        return [RuleError(path, f"unknown key(s) {unknown}{hint or ';'} expected field, op, value or all/any/not")]
     name = cond.get("field")
     if not isinstance(name, str) or name not in FIELDS:
-        raise RuleError(f"{path}.field", f"unknown field {name!r}; known fields: {', '.join(FIELDS)}")
+        return [RuleError(f"{path}.field", f"unknown field {_show(name)}{_suggest(name, FIELDS)}; "
+                                           f"known fields: {', '.join(FIELDS)}")]
     op_name = cond.get("op")
     if not isinstance(op_name, str) or op_name not in OPERATORS:
-        raise RuleError(f"{path}.op", f"unknown operator {op_name!r}; known operators: {', '.join(OPERATORS)}")
+        return [RuleError(f"{path}.op", f"unknown operator {_show(op_name)}{_suggest(op_name, OPERATORS)}; "
+                                        f"known operators: {', '.join(OPERATORS)}")]
     field, op = FIELDS[name], OPERATORS[op_name]
     if field.type not in op.types:
         allowed = [o.name for o in OPERATORS.values() if field.type in o.types]
-        raise RuleError(f"{path}.op", f"operator {op_name!r} does not apply to {field.type} field {name!r}; "
-                        f"use one of {', '.join(allowed)}")
+        return [RuleError(f"{path}.op", f"operator {op_name!r} does not apply to {field.type} field {name!r}; "
+                                        f"use one of {', '.join(allowed)}")]
     value = cond.get("value")
+    vpath = f"{path}.value"
     if op.value == "none":
-        if value is not None:
-            raise RuleError(f"{path}.value", f"operator {op_name!r} takes no value")
-    elif op.value == "days":
-        if not _is_number(value) or value < 0:
-            raise RuleError(f"{path}.value", f"operator {op_name!r} expects a number of days >= 0, got {value!r}")
-    elif op.value == "list":
+        return [RuleError(vpath, f"operator {op_name!r} takes no value")] if value is not None else []
+    if op.value == "days":
+        if not _finite(value) or not 0 <= value <= MAX_DAYS:
+            return [RuleError(vpath, f"operator {op_name!r} expects a number of days >= 0 and <= {MAX_DAYS:,} "
+                                     f"(100 years), got {_show(value)}")]
+        return []
+    if op.value == "list":
         if not isinstance(value, list) or not value:
-            raise RuleError(f"{path}.value", f"operator {op_name!r} expects a non-empty list, got {value!r}")
-        for item in value:
-            _check_scalar(field, item, f"{path}.value")
-    else:
-        _check_scalar(field, value, f"{path}.value")
+            return [RuleError(vpath, f"operator {op_name!r} expects a non-empty list, got {_show(value)}")]
+        if len(value) > MAX_LIST_VALUES:
+            return [RuleError(vpath, f"{len(value):,} values; at most {MAX_LIST_VALUES:,} are allowed")]
+        for i, item in enumerate(value):
+            bad = _scalar_problem(field, item, vpath)
+            if bad:
+                return [RuleError(vpath, f"item {i + 1}: {bad.message}")]
+        return []
+    bad = _scalar_problem(field, value, vpath)
+    return [bad] if bad else []
 
 
-def _check_scalar(field: Field, value: Any, path: str) -> None:
+def _scalar_problem(field: Field, value: Any, path: str) -> RuleError | None:
     if field.type == NUMBER:
         if not _is_number(value):
-            raise RuleError(path, f"field {field.name!r} is a number, got {value!r}")
+            return RuleError(path, f"field {field.name!r} is a number, got {_show(value)}")
+        if not _finite(value) or abs(value) > MAX_NUMBER:
+            return RuleError(path, f"field {field.name!r} is a number, got {_show(value)}; expected a finite "
+                                   f"number from -{MAX_NUMBER:,.0f} to {MAX_NUMBER:,.0f}")
     elif not isinstance(value, str) or not value.strip():
-        raise RuleError(path, f"field {field.name!r} expects non-empty text, got {value!r}")
+        return RuleError(path, f"field {field.name!r} expects non-empty text, got {_show(value)}")
+    elif len(value) > MAX_TEXT_VALUE:
+        return RuleError(path, f"a text value of {len(value):,} characters; at most {MAX_TEXT_VALUE:,} are allowed")
+    return None
 
 
 # --- SQL -------------------------------------------------------------------------------------------

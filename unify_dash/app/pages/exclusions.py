@@ -5,10 +5,10 @@ validate and save with a note (a new settings version, pending until it takes ef
 import dataclasses
 
 import streamlit as st
-import yaml
 
 from unify_dash.app import ui
-from unify_dash.errors import UnifyError
+from unify_dash.errors import LoadError, UnifyError
+from unify_dash.io import documents
 from unify_dash.model import roles, settings, vocabulary
 from unify_dash.model.vocabulary import FIELDS, OPERATORS
 from unify_dash.reports import metrics, settingsview
@@ -131,12 +131,12 @@ with tab_excl:
         criteria = None
         problems: list[str] = []
         if advanced:
-            text = st.text_area("Criteria (YAML)", value=yaml.safe_dump(base.criteria, sort_keys=False),
+            text = st.text_area("Criteria (YAML)", value=documents.dump_yaml(base.criteria),
                                 key=f"{prefix}.yaml", height=180)
             try:
-                criteria = yaml.safe_load(text)
-            except yaml.YAMLError as err:
-                problems.append(f"YAML: {err}")
+                criteria = documents.parse_document(text, "criteria").data
+            except LoadError as err:
+                problems.extend(str(p) for p in err.problems)
         else:
             rows_key = f"{prefix}.rows"
             if rows_key not in st.session_state:
@@ -162,7 +162,8 @@ with tab_excl:
                 raw = st.session_state.get(f"{prefix}.{i}.raw")
                 value = None
                 if kind == "days":
-                    value = f3.number_input("Days", min_value=0, step=1, key=f"{prefix}.{i}.days.{op}",
+                    value = f3.number_input("Days", min_value=0, max_value=vocabulary.MAX_DAYS, step=1,
+                                            key=f"{prefix}.{i}.days.{op}",
                                             value=int(raw) if isinstance(raw, (int, float)) else 30)
                 elif kind == "scalar" and ftype == vocabulary.NUMBER:
                     value = f3.number_input("Value", key=f"{prefix}.{i}.num.{op}", format="%g",
@@ -206,18 +207,18 @@ with tab_excl:
         other = [f for f in base.filters if not is_override(f)]
         filters_text = st.text_area(
             "Other filters (YAML list; the exclusion does not apply to a contact when a filter does not hold)",
-            value=yaml.safe_dump(other, sort_keys=False) if other else "[]", key=f"{prefix}.filters", height=100)
+            value=documents.dump_yaml(other) if other else "[]", key=f"{prefix}.filters", height=100)
         filters: list = []
         try:
-            parsed = yaml.safe_load(filters_text) or []
+            parsed = documents.parse_document(filters_text, "filters").data or []
             if not isinstance(parsed, list):
                 problems.append("filters: expected a YAML list of conditions")
             else:
                 for j, f in enumerate(parsed):
                     vocabulary.validate(f, f"filters[{j}]")
                 filters = parsed
-        except yaml.YAMLError as err:
-            problems.append(f"filters: {err}")
+        except LoadError as err:
+            problems.extend(str(p) for p in err.problems)
         except vocabulary.RuleError as err:
             problems.append(str(err))
 
