@@ -443,6 +443,41 @@ def test_rule_editor_validates_before_saving(writer):
     assert settings.latest_version(writer)[1].exclusion("interns_again").criteria["value"] == "intern"
 
 
+@pytest.mark.parametrize("text, fragment", [
+    ("a: &a [lol, lol, lol]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n",
+     "anchors and aliases are not accepted"),
+    ("{not: " * 3000 + "{field: title, op: is_empty}" + "}" * 3000, "nested more than 64 levels"),
+    ("{field: last_contacted_at, op: within_last_days, value: .inf}", "<= 36,500"),
+    ("{field: employees, op: gt, value: .nan}", "finite"),
+    ("{field: employees, op: gt, value: " + "9" * 5000 + "}", "5,000 digits"),
+    ("{field: title, op: equals, value: x}\n{field: title}", "invalid YAML"),
+])
+def test_rule_editor_refuses_hostile_yaml(writer, text, fragment):
+    """The app's YAML box goes through the same reader and checks as a settings file: no traceback, no save."""
+    at = open_app("exclusions")
+    at.selectbox(key="excl.pick").set_value("__new__").run()
+    prefix = "excl.edit.__new__"
+    at.toggle(key=f"{prefix}.advanced").set_value(True).run()
+    at.text_area(key=f"{prefix}.yaml").input(text).run()
+    assert_ok(at)
+    assert fragment in texts(at)
+    assert at.button(key=f"{prefix}.save").disabled
+    assert settings.latest_version(writer)[0] == 1
+
+
+def test_rule_editor_keeps_yaml_1_2_text(writer):
+    at = open_app("exclusions")
+    at.selectbox(key="excl.pick").set_value("__new__").run()
+    prefix = "excl.edit.__new__"
+    at.toggle(key=f"{prefix}.advanced").set_value(True).run()
+    at.text_area(key=f"{prefix}.yaml").input("{field: country, op: in, value: [No, 'NO', 1:30]}").run()
+    at.text_input(key=f"{prefix}.id").input("norway").run()
+    at.text_input(key=f"{prefix}.note").input("Norway").run()
+    at.button(key=f"{prefix}.save").click().run()
+    assert_ok(at)
+    assert settings.latest_version(writer)[1].exclusion("norway").criteria["value"] == ["No", "NO", "1:30"]
+
+
 def test_override_from_the_rule_page(writer):
     x = settings.latest_version(writer)[1].exclusions[0]
     at = open_app("exclusions")

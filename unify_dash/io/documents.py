@@ -38,6 +38,7 @@ MAX_DOC_PROBLEMS = 50  # problems one document reports before it stops looking
 
 _T = "tag:yaml.org,2002:"
 PURE = False  # True: the pure-Python parser even when the C one is installed (tests compare both)
+PURE_FALLBACK_CHARS = 262_144  # up to this size, text the C parser refuses is read again by the pure one
 _RESOLVER = Resolver()  # the YAML 1.2 core schema, whatever the document's directives say
 
 
@@ -102,6 +103,7 @@ class _Problems:
     def __init__(self, label: str):
         self.label = label
         self.items: list[Problem] = []
+        self.syntax = False  # the parser refused the text
 
     def add(self, line: int | None, message: str, path: str | None = None) -> None:
         self.items.append(Problem(self.label, line, path or None, message))
@@ -121,11 +123,21 @@ def parse_document(text: str, label: str) -> Doc:
     check_size(text, label)
     if label.lower().endswith(".json"):
         return _read_json(text, label)
-    problems = _Problems(label)
-    doc = _read_yaml(text, label, problems)
+    doc, problems = _yaml(text, label)
     if problems.items:
         raise LoadError(problems.items)
     return doc
+
+
+def _yaml(text: str, label: str) -> tuple[Doc, _Problems]:
+    """The C parser first; when it refuses the text, the pure one decides: the C parser is libyaml's,
+    a YAML 1.1 parser, which refuses some valid YAML 1.2 (``[http://x.com/a]``, ``{start: 1:30}``)."""
+    problems = _Problems(label)
+    doc = _read_yaml(text, label, problems, PURE)
+    if problems.syntax and not PURE and len(text) <= PURE_FALLBACK_CHARS:
+        problems = _Problems(label)
+        doc = _read_yaml(text, label, problems, True)
+    return doc, problems
 
 
 # --- YAML --------------------------------------------------------------------------------------------
@@ -179,14 +191,14 @@ class _Frame:
     seen: dict[str, int] = field(default_factory=dict)  # key -> line (duplicates)
 
 
-def _parser(pure: bool | None = None) -> YAML:
+def _parser(pure: bool) -> YAML:
     """ruamel.yaml in safe mode; its C parser (ruamel.yaml.clib) when installed, about ten times as fast
     on large documents. Either way only the parser's events are used: the values are resolved here by
     the YAML 1.2 core schema (:func:`_scalar`), so both read a document alike (``tests/test_documents.py``)."""
-    return YAML(typ="safe", pure=PURE if pure is None else pure)
+    return YAML(typ="safe", pure=pure)
 
 
-def _read_yaml(text: str, label: str, problems: _Problems) -> Doc:
+def _read_yaml(text: str, label: str, problems: _Problems, pure: bool) -> Doc:
     """Build the data from the parser's events, iteratively."""
     lines: dict[str, int] = {}
     stack: list[_Frame] = []
@@ -222,12 +234,13 @@ def _read_yaml(text: str, label: str, problems: _Problems) -> Doc:
         return bool(stack) and isinstance(stack[-1].value, dict) and stack[-1].key is None
 
     try:
-        for event in _parser().parse(text):
+        for event in _parser(pure).parse(text):
             line = event.start_mark.line + 1 if event.start_mark is not None else None
             anchor = getattr(event, "anchor", None)
             if isinstance(event, ev.AliasEvent):
                 reuse.append((line, f"alias *{anchor}"))
-            elif anchor is not None:
+                raise _Stop  # the first alias is enough: nothing is ever expanded
+            if anchor is not None:
                 reuse.append((line, f"anchor &{anchor}"))
             if isinstance(event, ev.DocumentStartEvent):
                 documents += 1
@@ -235,7 +248,8 @@ def _read_yaml(text: str, label: str, problems: _Problems) -> Doc:
                     problems.add(line, "a second document (---) in the file; expected one document")
                     raise _Stop
                 if event.version is not None and tuple(event.version) != (1, 2):
-                    problems.add(line, f"%YAML {'.'.join(map(str, event.version))} directive: settings are "
+                    problems.add(text.count("\n", 0, max(text.find("%YAML"), 0)) + 1,
+                                 f"%YAML {'.'.join(map(str, event.version))} directive: settings are "
                                        "read as YAML 1.2; remove the directive")
             elif isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
                 if expecting_key():
@@ -270,18 +284,19 @@ def _read_yaml(text: str, label: str, problems: _Problems) -> Doc:
         mark = err.problem_mark or err.context_mark
         what = err.problem or err.context or "syntax error"
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problems.syntax = True
         problems.add(mark.line + 1 if mark else None, f"invalid YAML: {what}{where}")
     except YAMLError as err:
+        problems.syntax = True
         problems.add(None, f"invalid YAML: {err}")
     except _Stop:
         pass
     if reuse:
-        anchors = sum(1 for _, what in reuse if what.startswith("anchor"))
         first_line, first = reuse[0]
+        also = f"; {reuse[-1][1]} on line {reuse[-1][0]}" if len(reuse) > 1 else ""
         problems.items.insert(0, Problem(
             label, first_line, None,
-            f"YAML anchors and aliases are not accepted ({first} here; {anchors} anchor(s), "
-            f"{len(reuse) - anchors} alias(es) in the file): write each value out in full"))
+            f"YAML anchors and aliases are not accepted ({first} here{also}): write each value out in full"))
     return Doc(label, root, lines)
 
 
@@ -334,8 +349,8 @@ def _read_json(text: str, label: str) -> Doc:
                                       f"invalid JSON: {err.msg} at line {err.lineno}, column {err.colno}"))
         raise LoadError(problems.items) from None
     # JSON is YAML 1.2: its events give the line of every item, and of duplicate keys
-    shadow = _Problems(label)
-    lines = _read_yaml(text, label, shadow).lines
+    shadow_doc, shadow = _yaml(text, label)
+    lines = shadow_doc.lines
     if duplicates:
         found = [p for p in shadow.items if p.message.startswith("duplicate key")]
         problems.items.extend(found if len(found) >= len(duplicates) else [

@@ -112,8 +112,8 @@ EXCLUSION = _object("An exclusion: who must not be emailed, and at which levels 
               "description": "person: the matching contact only; company: every contact of a domain where any "
                              "contact or company record matches."},
     "criteria": _condition("Who matches: a condition of the rule vocabulary."),
-    "filters": _list("Conditions that must all hold for the exclusion to apply to a contact ('Email is not "
-                     "<address>' overrides let one contact through).",
+    "filters": _list("Conditions that must all hold for the exclusion to apply to a contact (the 'Email is "
+                     "not' overrides that let one contact through are filters).",
                      _condition("A condition of the rule vocabulary."), noun="filters", max_items=MAX_FILTERS),
     "exclude_from_sequences": _flag("The organisation-level toggle: off means it blocks no sequence.", True),
     "remove_from_active_sequences": _flag("On: contacts who start matching mid-sequence are removed. Off: "
@@ -136,11 +136,11 @@ SEQUENCE = _object("A sequence of emails and the ruleset that guards it.", {
     "id": _ident("Stable id, referenced by play nodes and enrollments; unique among sequences."),
     "name": _text("Shown in the app; defaults to the id."),
     "ruleset": _ident("The id of the ruleset whose exclusions apply to this sequence."),
-    "steps": _list("The emails, in order.", STEP, noun="steps", min_items=1),
+    "steps": _list("The emails, in order.", STEP, noun="steps", min_items=1, nullable=False),
 }, required=("id", "ruleset", "steps"))
 
 NODE = _object("A sequence node of a play.", {
-    "id": _text("Unique within the play; defaults to <play id>-<position>."),
+    "id": _text("Unique within the play; defaults to the play's id, a dash and the node's position (play-1)."),
     "sequence": _ident("The id of the sequence this node enrolls into."),
     "name": _text("Shown in the app."),
 }, required=("sequence",))
@@ -265,7 +265,12 @@ def _messages(err: ValidationError, path: str) -> list[tuple[str, str]]:
         got = f"a {type(value).__name__}" if isinstance(value, (dict, list)) else _show(value)
         if types == ["object"] and schema.get("x-condition"):
             return [(path, f"expected a condition (a mapping), got {type(value).__name__}")]
-        return [(path, f"expected {_or(_TYPE_WORDS.get(t, t) for t in types)}, got {got}")]
+        hint = ""
+        if isinstance(value, float) and not math.isfinite(value):
+            hint = " (not a finite number)"
+        elif types == ["string"] and (value is None or isinstance(value, (bool, int, float))):
+            hint = "; text that reads as a number, true/false or null needs quotes, as in '2024'"
+        return [(path, f"expected {_or(_TYPE_WORDS.get(t, t) for t in types)}, got {got}{hint}")]
     if kind == "enum":
         return [(path, f"expected {_or(err.validator_value)}, got {_show(value)}")]
     if kind in ("x-finite", "minimum", "maximum"):
@@ -284,8 +289,43 @@ def _messages(err: ValidationError, path: str) -> list[tuple[str, str]]:
     return [(path, err.message)]
 
 
+def _huge_integers(document: Any) -> tuple[Any, list[tuple[str, str]]]:
+    """Integers too large to print (jsonschema's own messages would fail on them): their paths, and the
+    document with each replaced by None. Iterative: the document may be nested absurdly deep."""
+    found: list[tuple[str, str]] = []
+    todo: list[tuple[Any, str]] = [(document, "")]
+    while todo:
+        node, path = todo.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in items:
+            if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+                found.append((_join(path, key), f"{_show(value)} is out of range"))
+            elif isinstance(value, (dict, list)):
+                todo.append((value, _join(path, key)))
+    if not found:
+        return document, []
+    bad = {p for p, _ in found}
+    out: dict = {"": None}
+    copying: list[tuple[Any, Any, Any, str]] = [(document, out, "", "")]
+    while copying:  # a copy with None for each of them
+        node, parent, slot, path = copying.pop()
+        if isinstance(node, dict):
+            new: Any = dict.fromkeys(node)
+            copying.extend((v, new, k, _join(path, k)) for k, v in node.items())
+        elif isinstance(node, list):
+            new = [None] * len(node)
+            copying.extend((v, new, i, _join(path, i)) for i, v in enumerate(node))
+        else:
+            new = None if path in bad else node
+        parent[slot] = new
+    return out[""], found
+
+
 def _problems(validator, document: Any) -> list[tuple[str, str]]:
     best: dict[str, tuple[int, str]] = {}
+    document, huge = _huge_integers(document)
+    for where, message in huge:
+        best[where] = (-1, message)
     for err in validator.iter_errors(document):
         path = ""
         for key in err.absolute_path:
@@ -321,36 +361,38 @@ _VALUE_SCHEMA = {
 
 
 def condition_schema() -> dict:
-    """A condition as JSON Schema, generated from the vocabulary: one branch per field and value kind."""
-    leaves = []
+    """A condition as JSON Schema, generated from the vocabulary: for each field, the operators of its type
+    and the value each takes."""
+    by_field = []
     for field in vocab.FIELDS.values():
-        by_kind: dict[str, list[str]] = {}
+        kinds: dict[str, list[str]] = {}
         for op in vocab.operators_for(field.name):
-            by_kind.setdefault(op.value, []).append(op.name)
-        for kind, ops in by_kind.items():
-            props: dict = {"field": {"const": field.name}, "op": {"enum": ops}}
-            required = ["field", "op"]
+            kinds.setdefault(op.value, []).append(op.name)
+        branches = []
+        for kind, ops in kinds.items():
             if kind == "scalar":
-                props["value"] = _VALUE_SCHEMA[field.type]
+                value = _VALUE_SCHEMA[field.type]
             elif kind == "list":
-                props["value"] = {"type": "array", "minItems": 1, "maxItems": vocab.MAX_LIST_VALUES,
-                                  "items": _VALUE_SCHEMA[field.type]}
+                value = {"type": "array", "minItems": 1, "maxItems": vocab.MAX_LIST_VALUES,
+                         "items": _VALUE_SCHEMA[field.type]}
             elif kind == "days":
-                props["value"] = {"type": "number", "minimum": 0, "maximum": vocab.MAX_DAYS}
+                value = {"type": "number", "minimum": 0, "maximum": vocab.MAX_DAYS}
             else:
-                props["value"] = {"type": "null"}
-            if kind != "none":
-                required.append("value")
-            leaves.append({"type": "object", "properties": props, "required": required,
-                           "additionalProperties": False})
+                value = {"type": "null"}
+            branches.append({"properties": {"op": {"enum": ops}, "value": value},
+                             "required": ["op"] if kind == "none" else ["op", "value"]})
+        by_field.append({"if": {"properties": {"field": {"const": field.name}}},
+                         "then": {"anyOf": branches}})
+    leaf = {"properties": {"field": {"enum": list(vocab.FIELDS)}, "op": {"enum": list(vocab.OPERATORS)},
+                           "value": True},
+            "required": ["field", "op"], "additionalProperties": False, "allOf": by_field}
     ref = {"$ref": "#/$defs/condition"}
-    return {"oneOf": [*leaves,
-                      {"type": "object", "properties": {"all": {"type": "array", "minItems": 1, "items": ref}},
-                       "required": ["all"], "additionalProperties": False},
-                      {"type": "object", "properties": {"any": {"type": "array", "minItems": 1, "items": ref}},
-                       "required": ["any"], "additionalProperties": False},
-                      {"type": "object", "properties": {"not": ref}, "required": ["not"],
-                       "additionalProperties": False}]}
+    block = {key: {"properties": {key: ref if key == "not" else {"type": "array", "minItems": 1, "items": ref}},
+                   "additionalProperties": False} for key in vocab.COMBINATORS}
+    out: dict = leaf
+    for key in reversed(vocab.COMBINATORS):
+        out = {"if": {"required": [key]}, "then": block[key], "else": out}
+    return {"type": "object", **out}
 
 
 def json_schema(which: dict = SETTINGS_SCHEMA) -> dict:
@@ -428,7 +470,7 @@ def markdown_tables() -> str:
         "| rule bound | value |", "|---|---|",
         f"| all/any/not nesting | at most {vocab.MAX_RULE_DEPTH} levels |",
         f"| days (`within_last_days`, `more_than_days_ago`) | 0 to {vocab.MAX_DAYS:,}, finite |",
-        f"| numbers compared with number fields | -{vocab.MAX_NUMBER:,.0f} to {vocab.MAX_NUMBER:,.0f}, finite |",
+        f"| numbers compared with number fields | -{vocab.MAX_NUMBER:.0e} to {vocab.MAX_NUMBER:.0e}, finite |",
         f"| values of `in` / `not_in` | 1 to {vocab.MAX_LIST_VALUES:,} |",
         f"| a text value | not blank, at most {vocab.MAX_TEXT_VALUE:,} characters |",
     ]
@@ -437,4 +479,7 @@ def markdown_tables() -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    print(markdown_tables())
+    import json
+    import sys
+
+    print(json.dumps(json_schema(), indent=2) if "--json" in sys.argv else markdown_tables())
