@@ -82,7 +82,7 @@ HOSTILE: dict[str, tuple[str, int, str | None, tuple[str, ...]]] = {
                               line_of(SETTINGS_YAML, "op: is_true}"), "exclusions[1].criteria.value",
                               ("days >= 0 and <= 36,500", "got inf")),
     "within_last_days 1e12": (replaced("{field: is_customer, op: is_true}",
-                                       "{field: last_contacted_at, op: within_last_days, value: 1e12}"),
+                                       "{field: last_contacted_at, op: within_last_days, value: 1.0e+12}"),
                               line_of(SETTINGS_YAML, "op: is_true}"), "exclusions[1].criteria.value",
                               ("days >= 0 and <= 36,500", "got 1000000000000.0")),
     "more_than_days_ago -.inf": (replaced("{field: is_customer, op: is_true}",
@@ -182,7 +182,7 @@ def test_every_problem_of_a_document_at_once(con, tmp_path):
     text = SETTINGS_YAML
     for old, new in [("remove_from_active_sequences: true", "remove_from_active_sequence: true"),
                      ("delay_days: 3,", "delay_days: .inf,"), ("ruleset: nurture", "ruleset: nurtur"),
-                     ("{field: is_customer, op: is_true}", "{field: last_contacted_at, op: within_last_days, value: 1e12}"),
+                     ("{field: is_customer, op: is_true}", "{field: last_contacted_at, op: within_last_days, value: 1.0e+12}"),
                      ("propagation_minutes: 15", "propagation_minutes: -1")]:
         text = text.replace(old, new)
     problems = problems_of(con, write_workspace(tmp_path, {"settings.yaml": text}))
@@ -191,7 +191,7 @@ def test_every_problem_of_a_document_at_once(con, tmp_path):
                    (line_of(text, "remove_from_active_sequence"), "exclusions[0].remove_from_active_sequence"),
                    (line_of(text, "delay_days: .inf"), "sequences[0].steps[1].delay_days"),
                    (line_of(text, "ruleset: nurtur"), "sequences[1].ruleset"),
-                   (line_of(text, "value: 1e12"), "exclusions[1].criteria.value")}, [str(p) for p in problems]
+                   (line_of(text, "value: 1.0e+12"), "exclusions[1].criteria.value")}, [str(p) for p in problems]
 
 
 def test_workspace_yaml_typo_is_an_error(con, tmp_path):
