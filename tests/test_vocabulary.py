@@ -109,6 +109,9 @@ def people(con):
     ws.opportunity("hs:o2", "hs:2", created_at=NOW - dt.timedelta(days=10))
     ws.opportunity("sf:o3", "sf:1", is_closed=True, is_won=True, amount=5000, created_at=NOW - dt.timedelta(days=10))
     ws.opportunity("sf:o4", "sf:3", is_closed=True, created_at=NOW - dt.timedelta(days=400))
+    # what a CRM export load sets (io/exports.py, io/normalise.py)
+    con.execute("UPDATE contacts SET email_bounced = (email = 'b@acme.com'), country_code = CASE lower(country) "
+                "WHEN 'us' THEN 'US' WHEN 'fr' THEN 'FR' WHEN 'de' THEN 'DE' END")
     con.execute(v.DOMAIN_STATS_SQL)
     return con
 
@@ -116,6 +119,8 @@ def people(con):
 ALL = "abcdef"
 # (condition, the letters of the contacts that match)
 MATCH_CASES = [
+    ({"field": "email_bounced", "op": "is_true"}, "b"),
+    ({"field": "country_code", "op": "equals", "value": "us"}, "af"),
     ({"field": "title", "op": "equals", "value": "vp sales"}, "a"),
     ({"field": "title", "op": "equals", "value": "  VP SALES "}, "a"),
     ({"field": "title", "op": "not_equals", "value": "engineer"}, "acdef"),  # NULL and '' count as "is not"

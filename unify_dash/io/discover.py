@@ -16,6 +16,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import yaml
 
 from unify_dash.io import encoding, recognise
@@ -214,13 +215,18 @@ def find_exports(ld: Loading, folder: Path) -> dict[tuple[str, str], ExportFile]
 
 
 def _parquet_headers(ld: Loading, path: Path) -> list[str]:
+    """The columns of a Parquet file, read on a connection of its own: a broken file must not end the
+    load's transaction (Loading.read reports it with its own message)."""
     with open(path, "rb") as fh:
         if fh.read(4) != b"PAR1":
             return []
+    probe = duckdb.connect()
     try:
-        return [d[0] for d in ld.con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()]
-    except Exception:  # noqa: BLE001 - Loading.read reports the broken file with its own message
+        return [d[0] for d in probe.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()]
+    except duckdb.Error:
         return []
+    finally:
+        probe.close()
 
 
 def _consider(ld: Loading, out: dict, path: Path, label: str, crm: str | None, fmt: str, headers: list[str],
