@@ -478,3 +478,19 @@ def test_the_load_prints_a_summary_per_file(con, tmp_path, capsys):
     out = capsys.readouterr().out
     assert ("file: salesforce/Contact.csv: Salesforce Contact (csv, utf-8, API names), 6 rows read, 6 used, "
             "skipped: none, 0 opt-outs") in out
+
+
+def test_a_failed_load_still_says_what_it_left_out(con, tmp_path, capsys):
+    from unify_dash import cli
+
+    folder = write_workspace(tmp_path, {**NO_WORKSPACE_RECORDS, "settings.yaml": SETTINGS,
+                                        **sf("Account", "Contact"), "salesforce/Task.csv": '"Id","Subject"\r\n"1","x"\r\n',
+                                        "salesforce/Opportunity.csv": text("salesforce/Opportunity.csv").replace(
+                                            '"false","false","2025-03-01', '"maybe","false","2025-03-01', 1)},
+                             name="ws")
+    with pytest.raises(LoadError) as exc:
+        loader.load_workspace(con, folder)
+    assert any(w.startswith("salesforce/Task.csv: not an export this loader reads") for w in exc.value.warnings)
+    assert cli.main(["load", str(folder), "--db", str(tmp_path / "x.duckdb")]) == 1
+    err = capsys.readouterr().err
+    assert "'maybe' is not a boolean" in err and "warning: salesforce/Task.csv: not an export" in err

@@ -455,7 +455,7 @@ class Loading:
     def check(self) -> None:
         """Stop the load (nothing written) when problems were found."""
         if self.problems:
-            raise LoadError(self.problems)
+            raise LoadError(self.problems, self.warnings)
 
     def sql(self, query: str, params: list | None = None):
         return self.con.execute(query, params or [])
@@ -1169,7 +1169,7 @@ def load_workspace(con: duckdb.DuckDBPyConnection, path, *, actor: roles.Actor =
             try:
                 result = _run(ld, crm)
             except _Stop:
-                raise LoadError(ld.problems) from None
+                raise LoadError(ld.problems, ld.warnings) from None
             except duckdb.Error as err:  # a gap in validation must still leave the database untouched
                 first = str(err).splitlines()[0]
                 raise LoadError([Problem(folder.name, None, None, f"the database refused the data: {first}")]) from None
