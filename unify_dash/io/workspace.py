@@ -911,8 +911,7 @@ def _insert_workspace(ld: Loading, typed: dict[str, Typed]) -> None:
         ld.sql(f"""{STG_CONTACTS_INSERT}
             SELECT contact_id, email, first_name, last_name, title, country, e, {pick_domain_sql('s', 'e')},
                    sf_contact_id, sf_lead_id, hs_contact_id, sf_email_opt_out, sf_do_not_email, hs_opt_out,
-                   last_contacted_at, job_changed_at, created_at, {PRIO_WORKSPACE}, ?, _row, ?,
-                   coalesce(email_bounced, false), NULL
+                   last_contacted_at, job_changed_at, created_at, {PRIO_WORKSPACE}, ?, _row, ?, false, NULL
             FROM (SELECT *, _ud_domain(company_website) AS s, _ud_email_domain(email) AS e
                   FROM {db.ident(t.table)})""", [t.label, t.header("contact_id")])
         ld.done_with(t)

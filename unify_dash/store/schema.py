@@ -61,8 +61,9 @@ TABLES: dict[str, tuple[Column | Key, ...]] = {
         Column("last_contacted_at", "TIMESTAMP", kind="ts"),
         Column("job_changed_at", "TIMESTAMP", kind="ts"),
         Column("created_at", "TIMESTAMP", kind="ts"),
-        # the CRM marks the address as bouncing (Salesforce IsEmailBounced, HubSpot bounce / quarantine)
-        Column("email_bounced", "BOOLEAN", "NOT NULL DEFAULT FALSE", kind="bool"),
+        # the CRM marks the address as bouncing (Salesforce IsEmailBounced, HubSpot bounce / quarantine):
+        # from CRM exports only (io/exports.py), not a column of the workspace's contacts file
+        Column("email_bounced", "BOOLEAN", "NOT NULL DEFAULT FALSE"),
         Column("country_code", "VARCHAR"),  # ISO 3166 alpha-2 of country (io/normalise.py)
         Column("company_key", "VARCHAR"),  # NULL: the company is the domain; else see store/companies.py
     ),
