@@ -494,3 +494,24 @@ def test_a_failed_load_still_says_what_it_left_out(con, tmp_path, capsys):
     assert cli.main(["load", str(folder), "--db", str(tmp_path / "x.duckdb")]) == 1
     err = capsys.readouterr().err
     assert "'maybe' is not a boolean" in err and "warning: salesforce/Task.csv: not an export" in err
+
+
+def test_under_a_workspace_root_exports_read_from_copies_and_links_out_are_refused(con, tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name in ("Account", "Opportunity"):
+            z.writestr(f"{name}.csv", text(f"salesforce/{name}.csv"))
+    write_workspace(root, {**NO_WORKSPACE_RECORDS, "settings.yaml": SETTINGS, "Export.zip": buf.getvalue(),
+                           "salesforce/Contact.csv": _latin1_contacts()}, name="ws")
+    result = loader.load_workspace(con, "ws", root=root)  # the ZIP members and the transcoded copy are read
+    assert result["contacts"] == 6 and result["opportunities"] == 20
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text(text(HS_CONTACTS), encoding="utf-8")
+    (root / "ws" / "hubspot").mkdir()
+    (root / "ws" / "hubspot" / "contacts.csv").symlink_to(outside)
+    with pytest.raises(LoadError) as exc:
+        loader.load_workspace(con, "ws", root=root)
+    assert any(p.file == "hubspot/contacts.csv" and "outside the workspace root" in p.message
+               for p in exc.value.problems)

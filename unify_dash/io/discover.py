@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -43,12 +44,11 @@ class ExportFile:
     summary: dict = field(default_factory=dict)
 
 
-def _tmpdir(ld: Loading) -> Path:
-    tmp = getattr(ld, "crm_tmp", None)
-    if tmp is None:
-        tmp = tempfile.TemporaryDirectory(prefix="unify-exports-")
-        ld.crm_tmp = tmp
-    return Path(tmp.name)
+def _scratch_file(ld: Loading, prefix: str) -> Path:
+    """A new file in the load's scratch folder (removed when the load ends, whatever happens)."""
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".csv", dir=ld.scratch())
+    os.close(fd)
+    return Path(name)
 
 
 def _header_of(data: bytes) -> list[str]:
@@ -77,7 +77,7 @@ def _xlsx_to_csv(ld: Loading, path: Path, label: str) -> Path | None:
         ld.problem(label, None, None, f"cannot read the file as an Excel workbook ({type(err).__name__}); "
                                       "expected an .xlsx file as HubSpot exports it")
         return None
-    target = _tmpdir(ld) / f"xlsx-{len(list(_tmpdir(ld).iterdir()))}.csv"
+    target = _scratch_file(ld, "xlsx-")
     with open(target, "w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
         for row in book.worksheets[0].iter_rows(values_only=True):
@@ -147,18 +147,22 @@ def read_mapping(ld: Loading, folder: Path) -> dict[str, dict]:
     return out
 
 
-def _candidates(folder: Path) -> list[tuple[Path, str, str | None]]:
-    """(path, label, crm of its folder) for every file that may be an export."""
+def _candidates(ld: Loading, folder: Path) -> list[tuple[Path, str, str | None]]:
+    """(path, label, crm of its folder) for every file that may be an export; a link out of the workspace
+    root is a problem and never opened (Loading.confined)."""
     out = []
     workspace_files = {f"{stem}{e}" for stem in RECORD_FILES for e in (".csv", ".parquet")}
     for p in sorted(folder.iterdir()):
         if p.name.startswith("."):
             continue
         if p.is_dir() and p.name.lower() in (SF, HS):
+            if not ld.confined(p, f"{p.name}/"):
+                continue
             for q in sorted(p.iterdir()):
-                if q.is_file() and not q.name.startswith("."):
+                if q.is_file() and not q.name.startswith(".") and ld.confined(q, f"{p.name}/{q.name}"):
                     out.append((q, f"{p.name}/{q.name}", p.name.lower()))
-        elif p.is_file() and p.suffix.lower() in FILE_EXTS and p.name.lower() not in workspace_files:
+        elif p.is_file() and p.suffix.lower() in FILE_EXTS and p.name.lower() not in workspace_files \
+                and ld.confined(p, p.name):
             out.append((p, p.name, None))
     return out
 
@@ -170,7 +174,7 @@ def find_exports(ld: Loading, folder: Path) -> dict[tuple[str, str], ExportFile]
     out: dict[tuple[str, str], ExportFile] = {}
     seen_mapped: set[str] = set()
     ld.crm_seen = set()
-    for path, label, crm in _candidates(folder):
+    for path, label, crm in _candidates(ld, folder):
         ext = path.suffix.lower()
         if crm is None:
             ld.crm_seen.add(path.name.lower())
@@ -248,7 +252,7 @@ def _consider(ld: Loading, out: dict, path: Path, label: str, crm: str | None, f
     enc = "binary (Parquet)" if fmt == "parquet" else "utf-8 (XLSX)" if fmt == "xlsx" else None
     if enc is None:
         try:
-            decoded = encoding.to_utf8(path, _tmpdir(ld))
+            decoded = encoding.to_utf8(path, ld.scratch())
         except encoding.EncodingProblem as err:
             ld.problem(label, None, None, str(err))
             return
@@ -300,7 +304,7 @@ def _zip_members(ld: Loading, path: Path, label: str, crm: str | None, out: dict
                 else:
                     unused.append(name)
                 continue
-            target = _tmpdir(ld) / f"zip-{len(list(_tmpdir(ld).iterdir()))}.csv"
+            target = _scratch_file(ld, "zip-")
             with archive.open(info) as src, open(target, "wb") as dst:
                 while chunk := src.read(1 << 20):
                     dst.write(chunk)

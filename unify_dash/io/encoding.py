@@ -13,6 +13,8 @@ which turns "João" into "Joăo").
 from __future__ import annotations
 
 import codecs
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,7 +118,9 @@ def to_utf8(path: Path, tmpdir: Path) -> Decoded:
 
 
 def _transcode(path: Path, tmpdir: Path, codec: str) -> Decoded:
-    target = tmpdir / f"utf8-{len(list(tmpdir.iterdir()))}.csv"
+    fd, name = tempfile.mkstemp(prefix="utf8-", suffix=".csv", dir=tmpdir)
+    os.close(fd)
+    target = Path(name)
     dec = codecs.getincrementaldecoder(codec)(errors="strict")
     with open(path, "rb") as src, open(target, "w", encoding="utf-8", newline="") as out:
         while chunk := src.read(CHUNK):

@@ -95,23 +95,17 @@ def stage(ld: Loading, exports: dict[tuple[str, str], ExportFile]) -> None:
     ld.crm_typed = {}
     ld.file_summary = []
     ld.sql(SFID_MACRO)
-    try:
-        for i, key in enumerate(sorted(exports)):
-            f = exports[key]
-            ld.progress(0.35 + 0.15 * i / max(len(exports), 1), f"reading {f.label}")
-            t = _read_one(ld, f)
-            f.summary = _summary(f, t)
-            ld.file_summary.append(f.summary)
-            if t is None:
-                continue
-            _prepare(ld, f, t)
-            ld.crm_typed[key] = t
-        ld.check()
-    finally:
-        tmp = getattr(ld, "crm_tmp", None)
-        if tmp is not None:  # every file is read into DuckDB by now
-            tmp.cleanup()
-            ld.crm_tmp = None
+    for i, key in enumerate(sorted(exports)):  # copies (ZIP members, XLSX, transcoded) sit in ld.scratch()
+        f = exports[key]
+        ld.progress(0.35 + 0.15 * i / max(len(exports), 1), f"reading {f.label}")
+        t = _read_one(ld, f)
+        f.summary = _summary(f, t)
+        ld.file_summary.append(f.summary)
+        if t is None:
+            continue
+        _prepare(ld, f, t)
+        ld.crm_typed[key] = t
+    ld.check()
     ld.crm_files = exports
     _stage_records(ld)
 

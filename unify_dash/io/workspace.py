@@ -472,8 +472,10 @@ class Loading:
 
     def confined(self, path: Path, label: str) -> bool:
         """Whether ``path`` may be read: always without a root, else only when it resolves inside the root.
-        A refusal is a problem naming the file only (it is never opened, so nothing of it is shown)."""
-        if self.root is None or paths.is_inside(path, self.root):
+        A refusal is a problem naming the file only (it is never opened, so nothing of it is shown). The
+        load's own scratch copies (a ZIP member, a transcoded file) are always readable."""
+        if self.root is None or paths.is_inside(path, self.root) or (
+                self._scratch is not None and paths.is_inside(path, self._scratch.resolve())):
             return True
         self.problem(label, None, None, "is a link to a file or folder outside the workspace root; it was not "
                                         "read: expected a file inside the workspace root (copy it in instead)")
