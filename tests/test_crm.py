@@ -61,7 +61,8 @@ def status(con, email):
 def test_a_folder_of_crm_exports_and_settings_loads(crm):
     con, result = crm
     assert {k: result[k] for k in db.RECORD_TABLES} == {
-        "contacts": 10, "company_records": 8, "opportunities": 7, "enrollments": 0}
+        "contacts": 10, "company_records": 8, "opportunities": 7, "enrollments": 0, "contact_records": 8,
+        "company_members": 0}
     assert result["sources"] == {
         "hubspot/companies.csv": 3, "hubspot/contacts.csv": 4, "hubspot/deals.csv": 3, "salesforce/Account.csv": 5,
         "salesforce/Contact.csv": 7, "salesforce/Lead.csv": 4, "salesforce/Opportunity.csv": 4}

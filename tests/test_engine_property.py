@@ -210,7 +210,8 @@ def oracle(w: dict, s: settings_mod.Settings, toggled: settings_mod.Settings, as
         edom = domains.email_domain(email)
         people.append({**c, "email_domain": edom, "is_free_mail": domains.is_free_mail(edom),
                        "company_domain": domains.company_domain(email), "first_name": None, "last_name": None,
-                       "sf_do_not_email": False, "hs_opt_out": False})
+                       "sf_do_not_email": False, "hs_opt_out": False,
+                       "email_bounced": False, "country_code": None})  # what the factory's contacts hold
     by_domain = {}
     for r in w["records"]:
         by_domain.setdefault(domains.normalize_domain(r["website"]), []).append(r)

@@ -76,7 +76,8 @@ def loaded(con, tmp_path):
 def test_loads_every_file_with_counts(loaded):
     con, _, result = loaded
     assert {k: result[k] for k in db.RECORD_TABLES} == {
-        "contacts": 5, "company_records": 3, "opportunities": 2, "enrollments": 3}
+        "contacts": 5, "company_records": 3, "opportunities": 2, "enrollments": 3, "contact_records": 0,
+        "company_members": 0}
     assert result["events_in_file"] == 3 and result["events_new"] == 3
     assert result["settings_version"] == 1 and result["settings_saved"] is True
     assert result["sources"] == {"contacts.csv": 5, "company_records.csv": 3, "opportunities.csv": 2,

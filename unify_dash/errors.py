@@ -43,8 +43,9 @@ class Problem:
 class LoadError(UnifyError):
     """A workspace or export failed to load. Nothing was written."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], warnings: list[str] | tuple[str, ...] = ()):
         self.problems = list(problems)
+        self.warnings = list(warnings)  # what the load noticed besides (files it left out, ...)
         head = "; ".join(str(p) for p in self.problems[:5])
         more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
         super().__init__(f"load failed, nothing was changed: {head}{more}")

@@ -1,18 +1,21 @@
 CREATE OR REPLACE TABLE d_stats AS
-WITH rec AS (
-    SELECT domain, bool_or(is_customer) AS is_customer, count(*) AS company_records
-    FROM company_records WHERE domain IS NOT NULL GROUP BY domain
+WITH members AS (
+    SELECT domain AS k, record_id FROM company_records WHERE domain IS NOT NULL
+    UNION ALL
+    SELECT company_key, record_id FROM company_members
+), rec AS (
+    SELECT m.k AS domain, bool_or(r.is_customer) AS is_customer, count(*) AS company_records
+    FROM members m JOIN company_records r ON r.record_id = m.record_id GROUP BY m.k
 ), opp AS (
-    SELECT r.domain,
+    SELECT m.k AS domain,
            count(*) FILTER (WHERE NOT o.is_closed) AS open_opportunities,
            count(*) FILTER (WHERE NOT o.is_closed AND o.crm = 'salesforce') AS open_opportunities_salesforce,
            count(*) FILTER (WHERE NOT o.is_closed AND o.crm = 'hubspot') AS open_deals_hubspot,
            coalesce(sum(o.amount) FILTER (WHERE NOT o.is_closed), 0) AS open_pipeline_amount,
            count(*) FILTER (WHERE o.is_won) AS won_opportunities,
            max(o.created_at) AS last_opportunity_created_at
-    FROM opportunities o JOIN company_records r ON r.record_id = o.record_id
-    WHERE r.domain IS NOT NULL
-    GROUP BY r.domain
+    FROM members m JOIN opportunities o ON o.record_id = m.record_id
+    GROUP BY m.k
 )
 SELECT rec.domain, rec.is_customer, rec.company_records,
        coalesce(opp.open_opportunities, 0) AS open_opportunities,

@@ -1,6 +1,6 @@
 WITH base AS (
     SELECT c.contact_id, c.email, c.domain, ((CASE WHEN coalesce(coalesce(d.open_opportunities, 0) > ?, false) THEN 1::UBIGINT ELSE 0::UBIGINT END) | (CASE WHEN coalesce(coalesce(d.is_customer, false), false) THEN 2::UBIGINT ELSE 0::UBIGINT END) | (CASE WHEN coalesce(contains(lower(trim(c.title)), ?), false) THEN 4::UBIGINT ELSE 0::UBIGINT END)) AS c0, ((CASE WHEN NOT ((NOT coalesce(c.email = ?, false))) THEN 1::UBIGINT ELSE 0::UBIGINT END)) AS t0, ((CASE WHEN coalesce(contains(lower(trim(c.title)), ?), false) THEN 1::UBIGINT ELSE 0::UBIGINT END)) AS a0
-    FROM contacts c LEFT JOIN d_stats d ON d.domain = c.domain
+    FROM contacts c LEFT JOIN d_stats d ON d.domain = coalesce(c.company_key, c.domain)
 ), dom AS (SELECT domain, bit_or(c0 & 3::UBIGINT) AS k0 FROM base WHERE domain IS NOT NULL AND ((c0 & 3::UBIGINT) != 0) GROUP BY domain), opted AS (
         SELECT c.contact_id, c.email,
                coalesce(o.source, 'crm') AS source,

@@ -308,6 +308,8 @@ def show_error(err: Exception) -> None:
     if isinstance(err, LoadError):
         st.error(f"Nothing was loaded: {plural(len(err.problems), 'problem')} found.")
         st.dataframe(problems_frame(err), hide_index=True, width="stretch")
+        for warning in err.warnings:  # what the load left out: file names and headers, shown as written
+            st.warning(md(warning))
     else:  # a domain message names the data it is about: shown as written
         st.error(md(str(err)))
 

@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         for problem in err.problems:
             print(f"  - {problem}", file=sys.stderr)
+        for warning in err.warnings:  # they may say why (a file left out)
+            print(f"  warning: {warning}", file=sys.stderr)
         return 1
     except UnifyError as err:
         print(f"error: {err}", file=sys.stderr)

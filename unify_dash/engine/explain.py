@@ -135,9 +135,13 @@ def _point_ctes(ev: Evaluation, contacts_where: str, params: list, domain: str |
     evaluate a few contacts without scanning a million. Exact for contacts of ``domain``: record fields
     only read the records of the contact's own domain."""
     main = f"{db.ident(ev.catalog)}.main"
+    # with the records (and aggregates) of the company keys of those contacts: their associations
+    keys = "SELECT company_key FROM contacts WHERE company_key IS NOT NULL"
     return (f"WITH contacts AS (SELECT * FROM {main}.contacts WHERE {contacts_where}), "
-            f"company_records AS (SELECT * FROM {main}.company_records WHERE domain = ?), "
-            f"d_point AS (SELECT * FROM {ev.stats_table} WHERE domain = ?)"), [*params, domain, domain]
+            f"company_records AS (SELECT * FROM {main}.company_records WHERE domain = ? OR record_id IN "
+            f"(SELECT record_id FROM {main}.company_members WHERE company_key IN ({keys}))), "
+            f"d_point AS (SELECT * FROM {ev.stats_table} WHERE domain = ? OR domain IN ({keys}))"), \
+        [*params, domain, domain]
 
 
 @dataclass
@@ -295,8 +299,7 @@ def _company_records(con: duckdb.DuckDBPyConnection, pt: _Point) -> None:
     """The company records of the domain (numbered #1, #2 by crm, crm_id) with their opportunities, and
     for every record-field leaf which records satisfy it."""
     used = {vocab.FIELDS[x[3]["field"]] for x in pt.plan.index}
-    if pt.domain is None or not pt.own_row[pt.plan.records_pos] \
-            or not any(f.entity in ("company", "record") for f in used):
+    if not pt.own_row[pt.plan.records_pos] or not any(f.entity in ("company", "record") for f in used):
         return
     rec_leaves = [(i, part, path, leaf) for (i, part, path, leaf, _lp, _vp) in pt.plan.index
                   if vocab.FIELDS[leaf["field"]].entity == "record"]
@@ -305,16 +308,22 @@ def _company_records(con: duckdb.DuckDBPyConnection, pt: _Point) -> None:
         sql, p = vocab.record_match_sql(leaf, pt.as_of)
         cols.append(sql)
         params.extend(p)
+    # the records of the domain and those the contact is associated with (with the link that made it one)
     cur = con.execute(
         "SELECT r.record_id, r.crm, r.crm_id, r.name, r.website, r.domain, r.is_customer, r.industry, "
         "r.employees, 0 AS num, o.opportunity_id, o.crm, o.crm_id, o.name, o.stage, o.is_closed, o.is_won, "
-        "o.amount, o.created_at" + "".join(f", {c}" for c in cols)
-        + " FROM company_records r LEFT JOIN opportunities o ON o.record_id = r.record_id "
-        "WHERE r.domain = ? ORDER BY r.crm, r.crm_id, r.record_id, o.crm, o.crm_id", params + [pt.domain])
+        "o.amount, o.created_at" + "".join(f", {c}" for c in cols) + ", l.link"
+        " FROM company_records r LEFT JOIN contact_records l ON l.record_id = r.record_id AND l.contact_id = ? "
+        "LEFT JOIN opportunities o ON o.record_id = r.record_id "
+        "WHERE r.domain = ? OR l.contact_id IS NOT NULL "
+        "ORDER BY r.domain IS DISTINCT FROM ?, r.crm, r.crm_id, r.record_id, o.crm, o.crm_id",
+        [*params, pt.contact["contact_id"], pt.domain, pt.domain])
     nr, no = len(_RECORD_NAMES), len(_OPP_NAMES)
     for r in cur.fetchall():
         if not pt.records or pt.records[-1]["record_id"] != r[0]:
-            pt.records.append({**dict(zip(_RECORD_NAMES, r[:nr], strict=True)), "num": len(pt.records) + 1})
+            in_domain = pt.domain is not None and r[5] == pt.domain
+            pt.records.append({**dict(zip(_RECORD_NAMES, r[:nr], strict=True)), "num": len(pt.records) + 1,
+                               "link": None if in_domain else r[-1]})
             for n_, (i, part, path, _leaf) in enumerate(rec_leaves):
                 pt.record_hits.setdefault((i, part), {}).setdefault(path, []).append(bool(r[nr + no + n_]))
         if r[nr] is not None:

@@ -1,245 +1,210 @@
-"""Salesforce and HubSpot export files, with their real column names, mapped onto the workspace schema.
+"""Salesforce and HubSpot export files, exactly as they are downloaded, mapped onto the workspace schema.
 
-A workspace folder may hold ``salesforce/`` (Data Export / Data Loader files ``Contact.csv``,
-``Lead.csv``, ``Account.csv``, ``Opportunity.csv``) and ``hubspot/`` (``contacts.csv``,
-``companies.csv``, ``deals.csv`` exported from the CRM object views). Each file goes through the
-loader's reading and validation (:class:`unify_dash.io.workspace.Loading`), then lands in the same
-staging tables as the workspace's own files:
+Files are found by their content (:mod:`unify_dash.io.discover`, :mod:`unify_dash.io.recognise`),
+wherever they sit in the workspace folder (``salesforce/``, ``hubspot/`` or the top level), under any
+name, as CSV in any encoding, Parquet, HubSpot XLSX, or inside a Salesforce Data Export ZIP. Each file
+goes through the loader's reading and validation (:class:`unify_dash.io.workspace.Loading`), then lands
+in the loader's staging tables:
 
 * company records: ``sf:<Account Id>``, ``hs:<Record ID>``; domain from ``Website`` /
-  ``Company Domain Name`` (free-mail domains never make a company);
+  ``Company Domain Name`` (registered domain, see :mod:`unify_dash.io.normalise`; free mail never);
 * opportunities: ``sf:<Id>`` on ``sf:<AccountId>``, ``hs:<Record ID>`` on the deal's first
-  associated company; open/closed from ``IsClosed`` / ``Is Deal Closed?``, never the stage text;
+  associated company; open/closed from ``IsClosed`` / ``Is Deal Closed?``. A deals export without that
+  column (HubSpot's default view) is read from the stage only when every stage is one of HubSpot's
+  default pipeline, else refused with the export setting to use;
 * contacts: ``sf:<Id>`` (Contact), ``sflead:<Id>`` (Lead; converted leads are skipped, they became
   contacts), ``hs:<Record ID>``; merged by email with the workspace's contacts.csv (workspace >
-  Salesforce Contact > Salesforce Lead > HubSpot contact; every CRM id and every opt-out flag is kept).
-  A contact's domain is its account's / associated company's domain, else its email domain
-  (not free mail).
+  Salesforce Contact > Salesforce Lead > HubSpot contact; every CRM id and every opt-out flag is kept);
+* associations (``_ud_stg_links`` -> ``contact_records``): ``AccountId`` (``account``), every id of
+  ``Associated Company IDs`` (``associated_company``), a Lead's ``Company`` when exactly one Account has
+  that name (``lead_company``).
 
-Salesforce booleans come as ``true/false`` or ``1/0``, dates as ``2026-03-01`` or
-``2026-03-01T10:00:00.000+0000``; HubSpot booleans as ``true/false`` or ``Yes/No``, dates as
-``2026-03-01 10:00``: the loader's parsers take all of these.
+Salesforce ids are compared as 18-character ids (a 15-character id gets its checksum suffix, as Salesforce
+computes it), rows with ``IsDeleted`` true (Data Loader "Export All") are left out, bounce flags become
+``email_bounced``, and the country comes from the best column (``MailingCountry``, else the account's
+``BillingCountry``; HubSpot: the contact's, else its company's).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from unify_dash.io import discover
+from unify_dash.io.discover import ExportFile, claimed, has_contact_exports
+from unify_dash.io.export_columns import columns_for
+from unify_dash.io.recognise import HS, HS_DEFAULT_STAGES, HS_WON_STAGES, SF
 from unify_dash.io.workspace import (
-    DATA_EXTS,
     PRIO_HS_CONTACT,
     PRIO_SF_CONTACT,
     PRIO_SF_LEAD,
-    Col,
+    STG_CONTACTS_INSERT,
     Loading,
     Typed,
-    _one_of,
     pick_domain_sql,
 )
-from unify_dash.model.settings import CrmMapping
 from unify_dash.store import db
 
-SF, HS = "salesforce", "hubspot"
-SF_OPT_OUT = "HasOptedOutOfEmail"
-HS_OPT_OUT = "Unsubscribed from all email"
-NO_COLUMN = "\x00"  # a header no file has: the column is staged as NULL
+__all__ = ["find_exports", "has_contact_exports", "claimed", "stage", "stage_links", "summary_lines", "sfid18"]
 
-# (crm, object) -> file name stem (case-insensitive; .csv or .parquet)
-EXPORT_FILES: dict[tuple[str, str], str] = {
-    (SF, "Account"): "account",
-    (SF, "Contact"): "contact",
-    (SF, "Lead"): "lead",
-    (SF, "Opportunity"): "opportunity",
-    (HS, "companies"): "companies",
-    (HS, "contacts"): "contacts",
-    (HS, "deals"): "deals",
-}
+find_exports = discover.find_exports
 
-# HubSpot names the association columns of an export in several ways; the first non-empty wins.
-HS_CONTACT_COMPANY = ("Primary Associated Company ID", "Associated Company IDs (Primary)", "Associated Company ID",
-                      "Associated Company IDs", "Company ID")
-HS_DEAL_COMPANY = ("Associated Company IDs (Primary)", "Associated Company IDs", "Associated Company ID",
-                   "Primary Associated Company ID", "Company ID")
+# A deals export without "Is Deal Closed?": the export setting to use (HubSpot's export dialog, its view)
+DEALS_SETTING = ("export the deals again with 'Include all properties and associations' selected in HubSpot's "
+                 "export dialog (or add the 'Is Deal Closed?' and 'Associated Company IDs' columns to the view "
+                 "before exporting)")
+
+_CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+# 15-character Salesforce id -> 18 characters (the case-safe checksum suffix); anything else unchanged
+SFID_MACRO = (
+    "CREATE OR REPLACE TEMP MACRO _ud_sfid(s) AS CASE WHEN regexp_full_match(s, '[a-zA-Z0-9]{15}') THEN s || "
+    f"array_to_string(list_transform([0, 1, 2], lambda i: substr('{_CHECKSUM}', CAST(1 + list_sum(list_transform("
+    "[0, 1, 2, 3, 4], lambda j: CASE WHEN regexp_full_match(substr(s, i * 5 + j + 1, 1), '[A-Z]') THEN (1 << j) "
+    "ELSE 0 END)) AS BIGINT), 1)), '') ELSE s END")
 
 
-def _c(name: str, kind: str = "text", need: str | None = None, *aliases: str) -> Col:
-    return Col(name, kind, need, tuple(aliases))
+def sfid18(value: str | None) -> str | None:
+    """Python twin of ``_ud_sfid``: ``001A000000LuWkz`` -> ``001A000000LuWkzIAF``."""
+    if value is None or len(value) != 15 or not value.isalnum() or not value.isascii():
+        return value
+    suffix = ""
+    for i in range(3):
+        bits = sum(1 << j for j in range(5) if "A" <= value[i * 5 + j] <= "Z")
+        suffix += _CHECKSUM[bits]
+    return value + suffix
 
 
-def salesforce_person_columns(obj: str, mapping: CrmMapping | None) -> list[Col]:
-    """Columns of a Salesforce Contact or Lead export. The opt-out field the CRM mapping names must be
-    in the file (an export without it would silently drop opt-outs)."""
-    standard = mapping is not None and mapping.field == SF_OPT_OUT
-    cols = [
-        _c("id", "id", "value", "Id"),
-        _c("email", "email", "column", "Email"),
-        _c("first_name", "text", None, "FirstName"),
-        _c("last_name", "text", None, "LastName"),
-        _c("title", "text", None, "Title"),
-        _c("email_opt_out", "bool", "column" if standard else None, SF_OPT_OUT),
-        _c("created_at", "ts", None, "CreatedDate"),
-        _c("last_contacted_at", "ts", None, "LastActivityDate"),
-    ]
-    if mapping is not None and not standard:
-        cols.append(_c("do_not_email", "bool", "column", mapping.field))
-    else:
-        cols.append(_c("do_not_email", "bool", None, NO_COLUMN))
-    if obj == "Contact":
-        cols += [_c("account_id", "id", None, "AccountId"), _c("country", "text", None, "MailingCountry")]
-    else:
-        cols += [_c("company", "text", None, "Company"), _c("website", "text", None, "Website"),
-                 _c("is_converted", "bool", None, "IsConverted"), _c("country", "text", None, "Country")]
-    return cols
+_SF_ID_COLS = ("id", "account_id")
 
 
-SF_ACCOUNT = [
-    _c("id", "id", "value", "Id"),
-    _c("name", "text", None, "Name"),
-    _c("website", "text", None, "Website"),
-    _c("type", "text", None, "Type"),
-    _c("industry", "text", None, "Industry"),
-    _c("employees", "int", None, "NumberOfEmployees"),
-]
-SF_OPPORTUNITY = [
-    _c("id", "id", "value", "Id"),
-    _c("account_id", "id", "column", "AccountId"),
-    _c("name", "text", None, "Name"),
-    _c("stage", "text", None, "StageName"),
-    _c("is_closed", "bool", "value", "IsClosed"),
-    _c("is_won", "bool", None, "IsWon"),
-    _c("close_date", "date", None, "CloseDate"),
-    _c("amount", "num", None, "Amount"),
-    _c("created_at", "ts", None, "CreatedDate"),
-]
-HS_COMPANIES = [
-    _c("id", "id", "value", "Record ID"),
-    _c("name", "text", None, "Company name", "Name"),
-    _c("domain_name", "text", None, "Company Domain Name"),
-    _c("website", "text", None, "Website URL"),
-    _c("lifecycle", "text", None, "Lifecycle Stage"),
-    _c("industry", "text", None, "Industry"),
-    _c("employees", "int", None, "Number of Employees"),
-]
-HS_DEALS = [
-    _c("id", "id", "value", "Record ID"),
-    _c("name", "text", None, "Deal Name"),
-    _c("stage", "text", None, "Deal Stage"),
-    _c("is_closed", "bool", "value", "Is Deal Closed?"),
-    _c("is_won", "bool", None, "Is Closed Won"),
-    _c("close_date", "date", None, "Close Date"),
-    _c("amount", "num", None, "Amount"),
-    _c("created_at", "ts", None, "Create Date"),
-    _c("company_id", "idlist", None, *HS_DEAL_COMPANY),
-]
+def _summary(f: ExportFile, t: Typed | None) -> dict:
+    return {"file": f.label, "kind": f.kind.label, "format": f.fmt, "encoding": f.encoding, "headers": f.headers,
+            "rows_read": t.rows if t else 0, "rows_used": t.rows if t else 0, "skipped": {}, "opt_outs": 0,
+            "notes": []}
 
 
-def hubspot_contact_columns(mapping: CrmMapping | None, headers: list[str]) -> list[Col]:
-    """Columns of a HubSpot contacts export. With a HubSpot mapping, the opt-out column must be there:
-    the mapped property's column when the export has it, else ``Unsubscribed from all email``."""
-    lower = {h.lower() for h in headers}
-    mapped = mapping.field if mapping is not None and mapping.field.lower() != HS_OPT_OUT.lower() else None
-    has_mapped = mapped is not None and mapped.lower() in lower
-    return [
-        _c("id", "id", "value", "Record ID"),
-        _c("email", "email", "column", "Email"),
-        _c("first_name", "text", None, "First Name"),
-        _c("last_name", "text", None, "Last Name"),
-        _c("title", "text", None, "Job Title"),
-        _c("country", "text", None, "Country/Region", "Country"),
-        _c("opt_out", "bool", "column" if mapping is not None and not has_mapped else None, HS_OPT_OUT),
-        _c("opt_out_mapped", "bool", None, mapped if has_mapped else NO_COLUMN),
-        _c("company_id", "idlist", None, *HS_CONTACT_COMPANY),
-        _c("created_at", "ts", None, "Create Date"),
-        _c("last_contacted_at", "ts", None, "Last Contacted"),
-    ]
+def _skip(ld: Loading, t: Typed, summary: dict, condition: str, reason: str, *, delete: bool) -> int:
+    n = ld.sql(f"SELECT count(*) FROM {db.ident(t.table)} t WHERE {condition}").fetchone()[0]
+    if n:
+        summary["skipped"][reason] = summary["skipped"].get(reason, 0) + n
+        summary["rows_used"] -= n
+        if delete:
+            ld.sql(f"DELETE FROM {db.ident(t.table)} t WHERE {condition}")
+    return n
 
 
-# --- discovery ---------------------------------------------------------------------------------------
-
-
-def find_exports(ld: Loading, folder: Path) -> dict[tuple[str, str], tuple[Path, str]]:
-    """The export files present: ``(crm, object) -> (path, label)``. Unknown files are warned about."""
-    out: dict[tuple[str, str], tuple[Path, str]] = {}
-    top = {p.name.lower(): p for p in folder.iterdir()}
-    for crm in (SF, HS):
-        sub = top.get(crm)
-        if sub is None or not sub.is_dir() or not ld.confined(sub, f"{sub.name}/"):
-            continue  # a folder outside the workspace root is never listed
-        entries = {p.name.lower(): p for p in sub.iterdir()}
-        stems = set()
-        for (c, obj), stem in EXPORT_FILES.items():
-            if c != crm:
-                continue
-            stems.update(f"{stem}{e}" for e in DATA_EXTS)
-            path = _one_of(ld, entries, stem, DATA_EXTS, prefix=f"{sub.name}/")
-            if path is not None:
-                out[(crm, obj)] = (path, f"{sub.name}/{path.name}")
-        for name, p in entries.items():
-            if name not in stems and not name.startswith("."):
-                expected = ", ".join(sorted(f"{o}.csv" for (c, o) in EXPORT_FILES if c == crm))
-                ld.warnings.append(f"{sub.name}/{p.name}: not a {crm} export this loader reads ({expected}); ignored")
-        if not any(c == crm for c, _ in out):
-            ld.warnings.append(f"{sub.name}/: no export files found")
-    return out
-
-
-def has_contact_exports(exports: dict) -> bool:
-    return any(key in exports for key in ((SF, "Contact"), (SF, "Lead"), (HS, "contacts")))
-
-
-# --- staging -------------------------------------------------------------------------------------------
-
-
-def stage(ld: Loading, exports: dict[tuple[str, str], tuple[Path, str]]) -> None:
+def stage(ld: Loading, exports: dict[tuple[str, str], ExportFile]) -> None:
     """Read and validate every export; stage the company records (accounts, HubSpot companies)."""
-    s = ld.settings
     ld.crm_typed = {}
-    for i, key in enumerate(sorted(exports)):
-        path, label = exports[key]
-        crm, obj = key
-        ld.progress(0.35 + 0.15 * i / max(len(exports), 1), f"reading {label}")
-        raw = ld.read(path, label)
-        if raw is None:
+    ld.file_summary = []
+    ld.sql(SFID_MACRO)
+    for i, key in enumerate(sorted(exports)):  # copies (ZIP members, XLSX, transcoded) sit in ld.scratch()
+        f = exports[key]
+        ld.progress(0.35 + 0.15 * i / max(len(exports), 1), f"reading {f.label}")
+        t = _read_one(ld, f)
+        f.summary = _summary(f, t)
+        ld.file_summary.append(f.summary)
+        if t is None:
             continue
-        if key in ((SF, "Contact"), (SF, "Lead")):
-            cols = salesforce_person_columns(obj, s.mapping(SF))
-        elif key == (SF, "Account"):
-            cols = SF_ACCOUNT
-        elif key == (SF, "Opportunity"):
-            cols = SF_OPPORTUNITY
-        elif key == (HS, "contacts"):
-            cols = hubspot_contact_columns(s.mapping(HS), raw.headers)
-        elif key == (HS, "companies"):
-            cols = HS_COMPANIES
-        else:
-            cols = HS_DEALS
-        typed = ld.typed(raw, cols)
-        if typed is None:
-            continue
-        ld.duplicates(typed.table, "id", file=label, column=typed.header("id"), what=f"{cols[0].headers[0]}")
-        ld.crm_typed[key] = typed
+        _prepare(ld, f, t)
+        ld.crm_typed[key] = t
     ld.check()
-    if (SF, "Account") in ld.crm_typed:
-        t = ld.crm_typed[(SF, "Account")]
+    ld.crm_files = exports
+    _stage_records(ld)
+
+
+def _read_one(ld: Loading, f: ExportFile) -> Typed | None:
+    raw = ld.read(f.path, f.label)
+    if raw is None:
+        return None
+    for alias, canonical in f.rename.items():
+        if alias in raw.columns:
+            raw.columns.setdefault(canonical.lower(), raw.columns[alias])
+    cols = columns_for(f.kind, ld, [*raw.headers, *f.rename.values()])
+    if f.kind.key == (HS, "deals") and not any(c in raw.columns for c in ("associated company ids",)):
+        ld.problem(f.label, raw.header_row, "Associated Company IDs",
+                   "the deals export has no 'Associated Company IDs' column: its deals would count for no company; "
+                   + DEALS_SETTING)
+    return ld.typed(raw, cols)
+
+
+def _prepare(ld: Loading, f: ExportFile, t: Typed) -> None:
+    """Ids, deleted rows, duplicates, open/closed of default-view deals; the file's summary."""
+    tbl = db.ident(t.table)
+    s = f.summary
+    if f.kind.crm == SF:
+        ids = [c for c in _SF_ID_COLS if c in t.present]
+        ld.sql(f"UPDATE {tbl} SET {', '.join(f'{c} = _ud_sfid({c})' for c in ids)}")
+        if "is_deleted" in t.present:
+            opted = "coalesce(t.email_opt_out, false) OR coalesce(t.do_not_email, false)" \
+                if f.kind.obj in ("Contact", "Lead") else "false"
+            n_opt = ld.sql(f"SELECT count(*) FROM {tbl} t WHERE coalesce(t.is_deleted, false) AND ({opted})").fetchone()[0]
+            if _skip(ld, t, s, "coalesce(t.is_deleted, false)", "deleted in Salesforce (IsDeleted = true)", delete=True):
+                if n_opt:
+                    s["notes"].append(f"{n_opt:,} of the deleted rows had an opt-out flag (a deleted record is "
+                                      "not a contact; the same email in another source keeps its own flags)")
+    ld.duplicates(t.table, "id", file=t.label, column=t.header("id"), what=t.header("id"))
+    if f.kind.key == (HS, "deals") and "is_closed" not in t.present:
+        _deals_from_stage(ld, f, t)
+
+
+def _deals_from_stage(ld: Loading, f: ExportFile, t: Typed) -> None:
+    tbl = db.ident(t.table)
+    known = list(HS_DEFAULT_STAGES)
+    unknown = [r[0] for r in ld.sql(
+        f"SELECT DISTINCT stage FROM {tbl} WHERE NOT list_contains(?::VARCHAR[], lower(_ud_strip(stage))) "
+        "ORDER BY stage LIMIT 4", [known]).fetchall()]
+    other_pipelines = [r[0] for r in ld.sql(
+        f"SELECT DISTINCT pipeline FROM {tbl} WHERE pipeline IS NOT NULL AND lower(_ud_strip(pipeline)) NOT IN "
+        "('sales pipeline', 'default') ORDER BY pipeline LIMIT 3").fetchall()]
+    if unknown or other_pipelines:
+        what = (f"stage(s) {', '.join(repr(u) for u in unknown)}" if unknown
+                else f"pipeline(s) {', '.join(repr(p) for p in other_pipelines)}")
+        ld.problem(f.label, 1, "Is Deal Closed?",
+                   f"the export has no 'Is Deal Closed?' column (HubSpot's default deals view) and {what} are not "
+                   f"stages of HubSpot's default pipeline, so open and closed deals cannot be told apart; "
+                   + DEALS_SETTING)
+        return
+    closed = [k for k, v in HS_DEFAULT_STAGES.items() if v]
+    ld.sql(f"""UPDATE {tbl} SET is_closed = list_contains(?::VARCHAR[], lower(_ud_strip(stage))),
+               is_won = coalesce(is_won, list_contains(?::VARCHAR[], lower(_ud_strip(stage))))""",
+           [closed, list(HS_WON_STAGES)])
+    f.summary["notes"].append("no 'Is Deal Closed?' column: open/closed read from the default pipeline's stages")
+
+
+def _stage_records(ld: Loading) -> None:
+    ld.sql("CREATE OR REPLACE TEMP TABLE _ud_rec_country (record_id VARCHAR, country VARCHAR)")
+    ld._temps.append("_ud_rec_country")
+    t = ld.crm_typed.get((SF, "Account"))
+    if t is not None:
         ld.sql(f"""INSERT INTO _ud_stg_records
             SELECT 'sf:' || id, 'salesforce', id, name, website, CASE WHEN NOT _ud_free(d) THEN d END,
                    coalesce(lower(type) LIKE 'customer%', false), industry, employees, ?, _row, ?
             FROM (SELECT *, _ud_domain(website) AS d FROM {db.ident(t.table)})""", [t.label, t.header("id")])
+        ld.sql(f"INSERT INTO _ud_rec_country SELECT 'sf:' || id, country FROM {db.ident(t.table)} "
+               "WHERE country IS NOT NULL")
         ld.done_with(t)
-    if (HS, "companies") in ld.crm_typed:
-        t = ld.crm_typed[(HS, "companies")]
+    t = ld.crm_typed.get((HS, "companies"))
+    if t is not None:
         ld.sql(f"""INSERT INTO _ud_stg_records
             SELECT 'hs:' || id, 'hubspot', id, name, site, CASE WHEN NOT _ud_free(d) THEN d END,
                    coalesce(lower(_ud_strip(lifecycle)) = 'customer', false), industry, employees, ?, _row, ?
             FROM (SELECT *, coalesce(domain_name, website) AS site, _ud_domain(coalesce(domain_name, website)) AS d
                   FROM {db.ident(t.table)})""", [t.label, t.header("id")])
+        ld.sql(f"INSERT INTO _ud_rec_country SELECT 'hs:' || id, country FROM {db.ident(t.table)} "
+               "WHERE country IS NOT NULL")
         ld.done_with(t)
 
 
-def _skipped(ld: Loading, t: Typed, condition: str, what: str) -> None:
+def _skipped(ld: Loading, t: Typed, condition: str, what: str, reason: str | None = None) -> None:
     n = ld.sql(f"SELECT count(*) FROM {db.ident(t.table)} t WHERE {condition}").fetchone()[0]
     if n:
         ld.warnings.append(f"{t.label}: {n:,} {what}")
+        f = _file_of(ld, t)
+        if f is not None and reason:
+            f.summary["skipped"][reason] = f.summary["skipped"].get(reason, 0) + n
+            f.summary["rows_used"] -= n
+
+
+def _file_of(ld: Loading, t: Typed) -> ExportFile | None:
+    return next((f for f in getattr(ld, "crm_files", {}).values() if f.label == t.label), None)
 
 
 def _email_duplicates(ld: Loading, t: Typed, condition: str) -> None:
@@ -250,53 +215,94 @@ def _email_duplicates(ld: Loading, t: Typed, condition: str) -> None:
                            "(values from the first row, opt-out flags from any)")
 
 
+def _opt_outs(ld: Loading, t: Typed, flags: str, where: str) -> None:
+    f = _file_of(ld, t)
+    if f is not None:
+        f.summary["opt_outs"] = ld.sql(f"SELECT count(*) FROM {db.ident(t.table)} t WHERE ({where}) "
+                                       f"AND ({flags})").fetchone()[0]
+
+
+def _stage_sf_contacts(ld: Loading, t: Typed, person_rows: str) -> None:
+    _skipped(ld, t, "t.email IS NULL", "contacts without an email skipped", "no email")
+    _skipped(ld, t, "t.account_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM _ud_stg_records r "
+                    "WHERE r.record_id = 'sf:' || t.account_id)",
+             "contacts whose AccountId is not in the Account export (domain taken from the email)")
+    _email_duplicates(ld, t, person_rows)
+    _opt_outs(ld, t, "coalesce(t.email_opt_out, false) OR coalesce(t.do_not_email, false)", person_rows)
+    ld.sql(f"""{STG_CONTACTS_INSERT}
+        SELECT 'sf:' || id, email, first_name, last_name, title, coalesce(country, rc_country), e,
+               {pick_domain_sql('s', 'e')}, id, NULL, NULL, coalesce(email_opt_out, false),
+               coalesce(do_not_email, false), false, last_contacted_at, NULL, created_at, {PRIO_SF_CONTACT}, ?, _row, ?,
+               coalesce(email_bounced, false), NULL
+        FROM (SELECT t.*, r.domain AS s, _ud_email_domain(t.email) AS e FROM {db.ident(t.table)} t
+              LEFT JOIN _ud_stg_records r ON r.record_id = 'sf:' || t.account_id
+              WHERE {person_rows}) x
+        LEFT JOIN (SELECT record_id AS rc_id, country AS rc_country FROM _ud_rec_country) rc
+            ON rc.rc_id = 'sf:' || x.account_id""", [t.label, t.header("id")])
+    ld.sql(f"""INSERT INTO _ud_stg_links SELECT t.email, 'sf:' || t.account_id, 'account', ?, t._row
+               FROM {db.ident(t.table)} t JOIN _ud_stg_records r ON r.record_id = 'sf:' || t.account_id
+               WHERE {person_rows}""", [t.label])
+
+
+def _stage_sf_leads(ld: Loading, t: Typed, person_rows: str) -> None:
+    _skipped(ld, t, "coalesce(t.is_converted, false)", "converted leads skipped (they are contacts now)",
+             "converted (IsConverted = true)")
+    _skipped(ld, t, "t.email IS NULL AND NOT coalesce(t.is_converted, false)", "leads without an email skipped",
+             "no email")
+    keep = f"{person_rows} AND NOT coalesce(t.is_converted, false)"
+    _email_duplicates(ld, t, keep)
+    _opt_outs(ld, t, "coalesce(t.email_opt_out, false) OR coalesce(t.do_not_email, false)", keep)
+    ld.sql(f"""{STG_CONTACTS_INSERT}
+        SELECT 'sflead:' || id, email, first_name, last_name, title, country, e, {pick_domain_sql('s', 'e')},
+               NULL, id, NULL, coalesce(email_opt_out, false), coalesce(do_not_email, false), false,
+               last_contacted_at, NULL, created_at, {PRIO_SF_LEAD}, ?, _row, ?, coalesce(email_bounced, false), NULL
+        FROM (SELECT t.*, _ud_domain(t.website) AS s, _ud_email_domain(t.email) AS e FROM {db.ident(t.table)} t
+              WHERE {keep})""", [t.label, t.header("id")])
+    # Lead.Company names exactly one Account: the lead belongs to that account
+    ld.sql(f"""INSERT INTO _ud_stg_links SELECT t.email, a.record_id, 'lead_company', ?, t._row
+               FROM {db.ident(t.table)} t
+               JOIN (SELECT lower(_ud_strip(name)) AS n, min(record_id) AS record_id FROM _ud_stg_records
+                     WHERE crm = 'salesforce' AND name IS NOT NULL GROUP BY 1 HAVING count(*) = 1) a
+                 ON a.n = lower(_ud_strip(t.company))
+               WHERE {keep}""", [t.label])
+
+
+def _stage_hs_contacts(ld: Loading, t: Typed, person_rows: str) -> None:
+    _skipped(ld, t, "t.email IS NULL", "contacts without an email skipped", "no email")
+    _skipped(ld, t, "t.company_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM _ud_stg_records r "
+                    "WHERE r.record_id = 'hs:' || t.company_id)",
+             "contacts whose associated company is not in the companies export (domain taken from the email)")
+    _email_duplicates(ld, t, person_rows)
+    _opt_outs(ld, t, "coalesce(t.opt_out, false) OR coalesce(t.opt_out_mapped, false)", person_rows)
+    ld.sql(f"""{STG_CONTACTS_INSERT}
+        SELECT 'hs:' || id, email, first_name, last_name, title, coalesce(country, rc_country), e,
+               {pick_domain_sql('s', 'e')}, NULL, NULL, id, false, false,
+               coalesce(opt_out, false) OR coalesce(opt_out_mapped, false),
+               last_contacted_at, NULL, created_at, {PRIO_HS_CONTACT}, ?, _row, ?,
+               coalesce(quarantined, false) OR coalesce(bad_address, false) OR bounce_reason IS NOT NULL, NULL
+        FROM (SELECT t.*, r.domain AS s, _ud_email_domain(t.email) AS e FROM {db.ident(t.table)} t
+              LEFT JOIN _ud_stg_records r ON r.record_id = 'hs:' || t.company_id
+              WHERE {person_rows}) x
+        LEFT JOIN (SELECT record_id AS rc_id, country AS rc_country FROM _ud_rec_country) rc
+            ON rc.rc_id = 'hs:' || x.company_id""", [t.label, t.header("id")])
+    ld.sql(f"""INSERT INTO _ud_stg_links SELECT DISTINCT x.email, 'hs:' || x.cid, 'associated_company', ?, x._row
+               FROM (SELECT t.email, t._row, unnest(list_filter(list_transform(
+                         regexp_split_to_array(coalesce(t.company_ids, ''), '[;,]'), lambda v: _ud_strip(v)),
+                         lambda v: v <> '')) AS cid
+                     FROM {db.ident(t.table)} t WHERE {person_rows}) x
+               JOIN _ud_stg_records r ON r.record_id = 'hs:' || x.cid""", [t.label])
+
+
 def stage_links(ld: Loading) -> None:
-    """Stage contacts (joined to their company records for the domain) and opportunities."""
+    """Stage contacts (joined to their company records for the domain), their associations and opportunities."""
     typed = getattr(ld, "crm_typed", {})
     person_rows = "t.email IS NOT NULL"
-    t = typed.get((SF, "Contact"))
-    if t is not None:
-        _skipped(ld, t, "t.email IS NULL", "contacts without an email skipped")
-        _skipped(ld, t, "t.account_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM _ud_stg_records r "
-                        "WHERE r.record_id = 'sf:' || t.account_id)",
-                 "contacts whose AccountId is not in the Account export (domain taken from the email)")
-        _email_duplicates(ld, t, person_rows)
-        ld.sql(f"""INSERT INTO _ud_stg_contacts
-            SELECT 'sf:' || id, email, first_name, last_name, title, country, e, {pick_domain_sql('s', 'e')},
-                   id, NULL, NULL, coalesce(email_opt_out, false), coalesce(do_not_email, false), false,
-                   last_contacted_at, NULL, created_at, {PRIO_SF_CONTACT}, ?, _row, ?
-            FROM (SELECT t.*, r.domain AS s, _ud_email_domain(t.email) AS e FROM {db.ident(t.table)} t
-                  LEFT JOIN _ud_stg_records r ON r.record_id = 'sf:' || t.account_id
-                  WHERE {person_rows})""", [t.label, t.header("id")])
-        ld.done_with(t)
-    t = typed.get((SF, "Lead"))
-    if t is not None:
-        _skipped(ld, t, "coalesce(t.is_converted, false)", "converted leads skipped (they are contacts now)")
-        _skipped(ld, t, "t.email IS NULL AND NOT coalesce(t.is_converted, false)", "leads without an email skipped")
-        keep = f"{person_rows} AND NOT coalesce(t.is_converted, false)"
-        _email_duplicates(ld, t, keep)
-        ld.sql(f"""INSERT INTO _ud_stg_contacts
-            SELECT 'sflead:' || id, email, first_name, last_name, title, country, e, {pick_domain_sql('s', 'e')},
-                   NULL, id, NULL, coalesce(email_opt_out, false), coalesce(do_not_email, false), false,
-                   last_contacted_at, NULL, created_at, {PRIO_SF_LEAD}, ?, _row, ?
-            FROM (SELECT t.*, _ud_domain(t.website) AS s, _ud_email_domain(t.email) AS e FROM {db.ident(t.table)} t
-                  WHERE {keep})""", [t.label, t.header("id")])
-        ld.done_with(t)
-    t = typed.get((HS, "contacts"))
-    if t is not None:
-        _skipped(ld, t, "t.email IS NULL", "contacts without an email skipped")
-        _skipped(ld, t, "t.company_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM _ud_stg_records r "
-                        "WHERE r.record_id = 'hs:' || t.company_id)",
-                 "contacts whose associated company is not in the companies export (domain taken from the email)")
-        _email_duplicates(ld, t, person_rows)
-        ld.sql(f"""INSERT INTO _ud_stg_contacts
-            SELECT 'hs:' || id, email, first_name, last_name, title, country, e, {pick_domain_sql('s', 'e')},
-                   NULL, NULL, id, false, false, coalesce(opt_out, false) OR coalesce(opt_out_mapped, false),
-                   last_contacted_at, NULL, created_at, {PRIO_HS_CONTACT}, ?, _row, ?
-            FROM (SELECT t.*, r.domain AS s, _ud_email_domain(t.email) AS e FROM {db.ident(t.table)} t
-                  LEFT JOIN _ud_stg_records r ON r.record_id = 'hs:' || t.company_id
-                  WHERE {person_rows})""", [t.label, t.header("id")])
-        ld.done_with(t)
+    for key, fn in (((SF, "Contact"), _stage_sf_contacts), ((SF, "Lead"), _stage_sf_leads),
+                    ((HS, "contacts"), _stage_hs_contacts)):
+        t = typed.get(key)
+        if t is not None:
+            fn(ld, t, person_rows)
+            ld.done_with(t)
     t = typed.get((SF, "Opportunity"))
     if t is not None:
         ld.sql(f"""INSERT INTO _ud_stg_opps
@@ -313,3 +319,15 @@ def stage_links(ld: Loading) -> None:
                    close_date, amount, created_at, ?, _row, ?, ?
             FROM {db.ident(t.table)}""", [t.label, t.header("id"), t.header("company_id")])
         ld.done_with(t)
+
+
+def summary_lines(files: list[dict]) -> list[str]:
+    """One line per export file for the CLI and the Data page."""
+    out = []
+    for f in files:
+        skipped = "; ".join(f"{n:,} {why}" for why, n in f["skipped"].items()) or "none"
+        line = (f"{f['file']}: {f['kind']} ({f['format']}, {f['encoding']}, {f['headers']}), "
+                f"{f['rows_read']:,} rows read, {f['rows_used']:,} used, skipped: {skipped}, "
+                f"{f['opt_outs']:,} opt-outs")
+        out.append(line + "".join(f"; {n}" for n in f["notes"]))
+    return out

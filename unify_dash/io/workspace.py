@@ -38,11 +38,11 @@ import duckdb
 
 from unify_dash.actions.optouts import flag_column
 from unify_dash.errors import LoadError, Problem, ValidationError
-from unify_dash.io import documents, paths
+from unify_dash.io import documents, normalise, paths
 from unify_dash.model import domains, roles, states
 from unify_dash.model import schema as settings_schema
 from unify_dash.model import settings as settings_mod
-from unify_dash.store import db, schema
+from unify_dash.store import companies, db, schema
 
 RECORD_FILES = schema.RECORD_FILES
 DATA_EXTS = (".csv", ".parquet")
@@ -219,7 +219,16 @@ STAGING = {
     # domain: the company domain this source gives the contact (see pick_domain_sql)
     "_ud_stg_contacts": schema.ddl("contacts", without=("is_free_mail",), bare=True)
     + ", _prio INTEGER, _file VARCHAR, _row BIGINT, _col VARCHAR",
+    # a contact's CRM associations with company records, by email (io.exports)
+    "_ud_stg_links": "email VARCHAR, record_id VARCHAR, link VARCHAR, _file VARCHAR, _row BIGINT",
 }
+
+# the columns a staging insert of contacts gives, in this order (the workspace's file and the CRM exports)
+STG_CONTACT_COLS = ("contact_id", "email", "first_name", "last_name", "title", "country", "email_domain", "domain",
+                    "sf_contact_id", "sf_lead_id", "hs_contact_id", "sf_email_opt_out", "sf_do_not_email",
+                    "hs_opt_out", "last_contacted_at", "job_changed_at", "created_at", "_prio", "_file", "_row",
+                    "_col", "email_bounced", "country_code")
+STG_CONTACTS_INSERT = f"INSERT INTO _ud_stg_contacts ({', '.join(STG_CONTACT_COLS)})"
 
 # contact sources, best first: a merged contact takes each value from the best source that has one
 PRIO_WORKSPACE, PRIO_SF_CONTACT, PRIO_SF_LEAD, PRIO_HS_CONTACT = 0, 1, 2, 3
@@ -380,7 +389,7 @@ class Loading:
     def check(self) -> None:
         """Stop the load (nothing written) when problems were found."""
         if self.problems:
-            raise LoadError(self.problems)
+            raise LoadError(self.problems, self.warnings)
 
     def sql(self, query: str, params: list | None = None):
         return self.con.execute(query, params or [])
@@ -397,8 +406,10 @@ class Loading:
 
     def confined(self, path: Path, label: str) -> bool:
         """Whether ``path`` may be read: always without a root, else only when it resolves inside the root.
-        A refusal is a problem naming the file only (it is never opened, so nothing of it is shown)."""
-        if self.root is None or paths.is_inside(path, self.root):
+        A refusal is a problem naming the file only (it is never opened, so nothing of it is shown). The
+        load's own scratch copies (a ZIP member, a transcoded file) are always readable."""
+        if self.root is None or paths.is_inside(path, self.root) or (
+                self._scratch is not None and paths.is_inside(path, self._scratch.resolve())):
             return True
         self.problem(label, None, None, "is a link to a file or folder outside the workspace root; it was not "
                                         "read: expected a file inside the workspace root (copy it in instead)")
@@ -847,10 +858,10 @@ def _insert_workspace(ld: Loading, typed: dict[str, Typed]) -> None:
         ld.done_with(t)
     if "contacts" in typed:
         t = typed["contacts"]
-        ld.sql(f"""INSERT INTO _ud_stg_contacts
+        ld.sql(f"""{STG_CONTACTS_INSERT}
             SELECT contact_id, email, first_name, last_name, title, country, e, {pick_domain_sql('s', 'e')},
                    sf_contact_id, sf_lead_id, hs_contact_id, sf_email_opt_out, sf_do_not_email, hs_opt_out,
-                   last_contacted_at, job_changed_at, created_at, {PRIO_WORKSPACE}, ?, _row, ?
+                   last_contacted_at, job_changed_at, created_at, {PRIO_WORKSPACE}, ?, _row, ?, false, NULL
             FROM (SELECT *, _ud_domain(company_website) AS s, _ud_email_domain(email) AS e
                   FROM {db.ident(t.table)})""", [t.label, t.header("contact_id")])
         ld.done_with(t)
@@ -886,9 +897,10 @@ def _cross_checks(ld: Loading) -> None:
 def _merge_contacts(ld: Loading) -> None:
     """One contact per email: each value from the best source that has one, every CRM id kept, CRM opt-out
     flags OR-ed (an opt-out in any source is never lost). Emails seen once skip the aggregation."""
-    values = ("first_name", "last_name", "title", "country", "domain", "sf_contact_id", "sf_lead_id", "hs_contact_id")
+    values = ("first_name", "last_name", "title", "country", "domain", "sf_contact_id", "sf_lead_id", "hs_contact_id",
+              "country_code")
     firsts = ", ".join(f"arg_min({c}, _key) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in values)
-    flags = ("sf_email_opt_out", "sf_do_not_email", "hs_opt_out")
+    flags = ("sf_email_opt_out", "sf_do_not_email", "hs_opt_out", "email_bounced")
     ld.sql("""CREATE TEMP TABLE _ud_multi AS
         SELECT email FROM _ud_stg_contacts GROUP BY email HAVING count(*) > 1""")
     ld._temps.append("_ud_multi")
@@ -964,7 +976,7 @@ def _index(con: duckdb.DuckDBPyConnection, table: str) -> None:
             con.execute(statement)
 
 
-_CONTACT_COLS = tuple(schema.names("contacts"))
+_CONTACT_COLS = tuple(schema.names("contacts", without=("company_key",)))  # the key: store.companies
 _EVENT_COLS = tuple(schema.names("events"))
 
 
@@ -975,8 +987,12 @@ def _write_records(ld: Loading, typed: dict[str, Typed]) -> dict[str, int]:
     con.execute(f"""INSERT INTO contacts ({', '.join(_CONTACT_COLS)})
         SELECT contact_id, email, first_name, last_name, title, country, email_domain,
                coalesce(_ud_free(email_domain), false), domain, sf_contact_id, sf_lead_id, hs_contact_id,
-               sf_email_opt_out, sf_do_not_email, hs_opt_out, last_contacted_at, job_changed_at, created_at
+               sf_email_opt_out, sf_do_not_email, hs_opt_out, last_contacted_at, job_changed_at, created_at,
+               email_bounced, country_code
         FROM _ud_merged ORDER BY _key""")
+    con.execute("""INSERT INTO contact_records (contact_id, record_id, link)
+        SELECT c.contact_id, l.record_id, min(l.link) FROM _ud_stg_links l JOIN contacts c ON c.email = l.email
+        GROUP BY c.contact_id, l.record_id ORDER BY 1, 2""")
     con.execute("""INSERT INTO company_records
         (record_id, crm, crm_id, name, website, domain, is_customer, industry, employees)
         SELECT record_id, crm, crm_id, name, website, domain, coalesce(is_customer, false), industry, employees
@@ -985,6 +1001,7 @@ def _write_records(ld: Loading, typed: dict[str, Typed]) -> dict[str, int]:
         (opportunity_id, crm, crm_id, record_id, name, stage, is_closed, is_won, close_date, amount, created_at)
         SELECT opportunity_id, crm, crm_id, record_id, name, stage, is_closed, is_won, close_date, amount, created_at
         FROM _ud_stg_opps ORDER BY _file, _row""")
+    companies.refresh(con)  # company_key / company_members: domain and association
     if "enrollments" in typed:
         con.execute(f"""INSERT INTO enrollments (enrollment_id, contact_id, play_id, node_id, sequence_id, state,
                 completion_reason, current_step, next_step_at, enrolled_at, updated_at)
@@ -1101,7 +1118,7 @@ def load_workspace(con: duckdb.DuckDBPyConnection, path, *, actor: roles.Actor =
             try:
                 result = _run(ld, crm)
             except _Stop:
-                raise LoadError(ld.problems) from None
+                raise LoadError(ld.problems, ld.warnings) from None
             except duckdb.Error as err:  # a gap in validation must still leave the database untouched
                 first = str(err).splitlines()[0]
                 raise LoadError([Problem(folder.name, None, None, f"the database refused the data: {first}")]) from None
@@ -1119,21 +1136,19 @@ def _run(ld: Loading, crm) -> dict:
     entries = _entries(ld.folder)
     meta = _workspace_meta(ld, entries)
     s = _load_settings(ld, entries)
-    ld.check()
     ld.settings = s
-    exports = crm.find_exports(ld, ld.folder)
+    exports = crm.find_exports(ld, ld.folder)  # settings and export problems are reported together
     has_contacts = any(f"contacts{e}" in entries for e in DATA_EXTS) or crm.has_contact_exports(exports)
     if not has_contacts:
         ld.problem(ld.folder.name or str(ld.folder), None, None,
                    "no contacts: expected contacts.csv (or .parquet), or CRM exports in salesforce/ or hubspot/")
     known = set(SETTINGS_FILES) | set(WORKSPACE_FILES) | set(SECTION_FILES) | set(CRM_FOLDERS) | {
-        f"{stem}{e}" for stem in RECORD_FILES for e in DATA_EXTS}
+        f"{stem}{e}" for stem in RECORD_FILES for e in DATA_EXTS} | crm.claimed(ld) | {"mapping.yaml", "mapping.yml"}
     for name, p in entries.items():
         if name not in known and not name.startswith(".") and (p.is_dir() or p.suffix.lower() in DATA_EXTS + DOC_EXTS):
             ld.warnings.append(f"{p.name}: not a workspace file, ignored")
-    ld.check()
 
-    for name, cols in STAGING.items():
+    for name, cols in STAGING.items():  # on with the files even after problems: all of them at once
         con.execute(f"CREATE OR REPLACE TEMP TABLE {db.ident(name)} ({cols})")
     typed = _stage_workspace(ld, entries)
     ld.progress(0.35, "reading CRM exports")
@@ -1142,6 +1157,7 @@ def _run(ld: Loading, crm) -> dict:
     _insert_workspace(ld, typed)
     crm.stage_links(ld)  # contacts / opportunities of the exports, joined to their company records
     ld.check()
+    normalise.apply(con)  # registered domains (public suffix list), ISO country codes
 
     ld.progress(0.55, "checking ids and references")
     _cross_checks(ld)
@@ -1182,7 +1198,8 @@ def _run(ld: Loading, crm) -> dict:
     result = {**counts, "events_in_file": typed["events"].rows if "events" in typed else 0,
               "events_new": new_events, "crm_opt_outs_new": opt_outs, "settings_version": version,
               "settings_saved": saved, "clock": meta["now"].isoformat(sep=" ") if meta.get("now") else None,
-              "sources": dict(ld.sources), "warnings": list(ld.warnings)}
+              "sources": dict(ld.sources), "files": list(getattr(ld, "file_summary", [])),
+              "warnings": list(ld.warnings)}
     ld.drop_temps()
     roles.audit(con, ld.actor, "data.load", str(ld.folder),
                 {k: v for k, v in result.items() if k not in ("warnings",)}, at=now)
@@ -1211,6 +1228,10 @@ def cli_load(args) -> int:
     state = "saved as" if result["settings_saved"] else "unchanged,"
     print(f"  settings {state} version {result['settings_version']}"
           + (f"; clock pinned at {result['clock']}" if result["clock"] else ""))
+    from unify_dash.io.exports import summary_lines
+
+    for line in summary_lines(result.get("files", [])):
+        print(f"  file: {line}")
     for warning in result["warnings"]:
         print(f"  warning: {warning}")
     return 0

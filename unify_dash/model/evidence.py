@@ -32,7 +32,18 @@ def fmt_value(value: Any) -> str:
     return str(value)
 
 
+# how a contact is associated with a record (contact_records.link), as the Exclusion tab says it
+LINKS = {"account": "by AccountId", "associated_company": "by Associated Company IDs",
+         "lead_company": "by the Lead's Company"}
+
+
 def record_label(rec: dict) -> str:
+    """``company record acme.com #2`` for a record sharing the contact's domain; for one the contact is
+    associated with: ``associated with Account 001... (no website) by AccountId``."""
+    if rec.get("link"):
+        obj = "Account" if rec["crm"] == "salesforce" else "company"
+        site = rec["domain"] or "no website"
+        return f"associated with {obj} {rec['crm_id']} ({site}) {LINKS.get(rec['link'], rec['link'])}"
     return f"company record {rec['domain']} #{rec['num']}"
 
 
@@ -48,7 +59,7 @@ def opportunity_text(o: dict, rec: dict | None) -> str:
     crm = states.label(states.CRMS, o["crm"])
     kind = crms.CRMS[o["crm"]].opportunity if o["crm"] in crms.CRMS else "opportunity"
     state = "won" if o["is_won"] else ("open" if not o["is_closed"] else "closed")
-    where = f" on {record_label(rec)}" if rec else ""
+    where = (f", {record_label(rec)}" if rec.get("link") else f" on {record_label(rec)}") if rec else ""
     extra = [x for x in (o.get("name"), o.get("stage")) if x]
     if not _missing(o.get("amount")):
         extra.append(f"amount {o['amount']:g}")
@@ -95,7 +106,8 @@ class Opportunities(Evidence):
     def lines(self, f: Facts) -> list[str]:
         chosen = self.chosen(f.opportunities)
         if not chosen:
-            return [f"{f.label}: {fmt_value(f.value)} (no such opportunity on any company record of the domain)"]
+            return [f"{f.label}: {fmt_value(f.value)} (no such opportunity on any company record of the domain "
+                    "or associated with the contact)"]
         by_id = {r["record_id"]: r for r in f.records}
         return [opportunity_text(o, by_id.get(o["record_id"])) for o in chosen]
 

@@ -17,9 +17,10 @@ A condition is JSON-like data::
     {"all": [cond, ...]}   {"any": [cond, ...]}   {"not": cond}
 
 Criteria are evaluated per contact over ``contacts c LEFT JOIN domain_stats d
-ON d.domain = c.domain``. ``company`` fields are aggregates over every company
-record sharing the contact's domain, in every connected CRM; ``record`` fields
-match when *any* record of the domain matches.
+ON d.domain = coalesce(c.company_key, c.domain)``. ``company`` fields are aggregates
+over the contact's company records, in every connected CRM: every record sharing
+its domain and every record it is associated with (:mod:`unify_dash.store.companies`);
+``record`` fields match when *any* of those records matches.
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ FIELDS: dict[str, Field] = {
               "The custom Salesforce 'Do Not Email' field named by the CRM mapping."),
         Field("hs_opt_out", "HubSpot unsubscribed from all email", BOOL, "contact", "c.hs_opt_out",
               "HubSpot's 'Unsubscribed from all email' property."),
+        Field("email_bounced", "Email bounced", BOOL, "contact", "c.email_bounced",
+              "The CRM marks the address as bouncing: Salesforce IsEmailBounced, HubSpot hard bounce reason, "
+              "quarantined or invalid address."),
+        Field("country_code", "Country code", STRING, "contact", "c.country_code",
+              "The contact's country as an ISO 3166 alpha-2 code (US, DE, ...), from any way of writing it."),
         Field("last_contacted_at", "Last contacted", DATE, "contact", "c.last_contacted_at",
               "When the contact was last emailed or called."),
         Field("job_changed_at", "Job change detected", DATE, "contact", "c.job_changed_at",
@@ -109,22 +115,27 @@ FIELDS: dict[str, Field] = {
     ]
 }
 
-# SQL that builds the per-domain aggregates the ``company`` fields read.
+# SQL that builds the company aggregates the ``company`` fields read: one row per domain (over the records
+# of the domain) and one per company key (over its members: the domain's records and the records its
+# contacts are associated with outside the domain, see unify_dash.store.companies). ``domain`` is the key.
 _DOMAIN_STATS_SELECT = """
-WITH rec AS (
-    SELECT domain, bool_or(is_customer) AS is_customer, count(*) AS company_records
-    FROM company_records WHERE domain IS NOT NULL GROUP BY domain
+WITH members AS (
+    SELECT domain AS k, record_id FROM company_records WHERE domain IS NOT NULL
+    UNION ALL
+    SELECT company_key, record_id FROM company_members
+), rec AS (
+    SELECT m.k AS domain, bool_or(r.is_customer) AS is_customer, count(*) AS company_records
+    FROM members m JOIN company_records r ON r.record_id = m.record_id GROUP BY m.k
 ), opp AS (
-    SELECT r.domain,
+    SELECT m.k AS domain,
            count(*) FILTER (WHERE NOT o.is_closed) AS open_opportunities,
            count(*) FILTER (WHERE NOT o.is_closed AND o.crm = 'salesforce') AS open_opportunities_salesforce,
            count(*) FILTER (WHERE NOT o.is_closed AND o.crm = 'hubspot') AS open_deals_hubspot,
            coalesce(sum(o.amount) FILTER (WHERE NOT o.is_closed), 0) AS open_pipeline_amount,
            count(*) FILTER (WHERE o.is_won) AS won_opportunities,
            max(o.created_at) AS last_opportunity_created_at
-    FROM opportunities o JOIN company_records r ON r.record_id = o.record_id
-    WHERE r.domain IS NOT NULL
-    GROUP BY r.domain
+    FROM members m JOIN opportunities o ON o.record_id = m.record_id
+    GROUP BY m.k
 )
 SELECT rec.domain, rec.is_customer, rec.company_records,
        coalesce(opp.open_opportunities, 0) AS open_opportunities,
@@ -148,8 +159,9 @@ DOMAIN_STATS_SQL = domain_stats_sql("domain_stats")
 
 
 def base_from(stats_table: str = "domain_stats") -> str:
-    """The relation criteria are evaluated over: contacts ``c`` and their domain's aggregates ``d``."""
-    return f"contacts c LEFT JOIN {stats_table} d ON d.domain = c.domain"
+    """The relation criteria are evaluated over: contacts ``c`` and their company's aggregates ``d`` (the
+    domain's, or the company key's when the contact is associated with records outside its domain)."""
+    return f"contacts c LEFT JOIN {stats_table} d ON d.domain = coalesce(c.company_key, c.domain)"
 
 
 BASE_FROM = base_from()
@@ -385,11 +397,14 @@ def leaf_sql(cond: dict, as_of: dt.datetime) -> tuple[str, list]:
     """SQL (a boolean that is never NULL) and parameters for one leaf condition."""
     field, op, positive, params = _positive_sql(cond, as_of)
     if field.entity == "record":
-        inner = f"EXISTS (SELECT 1 FROM company_records r WHERE r.domain = c.domain AND coalesce({positive}, false))"
-        if op.over_records == "all":
-            inner = (f"NOT EXISTS (SELECT 1 FROM company_records r WHERE r.domain = c.domain "
-                     f"AND NOT coalesce({positive}, false))")
-        return (f"(NOT {inner})" if op.negative else inner), params
+        test = f"coalesce({positive}, false)" if op.over_records != "all" else f"NOT coalesce({positive}, false)"
+        # the records of the contact's company: its domain's, or its company key's members
+        any_rec = (f"CASE WHEN c.company_key IS NULL THEN EXISTS (SELECT 1 FROM company_records r "
+                   f"WHERE r.domain = c.domain AND {test}) ELSE EXISTS (SELECT 1 FROM company_members m "
+                   f"JOIN company_records r ON r.record_id = m.record_id WHERE m.company_key = c.company_key "
+                   f"AND {test}) END")
+        inner = f"coalesce({any_rec}, false)" if op.over_records != "all" else f"(NOT coalesce({any_rec}, false))"
+        return (f"(NOT {inner})" if op.negative else inner), params + params  # the test is in both branches
     if op.negative:
         return f"(NOT coalesce({positive}, false))", params
     return f"coalesce({positive}, false)", params

@@ -33,6 +33,7 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS idx_contacts_domain ON contacts(domain)",
     "CREATE INDEX IF NOT EXISTS idx_records_domain ON company_records(domain)",
     "CREATE INDEX IF NOT EXISTS idx_opps_record ON opportunities(record_id)",
+    "CREATE INDEX IF NOT EXISTS idx_links_record ON contact_records(record_id)",
     "CREATE INDEX IF NOT EXISTS idx_enrollments_contact ON enrollments(contact_id)",
     "CREATE INDEX IF NOT EXISTS idx_events_contact ON events(contact_id)",
     "CREATE INDEX IF NOT EXISTS idx_events_email ON events(email)",

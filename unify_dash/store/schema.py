@@ -61,6 +61,26 @@ TABLES: dict[str, tuple[Column | Key, ...]] = {
         Column("last_contacted_at", "TIMESTAMP", kind="ts"),
         Column("job_changed_at", "TIMESTAMP", kind="ts"),
         Column("created_at", "TIMESTAMP", kind="ts"),
+        # the CRM marks the address as bouncing (Salesforce IsEmailBounced, HubSpot bounce / quarantine):
+        # from CRM exports only (io/exports.py), not a column of the workspace's contacts file
+        Column("email_bounced", "BOOLEAN", "NOT NULL DEFAULT FALSE"),
+        Column("country_code", "VARCHAR"),  # ISO 3166 alpha-2 of country (io/normalise.py)
+        Column("company_key", "VARCHAR"),  # NULL: the company is the domain; else see store/companies.py
+    ),
+    # a contact's association with a company record in a CRM (Salesforce Contact.AccountId, HubSpot
+    # "Associated Company IDs", a Lead's Company naming one Account): its company records are these and
+    # every record sharing its domain (store/companies.py)
+    "contact_records": (
+        Column("contact_id", "VARCHAR", "NOT NULL"),
+        Column("record_id", "VARCHAR", "NOT NULL"),
+        Column("link", "VARCHAR", "NOT NULL"),  # account | associated_company | lead_company
+        Key(("contact_id", "record_id")),
+    ),
+    # the company records of a company_key: the records of its domain and its contacts' associations
+    "company_members": (
+        Column("company_key", "VARCHAR", "NOT NULL"),
+        Column("record_id", "VARCHAR", "NOT NULL"),
+        Key(("company_key", "record_id")),
     ),
     "company_records": (
         Column("record_id", "VARCHAR", "PRIMARY KEY", kind="id", required=True),
@@ -191,7 +211,7 @@ TABLES: dict[str, tuple[Column | Key, ...]] = {
 # The record tables a workspace folder gives as files (contacts.csv, ...), in reading order; events is
 # append-only history, the others are replaced by a load.
 RECORD_FILES = ("contacts", "company_records", "opportunities", "enrollments", "events")
-RECORD_TABLES = ("contacts", "company_records", "opportunities", "enrollments")
+RECORD_TABLES = ("contacts", "company_records", "opportunities", "enrollments", "contact_records", "company_members")
 
 
 def columns(table: str) -> list[Column]:

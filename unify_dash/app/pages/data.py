@@ -38,6 +38,12 @@ for i, (table, n) in enumerate(counts.items()):
 result = st.session_state.pop("data.result", None)
 if result:
     st.success(f"Loaded in {result.get('seconds', '?')} s.", icon=":material/check_circle:")
+    if result.get("files"):  # one row per CRM export: kind, encoding, rows read / used, skipped and why, opt-outs
+        st.dataframe([{"file": f["file"], "kind": f["kind"], "format": f["format"], "encoding": f["encoding"],
+                       "headers": f["headers"], "rows read": f["rows_read"], "rows used": f["rows_used"],
+                       "skipped": "; ".join(f"{n} {why}" for why, n in f["skipped"].items()),
+                       "opt-outs": f["opt_outs"], "notes": "; ".join(f["notes"])} for f in result["files"]],
+                     hide_index=True)
     st.json(result, expanded=False)
 
 
