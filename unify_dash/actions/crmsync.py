@@ -27,7 +27,7 @@ from unify_dash.actions import optouts
 from unify_dash.errors import ValidationError
 from unify_dash.model import roles, states
 from unify_dash.model.settings import Settings
-from unify_dash.store import db
+from unify_dash.store import db, ledger
 
 WRITEBACK_STATUSES = ("pending", "done", "failed")
 
@@ -134,20 +134,9 @@ def apply_crm_flags(con: duckdb.DuckDBPyConnection, actor, *, at: dt.datetime | 
                 WHERE {flag} AND o.email IS NULL
                 RETURNING contact_id""",
             [at, actor.name, *fields_params, at]).fetchall()
-        removed = [r[0] for r in con.execute(
-            f"""UPDATE enrollments SET state = 'completed', completion_reason = 'opted_out', next_step_at = NULL,
-                       updated_at = ?
-                WHERE state IN {states.ACTIVE_SQL}
-                  AND contact_id IN (SELECT c.contact_id FROM contacts c WHERE {flag})
-                RETURNING enrollment_id""", [at]).fetchall()]
-        if removed:
-            con.execute(
-                "INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step, "
-                "source, actor, detail) SELECT 'complete:' || e.enrollment_id || ':crm:' || uuid()::VARCHAR, ?, "
-                "'complete', e.contact_id, c.email, e.sequence_id, e.enrollment_id, e.current_step, 'opted_out', "
-                "'system', ? FROM enrollments e JOIN contacts c USING (contact_id) "
-                "WHERE e.enrollment_id IN (SELECT unnest(?::VARCHAR[]))",
-                [at, db.dumps({"reason": "opted_out", "by": "crm flag"}), removed])
+        removed = ledger.end_enrollments(
+            con, (f"contact_id IN (SELECT c.contact_id FROM contacts c WHERE {flag})", []), reason="opted_out",
+            at=at, cause={"by": "crm flag"})
         summary = {"new_opt_outs": len(new), "removed_enrollments": len(removed),
                    "mapping": [{"crm": m.crm, "field": m.field, "mode": m.mode} for m in settings.crm_mapping]}
         con.execute("INSERT INTO events (event_id, occurred_at, type, source, actor, detail) "

@@ -23,7 +23,7 @@ import duckdb
 from unify_dash.errors import NotFound, ValidationError
 from unify_dash.model import crms, roles, states
 from unify_dash.model.settings import Settings, settings_at
-from unify_dash.store import db
+from unify_dash.store import db, ledger
 
 
 def crm_flag_sql(settings: Settings) -> str:
@@ -183,19 +183,8 @@ def _writeback_tx(con, settings: Settings, contact: dict, value: bool, event_id:
 def remove_from_sequences_tx(con, contact_id: str, at: dt.datetime, opt_out_event_id: str) -> list[str]:
     """Complete every queued or active enrollment of the contact with reason ``opted_out``,
     with a ``complete`` event each. Returns the enrollment ids."""
-    removed = [r[0] for r in con.execute(
-        "UPDATE enrollments SET state = 'completed', completion_reason = 'opted_out', next_step_at = NULL, "
-        "updated_at = ? WHERE contact_id = ? AND state IN " + states.ACTIVE_SQL + " RETURNING enrollment_id",
-        [at, contact_id]).fetchall()]
-    if removed:
-        con.execute(
-            "INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step, "
-            "source, actor, detail) "
-            "SELECT 'complete:' || e.enrollment_id || ':' || ?, ?, 'complete', e.contact_id, c.email, e.sequence_id, "
-            "e.enrollment_id, e.current_step, 'opted_out', 'system', ? "
-            "FROM enrollments e JOIN contacts c USING (contact_id) WHERE e.enrollment_id IN (SELECT unnest(?::VARCHAR[]))",
-            [opt_out_event_id, at, db.dumps({"reason": "opted_out", "opt_out_event_id": opt_out_event_id}), removed])
-    return sorted(removed)
+    return ledger.end_enrollments(con, ("contact_id = ?", [contact_id]), reason="opted_out", at=at,
+                                  cause={"opt_out_event_id": opt_out_event_id})
 
 
 def opt_out_tx(con, actor, contact: dict, *, source: str, at: dt.datetime, evidence=None,

@@ -48,7 +48,7 @@ from unify_dash import engine
 from unify_dash.errors import NotFound, ValidationError
 from unify_dash.model import roles, states, vocabulary
 from unify_dash.model.settings import Settings, settings_at
-from unify_dash.store import db
+from unify_dash.store import db, ledger
 
 DEFAULT_TICK = dt.timedelta(hours=1)
 HEARTBEAT = dt.timedelta(days=1)  # at least one tick a day: Play entry sees contacts that newly qualify
@@ -291,35 +291,24 @@ def _count_blocking(counter: Counter, pairs) -> None:
 def _complete_replied(con, t: dt.datetime, since: dt.datetime | None, summary: dict) -> None:
     """Replies recorded in (``since``, ``t``] (all up to ``t`` when ``since`` is None), not
     out-of-office, end the queued/active enrollments they answer (``completed`` / ``replied``)."""
-    ids = [r[0] for r in con.execute(
-        f"""WITH r AS (
+    ids = ledger.end_enrollments(con, (
+        f"""enrollment_id IN (
+           WITH r AS (
                SELECT coalesce(r.contact_id, c.contact_id) AS contact_id, r.enrollment_id, r.sequence_id,
                       r.occurred_at
                FROM events r LEFT JOIN contacts c ON c.email = r.email
                WHERE r.type = 'reply' AND coalesce(lower(r.label), '') <> 'out_of_office'
-                 AND r.occurred_at <= ? AND (?::TIMESTAMP IS NULL OR r.occurred_at > ?)),
-           hit AS (
-               SELECT e.enrollment_id FROM enrollments e JOIN r ON r.enrollment_id = e.enrollment_id
-               WHERE e.state IN {states.ACTIVE_SQL}
-                 AND r.occurred_at >= coalesce(e.enrolled_at, TIMESTAMP '1970-01-01')
-               UNION
-               SELECT e.enrollment_id FROM enrollments e JOIN r ON r.contact_id = e.contact_id
-               WHERE r.enrollment_id IS NULL AND e.state IN {states.ACTIVE_SQL}
-                 AND (r.sequence_id IS NULL OR r.sequence_id = e.sequence_id)
-                 AND r.occurred_at >= coalesce(e.enrolled_at, TIMESTAMP '1970-01-01'))
-           UPDATE enrollments SET state = 'completed', completion_reason = 'replied', next_step_at = NULL,
-                  updated_at = ?
-           WHERE enrollment_id IN (SELECT enrollment_id FROM hit)
-           RETURNING enrollment_id""", [t, since, since, t]).fetchall()]
-    if ids:
-        con.execute(
-            "INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step, "
-            "source, actor, detail) SELECT 'complete:' || uuid()::VARCHAR, ?, 'complete', e.contact_id, c.email, "
-            "e.sequence_id, e.enrollment_id, e.current_step, 'replied', 'system', '{\"reason\": \"replied\"}' "
-            "FROM enrollments e LEFT JOIN contacts c USING (contact_id) "
-            "WHERE e.enrollment_id IN (SELECT unnest(?::VARCHAR[]))", [t, ids])
-        summary["completions"]["replied"] += len(ids)
-
+                 AND r.occurred_at <= ? AND (?::TIMESTAMP IS NULL OR r.occurred_at > ?))
+           SELECT e.enrollment_id FROM enrollments e JOIN r ON r.enrollment_id = e.enrollment_id
+           WHERE e.state IN {states.ACTIVE_SQL}
+             AND r.occurred_at >= coalesce(e.enrolled_at, TIMESTAMP '1970-01-01')
+           UNION
+           SELECT e.enrollment_id FROM enrollments e JOIN r ON r.contact_id = e.contact_id
+           WHERE r.enrollment_id IS NULL AND e.state IN {states.ACTIVE_SQL}
+             AND (r.sequence_id IS NULL OR r.sequence_id = e.sequence_id)
+             AND r.occurred_at >= coalesce(e.enrolled_at, TIMESTAMP '1970-01-01'))""", [t, since, since]),
+        reason="replied", at=t)
+    summary["completions"]["replied"] += len(ids)
 
 ENTRY_COLUMNS = ["contact_id", "play_id", "node_id", "sequence_id", "outcome", "bcode"]
 
@@ -552,33 +541,25 @@ def _send_pass(con, ev, sender, t: dt.datetime, summary: dict) -> None:
                        'scheduler', 'system', subject, to_json({'delivery_id': delivery_id})::VARCHAR
                 FROM _sched_go""", [t])
             con.execute("""
-                UPDATE enrollments SET current_step = g.step,
-                       state = CASE WHEN g.last THEN 'completed' ELSE 'active' END,
-                       completion_reason = CASE WHEN g.last THEN 'finished' END,
-                       next_step_at = CASE WHEN g.last THEN NULL
-                                      ELSE ?::TIMESTAMP + to_microseconds((coalesce(g.next_delay, 0)
-                                                                           * 86400000000)::BIGINT) END,
+                UPDATE enrollments SET current_step = g.step, state = 'active',
+                       next_step_at = ?::TIMESTAMP + to_microseconds((coalesce(g.next_delay, 0)
+                                                                       * 86400000000)::BIGINT),
                        updated_at = ?
                 FROM _sched_go g WHERE enrollments.enrollment_id = g.enrollment_id""", [t, t])
             con.execute("""
                 INSERT INTO execution_log
                 SELECT 'log:' || uuid()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, step, 'sent',
                        blocking_json, ? FROM _sched_go""", [t, version])
-            con.execute("""
-                INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step,
-                                    source, actor, detail)
-                SELECT 'complete:' || uuid()::VARCHAR, ?, 'complete', contact_id, email, sequence_id, enrollment_id,
-                       step, 'finished', 'system', '{"reason": "finished"}' FROM _sched_go WHERE last""", [t])
+            ledger.end_enrollments(con, ("enrollment_id IN (SELECT enrollment_id FROM _sched_go WHERE last)", []),
+                                   reason="finished", at=t)
             sent, finished = con.execute("SELECT count(*), count(*) FILTER (WHERE last) FROM _sched_go").fetchall()[0]
             summary["sends"] += int(sent)
             summary["completions"]["finished"] += int(finished)
         # the sequence got shorter than the steps already sent: nothing left to send
         if n_over:
-            con.execute("""
-                UPDATE enrollments SET state = 'completed', completion_reason = 'finished', next_step_at = NULL,
-                       updated_at = ?
-                WHERE enrollment_id IN (SELECT enrollment_id FROM _sched_x WHERE will_send AND step > n_steps)""",
-                        [t])
+            ledger.end_enrollments(
+                con, ("enrollment_id IN (SELECT enrollment_id FROM _sched_x WHERE will_send AND step > n_steps)", []),
+                reason="finished", at=t, cause={"outcome": "no step left"})
             summary["completions"]["finished"] += int(n_over)
         if not n_stop:
             return
@@ -594,10 +575,6 @@ def _send_pass(con, ev, sender, t: dt.datetime, summary: dict) -> None:
                             ).fetchall()
         if stops:
             con.execute("""
-                UPDATE enrollments SET state = 'completed', completion_reason = s.completion_reason,
-                       next_step_at = NULL, updated_at = ?
-                FROM _sched_stop s WHERE enrollments.enrollment_id = s.enrollment_id""", [t])
-            con.execute("""
                 INSERT INTO execution_log
                 SELECT 'log:' || uuid()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, step, outcome,
                        blocking_json, ? FROM _sched_stop""", [t, version])
@@ -607,14 +584,11 @@ def _send_pass(con, ev, sender, t: dt.datetime, summary: dict) -> None:
                 SELECT 'skip:' || uuid()::VARCHAR, ?, 'exclusion_skip', contact_id, email, sequence_id,
                        enrollment_id, step, outcome, 'system', text, blocking_json
                 FROM _sched_stop WHERE reason <> 'opted_out'""", [t])
-            con.execute("""
-                INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step,
-                                    source, actor, detail)
-                SELECT 'complete:' || uuid()::VARCHAR, ?, 'complete', contact_id, email, sequence_id,
-                       enrollment_id, step - 1, completion_reason, 'system',
-                       to_json({'reason': completion_reason, 'outcome': outcome})::VARCHAR
-                FROM _sched_stop""", [t])
             for decision, reason, completion, n in stops:
+                outcome = "skipped" if decision == "skip" else "removed"
+                ledger.end_enrollments(
+                    con, ("enrollment_id IN (SELECT enrollment_id FROM _sched_stop WHERE decision = ? AND reason IS NOT DISTINCT FROM ?)",
+                          [decision, reason]), reason=completion, at=t, cause={"outcome": outcome})
                 (summary["skips"] if decision == "skip" else summary["removals"])[reason] += int(n)
                 summary["completions"][completion] += int(n)
     finally:
