@@ -59,7 +59,9 @@ def test_apply_crm_flags_opts_out_under_the_mapping_only(con, ws):
     got = {e["email"]: e for e in events(con, "opt_out")}
     assert set(got) == {"sf@acme.com", "hs@beta.com"}  # Do Not Email is not the mapped Salesforce field
     assert got["sf@acme.com"]["event_id"] == "crm-optout:sf@acme.com"
-    assert json.loads(got["hs@beta.com"]["detail"]) == {"evidence": {"crm_fields": ["hubspot.hs_email_optout"]}}
+    assert json.loads(got["hs@beta.com"]["detail"]) == {"evidence": {"crm_fields": ["hubspot.hs_email_optout"]},
+                                                        "crm": "hubspot", "field": "hs_email_optout",
+                                                        "mode": "read_only"}
     assert all(e["source"] == "crm" for e in got.values())
     assert enrollment(con, "en-sf")["completion_reason"] == "opted_out"
     assert enrollment(con, "en-dne")["state"] == "queued"

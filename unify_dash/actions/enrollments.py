@@ -269,13 +269,18 @@ def record_reply(con: duckdb.DuckDBPyConnection, email: str, text: str, *, at: d
 
 QUEUE_LABELS = ("opt_out", "needs_review")  # = unify_dash.classify.labels.QUEUE_LABELS (checked by a test)
 
-REPLY_QUEUE_SQL = """
+
+def reply_queue_sql(settings) -> str:
+    """Unhandled opt-out reply candidates as of the parameter ``as_of`` (twice): replies of contacts
+    that are not opted out (the one opt-out relation: events and CRM flags) and not handled since."""
+    return f"""
 SELECT r.event_id, r.occurred_at, coalesce(r.email, c.email) AS email, coalesce(r.contact_id, c.contact_id) AS contact_id,
        r.sequence_id, r.enrollment_id, r.step, r.text, r.label
 FROM events r
 LEFT JOIN contacts c ON (r.email IS NULL AND c.contact_id = r.contact_id)
 WHERE r.type = 'reply' AND r.occurred_at <= ?
   AND (lower(r.label) IN ('opt_out', 'needs_review') OR r.label IS NULL OR r.label = '')
+  AND coalesce(r.email, c.email) NOT IN (SELECT email FROM ({optouts.opted_out_relation(settings)}))
   AND NOT EXISTS (
       SELECT 1 FROM events x
       WHERE x.email = coalesce(r.email, c.email) AND x.type IN ('opt_out', 'reply_handled')
@@ -290,11 +295,13 @@ def opt_out_reply_queue(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | 
     A reply is in the queue when its label is ``opt_out`` or ``needs_review`` (the classifier could not
     decide a reply that may be an opt-out: a person reads it; the label stored on the event, or the
     classifier's when the event has none) and no ``opt_out`` or ``reply_handled`` event of that
-    email came at or after it. Columns: event_id, occurred_at, email, contact_id, sequence_id,
+    email came at or after it, and the contact is not opted out as of ``as_of`` (by any source,
+    a CRM flag included: there is nothing left to handle). Columns: event_id, occurred_at, email, contact_id, sequence_id,
     enrollment_id, step, text, label, label_source (``event`` | ``classifier``), evidence.
     """
     as_of = as_of or db.now(con)
-    df = con.execute(REPLY_QUEUE_SQL, [as_of]).df()
+    settings = optouts.settings_or_empty(con, as_of)[1]
+    df = con.execute(reply_queue_sql(settings), [as_of, as_of]).df()
     if df.empty:
         return df.assign(label_source=pd.Series(dtype=object), evidence=pd.Series(dtype=object))
     df["label"] = df["label"].fillna("").astype(str).str.lower()

@@ -36,13 +36,12 @@ from typing import Any
 
 import duckdb
 
-from unify_dash.actions.optouts import flag_column
 from unify_dash.errors import LoadError, Problem, ValidationError
 from unify_dash.io import documents, normalise, paths
 from unify_dash.model import domains, roles, states
 from unify_dash.model import schema as settings_schema
 from unify_dash.model import settings as settings_mod
-from unify_dash.store import companies, db, schema
+from unify_dash.store import companies, db, ledger, schema
 
 RECORD_FILES = schema.RECORD_FILES
 DATA_EXTS = (".csv", ".parquet")
@@ -1058,34 +1057,11 @@ def _write_events(ld: Loading, t: Typed | None) -> int:
     return new
 
 
-def _crm_opt_outs(ld: Loading, s: settings_mod.Settings, now: dt.datetime) -> int:
-    """A CRM opt-out flag under the mapping becomes an ``opt_out`` event the first time a load sees it
-    (``crm-optout:<email>``); a flag still set after a documented reversal opts out again
-    (``crm-optout:<email>:<time>``). Cleared flags or missing contacts never remove an event."""
-    total = 0
-    for crm in states.CRMS:
-        mapping = s.mapping(crm)
-        if mapping is None:
-            continue
-        column = flag_column(mapping)
-        detail = db.dumps({"crm": crm, "field": mapping.field, "mode": mapping.mode,
-                           "note": f"{crm} field {mapping.field} is set on the contact"})
-        stamp = now.strftime("%Y%m%dT%H%M%S")
-        total += ld.sql(f"""INSERT INTO events (event_id, occurred_at, type, contact_id, email, source, actor, detail)
-            SELECT CASE WHEN coalesce(h.has_crm, false) THEN 'crm-optout:' || c.email || ':' || ?
-                        ELSE 'crm-optout:' || c.email END,
-                   ?, 'opt_out', c.contact_id, c.email, 'crm', ?, ?
-            FROM contacts c
-            LEFT JOIN (SELECT email, bool_or(event_id = 'crm-optout:' || email) AS has_crm,
-                              max(occurred_at) FILTER (WHERE type = 'opt_out') AS opted,
-                              max(occurred_at) FILTER (WHERE type = 'opt_out_reversal') AS reversed
-                       FROM events WHERE type IN ('opt_out', 'opt_out_reversal') GROUP BY email) h
-                   ON h.email = c.email
-            WHERE c.{column}
-              AND (h.has_crm IS NULL OR NOT h.has_crm OR (h.reversed IS NOT NULL AND h.reversed >= h.opted))
-              AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = 'crm-optout:' || c.email || ':' || ?)
-            ORDER BY c.email""", [stamp, now, f"crm:{crm}", detail, stamp]).fetchone()[0]
-    return total
+def _crm_opt_outs(ld: Loading, s: settings_mod.Settings, now: dt.datetime) -> list[dict]:
+    """CRM opt-out flags under the mapping become ``opt_out`` events by the one rule of
+    :func:`unify_dash.store.ledger.record_crm_flag_opt_outs` (the CRM sync's too). Cleared flags or
+    missing contacts never remove an event."""
+    return ledger.record_crm_flag_opt_outs(ld.con, s, now, "crm")
 
 
 # --- entry points ------------------------------------------------------------------------------------
@@ -1196,7 +1172,7 @@ def _run(ld: Loading, crm) -> dict:
     else:
         version = latest[0]
     result = {**counts, "events_in_file": typed["events"].rows if "events" in typed else 0,
-              "events_new": new_events, "crm_opt_outs_new": opt_outs, "settings_version": version,
+              "events_new": new_events, "crm_opt_outs_new": len(opt_outs), "settings_version": version,
               "settings_saved": saved, "clock": meta["now"].isoformat(sep=" ") if meta.get("now") else None,
               "sources": dict(ld.sources), "files": list(getattr(ld, "file_summary", [])),
               "warnings": list(ld.warnings)}

@@ -15,7 +15,7 @@ import datetime as dt
 
 import duckdb
 
-from unify_dash.model import states
+from unify_dash.model import crms, states
 from unify_dash.store import db
 
 
@@ -54,3 +54,151 @@ def end_enrollments(con: duckdb.DuckDBPyConnection, select, *, reason: str, at: 
             "ON CONFLICT (event_id) DO NOTHING",
             [kind, stamp, at, kind, source or reason, actor, db.dumps({"reason": reason, **(cause or {})}), ids])
     return sorted(ids)
+
+
+# --- the opt-out relation ---------------------------------------------------------------------------
+#
+# A contact is opted out at time T when it has an ``opt_out`` event at or before T (any source:
+# ``link`` click, handled ``reply``, ``admin`` button, ``crm`` flag) newer than its newest
+# ``opt_out_reversal`` at or before T, **or** a CRM suppression flag under the mapping is set.
+# Events are keyed by email: the event's own email, else the email of its contact id. The opt-out
+# in force started with the *first* opt-out event after the last reversal: that event is its source
+# ("from which source"), its time is "since when", its id and detail are the evidence. A contact
+# opted out by a CRM flag alone reports source ``crm`` with no event.
+#
+# Everything that asks "is this contact opted out" reads this relation: the engine (explain,
+# decisions, funnel), metrics, CRM provenance and conflicts, the reply queue, the scheduler (through
+# the engine), the CRM-flag pass of loads and CRM syncs, the Contact page (through opt_out_status).
+
+
+def flag_column(mapping) -> str:
+    """The ``contacts`` column mirroring a CRM mapping's suppression flag (a whitelisted name)."""
+    return crms.CRMS[mapping.crm].flag(mapping.field).column
+
+
+def crm_flag_sql(settings, alias: str = "c") -> str:
+    """A boolean SQL expression over ``alias`` (contacts): a mapped CRM suppression flag is set.
+
+    Built only from whitelisted column names chosen by the mapping; no user value is pasted."""
+    parts = [f"{alias}.{db.ident(flag_column(m))}" for m in settings.crm_mapping]
+    return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+
+
+# The opt-out in force per email, from events alone. Parameter: as_of. Columns: email, source,
+# event_id, opted_out_at (since), actor, detail, reversed_at (the last reversal before it, if any).
+EVENT_OPT_OUTS_SQL = """
+SELECT r.email,
+       arg_min(r.source, (r.occurred_at, r.event_id)) AS source,
+       arg_min(r.event_id, (r.occurred_at, r.event_id)) AS event_id,
+       min(r.occurred_at) AS opted_out_at,
+       arg_min(r.actor, (r.occurred_at, r.event_id)) AS actor,
+       arg_min(r.detail, (r.occurred_at, r.event_id)) AS detail,
+       any_value(r.reversed_at) AS reversed_at
+FROM (
+    SELECT ev.*, max(occurred_at) FILTER (WHERE type = 'opt_out_reversal') OVER (PARTITION BY email) AS reversed_at
+    FROM (
+        SELECT lower(trim(coalesce(e.email, ct.email))) AS email, e.type, e.source, e.event_id, e.occurred_at,
+               e.actor, e.detail
+        FROM events e LEFT JOIN contacts ct ON e.email IS NULL AND ct.contact_id = e.contact_id
+        WHERE e.type IN ('opt_out', 'opt_out_reversal') AND e.occurred_at <= ?
+    ) ev WHERE ev.email IS NOT NULL
+) r
+WHERE r.type = 'opt_out' AND (r.reversed_at IS NULL OR r.occurred_at > r.reversed_at)
+GROUP BY r.email
+"""
+
+
+def opted_out_relation(settings) -> str:
+    """SQL selecting every opted-out contact: ``contact_id, email, source, event_id, opted_out_at,
+    actor, detail, crm_flag`` (``crm_flag``: a mapped CRM flag is set now).
+
+    One parameter: ``as_of``. A contact opted out both ways reports the event's source and time."""
+    flag = crm_flag_sql(settings)
+    return f"""
+        SELECT c.contact_id, c.email,
+               coalesce(o.source, 'crm') AS source,
+               o.event_id, o.opted_out_at, o.actor, o.detail,
+               {flag} AS crm_flag
+        FROM contacts c
+        LEFT JOIN ({EVENT_OPT_OUTS_SQL}) o ON o.email = c.email
+        WHERE o.email IS NOT NULL OR {flag}
+    """
+
+
+def opt_out_status(con: duckdb.DuckDBPyConnection, settings, email: str, as_of: dt.datetime) -> dict | None:
+    """``{"source", "event_id", "opted_out_at", "actor", "detail", "crm_flag"}`` when ``email`` is opted
+    out at ``as_of`` (the row of :func:`opted_out_relation` for this contact), else None."""
+    key = (email or "").strip().lower()
+    # the same relation over this contact's rows only: the CTEs bind the names ``contacts`` and
+    # ``events`` to them, so a point look-up does not aggregate every opt-out event
+    cur = con.execute(
+        f"""WITH contacts AS (SELECT * FROM main.contacts WHERE email = ?),
+                 events AS (SELECT * FROM main.events WHERE email = ?
+                            UNION ALL
+                            SELECT * FROM main.events
+                            WHERE email IS NULL AND contact_id IN (SELECT contact_id FROM contacts))
+            SELECT source, event_id, opted_out_at, actor, detail, crm_flag FROM ({opted_out_relation(settings)})""",
+        [key, key, as_of])
+    row = cur.fetchone()
+    if row is None:
+        return None
+    out = dict(zip([d[0] for d in cur.description], row, strict=True))
+    out["crm_flag"] = bool(out["crm_flag"])
+    return out
+
+
+# emails with a crm-source opt-out event since their last reversal. Parameter: as_of.
+CRM_EVIDENCE_SQL = """
+SELECT email FROM (
+    SELECT lower(trim(coalesce(e.email, ct.email))) AS email, e.type, e.source, e.occurred_at,
+           max(e.occurred_at) FILTER (WHERE e.type = 'opt_out_reversal')
+               OVER (PARTITION BY lower(trim(coalesce(e.email, ct.email)))) AS reversed_at
+    FROM events e LEFT JOIN contacts ct ON e.email IS NULL AND ct.contact_id = e.contact_id
+    WHERE e.type IN ('opt_out', 'opt_out_reversal') AND e.occurred_at <= ?)
+WHERE type = 'opt_out' AND source = 'crm' AND (reversed_at IS NULL OR occurred_at > reversed_at)
+GROUP BY email
+"""
+
+
+def record_crm_flag_opt_outs(con: duckdb.DuckDBPyConnection, settings, at: dt.datetime, actor: str) -> list[dict]:
+    """CRM suppression flags (under the mapping) become ``opt_out`` events, source ``crm``: the one
+    rule used by loads and by CRM syncs. Returns ``[{"event_id", "email"}]`` of the new events.
+
+    A contact whose mapped flag is set and who has no ``crm`` opt-out event since its last reversal
+    (as of ``at``) gets one, even when another opt-out (a link click) is in force: the CRM's word is
+    evidence of its own, so provenance can tell that the CRM says so too. Its id is
+    ``crm-optout:<email>`` the first time and ``crm-optout:<email>:<at>`` after a documented
+    reversal (the flag is still, or again, set). ``detail`` names the CRM fields that are set
+    (``evidence.crm_fields``) and the first of them (``crm``, ``field``, ``mode``). The caller owns the
+    transaction; ending the contact's enrollments is the caller's choice.
+    """
+    mappings = list(settings.crm_mapping)
+    if not mappings:
+        return []
+    flag = crm_flag_sql(settings)
+    cases = {key: [] for key in ("name", "crm", "field", "mode")}
+    params: dict[str, list] = {key: [] for key in cases}
+    for m in mappings:
+        test = f"c.{db.ident(flag_column(m))}"
+        for key, value in (("name", f"{m.crm}.{m.field}"), ("crm", m.crm), ("field", m.field), ("mode", m.mode)):
+            cases[key].append(f"CASE WHEN {test} THEN ?::VARCHAR END")
+            params[key].append(value)
+    stamp = at.strftime("%Y%m%dT%H%M%S")
+    rows = con.execute(
+        f"""INSERT INTO events (event_id, occurred_at, type, contact_id, email, source, actor, detail)
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.event_id = 'crm-optout:' || c.email)
+                        THEN 'crm-optout:' || c.email || ':' || ? ELSE 'crm-optout:' || c.email END,
+                   ?, 'opt_out', c.contact_id, c.email, 'crm', ?,
+                   to_json({{'evidence': {{'crm_fields': list_filter([{', '.join(cases['name'])}],
+                                                                     lambda x: x IS NOT NULL)}},
+                            'crm': coalesce({', '.join(cases['crm'])}),
+                            'field': coalesce({', '.join(cases['field'])}),
+                            'mode': coalesce({', '.join(cases['mode'])})}})::VARCHAR
+            FROM contacts c
+            LEFT JOIN ({CRM_EVIDENCE_SQL}) o ON o.email = c.email
+            WHERE {flag} AND o.email IS NULL
+              AND NOT EXISTS (SELECT 1 FROM events x WHERE x.event_id = 'crm-optout:' || c.email || ':' || ?)
+            ORDER BY c.email
+            RETURNING event_id, email""",
+        [stamp, at, actor, *params["name"], *params["crm"], *params["field"], *params["mode"], at, stamp]).fetchall()
+    return [{"event_id": r[0], "email": r[1]} for r in rows]
