@@ -13,7 +13,7 @@ import uuid
 import duckdb
 
 from unify_dash.errors import NotFound, ValidationError
-from unify_dash.model import crms, roles, states
+from unify_dash.model import crms, identity, roles, states
 from unify_dash.model.settings import Settings, settings_at
 from unify_dash.store import db, ledger
 
@@ -53,8 +53,9 @@ def settings_or_empty(con: duckdb.DuckDBPyConnection, when: dt.datetime) -> tupl
 
 
 def contact_row(con: duckdb.DuckDBPyConnection, email: str) -> dict:
-    """The contact with ``email`` (trimmed, case-insensitive) as a dict; :class:`NotFound` otherwise."""
-    key = (email or "").strip().lower()
+    """The contact with ``email`` (in its normal form, :func:`identity.normalize_email`) as a dict;
+    :class:`NotFound` otherwise, :class:`ValidationError` when the address hides characters."""
+    key = identity.normalize_email(email or "")
     cur = con.execute("SELECT * FROM contacts WHERE email = ?", [key])
     row = cur.fetchone()
     if row is None:
@@ -177,13 +178,15 @@ def reverse_opt_out(con: duckdb.DuckDBPyConnection, actor, email: str, *, permis
             "when, and how: a note or reference)")
     permission_time = db.parse_timestamp(permission_at, "permission_at")
     at = at or db.now(con)
-    if permission_time > at:
-        raise ValidationError(f"permission_at {permission_time:%Y-%m-%d %H:%M} is in the future")
     contact = contact_row(con, email)
     settings = settings_or_empty(con, at)[1]
     status = opt_out_status(con, settings, contact["email"], _event_time(con, contact["email"], at))
     if status is None:
         raise ValidationError(f"{contact['email']} is not opted out; nothing to reverse")
+    problems = ledger.permission_problems(permission_by, permission_time, evidence,
+                                          opted_out_at=status["latest_at"], now=max(at, db.now(con)))
+    if problems:
+        raise ValidationError(f"the opt-out of {contact['email']} was not reversed: " + "; ".join(problems))
     blocked = [m for m in settings.crm_mapping if not m.writable and contact.get(flag_column(m))]
     if blocked:
         names = "; ".join(f"{field_label(m)} is set and the mapping is read-only" for m in blocked)
@@ -192,7 +195,9 @@ def reverse_opt_out(con: duckdb.DuckDBPyConnection, actor, email: str, *, permis
             f"cannot reverse the opt-out of {contact['email']}: {names}. Clear the flag in {crms} first "
             f"(Unify cannot write to a read-only mapping); the contact stays opted out.")
     permission = {"permission_by": permission_by.strip(), "permission_at": permission_time.isoformat(sep=" "),
-                  "evidence": evidence.strip(), "reverses": status["event_id"], "reversed_source": status["source"]}
+                  "evidence": evidence.strip(), "reverses": status["event_id"], "reversed_source": status["source"],
+                  "before": {"opted_out": True, "source": status["source"], "since": str(status["opted_out_at"]),
+                             "event_id": status["event_id"], "crm_flag": status["crm_flag"]}}
     with db.transaction(con):
         at_event = _event_time(con, contact["email"], at)
         event_id = f"reversal:{uuid.uuid4().hex}"
@@ -215,7 +220,7 @@ def reverse_opt_out(con: duckdb.DuckDBPyConnection, actor, email: str, *, permis
                      db.dumps(permission)])
         db.bump_generation(con)
         roles.audit(con, actor, "contact.reverse_opt_out", contact["email"],
-                     {**permission, "event_id": event_id,
+                     {**permission, "event_id": event_id, "after": {"opted_out": False, "crm_flags_cleared": cleared},
                       "writebacks": [w["writeback_id"] for w in writebacks]}, at=at)
     return {"email": contact["email"], "contact_id": contact["contact_id"], "event_id": event_id,
             "permission": permission, "crm_flags_cleared": cleared, "writebacks": writebacks}

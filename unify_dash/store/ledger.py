@@ -16,6 +16,7 @@ import datetime as dt
 import duckdb
 
 from unify_dash.model import crms, states
+from unify_dash.model.identity import hidden_characters
 from unify_dash.store import db
 
 
@@ -85,12 +86,14 @@ def crm_flag_sql(settings, alias: str = "c") -> str:
 
 
 # The opt-out in force per email, from events alone. Parameter: as_of. Columns: email, source,
-# event_id, opted_out_at (since), actor, detail, reversed_at (the last reversal before it, if any).
+# event_id, opted_out_at (since), latest_at (the newest opt-out event in force), actor, detail,
+# reversed_at (the last reversal before it, if any).
 EVENT_OPT_OUTS_SQL = """
 SELECT r.email,
        arg_min(r.source, (r.occurred_at, r.event_id)) AS source,
        arg_min(r.event_id, (r.occurred_at, r.event_id)) AS event_id,
        min(r.occurred_at) AS opted_out_at,
+       max(r.occurred_at) AS latest_at,
        arg_min(r.actor, (r.occurred_at, r.event_id)) AS actor,
        arg_min(r.detail, (r.occurred_at, r.event_id)) AS detail,
        any_value(r.reversed_at) AS reversed_at
@@ -110,14 +113,14 @@ GROUP BY r.email
 
 def opted_out_relation(settings) -> str:
     """SQL selecting every opted-out contact: ``contact_id, email, source, event_id, opted_out_at,
-    actor, detail, crm_flag`` (``crm_flag``: a mapped CRM flag is set now).
+    latest_at, actor, detail, crm_flag`` (``crm_flag``: a mapped CRM flag is set now).
 
     One parameter: ``as_of``. A contact opted out both ways reports the event's source and time."""
     flag = crm_flag_sql(settings)
     return f"""
         SELECT c.contact_id, c.email,
                coalesce(o.source, 'crm') AS source,
-               o.event_id, o.opted_out_at, o.actor, o.detail,
+               o.event_id, o.opted_out_at, o.latest_at, o.actor, o.detail,
                {flag} AS crm_flag
         FROM contacts c
         LEFT JOIN ({EVENT_OPT_OUTS_SQL}) o ON o.email = c.email
@@ -126,7 +129,7 @@ def opted_out_relation(settings) -> str:
 
 
 def opt_out_status(con: duckdb.DuckDBPyConnection, settings, email: str, as_of: dt.datetime) -> dict | None:
-    """``{"source", "event_id", "opted_out_at", "actor", "detail", "crm_flag"}`` when ``email`` is opted
+    """``{"source", "event_id", "opted_out_at", "latest_at", "actor", "detail", "crm_flag"}`` when ``email`` is opted
     out at ``as_of`` (the row of :func:`opted_out_relation` for this contact), else None."""
     key = (email or "").strip().lower()
     # the same relation over this contact's rows only: the CTEs bind the names ``contacts`` and
@@ -137,7 +140,7 @@ def opt_out_status(con: duckdb.DuckDBPyConnection, settings, email: str, as_of: 
                             UNION ALL
                             SELECT * FROM main.events
                             WHERE email IS NULL AND contact_id IN (SELECT contact_id FROM contacts))
-            SELECT source, event_id, opted_out_at, actor, detail, crm_flag FROM ({opted_out_relation(settings)})""",
+            SELECT source, event_id, opted_out_at, latest_at, actor, detail, crm_flag FROM ({opted_out_relation(settings)})""",
         [key, key, as_of])
     row = cur.fetchone()
     if row is None:
@@ -202,3 +205,90 @@ def record_crm_flag_opt_outs(con: duckdb.DuckDBPyConnection, settings, at: dt.da
             RETURNING event_id, email""",
         [stamp, at, actor, *params["name"], *params["crm"], *params["field"], *params["mode"], at, stamp]).fetchall()
     return [{"event_id": r[0], "email": r[1]} for r in rows]
+
+
+def pin_event_emails(con: duckdb.DuckDBPyConnection) -> int:
+    """Give every opt-out and reversal event recorded by contact id only the email of that contact,
+    now: opt-outs are keyed by email, so a later load that changes the contact's email (or reuses
+    its id for somebody else) cannot carry the opt-out over to another address. Returns the count."""
+    return con.execute(
+        "UPDATE events SET email = c.email FROM contacts c WHERE events.email IS NULL "
+        "AND events.contact_id = c.contact_id AND events.type IN ('opt_out', 'opt_out_reversal')").fetchone()[0]
+
+
+# --- the permission record of a reversal ------------------------------------------------------------
+
+PLACEHOLDERS = frozenset({"-", "--", "?", "x", "xx", "xxx", "n/a", "na", "none", "null", "nil", "unknown", "test",
+                          "tbd", "todo", "asdf", "someone", "somebody", "nobody", "anonymous", "ok", "yes", "no",
+                          "see above", "see ticket", "per request", "requested"})
+
+
+def _plain(text) -> str:
+    return " ".join(str(text).split()).strip().lower() if text is not None else ""
+
+
+def permission_problems(permission_by, permission_at: dt.datetime | None, evidence, *,
+                        opted_out_at: dt.datetime | None, now: dt.datetime) -> list[str]:
+    """What a compliance officer would refuse in a reversal's permission record (empty: acceptable).
+
+    * who gave it: a name (at least two letters), no invisible characters, not a placeholder such
+      as ``-`` or ``n/a``;
+    * when: not in the future, and not before the opt-out it ends (the newest one in force);
+    * evidence: a real reference (a ticket or message id, an address, a link, or a description of
+      at least three words), no invisible characters, not a placeholder such as ``x``.
+    """
+    out = []
+    for name, value in (("permission_by", permission_by), ("evidence", evidence)):
+        found = hidden_characters(str(value or ""))
+        if found:
+            pos, char = found[0]
+            out.append(f"{name} contains a character that cannot be seen ({char} at character {pos})")
+    who = _plain(permission_by)
+    if who in PLACEHOLDERS or sum(ch.isalpha() for ch in who) < 2:
+        out.append(f"permission_by {str(permission_by)!r} is not a name; expected who gave the permission, "
+                   "e.g. 'Bob Jones (the contact)'")
+    if permission_at is not None:
+        if permission_at > now:
+            out.append(f"permission_at {permission_at:%Y-%m-%d %H:%M} is in the future (now is {now:%Y-%m-%d %H:%M})")
+        if opted_out_at is not None and permission_at < opted_out_at:
+            out.append(f"permission_at {permission_at:%Y-%m-%d %H:%M} is before the opt-out it would end "
+                       f"({opted_out_at:%Y-%m-%d %H:%M}); permission must be given after opting out")
+    ref = _plain(evidence)
+    words = [w for w in ref.replace(",", " ").split() if any(ch.isalnum() for ch in w)]
+    has_ref = any(ch.isdigit() for ch in ref) or "@" in ref or "#" in ref or "://" in ref
+    if ref in PLACEHOLDERS or sum(ch.isalnum() for ch in ref) < 6 or not (has_ref or len(words) >= 3):
+        out.append(f"evidence {str(evidence)!r} is not a reference; expected where the permission is recorded, "
+                   "e.g. 'email of 2026-11-05, ticket SUP-12'")
+    return out
+
+
+# --- the clock never goes back -----------------------------------------------------------------------
+
+
+def latest_activity(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
+    """The newest recorded moment of the workspace: its pinned clock, its newest event and its newest
+    execution-log row. A load never sets the clock before it."""
+    row = con.execute(
+        """SELECT greatest(
+               (SELECT try_cast(value AS TIMESTAMP) FROM meta WHERE key = 'clock'),
+               (SELECT max(occurred_at) FROM events),
+               (SELECT max("at") FROM execution_log))""").fetchone()
+    return row[0] if row else None
+
+
+def load_clock(con: duckdb.DuckDBPyConnection, pinned: dt.datetime | None) -> tuple[dt.datetime | None, str | None]:
+    """The clock a load leaves, and a warning: ``pinned`` (workspace.yaml ``now``) unless it is older
+    than :func:`latest_activity`, which then stays (a warning says so). Without a pin the wall clock
+    runs, unless recorded activity is ahead of it (a simulated workspace): then the clock stays there.
+    Returns ``(clock, warning)``; ``clock`` None = the wall clock."""
+    latest = latest_activity(con)
+    if pinned is not None:
+        if latest is not None and pinned < latest:
+            return latest, (f"workspace.yaml: now {pinned:%Y-%m-%d %H:%M:%S} is before recorded activity "
+                            f"({latest:%Y-%m-%d %H:%M:%S}); ignored: the clock never goes back, it stays at "
+                            f"{latest:%Y-%m-%d %H:%M:%S}")
+        return pinned, None
+    wall = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    if latest is not None and latest > wall:
+        return latest, None
+    return None, None

@@ -175,6 +175,7 @@ TABLES: dict[str, tuple[Column | Key, ...]] = {
         Column("action", "VARCHAR", "NOT NULL"),
         Column("target", "VARCHAR"),
         Column("detail", "VARCHAR"),
+        Column("wall_at", "TIMESTAMP"),  # the real (UTC) time beside the workspace clock "at"
     ),
     "crm_writebacks": (
         Column("writeback_id", "VARCHAR", "PRIMARY KEY"),
