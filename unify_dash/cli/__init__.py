@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tick", default="1h",
                    help="scheduler resolution: steps due within a tick go out at its end, e.g. 15m, 1h, 1d "
                         "(default 1h)")
+    p.add_argument("--sender", metavar="package.module:factory",
+                   help="deliver through factory()'s deliver(message) (default: record only, nothing leaves)")
 
     p = sub.add_parser("classify", help="classify replies from stdin, one per line; one JSON object per line out")
     p.add_argument("--jsonl", action="store_true", help="input lines are JSON objects: text, optional subject, headers")
