@@ -257,3 +257,50 @@ def test_actions_look_contacts_up_by_the_normal_form(loaded):
     assert out["email"] == "bob@acme.com"
     with pytest.raises(ValidationError, match="cannot be seen"):
         optouts.opt_out(con, SUPPORT, "bob\u200b@acme.com", source="admin")
+
+
+# --- one relation: every consumer gives the same answer ---------------------------------------------
+
+
+def test_contact_header_profile_and_explain_agree_after_a_load(con, tmp_path):
+    """Carol clicked the opt-out link on Nov 20; the load also records her HubSpot flag. The header
+    (opt_out_status) said 'crm' (newest event) while the Profile (provenance) said 'link' (first)."""
+    from unify_dash import engine
+    from unify_dash.actions import crmsync
+
+    events = with_row(EVENTS_CSV, "ev5,2026-11-20T08:00:00,opt_out,carol@gmail.com,,,,,link,,,,")
+    loader.load_workspace(con, write_workspace(tmp_path, {"events.csv": events}))
+    header = status(con, "carol@gmail.com")
+    profile = crmsync.provenance(con, email="carol@gmail.com").iloc[0]
+    explained = engine.explain(con, "carol@gmail.com")["opt_out"]
+    assert header["source"] == profile["origin"] == explained["source"] == "link"
+    assert header["event_id"] == profile["evidence_event_id"] == explained["event_id"] == "ev5"
+    assert header["opted_out_at"] == profile["opted_out_at"] == dt.datetime(2026, 11, 20, 8)
+
+
+def test_provenance_resolves_an_opt_out_recorded_by_contact_id(con):
+    from lifecycle_factory import T0, add_contact, add_event, make_workspace
+
+    from unify_dash.actions import crmsync
+
+    make_workspace(con)
+    cid = add_contact(con, "lin@delta.com")
+    add_event(con, "opt_out", T0 - H, contact_id=cid, email=None, source="link", event_id="click-by-id")
+    p = crmsync.provenance(con, as_of=T0).set_index("email").loc["lin@delta.com"]
+    assert (p["origin"], p["evidence_event_id"]) == ("link", "click-by-id")
+    assert status(con, "lin@delta.com", T0)["event_id"] == "click-by-id"
+
+
+def test_the_reply_queue_leaves_out_contacts_opted_out_by_a_crm_flag(con):
+    from lifecycle_factory import T0, add_contact, make_workspace
+
+    from unify_dash.actions import enrollments as lifecycle
+
+    make_workspace(con)
+    add_contact(con, "flag@delta.com", sf_email_opt_out=True)  # Salesforce HasOptedOutOfEmail is mapped
+    add_contact(con, "plain@delta.com")
+    for email in ("flag@delta.com", "plain@delta.com"):
+        lifecycle.record_reply(con, email, "Please remove me from your list", at=T0)
+    queue = lifecycle.opt_out_reply_queue(con, as_of=T0 + H)
+    assert list(queue["email"]) == ["plain@delta.com"]
+    assert status(con, "flag@delta.com", T0 + H)["source"] == "crm"
