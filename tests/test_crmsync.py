@@ -59,7 +59,9 @@ def test_apply_crm_flags_opts_out_under_the_mapping_only(con, ws):
     got = {e["email"]: e for e in events(con, "opt_out")}
     assert set(got) == {"sf@acme.com", "hs@beta.com"}  # Do Not Email is not the mapped Salesforce field
     assert got["sf@acme.com"]["event_id"] == "crm-optout:sf@acme.com"
-    assert json.loads(got["hs@beta.com"]["detail"]) == {"evidence": {"crm_fields": ["hubspot.hs_email_optout"]}}
+    assert json.loads(got["hs@beta.com"]["detail"]) == {"evidence": {"crm_fields": ["hubspot.hs_email_optout"]},
+                                                        "crm": "hubspot", "field": "hs_email_optout",
+                                                        "mode": "read_only"}
     assert all(e["source"] == "crm" for e in got.values())
     assert enrollment(con, "en-sf")["completion_reason"] == "opted_out"
     assert enrollment(con, "en-dne")["state"] == "queued"
@@ -76,7 +78,7 @@ def test_apply_crm_flags_opts_out_under_the_mapping_only(con, ws):
 def test_apply_crm_flags_after_a_reversal_uses_a_new_event_id(con, ws):
     crmsync.apply_crm_flags(con, REVOPS, at=T0)
     optouts.reverse_opt_out(con, SUPPORT, "sf@acme.com", permission_by="the contact", permission_at=T0 + H,
-                            evidence="call notes", at=T0 + 2 * H)
+                            evidence="call notes of 2026-11-02, ticket SUP-7", at=T0 + 2 * H)
     con.execute("UPDATE contacts SET sf_email_opt_out = TRUE WHERE email = 'sf@acme.com'")  # set again in the CRM
     out = crmsync.apply_crm_flags(con, REVOPS, at=T0 + 3 * H)
     assert out["new_opt_outs"] == 1

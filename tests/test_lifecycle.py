@@ -123,16 +123,17 @@ def test_bulk_unenroll_in_batches_with_progress(con, ws, filter, expected):
 
 def test_failed_batch_leaves_no_half_state_and_resumes(con, ws, monkeypatch):
     _bulk_ws(con)
-    real = lifecycle.insert_unenroll_events
+    real = lifecycle.end_enrollments
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
+        out = real(*args, **kwargs)
         if calls["n"] == 3:  # batch 3: its enrollments are already updated when this fails
             raise RuntimeError("injected failure")
-        return real(*args, **kwargs)
+        return out
 
-    monkeypatch.setattr(lifecycle, "insert_unenroll_events", flaky)
+    monkeypatch.setattr(lifecycle, "end_enrollments", flaky)
     seen = []
     with pytest.raises(RuntimeError, match="injected"):
         lifecycle.bulk_unenroll(con, MANAGER, sequence_id="seq1", filter=ACME, batch_size=5, job_id="job-1",

@@ -246,7 +246,8 @@ def test_reload_replaces_records_and_keeps_history(loaded, tmp_path):
     loader.load_workspace(con, folder)
     assert [r[0] for r in con.execute("SELECT contact_id FROM contacts ORDER BY 1").fetchall()] == [
         "c1", "c2", "c5", "c9"]
-    assert con.execute("SELECT count(*) FROM enrollments").fetchone()[0] == 0
+    # enrollments are the platform's progress: merged, never dropped by a reload (docs/ledger.md)
+    assert con.execute("SELECT count(*) FROM enrollments").fetchone()[0] == 3
     # history stays: every event of the first load, the settings version, both audits
     assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 5
     assert con.execute("SELECT count(*) FROM settings_versions").fetchone()[0] == 1
@@ -304,31 +305,35 @@ def test_workspace_opt_outs_survive_reloads(loaded, tmp_path):
     assert _status(con, "eve@initech.com")["source"] == "link"
 
 
+PERMISSION = {"permission_by": "Carol Jones (the contact)", "permission_at": "2026-11-26T10:00",
+              "evidence": "email of 2026-11-26, ticket SUP-31"}
+SUPPORT = roles.Actor("sam", "support")
+
+
 def test_flag_still_set_after_a_reversal_opts_out_again(loaded, tmp_path):
     con, _, _ = loaded
-    reversal = with_row(EVENTS_CSV, 'rev1,2026-11-26T10:00:00,opt_out_reversal,carol@gmail.com,,,,,admin,sam,,,'
-                                    '"{""given_by"": ""carol"", ""evidence"": ""email 2026-11-26""}"')
+    optouts.reverse_opt_out(con, SUPPORT, "carol@gmail.com", **PERMISSION, at=NOW + dt.timedelta(hours=2))
+    assert _status(con, "carol@gmail.com", NOW + dt.timedelta(hours=3)) is None
+    # the HubSpot export still has the flag (the write-back is pending): the next load opts her out again
     later = "now: 2026-11-27T09:00:00\n"
-    loader.load_workspace(con, write_workspace(tmp_path, {"events.csv": reversal, "workspace.yaml": later},
-                                               name="reversed"))
+    loader.load_workspace(con, write_workspace(tmp_path, {"workspace.yaml": later}, name="reloaded"))
     ids = [r[0] for r in con.execute("SELECT event_id FROM events WHERE email = 'carol@gmail.com' AND "
                                      "type = 'opt_out' ORDER BY occurred_at").fetchall()]
     assert ids == ["crm-optout:carol@gmail.com", "crm-optout:carol@gmail.com:20261127T090000"]
     before = dump(con, skip_audit=True)
-    loader.load_workspace(con, write_workspace(tmp_path, {"events.csv": reversal, "workspace.yaml": later},
-                                               name="reversed"))
+    loader.load_workspace(con, write_workspace(tmp_path, {"workspace.yaml": later}, name="reloaded"))
     assert dump(con, skip_audit=True) == before
 
 
 def test_reversal_without_the_flag_is_not_undone(loaded, tmp_path):
     con, _, _ = loaded
-    reversal = with_row(EVENTS_CSV, 'rev1,2026-11-26T10:00:00,opt_out_reversal,carol@gmail.com,,,,,admin,sam,,,'
-                                    'permission by phone 2026-11-26')
     cleared = replace_row(CONTACTS_CSV, 4, "c3,carol@gmail.com,Carol,Jones,Founder,UK,,,,101,false,false,false,,,")
-    loader.load_workspace(con, write_workspace(tmp_path, {"events.csv": reversal, "contacts.csv": cleared,
-                                                          "workspace.yaml": "now: 2026-11-27T09:00:00\n"},
-                                               name="reversed"))
-    assert _status(con, "carol@gmail.com") is None
+    loader.load_workspace(con, write_workspace(tmp_path, {"contacts.csv": cleared}, name="cleared"))
+    optouts.reverse_opt_out(con, SUPPORT, "carol@gmail.com", **PERMISSION, at=NOW + dt.timedelta(hours=2))
+    later = "now: 2026-11-27T09:00:00\n"
+    loader.load_workspace(con, write_workspace(tmp_path, {"contacts.csv": cleared, "workspace.yaml": later},
+                                               name="reloaded"))
+    assert _status(con, "carol@gmail.com", NOW + dt.timedelta(days=1)) is None
 
 
 # --- all or nothing -------------------------------------------------------------------------------------

@@ -290,20 +290,28 @@ def test_custom_sender_receives_messages(con, ws):
     assert [json.loads(e["detail"])["delivery_id"] for e in events(con, "send")] == ["smtp-1", "smtp-2"]
 
 
-def test_a_failing_tick_leaves_nothing_half_done(con, ws):
+def test_a_failing_sender_leaves_the_step_pending_in_the_outbox(con, ws):
     c = add_contact(con, "ann@beta.com")
     scheduler.run_until(con, T0 + H)
-    before = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-              for t in ("enrollments", "events", "execution_log")}
     [e] = by_contact(con, c)
+    assert e["current_step"] == 1
+    sends = len(events(con, "send"))
     with pytest.raises(ConnectionError):
         scheduler.run_until(con, T0 + 5 * D, sender=ListSender(fail_at=1))
-    # the failed tick (step 2, at T0 + 1 h + 3 d) was rolled back; the clock stayed before it
-    assert db.now(con) < T0 + H + 3 * D
-    assert by_contact(con, c)[0]["current_step"] == e["current_step"] == 1
-    assert {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in before} == before
-    scheduler.run_until(con, T0 + 5 * D)
+    # the tick (step 2, at T0 + 1 h + 3 d) committed what it was about to send, then delivery failed:
+    # the step is pending in the outbox under its key, no send event is recorded for it
+    assert db.now(con) == T0 + H + 3 * D
     assert by_contact(con, c)[0]["current_step"] == 2
+    assert rows(con, "SELECT idempotency_key, status, attempts FROM outbox WHERE step = 2") == [
+        {"idempotency_key": f"{e['enrollment_id']}:2", "status": "pending", "attempts": 1}]
+    assert len(events(con, "send")) == sends
+    # the rerun re-offers it first, with the same key, and nothing is queued twice
+    sender = ListSender()
+    s = scheduler.run_until(con, T0 + 5 * D, sender=sender)
+    assert s["reoffered"] == 1 and [m.idempotency_key for m in sender.messages][:1] == [f"{e['enrollment_id']}:2"]
+    assert rows(con, "SELECT count(*) AS n FROM outbox WHERE status <> 'delivered'") == [{"n": 0}]
+    got = rows(con, "SELECT enrollment_id, step, count(*) AS n FROM events WHERE type = 'send' GROUP BY ALL")
+    assert all(r["n"] == 1 for r in got) and len(got) == 2
 
 
 # --- evaluation reuse --------------------------------------------------------------------------------------

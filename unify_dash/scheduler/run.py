@@ -37,8 +37,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 import duckdb
 import numpy as np
@@ -48,7 +46,9 @@ from unify_dash import engine
 from unify_dash.errors import NotFound, ValidationError
 from unify_dash.model import roles, states, vocabulary
 from unify_dash.model.settings import Settings, settings_at
-from unify_dash.store import db
+from unify_dash.scheduler import outbox
+from unify_dash.scheduler.outbox import Message, RecordingSender, Sender  # noqa: F401
+from unify_dash.store import db, ledger
 
 DEFAULT_TICK = dt.timedelta(hours=1)
 HEARTBEAT = dt.timedelta(days=1)  # at least one tick a day: Play entry sees contacts that newly qualify
@@ -56,59 +56,7 @@ HEARTBEAT = dt.timedelta(days=1)  # at least one tick a day: Play entry sees con
 RELATIVE_OPS = tuple(o.name for o in vocabulary.OPERATORS.values() if o.value == "days")
 
 
-# --- the sender seam -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Message:
-    """One step of one enrollment, ready to be delivered."""
-
-    enrollment_id: str
-    contact_id: str
-    email: str
-    sequence_id: str
-    step: int
-    subject: str
-    at: dt.datetime
-
-
-@runtime_checkable
-class Sender(Protocol):
-    """Delivers messages. A real integration implements ``send`` (and may implement
-    ``send_batch(messages: DataFrame) -> list[str]`` for speed); the scheduler records a ``send``
-    event with the returned delivery id for every message."""
-
-    def send(self, message: Message) -> str: ...
-
-
-class RecordingSender:
-    """The default sender: no email leaves the machine. Each message gets a delivery id
-    (``rec:<enrollment>:<step>``) and the scheduler records it as a ``send`` event."""
-
-    def __init__(self):
-        self.sent = 0
-
-    def send(self, message: Message) -> str:
-        self.sent += 1
-        return f"rec:{message.enrollment_id}:{message.step}"
-
-    def send_batch(self, messages: pd.DataFrame) -> list[str]:
-        self.sent += len(messages)
-        return ("rec:" + messages["enrollment_id"].astype(str) + ":" + messages["step"].astype(str)).tolist()
-
-
-def _deliver(sender, messages: pd.DataFrame) -> list[str]:
-    if messages.empty:
-        return []
-    batch = getattr(sender, "send_batch", None)
-    if callable(batch):
-        ids = list(batch(messages))
-    else:
-        ids = [sender.send(Message(**row)) for row in messages[
-            ["enrollment_id", "contact_id", "email", "sequence_id", "step", "subject", "at"]].to_dict("records")]
-    if len(ids) != len(messages):
-        raise ValidationError(f"the sender returned {len(ids)} delivery ids for {len(messages)} messages")
-    return [str(x) for x in ids]
+# --- the sender seam: scheduler/outbox.py (Message, Sender, RecordingSender, load_sender) ----------------
 
 
 # --- helpers -------------------------------------------------------------------------------------------
@@ -273,7 +221,7 @@ def _next_version(con, after: dt.datetime) -> dt.datetime | None:
 
 def _new_summary(start: dt.datetime, until: dt.datetime) -> dict:
     return {"from": start, "until": until, "ticks": 0, "evaluations": 0, "evaluation_reasons": Counter(),
-            "entry_passes": Counter(), "sends": 0, "skips": Counter(), "removals": Counter(), "new_enrollments": 0,
+            "entry_passes": Counter(), "sends": 0, "queued": 0, "reoffered": 0, "skips": Counter(), "removals": Counter(), "new_enrollments": 0,
             "reenrolled": 0, "not_enrolled": Counter(), "not_enrolled_contacts": 0,
             "excluded_at_audience": Counter(), "opted_out_at_entry": 0, "completions": Counter(), "seconds": 0.0}
 
@@ -291,35 +239,24 @@ def _count_blocking(counter: Counter, pairs) -> None:
 def _complete_replied(con, t: dt.datetime, since: dt.datetime | None, summary: dict) -> None:
     """Replies recorded in (``since``, ``t``] (all up to ``t`` when ``since`` is None), not
     out-of-office, end the queued/active enrollments they answer (``completed`` / ``replied``)."""
-    ids = [r[0] for r in con.execute(
-        f"""WITH r AS (
+    ids = ledger.end_enrollments(con, (
+        f"""enrollment_id IN (
+           WITH r AS (
                SELECT coalesce(r.contact_id, c.contact_id) AS contact_id, r.enrollment_id, r.sequence_id,
                       r.occurred_at
                FROM events r LEFT JOIN contacts c ON c.email = r.email
                WHERE r.type = 'reply' AND coalesce(lower(r.label), '') <> 'out_of_office'
-                 AND r.occurred_at <= ? AND (?::TIMESTAMP IS NULL OR r.occurred_at > ?)),
-           hit AS (
-               SELECT e.enrollment_id FROM enrollments e JOIN r ON r.enrollment_id = e.enrollment_id
-               WHERE e.state IN {states.ACTIVE_SQL}
-                 AND r.occurred_at >= coalesce(e.enrolled_at, TIMESTAMP '1970-01-01')
-               UNION
-               SELECT e.enrollment_id FROM enrollments e JOIN r ON r.contact_id = e.contact_id
-               WHERE r.enrollment_id IS NULL AND e.state IN {states.ACTIVE_SQL}
-                 AND (r.sequence_id IS NULL OR r.sequence_id = e.sequence_id)
-                 AND r.occurred_at >= coalesce(e.enrolled_at, TIMESTAMP '1970-01-01'))
-           UPDATE enrollments SET state = 'completed', completion_reason = 'replied', next_step_at = NULL,
-                  updated_at = ?
-           WHERE enrollment_id IN (SELECT enrollment_id FROM hit)
-           RETURNING enrollment_id""", [t, since, since, t]).fetchall()]
-    if ids:
-        con.execute(
-            "INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step, "
-            "source, actor, detail) SELECT 'complete:' || uuid()::VARCHAR, ?, 'complete', e.contact_id, c.email, "
-            "e.sequence_id, e.enrollment_id, e.current_step, 'replied', 'system', '{\"reason\": \"replied\"}' "
-            "FROM enrollments e LEFT JOIN contacts c USING (contact_id) "
-            "WHERE e.enrollment_id IN (SELECT unnest(?::VARCHAR[]))", [t, ids])
-        summary["completions"]["replied"] += len(ids)
-
+                 AND r.occurred_at <= ? AND (?::TIMESTAMP IS NULL OR r.occurred_at > ?))
+           SELECT e.enrollment_id FROM enrollments e JOIN r ON r.enrollment_id = e.enrollment_id
+           WHERE e.state IN {states.ACTIVE_SQL}
+             AND r.occurred_at >= coalesce(e.enrolled_at, TIMESTAMP '1970-01-01')
+           UNION
+           SELECT e.enrollment_id FROM enrollments e JOIN r ON r.contact_id = e.contact_id
+           WHERE r.enrollment_id IS NULL AND e.state IN {states.ACTIVE_SQL}
+             AND (r.sequence_id IS NULL OR r.sequence_id = e.sequence_id)
+             AND r.occurred_at >= coalesce(e.enrolled_at, TIMESTAMP '1970-01-01'))""", [t, since, since]),
+        reason="replied", at=t)
+    summary["completions"]["replied"] += len(ids)
 
 ENTRY_COLUMNS = ["contact_id", "play_id", "node_id", "sequence_id", "outcome", "bcode"]
 
@@ -495,7 +432,7 @@ COMPLETION = {"opted_out": "opted_out", "excluded": "excluded", "excluded_mid_se
               "unknown_contact": "excluded"}
 
 
-def _send_pass(con, ev, sender, t: dt.datetime, summary: dict) -> None:
+def _send_pass(con, ev, t: dt.datetime, summary: dict) -> None:
     """Decide and carry out every step due by ``t`` (inside the tick's transaction)."""
     seqs = [s.id for s in ev.settings.sequences]
     due = [r[0] for r in con.execute(
@@ -530,55 +467,33 @@ def _send_pass(con, ev, sender, t: dt.datetime, summary: dict) -> None:
             "count(*) FILTER (WHERE will_send AND step > n_steps), "
             "count(*) FILTER (WHERE decision IN ('skip', 'remove')) FROM _sched_x").fetchall()[0]
         # sends (a blocking exclusion that does not remove active participants lets the step go)
-        messages = None if not n_send else con.execute("SELECT enrollment_id, contact_id, email, sequence_id, step, subject FROM _sched_x "
-                               "WHERE will_send AND n_steps IS NOT NULL AND step <= n_steps "
-                               "ORDER BY enrollment_id").df()
         if n_send:
-            messages["at"] = t
-            delivered = pd.DataFrame({"enrollment_id": messages["enrollment_id"].to_numpy(dtype=object),
-                                      "delivery_id": pd.Series(_deliver(sender, messages), dtype=object).to_numpy()})
-            con.register("_sched_del", delivered)
-            try:
-                con.execute("""
-                    CREATE OR REPLACE TEMP TABLE _sched_go AS
-                    SELECT x.*, v.delivery_id, x.step >= x.n_steps AS last
-                    FROM _sched_x x JOIN _sched_del v USING (enrollment_id)""")
-            finally:
-                con.unregister("_sched_del")
+            # committed with the tick, delivered after it (outbox.flush): at most once per enrollment and step
             con.execute("""
-                INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step,
-                                    source, actor, text, detail)
-                SELECT 'send:' || uuid()::VARCHAR, ?, 'send', contact_id, email, sequence_id, enrollment_id, step,
-                       'scheduler', 'system', subject, to_json({'delivery_id': delivery_id})::VARCHAR
-                FROM _sched_go""", [t])
+                CREATE OR REPLACE TEMP TABLE _sched_go AS
+                SELECT x.*, x.step >= x.n_steps AS last FROM _sched_x x
+                WHERE will_send AND n_steps IS NOT NULL AND step <= n_steps""")
+            con.execute(outbox.queue_sql("_sched_go"), [t])
             con.execute("""
-                UPDATE enrollments SET current_step = g.step,
-                       state = CASE WHEN g.last THEN 'completed' ELSE 'active' END,
-                       completion_reason = CASE WHEN g.last THEN 'finished' END,
-                       next_step_at = CASE WHEN g.last THEN NULL
-                                      ELSE ?::TIMESTAMP + to_microseconds((coalesce(g.next_delay, 0)
-                                                                           * 86400000000)::BIGINT) END,
+                UPDATE enrollments SET current_step = g.step, state = 'active',
+                       next_step_at = ?::TIMESTAMP + to_microseconds((coalesce(g.next_delay, 0)
+                                                                       * 86400000000)::BIGINT),
                        updated_at = ?
                 FROM _sched_go g WHERE enrollments.enrollment_id = g.enrollment_id""", [t, t])
             con.execute("""
                 INSERT INTO execution_log
                 SELECT 'log:' || uuid()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, step, 'sent',
                        blocking_json, ? FROM _sched_go""", [t, version])
-            con.execute("""
-                INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step,
-                                    source, actor, detail)
-                SELECT 'complete:' || uuid()::VARCHAR, ?, 'complete', contact_id, email, sequence_id, enrollment_id,
-                       step, 'finished', 'system', '{"reason": "finished"}' FROM _sched_go WHERE last""", [t])
+            ledger.end_enrollments(con, ("enrollment_id IN (SELECT enrollment_id FROM _sched_go WHERE last)", []),
+                                   reason="finished", at=t)
             sent, finished = con.execute("SELECT count(*), count(*) FILTER (WHERE last) FROM _sched_go").fetchall()[0]
-            summary["sends"] += int(sent)
+            summary["queued"] += int(sent)
             summary["completions"]["finished"] += int(finished)
         # the sequence got shorter than the steps already sent: nothing left to send
         if n_over:
-            con.execute("""
-                UPDATE enrollments SET state = 'completed', completion_reason = 'finished', next_step_at = NULL,
-                       updated_at = ?
-                WHERE enrollment_id IN (SELECT enrollment_id FROM _sched_x WHERE will_send AND step > n_steps)""",
-                        [t])
+            ledger.end_enrollments(
+                con, ("enrollment_id IN (SELECT enrollment_id FROM _sched_x WHERE will_send AND step > n_steps)", []),
+                reason="finished", at=t, cause={"outcome": "no step left"})
             summary["completions"]["finished"] += int(n_over)
         if not n_stop:
             return
@@ -594,10 +509,6 @@ def _send_pass(con, ev, sender, t: dt.datetime, summary: dict) -> None:
                             ).fetchall()
         if stops:
             con.execute("""
-                UPDATE enrollments SET state = 'completed', completion_reason = s.completion_reason,
-                       next_step_at = NULL, updated_at = ?
-                FROM _sched_stop s WHERE enrollments.enrollment_id = s.enrollment_id""", [t])
-            con.execute("""
                 INSERT INTO execution_log
                 SELECT 'log:' || uuid()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, step, outcome,
                        blocking_json, ? FROM _sched_stop""", [t, version])
@@ -607,14 +518,11 @@ def _send_pass(con, ev, sender, t: dt.datetime, summary: dict) -> None:
                 SELECT 'skip:' || uuid()::VARCHAR, ?, 'exclusion_skip', contact_id, email, sequence_id,
                        enrollment_id, step, outcome, 'system', text, blocking_json
                 FROM _sched_stop WHERE reason <> 'opted_out'""", [t])
-            con.execute("""
-                INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step,
-                                    source, actor, detail)
-                SELECT 'complete:' || uuid()::VARCHAR, ?, 'complete', contact_id, email, sequence_id,
-                       enrollment_id, step - 1, completion_reason, 'system',
-                       to_json({'reason': completion_reason, 'outcome': outcome})::VARCHAR
-                FROM _sched_stop""", [t])
             for decision, reason, completion, n in stops:
+                outcome = "skipped" if decision == "skip" else "removed"
+                ledger.end_enrollments(
+                    con, ("enrollment_id IN (SELECT enrollment_id FROM _sched_stop WHERE decision = ? AND reason IS NOT DISTINCT FROM ?)",
+                          [decision, reason]), reason=completion, at=t, cause={"outcome": outcome})
                 (summary["skips"] if decision == "skip" else summary["removals"])[reason] += int(n)
                 summary["completions"][completion] += int(n)
     finally:
@@ -629,7 +537,8 @@ def _send_pass(con, ev, sender, t: dt.datetime, summary: dict) -> None:
 
 def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None, actor: roles.Actor = roles.SYSTEM,
               progress: Callable[[dt.datetime, dict], None] | None = None,
-              tick: dt.timedelta = DEFAULT_TICK, entry_every: dt.timedelta = HEARTBEAT) -> dict:
+              tick: dt.timedelta = DEFAULT_TICK, entry_every: dt.timedelta = HEARTBEAT,
+              outbox_batch: int = 20) -> dict:
     """Advance the workspace clock to ``until``, carrying out every entry and send due on the way.
 
     Ticks lie on the grid clock + k * ``tick`` (default one hour). Ticks with nothing to do are
@@ -640,7 +549,12 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
     ``entry_every`` (default one day), over the contacts whose evaluation moved with time (a
     relative date such as "contacted in the last 30 days" expired or began, and their company).
 
-    Returns a summary: sends, skips and removals by reason, new enrollments, not enrolled by
+    A tick commits what it is about to send as ``outbox`` rows (idempotency key
+    ``<enrollment_id>:<step>``) and delivers them only after its commit (:func:`outbox.flush`,
+    ``outbox_batch`` messages per confirmation); a run first re-offers what an earlier run left
+    undelivered, with the same keys (``reoffered``).
+
+    Returns a summary: sends (delivered), queued, reoffered, skips and removals by reason, new enrollments, not enrolled by
     exclusion, excluded at the audience, completions by reason, ticks, evaluations (and why),
     entry passes and seconds. Raises :class:`ValidationError` when ``until`` is before the clock.
     """
@@ -654,6 +568,9 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
         raise ValidationError(f"--until {until:%Y-%m-%d %H:%M} is before the workspace clock {start:%Y-%m-%d %H:%M}")
     summary = _new_summary(start, until)
     started = time.perf_counter()
+    # a previous run that died after committing a tick: its undelivered messages first, same keys
+    summary["reoffered"] = outbox.pending(con)
+    summary["sends"] += outbox.flush(con, sender, batch=outbox_batch)
     ev = entry_ev = None
     own_generation = None
     last_entry = start
@@ -693,9 +610,10 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
             _complete_replied(con, t, None if summary["ticks"] == 0 else now, summary)
             if entry is not None:
                 _entry_pass(con, ev, entry, codes, t, summary)
-            _send_pass(con, ev, sender, t, summary)
+            _send_pass(con, ev, t, summary)
             db.set_clock(con, t)
             own_generation = db.bump_generation(con)
+        summary["sends"] += outbox.flush(con, sender, batch=outbox_batch)  # after the commit, never inside
         summary["ticks"] += 1
         now = t
         if progress is not None:
@@ -821,7 +739,8 @@ def format_summary(s: dict) -> str:
     lines = [
         f"sends from {s['from']} to {s['until']}: {s['ticks']} ticks, {s['evaluations']} evaluations, "
         f"{sum(s['entry_passes'].values())} Play entry passes, {s['seconds']:.1f} s",
-        f"  emails sent:             {s['sends']}",
+        f"  emails sent:             {s['sends']} (queued this run {s['queued']}, re-offered from an earlier "
+        f"run {s['reoffered']})",
         f"  skipped at send time:    {sum(s['skips'].values())} ({counts(s['skips'])})",
         f"  removed mid-sequence:    {sum(s['removals'].values())} ({counts(s['removals'])})",
         f"  new enrollments:         {s['new_enrollments']} (+{s['reenrolled']} enrolled on a later attempt)",
@@ -835,9 +754,10 @@ def format_summary(s: dict) -> str:
 
 
 def cli_sends(args) -> int:
-    """``unify-dash sends --until TIMESTAMP [--db PATH] [--tick 1h] [--json]``."""
+    """``unify-dash sends --until TIMESTAMP [--db PATH] [--tick 1h] [--sender package.module:factory] [--json]``."""
     until = db.parse_timestamp(args.until, "--until", "an ISO timestamp like 2026-12-26T00:00")
     tick = parse_duration(getattr(args, "tick", None) or "1h")
+    sender = outbox.load_sender(args.sender) if getattr(args, "sender", None) else None
     con = db.connect(args.db)
     shown = set()
     try:
@@ -847,7 +767,7 @@ def cli_sends(args) -> int:
                 print(f"  {t:%Y-%m-%d %H:%M}  sends {s['sends']:,}  evaluations {s['evaluations']}",
                       file=sys.stderr, flush=True)
 
-        summary = run_until(con, until, progress=progress, tick=tick)
+        summary = run_until(con, until, progress=progress, tick=tick, sender=sender)
     finally:
         con.close()
     if args.json:

@@ -40,6 +40,9 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS idx_log_contact ON execution_log(contact_id)",
 ]
 
+# (table, column, type) added to the schema after its first release; create_schema adds them to older files
+MIGRATIONS = [("audit_log", "wall_at", "TIMESTAMP")]
+
 # Tables a workspace load replaces (records). Everything else is append-only history.
 RECORD_TABLES = schema.RECORD_TABLES
 
@@ -54,6 +57,8 @@ def ident(name: str) -> str:
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table, columns in TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {ident(table)} ({columns})")
+    for table, column, kind in MIGRATIONS:  # columns added since a database was created
+        con.execute(f"ALTER TABLE {ident(table)} ADD COLUMN IF NOT EXISTS {ident(column)} {kind}")
     for statement in INDEXES:
         con.execute(statement)
     con.execute(

@@ -175,6 +175,23 @@ TABLES: dict[str, tuple[Column | Key, ...]] = {
         Column("action", "VARCHAR", "NOT NULL"),
         Column("target", "VARCHAR"),
         Column("detail", "VARCHAR"),
+        Column("wall_at", "TIMESTAMP"),  # the real (UTC) time beside the workspace clock "at"
+    ),
+    # the scheduler's outbox (scheduler/outbox.py): one row per enrollment and step, committed with the
+    # tick before delivery; idempotency_key = enrollment_id:step
+    "outbox": (
+        Column("idempotency_key", "VARCHAR", "PRIMARY KEY"),
+        Column("enrollment_id", "VARCHAR", "NOT NULL"),
+        Column("step", "INTEGER", "NOT NULL"),
+        Column("contact_id", "VARCHAR"),
+        Column("email", "VARCHAR"),
+        Column("sequence_id", "VARCHAR"),
+        Column("subject", "VARCHAR"),
+        Column("queued_at", "TIMESTAMP", "NOT NULL"),
+        Column("status", "VARCHAR", "NOT NULL"),
+        Column("attempts", "INTEGER", "NOT NULL DEFAULT 0"),
+        Column("delivery_id", "VARCHAR"),
+        Column("delivered_at", "TIMESTAMP"),
     ),
     "crm_writebacks": (
         Column("writeback_id", "VARCHAR", "PRIMARY KEY"),

@@ -1,0 +1,155 @@
+"""The outbox: every step is sent at most once per enrollment and step.
+
+The scheduler's tick decides what goes out and, in its transaction, commits one ``outbox`` row per
+message with an idempotency key ``<enrollment_id>:<step>`` (the enrollment advances in the same
+transaction). Only after that commit is anything delivered: :func:`flush` hands each pending row to
+the sender, then marks it delivered and records its ``send`` event (id ``send:<key>``). A crash at
+any point leaves rows either pending (re-offered by the next run, with the same key) or delivered;
+a step is never queued twice (the key is the primary key), so a provider that deduplicates by key
+(SES, Postmark, SendGrid) sends each step at most once. Without such a provider the window is the
+rows delivered but not yet marked when the process died: at most ``batch`` messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from dataclasses import dataclass, fields
+from typing import Protocol, runtime_checkable
+
+import duckdb
+import pandas as pd
+
+from unify_dash.errors import ValidationError
+from unify_dash.store import db
+
+
+@dataclass(frozen=True)
+class Message:
+    """One step of one enrollment, ready to be delivered."""
+
+    enrollment_id: str
+    contact_id: str
+    email: str
+    sequence_id: str
+    step: int
+    subject: str
+    at: dt.datetime
+    idempotency_key: str = ""
+
+
+MESSAGE_FIELDS = tuple(f.name for f in fields(Message))
+
+
+@runtime_checkable
+class Sender(Protocol):
+    """Delivers messages: ``deliver(message)`` (or the older ``send(message)``) returns a delivery id
+    (or None). A sender may implement ``send_batch(messages: DataFrame) -> list[str]`` for speed.
+    A provider should deduplicate by ``message.idempotency_key``: a message whose delivery was not
+    confirmed before a crash is offered again with the same key."""
+
+    def send(self, message: Message) -> str: ...
+
+
+class RecordingSender:
+    """The default sender: no email leaves the machine. Each message gets a delivery id
+    (``rec:<enrollment>:<step>``) and the scheduler records it as a ``send`` event."""
+
+    def __init__(self):
+        self.sent = 0
+
+    def deliver(self, message: Message) -> str:
+        self.sent += 1
+        return f"rec:{message.enrollment_id}:{message.step}"
+
+    send = deliver
+
+    def send_batch(self, messages: pd.DataFrame) -> list[str]:
+        self.sent += len(messages)
+        return ("rec:" + messages["enrollment_id"].astype(str) + ":" + messages["step"].astype(str)).tolist()
+
+
+def load_sender(spec: str):
+    """``package.module:factory`` -> ``factory()``, an object with ``deliver(message)`` (or ``send``)."""
+    module_name, _, attr = (spec or "").partition(":")
+    if not module_name or not attr:
+        raise ValidationError(f"--sender: expected package.module:factory, got {spec!r}")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise ValidationError(f"--sender {spec}: cannot import it ({err})") from None
+    sender = factory()
+    if not callable(getattr(sender, "deliver", None)) and not callable(getattr(sender, "send", None)):
+        raise ValidationError(f"--sender {spec}: factory() returned {type(sender).__name__}, which has no "
+                              "deliver(message) method")
+    return sender
+
+
+def queue_sql(source: str) -> str:
+    """INSERT the messages selected by ``source`` (a temp table of the tick with ``enrollment_id,
+    contact_id, email, sequence_id, step, subject``) into the outbox; one parameter: the tick time."""
+    return f"""
+        INSERT INTO outbox (idempotency_key, enrollment_id, step, contact_id, email, sequence_id, subject,
+                            queued_at, status, attempts)
+        SELECT enrollment_id || ':' || step, enrollment_id, step, contact_id, email, sequence_id, subject, ?,
+               'pending', 0
+        FROM {source}
+        ON CONFLICT (idempotency_key) DO NOTHING"""
+
+
+def pending(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+
+
+def _deliver(sender, batch: list[dict]) -> list[str]:
+    batch_api = getattr(sender, "send_batch", None)
+    if callable(batch_api) and (isinstance(sender, RecordingSender) or not callable(getattr(sender, "deliver", None))):
+        ids = list(batch_api(pd.DataFrame(batch)))
+    else:
+        method = getattr(sender, "deliver", None) or sender.send
+        ids = [method(Message(**row)) for row in batch]
+    if len(ids) != len(batch):
+        raise ValidationError(f"the sender returned {len(ids)} delivery ids for {len(batch)} messages")
+    return [str(x) if x is not None else row["idempotency_key"] for x, row in zip(ids, batch, strict=True)]
+
+
+def flush(con: duckdb.DuckDBPyConnection, sender, *, batch: int = 20) -> int:
+    """Deliver every pending outbox row (oldest first) and mark it delivered, ``batch`` rows per
+    transaction: the ``send`` event and the ``delivered`` status are written together. Returns how
+    many were delivered. A sender that raises leaves the rest pending for the next run."""
+    done = 0
+    local = isinstance(sender, RecordingSender)  # nothing leaves the machine: one batch is enough
+    while True:
+        cur = con.execute(
+            "SELECT idempotency_key, enrollment_id, contact_id, email, sequence_id, step, subject, queued_at AS at "
+            "FROM outbox WHERE status = 'pending' ORDER BY queued_at, idempotency_key LIMIT ?",
+            [1_000_000 if local else batch])
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        if not rows:
+            return done
+        keys = [r["idempotency_key"] for r in rows]
+        try:
+            ids = _deliver(sender, rows)
+        except BaseException:
+            with db.transaction(con):  # offered, not confirmed: the next run offers them again
+                con.execute("UPDATE outbox SET attempts = attempts + 1 "
+                            "WHERE idempotency_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+            raise
+        wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        done_sql = "SELECT unnest(?::VARCHAR[]) AS idempotency_key, unnest(?::VARCHAR[]) AS delivery_id"
+        with db.transaction(con):
+            con.execute(f"""
+                UPDATE outbox SET status = 'delivered', delivery_id = d.delivery_id, delivered_at = ?,
+                       attempts = attempts + 1
+                FROM ({done_sql}) d WHERE outbox.idempotency_key = d.idempotency_key
+                  AND outbox.status = 'pending'""", [wall, keys, ids])
+            con.execute(f"""
+                INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id,
+                                    step, source, actor, text, detail)
+                SELECT 'send:' || o.idempotency_key, o.queued_at, 'send', o.contact_id, o.email, o.sequence_id,
+                       o.enrollment_id, o.step, 'scheduler', 'system', o.subject,
+                       to_json({{'delivery_id': d.delivery_id, 'idempotency_key': o.idempotency_key}})::VARCHAR
+                FROM outbox o JOIN ({done_sql}) d USING (idempotency_key)
+                ON CONFLICT (event_id) DO NOTHING""", [keys, ids])
+        done += len(rows)
