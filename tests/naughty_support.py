@@ -20,6 +20,9 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
+from unify_dash.errors import ValidationError
+from unify_dash.model import identity
+
 DATA = Path(__file__).resolve().parent / "data" / "blns"
 BLNS: list[str] = json.loads((DATA / "blns.json").read_text(encoding="utf-8"))
 
@@ -164,8 +167,13 @@ def risky_first(strings: list[str]) -> list[str]:
 
 def valid_local_part(s: str) -> bool:
     """Usable as an email's local part by the loader (``[^@\\s]+@[^@\\s]+``) and kept as written by its
-    normalisation (trim, lower case)."""
-    return bool(s) and not re.search(r"[@\s]", s) and s == s.strip().lower() and s.isprintable()
+    normalisation (:func:`unify_dash.model.identity.normalize_email`: NFKC, trim, lower case)."""
+    if not s or re.search(r"[@\s]", s) or not s.isprintable():
+        return False
+    try:
+        return identity.normalize_email(f"{s}@naughty.example") == f"{s}@naughty.example"
+    except ValidationError:
+        return False
 
 
 @dataclass

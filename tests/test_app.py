@@ -30,7 +30,7 @@ from unify_dash import engine
 from unify_dash.actions import optouts
 from unify_dash.app import ui
 from unify_dash.io import demo
-from unify_dash.io import workspace as loader
+from unify_dash.io.load import load_workspace
 from unify_dash.model import levels, roles, settings
 from unify_dash.reports import contactview, diagnosis, metrics, playview, settingsview
 from unify_dash.reports.metrics import Scope
@@ -52,7 +52,7 @@ def template_db(tmp_path_factory) -> Path:
     demo.generate(root / "ws", contacts=400, seed=7)
     path = root / "template.duckdb"
     con = db.connect(path)
-    loader.load_workspace(con, root / "ws")
+    load_workspace(con, root / "ws")
     con.close()
     return path
 
@@ -774,7 +774,7 @@ def naughty_db(tmp_path_factory):
     ws = naughty.build(root, write_workspace)
     path = root / "unify.duckdb"
     con = db.connect(path)
-    loader.load_workspace(con, ws.folder)
+    load_workspace(con, ws.folder)
     _, cfg = settings.settings_at(con)
     actor = roles.Actor(naughty.BLNS[100], "admin")
     settings.apply(con, actor, levels.with_toggles(cfg, {("x0", "organisation", None): False}), note=naughty.BLNS[101])

@@ -29,7 +29,7 @@ from browser_support import (
 
 from unify_dash import engine
 from unify_dash.io import demo
-from unify_dash.io import workspace as loader
+from unify_dash.io.load import load_workspace
 from unify_dash.store import db
 
 pytestmark = pytest.mark.browser
@@ -63,7 +63,7 @@ def build_db(tmp_path_factory) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     demo.generate(root / f"ws-{CONTACTS}", contacts=CONTACTS, seed=7)
     con = db.connect(path)
-    loader.load_workspace(con, root / f"ws-{CONTACTS}")
+    load_workspace(con, root / f"ws-{CONTACTS}")
     con.close()
     return path
 
@@ -207,7 +207,7 @@ def naughty_app(app, tmp_path_factory):
     ws = naughty.build(root, write_workspace)
     path = root / "unify.duckdb"
     con = db.connect(path)
-    loader.load_workspace(con, ws.folder)
+    load_workspace(con, ws.folder)
     con.close()
     # a second context of the module's browser (one Playwright per thread)
     context = app[1].context.browser.new_context(viewport={"width": 1440, "height": 1000})

@@ -9,7 +9,7 @@ import pytest
 from workspace_factory import write_workspace
 
 from unify_dash import cli
-from unify_dash.io import workspace as loader
+from unify_dash.io.load import load_workspace
 from unify_dash.store import db
 
 
@@ -17,7 +17,7 @@ from unify_dash.store import db
 def dbfile(tmp_path):
     path = tmp_path / "ws.duckdb"
     con = db.connect(path)
-    loader.load_workspace(con, write_workspace(tmp_path))
+    load_workspace(con, write_workspace(tmp_path))
     con.close()
     return str(path)
 

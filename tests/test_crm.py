@@ -19,7 +19,7 @@ from workspace_factory import (
 
 from unify_dash.actions import optouts
 from unify_dash.errors import LoadError
-from unify_dash.io import workspace as loader
+from unify_dash.io.load import load_workspace
 from unify_dash.model import settings as settings_mod
 from unify_dash.model import vocabulary
 from unify_dash.store import db
@@ -43,7 +43,7 @@ def crm_workspace(tmp_path, overrides: dict | None = None, *, with_workspace_rec
 
 @pytest.fixture
 def crm(con, tmp_path):
-    result = loader.load_workspace(con, crm_workspace(tmp_path))
+    result = load_workspace(con, crm_workspace(tmp_path))
     return con, result
 
 
@@ -150,7 +150,7 @@ def test_the_account_website_decides_the_domain_not_the_email(con, tmp_path):
                                                      "Associated Company IDs": "5003"})
     folder = crm_workspace(tmp_path, {"salesforce/Contact.csv": with_row(EXPORTS["salesforce/Contact.csv"], contact),
                                       "hubspot/contacts.csv": with_row(EXPORTS["hubspot/contacts.csv"], hs)})
-    loader.load_workspace(con, folder)
+    load_workspace(con, folder)
     got = dict(rows(con, "SELECT email, domain FROM contacts WHERE email IN ('zoe@acme-mail.net', 'li@hooli-mail.com')"))
     assert got == {"zoe@acme-mail.net": "acme.com", "li@hooli-mail.com": "hooli.com"}
 
@@ -168,14 +168,14 @@ def test_salesforce_and_hubspot_dates(crm):
 def test_hubspot_association_columns(con, tmp_path, column):
     contacts = f"Record ID,Email,Unsubscribed from all email,{column}\n201,li@hooli-mail.com,No,5003\n"
     deals = f'Record ID,Deal Name,Is Deal Closed?,{column}\n9100,Hooli expansion,false,"5003;5001"\n'
-    loader.load_workspace(con, crm_workspace(tmp_path, {"hubspot/contacts.csv": contacts, "hubspot/deals.csv": deals}))
+    load_workspace(con, crm_workspace(tmp_path, {"hubspot/contacts.csv": contacts, "hubspot/deals.csv": deals}))
     assert rows(con, "SELECT domain FROM contacts WHERE contact_id = 'hs:201'") == [("hooli.com",)]
     assert rows(con, "SELECT record_id FROM opportunities WHERE opportunity_id = 'hs:9100'") == [("hs:5003",)]
 
 
 def test_hubspot_won_from_the_stage_when_the_export_has_no_is_closed_won(con, tmp_path):
     deals = "Record ID,Deal Stage,Is Deal Closed?,Associated Company IDs\n1,closedwon,true,5001\n2,closedlost,true,5001\n"
-    loader.load_workspace(con, crm_workspace(tmp_path, {"hubspot/deals.csv": deals}))
+    load_workspace(con, crm_workspace(tmp_path, {"hubspot/deals.csv": deals}))
     assert rows(con, "SELECT crm_id, is_won FROM opportunities WHERE crm = 'hubspot' ORDER BY 1") == [
         ("1", True), ("2", False)]
 
@@ -184,14 +184,14 @@ def test_workspace_contacts_come_first_in_the_merge(con, tmp_path):
     contacts = ("contact_id,email,first_name,title,company_website\n"
                 "w-erin,Erin@Umbrella.co,Erin W.,,https://www.umbrella-group.com\n")
     folder = crm_workspace(tmp_path, {"contacts.csv": contacts})
-    loader.load_workspace(con, folder)
+    load_workspace(con, folder)
     assert rows(con, "SELECT contact_id, first_name, title, sf_contact_id, sf_lead_id, hs_contact_id, domain "
                      "FROM contacts WHERE email = 'erin@umbrella.co'") == [
         ("w-erin", "Erin W.", "Head of RevOps", "0035e00000ErnAAA", "00Q5e00000ErnAAA", "101", "umbrella-group.com")]
 
 
 def test_workspace_and_exports_together(con, tmp_path):
-    result = loader.load_workspace(con, crm_workspace(tmp_path, with_workspace_records=True))
+    result = load_workspace(con, crm_workspace(tmp_path, with_workspace_records=True))
     assert (result["contacts"], result["company_records"], result["opportunities"]) == (14, 11, 9)
     # dan@globex.io is in contacts.csv (c4) and in the Salesforce export: one contact, the workspace's id
     assert rows(con, "SELECT contact_id, sf_contact_id, title FROM contacts WHERE email = 'dan@globex.io'") == [
@@ -213,7 +213,7 @@ def test_crm_opt_outs_follow_the_mapping(crm):
 
 
 def test_a_custom_do_not_email_field_under_the_mapping(con, tmp_path):
-    loader.load_workspace(con, crm_workspace(tmp_path, {"settings.yaml": DO_NOT_EMAIL}))
+    load_workspace(con, crm_workspace(tmp_path, {"settings.yaml": DO_NOT_EMAIL}))
     assert status(con, "frank@acme.com")["source"] == "crm"
     assert status(con, "dan@globex.io") is None  # HasOptedOutOfEmail is not the master flag under this mapping
     assert rows(con, "SELECT sf_email_opt_out, sf_do_not_email FROM contacts WHERE email = 'dan@globex.io'") == [
@@ -223,11 +223,11 @@ def test_a_custom_do_not_email_field_under_the_mapping(con, tmp_path):
 
 
 def test_a_cleared_crm_flag_keeps_the_opt_out(con, tmp_path):
-    loader.load_workspace(con, crm_workspace(tmp_path))
+    load_workspace(con, crm_workspace(tmp_path))
     contact = EXPORTS["salesforce/Contact.csv"]
     cleared = contact.replace('"dan@globex.io","CTO","","Germany","1"', '"dan@globex.io","CTO","","Germany","0"')
     assert cleared != contact
-    loader.load_workspace(con, crm_workspace(tmp_path, {"salesforce/Contact.csv": cleared}, name="cleared"))
+    load_workspace(con, crm_workspace(tmp_path, {"salesforce/Contact.csv": cleared}, name="cleared"))
     got = status(con, "dan@globex.io")
     assert got["event_id"] == "crm-optout:dan@globex.io" and got["crm_flag"] is False
 
@@ -235,16 +235,16 @@ def test_a_cleared_crm_flag_keeps_the_opt_out(con, tmp_path):
 def test_a_hubspot_mapping_may_name_its_own_property(con, tmp_path):
     text = SETTINGS_YAML.replace("hubspot: {field: hs_email_optout", "hubspot: {field: Do not contact")
     contacts = "Record ID,Email,Do not contact\n301,pat@acme.com,Yes\n302,quinn@acme.com,No\n"
-    loader.load_workspace(con, crm_workspace(tmp_path, {"settings.yaml": text, "hubspot/contacts.csv": contacts}))
+    load_workspace(con, crm_workspace(tmp_path, {"settings.yaml": text, "hubspot/contacts.csv": contacts}))
     assert status(con, "pat@acme.com")["source"] == "crm" and status(con, "quinn@acme.com") is None
 
 
 def test_exports_load_the_same_twice(con, tmp_path):
     folder = crm_workspace(tmp_path)
-    loader.load_workspace(con, folder)
+    load_workspace(con, folder)
     before = {t: sorted(rows(con, f"SELECT * FROM {db.ident(t)}"), key=repr) for t in db.TABLES
               if t not in ("audit_log", "meta")}
-    again = loader.load_workspace(con, folder)
+    again = load_workspace(con, folder)
     assert again["crm_opt_outs_new"] == 0 and again["settings_saved"] is False
     assert {t: sorted(rows(con, f"SELECT * FROM {db.ident(t)}"), key=repr) for t in before} == before
 
@@ -312,7 +312,7 @@ BAD_EXPORTS = {
 def test_bad_exports_name_file_row_and_column(con, tmp_path, case):
     overrides, file, row, column, fragments = BAD_EXPORTS[case]
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, crm_workspace(tmp_path, overrides))
+        load_workspace(con, crm_workspace(tmp_path, overrides))
     hits = [p for p in exc.value.problems if (p.file, p.row, p.column) == (file, row, column)]
     assert hits, [str(p) for p in exc.value.problems]
     for fragment in fragments:
@@ -324,19 +324,19 @@ def test_both_csv_and_parquet_export(con, tmp_path):
     folder = crm_workspace(tmp_path)
     (folder / "salesforce" / "Contact.parquet").write_bytes(b"PAR1")
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, folder)
+        load_workspace(con, folder)
     assert "both salesforce/Contact.csv and salesforce/Contact.parquet" in str(exc.value)
 
 
 def test_unknown_export_files_are_warned_about(con, tmp_path):
-    result = loader.load_workspace(con, crm_workspace(tmp_path, {"salesforce/Task.csv": "Id\n1\n"}))
+    result = load_workspace(con, crm_workspace(tmp_path, {"salesforce/Task.csv": "Id\n1\n"}))
     assert any("salesforce/Task.csv" in w and "Contact.csv" in w for w in result["warnings"])
 
 
 def test_settings_line_numbers_still_work_with_exports(con, tmp_path):
     text = SETTINGS_YAML.replace("ruleset: nurture", "ruleset: missing")
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, crm_workspace(tmp_path, {"settings.yaml": text}))
+        load_workspace(con, crm_workspace(tmp_path, {"settings.yaml": text}))
     problem = exc.value.problems[0]
     assert (problem.file, problem.row, problem.column) == ("settings.yaml", line_of(text, "ruleset: missing"),
                                                            "sequences[1].ruleset")

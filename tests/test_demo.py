@@ -20,7 +20,7 @@ from unify_dash.actions import optouts
 from unify_dash.classify import replies
 from unify_dash.errors import ValidationError
 from unify_dash.io import demo
-from unify_dash.io import workspace as loader
+from unify_dash.io.load import load_workspace
 from unify_dash.model import domains, settings
 from unify_dash.reports import diagnosis
 
@@ -360,7 +360,7 @@ def loaded(ws):
     from unify_dash.store import db
 
     con = db.connect(None)
-    result = loader.load_workspace(con, ws)
+    result = load_workspace(con, ws)
     yield con, result
     con.close()
 

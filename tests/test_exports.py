@@ -16,7 +16,7 @@ from unify_dash import engine
 from unify_dash.actions import optouts
 from unify_dash.errors import LoadError
 from unify_dash.io import exports, normalise
-from unify_dash.io import workspace as loader
+from unify_dash.io.load import cli_load, load_workspace
 from unify_dash.model import domains
 from unify_dash.model import settings as settings_mod
 
@@ -46,7 +46,7 @@ def hs(*rels: str) -> dict[str, str]:
 
 def load(con, tmp_path, files: dict, *, settings: str = SETTINGS, name: str = "ws") -> dict:
     folder = write_workspace(tmp_path, {**NO_WORKSPACE_RECORDS, "settings.yaml": settings, **files}, name=name)
-    return loader.load_workspace(con, folder)
+    return load_workspace(con, folder)
 
 
 def refused(con, tmp_path, files: dict, **kw) -> list:
@@ -380,11 +380,11 @@ def test_mapping_yaml_reads_a_custom_export(con, tmp_path):
     (folder / "exports" / "our-people.csv").write_text(to_csv(custom), encoding="utf-8")
     # a mapped file outside the CRM folders and the top level is named in the mapping: it is still read
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, folder)
+        load_workspace(con, folder)
     assert "not in salesforce/, hubspot/ or the top level" in str(exc.value)
     (folder / "exports" / "our-people.csv").rename(folder / "our-people.csv")
     (folder / "mapping.yaml").write_text(mapping.replace("exports/our-people.csv", "our-people.csv"), encoding="utf-8")
-    result = loader.load_workspace(con, folder)
+    result = load_workspace(con, folder)
     assert result["contacts"] == 6 and result["crm_opt_outs_new"] == 1
     assert {f["file"]: f["headers"] for f in result["files"]}["our-people.csv"] == "mapping.yaml"
     assert blocked(con, "amy@demo.net")["matches"] is True
@@ -474,7 +474,7 @@ def test_the_load_prints_a_summary_per_file(con, tmp_path, capsys):
         dir = str(folder)
         db = str(tmp_path / "x.duckdb")
 
-    assert loader.cli_load(Args()) == 0
+    assert cli_load(Args()) == 0
     out = capsys.readouterr().out
     assert ("file: salesforce/Contact.csv: Salesforce Contact (csv, utf-8, API names), 6 rows read, 6 used, "
             "skipped: none, 0 opt-outs") in out
@@ -489,7 +489,7 @@ def test_a_failed_load_still_says_what_it_left_out(con, tmp_path, capsys):
                                             '"false","false","2025-03-01', '"maybe","false","2025-03-01', 1)},
                              name="ws")
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, folder)
+        load_workspace(con, folder)
     assert any(w.startswith("salesforce/Task.csv: not an export this loader reads") for w in exc.value.warnings)
     assert cli.main(["load", str(folder), "--db", str(tmp_path / "x.duckdb")]) == 1
     err = capsys.readouterr().err
@@ -505,13 +505,13 @@ def test_under_a_workspace_root_exports_read_from_copies_and_links_out_are_refus
             z.writestr(f"{name}.csv", text(f"salesforce/{name}.csv"))
     write_workspace(root, {**NO_WORKSPACE_RECORDS, "settings.yaml": SETTINGS, "Export.zip": buf.getvalue(),
                            "salesforce/Contact.csv": _latin1_contacts()}, name="ws")
-    result = loader.load_workspace(con, "ws", root=root)  # the ZIP members and the transcoded copy are read
+    result = load_workspace(con, "ws", root=root)  # the ZIP members and the transcoded copy are read
     assert result["contacts"] == 6 and result["opportunities"] == 20
     outside = tmp_path / "elsewhere.csv"
     outside.write_text(text(HS_CONTACTS), encoding="utf-8")
     (root / "ws" / "hubspot").mkdir()
     (root / "ws" / "hubspot" / "contacts.csv").symlink_to(outside)
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, "ws", root=root)
+        load_workspace(con, "ws", root=root)
     assert any(p.file == "hubspot/contacts.csv" and "outside the workspace root" in p.message
                for p in exc.value.problems)

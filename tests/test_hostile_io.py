@@ -31,7 +31,7 @@ from workspace_factory import (
 from unify_dash import cli
 from unify_dash.errors import LoadError, ValidationError
 from unify_dash.io import demo, paths
-from unify_dash.io import workspace as loader
+from unify_dash.io.load import load_workspace
 from unify_dash.store import db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,7 +110,7 @@ def test_a_file_linked_out_of_the_root_is_refused_unread(root, con):
     (ws / "contacts.csv").unlink()
     (ws / "contacts.csv").symlink_to("/etc/passwd")
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, "good", root=root)
+        load_workspace(con, "good", root=root)
     text = str(exc.value) + " ".join(str(p) for p in exc.value.problems)
     assert PASSWD_LINE not in text and "/bin/" not in text
     (problem,) = [p for p in exc.value.problems if p.file == "contacts.csv"]
@@ -126,7 +126,7 @@ def test_every_file_the_loader_reads_is_confined(root, con, tmp_path, name):
         target.unlink()
     target.symlink_to(secret)
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, "good", root=root)
+        load_workspace(con, "good", root=root)
     assert any(p.file == name and "outside the workspace root" in p.message for p in exc.value.problems)
     assert "SECRET" not in str(exc.value) + "".join(str(p) for p in exc.value.problems)
 
@@ -137,7 +137,7 @@ def test_an_export_folder_linked_out_of_the_root_is_neither_read_nor_listed(root
     (outside / "payroll-2026.csv").write_text("name,salary\nx,1\n", encoding="utf-8")
     (root / "good" / "salesforce").symlink_to(outside)
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, "good", root=root)
+        load_workspace(con, "good", root=root)
     assert [p.file for p in exc.value.problems] == ["salesforce/"]
     assert "payroll" not in str(exc.value)
 
@@ -149,7 +149,7 @@ def test_without_a_root_links_are_followed(tmp_path, con):
     real.parent.mkdir()
     (ws / "contacts.csv").rename(real)
     (ws / "contacts.csv").symlink_to(real)
-    assert loader.load_workspace(con, ws)["contacts"] == 5
+    assert load_workspace(con, ws)["contacts"] == 5
 
 
 @pytest.mark.parametrize("name", ["ws[1]", "w*", "w?", "ws[!x]", "a]b"])
@@ -167,7 +167,7 @@ def test_folder_names_with_glob_characters_are_read_literally(tmp_path, con, nam
                       [paths.duckdb_literal(folder / "contacts.csv"), str(folder / "contacts.parquet")])
             c.close()
             (folder / "contacts.csv").unlink()
-    loader.load_workspace(con, ws)
+    load_workspace(con, ws)
     assert con.execute("SELECT first_name FROM contacts WHERE contact_id = 'c1'").fetchone() == ("Ana",)
 
 
@@ -199,7 +199,7 @@ def loaded_db(tmp_path_factory) -> Path:
     ws = write_workspace(folder)
     path = folder / "unify.duckdb"
     con = db.connect(path)
-    loader.load_workspace(con, ws)
+    load_workspace(con, ws)
     con.close()
     return path
 
@@ -269,7 +269,7 @@ def test_a_full_disk_at_commit_changes_nothing(loaded_db, tmp_path):
     ws = write_workspace(tmp_path, {"contacts.csv": CONTACTS_CSV.replace(",Ana,", ",Changed,")})
     con = db.connect(path)
     with pytest.raises(db.DatabaseError) as exc:
-        loader.load_workspace(FailingAt(con, "COMMIT"), ws)
+        load_workspace(FailingAt(con, "COMMIT"), ws)
     con.close()
     assert "no space left" in str(exc.value) and "nothing was changed" in str(exc.value)
     assert "free at least" in str(exc.value) and "MB" in str(exc.value)
@@ -281,7 +281,7 @@ def test_a_full_disk_after_commit_is_an_error_not_loaded(loaded_db, tmp_path):
     shutil.copy(loaded_db, path)
     con = db.connect(path)
     with pytest.raises(db.DatabaseError) as exc:
-        loader.load_workspace(FailingAt(con, "CHECKPOINT"), write_workspace(tmp_path))
+        load_workspace(FailingAt(con, "CHECKPOINT"), write_workspace(tmp_path))
     con.close()
     assert "committed in its write-ahead log" in str(exc.value) and "free at least" in str(exc.value)
 
@@ -369,7 +369,7 @@ def test_a_full_disk_never_reports_a_false_loaded(tmp_path):
 def test_whitespace_only_text_is_kept_as_written(tmp_path, con):
     contacts = replace_row(CONTACTS_CSV, 3, "c2,bob@acme.com,   ,\t,\" \",US,,,,,false,false,false,,,2026-02-01")
     ws = write_workspace(tmp_path, {"contacts.csv": contacts})
-    loader.load_workspace(con, ws)
+    load_workspace(con, ws)
     assert con.execute("SELECT first_name, last_name, title FROM contacts WHERE contact_id = 'c2'").fetchone() == (
         "   ", "\t", " ")
     # an empty cell is still no value
@@ -380,7 +380,7 @@ def test_whitespace_only_text_is_kept_as_written(tmp_path, con):
 def test_a_reversal_with_a_blank_permission_record_is_refused(tmp_path, con):
     events = with_row(EVENTS_CSV, "ev9,2026-11-25T10:00:00,opt_out_reversal,eve@initech.com,,,,,,,,,\"   \"")
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, write_workspace(tmp_path, {"events.csv": events}))
+        load_workspace(con, write_workspace(tmp_path, {"events.csv": events}))
     (p,) = exc.value.problems
     assert (p.file, p.row, p.column) == ("events.csv", 5, "detail") and "permission record" in p.message
 
@@ -400,7 +400,7 @@ def test_any_valid_line_ending_loads_with_values_exact(tmp_path, con, ends):
     contacts = _lines(CONTACTS_CSV, ends, {2: "c1,ana@acme.com,Ana,\"Lo\rpez\",\"VP\r\nSales\",US,,,,,,,,,,",
                                            3: "c2,bob@acme.com,Bob,Smith,\"Line\nbreak\",US,,,,,,,,,,"})
     ws = write_workspace(tmp_path, {"contacts.csv": contacts.encode()})
-    loader.load_workspace(con, ws)
+    load_workspace(con, ws)
     rows = dict(con.execute("SELECT contact_id, [last_name, title] FROM contacts").fetchall())
     assert rows["c1"] == ["Lo\rpez", "VP\r\nSales"] and rows["c2"] == ["Smith", "Line\nbreak"]
     assert len(rows) == 5
@@ -410,7 +410,7 @@ def test_a_mixed_line_ending_file_still_names_bad_rows(tmp_path, con):
     contacts = replace_row(CONTACTS_CSV, 4, "c3,not-an-email,Carol,Jones,Founder,UK,,,,101,false,false,true,,,")
     ws = write_workspace(tmp_path, {"contacts.csv": _lines(contacts, ["\r\n", "\n"]).encode()})
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, ws)
+        load_workspace(con, ws)
     (p,) = exc.value.problems
     assert (p.file, p.row, p.column) == ("contacts.csv", 4, "email")
 
@@ -422,7 +422,7 @@ def test_a_mixed_line_ending_file_still_names_bad_rows(tmp_path, con):
 def test_a_mixed_line_ending_file_that_is_not_csv_is_refused(tmp_path, con, text, reason):
     body = "contact_id,email\r\nc1,a@x.com\n" + text
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, write_workspace(tmp_path, {"contacts.csv": body.encode()}))
+        load_workspace(con, write_workspace(tmp_path, {"contacts.csv": body.encode()}))
     assert any(p.file == "contacts.csv" and reason in p.message for p in exc.value.problems), exc.value.problems
 
 
@@ -434,7 +434,7 @@ BAD_TIMES = ["2026-11-01T10:00:00+25:00", "2026-11-01T10:00:00+15:00", "2026-11-
 def test_timestamps_a_later_read_cannot_hold_are_refused(tmp_path, con, value):
     contacts = CONTACTS_CSV.replace("2026-11-01T10:00:00", value)
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, write_workspace(tmp_path, {"contacts.csv": contacts}))
+        load_workspace(con, write_workspace(tmp_path, {"contacts.csv": contacts}))
     (p,) = exc.value.problems
     assert (p.file, p.row, p.column) == ("contacts.csv", 2, "last_contacted_at") and "years 1 to 9999" in p.message
 
@@ -445,7 +445,7 @@ def test_timestamps_a_later_read_cannot_hold_are_refused(tmp_path, con, value):
     ("0001-01-01", dt.datetime(1, 1, 1)),
 ])
 def test_timestamps_at_the_edges_load(tmp_path, con, value, expected):
-    loader.load_workspace(con, write_workspace(tmp_path, {"contacts.csv": CONTACTS_CSV.replace("2026-11-01T10:00:00", value)}))
+    load_workspace(con, write_workspace(tmp_path, {"contacts.csv": CONTACTS_CSV.replace("2026-11-01T10:00:00", value)}))
     assert con.execute("SELECT last_contacted_at FROM contacts WHERE contact_id = 'c1'").fetchone() == (expected,)
 
 
@@ -453,14 +453,14 @@ def test_timestamps_at_the_edges_load(tmp_path, con, value, expected):
 def test_numbers_that_are_not_the_number_written_are_refused(tmp_path, con, value):
     opps = OPPORTUNITIES_CSV.replace(",25000,", f",{value},")
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, write_workspace(tmp_path, {"opportunities.csv": opps}))
+        load_workspace(con, write_workspace(tmp_path, {"opportunities.csv": opps}))
     (p,) = exc.value.problems
     assert (p.file, p.row, p.column) == ("opportunities.csv", 2, "amount") and "is not a number" in p.message
 
 
 def test_numbers_at_the_edges_load(tmp_path, con):
     opps = OPPORTUNITIES_CSV.replace(",25000,", ",1e-300,").replace(",5000,", ",0e-400,")
-    loader.load_workspace(con, write_workspace(tmp_path, {"opportunities.csv": opps}))
+    load_workspace(con, write_workspace(tmp_path, {"opportunities.csv": opps}))
     assert sorted(con.execute("SELECT amount FROM opportunities").fetchall()) == [(0.0,), (1e-300,)]
 
 

@@ -21,7 +21,7 @@ from workspace_factory import (
 from unify_dash import scheduler
 from unify_dash.actions import optouts
 from unify_dash.errors import LoadError, ValidationError
-from unify_dash.io import workspace as loader
+from unify_dash.io.load import load_workspace
 from unify_dash.model import identity, roles
 from unify_dash.model import settings as settings_mod
 from unify_dash.store import db
@@ -40,14 +40,14 @@ def status(con, email, when=None):
 
 @pytest.fixture
 def loaded(con, tmp_path):
-    loader.load_workspace(con, write_workspace(tmp_path))
+    load_workspace(con, write_workspace(tmp_path))
     assert status(con, "eve@initech.com")["event_id"] == "ev2"
     return con
 
 
 def refused(con, folder) -> list:
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, folder)
+        load_workspace(con, folder)
     return exc.value.problems
 
 
@@ -98,13 +98,13 @@ def test_an_opt_out_recorded_by_contact_id_stays_with_its_email(con, tmp_path):
     """An opt-out event that names only a contact id is keyed to that contact's email when recorded:
     a later contacts.csv that gives the id another address does not move the opt-out."""
     events = with_row(EVENTS_CSV, "ev9,2026-11-25T10:00:00,opt_out,,c2,,,,admin,sam,,,")
-    loader.load_workspace(con, write_workspace(tmp_path, {"events.csv": events}))
+    load_workspace(con, write_workspace(tmp_path, {"events.csv": events}))
     assert status(con, "bob@acme.com")["event_id"] == "ev9"
     moved = replace_row(CONTACTS_CSV, 3, "c2,bobby@acme.com,Bob,Smith,Engineer,US,,,,,false,false,false,,,2026-02-01")
     # the same events file now says ev9 belongs to bobby@: refused, naming the row and the contact_id column
     problems = refused(con, write_workspace(tmp_path, {"contacts.csv": moved, "events.csv": events}, name="moved"))
     assert any(p.row == 5 and p.column == "contact_id" and "cannot be changed" in p.message for p in problems)
-    loader.load_workspace(con, write_workspace(tmp_path, {"contacts.csv": moved, "events.csv": None}, name="moved"))
+    load_workspace(con, write_workspace(tmp_path, {"contacts.csv": moved, "events.csv": None}, name="moved"))
     assert status(con, "bobby@acme.com") is None
     assert con.execute("SELECT email FROM events WHERE event_id = 'ev9'").fetchone() == ("bob@acme.com",)
 
@@ -112,10 +112,10 @@ def test_an_opt_out_recorded_by_contact_id_stays_with_its_email(con, tmp_path):
 def test_a_load_may_add_opt_out_evidence_and_keep_it_unchanged(loaded, tmp_path):
     con = loaded
     events = with_row(EVENTS_CSV, "ev7,2026-11-25T11:00:00,opt_out,bob@acme.com,,,,,link,,,,")
-    result = loader.load_workspace(con, write_workspace(tmp_path, {"events.csv": events}, name="more"))
+    result = load_workspace(con, write_workspace(tmp_path, {"events.csv": events}, name="more"))
     assert status(con, "bob@acme.com")["event_id"] == "ev7"
     assert result["events_new"] == 1
-    loader.load_workspace(con, write_workspace(tmp_path, {"events.csv": events}, name="more"))  # same rows: fine
+    load_workspace(con, write_workspace(tmp_path, {"events.csv": events}, name="more"))  # same rows: fine
 
 
 def test_a_first_import_may_bring_a_documented_reversal_of_its_own_opt_out(con, tmp_path):
@@ -123,7 +123,7 @@ def test_a_first_import_may_bring_a_documented_reversal_of_its_own_opt_out(con, 
                              "evidence": "email of 2026-11-25, ticket SUP-9"}).replace('"', '""')
     events = with_row(EVENTS_CSV, f'rv1,2026-11-25T11:00:00,opt_out_reversal,eve@initech.com,,,,,link,sam,,,'
                                   f'"{permission}"')
-    loader.load_workspace(con, write_workspace(tmp_path, {"events.csv": events}))
+    load_workspace(con, write_workspace(tmp_path, {"events.csv": events}))
     assert status(con, "eve@initech.com") is None
     # the same history with a placeholder permission record is refused, naming the detail column
     bad = with_row(EVENTS_CSV, "rv1,2026-11-25T11:00:00,opt_out_reversal,eve@initech.com,,,,,link,sam,,,x")
@@ -169,7 +169,7 @@ def test_a_reload_with_an_older_pinned_now_does_not_rewind(loaded, tmp_path):
     sends = con.execute("SELECT count(*) FROM events WHERE type = 'send'").fetchone()[0]
     progress = con.execute("SELECT enrollment_id, state, current_step FROM enrollments ORDER BY 1").fetchall()
     log = con.execute("SELECT count(*) FROM execution_log").fetchone()[0]
-    result = loader.load_workspace(con, write_workspace(tmp_path, name="again"))  # now: 2026-11-26 09:00 again
+    result = load_workspace(con, write_workspace(tmp_path, name="again"))  # now: 2026-11-26 09:00 again
     assert db.now(con) == NOW + dt.timedelta(days=5)
     assert any("never goes back" in w for w in result["warnings"])
     assert status(con, "bob@acme.com")["source"] == "admin"
@@ -189,11 +189,11 @@ def test_a_reload_keeps_enrollment_progress_unless_the_file_is_newer(loaded, tmp
     con = loaded
     con.execute("UPDATE enrollments SET current_step = 2, updated_at = ? WHERE enrollment_id = 'e1'",
                 [NOW + H])
-    loader.load_workspace(con, write_workspace(tmp_path, name="again"))
+    load_workspace(con, write_workspace(tmp_path, name="again"))
     assert con.execute("SELECT current_step FROM enrollments WHERE enrollment_id = 'e1'").fetchone() == (2,)
     newer = replace_row(ENROLLMENTS_CSV, 2, "e1,c2,seq_outbound,completed,play_main,n1,replied,2,,"
                                             "2026-11-20T09:00:00,2026-11-26T12:00:00")
-    loader.load_workspace(con, write_workspace(tmp_path, {"enrollments.csv": newer}, name="newer"))
+    load_workspace(con, write_workspace(tmp_path, {"enrollments.csv": newer}, name="newer"))
     assert con.execute("SELECT state, completion_reason FROM enrollments WHERE enrollment_id = 'e1'"
                        ).fetchone() == ("completed", "replied")
 
@@ -202,7 +202,7 @@ def test_a_reload_keeps_enrollment_progress_unless_the_file_is_newer(loaded, tmp
 
 
 def test_a_load_audits_counts_per_table_and_each_opt_out_it_added(con, tmp_path):
-    loader.load_workspace(con, write_workspace(tmp_path))
+    load_workspace(con, write_workspace(tmp_path))
     [(detail, at, wall)] = con.execute("SELECT detail, \"at\", wall_at FROM audit_log WHERE action = 'data.load'"
                                        ).fetchall()
     detail = json.loads(detail)
@@ -245,7 +245,7 @@ def test_a_load_refuses_hidden_characters_naming_file_row_and_column(loaded, tmp
 def test_a_load_normalises_and_flags_look_alikes(con, tmp_path):
     contacts = with_row(CONTACTS_CSV, "c6,ＢＯＢ@Bücher.example,Bob,Two,,US,,,,,false,false,false,,,")
     contacts = with_row(contacts, "c7,ann@pаypal.com,Ann,Lookalike,,US,,,,,false,false,false,,,")  # Cyrillic а
-    result = loader.load_workspace(con, write_workspace(tmp_path, {"contacts.csv": contacts}))
+    result = load_workspace(con, write_workspace(tmp_path, {"contacts.csv": contacts}))
     emails = {r[0] for r in con.execute("SELECT email FROM contacts").fetchall()}
     assert "bob@xn--bcher-kva.example" in emails
     assert any("row 8" in w and "Cyrillic and Latin" in w for w in result["warnings"])
@@ -269,7 +269,7 @@ def test_contact_header_profile_and_explain_agree_after_a_load(con, tmp_path):
     from unify_dash.actions import crmsync
 
     events = with_row(EVENTS_CSV, "ev5,2026-11-20T08:00:00,opt_out,carol@gmail.com,,,,,link,,,,")
-    loader.load_workspace(con, write_workspace(tmp_path, {"events.csv": events}))
+    load_workspace(con, write_workspace(tmp_path, {"events.csv": events}))
     header = status(con, "carol@gmail.com")
     profile = crmsync.provenance(con, email="carol@gmail.com").iloc[0]
     explained = engine.explain(con, "carol@gmail.com")["opt_out"]

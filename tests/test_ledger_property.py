@@ -20,7 +20,7 @@ from unify_dash import engine
 from unify_dash.actions import crmsync, optouts
 from unify_dash.actions import enrollments as lifecycle
 from unify_dash.errors import ValidationError
-from unify_dash.io import workspace as loader
+from unify_dash.io.load import load_workspace
 from unify_dash.model import roles, states
 from unify_dash.model import settings as settings_mod
 from unify_dash.reports import metrics
@@ -93,7 +93,7 @@ def apply(con, tmp_path, mapping: str, step, at: dt.datetime) -> None:
                                     permission_at=at - dt.timedelta(seconds=30),
                                     evidence=f"email of {at:%Y-%m-%d %H:%M}, ticket SUP-{at:%M%S}", at=at)
         elif kind == "reload":
-            loader.load_workspace(con, write_workspace(tmp_path, {"settings.yaml": MAPPINGS[mapping]},
+            load_workspace(con, write_workspace(tmp_path, {"settings.yaml": MAPPINGS[mapping]},
                                                        name=f"reload-{at:%H%M%S}"))
     except ValidationError:
         pass  # not opted out, a read-only CRM flag still set, ...: refused, nothing written
@@ -141,7 +141,7 @@ def test_every_consumer_agrees_with_the_ledger(tmp_path_factory, mapping, steps)
     tmp_path = tmp_path_factory.mktemp("ledger")
     con = db.connect(None)
     try:
-        loader.load_workspace(con, write_workspace(tmp_path, {"settings.yaml": MAPPINGS[mapping]}))
+        load_workspace(con, write_workspace(tmp_path, {"settings.yaml": MAPPINGS[mapping]}))
         at = NOW
         for step in steps:
             at = max(at, db.now(con)) + dt.timedelta(minutes=7)

@@ -30,6 +30,7 @@ from unify_dash import cli
 from unify_dash.actions import optouts
 from unify_dash.errors import LoadError, PermissionDenied, Problem
 from unify_dash.io import workspace as loader
+from unify_dash.io.load import cli_load, load_workspace
 from unify_dash.model import domains, roles
 from unify_dash.model import settings as settings_mod
 from unify_dash.store import db
@@ -52,7 +53,7 @@ def dump(con, *, skip_audit: bool = False) -> dict:
 
 def problems_of(con, folder) -> list[Problem]:
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, folder)
+        load_workspace(con, folder)
     assert "nothing was changed" in str(exc.value)
     return exc.value.problems
 
@@ -66,7 +67,7 @@ def one(problems: list[Problem], file: str, row, column) -> Problem:
 @pytest.fixture
 def loaded(con, tmp_path):
     folder = write_workspace(tmp_path)
-    result = loader.load_workspace(con, folder)
+    result = load_workspace(con, folder)
     return con, folder, result
 
 
@@ -153,11 +154,11 @@ def test_parquet_loads_like_csv(con, tmp_path):
     pq_folder = write_workspace(tmp_path, pq, name="parquet")
     for stem in ("contacts", "company_records", "opportunities", "enrollments", "events"):
         (tmp_path / f"{stem}.parquet").rename(pq_folder / f"{stem}.parquet")
-    loader.load_workspace(con, csv_folder)
+    load_workspace(con, csv_folder)
     records = (*db.RECORD_TABLES, "events")
     expected = {t: v for t, v in dump(con).items() if t in records}
     con2 = db.connect(None)
-    result = loader.load_workspace(con2, pq_folder)
+    result = load_workspace(con2, pq_folder)
     assert result["sources"]["contacts.parquet"] == 5
     assert {t: v for t, v in dump(con2).items() if t in records} == expected
 
@@ -173,14 +174,14 @@ def test_typed_parquet_columns_are_accepted(con, tmp_path):
                                         ('c5', 'eve@initech.com', false, NULL))
                  t(contact_id, email, sf_email_opt_out, last_contacted_at))
             TO '{folder / "contacts.parquet"}' (FORMAT parquet)""")
-    loader.load_workspace(con, folder)
+    load_workspace(con, folder)
     assert con.execute("SELECT sf_email_opt_out, last_contacted_at FROM contacts WHERE contact_id = 'c1'"
                        ).fetchone() == (True, dt.datetime(2026, 11, 1, 8, 0))
 
 
 def test_progress_is_reported(con, tmp_path):
     seen: list[tuple[float, str]] = []
-    loader.load_workspace(con, write_workspace(tmp_path), progress=lambda f, m: seen.append((f, m)))
+    load_workspace(con, write_workspace(tmp_path), progress=lambda f, m: seen.append((f, m)))
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert any("contacts.csv" in m for _, m in seen)
@@ -188,15 +189,15 @@ def test_progress_is_reported(con, tmp_path):
 
 def test_permission_is_checked(con, tmp_path):
     with pytest.raises(PermissionDenied):
-        loader.load_workspace(con, write_workspace(tmp_path), actor=roles.Actor("mia", "manager"))
+        load_workspace(con, write_workspace(tmp_path), actor=roles.Actor("mia", "manager"))
     assert con.execute("SELECT count(*) FROM contacts").fetchone()[0] == 0
-    loader.load_workspace(con, write_workspace(tmp_path), actor=roles.Actor("rita", "revops"))
+    load_workspace(con, write_workspace(tmp_path), actor=roles.Actor("rita", "revops"))
     assert con.execute("SELECT actor, role FROM audit_log").fetchall() == [("rita", "revops")]
 
 
 def test_unknown_files_and_columns_are_warned_about(con, tmp_path):
     folder = write_workspace(tmp_path, {"notes.csv": "a\n1\n", "contacts.csv": with_column(CONTACTS_CSV, "shoe_size", "42")})
-    result = loader.load_workspace(con, folder)
+    result = load_workspace(con, folder)
     assert any("notes.csv" in w for w in result["warnings"])
     assert any("contacts.csv" in w and "shoe_size" in w for w in result["warnings"])
 
@@ -204,7 +205,7 @@ def test_unknown_files_and_columns_are_warned_about(con, tmp_path):
 def test_optional_files_may_be_missing(con, tmp_path):
     folder = write_workspace(tmp_path, {"enrollments.csv": None, "events.csv": None, "workspace.yaml": None,
                                         "opportunities.csv": None, "company_records.csv": None})
-    result = loader.load_workspace(con, folder)
+    result = load_workspace(con, folder)
     assert (result["contacts"], result["company_records"], result["enrollments"]) == (5, 0, 0)
     assert db.get_meta(con, "clock") is None  # no `now:`: the wall clock
 
@@ -217,10 +218,10 @@ def test_settings_as_section_files_and_json(con, tmp_path):
     for section, value in doc.items():
         files[f"{section}.json" if section == "plays" else f"{section}.yaml"] = (
             json.dumps(value, indent=2) if section == "plays" else yaml.safe_dump({section: value}))
-    loader.load_workspace(con, write_workspace(tmp_path, files, name="sections"))
+    load_workspace(con, write_workspace(tmp_path, files, name="sections"))
     sections = settings_mod.latest_version(con)[1]
     con2 = db.connect(None)
-    loader.load_workspace(con2, write_workspace(tmp_path, {"settings.yaml": None,
+    load_workspace(con2, write_workspace(tmp_path, {"settings.yaml": None,
                                                             "settings.json": json.dumps(doc)}, name="json"))
     assert settings_mod.latest_version(con2)[1].to_json() == sections.to_json()
 
@@ -231,7 +232,7 @@ def test_settings_as_section_files_and_json(con, tmp_path):
 def test_loading_the_same_workspace_twice_gives_the_same_database(loaded):
     con, folder, _ = loaded
     before = dump(con, skip_audit=True)
-    again = loader.load_workspace(con, folder)
+    again = load_workspace(con, folder)
     assert again["settings_saved"] is False and again["settings_version"] == 1
     assert again["events_new"] == 0 and again["crm_opt_outs_new"] == 0
     assert dump(con, skip_audit=True) == before
@@ -243,7 +244,7 @@ def test_reload_replaces_records_and_keeps_history(loaded, tmp_path):
     contacts = "contact_id,email\nc1,ana@acme.com\nc2,bob@acme.com\nc5,eve@initech.com\nc9,zed@acme.com\n"
     folder = write_workspace(tmp_path, {"contacts.csv": contacts, "events.csv": None,
                                         "enrollments.csv": None}, name="second")
-    loader.load_workspace(con, folder)
+    load_workspace(con, folder)
     assert [r[0] for r in con.execute("SELECT contact_id FROM contacts ORDER BY 1").fetchall()] == [
         "c1", "c2", "c5", "c9"]
     # enrollments are the platform's progress: merged, never dropped by a reload (docs/ledger.md)
@@ -257,10 +258,10 @@ def test_events_are_upserted_by_id(loaded, tmp_path):
     con, _, _ = loaded
     events = replace_row(EVENTS_CSV, 4, "ev3,2026-11-25T09:30:00,reply,,c1,seq_nurture,e3,1,,,Unsubscribe me,opt_out,")
     events = with_row(events, "ev4,2026-11-25T10:00:00,opt_out,bob@acme.com,,,,,admin,support@us,,,")
-    loader.load_workspace(con, write_workspace(tmp_path, {"events.csv": events}, name="second"))
+    load_workspace(con, write_workspace(tmp_path, {"events.csv": events}, name="second"))
     assert con.execute("SELECT text FROM events WHERE event_id = 'ev3'").fetchone() == ("Unsubscribe me",)
     assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 6
-    loader.load_workspace(con, write_workspace(tmp_path, {"events.csv": None}, name="third"))
+    load_workspace(con, write_workspace(tmp_path, {"events.csv": None}, name="third"))
     assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 6  # a reload never deletes an event
 
 
@@ -268,7 +269,7 @@ def test_changed_settings_make_a_version_in_effect_at_load_time(loaded, tmp_path
     con, _, _ = loaded
     changed = SETTINGS_YAML.replace("name: Open opportunity", "name: Open opportunity (any CRM)")
     later = "name: Test workspace\nnow: 2026-11-27T10:00:00Z\n"
-    result = loader.load_workspace(con, write_workspace(tmp_path, {"settings.yaml": changed,
+    result = load_workspace(con, write_workspace(tmp_path, {"settings.yaml": changed,
                                                                     "workspace.yaml": later}, name="second"))
     assert result["settings_saved"] is True and result["settings_version"] == 2
     when = dt.datetime(2026, 11, 27, 10, 0)
@@ -288,20 +289,20 @@ def test_crm_opt_out_survives_a_cleared_flag_and_a_missing_contact(loaded, tmp_p
     con, _, _ = loaded
     assert _status(con, "carol@gmail.com")["source"] == "crm"
     cleared = replace_row(CONTACTS_CSV, 4, "c3,carol@gmail.com,Carol,Jones,Founder,UK,,,,101,false,false,false,,,")
-    loader.load_workspace(con, write_workspace(tmp_path, {"contacts.csv": cleared}, name="cleared"))
+    load_workspace(con, write_workspace(tmp_path, {"contacts.csv": cleared}, name="cleared"))
     status = _status(con, "carol@gmail.com")
     assert status["event_id"] == "crm-optout:carol@gmail.com" and status["crm_flag"] is False
     gone = "\n".join(line for line in CONTACTS_CSV.split("\n") if not line.startswith("c3,")) + "\n"
-    loader.load_workspace(con, write_workspace(tmp_path, {"contacts.csv": gone}, name="gone"))
+    load_workspace(con, write_workspace(tmp_path, {"contacts.csv": gone}, name="gone"))
     assert con.execute("SELECT count(*) FROM events WHERE event_id = 'crm-optout:carol@gmail.com'").fetchone()[0] == 1
-    loader.load_workspace(con, write_workspace(tmp_path, {"contacts.csv": cleared}, name="back"))
+    load_workspace(con, write_workspace(tmp_path, {"contacts.csv": cleared}, name="back"))
     assert _status(con, "carol@gmail.com")["event_id"] == "crm-optout:carol@gmail.com"
 
 
 def test_workspace_opt_outs_survive_reloads(loaded, tmp_path):
     con, _, _ = loaded
     assert _status(con, "eve@initech.com")["source"] == "link"
-    loader.load_workspace(con, write_workspace(tmp_path, {"events.csv": None}, name="no-events"))
+    load_workspace(con, write_workspace(tmp_path, {"events.csv": None}, name="no-events"))
     assert _status(con, "eve@initech.com")["source"] == "link"
 
 
@@ -316,22 +317,22 @@ def test_flag_still_set_after_a_reversal_opts_out_again(loaded, tmp_path):
     assert _status(con, "carol@gmail.com", NOW + dt.timedelta(hours=3)) is None
     # the HubSpot export still has the flag (the write-back is pending): the next load opts her out again
     later = "now: 2026-11-27T09:00:00\n"
-    loader.load_workspace(con, write_workspace(tmp_path, {"workspace.yaml": later}, name="reloaded"))
+    load_workspace(con, write_workspace(tmp_path, {"workspace.yaml": later}, name="reloaded"))
     ids = [r[0] for r in con.execute("SELECT event_id FROM events WHERE email = 'carol@gmail.com' AND "
                                      "type = 'opt_out' ORDER BY occurred_at").fetchall()]
     assert ids == ["crm-optout:carol@gmail.com", "crm-optout:carol@gmail.com:20261127T090000"]
     before = dump(con, skip_audit=True)
-    loader.load_workspace(con, write_workspace(tmp_path, {"workspace.yaml": later}, name="reloaded"))
+    load_workspace(con, write_workspace(tmp_path, {"workspace.yaml": later}, name="reloaded"))
     assert dump(con, skip_audit=True) == before
 
 
 def test_reversal_without_the_flag_is_not_undone(loaded, tmp_path):
     con, _, _ = loaded
     cleared = replace_row(CONTACTS_CSV, 4, "c3,carol@gmail.com,Carol,Jones,Founder,UK,,,,101,false,false,false,,,")
-    loader.load_workspace(con, write_workspace(tmp_path, {"contacts.csv": cleared}, name="cleared"))
+    load_workspace(con, write_workspace(tmp_path, {"contacts.csv": cleared}, name="cleared"))
     optouts.reverse_opt_out(con, SUPPORT, "carol@gmail.com", **PERMISSION, at=NOW + dt.timedelta(hours=2))
     later = "now: 2026-11-27T09:00:00\n"
-    loader.load_workspace(con, write_workspace(tmp_path, {"contacts.csv": cleared, "workspace.yaml": later},
+    load_workspace(con, write_workspace(tmp_path, {"contacts.csv": cleared, "workspace.yaml": later},
                                                name="reloaded"))
     assert _status(con, "carol@gmail.com", NOW + dt.timedelta(days=1)) is None
 
@@ -624,7 +625,7 @@ def test_hostile_text_loads_as_plain_text(con, tmp_path):
     folder = write_workspace(tmp_path / "it's; DROP TABLE x", {
         "contacts.csv": CONTACTS_CSV + rows, "events.csv": EVENTS_CSV + events,
         "company_records.csv": with_row(COMPANY_RECORDS_CSV, f"sf:x,salesforce,x,{q(HOSTILE[0])},{q(HOSTILE[2])},,,")})
-    loader.load_workspace(con, folder)
+    load_workspace(con, folder)
     got = con.execute("SELECT first_name, last_name, title, country FROM contacts WHERE contact_id LIKE 'h%' "
                       "ORDER BY contact_id").fetchall()
     assert got == [(v, v, v, v) for v in HOSTILE]
@@ -638,7 +639,7 @@ def test_hostile_text_loads_as_plain_text(con, tmp_path):
 
 def test_hostile_header_names_are_never_sql(con, tmp_path):
     contacts = with_column(CONTACTS_CSV, '"x"") FROM contacts; DROP TABLE contacts; --"')
-    result = loader.load_workspace(con, write_workspace(tmp_path, {"contacts.csv": contacts}))
+    result = load_workspace(con, write_workspace(tmp_path, {"contacts.csv": contacts}))
     assert result["contacts"] == 5 and any("DROP TABLE" in w for w in result["warnings"])
 
 
@@ -739,7 +740,7 @@ def test_cli_load_function_lets_load_errors_through(tmp_path):
 
     folder = write_workspace(tmp_path, {"events.csv": ""})
     with pytest.raises(LoadError):
-        loader.cli_load(argparse.Namespace(dir=str(folder), db=str(tmp_path / "y.duckdb")))
+        cli_load(argparse.Namespace(dir=str(folder), db=str(tmp_path / "y.duckdb")))
 
 
 def test_node_line_walks_paths():
@@ -753,14 +754,14 @@ def test_node_line_walks_paths():
 def test_files_are_read_with_paths_as_parameters(con, tmp_path):
     """A folder name that looks like SQL is only ever a parameter."""
     folder = write_workspace(tmp_path / "x'); DROP TABLE contacts; --")
-    assert loader.load_workspace(con, Path(folder))["contacts"] == 5
+    assert load_workspace(con, Path(folder))["contacts"] == 5
 
 
 def test_bulk_event_loads_rebuild_the_event_indexes(con, tmp_path, monkeypatch):
     monkeypatch.setattr(loader, "EVENTS_BULK", 1)
     folder = write_workspace(tmp_path)
-    loader.load_workspace(con, folder)
-    loader.load_workspace(con, folder)
+    load_workspace(con, folder)
+    load_workspace(con, folder)
     names = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes() WHERE table_name = 'events'"
                                        ).fetchall()}
     assert {"idx_events_contact", "idx_events_email"} <= names
@@ -771,7 +772,7 @@ def test_crm_origin_is_recorded_even_after_another_opt_out(con, tmp_path):
     """Carol clicked the opt-out link before; her HubSpot flag still gets its own crm event, so the
     CRM page can tell that the CRM says so too."""
     events = with_row(EVENTS_CSV, "ev5,2026-11-20T08:00:00,opt_out,carol@gmail.com,,,,,link,,,,")
-    loader.load_workspace(con, write_workspace(tmp_path, {"events.csv": events}))
+    load_workspace(con, write_workspace(tmp_path, {"events.csv": events}))
     got = con.execute("SELECT event_id, source FROM events WHERE email = 'carol@gmail.com' ORDER BY occurred_at"
                       ).fetchall()
     assert got == [("ev5", "link"), ("crm-optout:carol@gmail.com", "crm")]

@@ -24,7 +24,7 @@ from workspace_factory import SETTINGS_YAML, line_of, write_workspace
 from unify_dash import cli
 from unify_dash.errors import LoadError, Problem, ValidationError
 from unify_dash.io import documents
-from unify_dash.io import workspace as loader
+from unify_dash.io.load import load_workspace
 from unify_dash.model import roles, schema, vocabulary
 from unify_dash.model import settings as settings_mod
 from unify_dash.store import db
@@ -32,7 +32,7 @@ from unify_dash.store import db
 
 def problems_of(con, folder) -> list[Problem]:
     with pytest.raises(LoadError) as exc:
-        loader.load_workspace(con, folder)
+        load_workspace(con, folder)
     assert "nothing was changed" in str(exc.value)
     return exc.value.problems
 
@@ -174,7 +174,7 @@ def test_hostile_json_settings(con, tmp_path, text, fragments):
      lambda s: s.play("play_main").audience["value"] == ["US", "NO", "No", "ON", "y"]),
 ])
 def test_yaml_1_2_text_stays_as_written(con, tmp_path, old, new, check):
-    loader.load_workspace(con, write_workspace(tmp_path, {"settings.yaml": replaced(old, new)}))
+    load_workspace(con, write_workspace(tmp_path, {"settings.yaml": replaced(old, new)}))
     assert check(settings_mod.latest_version(con)[1])
 
 
@@ -199,7 +199,7 @@ def test_workspace_yaml_typo_is_an_error(con, tmp_path):
     [problem] = problems_of(con, folder)
     assert (problem.file, problem.row, problem.column) == ("workspace.yaml", 2, "nwo")
     assert "did you mean 'now'?" in problem.message
-    loader.load_workspace(con, write_workspace(tmp_path, {"workspace.yaml": "name: No\nnow: 2026-11-26T09:00:00\n"},
+    load_workspace(con, write_workspace(tmp_path, {"workspace.yaml": "name: No\nnow: 2026-11-26T09:00:00\n"},
                                                name="ok"))
     assert db.get_meta(con, "workspace_name") == "No"
 

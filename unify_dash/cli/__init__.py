@@ -24,7 +24,7 @@ from unify_dash.store.db import DEFAULT_DB
 # sub-command -> "module:function"; the function takes the parsed args and returns an exit code.
 COMMANDS = {
     "demo": "unify_dash.io.demo:cli_demo",
-    "load": "unify_dash.io.workspace:cli_load",
+    "load": "unify_dash.io.load:cli_load",
     "explain": "unify_dash.cli.engine:cli_explain",
     "impact": "unify_dash.cli.engine:cli_impact",
     "bench": "unify_dash.reports.bench:cli_bench",

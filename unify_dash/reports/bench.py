@@ -57,7 +57,7 @@ def _rss_mb(who=resource.RUSAGE_SELF) -> float:
 def build(out: Path, db_path: Path, contacts: int, seed: int) -> dict:
     """Generate the demo workspace (parquet) and load it into ``db_path``. Runs in a child process."""
     from unify_dash.io import demo
-    from unify_dash.io import workspace as loader
+    from unify_dash.io.load import load_workspace
 
     memory = build_memory(contacts)
     started = time.perf_counter()
@@ -75,7 +75,7 @@ def build(out: Path, db_path: Path, contacts: int, seed: int) -> dict:
     try:
         con.execute("SET memory_limit = ?", [memory])  # a good neighbour: DuckDB spills beyond it
         started = time.perf_counter()
-        loader.load_workspace(con, out)
+        load_workspace(con, out)
         load_s = time.perf_counter() - started
         db.set_meta(con, "bench_contacts", str(contacts))
         db.set_meta(con, "bench_seed", str(seed))

@@ -11,7 +11,7 @@ import streamlit as st
 from unify_dash import scheduler
 from unify_dash.app import ui
 from unify_dash.io import paths
-from unify_dash.io import workspace as loader
+from unify_dash.io.load import load_workspace
 from unify_dash.model import roles, settings
 from unify_dash.reports import metrics
 from unify_dash.store import db as unify_db
@@ -53,7 +53,7 @@ def run_load(folder: Path | str, root: Path | None = None) -> None:
     def progress(fraction: float, message: str) -> None:
         bar.progress(fraction, text=message)
 
-    ok, res = ui.run_write(lambda cur: loader.load_workspace(cur, folder, actor=actor, progress=progress,
+    ok, res = ui.run_write(lambda cur: load_workspace(cur, folder, actor=actor, progress=progress,
                                                                       root=root))
     if ok:
         st.session_state["data.result"] = res
