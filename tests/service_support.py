@@ -73,7 +73,7 @@ def api_status(dbfile: Path) -> dict:
 
 
 @contextlib.contextmanager
-def service(dbfile: Path, *extra: str, app: bool = False) -> Iterator[subprocess.Popen]:
+def service(dbfile: Path, *extra: str, app: bool = False, env: dict | None = None) -> Iterator[subprocess.Popen]:
     """``unify-dash serve --db DBFILE`` running until the block ends (SIGTERM, then kill)."""
     args = [*CLI, "serve", "--db", str(dbfile), *extra]
     if app:
@@ -82,7 +82,7 @@ def service(dbfile: Path, *extra: str, app: bool = False) -> Iterator[subprocess
         args.append("--no-app")
     log = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "STREAMLIT_SERVER_HEADLESS": "true"})
+                            env={**os.environ, "STREAMLIT_SERVER_HEADLESS": "true", **(env or {})})
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -108,6 +108,22 @@ def service(dbfile: Path, *extra: str, app: bool = False) -> Iterator[subprocess
         log.close()
 
 
+def wait_app(dbfile: Path, timeout: float = START_TIMEOUT) -> str:
+    """The app's URL once its health check answers (the app starts after the API)."""
+    import urllib.request
+
+    url = f"http://127.0.0.1:{service_info(dbfile)['app_port']}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=10).read() == b"ok":
+                return url
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.3)
+
+
 def _read(log) -> str:
     log.flush()
     log.seek(0)
@@ -124,6 +140,24 @@ def _median_call(args: list[str], runs: int) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
+def _transport(dbfile: Path, calls: dict, runs: int) -> dict:
+    """The forwarding itself, from a warm client: the POST's wall time, the command's time inside the
+    service ("seconds" of the answer), and their difference (HTTP, JSON, capture) in milliseconds."""
+    from unify_dash.service import client, files
+
+    info, out = files.read_service(dbfile), {}
+    for name, args in calls.items():
+        total, inside = [], []
+        for _ in range(runs):
+            started = time.perf_counter()
+            answer = client.post(info, "/run", {"argv": args})
+            total.append(time.perf_counter() - started)
+            inside.append(answer["seconds"])
+        out[f"{name}_in_service_s"] = statistics.median(inside)
+        out[f"{name}_transport_ms"] = statistics.median(t - i for t, i in zip(total, inside, strict=True)) * 1000
+    return out
+
+
 def measure(runs: int = 7) -> dict:
     """Median wall time of CLI calls, direct (no service) and forwarded to a service."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,6 +171,7 @@ def measure(runs: int = 7) -> dict:
         with service(dbfile, "--no-worker"):
             for name, args in calls.items():
                 out[f"{name}_forwarded_s"], _ = _median_call(args, runs)
+            out.update(_transport(dbfile, calls, runs * 3))
         return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
 
 

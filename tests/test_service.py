@@ -21,7 +21,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from service_support import EMAIL, api_status, build_demo, cli, copy_db, service, service_info
+from browser_support import browser, chromium_path, wait_ready
+from service_support import EMAIL, api_status, build_demo, cli, copy_db, service, service_info, wait_app
 
 from unify_dash.store import db
 
@@ -172,14 +173,7 @@ def test_everything_at_once(demo, tmp_path):
             time.sleep(0.05)
 
     with service(dbfile, "--tick-every", "1s", app=True):
-        info = service_info(dbfile)
-        deadline, health = time.monotonic() + 90, None
-        while health is None and time.monotonic() < deadline:  # the app starts after the API
-            try:
-                health = urllib.request.urlopen(f"http://127.0.0.1:{info['app_port']}/_stcore/health", timeout=10).read()
-            except OSError:
-                time.sleep(0.3)
-        assert health == b"ok"
+        wait_app(dbfile)
         poller = threading.Thread(target=poll, daemon=True)
         poller.start()
         jobs = [["load", str(live), "--db", str(dbfile)]] * n_loads
@@ -244,3 +238,24 @@ def test_sigterm_during_a_tick_leaves_whole_ticks(demo, tmp_path):
     finally:
         con.close()
     assert late == 0 and sends == logs
+
+
+@pytest.mark.browser
+def test_the_app_shows_a_forwarded_write_on_the_next_rerun(demo, tmp_path):
+    """Chromium on the service's app: ``unify-dash sends`` run from a shell while the page is open
+    moves the workspace clock the page shows after a reload; the Data page shows the worker panel."""
+    executable = chromium_path()
+    if executable is None and not os.environ.get("UNIFY_REQUIRE_BROWSER"):
+        pytest.skip("Chromium is not installed")
+    _, template = demo
+    dbfile = copy_db(template, tmp_path / "u.duckdb")
+    with service(dbfile, app=True, env={"UNIFY_ROLE": "revops"}), browser(executable) as page:
+        url = wait_app(dbfile)
+        page.goto(f"{url}/data")
+        wait_ready(page, "Workspace clock 2026-11-26 09:00", timeout=120_000)
+        assert page.get_by_text("Scheduler worker").count() >= 1
+        done = cli("sends", "--until", "2026-11-27T09:00", "--db", str(dbfile))
+        assert done.returncode == 0, done.stderr
+        page.reload()
+        wait_ready(page, "Workspace clock 2026-11-27 09:00", timeout=120_000)
+        assert page.locator("[data-testid='stException']").count() == 0

@@ -23,6 +23,7 @@ import duckdb
 from unify_dash.errors import ValidationError
 from unify_dash.service import files
 from unify_dash.service.api import Api
+from unify_dash.service.client import post
 from unify_dash.service.status import database_status, format_status
 from unify_dash.service.worker import Worker, wall_clock
 from unify_dash.store import db
@@ -76,6 +77,15 @@ def cli_status(args) -> int:
     return 0
 
 
+def _answers(info: files.ServiceInfo) -> bool:
+    """True when the service of ``info`` answers its API (a live pid alone may be a reused one)."""
+    try:
+        post(info, "/status", timeout=10)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def start(path: str, every: dt.timedelta, *, api_port: int = 0, app_port: int | None = None,
           worker: bool = True) -> dict:
     """Start serving ``path``; returns CURRENT. The API listens and the service file is written
@@ -85,7 +95,7 @@ def start(path: str, every: dt.timedelta, *, api_port: int = 0, app_port: int | 
         info = CURRENT["info"]
         raise ValidationError(f"a service already serves {info.db} (pid {info.pid}, API port {info.port})")
     existing = files.read_service(path)
-    if existing is not None and existing.alive() and existing.pid != os.getpid():
+    if existing is not None and existing.alive() and existing.pid != os.getpid() and _answers(existing):
         raise ValidationError(f"a service already serves {path} (pid {existing.pid}, API port {existing.port}): "
                               "stop it first, or use it: the CLI forwards to it")
     token_path = files.new_token(path)
