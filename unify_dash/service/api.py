@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from unify_dash import cli  # no cycle: the CLI imports only service.client and service.files
 from unify_dash.store import db
 
 MAX_BODY = 1 << 20
@@ -78,8 +79,6 @@ def captured():
 
 def run_command(argv: list[str], db_path: str) -> dict:
     """``cli.main(argv)`` in this process under the write lock of ``db_path``: code, stdout, stderr."""
-    from unify_dash import cli  # the CLI imports this package's client: import it when first used
-
     started = time.perf_counter()
     with captured() as (out, err), db.write_lock(db_path):
         try:
