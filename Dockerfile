@@ -1,6 +1,7 @@
 # unify-dash as a service: the app, the scheduler worker and the CLI's API in one process.
 #   docker build -t unify-dash .
-#   docker run -p 8501:8501 -v unify-data:/app/data unify-dash
+#   docker run -p 8501:8501 -v unify-data:/app/data -v ./secrets.toml:/app/.streamlit/secrets.toml:ro unify-dash
+#   (off loopback the app needs [auth] in secrets.toml: it refuses local mode there)
 #   docker exec CONTAINER .venv/bin/unify-dash status      # the CLI forwards to the service
 # It installs as a fresh machine does (make install), and starts what make run starts: the demo database
 # when the volume holds none, then unify-dash serve. See docs/service.md.
