@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and make:
-#   make run    venv + install + demo database (if none) + the Streamlit app
+#   make run    venv + install + demo database (if none) + the service: the app and the scheduler worker
 #   make test   venv + install + lint + the whole test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed
 DB     ?= data/unify.duckdb
 DEMO   ?= data/demo
 CONTACTS ?= 3000
+TICK_EVERY ?= 5m
 # Streamlit reads its own configuration (STREAMLIT_SERVER_PORT, .streamlit/config.toml, ...).
 # Headless by default so that it never waits at a first-run prompt; override with STREAMLIT_SERVER_HEADLESS=false.
 export STREAMLIT_SERVER_HEADLESS ?= true
@@ -32,7 +33,7 @@ db: $(DB)
 # Listens on 127.0.0.1 only (server.address in .streamlit/config.toml): set STREAMLIT_SERVER_ADDRESS to listen
 # on the network, after configuring sign-in ([auth] in .streamlit/secrets.toml; docs/dashboard-security.md).
 run: $(STAMP) $(DB)
-	UNIFY_DB=$(DB) $(BIN)/streamlit run app.py
+	$(BIN)/unify-dash serve --db $(DB) --tick-every $(TICK_EVERY)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -45,4 +46,4 @@ bench: $(STAMP)
 	$(BIN)/unify-dash bench --contacts $(CONTACTS)
 
 clean:
-	rm -rf $(VENV) $(DB) $(DB).wal $(DEMO) test-artifacts .pytest_cache
+	rm -rf $(VENV) $(DB) $(DB).wal $(DB).service.json $(DB).service.token $(DEMO) test-artifacts .pytest_cache

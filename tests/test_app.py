@@ -943,23 +943,24 @@ def listening_addresses(port: int) -> set[str]:
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs /proc/net/tcp (Linux)")
-def test_make_run_listens_on_loopback_only(reader, shared_db):
-    """``make run``'s command (``streamlit run app.py`` in the project folder, no address given) listens
+def test_make_run_listens_on_loopback_only(reader, tmp_path):
+    """``make run``'s command (``unify-dash serve``, the app in the service, no address given) listens
     on 127.0.0.1 only; STREAMLIT_SERVER_ADDRESS still overrides it."""
     import urllib.request
 
     from browser_support import free_port
 
     port = free_port()
+    served = tmp_path / "served.duckdb"
+    db.connect(served).close()
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("STREAMLIT_SERVER_ADDRESS")}
-    env.update(UNIFY_DB=str(shared_db), STREAMLIT_SERVER_HEADLESS="true", STREAMLIT_SERVER_PORT=str(port),
-               STREAMLIT_SERVER_FILE_WATCHER_TYPE="none")
+    env.update(STREAMLIT_SERVER_HEADLESS="true", STREAMLIT_SERVER_FILE_WATCHER_TYPE="none")
     make = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True)
-    assert "streamlit run app.py" in make.stdout and "--server.address" not in make.stdout
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert "unify-dash serve" in make.stdout and "--server.address" not in make.stdout
+    proc = subprocess.Popen([sys.executable, "-m", "unify_dash", "serve", "--db", str(served), "--port", str(port),
+                             "--no-worker"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
@@ -970,7 +971,7 @@ def test_make_run_listens_on_loopback_only(reader, shared_db):
         assert listening_addresses(port) == {"127.0.0.1"}
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        proc.wait(timeout=60)
 
 
 # --- what the pages compute, without Streamlit -------------------------------------------------------------------

@@ -15,6 +15,7 @@ import sys
 
 import duckdb
 
+from unify_dash import service
 from unify_dash.errors import LoadError, UnifyError
 from unify_dash.model.roles import ROLES
 from unify_dash.model.states import OPT_OUT_SOURCES
@@ -36,6 +37,8 @@ COMMANDS = {
     "enroll": "unify_dash.cli.actions:cli_enroll",
     "override": "unify_dash.cli.actions:cli_override_add",
     "history": "unify_dash.cli.actions:cli_history",
+    "serve": "unify_dash.service.serve:cli_serve",
+    "status": "unify_dash.service.serve:cli_status",
 }
 
 
@@ -87,6 +90,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("classify", help="classify replies from stdin, one per line; one JSON object per line out")
     p.add_argument("--jsonl", action="store_true", help="input lines are JSON objects: text, optional subject, headers")
     _action_verbs(sub)
+
+    p = sub.add_parser("serve", help="run the service: the app, the scheduler worker and the CLI's API on one database")
+    p.add_argument("--db", default=str(DEFAULT_DB))
+    p.add_argument("--port", type=int, help="the app's port (default Streamlit's: 8501 or STREAMLIT_SERVER_PORT)")
+    p.add_argument("--api-port", type=int, default=0, help="the loopback API's port (default any free port)")
+    p.add_argument("--tick-every", default="5m",
+                   help="how often the worker runs the scheduler on the real clock, e.g. 30s, 5m, 1h (default 5m)")
+    p.add_argument("--no-app", action="store_true", help="the worker and the API only, no Streamlit")
+    p.add_argument("--no-worker", action="store_true", help="no scheduler worker (the scheduler runs only when asked)")
+
+    p = sub.add_parser("status", help="the scheduler: last and next tick, sends and skips per tick, errors")
+    p.add_argument("--db", default=str(DEFAULT_DB))
+    p.add_argument("--json", action="store_true")
     return parser
 
 
@@ -149,6 +165,9 @@ def _action_verbs(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    forwarded = service.forward_if_running(argv, build_parser())  # a live service owns --db: run it there
+    if forwarded is not None:
+        return forwarded
     args = build_parser().parse_args(argv)
     module_name, func_name = COMMANDS[args.command].split(":")
     try:

@@ -219,18 +219,32 @@ def verify_reopens(path: str | os.PathLike, generation_expected: int) -> None:
                             f"expected {generation_expected}); run the command again")
 
 
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def write_lock(path: str | os.PathLike | None) -> threading.RLock:
+    """The process-wide write lock of a database file: every writer in this process (the app's
+    sessions, the service's scheduler worker and forwarded CLI commands) holds it, because
+    DuckDB shares one instance per file inside a process and concurrent writers could conflict."""
+    key = ":memory:" if path in (None, ":memory:") else os.path.realpath(path)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+
+
 class Database:
     """One DuckDB database shared by every browser session of the app.
 
     A DuckDB connection must not be used from several threads at once; each
-    query takes its own cursor (:meth:`cursor`), and writes are serialised by a
-    lock so that two sessions never interleave a transaction.
+    query takes its own cursor (:meth:`cursor`), and writes are serialised by the
+    file's process-wide lock (:func:`write_lock`) so that two writers never interleave
+    a transaction.
     """
 
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = path
         self._con = connect(path)
-        self.write_lock = threading.RLock()
+        self.write_lock = threading.RLock() if path in (None, ":memory:") else write_lock(path)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self._con.cursor()

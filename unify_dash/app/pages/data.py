@@ -14,6 +14,8 @@ from unify_dash.io import paths
 from unify_dash.io.load import load_workspace
 from unify_dash.model import roles, settings
 from unify_dash.reports import metrics
+from unify_dash.service import serve
+from unify_dash.service import status as service_status
 from unify_dash.store import db as unify_db
 
 actor = ui.actor()
@@ -34,6 +36,10 @@ st.caption(f"{ui.code(ui.db_path())} · workspace clock {ui.fmt_time(clock)} "
 cols = st.columns(4)
 for i, (table, n) in enumerate(counts.items()):
     cols[i % 4].metric(table.replace("_", " "), ui.fmt_int(n))
+
+with st.expander("Scheduler worker: last and next tick, sends and skips per tick, errors",
+                 icon=":material/schedule:"), ui.cursor() as cur:
+    st.code(service_status.format_status(serve.service_status(ui.db_path(), cur)), language=None)
 
 result = st.session_state.pop("data.result", None)
 if result:
