@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module_name, func_name = COMMANDS[args.command].split(":")
     try:
-        if getattr(args, "db", None) is not None and args.command not in CREATES_DB:
+        reads_lake = getattr(args, "engine", None) == "spark" and getattr(args, "lake", None)
+        if getattr(args, "db", None) is not None and args.command not in CREATES_DB and not reads_lake:
             db.require_database(args.db)
         func = getattr(importlib.import_module(module_name), func_name)
         code = int(func(args) or 0)

@@ -145,8 +145,11 @@ def session(master: str = DEFAULT_MASTER):
                    .config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false")
                    .config("spark.sql.ansi.enabled", "false"))
-        if master.startswith("local"):  # one machine: few shuffle partitions, no 200-task stages
-            builder = builder.config("spark.sql.shuffle.partitions", "8")
+        if master.startswith("local"):  # one machine: few shuffle partitions, no 200-task stages; the
+            # driver is the executor too: room for the plans of 100+ rules (default heap 1g)
+            builder = (builder.config("spark.sql.shuffle.partitions", "8")
+                       .config("spark.driver.memory", "3g")
+                       .config("spark.driver.extraJavaOptions", "-Xss16m"))
         try:
             spark = builder.getOrCreate()
         except Exception as err:  # pyspark raises its own runtime errors when Java is missing
@@ -357,15 +360,18 @@ def domain_slice(lake: Lake, contact_id: str, domain: str | None):
     rule reads only the contact's own domain, so an evaluation there gives the contact's full answer."""
     con = db.connect(None)
     con.execute("DELETE FROM meta")
-    ctl = lake.control()
-    for t in ("meta", "settings_versions", "settings_changes"):  # already local: no Spark job
-        cols = ", ".join(db.ident(c) for c in schema.names(t))
-        rows = ctl.sql(f"SELECT {cols} FROM {db.ident(t)}").to_arrow_table()
-        con.register("unify_small", rows)
-        try:
-            con.execute(f"INSERT INTO {db.ident(t)} ({cols}) SELECT {cols} FROM unify_small")
-        finally:
-            con.unregister("unify_small")
+    ctl = lake.control().cursor()
+    try:
+        for t in ("meta", "settings_versions", "settings_changes"):  # already local: no Spark job
+            cols = ", ".join(db.ident(c) for c in schema.names(t))
+            rows = ctl.sql(f"SELECT {cols} FROM {db.ident(t)}").to_arrow_table()
+            con.register("unify_small", rows)
+            try:
+                con.execute(f"INSERT INTO {db.ident(t)} ({cols}) SELECT {cols} FROM unify_small")
+            finally:
+                con.unregister("unify_small")
+    finally:
+        ctl.close()
     who, who_c, key = (("t.domain = ?", "c.domain = ?", domain) if domain is not None
                        else ("t.contact_id = ?", "c.contact_id = ?", contact_id))
     for t, where in _SLICE.items():
