@@ -43,8 +43,16 @@ def _render(sql: str, params: list) -> str:
     return _normalise(sql) + "-- params: " + json.dumps(params, default=str) + "\n"
 
 
+def _spark_pass():
+    from unify_dash.engine import spark
+
+    sql, params = evaluator._relation_sql(_settings(), AS_OF, "d_stats")[:2]
+    return spark.to_spark(sql, params), []
+
+
 CASES = {
     "evaluation_pass": lambda: evaluator._relation_sql(_settings(), AS_OF, "d_stats")[:2],
+    "evaluation_pass.spark": _spark_pass,
     "opted_out_relation": lambda: (optouts.opted_out_relation(_settings()), [AS_OF]),
     "domain_stats": lambda: (vocab.domain_stats_sql("d_stats"), []),
 }
@@ -60,3 +68,59 @@ def test_generated_sql_matches_its_golden_file(name):
     assert path.exists(), f"{path} is missing: run with UNIFY_UPDATE_GOLDEN=1 to write it"
     assert text == path.read_text(encoding="utf-8"), (
         f"the generated SQL of {name} changed: read the diff, then UNIFY_UPDATE_GOLDEN=1 to accept it")
+
+
+# constructs of DuckDB's SQL that Spark does not have (or spells differently)
+DUCKDB_ONLY = [
+    (r"::", "a :: cast"), (r"\bUBIGINT\b", "an unsigned type"), (r"\bHUGEINT\b", "HUGEINT"),
+    (r"\bLIST_CONTAINS\b", "list_contains"), (r"\bARG_M(AX|IN)\b", "arg_max / arg_min"),
+    (r"\bSTARTS_WITH\b|\bENDS_WITH\b", "starts_with / ends_with"), (r"\bUNNEST\b", "unnest"),
+    (r"\bCREATE OR REPLACE TABLE\b", "CREATE OR REPLACE TABLE"), (r'"', "a double-quoted identifier"),
+    (r"\?", "an unbound parameter"), (r"\bTIMESTAMPTZ\b|\bVARCHAR\b", "a DuckDB type name"),
+    (r"\bSTRUCT_PACK\b|\bLIST_VALUE\b|\bEPOCH\b|\bSTRFTIME\b", "a DuckDB function"),
+]
+
+
+def _spark_sqls() -> dict[str, str]:
+    """The Spark SQL of every query the Spark executor runs, for the golden settings and for settings with
+    130 exclusions over every field and operator of the vocabulary."""
+    pytest.importorskip("sqlglot")
+    from wide_settings import wide_settings
+
+    from unify_dash.engine import spark
+
+    wide = parse_settings(wide_settings(json.loads(json.dumps(BASE_SETTINGS)), 130))
+    out = {}
+    for name, s in (("golden", _settings()), ("wide", wide)):
+        sql, params, W, Wa = evaluator._relation_sql(s, AS_OF, "d_stats")
+        out[f"pass:{name}"] = spark.to_spark(sql, params)
+        keys = evaluator.group_keys(W, Wa)
+        out[f"groups:{name}"] = spark.to_spark(evaluator.groups_sql("raw", keys))
+        out[f"members:{name}"] = spark.to_spark(evaluator.members_sql("raw", "grp", keys, ordered=False))
+    out["domain_stats"] = spark.to_spark(vocab.domain_stats_sql("d_stats"), select_only=True)
+    out["opted_out_relation"] = spark.to_spark(optouts.opted_out_relation(_settings()), [AS_OF])
+    return out
+
+
+def test_spark_sql_has_no_duckdb_only_construct():
+    import sqlglot
+
+    for name, sql in _spark_sqls().items():
+        for pattern, what in DUCKDB_ONLY:
+            hit = re.search(pattern, sql, flags=re.IGNORECASE)
+            assert hit is None, f"the Spark SQL of {name} has {what}: ...{sql[max(0, hit.start() - 80):hit.end() + 40]}..."
+        sqlglot.parse_one(sql, read="spark")  # and Spark's dialect reads it back
+
+
+def test_parameters_bind_in_text_order_as_literal_nodes():
+    """sqlglot walks a tree breadth-first; the parameters still bind in the order of the text, and a value
+    stays a value (quotes and backslashes in it do not end the literal)."""
+    pytest.importorskip("sqlglot")
+    from unify_dash.engine import spark
+
+    sql = "SELECT a FROM t WHERE x IN (SELECT y FROM u WHERE z = ?) AND w = ? AND list_contains(?, v)"
+    out = spark.to_spark(sql, ["inner", "it's \\ '; DROP TABLE t; --", [1.5, 2]])
+    assert out == ("SELECT a FROM t WHERE x IN (SELECT y FROM u WHERE z = 'inner') AND w = 'it\\'s \\\\ \\'; "
+                   "DROP TABLE t; --' AND ARRAY_CONTAINS(ARRAY(CAST('1.5' AS DOUBLE), 2), v)")
+    with pytest.raises(Exception, match="2 parameters, 1 were given"):
+        spark.to_spark("SELECT ? + ?", [1])

@@ -1,7 +1,7 @@
 WITH base AS (
-    SELECT c.contact_id, c.email, c.domain, ((CASE WHEN coalesce(coalesce(d.open_opportunities, 0) > ?, false) THEN 1::UBIGINT ELSE 0::UBIGINT END) | (CASE WHEN coalesce(coalesce(d.is_customer, false), false) THEN 2::UBIGINT ELSE 0::UBIGINT END) | (CASE WHEN coalesce(contains(lower(trim(c.title)), ?), false) THEN 4::UBIGINT ELSE 0::UBIGINT END)) AS c0, ((CASE WHEN NOT ((NOT coalesce(c.email = ?, false))) THEN 1::UBIGINT ELSE 0::UBIGINT END)) AS t0, ((CASE WHEN coalesce(contains(lower(trim(c.title)), ?), false) THEN 1::UBIGINT ELSE 0::UBIGINT END)) AS a0
+    SELECT c.contact_id, c.email, c.domain, ((CASE WHEN coalesce(coalesce(d.open_opportunities, 0) > ?, false) THEN 1::BIGINT ELSE 0::BIGINT END) | (CASE WHEN coalesce(coalesce(d.is_customer, false), false) THEN 2::BIGINT ELSE 0::BIGINT END) | (CASE WHEN coalesce(contains(lower(trim(c.title)), ?), false) THEN 4::BIGINT ELSE 0::BIGINT END)) AS c0, ((CASE WHEN NOT ((NOT coalesce(c.email = ?, false))) THEN 1::BIGINT ELSE 0::BIGINT END)) AS t0, ((CASE WHEN coalesce(contains(lower(trim(c.title)), ?), false) THEN 1::BIGINT ELSE 0::BIGINT END)) AS a0
     FROM contacts c LEFT JOIN d_stats d ON d.domain = coalesce(c.company_key, c.domain)
-), dom AS (SELECT domain, bit_or(c0 & 3::UBIGINT) AS k0 FROM base WHERE domain IS NOT NULL AND ((c0 & 3::UBIGINT) != 0) GROUP BY domain), opted AS (
+), dom AS (SELECT domain, bit_or(c0 & 3::BIGINT) AS k0 FROM base WHERE domain IS NOT NULL AND ((c0 & 3::BIGINT) != 0) GROUP BY domain), opted AS (
         SELECT c.contact_id, c.email,
                coalesce(o.source, 'crm') AS source,
                o.event_id, o.opted_out_at, o.latest_at, o.actor, o.detail,
@@ -31,7 +31,7 @@ GROUP BY r.email
         WHERE o.email IS NOT NULL OR (c."sf_email_opt_out" OR c."hs_opt_out")
     )
 SELECT b.contact_id, b.email, (o.contact_id IS NOT NULL) AS opted, o.source AS opt_source,
-       b.a0, (((b.c0 & 18446744073709551612::UBIGINT) | coalesce(dom.k0, b.c0 & 3::UBIGINT)) & ~b.t0) AS m0
+       b.a0, (((b.c0 & (-4)::BIGINT) | coalesce(dom.k0, b.c0 & 3::BIGINT)) & ~b.t0) AS m0
 FROM base b
 LEFT JOIN dom ON dom.domain = b.domain
 LEFT JOIN opted o ON o.contact_id = b.contact_id

@@ -39,7 +39,17 @@ COMMANDS = {
     "history": "unify_dash.cli.actions:cli_history",
     "serve": "unify_dash.service.serve:cli_serve",
     "status": "unify_dash.service.serve:cli_status",
+    "export-lake": "unify_dash.io.lake:cli_export_lake",
 }
+
+
+def _engine_args(p: argparse.ArgumentParser) -> None:
+    """``--engine duckdb|spark`` and where Spark runs (docs/scale-out.md)."""
+    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                   help="where the evaluation pass runs (default duckdb; spark needs pip install '.[spark]' and Java)")
+    p.add_argument("--spark-master", default="local[*]", help="Spark master URL (default local[*])")
+    p.add_argument("--lake", help="with --engine spark: a lake written by export-lake (default: the --db "
+                                  "database exported to a temporary lake)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=str(DEFAULT_DB))
     p.add_argument("--at", help="evaluate as of this time (ISO timestamp; default the workspace clock)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _engine_args(p)
 
     p = sub.add_parser("impact", help="what-if counts of a Play under toggles, without saving anything")
     p.add_argument("--play", required=True, help="play id")
@@ -70,12 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "open_opp@ruleset:default=off (repeatable)")
     p.add_argument("--db", default=str(DEFAULT_DB))
     p.add_argument("--json", action="store_true")
+    _engine_args(p)
 
     p = sub.add_parser("bench", help="build, load and evaluate N contacts and print timings (last line JSON)")
     p.add_argument("--contacts", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--workdir", help="where to build (default a temporary folder)")
     p.add_argument("--repeats", type=int, default=200, help="what-if toggle sets to time (default 200)")
+    _engine_args(p)
+
+    p = sub.add_parser("export-lake", help="write the workspace's tables as Parquet (a lake for --engine spark)")
+    p.add_argument("dir", help="folder to write (new, empty, or a lake written before: replaced)")
+    p.add_argument("--db", default=str(DEFAULT_DB))
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("sends", help="run the send scheduler up to a time and print a summary")
     p.add_argument("--until", required=True, help="ISO timestamp, e.g. 2026-12-26T00:00")
@@ -171,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module_name, func_name = COMMANDS[args.command].split(":")
     try:
-        if getattr(args, "db", None) is not None and args.command not in CREATES_DB:
+        reads_lake = getattr(args, "engine", None) == "spark" and getattr(args, "lake", None)
+        if getattr(args, "db", None) is not None and args.command not in CREATES_DB and not reads_lake:
             db.require_database(args.db)
         func = getattr(importlib.import_module(module_name), func_name)
         code = int(func(args) or 0)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
+import tempfile
+from pathlib import Path
 
 from unify_dash.engine.evaluator import COUNT_KEYS, evaluation
 from unify_dash.engine.explain import explain
@@ -17,13 +21,46 @@ def _print_json(obj: dict) -> None:
     print(json.dumps(obj, default=str, sort_keys=False))
 
 
+@contextlib.contextmanager
+def spark_lake(args):
+    """The lake ``--engine spark`` reads: ``--lake DIR``, or the ``--db`` database exported to a temporary
+    lake (removed afterwards)."""
+    from unify_dash.engine import spark
+    from unify_dash.io.lake import export_lake
+
+    master = getattr(args, "spark_master", None) or spark.DEFAULT_MASTER
+    if getattr(args, "lake", None):
+        yield spark.Lake(args.lake, master=master)
+        return
+    with tempfile.TemporaryDirectory(prefix="unify-lake-") as tmp:
+        con = db.connect(args.db, read_only=True)
+        try:
+            export_lake(con, Path(tmp) / "lake")
+        finally:
+            con.close()
+        print(f"exported {args.db} to a temporary lake for Spark", file=sys.stderr)
+        yield spark.Lake(Path(tmp) / "lake", master=master)
+
+
+def _spark(args) -> bool:
+    return getattr(args, "engine", "duckdb") == "spark"
+
+
 def cli_explain(args) -> int:
-    """``unify-dash explain EMAIL [--db PATH] [--at T] [--json]``."""
-    con = db.connect(args.db)
-    try:
-        out = explain(con, args.email, as_of=db.parse_timestamp(args.at, "--at", "an ISO timestamp like 2026-11-26T09:00") if getattr(args, "at", None) else None)
-    finally:
-        con.close()
+    """``unify-dash explain EMAIL [--db PATH] [--at T] [--json] [--engine duckdb|spark]``."""
+    as_of = (db.parse_timestamp(args.at, "--at", "an ISO timestamp like 2026-11-26T09:00")
+             if getattr(args, "at", None) else None)
+    if _spark(args):
+        from unify_dash.engine import spark
+
+        with spark_lake(args) as lake:
+            out = spark.explain_lake(lake, args.email, as_of=as_of)
+    else:
+        con = db.connect(args.db)
+        try:
+            out = explain(con, args.email, as_of=as_of)
+        finally:
+            con.close()
     if getattr(args, "json", False):
         _print_json(out)
         return 0
@@ -72,14 +109,23 @@ def cli_explain(args) -> int:
 
 
 def cli_impact(args) -> int:
-    """``unify-dash impact --play ID [--set EXCLUSION@LEVEL=on|off ...] [--db PATH] [--json]``."""
-    con = db.connect(args.db)
-    try:
-        ev = evaluation(con)
-        _, play = ev.play(args.play)
-        out = impact(ev, play.id, parse_toggles(getattr(args, "set", []), play, ev.settings))
-    finally:
-        con.close()
+    """``unify-dash impact --play ID [--set EXCLUSION@LEVEL=on|off ...] [--db PATH] [--json]
+    [--engine duckdb|spark]``."""
+    if _spark(args):
+        from unify_dash.engine import spark
+
+        with spark_lake(args) as lake:
+            ev = spark.evaluation_lake(lake)
+            _, play = ev.play(args.play)
+            out = impact(ev, play.id, parse_toggles(getattr(args, "set", []), play, ev.settings))
+    else:
+        con = db.connect(args.db)
+        try:
+            ev = evaluation(con)
+            _, play = ev.play(args.play)
+            out = impact(ev, play.id, parse_toggles(getattr(args, "set", []), play, ev.settings))
+        finally:
+            con.close()
     if getattr(args, "json", False):
         _print_json(out)
         return 0

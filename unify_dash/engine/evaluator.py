@@ -8,8 +8,9 @@ How it works (docs/engine.md):
    **match mask** per contact: bit *i* (exclusion *i* of ``settings.exclusions``) is set when the
    exclusion *applies* to the contact (person scope: the contact matches; company scope: any contact
    of its company domain matches, propagated with a ``GROUP BY domain bit_or``; in both cases the
-   exclusion's filters must all hold for the contact). Masks are several ``UBIGINT`` words (64
-   exclusions a word). Next to the mask: the opted-out flag (:mod:`unify_dash.actions.optouts`) and one
+   exclusion's filters must all hold for the contact). Masks are several signed ``BIGINT`` words (64
+   exclusions a word; bit 63 is the sign bit), so that engines without an unsigned 64-bit type (Spark)
+   run the same SQL; numpy reads them as ``uint64`` (:func:`mask_words`), the same bits. Next to the mask: the opted-out flag (:mod:`unify_dash.actions.optouts`) and one
    audience bit per Play.
 2. Contacts with the same (opted out, audience bits, mask) form a **group**. The groups and their
    sizes live in numpy arrays of the :class:`Evaluation`; each contact's group id is stored in a
@@ -66,7 +67,7 @@ class Evaluation:
     """One evaluation of every contact under one settings document at one time.
 
     Group arrays (``G`` groups, ``n`` exclusions, ``P`` plays): ``opted`` bool[G], ``audience``
-    bool[G, P], ``masks`` uint64[G, W], ``matches`` bool[G, n] (the masks unpacked), ``counts``
+    bool[G, P], ``masks`` uint64[G, W] (the SQL's signed words reinterpreted), ``matches`` bool[G, n] (the masks unpacked), ``counts``
     int64[G]. ``table`` holds ``(contact_id, email, group_id, opt_source)`` of every contact,
     ordered by email.
     """
@@ -86,6 +87,7 @@ class Evaluation:
     counts: np.ndarray
     seconds: float
     catalog: str = "memory"  # name of the workspace database in this DuckDB instance
+    store: object | None = None  # per-contact group table outside DuckDB (Spark: pages by group id)
     _memo: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -241,11 +243,23 @@ def _iso(value) -> str | None:
 # --- SQL of one pass ---------------------------------------------------------------------------------
 
 
+def _word(value: int) -> str:
+    """SQL of a 64-bit mask word as a signed ``BIGINT`` literal (bit 63 is the sign bit)."""
+    value &= (1 << WORD_BITS) - 1
+    signed = value - (1 << WORD_BITS) if value >> (WORD_BITS - 1) else value
+    return f"({signed})::BIGINT" if signed < 0 else f"{signed}::BIGINT"
+
+
+def mask_words(column) -> np.ndarray:
+    """A column of signed ``BIGINT`` mask words (as the SQL returns them) -> uint64, the same bits."""
+    return np.asarray(column, dtype=np.int64).view(np.uint64)
+
+
 def _word_sql(bits: list[tuple[int, str]]) -> str:
-    """A UBIGINT whose bit b is set when the boolean SQL of (b, sql) is true."""
+    """A mask word (signed BIGINT) whose bit b is set when the boolean SQL of (b, sql) is true."""
     if not bits:
-        return "0::UBIGINT"
-    return "(" + " | ".join(f"(CASE WHEN {sql} THEN {1 << b}::UBIGINT ELSE 0::UBIGINT END)"
+        return _word(0)
+    return "(" + " | ".join(f"(CASE WHEN {sql} THEN {_word(1 << b)} ELSE {_word(0)} END)"
                             for b, sql in bits) + ")"
 
 
@@ -299,14 +313,14 @@ def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
     has_company = any(company)
     dom = ""
     if has_company:
-        any_company = " OR ".join(f"(c{w} & {company[w]}::UBIGINT) != 0" for w in range(W) if company[w])
+        any_company = " OR ".join(f"(c{w} & {_word(company[w])}) != 0" for w in range(W) if company[w])
         dom = (", dom AS (SELECT domain, "
-               + ", ".join(f"bit_or(c{w} & {company[w]}::UBIGINT) AS k{w}" for w in range(W))
+               + ", ".join(f"bit_or(c{w} & {_word(company[w])}) AS k{w}" for w in range(W))
                + f" FROM base WHERE domain IS NOT NULL AND ({any_company}) GROUP BY domain)")
     masks = []
     for w in range(W):
         if company[w]:
-            own = f"(b.c{w} & {full ^ company[w]}::UBIGINT) | coalesce(dom.k{w}, b.c{w} & {company[w]}::UBIGINT)"
+            own = f"(b.c{w} & {_word(full ^ company[w])}) | coalesce(dom.k{w}, b.c{w} & {_word(company[w])})"
         else:
             own = f"b.c{w}"
         masks.append(f"(({own}) & ~b.t{w}) AS m{w}")
@@ -336,10 +350,88 @@ def _unpack(words: np.ndarray, n: int) -> np.ndarray:
     return bits.reshape(G, -1)[:, :n]
 
 
+def group_keys(W: int, Wa: int) -> list[str]:
+    """The columns that make a group: opted out, the audience words, the mask words."""
+    return ["opted"] + [f"a{w}" for w in range(Wa)] + [f"m{w}" for w in range(W)]
+
+
+def groups_sql(raw: str, keys: list[str]) -> str:
+    """SELECT ``group_id, <keys>, n``: the distinct keys of the relation ``raw`` (:func:`_relation_sql`)
+    and their sizes, numbered in key order (the same numbering on every engine)."""
+    key_list = ", ".join(keys)
+    return (f"SELECT CAST(row_number() OVER (ORDER BY {key_list}) - 1 AS INTEGER) AS group_id, * "
+            f"FROM (SELECT {key_list}, count(*) AS n FROM {raw} GROUP BY {key_list}) k")
+
+
+def members_sql(raw: str, groups: str, keys: list[str], *, ordered: bool = True) -> str:
+    """SELECT ``contact_id, email, group_id, opt_source`` of every contact: its group by key."""
+    return (f"SELECT r.contact_id, r.email, g.group_id, r.opt_source FROM {raw} r JOIN {groups} g "
+            f"USING ({', '.join(keys)})" + (" ORDER BY r.email, r.contact_id" if ordered else ""))
+
+
+@dataclass
+class PassResult:
+    """What an executor returns for one evaluation pass: the groups (a few thousand rows, as numpy
+    columns ``group_id, opted, a0.., m0.., n`` in group-id order) and where the per-contact tables
+    live (names for DuckDB, lake paths for Spark)."""
+
+    groups: dict
+    W: int
+    Wa: int
+    table: str
+    stats_table: str
+    groups_table: str
+    catalog: str
+    store: object | None = None  # the member store of a non-DuckDB executor (drill-down pages)
+
+
+class DuckDBExecutor:
+    """Today's path: the pass runs in the workspace's DuckDB; the per-contact group table lives in the
+    attached in-memory database :data:`EVAL_DB`."""
+
+    name = "duckdb"
+
+    def run(self, cur: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.datetime) -> PassResult:
+        num = next(_TABLE_IDS)
+        name = f"ev_{num}"
+        table = f"{db.ident(EVAL_DB)}.{db.ident(name)}"
+        stats = f"{db.ident(EVAL_DB)}.{db.ident(name + '_stats')}"
+        groups_table = f"{db.ident(EVAL_DB)}.{db.ident(name + '_groups')}"
+        raw = f"{db.ident(EVAL_DB)}.{db.ident(name + '_raw')}"
+        cur.execute(vocab.domain_stats_sql(stats))
+        sql, params, W, Wa = _relation_sql(settings, as_of, stats)
+        cur.execute(f"CREATE OR REPLACE TABLE {raw} AS {sql}", params)
+        keys = group_keys(W, Wa)
+        cur.execute(f"CREATE OR REPLACE TABLE {groups_table} AS {groups_sql(raw, keys)}")
+        cur.execute(f"CREATE OR REPLACE TABLE {table} AS {members_sql(raw, groups_table, keys)}")
+        cur.execute(f"DROP TABLE {raw}")
+        g = cur.execute(f"SELECT * FROM {groups_table} ORDER BY group_id").fetchnumpy()
+        catalog = cur.execute("SELECT current_database()").fetchone()[0]
+        return PassResult(g, W, Wa, table, stats, groups_table, catalog)
+
+
+def from_groups(settings: Settings, version: int | None, as_of: dt.datetime, generation: int, instance: str,
+                res: PassResult, started: float) -> Evaluation:
+    """The :class:`Evaluation` of a pass's groups, whichever engine ran it (masks: signed words -> uint64)."""
+    g, W, Wa = res.groups, res.W, res.Wa
+    G = len(g["group_id"])
+    masks = np.stack([mask_words(g[f"m{w}"]) for w in range(W)], axis=1) if G else np.zeros((0, W), dtype=np.uint64)
+    aud_words = np.stack([mask_words(g[f"a{w}"]) for w in range(Wa)], axis=1) if G else \
+        np.zeros((0, Wa), dtype=np.uint64)
+    return Evaluation(
+        settings=settings, version=version, as_of=as_of, generation=generation, instance=instance,
+        table=res.table, stats_table=res.stats_table, groups_table=res.groups_table,
+        opted=np.asarray(g["opted"], dtype=bool), audience=_unpack(aud_words, len(settings.plays)),
+        masks=masks, matches=_unpack(masks, len(settings.exclusions)), counts=np.asarray(g["n"], dtype=np.int64),
+        seconds=time.perf_counter() - started, catalog=res.catalog, store=res.store,
+    )
+
+
 def evaluate(con: duckdb.DuckDBPyConnection, *, settings: Settings | None = None, version: int | None = None,
              as_of: dt.datetime | None = None) -> Evaluation:
     """Evaluate every contact in one set-based pass. ``settings`` default: the version in effect at
-    ``as_of`` (default: the workspace clock). Not cached: pages and the scheduler use :func:`evaluation`."""
+    ``as_of`` (default: the workspace clock). Not cached: pages and the scheduler use :func:`evaluation`.
+    (The same pass on Spark: :func:`unify_dash.engine.spark.evaluate_lake`.)"""
     started = time.perf_counter()
     as_of = _as_of(con, as_of)
     if settings is None:
@@ -350,43 +442,11 @@ def evaluate(con: duckdb.DuckDBPyConnection, *, settings: Settings | None = None
         cur = con.cursor()
         try:
             _drop_forgotten(cur, instance)
-            num = next(_TABLE_IDS)
-            name = f"ev_{num}"
-            table = f"{db.ident(EVAL_DB)}.{db.ident(name)}"
-            stats = f"{db.ident(EVAL_DB)}.{db.ident(name + '_stats')}"
-            groups_table = f"{db.ident(EVAL_DB)}.{db.ident(name + '_groups')}"
-            raw = f"{db.ident(EVAL_DB)}.{db.ident(name + '_raw')}"
-            cur.execute(vocab.domain_stats_sql(stats))
-            sql, params, W, Wa = _relation_sql(settings, as_of, stats)
-            cur.execute(f"CREATE OR REPLACE TABLE {raw} AS {sql}", params)
-            keys = ["opted"] + [f"a{w}" for w in range(Wa)] + [f"m{w}" for w in range(W)]
-            key_list = ", ".join(keys)
-            cur.execute(f"""CREATE OR REPLACE TABLE {groups_table} AS
-                SELECT (row_number() OVER (ORDER BY {key_list}) - 1)::INTEGER AS group_id, *
-                FROM (SELECT {key_list}, count(*) AS n FROM {raw} GROUP BY {key_list})""")
-            cur.execute(f"""CREATE OR REPLACE TABLE {table} AS
-                SELECT r.contact_id, r.email, g.group_id, r.opt_source
-                FROM {raw} r JOIN {groups_table} g USING ({key_list})
-                ORDER BY r.email, r.contact_id""")
-            cur.execute(f"DROP TABLE {raw}")
-            g = cur.execute(f"SELECT * FROM {groups_table} ORDER BY group_id").fetchnumpy()
-            catalog = cur.execute("SELECT current_database()").fetchone()[0]
+            res = DuckDBExecutor().run(cur, settings, as_of)
         finally:
             cur.close()
-    n = len(settings.exclusions)
-    G = len(g["group_id"])
-    masks = np.stack([np.asarray(g[f"m{w}"], dtype=np.uint64) for w in range(W)], axis=1) if G else \
-        np.zeros((0, W), dtype=np.uint64)
-    aud_words = np.stack([np.asarray(g[f"a{w}"], dtype=np.uint64) for w in range(Wa)], axis=1) if G else \
-        np.zeros((0, Wa), dtype=np.uint64)
-    ev = Evaluation(
-        settings=settings, version=version, as_of=as_of, generation=generation, instance=instance,
-        table=table, stats_table=stats, groups_table=groups_table,
-        opted=np.asarray(g["opted"], dtype=bool), audience=_unpack(aud_words, len(settings.plays)),
-        masks=masks, matches=_unpack(masks, n), counts=np.asarray(g["n"], dtype=np.int64),
-        seconds=time.perf_counter() - started, catalog=catalog,
-    )
-    weakref.finalize(ev, _forget, instance, (table, stats, groups_table))
+    ev = from_groups(settings, version, as_of, generation, instance, res, started)
+    weakref.finalize(ev, _forget, instance, (res.table, res.stats_table, res.groups_table))
     return ev
 
 

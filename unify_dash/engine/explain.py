@@ -22,6 +22,7 @@ from unify_dash.engine.evaluator import (
     _relation_sql,
     _unpack,
     evaluation,
+    mask_words,
 )
 from unify_dash.engine.funnel import _funnel, _saved_levels
 from unify_dash.engine.impact import _blockers, _opt_out_text
@@ -55,8 +56,8 @@ def _contributing(cond: dict, values: dict[str, bool], path: str = "") -> list[s
 def _single(settings: Settings, version: int | None, as_of: dt.datetime, row: dict, W: int, Wa: int,
             template: Evaluation) -> Evaluation:
     """A one-contact evaluation (one group) so that the funnel code answers for it too."""
-    masks = np.array([[row[f"m{w}"] for w in range(W)]], dtype=np.uint64)
-    aud = np.array([[row[f"a{w}"] for w in range(Wa)]], dtype=np.uint64)
+    masks = mask_words([[row[f"m{w}"] for w in range(W)]])
+    aud = mask_words([[row[f"a{w}"] for w in range(Wa)]])
     return Evaluation(settings=settings, version=version, as_of=as_of, generation=template.generation,
                       instance=template.instance, table=template.table, stats_table=template.stats_table,
                       groups_table=template.groups_table, opted=np.array([bool(row["opted"])]),

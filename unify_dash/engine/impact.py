@@ -180,6 +180,23 @@ def bucket_groups(ev: Evaluation, play_id: str, bucket: str, *, node_id: str | N
     return np.flatnonzero(_bucket(ev, play_id, bucket, node_id, exclusion_id, toggles)[3]).astype(np.int32)
 
 
+def _page(con: duckdb.DuckDBPyConnection, ev: Evaluation, gids: np.ndarray, limit: int, offset: int) -> list:
+    """``(contact_id, email, group_id, opt_source, first_name, last_name, title, domain)`` of the contacts of
+    groups ``gids``, by (email, contact id): from the evaluation's group table, in DuckDB or in the lake."""
+    if ev.store is not None:  # the group table is outside DuckDB (Spark): the same query, translated
+        return ev.store.page(gids.tolist(), int(limit), int(offset))
+    _check_visible(con, ev)
+    return con.execute(
+        f"""SELECT p.contact_id, p.email, p.group_id, p.opt_source, c.first_name, c.last_name, c.title,
+                   c.domain
+            FROM (SELECT contact_id, email, group_id, opt_source FROM {ev.table}
+                  WHERE group_id IN (SELECT unnest(?::INTEGER[]))
+                  ORDER BY email, contact_id LIMIT ? OFFSET ?) p
+            LEFT JOIN contacts c ON c.contact_id = p.contact_id
+            ORDER BY p.email, p.contact_id""",
+        [gids.tolist(), int(limit), int(offset)]).fetchall()
+
+
 def drilldown(con: duckdb.DuckDBPyConnection, ev: Evaluation, play_id: str, bucket: str, *,
               node_id: str | None = None, exclusion_id: str | None = None, toggles: dict | None = None,
               offset: int = 0, limit: int = 50) -> dict:
@@ -193,16 +210,7 @@ def drilldown(con: duckdb.DuckDBPyConnection, ev: Evaluation, play_id: str, buck
     total = _count(ev, sel)
     rows: list[dict] = []
     if total and limit:
-        _check_visible(con, ev)
-        df = con.execute(
-            f"""SELECT p.contact_id, p.email, p.group_id, p.opt_source, c.first_name, c.last_name, c.title,
-                       c.domain
-                FROM (SELECT contact_id, email, group_id, opt_source FROM {ev.table}
-                      WHERE group_id IN (SELECT unnest(?::INTEGER[]))
-                      ORDER BY email, contact_id LIMIT ? OFFSET ?) p
-                LEFT JOIN contacts c ON c.contact_id = p.contact_id
-                ORDER BY p.email, p.contact_id""",
-            [gids.tolist(), int(limit), int(offset)]).fetchall()
+        df = _page(con, ev, gids, limit, offset)
         memo: dict[int, list[dict]] = {}
         for contact_id, email, g, source, first, last, title, domain in df:
             if g not in memo:

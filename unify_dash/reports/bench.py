@@ -265,8 +265,78 @@ def run(db_path: Path, *, repeats: int = 200, seed: int = 7, log=print) -> dict:
         con.close()
 
 
+def _without_timing(out: dict) -> dict:
+    return {k: v for k, v in out.items() if k != "evaluate_s"}
+
+
+def run_spark(db_path: Path, lake_dir: Path, *, master: str, repeats: int = 200, seed: int = 7, log=print) -> dict:
+    """The same figures with the evaluation pass on Spark over a lake exported from ``db_path``, next to
+    DuckDB's evaluation of the same database, and whether every Play's impact is the same on both."""
+    from unify_dash.engine import spark
+    from unify_dash.io.lake import export_lake
+
+    rng = random.Random(seed)
+    con = db.connect(db_path)
+    try:
+        t0 = time.perf_counter()
+        export_lake(con, lake_dir)
+        export_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        duck = engine.evaluate(con)
+        duckdb_s = time.perf_counter() - t0
+        log(f"exported the lake in {export_s:.2f} s; DuckDB evaluated {duck.contacts:,} contacts in {duckdb_s:.2f} s")
+        t0 = time.perf_counter()
+        lake = spark.Lake(lake_dir, master=master)
+        session_s = time.perf_counter() - t0
+        times = []
+        for _ in range(2):  # the first pass also warms the JVM up
+            t0 = time.perf_counter()
+            ev = spark.evaluate_lake(lake)
+            times.append(time.perf_counter() - t0)
+            if len(times) == 1:
+                first = ev
+        log(f"Spark ({master}) started in {session_s:.1f} s; evaluated in {times[0]:.2f} s, again in {times[1]:.2f} s"
+            f": {ev.groups:,} groups")
+        first.store.drop()
+        same = all(_without_timing(engine.impact(ev, p)) == _without_timing(engine.impact(duck, p))
+                   for p in ev.play_ids)
+        play_id = max(ev.play_ids, key=lambda p: (len(ev.settings.play(p).nodes), engine.impact(ev, p)["entered"]))
+        toggle_sets = [random_toggles(rng, ev, play_id) for _ in range(repeats)]
+        same = same and all(_without_timing(engine.impact(ev, play_id, t)) ==
+                            _without_timing(engine.impact(duck, play_id, t)) for t in toggle_sets[:20])
+        times_i = []
+        for t in toggle_sets:
+            t0 = time.perf_counter()
+            engine.impact(ev, play_id, t)
+            times_i.append(time.perf_counter() - t0)
+        emails = [r[0] for r in con.execute(
+            "SELECT email FROM contacts USING SAMPLE reservoir(6 ROWS) REPEATABLE (7)").fetchall()]
+        times_e = []
+        for email in emails:
+            t0 = time.perf_counter()
+            spark.explain_lake(lake, email, ev=ev)
+            times_e.append(time.perf_counter() - t0)
+        times_d = []
+        for bucket in ("entered", "excluded_at_audience", "reached"):
+            t0 = time.perf_counter()
+            engine.drilldown(None, ev, play_id, bucket, limit=50)
+            times_d.append(time.perf_counter() - t0)
+        log(f"same impact as DuckDB for every play and 20 toggle sets: {same}; explain median "
+            f"{_median_ms(times_e)} ms; drill-down first page median {_median_ms(times_d)} ms")
+        ev.store.drop()
+        return {"engine": "spark", "spark_master": master, "contacts": ev.contacts, "export_lake_s": round(export_s, 3),
+                "duckdb_evaluate_s": round(duckdb_s, 3), "spark_session_s": round(session_s, 3),
+                "evaluate_s": round(times[1], 3), "evaluate_first_s": round(times[0], 3),
+                "impact_ms": _median_ms(times_i), "explain_ms": _median_ms(times_e),
+                "drilldown_ms": _median_ms(times_d), "groups": ev.groups, "exclusions": len(ev.exclusion_ids),
+                "play": play_id, "same_as_duckdb": same, "peak_rss_mb": _rss_mb(), "repeats": repeats}
+    finally:
+        con.close()
+
+
 def cli_bench(args) -> int:
-    """``unify-dash bench [--contacts N] [--seed S] [--workdir DIR] [--repeats R]``."""
+    """``unify-dash bench [--contacts N] [--seed S] [--workdir DIR] [--repeats R] [--engine duckdb|spark]
+    [--spark-master URL] [--lake DIR]``."""
     contacts = int(args.contacts)
     seed = int(getattr(args, "seed", 7))
     temporary = getattr(args, "workdir", None) is None
@@ -292,7 +362,12 @@ def cli_bench(args) -> int:
             build_info.update(json.loads(child.stdout.strip().splitlines()[-1]))
             made = "reused" if build_info["demo_s"] is None else f"written in {build_info['demo_s']} s"
             print(f"demo {made}, loaded in {build_info['load_s']} s")
-        result = run(db_path, repeats=int(getattr(args, "repeats", 200)), seed=seed)
+        if getattr(args, "engine", "duckdb") == "spark":
+            lake_dir = Path(args.lake) if getattr(args, "lake", None) else workdir / f"lake-{contacts}-{seed}"
+            result = run_spark(db_path, lake_dir, master=getattr(args, "spark_master", None) or "local[*]",
+                               repeats=int(getattr(args, "repeats", 200)), seed=seed)
+        else:
+            result = run(db_path, repeats=int(getattr(args, "repeats", 200)), seed=seed)
     finally:
         if temporary:
             shutil.rmtree(workdir, ignore_errors=True)
