@@ -25,7 +25,7 @@ from unify_dash import cli
 from unify_dash.errors import LoadError, Problem, ValidationError
 from unify_dash.io import documents
 from unify_dash.io.load import load_workspace
-from unify_dash.model import roles, schema, vocabulary
+from unify_dash.model import roles, settings_schema, vocabulary
 from unify_dash.model import settings as settings_mod
 from unify_dash.store import db
 
@@ -321,7 +321,7 @@ def test_published_condition_schema_agrees_with_the_vocabulary(field):
     accepts (except what JSON Schema cannot say: nesting depth and NaN)."""
     from jsonschema import Draft202012Validator
 
-    published = schema.json_schema()
+    published = settings_schema.json_schema()
     validator = Draft202012Validator({"$defs": published["$defs"], "$ref": "#/$defs/condition"})
     for op in vocabulary.OPERATORS:
         for value in [*SAMPLES, "absent"]:
@@ -339,7 +339,7 @@ def test_published_schema_accepts_the_demo_and_refuses_the_typos(tmp_path):
 
     demo.generate(tmp_path / "ws", contacts=100, seed=3)
     doc = documents.parse_document((tmp_path / "ws" / "settings.yaml").read_text(encoding="utf-8"), "s.yaml").data
-    validator = Draft202012Validator(schema.json_schema())
+    validator = Draft202012Validator(settings_schema.json_schema())
     assert list(validator.iter_errors(doc)) == []
     settings_mod.parse_settings(doc)
     bad = copy.deepcopy(doc)
@@ -351,14 +351,14 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def test_docs_have_the_generated_schema_tables():
-    # regenerate with: python -m unify_dash.model.schema
-    assert schema.markdown_tables() in (DOCS / "settings.md").read_text(encoding="utf-8")
+    # regenerate with: python -m unify_dash.model.settings_schema
+    assert settings_schema.markdown_tables() in (DOCS / "settings.md").read_text(encoding="utf-8")
 
 
 def test_docs_have_the_published_json_schema():
-    # regenerate with: python -m unify_dash.model.schema --json > docs/settings.schema.json
+    # regenerate with: python -m unify_dash.model.settings_schema --json > docs/settings.schema.json
     published = json.loads((DOCS / "settings.schema.json").read_text(encoding="utf-8"))
-    assert published == schema.json_schema()
+    assert published == settings_schema.json_schema()
 
 
 def test_every_key_of_the_schema_is_documented():
@@ -372,7 +372,7 @@ def test_every_key_of_the_schema_is_documented():
             if isinstance(sub.get("items"), dict):
                 yield from keys(sub["items"], here + "[]")
 
-    for key in keys(schema.SETTINGS_SCHEMA, ""):
+    for key in keys(settings_schema.SETTINGS_SCHEMA, ""):
         assert f"`{key}`" in text, key
 
 

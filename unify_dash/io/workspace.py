@@ -38,8 +38,7 @@ import duckdb
 
 from unify_dash.errors import LoadError, Problem, ValidationError
 from unify_dash.io import documents, paths
-from unify_dash.model import domains, identity, roles, states
-from unify_dash.model import schema as settings_schema
+from unify_dash.model import domains, identity, roles, settings_schema, states
 from unify_dash.model import settings as settings_mod
 from unify_dash.store import companies, db, ledger, schema
 
@@ -315,7 +314,7 @@ def _decode_problem(data: bytes, label: str) -> Problem | None:
 
 # --- settings documents -------------------------------------------------------------------------------
 # Reading is unify_dash.io.documents (YAML 1.2, bounded, no aliases, duplicate keys refused); the
-# schema is unify_dash.model.schema.
+# schema is unify_dash.model.settings_schema.
 
 
 def _read_text(path: Path, label: str) -> tuple[str | None, Problem | None]:

@@ -19,14 +19,14 @@ from typing import Any
 import duckdb
 
 from unify_dash.errors import NotFound, ValidationError
-from unify_dash.model import schema, vocabulary
+from unify_dash.model import settings_schema, vocabulary
 from unify_dash.store import db
 
-SCOPES, CRM_MODES = schema.SCOPES, schema.CRM_MODES
-DEFAULT_PROPAGATION_MINUTES = schema.DEFAULT_PROPAGATION_MINUTES
+SCOPES, CRM_MODES = settings_schema.SCOPES, settings_schema.CRM_MODES
+DEFAULT_PROPAGATION_MINUTES = settings_schema.DEFAULT_PROPAGATION_MINUTES
 # The levels at which an exclusion can be toggled. "node" is the sequence node of a Play:
 # there an exclusion blocks when it is on at the organisation level AND in the sequence's ruleset.
-MAX_EXCLUSIONS = schema.MAX_EXCLUSIONS
+MAX_EXCLUSIONS = settings_schema.MAX_EXCLUSIONS
 
 
 class SettingsError(ValidationError):
@@ -218,7 +218,7 @@ def exclusion_to_dict(e: Exclusion) -> dict:
 
 # --- parsing & validation --------------------------------------------------------------------------
 
-SECTIONS = schema.SECTIONS
+SECTIONS = settings_schema.SECTIONS
 
 
 def _items(doc: dict, section: str) -> list[tuple[int, dict]]:
@@ -274,11 +274,11 @@ def _reference_problems(doc: dict) -> list[tuple[str, str]]:
 
 
 def parse_settings(doc: dict) -> Settings:
-    """Validate a settings document against :data:`unify_dash.model.schema.SETTINGS_SCHEMA` and the
+    """Validate a settings document against :data:`unify_dash.model.settings_schema.SETTINGS_SCHEMA` and the
     references between its sections, and build :class:`Settings`.
 
     Raises :class:`SettingsError` naming every problem (its ``problems``), each with its key path."""
-    found = schema.problems(doc)
+    found = settings_schema.problems(doc)
     if isinstance(doc, dict):
         found += [p for p in _reference_problems(doc) if p[0] not in {f[0] for f in found}]
     if found:

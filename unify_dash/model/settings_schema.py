@@ -11,7 +11,7 @@
 * the published schema (:func:`json_schema`, for editors), where ``x-condition`` becomes a condition
   schema generated from the vocabulary (``tests/test_schema.py`` checks it accepts what the vocabulary
   accepts);
-* the reference ``docs/settings.md`` (:func:`markdown`; ``python -m unify_dash.model.schema``; a test fails
+* the reference ``docs/settings.md`` (:func:`markdown`; ``python -m unify_dash.model.settings_schema``; a test fails
   when it drifts).
 
 Cross-references (an exclusion id a ruleset names, the ruleset of a sequence, unique ids) are checked by
