@@ -24,6 +24,7 @@ import pytest
 from browser_support import browser, chromium_path, wait_ready
 from service_support import EMAIL, api_status, build_demo, cli, copy_db, service, service_info, wait_app
 
+from unify_dash.errors import ValidationError
 from unify_dash.store import db
 
 UNTIL = "2026-11-28T09:00"
@@ -259,3 +260,20 @@ def test_the_app_shows_a_forwarded_write_on_the_next_rerun(demo, tmp_path):
         page.reload()
         wait_ready(page, "Workspace clock 2026-11-27 09:00", timeout=120_000)
         assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_serve_honours_streamlits_own_environment_variables(monkeypatch):
+    """``streamlit run`` reads STREAMLIT_SERVER_PORT / _ADDRESS / _HEADLESS through its command line;
+    ``serve`` runs Streamlit through bootstrap and must pass them on itself."""
+    from streamlit import config as st_config
+
+    from unify_dash.service import serve
+
+    monkeypatch.setenv("STREAMLIT_SERVER_PORT", "8765")
+    monkeypatch.setenv("STREAMLIT_SERVER_ADDRESS", "0.0.0.0")
+    monkeypatch.setenv("STREAMLIT_SERVER_HEADLESS", "false")
+    got = serve._env_options(st_config)
+    assert got["server.port"] == 8765 and got["server.address"] == "0.0.0.0" and got["server.headless"] is False
+    monkeypatch.setenv("STREAMLIT_SERVER_PORT", "eighty")
+    with pytest.raises(ValidationError, match="STREAMLIT_SERVER_PORT"):
+        serve._env_options(st_config)

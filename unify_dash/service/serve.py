@@ -136,11 +136,31 @@ def stop() -> bool:
     return clean
 
 
+def _env_options(st_config) -> dict:
+    """Streamlit's own environment variables (STREAMLIT_SERVER_PORT, STREAMLIT_SERVER_ADDRESS, ...), which
+    ``streamlit run`` reads through its command line and ``bootstrap.run`` alone does not."""
+    out = {}
+    for option in st_config._config_options_template.values():
+        value = os.environ.get(option.env_var) if option.env_var else None
+        if value is None:
+            continue
+        if option.type is bool:
+            out[option.key] = value.strip().lower() in ("1", "true", "yes", "on")
+        elif option.type in (int, float):
+            try:
+                out[option.key] = option.type(value)
+            except ValueError:
+                raise ValidationError(f"{option.env_var}={value!r}: expected {option.type.__name__}") from None
+        else:
+            out[option.key] = value
+    return out
+
+
 def _run_app(app_port: int | None) -> None:
     from streamlit import config as st_config
     from streamlit.web import bootstrap
 
-    flags = {"server.headless": os.environ.get("STREAMLIT_SERVER_HEADLESS", "true").lower() != "false"}
+    flags = {"server.headless": True, **_env_options(st_config)}
     if app_port:
         flags["server.port"] = app_port
     st_config._main_script_path = str(APP)  # what `streamlit run` does before reading its config
