@@ -1022,6 +1022,7 @@ def _check_ledger(ld: Loading, t: Typed, now: dt.datetime) -> None:
                         = {resolved}) AS loaded_at
             FROM {tbl} t WHERE t.type = 'opt_out_reversal'
               AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = t.event_id)
+              AND NOT _ud_blank(t.detail)  -- a blank record is already one problem (_check_events)
             ORDER BY t._row LIMIT {MAX_PROBLEMS}""").fetchall()
     for row, event_id, email, _at, detail, recorded_at, loaded_at in rows:
         if recorded_at is not None:
