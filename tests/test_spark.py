@@ -23,8 +23,8 @@ from wide_settings import wide_settings
 
 from unify_dash import cli, engine
 from unify_dash.io import demo
-from unify_dash.io import workspace as loader
 from unify_dash.io.lake import export_lake
+from unify_dash.io.load import load_workspace
 from unify_dash.model.settings import parse_settings
 from unify_dash.reports.bench import random_toggles
 from unify_dash.store import db
@@ -57,7 +57,7 @@ def ws(tmp_path_factory):
     demo.generate(root / "ws", contacts=CONTACTS, seed=42)
     path = root / "w.duckdb"
     con = db.connect(path)
-    loader.load_workspace(con, root / "ws")
+    load_workspace(con, root / "ws")
     export_lake(con, root / "lake")
     lake = spark.Lake(root / "lake", master=MASTER)
     doc = yaml.safe_load((root / "ws" / "settings.yaml").read_text(encoding="utf-8"))
