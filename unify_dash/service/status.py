@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from unify_dash.scheduler import outbox
 from unify_dash.service.worker import MARK, clock_mode, wall_clock
 from unify_dash.store import db
 
@@ -42,7 +43,7 @@ def database_status(con) -> dict:
     sends = con.execute("SELECT (SELECT count(*) FROM events WHERE type = 'send'), "
                         "(SELECT count(*) FROM execution_log WHERE outcome = 'sent')").fetchone()
     return {"clock": db.now(con).isoformat(sep=" "), "clock_mode": mode,
-            "send_events": int(sends[0]), "sent_log_rows": int(sends[1]),
+            "send_events": int(sends[0]), "sent_log_rows": int(sends[1]), "outbox_pending": int(outbox.pending(con)),
             "real_clock_from": db.get_meta(con, MARK), "pinned_clock": clock.isoformat(sep=" ") if clock else None,
             "last_tick": (recent_ticks(con, 1) or [None])[0], "recent_ticks": recent_ticks(con),
             "last_run": ({"at": runs[0]["at"].isoformat(sep=" "), "detail": runs[0]["detail"]} if runs else None)}
@@ -67,6 +68,8 @@ def format_status(s: dict) -> str:
                          f"{r['skips']} skips, {r['seconds']} s")
         for e in w["errors"][:3]:
             lines.append(f"  error at {e['at']}: {e['error']}")
+    if d["outbox_pending"]:
+        lines.append(f"outbox: {d['outbox_pending']} messages decided, not yet delivered (the next run delivers them)")
     lines.append("recent ticks:" if d["recent_ticks"] else "recent ticks: none yet")
     for t in d["recent_ticks"]:
         lines.append(f"  {t['at']}  sends {t['sends']:>6}  skips {t['skips']:>6}  entries {t['entries']:>6}")
