@@ -40,6 +40,7 @@ COMMANDS = {
     "serve": "unify_dash.service.serve:cli_serve",
     "status": "unify_dash.service.serve:cli_status",
     "export-lake": "unify_dash.io.lake:cli_export_lake",
+    "upgrade": "unify_dash.store.db:cli_upgrade",
 }
 
 
@@ -119,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-worker", action="store_true", help="no scheduler worker (the scheduler runs only when asked)")
 
     p = sub.add_parser("status", help="the scheduler: last and next tick, sends and skips per tick, errors")
+    p.add_argument("--db", default=str(DEFAULT_DB))
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("upgrade", help="add the columns a database made by an older unify-dash lacks")
     p.add_argument("--db", default=str(DEFAULT_DB))
     p.add_argument("--json", action="store_true")
     return parser

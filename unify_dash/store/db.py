@@ -40,8 +40,6 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS idx_log_contact ON execution_log(contact_id)",
 ]
 
-# (table, column, type) added to the schema after its first release; create_schema adds them to older files
-MIGRATIONS = [("audit_log", "wall_at", "TIMESTAMP")]
 
 # Tables a workspace load replaces (records). Everything else is append-only history.
 RECORD_TABLES = schema.RECORD_TABLES
@@ -54,17 +52,65 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for table, columns in TABLES.items():
-        con.execute(f"CREATE TABLE IF NOT EXISTS {ident(table)} ({columns})")
-    for table, column, kind in MIGRATIONS:  # columns added since a database was created
-        con.execute(f"ALTER TABLE {ident(table)} ADD COLUMN IF NOT EXISTS {ident(column)} {kind}")
-    for statement in INDEXES:
-        con.execute(statement)
-    con.execute(
-        "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING",
-        [str(SCHEMA_VERSION)],
-    )
+def schema_gaps(con: duckdb.DuckDBPyConnection) -> list[tuple[str, schema.Column]]:
+    """The columns schema.py declares that the database's existing tables lack (a file made by an older
+    unify-dash), as ``(table, Column)`` pairs."""
+    have = set(con.execute("""SELECT table_name, column_name FROM duckdb_columns()
+                              WHERE database_name = current_database() AND schema_name = 'main'""").fetchall())
+    tables = {t for t, _ in have}
+    return [(t, c) for t in schema.TABLES if t in tables for c in schema.columns(t) if (t, c.name) not in have]
+
+
+class OlderDatabase(UnifyError):
+    """The file's record tables come from an older unify-dash: a load rebuilds them (the history stays)."""
+
+
+def _upgrade(con: duckdb.DuckDBPyConnection, *, rebuilding_records: bool) -> None:
+    """Columns added to the schema since a database was made: a history table gets each one (NULL in the
+    rows before, which then read as unknown); a record table is rebuilt by the next load, so a file whose
+    record tables lack a column is refused, with what to do, unless this is that load."""
+    stale = []
+    for table, column in schema_gaps(con):
+        keyed = any(word in column.constraints for word in ("PRIMARY KEY", "UNIQUE"))
+        if table in RECORD_TABLES or keyed:
+            stale.append(f"{table}.{column.name}")
+            continue
+        default = re.search(r"DEFAULT\s+(\S+)", column.constraints)
+        con.execute(f"ALTER TABLE {ident(table)} ADD COLUMN {ident(column.name)} {column.type}"
+                    + (f" DEFAULT {default[1]}" if default else ""))
+    if stale and not rebuilding_records:
+        _refuse_older(con)
+
+
+def create_schema(con: duckdb.DuckDBPyConnection, *, rebuilding_records: bool = False) -> None:
+    """Create the tables a database lacks and upgrade an older file's (all or nothing)."""
+    with transaction(con):
+        for table, columns in TABLES.items():
+            con.execute(f"CREATE TABLE IF NOT EXISTS {ident(table)} ({columns})")
+        _upgrade(con, rebuilding_records=rebuilding_records)
+        for statement in INDEXES:
+            con.execute(statement)
+        con.execute(
+            "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING",
+            [str(SCHEMA_VERSION)],
+        )
+
+
+def cli_upgrade(args) -> int:
+    """``unify-dash upgrade [--db PATH] [--json]``: add the columns an older database file lacks (its
+    history tables; record tables are rebuilt by ``unify-dash load``). Nothing else changes."""
+    require_database(args.db)
+    probe = connect(args.db, read_only=True, rebuilding_records=True)
+    try:
+        gaps = [f"{t}.{c.name}" for t, c in schema_gaps(probe)]
+    finally:
+        probe.close()
+    connect(args.db).close()
+    if getattr(args, "json", False):
+        print(json.dumps({"db": str(args.db), "added": gaps}))
+    else:
+        print(f"{args.db}: " + (f"added {', '.join(gaps)}" if gaps else "up to date, nothing to add"))
+    return 0
 
 
 # --- opening, committing: DuckDB's failures as one sentence saying what to do --------------------------
@@ -142,8 +188,11 @@ def require_database(path: str | os.PathLike | None) -> None:
                         "path of an existing database)")
 
 
-def connect(path: str | os.PathLike | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (and create the schema of) a database. ``None`` or ``":memory:"`` is in memory.
+def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
+            rebuilding_records: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (and create or upgrade the schema of) a database. ``None`` or ``":memory:"`` is in memory.
+    ``rebuilding_records``: the caller is a load, which rebuilds record tables an older file lacks
+    columns of (:class:`OlderDatabase` otherwise; read-only, the same check without the upgrade).
 
     Raises :class:`DatabaseError` when the file cannot be opened (another process holds it, no space to
     replay its write-ahead log, not a database, no permission)."""
@@ -154,13 +203,30 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False) -
         con = duckdb.connect(target, read_only=read_only)
     except (duckdb.Error, OSError) as err:
         raise user_error(err, target) from None
-    if not read_only:
-        try:
-            create_schema(con)
-        except duckdb.Error as err:
-            con.close()
-            raise user_error(err, target) from None
+    try:
+        if not read_only:
+            create_schema(con, rebuilding_records=rebuilding_records)
+        elif not rebuilding_records and schema_gaps(con):
+            _refuse_older(con)
+    except duckdb.Error as err:
+        con.close()
+        raise user_error(err, target) from None
+    except UnifyError:
+        con.close()
+        raise
     return con
+
+
+def _refuse_older(con: duckdb.DuckDBPyConnection) -> None:
+    gaps = schema_gaps(con)
+    path = database_file(con)
+    names = ", ".join(f"{t}.{c.name}" for t, c in gaps[:5]) + (f" and {len(gaps) - 5} more" if len(gaps) > 5 else "")
+    if any(t in RECORD_TABLES for t, _ in gaps):
+        raise OlderDatabase(f"the database {path} was made by an older unify-dash: its records lack {names}; load "
+                            f"the workspace into it again (unify-dash load DIR --db {path}): a load rebuilds the "
+                            "records and keeps the history (opt-outs, sends, settings, audit log)")
+    raise OlderDatabase(f"the database {path} was made by an older unify-dash (it lacks {names}); "
+                        f"run unify-dash upgrade --db {path} to add the new columns (nothing else changes)")
 
 
 def database_file(con: duckdb.DuckDBPyConnection) -> str | None:
