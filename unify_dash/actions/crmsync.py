@@ -29,7 +29,10 @@ from unify_dash.model import roles, states
 from unify_dash.model.settings import Settings
 from unify_dash.store import db, ledger
 
-WRITEBACK_STATUSES = ("pending", "done", "failed")
+# pending: waiting for the push; sent: the CRM accepted it (unify_dash/connectors/push.py); failed: the CRM
+# refused it (last_error says why); done: marked by hand (mark_writebacks)
+WRITEBACK_STATUSES = ("pending", "sent", "failed", "done")
+SETTLED = ("pending", "sent", "done")  # a write-back in one of these is fixing (or has fixed) the CRM
 
 
 def mappings(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = None) -> list[dict]:
@@ -55,7 +58,8 @@ def writebacks(con: duckdb.DuckDBPyConnection, *, status: str | None = None, ema
         raise ValidationError(f"unknown write-back status {status!r}; expected one of {', '.join(WRITEBACK_STATUSES)}")
     key = email.strip().lower() if email else None
     return con.execute(
-        'SELECT writeback_id, "at", crm, crm_object, crm_id, field, value, contact_id, email, event_id, status '
+        'SELECT writeback_id, "at", crm, crm_object, crm_id, field, value, contact_id, email, event_id, status, '
+        "coalesce(attempts, 0) AS attempts, last_error, sent_at "
         "FROM crm_writebacks WHERE (? IS NULL OR status = ?) AND (? IS NULL OR email = ?) "
         'ORDER BY "at" DESC, writeback_id', [status, status, key, key]).df()
 
@@ -93,6 +97,88 @@ def mark_writebacks(con: duckdb.DuckDBPyConnection, actor, writeback_ids: list[s
             db.bump_generation(con)
         roles.audit(con, actor, "crm.writebacks", status, {"writebacks": ids}, at=at)
     return len(ids)
+
+
+def record_push_results(con: duckdb.DuckDBPyConnection, actor, results: dict[str, tuple[bool, str | None]], *,
+                        at: dt.datetime | None = None) -> dict:
+    """Record the CRM's answer for pushed write-backs (``writeback_id -> (ok, error)``), in one transaction:
+    ``sent`` (with ``sent_at``; the local mirror of the flag takes the value) or ``failed`` with the CRM's
+    error; ``attempts`` counts every answer. Only pending write-backs change (a second push changes nothing)."""
+    roles.require(actor, "crm.sync")
+    at = at or db.now(con)
+    ok_ids = [w for w, (ok, _e) in results.items() if ok]
+    failed = [(w, e) for w, (ok, e) in results.items() if not ok]
+    with db.transaction(con):
+        sent = [r[0] for r in con.execute(
+            "UPDATE crm_writebacks SET status = 'sent', sent_at = ?, attempts = coalesce(attempts, 0) + 1, "
+            "last_error = NULL WHERE status = 'pending' AND writeback_id IN (SELECT unnest(?::VARCHAR[])) "
+            "RETURNING writeback_id", [at, ok_ids]).fetchall()]
+        refused = []
+        for wid, error in failed:
+            refused += [r[0] for r in con.execute(
+                "UPDATE crm_writebacks SET status = 'failed', attempts = coalesce(attempts, 0) + 1, last_error = ? "
+                "WHERE status = 'pending' AND writeback_id = ? RETURNING writeback_id", [error, wid]).fetchall()]
+        if sent:
+            _mirror(con, sent, at)
+            db.bump_generation(con)
+        roles.audit(con, actor, "crm.writebacks", "push", {"sent": sent, "failed": refused}, at=at)
+    return {"sent": len(sent), "failed": len(refused)}
+
+
+def _mirror(con, ids: list[str], at: dt.datetime) -> None:
+    """The contacts' copy of each written flag takes the value the CRM accepted."""
+    settings = optouts.settings_or_empty(con, at)[1]
+    for m in settings.crm_mapping:
+        if not m.writable:
+            continue
+        column = db.ident(optouts.flag_column(m))
+        con.execute(f"UPDATE contacts SET {column} = (w.value = 'true') FROM crm_writebacks w "
+                    "WHERE w.contact_id = contacts.contact_id AND w.crm = ? AND w.field = ? "
+                    "AND w.writeback_id IN (SELECT unnest(?::VARCHAR[]))", [m.crm, m.field, ids])
+
+
+def queue_conflict_writebacks(con: duckdb.DuckDBPyConnection, actor, *, emails: list[str] | None = None,
+                              at: dt.datetime | None = None) -> dict:
+    """"Push the platform's opt-out to the CRM": a pending write-back (the flag to true) for every conflict
+    (or only those of ``emails``), per CRM whose read & write mapping disagrees. Returns the write-backs."""
+    roles.require(actor, "crm.sync")
+    at = at or db.now(con)
+    settings = optouts.settings_or_empty(con, at)[1]
+    keys = None if emails is None else {e.strip().lower() for e in emails}
+    with db.transaction(con):
+        conf = conflicts(con, as_of=at)
+        if keys is not None:
+            conf = conf[conf["email"].isin(keys)]
+        queued = []
+        for row in conf.itertuples(index=False):
+            contact = optouts.contact_row(con, row.email)
+            for m in settings.crm_mapping:
+                if m.writable and not contact.get(optouts.flag_column(m)):
+                    queued += optouts._writeback_tx(con, settings, contact, True, row.evidence_event_id, at,
+                                                    only_crm=m.crm)
+        roles.audit(con, actor, "crm.resolve", "conflicts", {"writebacks": [w["writeback_id"] for w in queued],
+                                                             "contacts": len(conf)}, at=at)
+    return {"contacts": int(len(conf)), "writebacks": queued}
+
+
+def readonly_disagreements(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """Opted-out contacts whose flag is false in a CRM mapped read-only: nothing can be pushed (the CRM is
+    the master), the flag has to be set in the CRM. One row per contact and CRM."""
+    as_of = as_of or db.now(con)
+    settings = optouts.settings_or_empty(con, as_of)[1]
+    relation = optouts.opted_out_relation(settings)
+    parts, params = [], []
+    for m in settings.crm_mapping:
+        if m.writable:
+            continue
+        ids = " OR ".join(f"c.{db.ident(col)} IS NOT NULL" for _obj, col in optouts.CRM_ID_COLUMNS[m.crm])
+        parts.append(f"SELECT c.email, ? AS crm, ? AS field_label, oo.source AS origin, oo.opted_out_at "
+                     f"FROM ({relation}) oo JOIN contacts c ON c.contact_id = oo.contact_id "
+                     f"WHERE NOT c.{db.ident(optouts.flag_column(m))} AND ({ids})")
+        params += [states.CRMS[m.crm], optouts.field_label(m), as_of]
+    if not parts:
+        return pd.DataFrame(columns=["email", "crm", "field_label", "origin", "opted_out_at"])
+    return con.execute(" UNION ALL ".join(parts) + " ORDER BY email, crm", params).df()
 
 
 def _flag_case(settings: Settings) -> str:
@@ -165,7 +251,7 @@ def provenance(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = No
         ids = " OR ".join(f"c.{db.ident(col)} IS NOT NULL" for _obj, col in optouts.CRM_ID_COLUMNS[m.crm])
         conflict_parts.append(
             f"(NOT c.{db.ident(optouts.flag_column(m))} AND ({ids}) AND NOT EXISTS (SELECT 1 FROM crm_writebacks w "
-            "WHERE w.contact_id = c.contact_id AND w.crm = ? AND w.value = 'true' AND w.status IN ('pending', 'done') "
+            "WHERE w.contact_id = c.contact_id AND w.crm = ? AND w.value = 'true' AND w.status IN ('pending', 'sent', 'done') "
             "AND w.\"at\" >= coalesce(oo.opted_out_at, TIMESTAMP '1970-01-01')))")
         conflict_params.append(m.crm)
     conflict = " OR ".join(conflict_parts) if conflict_parts else "FALSE"

@@ -90,7 +90,8 @@ def _writeback_tx(con, settings: Settings, contact: dict, value: bool, event_id:
             if not crm_id:
                 continue
             wid = uuid.uuid4().hex
-            con.execute("INSERT INTO crm_writebacks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+            con.execute("INSERT INTO crm_writebacks (writeback_id, \"at\", crm, crm_object, crm_id, field, value, "
+                        "contact_id, email, event_id, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
                         [wid, at, mapping.crm, crm_object, crm_id, mapping.field, "true" if value else "false",
                          contact["contact_id"], contact["email"], event_id])
             out.append({"writeback_id": wid, "crm": mapping.crm, "crm_object": crm_object, "crm_id": crm_id,

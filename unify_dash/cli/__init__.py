@@ -41,6 +41,7 @@ COMMANDS = {
     "status": "unify_dash.service.serve:cli_status",
     "export-lake": "unify_dash.io.lake:cli_export_lake",
     "upgrade": "unify_dash.store.db:cli_upgrade",
+    "crm": "unify_dash.connectors.command:cli_crm",
 }
 
 
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("classify", help="classify replies from stdin, one per line; one JSON object per line out")
     p.add_argument("--jsonl", action="store_true", help="input lines are JSON objects: text, optional subject, headers")
     _action_verbs(sub)
+    _crm_verbs(sub)
 
     p = sub.add_parser("serve", help="run the service: the app, the scheduler worker and the CLI's API on one database")
     p.add_argument("--db", default=str(DEFAULT_DB))
@@ -185,6 +187,22 @@ def _action_verbs(sub) -> None:
     p = sub.add_parser("history", help="a contact's events, execution log and audit rows")
     p.add_argument("email")
     _who(p)
+
+
+def _crm_verbs(sub) -> None:
+    """The CRM connectors (unify_dash/connectors/, docs/connectors.md): the CRM sync page's buttons."""
+    p = sub.add_parser("crm", help="CRM connectors: crm pull salesforce|hubspot, crm push, crm resolve")
+    verbs = p.add_subparsers(dest="crm_verb", required=True)
+    q = verbs.add_parser("pull", help="read a CRM's records through its API and load them as its exports would")
+    q.add_argument("crm", choices=["salesforce", "hubspot"])
+    _who(q)
+    q = verbs.add_parser("push", help="send every pending opt-out write-back to its CRM")
+    q.add_argument("--crm", choices=["salesforce", "hubspot"], help="only this CRM (default every CRM with some)")
+    _who(q)
+    q = verbs.add_parser("resolve", help="queue write-backs of the platform's opt-out for CRM conflicts")
+    q.add_argument("--email", action="append", default=[], help="only this contact (repeatable; default all)")
+    q.add_argument("--push", action="store_true", help="push the queued write-backs at once")
+    _who(q)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,7 +50,8 @@ from unify_dash.store import db, ledger
 
 
 def load_workspace(con: duckdb.DuckDBPyConnection, path, *, actor: roles.Actor = roles.SYSTEM,
-                   progress: Progress | None = None, root: Path | None = None) -> dict:
+                   progress: Progress | None = None, root: Path | None = None, keep=None,
+                   keep_settings: bool = False) -> dict:
     """Load a workspace folder (or a folder of CRM exports plus settings) into ``con``, all or nothing.
 
     Returns counts per table, the settings version in effect after the load and warnings.
@@ -58,6 +59,8 @@ def load_workspace(con: duckdb.DuckDBPyConnection, path, *, actor: roles.Actor =
     ``progress(fraction, message)`` is called as the load advances. With ``root`` (the app's server
     folders: :func:`unify_dash.io.paths.workspace_root`), ``path`` is taken relative to it and the folder
     and every file read must resolve inside it (:class:`~unify_dash.io.paths.PathRefused` otherwise).
+    ``keep(ld)`` stages records the folder does not hold (a CRM pull keeps the other sources' records,
+    unify_dash/connectors/pull.py); ``keep_settings``: the folder's settings are read, never saved.
     """
     roles.require(actor, "data.load")
     if root is not None:
@@ -68,6 +71,7 @@ def load_workspace(con: duckdb.DuckDBPyConnection, path, *, actor: roles.Actor =
         raise LoadError([Problem(str(folder), None, None, "not a folder; expected a workspace folder")])
     started = time.perf_counter()
     ld = Loading(con, folder, actor, progress, root)
+    ld.keep, ld.keep_settings = keep, keep_settings
     ld.progress(0.0, "reading settings")
     try:
         with db.transaction(con):
@@ -112,6 +116,8 @@ def _run(ld: Loading, crm) -> dict:
     ld.check()
     _insert_workspace(ld, typed)
     crm.stage_links(ld)  # contacts / opportunities of the exports, joined to their company records
+    if ld.keep is not None:
+        ld.keep(ld)
     ld.check()
     normalise.apply(con)  # registered domains (public suffix list), ISO country codes
 
@@ -147,8 +153,8 @@ def _run(ld: Loading, crm) -> dict:
     opt_outs = _crm_opt_outs(ld, s, now)
 
     latest = settings_mod.latest_version(con)
-    saved = latest is None or latest[1].to_json() != s.to_json()
-    if not saved:
+    saved = not ld.keep_settings and (latest is None or latest[1].to_json() != s.to_json())
+    if not saved and not ld.keep_settings:
         pending = con.execute("SELECT effective_at > ? FROM settings_versions WHERE version = ?",
                               [now, latest[0]]).fetchone()[0]
         saved = bool(pending)  # an identical but still pending version: the load makes it current now
@@ -156,7 +162,7 @@ def _run(ld: Loading, crm) -> dict:
         version = settings_mod.save_version(con, s, actor=ld.actor.name, note=f"workspace load: {ld.folder.name}",
                                             at=now, effective_at=now)
     else:
-        version = latest[0]
+        version = settings_mod.settings_at(con, now)[0] if ld.keep_settings else latest[0]
     result = {**counts, "events_in_file": typed["events"].rows if "events" in typed else 0,
               "events_new": new_events, "crm_opt_outs_new": len(opt_outs), "settings_version": version,
               "settings_saved": saved, "clock": clock.isoformat(sep=" ") if clock else None,

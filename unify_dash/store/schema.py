@@ -204,7 +204,11 @@ TABLES: dict[str, tuple[Column | Key, ...]] = {
         Column("contact_id", "VARCHAR"),
         Column("email", "VARCHAR"),
         Column("event_id", "VARCHAR"),
-        Column("status", "VARCHAR", "NOT NULL"),
+        Column("status", "VARCHAR", "NOT NULL"),  # pending | sent (the CRM accepted it) | failed | done (by hand)
+        # the connector's push (unify_dash/connectors/push.py): tries so far, the CRM's last error, when sent
+        Column("attempts", "INTEGER"),
+        Column("last_error", "VARCHAR"),
+        Column("sent_at", "TIMESTAMP"),
     ),
     "jobs": (
         Column("job_id", "VARCHAR", "PRIMARY KEY"),
