@@ -328,3 +328,50 @@ def test_the_verbs_print_summaries_and_json_and_never_the_token(fakes, tmp_path,
     con.close()
     for token in (FakeSalesforce.token, "revoked"):
         assert token not in printed.out + printed.err and token not in stored
+
+
+# --- the CRM sync page ----------------------------------------------------------------------------------
+
+
+def test_the_crm_page_pulls_pushes_and_fixes_a_conflict(fakes, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    sf, hs = fakes
+    path = tmp_path / "app.duckdb"
+    con = db.connect(path)
+    workspace(con, RW)
+    con.close()
+    monkeypatch.setenv("UNIFY_DB", str(path))
+    monkeypatch.setenv("UNIFY_USER", "tester")
+    monkeypatch.delenv("UNIFY_ROLE", raising=False)
+    root = __import__("pathlib").Path(__file__).resolve().parent.parent
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=120)
+    at.session_state["ui.role"] = "revops"
+    at.run()
+    at.switch_page("unify_dash/app/pages/crm.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    at.button(key="crm.pull.salesforce").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(s.value.startswith("pulled salesforce: Account 10, Contact 6") for s in at.success)
+    at.button(key="crm.pull.hubspot").click().run()
+    assert any(s.value.startswith("pulled hubspot: companies 10, contacts 6, deals 20") for s in at.success)
+    con = db.connect(path)
+    optouts.opt_out(con, ADMIN, AMY, source="admin")
+    con.execute("DELETE FROM crm_writebacks")  # opted out, nothing written back: a conflict
+    db.bump_generation(con)
+    optouts.opt_out(con, ADMIN, MICHAEL, source="admin")  # two pending write-backs
+    con.close()
+    at.run()
+    assert any("2 pending" in m.value for m in at.markdown)
+    at.button(key="crm.push").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert sf.record("Contact", MICHAEL)["HasOptedOutOfEmail"] is True
+    assert hs.contact(MICHAEL)["properties"]["hs_email_optout"] == "true"
+    at.button(key="crm.resolve").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert any("2 write-backs queued for 1 contact" in s.value for s in at.success)
+    assert sf.record("Contact", AMY)["HasOptedOutOfEmail"] is True
+    assert any("No conflict" in s.value for s in at.success)
+    con = db.connect(path)
+    assert set(crmsync.writebacks(con)["status"]) == {"sent"}
+    con.close()

@@ -367,7 +367,8 @@ def recent_audit(con: duckdb.DuckDBPyConnection, *, limit: int = 20, target: str
 def writebacks(con: duckdb.DuckDBPyConnection, *, offset: int = 0, limit: int = 50) -> dict:
     """CRM write-backs, newest first, paged."""
     total = int(con.execute("SELECT count(*) FROM crm_writebacks").fetchone()[0])
-    rows = con.execute("SELECT \"at\", crm, crm_object, crm_id, field, value, email, status, event_id "
+    rows = con.execute("SELECT \"at\", crm, crm_object, crm_id, field, value, email, status, "
+                       "coalesce(attempts, 0) AS attempts, last_error, sent_at, event_id "
                        "FROM crm_writebacks ORDER BY \"at\" DESC, writeback_id LIMIT ? OFFSET ?",
                        [int(limit), int(offset)]).df()
     return {"total": total, "rows": rows}

@@ -1,11 +1,16 @@
-"""CRM sync: the suppression-field mapping per CRM (read-only vs read & write), what was written back,
-where each opt-out originated (CRM field or the platform) and the conflicts between the two."""
+"""CRM sync: the suppression-field mapping per CRM (read-only vs read & write), pulling records from and
+pushing write-backs to the CRMs (unify_dash/connectors/), what was written back, where each opt-out
+originated (CRM field or the platform) and the conflicts between the two, with their fix."""
 
 import streamlit as st
 
 from unify_dash.actions import crmsync
 from unify_dash.app import ui
-from unify_dash.model import roles
+from unify_dash.connectors import config as crm_config
+from unify_dash.connectors.command import pull_lines, push_lines
+from unify_dash.connectors.pull import pull
+from unify_dash.connectors.push import push
+from unify_dash.model import roles, states
 from unify_dash.reports import metrics
 
 actor = ui.actor()
@@ -44,6 +49,56 @@ if can_sync:
         ok, n = ui.run_write(lambda cur: crmsync.mark_writebacks(cur, actor))
         if ok:
             ui.flash(f"{ui.plural(n, 'write-back')} marked done.")
+            st.rerun()
+
+
+
+def _with_progress(label: str, fn):
+    """Run ``fn(cursor, progress)`` as a write with a progress bar; the result or None."""
+    bar = st.progress(0.0, text=label)
+
+    def progress(fraction: float, message: str) -> None:
+        bar.progress(max(0.0, min(1.0, fraction)), text=message)
+
+    ok, res = ui.run_write(lambda cur: fn(cur, progress))
+    bar.empty()
+    return res if ok else None
+
+
+def _push_summary(res) -> str:
+    return " ".join(push_lines(res)[: len(res["crms"]) or 1])
+
+
+st.subheader("Connectors")
+status = crm_config.configured(st.secrets)
+with ui.cursor() as cur:
+    pending = crmsync.pending_writebacks(cur)
+cols = st.columns(len(crm_config.CRMS) + 1)
+for col, crm in zip(cols, crm_config.CRMS, strict=False):
+    label = states.CRMS[crm]
+    with col.container(border=True):
+        st.markdown(f"**{ui.md(label)}**")
+        if status[crm]:
+            st.caption(ui.md(status[crm]))
+        elif can_sync and st.button(f"Pull from {label}", key=f"crm.pull.{crm}", icon=":material/cloud_download:",
+                                    help=f"Read every record from {label}'s API and load it as its export files "
+                                         "would load: the settings and the platform's history are kept, no "
+                                         "opt-out ends."):
+            res = _with_progress(f"Pulling from {label}…", lambda cur, prog, crm=crm: pull(
+                cur, actor, crm, secrets=st.secrets, progress=prog))
+            if res is not None:
+                ui.flash(pull_lines(res)[0])
+                st.rerun()
+        else:
+            st.caption("configured")
+with cols[-1].container(border=True):
+    st.markdown(f"**Write-backs**: {ui.fmt_int(len(pending))} pending")
+    if can_sync and len(pending) and st.button("Push pending write-backs", key="crm.push", icon=":material/cloud_upload:",
+                                               help="Send every pending opt-out write-back to its CRM; each one "
+                                                    "becomes sent, or failed with the CRM's error."):
+        res = _with_progress("Pushing…", lambda cur, prog: push(cur, actor, secrets=st.secrets, progress=prog))
+        if res is not None:
+            ui.flash(_push_summary(res))
             st.rerun()
 
 tab_prov, tab_wb, tab_conf = st.tabs(["Opt-out provenance", "Write-backs", "Conflicts"], key="crm.tabs")
@@ -94,9 +149,46 @@ with tab_conf:
     if conf.empty:
         st.success("No conflict.", icon=":material/done_all:")
     else:
+        if can_sync:
+            chosen = st.multiselect("Only these contacts", list(conf["email"]), key="crm.conf.pick",
+                                    placeholder=f"all {len(conf):,} conflicts")
+            if st.button("Push the platform's opt-out to the CRM", key="crm.resolve", icon=":material/sync_alt:",
+                         type="primary", help="Queue a write-back of the opt-out for each disagreeing read & write "
+                                              "CRM and push it now (when the CRM is configured)."):
+                def resolve(cur, prog):
+                    queued = crmsync.queue_conflict_writebacks(cur, actor, emails=chosen or None)
+                    wanted = {w["crm"] for w in queued["writebacks"]}
+                    ready = [c for c in wanted if not status[c]]
+                    pushed = [push(cur, actor, c, secrets=st.secrets, progress=prog) for c in ready]
+                    return queued, pushed, sorted(wanted - set(ready))
+                res = _with_progress("Pushing the opt-outs…", resolve)
+                if res is not None:
+                    queued, pushed, waiting = res
+                    words = [f"{ui.plural(len(queued['writebacks']), 'write-back')} queued for "
+                             f"{ui.plural(queued['contacts'], 'contact')}."] + [_push_summary(r) for r in pushed]
+                    if waiting:
+                        words.append(f"Not configured, left pending: {', '.join(waiting)}.")
+                    ui.flash(" ".join(words))
+                    st.rerun()
+
         def fetch_conf(offset, limit):
             page = conf.iloc[offset: None if limit is None else offset + limit]
             return ui.with_links(page[["email", "origin_label", "opted_out_at", "writeback"]].rename(
                 columns={"origin_label": "origin"}))
 
         ui.contact_list(fetch_conf, len(conf), key="crm.conf", file_name="crm_conflicts.csv")
+
+    readonly = ui.cached(crmsync.readonly_disagreements)
+    if not readonly.empty:
+        st.markdown("**Read-only mappings: nothing can be pushed**")
+        st.info(f"{ui.plural(len(readonly), 'opted-out contact')} still have the flag off in a CRM mapped read-only. "
+                "The CRM is the master of that field, so the platform writes nothing there: set the field in the "
+                "CRM (the next pull brings it back), or change the mapping's mode to read_write in the settings' "
+                "crm_mapping section (Data page, or the settings file) to let the platform write it. The contacts "
+                "stay opted out here either way.", icon=":material/lock:")
+
+        def fetch_ro(offset, limit):
+            page = readonly.iloc[offset: None if limit is None else offset + limit]
+            return ui.with_links(page.rename(columns={"field_label": "field"}))
+
+        ui.contact_list(fetch_ro, len(readonly), key="crm.readonly", file_name="crm_read_only_disagreements.csv")
