@@ -92,6 +92,20 @@ def test_a_salesforce_pull_pages_through_every_object_and_loads_them_like_the_ex
     assert db.now(con) == NOW
 
 
+def test_a_pull_keeps_a_pending_settings_change_pending(con, fakes):
+    import datetime as dt
+
+    workspace(con)
+    later = settings_mod.parse_settings(yaml.safe_load(SETTINGS.replace("propagation_minutes: 15",
+                                                                        "propagation_minutes: 30")))
+    with db.transaction(con):
+        settings_mod.save_version(con, later, actor="test", at=NOW, effective_at=NOW + dt.timedelta(minutes=30))
+    result = pull(con, ADMIN, "salesforce")
+    assert result["settings_version"] == 1 and not result["settings_saved"]
+    assert con.execute("SELECT version, effective_at FROM settings_versions ORDER BY version").fetchall() == [
+        (1, NOW), (2, NOW + dt.timedelta(minutes=30))]
+
+
 def test_a_pull_leaves_deleted_salesforce_records_out(con, fakes):
     sf, _hs = fakes
     sf.record("Contact", AMY)["IsDeleted"] = True  # only queryAll would return it
@@ -328,6 +342,26 @@ def test_the_verbs_print_summaries_and_json_and_never_the_token(fakes, tmp_path,
     con.close()
     for token in (FakeSalesforce.token, "revoked"):
         assert token not in printed.out + printed.err and token not in stored
+
+
+def test_crm_resolve_queues_and_pushes_the_conflicts(fakes, tmp_path, capsys):
+    sf, _hs = fakes
+    path = tmp_path / "resolve.duckdb"
+    con = db.connect(path)
+    pulled(con)
+    optouts.opt_out(con, ADMIN, AMY, source="admin")
+    optouts.opt_out(con, ADMIN, MICHAEL, source="admin")
+    con.execute("DELETE FROM crm_writebacks")
+    con.close()
+    assert main(["crm", "resolve", "--email", MICHAEL, "--db", str(path)]) == 0
+    assert capsys.readouterr().out.strip() == "queued 2 write-back(s) for 1 conflict(s)"
+    assert main(["crm", "resolve", "--push", "--db", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["contacts"] == 1 and result["writebacks"] == 2  # Amy's; Michael's were queued already
+    assert result["push"]["crms"]["salesforce"]["sent"] == 2
+    assert sf.record("Contact", AMY)["HasOptedOutOfEmail"] is True
+    assert main(["crm", "resolve", "--as", "manager", "--db", str(path)]) == 1
+    assert "may not crm.sync" in capsys.readouterr().err
 
 
 # --- the CRM sync page ----------------------------------------------------------------------------------
