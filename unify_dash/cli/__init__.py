@@ -41,7 +41,7 @@ COMMANDS = {
     "status": "unify_dash.service.serve:cli_status",
     "export-lake": "unify_dash.io.lake:cli_export_lake",
     "upgrade": "unify_dash.store.db:cli_upgrade",
-    "crm": "unify_dash.connectors.command:cli_crm",
+    "crm": "unify_dash.cli.crm:cli_crm",
 }
 
 

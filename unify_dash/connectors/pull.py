@@ -28,14 +28,14 @@ from pathlib import Path
 
 from unify_dash.connectors import hubspot, salesforce
 from unify_dash.connectors.config import HS, SF, config
+from unify_dash.connectors.http import ConnectorError
 from unify_dash.errors import NotFound
+from unify_dash.io import exports
 from unify_dash.io.load import load_workspace
 from unify_dash.io.workspace import PRIO_WORKSPACE, STG_CONTACTS_INSERT
 from unify_dash.model import roles
 from unify_dash.model.settings import settings_at
 from unify_dash.store import db
-
-from .http import ConnectorError
 
 # the records of a CRM, by id prefix (io/exports.py), and its contacts columns
 PREFIXES = {SF: ("sf:", "sflead:"), HS: ("hs:",)}
@@ -130,3 +130,16 @@ def pull(con, actor: roles.Actor, crm: str, *, secrets=None, progress=None, clie
                                                   "contacts": result["contacts"]})
     result["pull"] = summary
     return result
+
+
+def pull_lines(result: dict) -> list[str]:
+    p = result["pull"]
+    records = ", ".join(f"{obj} {n:,}" for obj, n in p["records"].items())
+    lines = [f"pulled {p['crm']}: {records} records in {p['requests']} requests ({p['retries']} retried) "
+             f"in {p['seconds']}s",
+             f"  contacts {result['contacts']:,}, company records {result['company_records']:,}, "
+             f"opportunities {result['opportunities']:,}; CRM opt-outs {result['crm_opt_outs_new']:,} new; "
+             f"settings version {result['settings_version']} kept"]
+    lines += [f"  file: {line}" for line in exports.summary_lines(result.get("files", []))]
+    lines += [f"  warning: {w}" for w in result.get("warnings", [])]
+    return lines

@@ -67,3 +67,14 @@ def push(con, actor: roles.Actor, crm: str | None = None, *, secrets=None, progr
     out["seconds"] = round(time.perf_counter() - started, 2)
     progress(1.0, "done")
     return out
+
+
+def push_lines(result: dict) -> list[str]:
+    if not result["crms"]:
+        return ["nothing to push: no pending write-back"]
+    lines = [f"pushed {crm}: {c['sent']:,} sent, {c['failed']:,} failed of {c['pending']:,} pending "
+             f"({c['requests']} requests, {c['retries']} retried)" for crm, c in result["crms"].items()]
+    lines += [f"  failed: {f['email']} ({f['crm']} {f['crm_id']}): {f['error']}" for f in result["failures"][:20]]
+    if len(result["failures"]) > 20:
+        lines.append(f"  ... and {len(result['failures']) - 20} more (the CRM sync page lists them all)")
+    return lines

@@ -7,9 +7,8 @@ import streamlit as st
 from unify_dash.actions import crmsync
 from unify_dash.app import ui
 from unify_dash.connectors import config as crm_config
-from unify_dash.connectors.command import pull_lines, push_lines
-from unify_dash.connectors.pull import pull
-from unify_dash.connectors.push import push
+from unify_dash.connectors.pull import pull, pull_lines
+from unify_dash.connectors.push import push, push_lines
 from unify_dash.model import roles, states
 from unify_dash.reports import metrics
 
