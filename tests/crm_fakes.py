@@ -137,7 +137,7 @@ class FakeApi:
                 with fake.lock:
                     fake.log.append(entry)
                     injected = fake.failures.pop(0) if fake.failures else None
-                if not entry["auth"]:
+                if not entry["auth"] or (injected is not None and injected[0] == 401):
                     status, headers, answer = 401, {}, fake.unauthorized()
                 elif injected is not None:
                     status, headers = injected
@@ -163,9 +163,10 @@ class FakeApi:
         self.thread.start()
         self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
 
-    def fail(self, status: int, times: int = 1, retry_after: str | None = None) -> None:
+    def fail(self, status: int, times: int = 1, retry_after: str | None = None, after: int = 0) -> None:
+        """The next ``times`` requests (after ``after`` served normally) answer ``status``."""
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
-        self.failures += [(status, headers)] * times
+        self.failures += [None] * after + [(status, headers)] * times
 
     def writes(self) -> list[dict]:
         return [e for e in self.log if e["method"] in ("PATCH", "POST") and e.get("status") == 200]

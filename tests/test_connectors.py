@@ -110,7 +110,9 @@ def test_a_pull_leaves_deleted_salesforce_records_out(con, fakes):
     sf, _hs = fakes
     sf.record("Contact", AMY)["IsDeleted"] = True  # only queryAll would return it
     workspace(con)
-    pull(con, ADMIN, "salesforce")
+    sf.fail(429, after=3)  # a rate limit half-way through the pages: retried, nothing lost
+    result = pull(con, ADMIN, "salesforce")
+    assert result["pull"]["retries"] == 1 and result["pull"]["records"]["Contact"] == 5
     assert contact(con, AMY) is None and count(con, "SELECT count(*) FROM contacts") == 5
 
 
@@ -262,6 +264,21 @@ def test_a_401_is_one_error_line_and_the_write_backs_stay_pending(con, fakes, ca
     fcon = db.connect(path)
     assert set(crmsync.writebacks(fcon, email=AMY)["status"]) == {"pending"}
     fcon.close()
+
+
+def test_a_401_half_way_keeps_what_the_crm_accepted_and_the_rest_pending(con, fakes):
+    _sf, hs = fakes
+    pulled(con)
+    optouts.opt_out(con, ADMIN, AMY, source="admin")
+    optouts.opt_out(con, ADMIN, MICHAEL, source="admin")
+    hs.fail(401, after=1)  # the token is revoked after the first contact
+    with pytest.raises(http_mod.AuthError, match="HubSpot refused the access token"):
+        push(con, ADMIN, "hubspot")
+    wb = crmsync.writebacks(con)
+    hubspot = wb[wb["crm"] == "hubspot"].set_index("email")["status"].to_dict()
+    assert sorted(hubspot.values()) == ["pending", "sent"]
+    assert push(con, ADMIN, "hubspot")["crms"]["hubspot"] == {"pending": 1, "sent": 1, "failed": 0,
+                                                               "requests": 1, "retries": 0}
 
 
 def test_a_reversal_is_written_to_salesforce_and_refused_for_hubspot_with_where_to_change_it(con, fakes):
