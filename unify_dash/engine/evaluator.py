@@ -88,6 +88,7 @@ class Evaluation:
     seconds: float
     catalog: str = "memory"  # name of the workspace database in this DuckDB instance
     store: object | None = None  # per-contact group table outside DuckDB (Spark: pages by group id)
+    ordered: bool = True  # ``table`` is stored in (email, contact id) order
     _memo: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -391,7 +392,8 @@ class DuckDBExecutor:
 
     name = "duckdb"
 
-    def run(self, cur: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.datetime) -> PassResult:
+    def run(self, cur: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.datetime, *,
+            ordered: bool = True) -> PassResult:
         num = next(_TABLE_IDS)
         name = f"ev_{num}"
         table = f"{db.ident(EVAL_DB)}.{db.ident(name)}"
@@ -403,7 +405,7 @@ class DuckDBExecutor:
         cur.execute(f"CREATE OR REPLACE TABLE {raw} AS {sql}", params)
         keys = group_keys(W, Wa)
         cur.execute(f"CREATE OR REPLACE TABLE {groups_table} AS {groups_sql(raw, keys)}")
-        cur.execute(f"CREATE OR REPLACE TABLE {table} AS {members_sql(raw, groups_table, keys)}")
+        cur.execute(f"CREATE OR REPLACE TABLE {table} AS {members_sql(raw, groups_table, keys, ordered=ordered)}")
         cur.execute(f"DROP TABLE {raw}")
         g = cur.execute(f"SELECT * FROM {groups_table} ORDER BY group_id").fetchnumpy()
         catalog = cur.execute("SELECT current_database()").fetchone()[0]
@@ -428,9 +430,11 @@ def from_groups(settings: Settings, version: int | None, as_of: dt.datetime, gen
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, *, settings: Settings | None = None, version: int | None = None,
-             as_of: dt.datetime | None = None) -> Evaluation:
+             as_of: dt.datetime | None = None, ordered: bool = True) -> Evaluation:
     """Evaluate every contact in one set-based pass. ``settings`` default: the version in effect at
-    ``as_of`` (default: the workspace clock). Not cached: pages and the scheduler use :func:`evaluation`.
+    ``as_of`` (default: the workspace clock). Not cached: pages use :func:`evaluation`; the scheduler
+    keeps its own (``ordered=False``: no sort by email, which only drill-down pages need) and moves it
+    in time with :func:`unify_dash.engine.incremental.advance`.
     (The same pass on Spark: :func:`unify_dash.engine.spark.evaluate_lake`.)"""
     started = time.perf_counter()
     as_of = _as_of(con, as_of)
@@ -442,10 +446,11 @@ def evaluate(con: duckdb.DuckDBPyConnection, *, settings: Settings | None = None
         cur = con.cursor()
         try:
             _drop_forgotten(cur, instance)
-            res = DuckDBExecutor().run(cur, settings, as_of)
+            res = DuckDBExecutor().run(cur, settings, as_of, ordered=ordered)
         finally:
             cur.close()
     ev = from_groups(settings, version, as_of, generation, instance, res, started)
+    ev.ordered = ordered
     weakref.finalize(ev, _forget, instance, (res.table, res.stats_table, res.groups_table))
     return ev
 

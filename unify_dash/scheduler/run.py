@@ -33,18 +33,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from unify_dash import engine
+from unify_dash.engine import incremental
+from unify_dash.engine.evaluator import _instance as _db_instance
 from unify_dash.errors import NotFound, ValidationError
-from unify_dash.model import roles, states, vocabulary
+from unify_dash.model import roles, states
 from unify_dash.model.settings import Settings, settings_at
 from unify_dash.scheduler import outbox
 from unify_dash.scheduler.outbox import Message, RecordingSender, Sender  # noqa: F401
@@ -52,8 +56,8 @@ from unify_dash.store import db, ledger
 
 DEFAULT_TICK = dt.timedelta(hours=1)
 HEARTBEAT = dt.timedelta(days=1)  # at least one tick a day: Play entry sees contacts that newly qualify
-# operators whose answer moves with the clock
-RELATIVE_OPS = tuple(o.name for o in vocabulary.OPERATORS.values() if o.value == "days")
+# False: every tick evaluates every contact (the reference the incremental path is tested against)
+INCREMENTAL = True
 
 
 # --- the sender seam: scheduler/outbox.py (Message, Sender, RecordingSender, load_sender) ----------------
@@ -114,73 +118,16 @@ def _steps_frame(settings: Settings) -> pd.DataFrame:
                          for i, name in enumerate(["sequence_id", "step", "delay_days", "subject", "n_steps"])})
 
 
-def _relative_leaves(settings: Settings) -> list[dict]:
-    out = []
-    conds = [e.criteria for e in settings.exclusions] + [f for e in settings.exclusions for f in e.filters]
-    conds += [p.audience for p in settings.plays if p.audience]
-    for cond in conds:
-        out += [leaf for _path, leaf in vocabulary.leaves(cond) if leaf["op"] in RELATIVE_OPS]
-    return out
-
-
-def _crossing_sql(ev, since: dt.datetime, t: dt.datetime) -> tuple[str, list] | None:
-    """SELECT contact_id, domain of the contacts whose relative-date criteria can answer differently
-    at ``t`` than at ``since``: the threshold ``as_of - N days`` moved from ``since - N`` to ``t - N``,
-    so only a date in between flips. None when the settings have no relative date."""
-    leaves = _relative_leaves(ev.settings)
-    if not leaves:
-        return None
-    parts, params = [], []
-    for leaf in leaves:
-        field = vocabulary.FIELDS[leaf["field"]]
-        n = dt.timedelta(days=float(leaf["value"]))
-        parts.append(f"({field.sql} >= ? AND {field.sql} < ?)")
-        params += [since - n, t - n]
-    return (f"SELECT c.contact_id, c.domain FROM {vocabulary.base_from(ev.stats_table)} "
-            f"WHERE {' OR '.join(parts)}"), params
-
-
-def _why_new_evaluation(con, ev, t: dt.datetime, own_generation: int | None, *, entry: bool) -> str | None:
-    """``None`` when ``ev`` answers exactly what an evaluation as of ``t`` would answer for this tick's
-    work (so it is reused), else why not.
-
-    Same settings version, no write by anyone else, no opt-out or reversal since ``ev``: the
-    evaluation is identical, except for relative dates ("within the last N days"), whose threshold
-    moves from ``ev.as_of - N`` to ``t - N``. Only contacts whose date lies in between can change,
-    and with them (company-wide exclusions) the contacts of their company domain. When this tick
-    runs no Play entry, only the enrollments due now need to be right: ``ev`` is reused when none
-    of their contacts is among those.
-    """
-    if own_generation is None or db.generation(con) != own_generation:
-        return "data changed"
-    if _version_at(con, t) != ev.version:
-        return "settings version"
-    moved = con.execute("SELECT count(*) FROM events WHERE type IN ('opt_out', 'opt_out_reversal') "
-                        "AND occurred_at > ? AND occurred_at <= ?", [ev.as_of, t]).fetchone()[0]
-    if moved:
-        return "opt-out events"
-    crossing = _crossing_sql(ev, ev.as_of, t)
-    if crossing is None:
-        return None
-    sql, params = crossing
-    if entry:
-        hit = con.execute(f"SELECT count(*) FROM ({sql} LIMIT 1)", params).fetchone()[0]
-    else:
-        hit = con.execute(
-            f"""WITH x AS ({sql})
-                SELECT count(*) FROM (
-                    SELECT 1 FROM enrollments e JOIN contacts c2 ON c2.contact_id = e.contact_id
-                    WHERE e.state IN {states.ACTIVE_SQL} AND e.next_step_at <= ?
-                      AND (e.contact_id IN (SELECT contact_id FROM x)
-                           OR c2.domain IN (SELECT domain FROM x WHERE domain IS NOT NULL))
-                    LIMIT 1)""", [*params, t]).fetchone()[0]
-    return "relative dates" if hit else None
+def _opt_outs_moved(con, since: dt.datetime, t: dt.datetime) -> bool:
+    """An opt-out or reversal recorded with a time in (``since``, ``t``]: Play entry runs over everyone."""
+    return bool(con.execute("SELECT count(*) FROM (SELECT 1 FROM events WHERE type IN ('opt_out', 'opt_out_reversal') "
+                            "AND occurred_at > ? AND occurred_at <= ? LIMIT 1)", [since, t]).fetchone()[0])
 
 
 def _changed_contacts(con, ev, since: dt.datetime, t: dt.datetime) -> list[str]:
     """Contacts whose evaluation can differ between ``since`` and ``t`` when only time moved:
     the relative-date crossings and every contact of their company domains."""
-    crossing = _crossing_sql(ev, since, t)
+    crossing = incremental.crossing_sql(ev.settings, ev.stats_table, since, t)
     if crossing is None:
         return []
     sql, params = crossing
@@ -221,6 +168,7 @@ def _next_version(con, after: dt.datetime) -> dt.datetime | None:
 
 def _new_summary(start: dt.datetime, until: dt.datetime) -> dict:
     return {"from": start, "until": until, "ticks": 0, "evaluations": 0, "evaluation_reasons": Counter(),
+            "advances": 0, "advanced_contacts": 0,
             "entry_passes": Counter(), "sends": 0, "queued": 0, "reoffered": 0, "skips": Counter(), "removals": Counter(), "new_enrollments": 0,
             "reenrolled": 0, "not_enrolled": Counter(), "not_enrolled_contacts": 0,
             "excluded_at_audience": Counter(), "opted_out_at_entry": 0, "completions": Counter(), "seconds": 0.0}
@@ -535,6 +483,75 @@ def _send_pass(con, ev, t: dt.datetime, summary: dict) -> None:
 # --- running -------------------------------------------------------------------------------------------
 
 
+@dataclass
+class _Run:
+    """What the scheduler carries from tick to tick (and from one run to the next in this process):
+    its own evaluation (advanced in time, :mod:`unify_dash.engine.incremental`), the data generation
+    its last tick left, the last Play entry pass and the time its changed contacts were taken from."""
+
+    ev: engine.Evaluation | None = None
+    generation: int | None = None
+    last_entry: dt.datetime | None = None
+    entry_as_of: dt.datetime | None = None
+    now: dt.datetime | None = None
+
+
+_RUNS: dict[str, _Run] = {}
+_RUNS_LOCK = threading.Lock()
+
+
+def _resume(con, start: dt.datetime) -> _Run:
+    """The state the last run in this process left on this database, when nothing happened since (same
+    data generation, the clock where it left it): the run goes on as one run. Otherwise a fresh start
+    (the first tick evaluates everyone and runs Play entry over everyone)."""
+    with _RUNS_LOCK:
+        run = _RUNS.pop(_db_instance(con), None)
+    if run is not None and run.generation == db.generation(con) and run.now == start:
+        return run
+    return _Run(last_entry=start, now=start)
+
+
+def _keep(con, run: _Run) -> None:
+    if run.ev is not None:
+        with _RUNS_LOCK:
+            _RUNS[_db_instance(con)] = run
+
+
+def forget_runs() -> None:
+    """Drop the scheduler state kept between runs (the next run starts fresh)."""
+    with _RUNS_LOCK:
+        _RUNS.clear()
+
+
+def _evaluate_for(con, run: _Run, t: dt.datetime, summary: dict) -> str | None:
+    """Bring the run's evaluation to as of ``t``. Returns why Play entry must run over every contact
+    (None: only time moved).
+
+    The first tick, an outside write (the data generation is not the one this run left) or a new
+    settings version: a full evaluation. Otherwise only time moved, and the evaluation is advanced:
+    the contacts whose relative dates flip or whose opt-outs moved are recomputed
+    (:func:`unify_dash.engine.incremental.advance`), which gives what a full evaluation as of ``t``
+    gives. An opt-out recorded in between also makes Play entry run over everyone."""
+    ev = run.ev
+    if ev is None:
+        why = "first tick"
+    elif run.generation is None or db.generation(con) != run.generation:
+        why = "data changed"
+    elif _version_at(con, t) != ev.version:
+        why = "settings version"
+    else:
+        why = "opt-out events" if _opt_outs_moved(con, ev.as_of, t) else None
+    if why in ("first tick", "data changed", "settings version") or not INCREMENTAL:
+        run.ev = engine.evaluate(con, as_of=t, ordered=False)
+        summary["evaluations"] += 1
+        summary["evaluation_reasons"][why or "time moved"] += 1
+    else:
+        step = incremental.advance(con, ev, t)
+        summary["advances"] += 1
+        summary["advanced_contacts"] += step["contacts"]
+    return why
+
+
 def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None, actor: roles.Actor = roles.SYSTEM,
               progress: Callable[[dt.datetime, dict], None] | None = None,
               tick: dt.timedelta = DEFAULT_TICK, entry_every: dt.timedelta = HEARTBEAT,
@@ -571,53 +588,49 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
     # a previous run that died after committing a tick: its undelivered messages first, same keys
     summary["reoffered"] = outbox.pending(con)
     summary["sends"] += outbox.flush(con, sender, batch=outbox_batch)
-    ev = entry_ev = None
-    own_generation = None
-    last_entry = start
+    run = _resume(con, start)
     now = start
     while now < until:
         # the next tick: the first grid time at or after the next thing to do
-        candidates = [until, last_entry + entry_every] + ([start + tick] if ev is None else [])
-        due = _next_due(con, (ev.settings if ev is not None else settings_at(con, now)[1]), now)
+        candidates = [until, run.last_entry + entry_every] + ([start + tick] if run.ev is None else [])
+        due = _next_due(con, (run.ev.settings if run.ev is not None else settings_at(con, now)[1]), now)
         if due is not None:
             candidates.append(due)
         nv = _next_version(con, now)
         if nv is not None:
             candidates.append(nv)
         t = _grid(start, tick, max(min(candidates), now + dt.timedelta(microseconds=1)), until)
-        entry_due = ev is None or t - last_entry >= entry_every
-        why = "first tick" if ev is None else _why_new_evaluation(con, ev, t, own_generation, entry=entry_due)
-        if why is not None:
-            ev = engine.evaluation(con, as_of=t)
-            summary["evaluations"] += 1
-            summary["evaluation_reasons"][why] += 1
+        entry_due = run.ev is None or t - run.last_entry >= entry_every
+        why = _evaluate_for(con, run, t, summary)
+        ev = run.ev
         # the engine reads before the transaction opens (it cannot see tables created after)
         codes = _Codes()
         entry = None
-        if why in ("first tick", "settings version", "data changed", "opt-out events"):
+        if why is not None:
             entry = _entry_frames(con, ev, codes)
             summary["entry_passes"]["full"] += 1
-        elif entry_due and entry_ev is not None:
-            changed = _changed_contacts(con, ev, entry_ev.as_of, t)
+        elif entry_due and run.entry_as_of is not None:
+            changed = _changed_contacts(con, ev, run.entry_as_of, t)
             if changed:
                 entry = _entry_frames(con, ev, codes, changed)
                 summary["entry_passes"]["time-moved contacts"] += 1
         if entry is not None:
-            entry_ev = ev
+            run.entry_as_of = t
         if entry_due or entry is not None:
-            last_entry = t
+            run.last_entry = t
         with db.transaction(con):
             _complete_replied(con, t, None if summary["ticks"] == 0 else now, summary)
             if entry is not None:
                 _entry_pass(con, ev, entry, codes, t, summary)
             _send_pass(con, ev, t, summary)
             db.set_clock(con, t)
-            own_generation = db.bump_generation(con)
+            run.generation = db.bump_generation(con)
         summary["sends"] += outbox.flush(con, sender, batch=outbox_batch)  # after the commit, never inside
         summary["ticks"] += 1
-        now = t
+        now = run.now = t
         if progress is not None:
             progress(t, summary)
+    _keep(con, run)
     if summary["ticks"]:
         with db.transaction(con):
             roles.audit(con, actor, "sends.run", f"until {until.isoformat(sep=' ')}",

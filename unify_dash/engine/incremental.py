@@ -1,0 +1,249 @@
+"""Moving an evaluation forward in time without re-evaluating every contact (the scheduler's ticks).
+
+With the same settings version and the same data, an evaluation as of ``t`` differs from one as of an
+earlier ``since`` only where time enters a rule or the opt-out relation:
+
+* a **relative date** ("last contacted within the last N days", "more than N days ago") compares a
+  date ``x`` with ``as_of - N``; the answer flips exactly when ``since - N <= x < t - N``, i.e. at
+  ``x + N``, a known time per contact (company dates: per company key). With company-wide
+  exclusions a flip moves every contact of the company domain, so whole domains are recomputed.
+* an **opt-out** (or its reversal) recorded with a time in ``(since, t]`` moves that contact.
+
+:func:`advance` recomputes only those contacts with the same compiled SQL as the full pass
+(:func:`unify_dash.engine.evaluator._relation_sql`, restricted to them: the names ``contacts`` and
+``events`` are bound to their rows, so nothing scans a million), maps their new keys to groups
+(adding groups that did not exist), updates their rows of the per-contact table and adjusts the
+group counts. The result is the evaluation a full pass as of ``t`` gives, up to the numbering of
+groups (groups may be left empty): ``tests/test_incremental.py`` checks it contact by contact, and
+the scheduler's decisions and execution log against full evaluations at every tick.
+
+The evaluation is changed in place: use it only on an evaluation of your own (the scheduler's,
+:func:`unify_dash.engine.evaluate`), never on one from the shared cache that pages read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import weakref
+
+import duckdb
+import numpy as np
+
+from unify_dash.engine.evaluator import (
+    EVAL_DB,
+    Evaluation,
+    _eval_lock,
+    _forget,
+    _relation_sql,
+    _unpack,
+    group_keys,
+    mask_words,
+)
+from unify_dash.model import vocabulary
+from unify_dash.model.settings import Settings
+from unify_dash.store import db
+
+# operators whose answer moves with the clock
+RELATIVE_OPS = tuple(o.name for o in vocabulary.OPERATORS.values() if o.value == "days")
+OPT_OUT_TYPES = "('opt_out', 'opt_out_reversal')"
+
+
+def relative_leaves(settings: Settings) -> list[dict]:
+    """Every relative-date leaf of the exclusions' criteria and filters and of the Plays' audiences."""
+    out = []
+    conds = [e.criteria for e in settings.exclusions] + [f for e in settings.exclusions for f in e.filters]
+    conds += [p.audience for p in settings.plays if p.audience]
+    for cond in conds:
+        out += [leaf for _path, leaf in vocabulary.leaves(cond) if leaf["op"] in RELATIVE_OPS]
+    return out
+
+
+def crossing_sql(settings: Settings, stats_table: str, since: dt.datetime, t: dt.datetime) -> tuple[str, list] | None:
+    """SELECT contact_id, domain of the contacts whose relative-date criteria can answer differently
+    at ``t`` than at ``since``: the threshold ``as_of - N days`` moved from ``since - N`` to ``t - N``,
+    so only a date in between flips. None when the settings have no relative date."""
+    leaves = relative_leaves(settings)
+    if not leaves:
+        return None
+    parts, params, seen = [], [], set()
+    for leaf in leaves:
+        field = vocabulary.FIELDS[leaf["field"]]
+        n = dt.timedelta(days=float(leaf["value"]))
+        if (field.sql, n) in seen:
+            continue
+        seen.add((field.sql, n))
+        parts.append(f"({field.sql} >= ? AND {field.sql} < ?)")
+        params += [since - n, t - n]
+    return (f"SELECT c.contact_id, c.domain FROM {vocabulary.base_from(stats_table)} "
+            f"WHERE {' OR '.join(parts)}"), params
+
+
+def _flip_leaves(settings: Settings) -> list[tuple[str, float, bool]]:
+    """(field SQL, days, company-wide) of every distinct relative-date leaf: company-wide when it is
+    in the criteria of a company-wide exclusion (a flip then moves the contact's whole domain)."""
+    out: dict[tuple[str, float], bool] = {}
+
+    def add(cond, company: bool) -> None:
+        for _path, leaf in vocabulary.leaves(cond):
+            if leaf["op"] in RELATIVE_OPS:
+                key = (vocabulary.FIELDS[leaf["field"]].sql, float(leaf["value"]))
+                out[key] = out.get(key, False) or company
+    for e in settings.exclusions:
+        add(e.criteria, e.company_wide)
+        for f in e.filters:
+            add(f, False)
+    for p in settings.plays:
+        if p.audience:
+            add(p.audience, False)
+    return [(sql, days, company) for (sql, days), company in out.items()]
+
+
+def _names(ev: Evaluation) -> dict[str, str]:
+    base = ev.table.rsplit(".", 1)[-1].strip('"')
+    return {k: f"{db.ident(EVAL_DB)}.{db.ident(base + '_' + k)}" for k in ("flips", "optev", "delta", "rows")}
+
+
+def _prepare(cur: duckdb.DuckDBPyConnection, ev: Evaluation) -> None:
+    """Once per evaluation: the flip times still ahead (``flip_at`` = the date + N days: the leaf
+    answers differently from then on, see the module docstring), sorted so that a tick reads its
+    window only, and a copy of the opt-out and reversal events (few; the scheduler writes none)."""
+    names = _names(ev)
+    main = f"{db.ident(ev.catalog)}.main"
+    leaves = _flip_leaves(ev.settings)
+    if leaves:
+        parts, params = [], []
+        for sql, days, company in leaves:
+            micros = round(days * 86_400_000_000)
+            flip = f"({sql} + to_microseconds(?::BIGINT))"
+            parts.append(f"SELECT {flip} AS flip_at, c.contact_id, c.domain, ?::BOOLEAN AS company "
+                         f"FROM {vocabulary.base_from(ev.stats_table)} WHERE {flip} >= ?")
+            params += [micros, company, micros, ev.as_of]
+        cur.execute(f"CREATE OR REPLACE TABLE {names['flips']} AS SELECT * FROM ({' UNION ALL '.join(parts)}) "
+                    "ORDER BY flip_at", params)
+    else:
+        cur.execute(f"CREATE OR REPLACE TABLE {names['flips']} (flip_at TIMESTAMP, contact_id VARCHAR, "
+                    "domain VARCHAR, company BOOLEAN)")
+    cur.execute(f"CREATE OR REPLACE TABLE {names['optev']} AS SELECT e.*, lower(trim(coalesce(e.email, x.email))) "
+                f"AS key FROM {main}.events e LEFT JOIN {main}.contacts x ON e.email IS NULL AND "
+                f"x.contact_id = e.contact_id WHERE e.type IN {OPT_OUT_TYPES}")
+    ev._memo["incremental"] = names
+    weakref.finalize(ev, _forget, ev.instance, (names["flips"], names["optev"]))
+
+
+def moved_sql(ev: Evaluation, since: dt.datetime, t: dt.datetime) -> tuple[str, list]:
+    """SELECT contact_id of every contact whose evaluation can differ between ``since`` and ``t`` (same
+    settings, same data): relative-date flips in ``[since, t)`` and contacts with an opt-out or reversal
+    recorded in ``(since, t]``; with their whole company domains when an exclusion is company-wide.
+    A superset is harmless (those contacts are recomputed, not decided), a missing contact is not:
+    the window is widened by a millisecond on both sides."""
+    names = _names(ev)
+    main = f"{db.ident(ev.catalog)}.main"
+    eps = dt.timedelta(milliseconds=1)
+    # with a company-wide exclusion a contact's mask depends on its domain: whole domains are recomputed
+    whole = any(e.company_wide for e in ev.settings.exclusions)
+    return (f"""WITH f AS (SELECT contact_id, domain FROM {names['flips']} WHERE flip_at >= ? AND flip_at <= ?
+                           UNION ALL
+                           SELECT ct.contact_id, ct.domain FROM {main}.contacts ct
+                           WHERE ct.email IN (SELECT key FROM {names['optev']} WHERE occurred_at > ? AND occurred_at <= ?))
+        SELECT contact_id FROM f
+        UNION SELECT contact_id FROM {main}.contacts
+              WHERE {'TRUE' if whole else 'FALSE'} AND domain IN (SELECT domain FROM f WHERE domain IS NOT NULL)"""), \
+        [since - eps, t + eps, since, t]
+
+
+def _restricted_ctes(ev: Evaluation, delta: str) -> str:
+    """Bind ``contacts`` and ``events`` to the rows of the contacts in ``delta`` (whole domains), so the
+    compiled pass and the opt-out relation read those rows only."""
+    names = _names(ev)
+    main = f"{db.ident(ev.catalog)}.main"
+    return (f"WITH contacts AS (SELECT * FROM {main}.contacts WHERE contact_id IN (SELECT contact_id FROM {delta})), "
+            f"events AS (SELECT * EXCLUDE (key) FROM {names['optev']} WHERE key IN (SELECT email FROM contacts))")
+
+
+def advance(con: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime) -> dict:
+    """Move ``ev`` (same settings, same data) to as of ``t`` in place; returns ``{"contacts": recomputed,
+    "changed": contacts whose group changed, "new_groups": n, "seconds": s}``.
+
+    The caller guarantees that nothing but time moved since ``ev.as_of`` (the data generation and the
+    settings version are those of ``ev``; the scheduler checks both)."""
+    started = time.perf_counter()
+    if t < ev.as_of:
+        raise ValueError("an evaluation only moves forward in time")
+    stats = {"contacts": 0, "changed": 0, "new_groups": 0}
+    if t == ev.as_of:
+        return {**stats, "seconds": 0.0}
+    names = _names(ev)
+    delta, rows = names["delta"], names["rows"]
+    with _eval_lock(ev.instance):
+        cur = con.cursor()
+        try:
+            if "incremental" not in ev._memo:
+                _prepare(cur, ev)
+            sql, params = moved_sql(ev, ev.as_of, t)
+            cur.execute(f"CREATE OR REPLACE TABLE {delta} AS {sql}", params)
+            n = cur.execute(f"SELECT count(*) FROM {delta}").fetchone()[0]
+            stats["contacts"] = int(n)
+            if n:
+                stats.update(_recompute(cur, ev, t, delta, rows))
+        finally:
+            for table in (delta, rows):
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
+            cur.close()
+    ev.as_of = t
+    ev._memo = {k: v for k, v in ev._memo.items() if k in ("levels", "visible_on", "since", "incremental")}
+    return {**stats, "seconds": round(time.perf_counter() - started, 4)}
+
+
+def _recompute(cur: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime, delta: str, rows: str) -> dict:
+    """Re-evaluate the contacts of ``delta`` as of ``t``, move them between groups, add new groups."""
+    sql, params, W, Wa = _relation_sql(ev.settings, t, ev.stats_table)
+    keys = group_keys(W, Wa)
+    # the same compiled pass, over the moved contacts' rows only
+    sql = _restricted_ctes(ev, delta) + ", " + sql.strip().removeprefix("WITH ")
+    cur.execute(f"CREATE OR REPLACE TABLE {rows} AS SELECT r.*, x.group_id AS old_group, g.group_id "
+                f"FROM ({sql}) r JOIN {ev.table} x USING (contact_id) "
+                f"LEFT JOIN {ev.groups_table} g USING ({', '.join(keys)})", params)
+    new = cur.execute(f"SELECT {', '.join(keys)}, count(*) AS n FROM {rows} WHERE group_id IS NULL "
+                      f"GROUP BY ALL ORDER BY ALL").fetchnumpy()
+    G = len(ev.counts)
+    added = len(new["opted"])
+    if added:
+        cur.register("_inc_new", {**{k: new[k] for k in keys}, "n": np.zeros(added, dtype=np.int64),
+                                  "group_id": np.arange(G, G + added, dtype=np.int32)})
+        try:
+            cur.execute(f"INSERT INTO {ev.groups_table} BY NAME SELECT * FROM _inc_new")
+            on = " AND ".join(f"{rows}.{k} = n.{k}" for k in keys)
+            cur.execute(f"UPDATE {rows} SET group_id = n.group_id FROM _inc_new n WHERE {rows}.group_id IS NULL AND {on}")
+        finally:
+            cur.unregister("_inc_new")
+        _extend(ev, new, W, Wa)
+    moves = cur.execute(f"SELECT old_group, group_id, count(*) AS n FROM {rows} WHERE old_group <> group_id "
+                        "GROUP BY ALL").fetchnumpy()
+    cur.execute(f"""UPDATE {ev.table} SET group_id = r.group_id, opt_source = r.opt_source FROM {rows} r
+                    WHERE {ev.table}.contact_id = r.contact_id
+                      AND ({ev.table}.group_id <> r.group_id OR {ev.table}.opt_source IS DISTINCT FROM r.opt_source)""")
+    if len(moves["group_id"]):
+        counts = ev.counts.copy()
+        n = np.asarray(moves["n"], dtype=np.int64)
+        np.subtract.at(counts, np.asarray(moves["old_group"], dtype=np.int64), n)
+        np.add.at(counts, np.asarray(moves["group_id"], dtype=np.int64), n)
+        ev.counts = counts
+        ev._weights = counts.astype(np.float64)
+        cur.execute(f"UPDATE {ev.groups_table} SET n = c.n FROM (SELECT unnest(?::INTEGER[]) AS group_id, "
+                    f"unnest(?::BIGINT[]) AS n) c WHERE {ev.groups_table}.group_id = c.group_id",
+                    [list(range(len(counts))), counts.tolist()])
+    return {"changed": int(np.asarray(moves["n"]).sum()) if len(moves["group_id"]) else 0,
+            "new_groups": added}
+
+
+def _extend(ev: Evaluation, new: dict, W: int, Wa: int) -> None:
+    """Append new groups (their keys as the SQL returns them) to the evaluation's arrays, empty."""
+    masks = np.stack([mask_words(new[f"m{w}"]) for w in range(W)], axis=1)
+    aud = np.stack([mask_words(new[f"a{w}"]) for w in range(Wa)], axis=1)
+    ev.opted = np.concatenate([ev.opted, np.asarray(new["opted"], dtype=bool)])
+    ev.audience = np.concatenate([ev.audience, _unpack(aud, len(ev.settings.plays))])
+    ev.masks = np.concatenate([ev.masks, masks])
+    ev.matches = np.concatenate([ev.matches, _unpack(masks, len(ev.settings.exclusions))])
+    ev.counts = np.concatenate([ev.counts, np.zeros(len(masks), dtype=np.int64)])
+    ev._weights = ev.counts.astype(np.float64)
