@@ -89,6 +89,8 @@ class Evaluation:
     catalog: str = "memory"  # name of the workspace database in this DuckDB instance
     store: object | None = None  # per-contact group table outside DuckDB (Spark: pages by group id)
     ordered: bool = True  # ``table`` is stored in (email, contact id) order
+    # int32[blocks, G]: contacts of group g at positions [b * PAGE_BLOCK, (b + 1) * PAGE_BLOCK) of ``table``
+    block_counts: np.ndarray | None = None
     _memo: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -268,11 +270,18 @@ def _words(n: int) -> int:
     return max(1, -(-n // WORD_BITS))
 
 
+# the contact columns a drill-down page shows, carried in the evaluation table of pages (a page never
+# joins the contacts table: at ten million contacts that join alone is a scan)
+PAGE_COLUMNS = ("first_name", "last_name", "title", "domain")
+PAGE_BLOCK = 122_880  # positions per block of the drill-down index (one DuckDB row group)
+
+
 def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
-                  where: str = "", where_params: list | None = None) -> tuple[str, list, int, int]:
-    """SELECT ``contact_id, email, opted, opt_source, a0.., m0..`` for every contact (or those
-    ``where`` keeps: a restriction must keep whole company domains, or company-wide exclusions
-    are not propagated). Returns (sql, params, mask words, audience words)."""
+                  where: str = "", where_params: list | None = None, *,
+                  extra: tuple[str, ...] = ()) -> tuple[str, list, int, int]:
+    """SELECT ``contact_id, email, opted, opt_source, a0.., m0..`` (and the contact columns ``extra``)
+    for every contact (or those ``where`` keeps: a restriction must keep whole company domains, or
+    company-wide exclusions are not propagated). Returns (sql, params, mask words, audience words)."""
     exclusions = settings.exclusions
     n = len(exclusions)
     if n > settings_mod.MAX_EXCLUSIONS:
@@ -327,11 +336,12 @@ def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
         masks.append(f"(({own}) & ~b.t{w}) AS m{w}")
     sql = f"""
 WITH base AS (
-    SELECT c.contact_id, c.email, c.domain, {", ".join(cols)}
+    SELECT c.contact_id, c.email, c.domain, {"".join(f"c.{db.ident(x)} AS x_{x}, " for x in extra)}{", ".join(cols)}
     FROM {vocab.base_from(stats_table)}
     {("WHERE " + where) if where else ""}
 ){dom}, opted AS ({optouts.opted_out_relation(settings)})
 SELECT b.contact_id, b.email, (o.contact_id IS NOT NULL) AS opted, o.source AS opt_source,
+       {"".join(f"b.x_{x} AS {db.ident(x)}, " for x in extra)}
        {", ".join(f"b.a{w}" for w in range(Wa))}, {", ".join(masks)}
 FROM base b
 {"LEFT JOIN dom ON dom.domain = b.domain" if has_company else ""}
@@ -364,10 +374,16 @@ def groups_sql(raw: str, keys: list[str]) -> str:
             f"FROM (SELECT {key_list}, count(*) AS n FROM {raw} GROUP BY {key_list}) k")
 
 
-def members_sql(raw: str, groups: str, keys: list[str], *, ordered: bool = True) -> str:
-    """SELECT ``contact_id, email, group_id, opt_source`` of every contact: its group by key."""
-    return (f"SELECT r.contact_id, r.email, g.group_id, r.opt_source FROM {raw} r JOIN {groups} g "
-            f"USING ({', '.join(keys)})" + (" ORDER BY r.email, r.contact_id" if ordered else ""))
+def members_sql(raw: str, groups: str, keys: list[str], *, ordered: bool = True, extra: tuple[str, ...] = ()) -> str:
+    """SELECT ``contact_id, email, group_id, opt_source`` of every contact: its group by key (ordered:
+    with ``pos``, its place in (email, contact id) order, and the columns ``extra``)."""
+    if not ordered:
+        return (f"SELECT r.contact_id, r.email, g.group_id, r.opt_source FROM {raw} r JOIN {groups} g "
+                f"USING ({', '.join(keys)})")
+    cols = "".join(f", r.{db.ident(x)}" for x in extra)
+    return (f"SELECT r.contact_id, r.email, g.group_id, r.opt_source, "
+            f"CAST(row_number() OVER (ORDER BY r.email, r.contact_id) - 1 AS INTEGER) AS pos{cols} "
+            f"FROM {raw} r JOIN {groups} g USING ({', '.join(keys)}) ORDER BY pos")
 
 
 @dataclass
@@ -384,6 +400,7 @@ class PassResult:
     groups_table: str
     catalog: str
     store: object | None = None  # the member store of a non-DuckDB executor (drill-down pages)
+    blocks: dict | None = None  # b, group_id, n: contacts per block of PAGE_BLOCK positions and group
 
 
 class DuckDBExecutor:
@@ -401,15 +418,21 @@ class DuckDBExecutor:
         groups_table = f"{db.ident(EVAL_DB)}.{db.ident(name + '_groups')}"
         raw = f"{db.ident(EVAL_DB)}.{db.ident(name + '_raw')}"
         cur.execute(vocab.domain_stats_sql(stats))
-        sql, params, W, Wa = _relation_sql(settings, as_of, stats)
+        extra = PAGE_COLUMNS if ordered else ()
+        sql, params, W, Wa = _relation_sql(settings, as_of, stats, extra=extra)
         cur.execute(f"CREATE OR REPLACE TABLE {raw} AS {sql}", params)
         keys = group_keys(W, Wa)
         cur.execute(f"CREATE OR REPLACE TABLE {groups_table} AS {groups_sql(raw, keys)}")
-        cur.execute(f"CREATE OR REPLACE TABLE {table} AS {members_sql(raw, groups_table, keys, ordered=ordered)}")
+        cur.execute(f"CREATE OR REPLACE TABLE {table} AS "
+                    f"{members_sql(raw, groups_table, keys, ordered=ordered, extra=extra)}")
         cur.execute(f"DROP TABLE {raw}")
         g = cur.execute(f"SELECT * FROM {groups_table} ORDER BY group_id").fetchnumpy()
         catalog = cur.execute("SELECT current_database()").fetchone()[0]
-        return PassResult(g, W, Wa, table, stats, groups_table, catalog)
+        res = PassResult(g, W, Wa, table, stats, groups_table, catalog)
+        if ordered:  # contacts per (block of positions, group): drill-down reads any page's rows directly
+            res.blocks = cur.execute(f"SELECT CAST(pos // {PAGE_BLOCK} AS INTEGER) AS b, group_id, count(*) AS n "
+                                     f"FROM {table} GROUP BY ALL").fetchnumpy()
+        return res
 
 
 def from_groups(settings: Settings, version: int | None, as_of: dt.datetime, generation: int, instance: str,
@@ -427,6 +450,13 @@ def from_groups(settings: Settings, version: int | None, as_of: dt.datetime, gen
         masks=masks, matches=_unpack(masks, len(settings.exclusions)), counts=np.asarray(g["n"], dtype=np.int64),
         seconds=time.perf_counter() - started, catalog=res.catalog, store=res.store,
     )
+
+
+def _block_matrix(blocks: dict, G: int) -> np.ndarray:
+    b = np.asarray(blocks["b"], dtype=np.int64)
+    out = np.zeros((int(b.max()) + 1 if len(b) else 0, G), dtype=np.int32)
+    out[b, np.asarray(blocks["group_id"], dtype=np.int64)] = np.asarray(blocks["n"], dtype=np.int32)
+    return out
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, *, settings: Settings | None = None, version: int | None = None,
@@ -451,6 +481,8 @@ def evaluate(con: duckdb.DuckDBPyConnection, *, settings: Settings | None = None
             cur.close()
     ev = from_groups(settings, version, as_of, generation, instance, res, started)
     ev.ordered = ordered
+    if res.blocks is not None:
+        ev.block_counts = _block_matrix(res.blocks, ev.groups)
     weakref.finalize(ev, _forget, instance, (res.table, res.stats_table, res.groups_table))
     return ev
 

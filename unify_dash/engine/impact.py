@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 
-from unify_dash.engine.evaluator import COUNT_KEYS, EXCLUSION_KEYS, Evaluation, _check_visible
+from unify_dash.engine.evaluator import COUNT_KEYS, EXCLUSION_KEYS, PAGE_BLOCK, Evaluation, _check_visible
 from unify_dash.engine.funnel import (
     _Funnel,
     _funnel,
@@ -186,6 +186,8 @@ def _page(con: duckdb.DuckDBPyConnection, ev: Evaluation, gids: np.ndarray, limi
     if ev.store is not None:  # the group table is outside DuckDB (Spark): the same query, translated
         return ev.store.page(gids.tolist(), int(limit), int(offset))
     _check_visible(con, ev)
+    if ev.block_counts is not None:
+        return _block_page(con, ev, gids, limit, offset)
     return con.execute(
         f"""SELECT p.contact_id, p.email, p.group_id, p.opt_source, c.first_name, c.last_name, c.title,
                    c.domain
@@ -195,6 +197,28 @@ def _page(con: duckdb.DuckDBPyConnection, ev: Evaluation, gids: np.ndarray, limi
             LEFT JOIN contacts c ON c.contact_id = p.contact_id
             ORDER BY p.email, p.contact_id""",
         [gids.tolist(), int(limit), int(offset)]).fetchall()
+
+
+def _block_page(con: duckdb.DuckDBPyConnection, ev: Evaluation, gids: np.ndarray, limit: int, offset: int) -> list:
+    """A page by position, whatever its offset: the evaluation counts each group's contacts per block of
+    positions (``ev.block_counts``), so the blocks holding rows ``offset .. offset + limit`` of the
+    groups ``gids`` are known before any row is read, and only they are scanned (the table is stored
+    in position order: DuckDB skips the other row groups by their min/max)."""
+    per_block = ev.block_counts[:, gids].sum(axis=1, dtype=np.int64)
+    cum = np.cumsum(per_block)
+    total = int(cum[-1]) if len(cum) else 0
+    if offset >= total or not limit:
+        return []
+    last = min(offset + limit, total) - 1
+    b0 = int(np.searchsorted(cum, offset, side="right"))
+    b1 = int(np.searchsorted(cum, last, side="right"))
+    skip = offset - (int(cum[b0 - 1]) if b0 else 0)
+    return con.execute(
+        f"""SELECT contact_id, email, group_id, opt_source, first_name, last_name, title, domain
+            FROM {ev.table}
+            WHERE pos >= ? AND pos < ? AND group_id IN (SELECT unnest(?::INTEGER[]))
+            ORDER BY pos LIMIT ? OFFSET ?""",
+        [b0 * PAGE_BLOCK, (b1 + 1) * PAGE_BLOCK, gids.tolist(), int(limit), int(skip)]).fetchall()
 
 
 def drilldown(con: duckdb.DuckDBPyConnection, ev: Evaluation, play_id: str, bucket: str, *,

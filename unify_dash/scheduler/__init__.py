@@ -11,4 +11,5 @@ from unify_dash.scheduler.run import (  # noqa: F401
     format_summary,
     parse_duration,
     run_until,
+    tick,
 )

@@ -187,6 +187,10 @@ def _count_blocking(counter: Counter, pairs) -> None:
 def _complete_replied(con, t: dt.datetime, since: dt.datetime | None, summary: dict) -> None:
     """Replies recorded in (``since``, ``t``] (all up to ``t`` when ``since`` is None), not
     out-of-office, end the queued/active enrollments they answer (``completed`` / ``replied``)."""
+    if since is not None and not con.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM events WHERE type = 'reply' AND occurred_at > ? AND occurred_at <= ? "
+            "LIMIT 1)", [since, t]).fetchone()[0]:
+        return  # no reply recorded since the last tick: nothing to end (and no scan of the enrollments)
     ids = ledger.end_enrollments(con, (
         f"""enrollment_id IN (
            WITH r AS (
@@ -432,9 +436,10 @@ def _send_pass(con, ev, t: dt.datetime, summary: dict) -> None:
                 INSERT INTO execution_log
                 SELECT 'log:' || uuid()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, step, 'sent',
                        blocking_json, ? FROM _sched_go""", [t, version])
-            ledger.end_enrollments(con, ("enrollment_id IN (SELECT enrollment_id FROM _sched_go WHERE last)", []),
-                                   reason="finished", at=t)
             sent, finished = con.execute("SELECT count(*), count(*) FILTER (WHERE last) FROM _sched_go").fetchall()[0]
+            if finished:
+                ledger.end_enrollments(con, ("enrollment_id IN (SELECT enrollment_id FROM _sched_go WHERE last)", []),
+                                       reason="finished", at=t)
             summary["queued"] += int(sent)
             summary["completions"]["finished"] += int(finished)
         # the sequence got shorter than the steps already sent: nothing left to send
@@ -638,6 +643,14 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
                         at=until)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return _plain(summary)
+
+
+def tick(con: duckdb.DuckDBPyConnection, *, every: dt.timedelta = DEFAULT_TICK, sender=None) -> dict:
+    """One scheduler tick: :func:`run_until` the clock + ``every`` (default one hour). Called again in
+    the same process with nothing written in between, it goes on from the state the last tick left
+    (its evaluation is advanced, not redone): the hourly tick the benchmark times
+    (``scripts/bench_ticks.py``)."""
+    return run_until(con, db.now(con) + every, sender=sender, tick=every)
 
 
 def _plain(summary: dict) -> dict:
