@@ -89,7 +89,7 @@ class Evaluation:
     catalog: str = "memory"  # name of the workspace database in this DuckDB instance
     store: object | None = None  # per-contact group table outside DuckDB (Spark: pages by group id)
     ordered: bool = True  # ``table`` is stored in (email, contact id) order
-    # int32[blocks, G]: contacts of group g at positions [b * PAGE_BLOCK, (b + 1) * PAGE_BLOCK) of ``table``
+    # float32[blocks, G]: contacts of group g at positions [b * PAGE_BLOCK, (b + 1) * PAGE_BLOCK) of ``table``
     block_counts: np.ndarray | None = None
     _memo: dict = field(default_factory=dict, repr=False)
 
@@ -273,7 +273,7 @@ def _words(n: int) -> int:
 # the contact columns a drill-down page shows, carried in the evaluation table of pages (a page never
 # joins the contacts table: at ten million contacts that join alone is a scan)
 PAGE_COLUMNS = ("first_name", "last_name", "title", "domain")
-PAGE_BLOCK = 122_880  # positions per block of the drill-down index (one DuckDB row group)
+PAGE_BLOCK = 16_384  # positions per block of the drill-down index (a block's counts stay exact in float32)
 
 
 def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
@@ -454,8 +454,8 @@ def from_groups(settings: Settings, version: int | None, as_of: dt.datetime, gen
 
 def _block_matrix(blocks: dict, G: int) -> np.ndarray:
     b = np.asarray(blocks["b"], dtype=np.int64)
-    out = np.zeros((int(b.max()) + 1 if len(b) else 0, G), dtype=np.int32)
-    out[b, np.asarray(blocks["group_id"], dtype=np.int64)] = np.asarray(blocks["n"], dtype=np.int32)
+    out = np.zeros((int(b.max()) + 1 if len(b) else 0, G), dtype=np.float32)  # counts <= PAGE_BLOCK: exact
+    out[b, np.asarray(blocks["group_id"], dtype=np.int64)] = np.asarray(blocks["n"], dtype=np.float32)
     return out
 
 

@@ -130,12 +130,22 @@ def _answer_changes(ev_now: Evaluation, now: dict, ev_next: Evaluation, nxt: dic
     return out
 
 
+def _has_members(ev: Evaluation, main: str) -> bool:
+    """Whether any contact is associated with company records outside its domain (asked once per
+    evaluation by :func:`explain`: associations are data, and every load bumps the generation)."""
+    return ev._memo.get("has_members", True)
+
+
 def _point_ctes(ev: Evaluation, contacts_where: str, params: list, domain: str | None) -> tuple[str, list]:
     """WITH clauses that bind ``contacts``, ``company_records`` and the domain aggregates ``d_point`` to
     the rows of a few contacts of one domain, so that the compiled criteria (which read those names)
     evaluate a few contacts without scanning a million. Exact for contacts of ``domain``: record fields
     only read the records of the contact's own domain."""
     main = f"{db.ident(ev.catalog)}.main"
+    if not _has_members(ev, main):  # no association outside a domain: the domain's rows are all there is
+        return (f"WITH contacts AS (SELECT * FROM {main}.contacts WHERE {contacts_where}), "
+                f"company_records AS (SELECT * FROM {main}.company_records WHERE domain = ?), "
+                f"d_point AS (SELECT * FROM {ev.stats_table} WHERE domain = ?)"), [*params, domain, domain]
     # with the records (and aggregates) of the company keys of those contacts: their associations
     keys = "SELECT company_key FROM contacts WHERE company_key IS NOT NULL"
     return (f"WITH contacts AS (SELECT * FROM {main}.contacts WHERE {contacts_where}), "
@@ -515,6 +525,9 @@ def explain(con: duckdb.DuckDBPyConnection, email: str, *, as_of: dt.datetime | 
     ev = evaluation(con, as_of=as_of)
     as_of = ev.as_of if as_of is None else _as_of(con, as_of)
     _check_visible(con, ev)
+    if "has_members" not in ev._memo:
+        ev._memo["has_members"] = bool(con.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM company_members LIMIT 1)").fetchone()[0])
     s = ev.settings
     levels = _saved_levels(ev)
     pt = _locate(con, ev, email, as_of)

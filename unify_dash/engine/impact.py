@@ -204,7 +204,9 @@ def _block_page(con: duckdb.DuckDBPyConnection, ev: Evaluation, gids: np.ndarray
     positions (``ev.block_counts``), so the blocks holding rows ``offset .. offset + limit`` of the
     groups ``gids`` are known before any row is read, and only they are scanned (the table is stored
     in position order: DuckDB skips the other row groups by their min/max)."""
-    per_block = ev.block_counts[:, gids].sum(axis=1, dtype=np.int64)
+    sel = np.zeros(ev.block_counts.shape[1], dtype=np.float32)
+    sel[gids] = 1.0
+    per_block = np.rint(ev.block_counts @ sel).astype(np.int64)  # a block holds <= PAGE_BLOCK: exact
     cum = np.cumsum(per_block)
     total = int(cum[-1]) if len(cum) else 0
     if offset >= total or not limit:
