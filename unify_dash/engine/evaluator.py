@@ -341,8 +341,7 @@ WITH base AS (
     {("WHERE " + where) if where else ""}
 ){dom}, opted AS ({optouts.opted_out_relation(settings)})
 SELECT b.contact_id, b.email, (o.contact_id IS NOT NULL) AS opted, o.source AS opt_source,
-       {"".join(f"b.x_{x} AS {db.ident(x)}, " for x in extra)}
-       {", ".join(f"b.a{w}" for w in range(Wa))}, {", ".join(masks)}
+       {"".join(f"b.x_{x} AS {db.ident(x)}, " for x in extra)}{", ".join(f"b.a{w}" for w in range(Wa))}, {", ".join(masks)}
 FROM base b
 {"LEFT JOIN dom ON dom.domain = b.domain" if has_company else ""}
 LEFT JOIN opted o ON o.contact_id = b.contact_id

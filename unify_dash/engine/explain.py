@@ -527,7 +527,7 @@ def explain(con: duckdb.DuckDBPyConnection, email: str, *, as_of: dt.datetime | 
     _check_visible(con, ev)
     if "has_members" not in ev._memo:
         ev._memo["has_members"] = bool(con.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM company_members LIMIT 1)").fetchone()[0])
+            "SELECT count(*) FROM (SELECT 1 FROM company_members LIMIT 1)").fetchall()[0][0])
     s = ev.settings
     levels = _saved_levels(ev)
     pt = _locate(con, ev, email, as_of)

@@ -182,7 +182,7 @@ def advance(con: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime) -> d
                 _prepare(cur, ev)
             sql, params = moved_sql(ev, ev.as_of, t)
             cur.execute(f"CREATE OR REPLACE TABLE {delta} AS {sql}", params)
-            n = cur.execute(f"SELECT count(*) FROM {delta}").fetchone()[0]
+            n = cur.execute(f"SELECT count(*) FROM {delta}").fetchall()[0][0]
             stats["contacts"] = int(n)
             if n:
                 stats.update(_recompute(cur, ev, t, delta, rows))

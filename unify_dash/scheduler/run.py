@@ -121,7 +121,7 @@ def _steps_frame(settings: Settings) -> pd.DataFrame:
 def _opt_outs_moved(con, since: dt.datetime, t: dt.datetime) -> bool:
     """An opt-out or reversal recorded with a time in (``since``, ``t``]: Play entry runs over everyone."""
     return bool(con.execute("SELECT count(*) FROM (SELECT 1 FROM events WHERE type IN ('opt_out', 'opt_out_reversal') "
-                            "AND occurred_at > ? AND occurred_at <= ? LIMIT 1)", [since, t]).fetchone()[0])
+                            "AND occurred_at > ? AND occurred_at <= ? LIMIT 1)", [since, t]).fetchall()[0][0])
 
 
 def _changed_contacts(con, ev, since: dt.datetime, t: dt.datetime) -> list[str]:
@@ -189,7 +189,7 @@ def _complete_replied(con, t: dt.datetime, since: dt.datetime | None, summary: d
     out-of-office, end the queued/active enrollments they answer (``completed`` / ``replied``)."""
     if since is not None and not con.execute(
             "SELECT count(*) FROM (SELECT 1 FROM events WHERE type = 'reply' AND occurred_at > ? AND occurred_at <= ? "
-            "LIMIT 1)", [since, t]).fetchone()[0]:
+            "LIMIT 1)", [since, t]).fetchall()[0][0]:
         return  # no reply recorded since the last tick: nothing to end (and no scan of the enrollments)
     ids = ledger.end_enrollments(con, (
         f"""enrollment_id IN (
