@@ -262,8 +262,8 @@ def test_dev_split_figures(dev):
     measure of generalisation (that is the test split below)."""
     r = replies.evaluate(dev)
     assert r.opt_out_recall >= MIN_RECALL and r.opt_out_precision >= MIN_PRECISION
-    assert r.review_share <= 0.05
-    assert r.other_accuracy >= 0.75  # 0.779 today, below the issue's 0.9: docs/benchmarks.md#reply-classifier
+    assert r.review_share <= 0.07
+    assert r.other_accuracy >= 0.85  # below the issue's 0.9 on this (harder, larger) dev split: docs/benchmarks.md#reply-classifier
 
 
 def test_test_split_keeps_the_measured_level():
