@@ -181,7 +181,7 @@ RULES: tuple[Rule, ...] = (
           r"|스팸입니다",
           negatable=False),
     _rule(OPT_OUT, "remove_me_more_any", 0.93,
-          r"\b(?:удалите|уберите|исключите|отпишитесь)(?: меня| нас)?\b(?! из (?:приглашени|встреч|календар|чата|групп))"
+          r"\b(?:удалите|уберите|исключите) (?:меня|нас)\b|\bотпишитесь\b(?! из (?:приглашени|встреч|календар|чата|групп))"
           r"|\bwypisac (?:mnie|nas)\b|\bwypiszcie\b"
           r"|\b(?:rimuovete|togliete|cancellate|eliminate)\b.{0,40}\b(?:dai vostri (?:invii|elenchi|contatti)|dalle vostre "
           r"(?:liste|comunicazioni|email))"
@@ -191,6 +191,32 @@ RULES: tuple[Rule, ...] = (
           r"|\b(?:seznam\w*|databaz\w*|list\w*)\b.{0,40}\bpryc\b|\bchci (?:z \w+ )?pryc\b"
           r"|\b(?:jeg vil|jag vill|ich will|ik wil) (?:\w+ )?(?:af|av|bort|runter|eraf)\s*(?:[.!]|$)",
           negatable=False, topic=True),
+    _rule(OPT_OUT, "no_more_mail_any", 0.93,
+          r"\bnechci (?:\w+ ){0,3}dostavat\b|\bnechci (?:tyhle|tyto|ty|vase) (?:e-?maily|zpravy)\b"
+          r"|\bstop(?:pe)? med at (?:sende|skrive|maile)\b"
+          r"|\baufhor\w*\b.{0,30}\bzu (?:schicken|senden|schreiben|mailen|kontaktieren)\b"
+          r"|\b(?:entfernen|loschen|loeschen|streichen) sie\b.{0,50}\b(?:aus|von) (?:ihren|ihrer|ihrem|allen) (?:\w+ )?"
+          r"(?:listen|liste|verteilern?|datenbank|newslettern?)\b"
+          r"|\b(?:f(?:uck|\*+)? off|piss off|go away|get lost|back off|enough)\s+with (?:these|your|the|all|this) (?:\w+ )?"
+          r"(?:e-?mails|emails|messages|spam|crap)\b"
+          r"|\bnot (?:get|receive|be getting) (?:these|them|your e-?mails|any more e-?mails|e-?mails) any ?more\b"
+          r"|\bdejar de (?:enviarme|escribirme|contactarme|mandarme)\b"
+          r"|\bei enaa (?:viesteja|sahkoposteja|postia|maileja)\b|\ben halua (?:naita|noita|teidan) (?:\w+ )?"
+          r"(?:viesteja|sahkoposteja|maileja)\b|\bpoistamaan minut\b"
+          r"|\bbasta con (?:queste|le vostre|tutte queste) (?:email|e-?mail|mail|messaggi)\b|\bniente piu (?:email|e-?mail|mail|messaggi)\b"
+          r"|\bvil ikke ha (?:noe )?mer fra (?:dere|deg)\b"
+          r"|\bdosc (?:juz )?(?:tych )?(?:maili|wiadomosci|e-?maili)\b|\bnie chce (?:tych|waszych|panstwa|wiecej) "
+          r"(?:maili|wiadomosci|e-?maili)\b"
+          r"|\bне связывайтесь\b|\bбольше никаких (?:писем|рассылок|сообщений)\b|\botpishite\b|\bne pishite\b"
+          r"|\binga fler (?:mejl|mail|e-?post|utskick)\b|\bvill inte ha (?:de har|dessa|era|fler) (?:mejl|mejlen|mail|mailen|utskick)\b"
+          r"|\b(?:bu|sizin|bu tur) (?:e-?postalari|mailleri|epostalari|mesajlari) istemiyorum\b|\bcikarilma(?:mi|yi)\b"
+          r"|\bistenmeyen (?:e-?posta|ileti)\b.{0,20}\bbildir\w*|\breportad[oa]s? (?:\w+ )*?como lixo\b"
+          r"|\b(?:ce|cet) (?:courriel|e-?mail|message|mail) est indesirable\b",
+          negatable=False, temporal=True),
+    _rule(OPT_OUT, "unsubscribe_imperative_any", 0.93,
+          r"\bmeld (?:deg|meg|dig|mig) av\b|\bafmeld\b|\bavprenumerera\w*|\bcancelar (?:a )?subscricao\b"
+          r"|\bpoistu postituslistalta\b|\bzrusit odber\w*|\bcancella (?:l'|la mia )?iscrizione\b",
+          topic=True),
     _rule(OPT_OUT, "direct_marketing_objection", 0.95,
           r"\b(?:i object|object to|objecting to|widerspreche|m'oppose|je m'oppose|me opongo|mi oppongo|maak bezwaar|"
           r"sprzeciwiam|oponho|oponho-me|vastustan|itiraz ediyorum|nesouhlasim|motsatter mig|gor indsigelse)\b"
@@ -217,7 +243,7 @@ RULES: tuple[Rule, ...] = (
           r"|\bcancel (?:my|our|this) subscription\b|\bmy (?:e-?mail|address)\b.{0,60}\b(?:remove|delete|erase) it\b",
           temporal=True),
     _rule(OPT_OUT, "dont_follow_up", 0.9,
-          r"\b(?:don'?t|do not|dont|please don'?t|no more) follow(?:[- ]?ups?|ing up)?\b(?!\s+(?:on|with (?:the|this|my "
+          r"\b(?:don'?t|do not|dont|please don'?t|no more) follow(?:[- ]?ups?|ing up)?\b(?!(?:\s+up)?\s+(?:on|with (?:the|this|my "
           r"colleague)|about))", negatable=False, temporal=True),
     _rule(OPT_OUT, "still_receiving_any", 0.93,
           r"\b(?:abgemeldet|unsubscribed|desinscrit\w*|desabonne\w*|uitgeschreven|afgemeld|de baja|descadastr\w*|"
@@ -640,9 +666,29 @@ _NEG_WANT_BEFORE = re.compile(
     r"(?:don'?t|do not|please don'?t)(?: \w+)?)\b(?:\s+\w+){0,2}\s*"
     r"|(?:不想|不要|不用|不打算|不会|並不想|并不想)\s*)$")
 _NEG_WANT_AFTER = re.compile(
-    r"^\s*(?:\w+\s+)?(?:istemiyorum|istemiyoruz|istemem|niyetim yok)\b"
+    r"^\s*(?:\w+\s+)?(?:istemiyorum|istemiyoruz|istemem|niyetim yok)\b|^\s*(?:se |si |sie )?(?:nechci|nechceme|nie chce)\b"
     r"|^\s*(?:は|を)?\s*(?:しないで|しません|したくない|希望しません|不要です)"
     r"|^\s*(?:는|은|를|을)?\s*(?:하지\s?않|안\s?할|원하지\s?않)")
+# a wish negated just before a request in any language ("je ne veux pas me désinscrire", "jag vill inte ...")
+_NEG_WANT_STRICT = re.compile(
+    r"\b(?:no (?:quiero|deseo|queremos)|non (?:voglio|vogliamo|desidero)|nao (?:quero|queremos|desejo)|"
+    r"ne (?:veux|souhaite|voulons|souhaitons) pas|(?:mochte|will|wollen|mochten) (?:mich |uns )?(?:gar |doch )?nicht|"
+    r"(?:wil|willen) (?:me |mij |ons )?niet|nechci|nechceme|nie chce|nie chcemy|(?:vil|onsker) ikke|vill inte|"
+    r"en halua|emme halua|не хочу|не хотим|(?:don'?t|do not|didn'?t|did not) (?:want|wish|intend|mean) to)\b"
+    r"(?:\s+\w+){0,2}\s*$")
+# a sentence that holds a request word but is no request of the writer: a question about a product's
+# unsubscribe feature or about the writer's recipients, a list server's notice, a disclaimer, "add me back"
+_NOT_A_REQUEST = re.compile(
+    r"(?:\b(?:tool|tools|product|platform|software|app|feature|api|plugin|integration|herramienta|strumento|ferramenta|"
+    r"outil|werkzeug|narzedz\w*|nastroj\w*|verktyg\w*|vaerktoj\w*|verktoy\w*|tyokalu\w*|arac\w*|инструмент\w*|"
+    r"платформ\w*|recipients|subscribers|customers|clients|users|leads|prospects|empfanger|abonnenten|destinataires|"
+    r"abonnes|destinatarios|suscriptores|destinatari|iscritti)\b|ツール|機能|工具|平台|功能|툴|기능|플랫폼)[^.!?\n]*\?"
+    r"|\b(?:you have (?:been )?(?:successfully )?unsubscribed|you'?ve been unsubscribed|successfully unsubscribed|"
+    r"vous (?:vous )?(?:etes|avez ete) desabonne\w*|du har (?:nu )?(?:blivit )?avprenumerer\w*|"
+    r"if you (?:have )?received (?:this|it) (?:e-?mail |message )?(?:in error|by mistake)|add (?:me|us) back|"
+    r"re-?subscribe|sign (?:me|us) (?:back )?up again)\b|已成功退订|您已成功|해지가\s?완료")
+
+
 # the same match used as a noun: "unsubscribe requests", "opt-out management"
 _TOPIC = re.compile(
     r"\s*(?:[- ]?)(?:requests?|rates?|features?|management|handling|process(?:es|ing)?|flows?|compliance|"
@@ -670,7 +716,7 @@ _LIST_ANY = re.compile(
     r"메일|bestand|bulten|lista|liste|registr|odber|tilaus")
 # "remove me from the meeting invite": a meeting, a project or a document, not the e-mails
 _NOT_MAIL = re.compile(
-    r"(?:\s+(?:off|from|of|out of))?\s+(?:the|this|that|your|our|tomorrow'?s|today'?s|next|my)\s+(?:\w+\s+)?"
+    r"(?:\s+(?:off|from|of|out of))?\s+(?:the|this|that|your|our|tomorrow'?s|today'?s|next|my)\s+(?:\w+\s+){0,2}"
     r"(?:meeting|invite|invitation|calendar|call|agenda|project|event|zoom|teams call|doc|document|spreadsheet|"
     r"slack|channel|whatsapp|group chat)\b(?!\s+(?:list|mailing))"
 )
@@ -719,6 +765,13 @@ def _hits(f: _Folded, rules: Sequence[Rule]) -> list[_Hit]:
                 continue
             if rule.topic and (_NEG_WANT_BEFORE.search(s[_clause_start(s, a): a]) or _NEG_WANT_AFTER.match(s[b: b + 30])):
                 continue
+            if rule.label == OPT_OUT:
+                if _NEG_WANT_STRICT.search(s[_clause_start(s, a): a]):
+                    continue
+                start = max((m2.end() for m2 in _SENTENCE_END.finditer(s, 0, a)), default=0)
+                stop = _SENTENCE_END.search(s, b)
+                if _NOT_A_REQUEST.search(s[start: stop.end() if stop else len(s)]):
+                    continue
             if rule.topic and (_TOPIC.match(s, b) or _TOPIC_CJK.match(s, b) or _TOPIC_BEFORE.search(s[max(0, a - 40): a])):
                 continue
             if rule.label == OPT_OUT and _NOT_MAIL.match(s, b):
@@ -741,14 +794,27 @@ def declined_unsubscribe(f: _Folded) -> bool:
     darme de baja", "non voglio disiscrivermi", "配信停止はしないでください"): an unsubscribe word cancelled by a
     negated wish just before or after it. Such a reply is not sent to review on the model's word alone."""
     s = f.s
+    keep = _KEEP_GETTING.search(s)
     for rule in _BY_LABEL[OPT_OUT]:
         if not rule.topic:
             continue
         for m in rule.pattern.finditer(s):
             a, b = m.span()
-            if _NEG_WANT_BEFORE.search(s[_clause_start(s, a): a]) or _NEG_WANT_AFTER.match(s[b: b + 30]):
+            if keep or _NEG_WANT_BEFORE.search(s[_clause_start(s, a): a]) or _NEG_WANT_AFTER.match(s[b: b + 30]):
                 return True
     return False
+
+
+# the writer wants to keep getting the e-mails ("but I want to stay subscribed", "sigan enviándome el boletín")
+_KEEP_GETTING = re.compile(
+    r"\b(?:(?:want|like|wish) to (?:keep|continue) (?:getting|receiving)|still want (?:to (?:get|receive)|these|them|the)"
+    r"|want to stay (?:subscribed|on)|(?:je )?veux rester inscrit\w*|continuez a (?:m'|me )?envoyer|sigan (?:enviandome|mandandome)"
+    r"|seguir recibiendo|continuate a (?:mandarmi|inviarmi)|continuem (?:enviando|a enviar|mandando)"
+    r"|weiterhin (?:den newsletter|erhalten|bekommen|zuschicken|schicken)|stuur (?:de nieuwsbrief )?(?:gewoon )?door"
+    r"|gondermeye devam edin|(?:fortsaet|fortsett|fortsatt|fortsatt att|fortsatt a) (?:med at |a |att )?(?:sende|skicka|fa|motta)"
+    r"|wysylajcie dalej|posilejte (?:mi )?(?:\w+ )?dal|lahettakaa (?:\w+ )?edelleen|haluan edelleen saada"
+    r"|продолжайте (?:присылать|отправлять))\b"
+    r"|继续(?:给我)?(?:发|订阅)|还想继续|계속\s?받고\s?싶|引き続き(?:受け取り|購読)|購読は続け")
 
 
 # a delivery failure (bounce) in the reply's own text, in the corpus languages
