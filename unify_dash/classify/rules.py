@@ -211,7 +211,8 @@ RULES: tuple[Rule, ...] = (
           r"|\binga fler (?:mejl|mail|e-?post|utskick)\b|\bvill inte ha (?:de har|dessa|era|fler) (?:mejl|mejlen|mail|mailen|utskick)\b"
           r"|\b(?:bu|sizin|bu tur) (?:e-?postalari|mailleri|epostalari|mesajlari) istemiyorum\b|\bcikarilma(?:mi|yi)\b"
           r"|\bistenmeyen (?:e-?posta|ileti)\b.{0,20}\bbildir\w*|\breportad[oa]s? (?:\w+ )*?como lixo\b"
-          r"|\b(?:ce|cet) (?:courriel|e-?mail|message|mail) est indesirable\b",
+          r"|\b(?:ce|cet) (?:courriel|e-?mail|message|mail) est indesirable\b"
+          r"|더\s?이상\s?(?:메일|이메일|연락)(?:은|는|이|을|를)?\s?(?:필요\s?없|보내지|받지|원하지)",
           negatable=False, temporal=True),
     _rule(OPT_OUT, "unsubscribe_imperative_any", 0.93,
           r"\bmeld (?:deg|meg|dig|mig) av\b|\bafmeld\b|\bavprenumerera\w*|\bcancelar (?:a )?subscricao\b"
