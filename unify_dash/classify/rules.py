@@ -808,7 +808,7 @@ def declined_unsubscribe(f: _Folded) -> bool:
 
 # the writer wants to keep getting the e-mails ("but I want to stay subscribed", "sigan enviándome el boletín")
 _KEEP_GETTING = re.compile(
-    r"\b(?:(?:want|like|wish) to (?:keep|continue) (?:getting|receiving)|still want (?:to (?:get|receive)|these|them|the)"
+    r"\b(?:(?:want|like|wish|happy) to (?:keep|continue) (?:getting|receiving|hearing from you)|still want (?:to (?:get|receive)|these|them|the)"
     r"|want to stay (?:subscribed|on)|(?:je )?veux rester inscrit\w*|continuez a (?:m'|me )?envoyer|sigan (?:enviandome|mandandome)"
     r"|seguir recibiendo|continuate a (?:mandarmi|inviarmi)|continuem (?:enviando|a enviar|mandando)"
     r"|weiterhin (?:den newsletter|erhalten|bekommen|zuschicken|schicken)|stuur (?:de nieuwsbrief )?(?:gewoon )?door"
