@@ -31,7 +31,8 @@ SRC = ROOT / "tests" / "data" / "replies" / "src"
 OUT = ROOT / "tests" / "data" / "replies"
 EVAL_SET = ROOT / "tests" / "data" / "replies_eval.csv"
 CODES = {"O": "opt_out", "A": "out_of_office", "P": "positive", "N": "negative", "X": "other"}
-COLUMNS = ["id", "text", "headers", "subject", "label", "lang", "tags", "group"]
+COLUMNS = ["id", "text", "headers", "subject", "label", "lang", "tags", "group", "source"]
+PHRASES = SRC / "public_phrases.csv"
 DEV_SHARE = 0.2
 
 OUTREACH = {
@@ -153,9 +154,12 @@ def _split(group: str) -> str:
 
 
 def read_sources() -> list[dict]:
+    """Hand-written rows of ``src/<lang>.txt`` and ``src/<lang>.<part>.txt`` (more of the same language),
+    each as typed and wrapped."""
     rows: list[dict] = []
     for path in sorted(SRC.glob("*.txt")):
-        lang = path.stem
+        lang, _, part = path.stem.partition(".")
+        prefix = f"{lang}-{part}" if part else lang
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip() or line.startswith("#"):
                 continue
@@ -166,13 +170,80 @@ def read_sources() -> list[dict]:
                 raise SystemExit(f"{path}:{n}: expected 'LABEL| text' with LABEL one of {''.join(CODES)}")
             text = text.strip().replace("\\n", "\n")
             label = CODES[code]
-            group = f"{lang}-{n:03d}"
+            group = f"{prefix}-{n:03d}"
             tags = ["hard_negative" if label != "opt_out" else "hard"] if hard else []
+            source = f"hand:tests/data/replies/src/{path.name}:{n}"
             rows.append({"id": f"{group}", "text": text, "headers": None, "subject": None, "label": label,
-                         "lang": lang, "tags": ";".join(tags), "group": group})
+                         "lang": lang, "tags": ";".join(tags), "group": group, "source": source})
             body, headers, kind = wrap(text, lang, label, group)
             rows.append({"id": f"{group}w", "text": body, "headers": headers, "subject": None, "label": label,
-                         "lang": lang, "tags": ";".join([*tags, f"wrapped:{kind}"]), "group": group})
+                         "lang": lang, "tags": ";".join([*tags, f"wrapped:{kind}"]), "group": group,
+                         "source": source + "+wrapped"})
+    return rows
+
+
+def read_phrases() -> dict[str, dict[str, tuple[str, str]]]:
+    """lang -> key -> (text, source) of src/public_phrases.csv (scripts/extract_reply_phrases.py)."""
+    out: dict[str, dict[str, tuple[str, str]]] = {}
+    with open(PHRASES, newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            out.setdefault(r["lang"], {})[r["key"]] = (r["text"], r["source"])
+    return out
+
+
+def public_rows(hand: list[dict]) -> list[dict]:
+    """Replies built around real translations (listmonk, Roundcube locale files):
+
+    * an out-of-office of ``src`` with a newsletter footer ("Don't want to receive these e-mails?
+      Unsubscribe") -> out_of_office; with the localized "Out of Office" label as its subject;
+    * a positive / negative / other reply of ``src`` above a quoted newsletter footer -> its own label;
+    * any reply of ``src`` with a company signature whose footer has the newsletter unsubscribe line;
+    * "This message is junk." / "Reported as junk." (a spam complaint), "Unsubscribe", "Unsubscribe
+      from all future e-mails" typed as the reply -> opt_out;
+    * a list server's "You have unsubscribed successfully." -> other.
+    """
+    phrases = read_phrases()
+    rows: list[dict] = []
+    typed = [r for r in hand if not r["id"].endswith("w")]
+    for r in typed:
+        p = phrases.get(r["lang"], {})
+        unsub, help_ = p.get("listmonk:email.unsub"), p.get("listmonk:email.unsubHelp")
+        if not (unsub and help_):
+            continue
+        footer = f"{help_[0]} {unsub[0]}"
+        src = f"{r['source']}+{unsub[1]}+{help_[1]}"
+        if r["label"] == "out_of_office":
+            vac = p.get("roundcube:vacation")
+            subject = f"{vac[0]}: Re: Pipeline" if vac and _h(r["id"], "subj") % 2 else None
+            rows.append({**r, "id": r["id"] + "f", "text": f"{r['text']}\n\n--\n{footer}", "subject": subject,
+                         "tags": "ooo_footer_unsubscribe", "source": src + (f"+{vac[1]}" if subject else "")})
+        elif _h(r["id"], "quote") % 3 == 1:  # a company signature with a newsletter footer
+            rows.append({**r, "id": r["id"] + "s", "text": f"{r['text']}\n\n{SIGNOFF[r['lang']]}\n\n{DISCLAIMER}\n"
+                         f"Newsletter: {footer}", "tags": "legal_disclaimer_unsubscribe", "source": src})
+        elif r["label"] in ("positive", "negative", "other") and _h(r["id"], "quote") % 3 == 0:
+            quote = "\n".join("> " + line for line in (OUTREACH[r["lang"]].split("\n")[0], "", footer))
+            rows.append({**r, "id": r["id"] + "q", "text": f"{r['text']}\n\n{WROTE[r['lang']]}\n{quote}",
+                         "tags": "quoted_optout_in_quote", "source": src})
+    for lang, p in phrases.items():
+        made = []
+        for key in ("roundcube:buttonjunk", "roundcube:reportedasjunk", "listmonk:email.unsub",
+                    "listmonk:public.unsubFull", "listmonk:public.unsubscribeTitle"):
+            if key in p:
+                made.append((key, "opt_out", p[key][0].rstrip(".。") + ("" if lang in ("ja", "zh") else "."), p[key][1]))
+        if "roundcube:buttonjunk" in p and "listmonk:email.unsub" in p:
+            made.append(("junk+unsub", "opt_out", f"{p['roundcube:buttonjunk'][0]}. {p['listmonk:email.unsub'][0]}!",
+                         f"{p['roundcube:buttonjunk'][1]}+{p['listmonk:email.unsub'][1]}"))
+        for key in ("listmonk:public.unsubbedInfo",):
+            if key in p:
+                made.append((key, "other", p[key][0], p[key][1]))
+        for key, label, text, source in made:
+            group = f"pub-{lang}-{key.split(':')[-1]}"
+            tag = {"opt_out": "public_phrase", "other": "list_server_notice"}[label]
+            rows.append({"id": group, "text": text, "headers": None, "subject": None, "label": label, "lang": lang,
+                         "tags": tag, "group": group, "source": source})
+            body, headers, kind = wrap(text, lang, label, group)
+            rows.append({"id": group + "w", "text": body, "headers": headers, "subject": None, "label": label,
+                         "lang": lang, "tags": f"{tag};wrapped:{kind}", "group": group, "source": source + "+wrapped"})
     return rows
 
 
@@ -184,12 +255,13 @@ def read_eval_set() -> list[dict]:
         out.append({"id": f"eval-{r['id']}", "text": r["text"],
                     "headers": json.loads(r["headers"]) if r["headers"] else None,
                     "subject": r["subject"] or None, "label": r["label"], "lang": r["lang"],
-                    "tags": r["tags"], "group": f"eval-{r['group']}"})
+                    "tags": r["tags"], "group": f"eval-{r['group']}", "source": "hand:tests/data/replies_eval.csv"})
     return out
 
 
 def main() -> int:
-    rows = read_sources() + read_eval_set()
+    hand = read_sources()
+    rows = hand + public_rows(hand) + read_eval_set()
     ids = [r["id"] for r in rows]
     if len(set(ids)) != len(ids):
         raise SystemExit("duplicate ids")

@@ -16,7 +16,7 @@ from lifecycle_factory import T0, add_contact, add_enrollment, make_workspace
 
 from unify_dash.actions import enrollments as lifecycle
 from unify_dash.classify import command, corpus, language, model, replies
-from unify_dash.classify.labels import LABELS, NEEDS_REVIEW, OPT_OUT, OUT_OF_OFFICE, QUEUE_LABELS
+from unify_dash.classify.labels import LABELS, NEEDS_REVIEW, OPT_OUT, OTHER, OUT_OF_OFFICE, QUEUE_LABELS
 from unify_dash.cli import main as cli_main
 from unify_dash.errors import ValidationError
 
@@ -150,7 +150,7 @@ def test_a_language_the_classifier_does_not_know_goes_to_review(text):
     assert (c.label, c.rule.startswith("review.language_")) == (NEEDS_REVIEW, True)
 
 
-@pytest.mark.parametrize("text", ["f off with these emails", "I am done with these emails.", "Kindly spare me from this."])
+@pytest.mark.parametrize("text", ["I have had it with these emails.", "I am done with these emails.", "Kindly spare me from this."])
 def test_a_plausible_opt_out_that_no_rule_makes_certain_goes_to_review(text):
     c = replies.classify(text)
     assert c.label == NEEDS_REVIEW and c.rule == "review.model" and c.confidence >= replies.REVIEW_AT
@@ -262,8 +262,8 @@ def test_dev_split_figures(dev):
     measure of generalisation (that is the test split below)."""
     r = replies.evaluate(dev)
     assert r.opt_out_recall >= MIN_RECALL and r.opt_out_precision >= MIN_PRECISION
-    assert r.review_share <= 0.05
-    assert r.other_accuracy >= 0.75  # 0.779 today, below the issue's 0.9: docs/benchmarks.md#reply-classifier
+    assert r.review_share <= 0.07
+    assert r.other_accuracy >= 0.85  # below the issue's 0.9 on this (harder, larger) dev split: docs/benchmarks.md#reply-classifier
 
 
 def test_test_split_keeps_the_measured_level():
@@ -281,3 +281,44 @@ def test_test_split_keeps_the_measured_level():
     assert r.opt_out_precision >= TEST_FLOOR_PRECISION, figures
     assert r.other_accuracy >= TEST_FLOOR_OTHER_ACCURACY, figures
     assert r.review_share <= TEST_MAX_REVIEW_SHARE, figures
+
+
+# --- round 2 (issue 14): cases named in the issue, in several languages (not copied from the corpus) ---
+
+
+@pytest.mark.parametrize("text", [
+    "Ich habe diese Nachricht als Spam markiert.", "Jeg har markert denne e-posten som søppelpost.",
+    "Oznaczyłam to jako spam.", "Tämä viesti on roskapostia.", "这封邮件是垃圾邮件，我已经举报垃圾了。",
+    "Rimuovete tutta la nostra azienda dai vostri elenchi.", "Уберите меня из вашей рассылки, пожалуйста.",
+    "Niente più email per favore.", "Inga fler mejl till den här adressen.", "더 이상 이메일 받지 않겠습니다.",
+])
+def test_spam_complaints_and_removals_in_other_languages_are_opt_outs(text):
+    assert replies.classify(text).label == OPT_OUT
+
+
+@pytest.mark.parametrize("text", [
+    "No quiero darme de baja, solo cambiar mi dirección.", "Je ne veux pas me désinscrire, je lis votre newsletter.",
+    "Non voglio disiscrivermi, continuate a mandarmi la newsletter.", "Odhlásit se nechci, jen upozorňuji na chybu.",
+    "Abonelikten çıkmak istemiyorum, sadece adresimi güncelleyin.", "Does your platform let subscribers unsubscribe in one click?",
+    "¿Su herramienta gestiona las bajas automáticamente?", "You have been unsubscribed successfully.",
+])
+def test_declined_unsubscribes_and_product_questions_are_not_opt_outs(text):
+    assert replies.classify(text).label != OPT_OUT
+
+
+@pytest.mark.parametrize("text", ["Unzustellbar: Die Adresse wurde nicht gefunden.", "Сообщение не доставлено.",
+                                  "Undeliverable: 550 5.1.1 User unknown"])
+def test_bounces_are_other(text):
+    c = replies.classify(text)
+    assert (c.label, c.rule) == (OTHER, "other.bounce")
+
+
+def test_every_corpus_row_names_its_source(train, dev):
+    import csv
+
+    for split in ("train", "dev"):
+        with open(corpus.SPLITS[split], newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        assert rows and all(r["source"] for r in rows), split
+        public = [r for r in rows if "knadh/listmonk@" in r["source"] or "roundcube/roundcubemail@" in r["source"]]
+        assert len({r["lang"] for r in public}) == 18, split  # real translations in every language

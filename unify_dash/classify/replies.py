@@ -66,6 +66,8 @@ DEFAULT_EVAL_SET = corpus.SPLITS["eval"]
 
 # Thresholds on the model's opt-out probability, chosen on the dev split (docs/replies.md):
 REVIEW_AT = 0.5  # at or above (and no certain rule): needs_review
+# a reply that says it does not want to unsubscribe ("No quiero darme de baja") goes to review only at this
+REVIEW_DECLINED_AT = 0.95
 REVIEW_AUTO_AT = 0.5  # an auto-reply (header / subject) at or above: needs_review instead of out_of_office
 
 
@@ -203,7 +205,7 @@ def _settle(f, pred: model.Prediction | None, lang: str | None) -> Classificatio
 # the model's label (among the four classes that are not opt_out) is taken at this probability over a
 # different rule cue, and where no rule cue matched (else: "other"); chosen on the dev split
 MODEL_OVER_RULE_AT = 0.8
-MODEL_NO_CUE_AT = 0.5
+MODEL_NO_CUE_AT = 0.35
 
 
 def classify(text: str | None, headers: Mapping | str | None = None, subject: str | None = None) -> Classification:
@@ -233,7 +235,10 @@ def classify(text: str | None, headers: Mapping | str | None = None, subject: st
     if body and not lang.known:
         return Classification(NEEDS_REVIEW, f.evidence(0, min(len(f.s), 80)), lang.confidence,
                               f"review.language_{code}", "body", code)
-    if p_opt >= REVIEW_AT:
+    if rules.BOUNCE.search(f.s):  # a delivery failure, no opt-out rule in it
+        m = rules.BOUNCE.search(f.s)
+        return Classification(OTHER, f.evidence(m.start(), m.end()), 0.8, "other.bounce", "body", code)
+    if p_opt >= REVIEW_AT and not (p_opt < REVIEW_DECLINED_AT and rules.declined_unsubscribe(f)):
         return Classification(NEEDS_REVIEW, _evidence_of(f, pred.top_feature), round(p_opt, 2), "review.model",
                               "body", code)
     if not body:

@@ -164,6 +164,60 @@ RULES: tuple[Rule, ...] = (
           r"(?:spam|junk|the ftc|ftc)\b|\bmarked as spam\b|\b(?:ftc|can-?spam)\b"
           r"|\b(?:c'est du|det har ar|det er|dette er|to jest|tohle je|to je|das ist|dit is|esto es|isso e|isto e|questo e|"
           r"questa e|tama on|bu) (?:\w+ )?(?:spam|roskapostia)\b"),
+    _rule(OPT_OUT, "spam_marked_any", 0.9,
+          r"\b(?:markiert|gemeldet|signale|marque|gemarkeerd|gemeld|marcado|marcad[oa]s?|marquei|segnalato|"
+          r"contrassegnato|oznaczyl\w*|zglosil\w*|oznacil\w*|nahlasil\w*|merkitsin|ilmoitin|markerat|rapporterat|"
+          r"markeret|rapporteret|markert|rapportert|meldt|isaretledim|bildirdim|пометил\w*|отметил\w*|пожаловал\w*)\b"
+          r".{0,40}\b(?:spam\w*|junk|skrappost|soppelpost|roskapost\w*|lixo|nevyzadan\w*|спам\w*|istenmeyen)"
+          r"|\b(?:spam|junk|skrappost|soppelpost|roskapost\w*|спам)\w*\b.{0,12}\b(?:markiert|gemeldet|gemarkeerd|"
+          r"marcado|segnalato|oznaczon\w*|oznacen\w*|merkitty|markerad|markeret|markert|isaretlendi|пометил\w*)\b"
+          r"|\b(?:this (?:message|e-?mail|mail) is|(?:diese|die) (?:nachricht|e-?mail|mail) ist|ce (?:message|mail|courriel) "
+          r"est|este (?:mensaje|correo) es|esta mensagem e|questo messaggio e|dit bericht is|ta wiadomosc (?:jest|to)|"
+          r"wiadomosc jest|tato zprava je|tama viesti on|meddelandet ar|denne (?:meddelelse|meldingen|e-?mailen|mailen) er|"
+          r"bu (?:ileti|mesaj|e-?posta) (?:bir )?|это (?:сообщение|письмо) ?-?)\s*(?:\w+\s+)?(?:junk|spam\w*|skrap\w*|"
+          r"soppelpost|roskapostia|nevyzadana|istenmeyen|lixo)\b"
+          r"|(?:迷惑メール|スパム)(?:として|に)?(?:報告|通報|登録|設定|指定)|これは(?:迷惑メール|スパム)"
+          r"|(?:标记|標記|举报|舉報)(?:为|為|成)?垃圾|是垃圾(?:邮件|郵件)|스팸(?:으로)?\s?(?:신고|처리|등록|보고)|스팸\s?메일로\s?\S*\s?보고"
+          r"|스팸입니다",
+          negatable=False),
+    _rule(OPT_OUT, "remove_me_more_any", 0.93,
+          r"\b(?:удалите|уберите|исключите) (?:меня|нас)\b|\bотпишитесь\b(?! из (?:приглашени|встреч|календар|чата|групп))"
+          r"|\bwypisac (?:mnie|nas)\b|\bwypiszcie\b"
+          r"|\b(?:rimuovete|togliete|cancellate|eliminate)\b.{0,40}\b(?:dai vostri (?:invii|elenchi|contatti)|dalle vostre "
+          r"(?:liste|comunicazioni|email))"
+          r"|\b(?:removam|retirem|tirem|excluam)\b.{0,40}\b(?:dos (?:seus|vossos) (?:envios|contatos|contactos|e-?mails))"
+          r"|\bta bort\b.{0,40}\bfran (?:era|ert|er|ditt|dina) \w+|\bfjern\b.{0,40}\bfra (?:jeres|deres|dine) \w+"
+          r"|\b(?:peru|perua|perun|peruutan|peruuttaa|perukaa)\b (?:\w+ )?(?:tilaus|tilauksen|tilaukseni)\b|\bhaluan pois\b"
+          r"|\b(?:seznam\w*|databaz\w*|list\w*)\b.{0,40}\bpryc\b|\bchci (?:z \w+ )?pryc\b"
+          r"|\b(?:jeg vil|jag vill|ich will|ik wil) (?:\w+ )?(?:af|av|bort|runter|eraf)\s*(?:[.!]|$)",
+          negatable=False, topic=True),
+    _rule(OPT_OUT, "no_more_mail_any", 0.93,
+          r"\bnechci (?:\w+ ){0,3}dostavat\b|\bnechci (?:tyhle|tyto|ty|vase) (?:e-?maily|zpravy)\b"
+          r"|\bstop(?:pe)? med at (?:sende|skrive|maile)\b"
+          r"|\baufhor\w*\b.{0,30}\bzu (?:schicken|senden|schreiben|mailen|kontaktieren)\b"
+          r"|\b(?:entfernen|loschen|loeschen|streichen) sie\b.{0,50}\b(?:aus|von) (?:ihren|ihrer|ihrem|allen) (?:\w+ )?"
+          r"(?:listen|liste|verteilern?|datenbank|newslettern?)\b"
+          r"|\b(?:f(?:uck|\*+)? off|piss off|go away|get lost|back off|enough)\s+with (?:these|your|the|all|this) (?:\w+ )?"
+          r"(?:e-?mails|emails|messages|spam|crap)\b"
+          r"|\bnot (?:get|receive|be getting) (?:these|them|your e-?mails|any more e-?mails|e-?mails) any ?more\b"
+          r"|\bdejar de (?:enviarme|escribirme|contactarme|mandarme)\b"
+          r"|\bei enaa (?:viesteja|sahkoposteja|postia|maileja)\b|\ben halua (?:naita|noita|teidan) (?:\w+ )?"
+          r"(?:viesteja|sahkoposteja|maileja)\b|\bpoistamaan minut\b"
+          r"|\bbasta con (?:queste|le vostre|tutte queste) (?:email|e-?mail|mail|messaggi)\b|\bniente piu (?:email|e-?mail|mail|messaggi)\b"
+          r"|\bvil ikke ha (?:noe )?mer fra (?:dere|deg)\b"
+          r"|\bdosc (?:juz )?(?:tych )?(?:maili|wiadomosci|e-?maili)\b|\bnie chce (?:tych|waszych|panstwa|wiecej) "
+          r"(?:maili|wiadomosci|e-?maili)\b"
+          r"|\bне связывайтесь\b|\bбольше никаких (?:писем|рассылок|сообщений)\b|\botpishite\b|\bne pishite\b"
+          r"|\binga fler (?:mejl|mail|e-?post|utskick)\b|\bvill inte ha (?:de har|dessa|era|fler) (?:mejl|mejlen|mail|mailen|utskick)\b"
+          r"|\b(?:bu|sizin|bu tur) (?:e-?postalari|mailleri|epostalari|mesajlari) istemiyorum\b|\bcikarilma(?:mi|yi)\b"
+          r"|\bistenmeyen (?:e-?posta|ileti)\b.{0,20}\bbildir\w*|\breportad[oa]s? (?:\w+ )*?como lixo\b"
+          r"|\b(?:ce|cet) (?:courriel|e-?mail|message|mail) est indesirable\b"
+          r"|더\s?이상\s?(?:메일|이메일|연락)(?:은|는|이|을|를)?\s?(?:필요\s?없|보내지|받지|원하지)",
+          negatable=False, temporal=True),
+    _rule(OPT_OUT, "unsubscribe_imperative_any", 0.93,
+          r"\bmeld (?:deg|meg|dig|mig) av\b|\bafmeld\b|\bavprenumerera\w*|\bcancelar (?:a )?subscricao\b"
+          r"|\bpoistu postituslistalta\b|\bzrusit odber\w*|\bcancella (?:l'|la mia )?iscrizione\b",
+          topic=True),
     _rule(OPT_OUT, "direct_marketing_objection", 0.95,
           r"\b(?:i object|object to|objecting to|widerspreche|m'oppose|je m'oppose|me opongo|mi oppongo|maak bezwaar|"
           r"sprzeciwiam|oponho|oponho-me|vastustan|itiraz ediyorum|nesouhlasim|motsatter mig|gor indsigelse)\b"
@@ -190,7 +244,7 @@ RULES: tuple[Rule, ...] = (
           r"|\bcancel (?:my|our|this) subscription\b|\bmy (?:e-?mail|address)\b.{0,60}\b(?:remove|delete|erase) it\b",
           temporal=True),
     _rule(OPT_OUT, "dont_follow_up", 0.9,
-          r"\b(?:don'?t|do not|dont|please don'?t|no more) follow(?:[- ]?ups?|ing up)?\b(?!\s+(?:on|with (?:the|this|my "
+          r"\b(?:don'?t|do not|dont|please don'?t|no more) follow(?:[- ]?ups?|ing up)?\b(?!(?:\s+up)?\s+(?:on|with (?:the|this|my "
           r"colleague)|about))", negatable=False, temporal=True),
     _rule(OPT_OUT, "still_receiving_any", 0.93,
           r"\b(?:abgemeldet|unsubscribed|desinscrit\w*|desabonne\w*|uitgeschreven|afgemeld|de baja|descadastr\w*|"
@@ -601,6 +655,41 @@ _NEGATOR = re.compile(
     r"(?:\s+(?:want|wish|need|mean|intend|plan|ask|asking|asked|going|you|for|to|me|mi|nos|us|please|pls|ever|"
     r"actually|really|even|yet|bitte|sie|mich|have|want you|wanna|gonna))*\s*)$"
 )
+# a wish negated just before an unsubscribe word, in any language: "no quiero darme de baja", "non voglio
+# disiscrivermi", "nechci se odhlásit", "я не хочу отписываться", "我不想退订"; or just after it in Turkish,
+# Japanese and Korean ("abonelikten çıkmak istemiyorum", "配信停止はしないで", "수신거부하지 않을게요")
+_NEG_WANT_BEFORE = re.compile(
+    r"(?:\b(?:no (?:quiero|deseo|queremos|pretendo|necesito)|non (?:voglio|vogliamo|desidero|intendo)|"
+    r"nao (?:quero|queremos|desejo|pretendo|preciso)|ne (?:veux|souhaite|voulons|souhaitons|desire) pas|"
+    r"(?:mochte|will|wollen|mochten|muss) (?:mich |uns )?(?:gar |doch )?nicht|(?:wil|willen|hoef) (?:me |mij |ons )?niet|"
+    r"nechci|nechceme|nie chce|nie chcemy|(?:vil|onsker) ikke|vill inte|en (?:halua|aio)|emme halua|"
+    r"не хочу|не хотим|не надо|(?:don'?t|do not|didn'?t|did not) (?:want|wish|intend|mean|need) to|"
+    r"(?:don'?t|do not|please don'?t)(?: \w+)?)\b(?:\s+\w+){0,2}\s*"
+    r"|(?:不想|不要|不用|不打算|不会|並不想|并不想)\s*)$")
+_NEG_WANT_AFTER = re.compile(
+    r"^\s*(?:\w+\s+)?(?:istemiyorum|istemiyoruz|istemem|niyetim yok)\b|^\s*(?:se |si |sie )?(?:nechci|nechceme|nie chce)\b"
+    r"|^\s*(?:は|を)?\s*(?:しないで|しません|したくない|希望しません|不要です)"
+    r"|^\s*(?:는|은|를|을)?\s*(?:하지\s?않|안\s?할|원하지\s?않)")
+# a wish negated just before a request in any language ("je ne veux pas me désinscrire", "jag vill inte ...")
+_NEG_WANT_STRICT = re.compile(
+    r"\b(?:no (?:quiero|deseo|queremos)|non (?:voglio|vogliamo|desidero)|nao (?:quero|queremos|desejo)|"
+    r"ne (?:veux|souhaite|voulons|souhaitons) pas|(?:mochte|will|wollen|mochten) (?:mich |uns )?(?:gar |doch )?nicht|"
+    r"(?:wil|willen) (?:me |mij |ons )?niet|nechci|nechceme|nie chce|nie chcemy|(?:vil|onsker) ikke|vill inte|"
+    r"en halua|emme halua|не хочу|не хотим|(?:don'?t|do not|didn'?t|did not) (?:want|wish|intend|mean) to)\b"
+    r"(?:\s+\w+){0,2}\s*$")
+# a sentence that holds a request word but is no request of the writer: a question about a product's
+# unsubscribe feature or about the writer's recipients, a list server's notice, a disclaimer, "add me back"
+_NOT_A_REQUEST = re.compile(
+    r"(?:\b(?:tool|tools|product|platform|software|app|feature|api|plugin|integration|herramienta|strumento|ferramenta|"
+    r"outil|werkzeug|narzedz\w*|nastroj\w*|verktyg\w*|vaerktoj\w*|verktoy\w*|tyokalu\w*|arac\w*|инструмент\w*|"
+    r"платформ\w*|recipients|subscribers|customers|clients|users|leads|prospects|empfanger|abonnenten|destinataires|"
+    r"abonnes|destinatarios|suscriptores|destinatari|iscritti)\b|ツール|機能|工具|平台|功能|툴|기능|플랫폼)[^.!?\n]*\?"
+    r"|\b(?:you have (?:been )?(?:successfully )?unsubscribed|you'?ve been unsubscribed|successfully unsubscribed|"
+    r"vous (?:vous )?(?:etes|avez ete) desabonne\w*|du har (?:nu )?(?:blivit )?avprenumerer\w*|"
+    r"if you (?:have )?received (?:this|it) (?:e-?mail |message )?(?:in error|by mistake)|add (?:me|us) back|"
+    r"re-?subscribe|sign (?:me|us) (?:back )?up again)\b|已成功退订|您已成功|해지가\s?완료")
+
+
 # the same match used as a noun: "unsubscribe requests", "opt-out management"
 _TOPIC = re.compile(
     r"\s*(?:[- ]?)(?:requests?|rates?|features?|management|handling|process(?:es|ing)?|flows?|compliance|"
@@ -615,7 +704,7 @@ _TOPIC_BEFORE = re.compile(r"\b(?:enlace|enlaces|lien|liens|link|links|bouton|bo
                            r"minimi[sz]e|cut|les|des|vos|nos|leurs|gerent|gerer|gere|gestionan|gestionar|gestiscono|"
                            r"gerem|beheren|verwalten)\s+(?:\w+[- ]\w+\s+|\w+\s+)?$")
 # the same match used as a noun in Japanese / Chinese / Korean: "配信停止のリンク", "退订链接", "수신거부 링크"
-_TOPIC_CJK = re.compile(r"\s*(?:の|的)?\s*(?:リンク|管理|機能|設定|方法|率|链接|鏈接|功能|管理|设置|率|吗|嗎|링크|기능|관리|설정|방법|률)")
+_TOPIC_CJK = re.compile(r"\s*(?:を|は)\s*(?:自動|一括|どう|どのように|処理|管理)|\s*(?:の|的)?\s*(?:リンク|管理|機能|設定|方法|率|链接|鏈接|功能|管理|设置|率|吗|嗎|링크|기능|관리|설정|방법|률)")
 # "remove me from the meeting invite" in any language: a meeting word in the rest of the sentence and
 # no word for a list or for e-mails there
 _MEETING_ANY = re.compile(
@@ -628,7 +717,7 @@ _LIST_ANY = re.compile(
     r"메일|bestand|bulten|lista|liste|registr|odber|tilaus")
 # "remove me from the meeting invite": a meeting, a project or a document, not the e-mails
 _NOT_MAIL = re.compile(
-    r"(?:\s+(?:off|from|of|out of))?\s+(?:the|this|that|your|our|tomorrow'?s|today'?s|next|my)\s+(?:\w+\s+)?"
+    r"(?:\s+(?:off|from|of|out of))?\s+(?:the|this|that|your|our|tomorrow'?s|today'?s|next|my)\s+(?:\w+\s+){0,2}"
     r"(?:meeting|invite|invitation|calendar|call|agenda|project|event|zoom|teams call|doc|document|spreadsheet|"
     r"slack|channel|whatsapp|group chat)\b(?!\s+(?:list|mailing))"
 )
@@ -675,6 +764,15 @@ def _hits(f: _Folded, rules: Sequence[Rule]) -> list[_Hit]:
             a, b = m.span()
             if rule.negatable and _NEGATOR.search(s[_clause_start(s, a): a]):
                 continue
+            if rule.topic and (_NEG_WANT_BEFORE.search(s[_clause_start(s, a): a]) or _NEG_WANT_AFTER.match(s[b: b + 30])):
+                continue
+            if rule.label == OPT_OUT:
+                if _NEG_WANT_STRICT.search(s[_clause_start(s, a): a]):
+                    continue
+                start = max((m2.end() for m2 in _SENTENCE_END.finditer(s, 0, a)), default=0)
+                stop = _SENTENCE_END.search(s, b)
+                if _NOT_A_REQUEST.search(s[start: stop.end() if stop else len(s)]):
+                    continue
             if rule.topic and (_TOPIC.match(s, b) or _TOPIC_CJK.match(s, b) or _TOPIC_BEFORE.search(s[max(0, a - 40): a])):
                 continue
             if rule.label == OPT_OUT and _NOT_MAIL.match(s, b):
@@ -690,6 +788,45 @@ def _hits(f: _Folded, rules: Sequence[Rule]) -> list[_Hit]:
                     continue
             hits.append(_Hit(rule, a, b))
     return hits
+
+
+def declined_unsubscribe(f: _Folded) -> bool:
+    """True when the reply says, in any language, that the writer does *not* want to unsubscribe ("No quiero
+    darme de baja", "non voglio disiscrivermi", "配信停止はしないでください"): an unsubscribe word cancelled by a
+    negated wish just before or after it. Such a reply is not sent to review on the model's word alone."""
+    s = f.s
+    keep = _KEEP_GETTING.search(s)
+    for rule in _BY_LABEL[OPT_OUT]:
+        if not rule.topic:
+            continue
+        for m in rule.pattern.finditer(s):
+            a, b = m.span()
+            if keep or _NEG_WANT_BEFORE.search(s[_clause_start(s, a): a]) or _NEG_WANT_AFTER.match(s[b: b + 30]):
+                return True
+    return False
+
+
+# the writer wants to keep getting the e-mails ("but I want to stay subscribed", "sigan enviándome el boletín")
+_KEEP_GETTING = re.compile(
+    r"\b(?:(?:want|like|wish|happy) to (?:keep|continue) (?:getting|receiving|hearing from you)|still want (?:to (?:get|receive)|these|them|the)"
+    r"|want to stay (?:subscribed|on)|(?:je )?veux rester inscrit\w*|continuez a (?:m'|me )?envoyer|sigan (?:enviandome|mandandome)"
+    r"|seguir recibiendo|continuate a (?:mandarmi|inviarmi)|continuem (?:enviando|a enviar|mandando)"
+    r"|weiterhin (?:den newsletter|erhalten|bekommen|zuschicken|schicken)|stuur (?:de nieuwsbrief )?(?:gewoon )?door"
+    r"|gondermeye devam edin|(?:fortsaet|fortsett|fortsatt|fortsatt att|fortsatt a) (?:med at |a |att )?(?:sende|skicka|fa|motta)"
+    r"|wysylajcie dalej|posilejte (?:mi )?(?:\w+ )?dal|lahettakaa (?:\w+ )?edelleen|haluan edelleen saada"
+    r"|продолжайте (?:присылать|отправлять))\b"
+    r"|继续(?:给我)?(?:发|订阅)|还想继续|계속\s?받고\s?싶|引き続き(?:受け取り|購読)|購読は続け")
+
+
+# a delivery failure (bounce) in the reply's own text, in the corpus languages
+BOUNCE = re.compile(
+    r"\b(?:undeliverable|delivery (?:status notification|has failed|failed)|could not be delivered|mail delivery failed"
+    r"|mailer-daemon|user unknown|address not found|unzustellbar|nicht zugestellt|echec de (?:la )?remise|non remis"
+    r"|no se pudo entregar|no entregado|nao (?:foi possivel )?entregue|non (?:e stato )?recapitat\w*|onbestelbaar"
+    r"|niet (?:worden )?afgeleverd|nie (?:mozna|mozemy|udalo sie) dostarczyc|niedostarczon\w*|nelze (?:dorucit|doručit)"
+    r"|nedoruceno|ei voitu toimittaa|kunne ikke leveres|kunde inte levereras|kunne ikke leveres|teslim edilemedi"
+    r"|не (?:доставлено|удалось доставить))\b"
+    r"|配信できませんでした|送信できませんでした|无法投递|無法投遞|退信|전송(?:에)?\s?실패|전달되지\s?않았습니다")
 
 
 # --------------------------------------------------------------------------------------------------
