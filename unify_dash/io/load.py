@@ -179,7 +179,8 @@ def cli_load(args) -> int:
     folder = Path(args.dir) if root is None else paths.resolve_workspace(Path(args.dir).absolute(), root)
     if not folder.is_dir():  # before the database is opened (and created)
         raise LoadError([Problem(str(folder), None, None, "not a folder; expected a workspace folder")])
-    con = db.connect(args.db, rebuilding_records=True)  # a load rebuilds an older file's record tables
+    con = db.connect(args.db, rebuilding_records=True,  # a load rebuilds an older file's record tables
+                     memory=getattr(args, "memory_limit", None))
     try:
         result = load_workspace(con, folder, root=root)
         generation = db.generation(con)

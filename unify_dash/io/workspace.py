@@ -952,6 +952,7 @@ def _check_enrollments(ld: Loading, t: Typed, s: settings_mod.Settings) -> None:
     plays = [p.id for p in s.plays]
     nodes = [f"{p.id}\x1f{n.id}" for p in s.plays for n in p.nodes]
     node_seq = [f"{p.id}\x1f{n.id}\x1f{n.sequence}" for p in s.plays for n in p.nodes]
+    ld.duplicates(t.table, "enrollment_id", file=t.label, column=t.header("enrollment_id"), what="enrollment_id")
     ld.bad_refs(t, "contact_id", "NOT EXISTS (SELECT 1 FROM _ud_merged m WHERE m.contact_id = t.contact_id)", [],
                 lambda v: f"unknown contact {v!r}; expected the contact_id of a contact")
     ld.bad_refs(t, "sequence_id", "NOT list_contains(?::VARCHAR[], t.sequence_id)", [seqs],
@@ -969,6 +970,7 @@ def _check_enrollments(ld: Loading, t: Typed, s: settings_mod.Settings) -> None:
 
 
 def _check_events(ld: Loading, t: Typed) -> None:
+    ld.duplicates(t.table, "event_id", file=t.label, column=t.header("event_id"), what="event_id")
     ld.bad_refs(t, "event_id", "t.email IS NULL AND t.contact_id IS NULL", [],
                 lambda v: "has neither email nor contact_id; expected at least one of them")
     ld.bad_refs(t, "contact_id", "t.email IS NULL AND t.contact_id IS NOT NULL AND NOT EXISTS "
@@ -1121,14 +1123,14 @@ def _merge_enrollments(con: duckdb.DuckDBPyConnection) -> None:
                 "WHERE NOT EXISTS (SELECT 1 FROM enrollments f WHERE f.enrollment_id = p.enrollment_id)")
 
 
-EVENTS_BULK = 50_000  # from this many events in a file, the secondary indexes are rebuilt in bulk
+EVENTS_BULK = 50_000  # from this many new events (and at least as many as recorded), indexes are rebuilt in bulk
 
 
-def _secondary_indexes(table: str) -> list[tuple[str, str]]:
-    """(name, CREATE statement) of the secondary indexes db.INDEXES declares on ``table``."""
+def _table_indexes(table: str) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of every index db.INDEXES declares on ``table``: its keys, then the others."""
     out = []
     for statement in db.INDEXES:
-        m = re.match(rf"CREATE INDEX IF NOT EXISTS (\w+) ON {table}\(", statement)
+        m = re.match(rf"CREATE (?:UNIQUE )?INDEX IF NOT EXISTS (\w+) ON {table}\(", statement)
         if m:
             out.append((m.group(1), statement))
     return out
@@ -1137,13 +1139,13 @@ def _secondary_indexes(table: str) -> list[tuple[str, str]]:
 def _write_events(ld: Loading, t: Typed | None) -> tuple[int, list[dict]]:
     """Upsert the workspace's events by id (never delete one; recorded opt-outs and reversals are
     refused beforehand by :func:`_check_ledger` when a row would change them). Returns the number of
-    new events and the new opt-out events (``event_id, email, source, occurred_at``)."""
+    new events and the new opt-out events (``event_id, email, source, occurred_at``).
+
+    Set-based: the file's rows are joined to the recorded events once (changed rows are updated), the new
+    ones are an anti-join; when they are many (a first load) the table's indexes, its key included, are
+    dropped and built again after the insert, in one pass each."""
     con = ld.con
-    new, opt_outs = 0, []
-    bulk = t is not None and t.rows >= EVENTS_BULK
-    if bulk:  # maintaining an index row by row costs more than building it once
-        for name, _ in _secondary_indexes("events"):
-            con.execute(f"DROP INDEX IF EXISTS {db.ident(name)}")
+    new, opt_outs, bulk = 0, [], False
     if t is not None:
         cols = ", ".join(_EVENT_COLS)
         con.execute(f"""CREATE TEMP TABLE _ud_ev AS
@@ -1154,19 +1156,30 @@ def _write_events(ld: Loading, t: Typed | None) -> tuple[int, list[dict]]:
             LEFT JOIN contacts c1 ON c1.contact_id = t.contact_id
             LEFT JOIN contacts c2 ON c2.email = t.email""")
         ld._temps.append("_ud_ev")
-        changed = " OR ".join(f"events.{c} IS DISTINCT FROM s.{c}" for c in _EVENT_COLS[1:])
-        sets = ", ".join(f"{c} = s.{c}" for c in _EVENT_COLS[1:])
-        con.execute(f"UPDATE events SET {sets} FROM _ud_ev s WHERE events.event_id = s.event_id AND ({changed})")
+        recorded = con.execute("SELECT count(*) FROM events").fetchone()[0]
+        if recorded:
+            changed = " OR ".join(f"events.{c} IS DISTINCT FROM s.{c}" for c in _EVENT_COLS[1:])
+            sets = ", ".join(f"{c} = s.{c}" for c in _EVENT_COLS[1:])
+            con.execute(f"UPDATE events SET {sets} FROM _ud_ev s WHERE events.event_id = s.event_id AND ({changed})")
+            con.execute("CREATE TEMP TABLE _ud_ev_new AS SELECT s.* FROM _ud_ev s ANTI JOIN events e "
+                        "ON e.event_id = s.event_id")
+            ld._temps.append("_ud_ev_new")
+        fresh = "_ud_ev_new" if recorded else "_ud_ev"  # nothing recorded: every row is new
         opt_outs = [dict(zip(("event_id", "email", "source", "occurred_at"), r, strict=True)) for r in con.execute(
-            "SELECT event_id, email, source, occurred_at::VARCHAR FROM _ud_ev s WHERE type = 'opt_out' "
-            "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id) ORDER BY _row").fetchall()]
-        new = con.execute(f"""INSERT INTO events ({cols}) SELECT {cols} FROM _ud_ev s
-            WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id) ORDER BY s._row""").fetchone()[0]
+            f"SELECT event_id, email, source, occurred_at::VARCHAR FROM {fresh} WHERE type = 'opt_out' "
+            "ORDER BY _row").fetchall()]
+        new = con.execute(f"SELECT count(*) FROM {fresh}").fetchone()[0]
+        bulk = new >= EVENTS_BULK and new >= recorded
+        if bulk:  # maintaining an index row by row costs more than building it once
+            for name, _ in _table_indexes("events"):
+                con.execute(f"DROP INDEX IF EXISTS {db.ident(name)}")
+        if new:
+            con.execute(f"INSERT INTO events ({cols}) SELECT {cols} FROM {fresh} ORDER BY _row")
     # events are keyed by email; keep their contact link pointing at the contact of that email
     con.execute("""UPDATE events SET contact_id = c.contact_id FROM contacts c
                    WHERE c.email = events.email AND events.contact_id IS DISTINCT FROM c.contact_id""")
     if bulk:
-        for _, statement in _secondary_indexes("events"):
+        for _, statement in _table_indexes("events"):
             con.execute(statement)
     return new, opt_outs
 
