@@ -215,7 +215,7 @@ def apply_crm_flags(con: duckdb.DuckDBPyConnection, actor, *, at: dt.datetime | 
                    "removed_enrollments": len(removed),
                    "mapping": [{"crm": m.crm, "field": m.field, "mode": m.mode} for m in settings.crm_mapping]}
         con.execute("INSERT INTO events (event_id, occurred_at, type, source, actor, detail) "
-                    "VALUES ('crm-sync:' || uuid()::VARCHAR, ?, 'crm_sync', 'crm', ?, ?)",
+                    "VALUES ('crm-sync:' || uuidv7()::VARCHAR, ?, 'crm_sync', 'crm', ?, ?)",
                     [at, actor.name, db.dumps(summary)])
         if new or removed:
             db.bump_generation(con)

@@ -54,6 +54,11 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
                                   "database exported to a temporary lake)")
 
 
+def _memory_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--memory-limit", help=f"DuckDB's memory limit, e.g. 4GB or 30%% (default ${db.MEMORY_ENV}, "
+                                          f"else {int(db.MEMORY_FRACTION * 100)}%% of this machine's memory)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unify-dash", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -68,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("load", help="load a workspace folder (or CRM export folder) into the database")
     p.add_argument("dir", help="workspace folder")
     p.add_argument("--db", default=str(DEFAULT_DB), help=f"database file (default {DEFAULT_DB})")
+    _memory_arg(p)
 
     p = sub.add_parser("explain", help="one contact's Exclusion tab: why it is blocked, opted out or skipped")
     p.add_argument("email")
@@ -90,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--workdir", help="where to build (default a temporary folder)")
     p.add_argument("--repeats", type=int, default=200, help="what-if toggle sets to time (default 200)")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv",
+                   help="file format of the demo workspace loaded (default csv)")
+    p.add_argument("--runs", type=int, default=1, help="loads to time (min and median reported; default 1)")
+    _memory_arg(p)
     _engine_args(p)
 
     p = sub.add_parser("export-lake", help="write the workspace's tables as Parquet (a lake for --engine spark)")

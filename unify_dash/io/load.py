@@ -15,7 +15,7 @@ from unify_dash.errors import LoadError, Problem
 from unify_dash.io import exports as crm
 from unify_dash.io import normalise, paths
 from unify_dash.io.workspace import (
-    _COUNTED,
+    COUNTED_TABLES,
     CRM_FOLDERS,
     DATA_EXTS,
     DOC_EXTS,
@@ -26,21 +26,21 @@ from unify_dash.io.workspace import (
     WORKSPACE_FILES,
     Loading,
     Progress,
-    _check_enrollments,
-    _check_events,
-    _check_ledger,
-    _crm_opt_outs,
-    _cross_checks,
-    _entries,
-    _insert_workspace,
-    _load_settings,
-    _merge_contacts,
-    _stage_workspace,
-    _Stop,
-    _workspace_meta,
-    _write_events,
-    _write_records,
+    StopLoading,
+    check_enrollments,
+    check_events,
+    check_ledger,
+    cross_checks,
+    folder_entries,
+    insert_staged,
     install_sql_helpers,
+    merge_contacts,
+    read_settings,
+    read_workspace_files,
+    record_crm_opt_outs,
+    workspace_meta,
+    write_events,
+    write_records,
 )
 from unify_dash.model import roles
 from unify_dash.model import settings as settings_mod
@@ -77,7 +77,7 @@ def load_workspace(con: duckdb.DuckDBPyConnection, path, *, actor: roles.Actor =
         with db.transaction(con):
             try:
                 result = _run(ld, crm)
-            except _Stop:
+            except StopLoading:
                 raise LoadError(ld.problems, ld.warnings) from None
             except duckdb.Error as err:  # a gap in validation must still leave the database untouched
                 first = str(err).splitlines()[0]
@@ -93,9 +93,9 @@ def load_workspace(con: duckdb.DuckDBPyConnection, path, *, actor: roles.Actor =
 def _run(ld: Loading, crm) -> dict:
     con = ld.con
     install_sql_helpers(con)
-    entries = _entries(ld.folder)
-    meta = _workspace_meta(ld, entries)
-    s = _load_settings(ld, entries)
+    entries = folder_entries(ld.folder)
+    meta = workspace_meta(ld, entries)
+    s = read_settings(ld, entries)
     ld.settings = s
     exports = crm.find_exports(ld, ld.folder)  # settings and export problems are reported together
     has_contacts = any(f"contacts{e}" in entries for e in DATA_EXTS) or crm.has_contact_exports(exports)
@@ -110,11 +110,11 @@ def _run(ld: Loading, crm) -> dict:
 
     for name, cols in STAGING.items():  # on with the files even after problems: all of them at once
         con.execute(f"CREATE OR REPLACE TEMP TABLE {db.ident(name)} ({cols})")
-    typed = _stage_workspace(ld, entries)
+    typed = read_workspace_files(ld, entries)
     ld.progress(0.35, "reading CRM exports")
     crm.stage(ld, exports)
     ld.check()
-    _insert_workspace(ld, typed)
+    insert_staged(ld, typed)
     crm.stage_links(ld)  # contacts / opportunities of the exports, joined to their company records
     if ld.keep is not None:
         ld.keep(ld)
@@ -122,21 +122,21 @@ def _run(ld: Loading, crm) -> dict:
     normalise.apply(con)  # registered domains (public suffix list), ISO country codes
 
     ld.progress(0.55, "checking ids and references")
-    _cross_checks(ld)
+    cross_checks(ld)
     ld.check()
-    _merge_contacts(ld)
+    merge_contacts(ld)
     if "enrollments" in typed:
-        _check_enrollments(ld, typed["enrollments"], s)
+        check_enrollments(ld, typed["enrollments"], s)
     clock, late = ledger.load_clock(con, meta.get("now"))
     if late:
         ld.warnings.append(late)
     if "events" in typed:
-        _check_events(ld, typed["events"])
-        _check_ledger(ld, typed["events"], clock or db.now(con))
+        check_events(ld, typed["events"])
+        check_ledger(ld, typed["events"], clock or db.now(con))
     ld.check()
 
     ld.progress(0.7, "writing records")
-    before = {t: con.execute(f"SELECT count(*) FROM {db.ident(t)}").fetchone()[0] for t in _COUNTED}
+    before = {t: con.execute(f"SELECT count(*) FROM {db.ident(t)}").fetchone()[0] for t in COUNTED_TABLES}
     ledger.pin_event_emails(con)
     if clock is not None:
         db.set_clock(con, clock)
@@ -147,10 +147,10 @@ def _run(ld: Loading, crm) -> dict:
     else:
         con.execute("DELETE FROM meta WHERE key = 'workspace_name'")
     now = db.now(con)
-    counts = _write_records(ld, typed)
+    counts = write_records(ld, typed)
     ld.progress(0.85, "writing events and settings")
-    new_events, loaded_opt_outs = _write_events(ld, typed.get("events"))
-    opt_outs = _crm_opt_outs(ld, s, now)
+    new_events, loaded_opt_outs = write_events(ld, typed.get("events"))
+    opt_outs = record_crm_opt_outs(ld, s, now)
 
     latest = settings_mod.latest_version(con)
     saved = not ld.keep_settings and (latest is None or latest[1].to_json() != s.to_json())
@@ -170,7 +170,7 @@ def _run(ld: Loading, crm) -> dict:
               "warnings": list(ld.warnings)}
     ld.drop_temps()
     changes = {t: {"before": before[t], "after": con.execute(f"SELECT count(*) FROM {db.ident(t)}").fetchone()[0]}
-               for t in _COUNTED}
+               for t in COUNTED_TABLES}
     added = loaded_opt_outs + [{**o, "source": "crm", "occurred_at": now.isoformat(sep=" ")} for o in opt_outs]
     roles.audit(con, ld.actor, "data.load", str(ld.folder),
                 {**{k: v for k, v in result.items() if k not in ("warnings",)}, "changes": changes,
@@ -185,7 +185,8 @@ def cli_load(args) -> int:
     folder = Path(args.dir) if root is None else paths.resolve_workspace(Path(args.dir).absolute(), root)
     if not folder.is_dir():  # before the database is opened (and created)
         raise LoadError([Problem(str(folder), None, None, "not a folder; expected a workspace folder")])
-    con = db.connect(args.db, rebuilding_records=True)  # a load rebuilds an older file's record tables
+    con = db.connect(args.db, rebuilding_records=True,  # a load rebuilds an older file's record tables
+                     memory=getattr(args, "memory_limit", None))
     try:
         result = load_workspace(con, folder, root=root)
         generation = db.generation(con)

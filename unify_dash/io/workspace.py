@@ -67,9 +67,15 @@ _NUM_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 # the timestamps Python (and so every page and verb) can hold: years 1 to 9999, after any offset
 _TS_MIN, _TS_MAX = "0001-01-01 00:00:00", "9999-12-31 23:59:59.999999"
 
+# Each check has its full text form (``*_text``: the definition) and a fast path for the cells a file nearly
+# always holds (an id without surrounding space, an empty or plain number), which gives exactly the same
+# value and hands every other cell to the full form (tests/test_loader.py compares both on hostile text).
 MACROS = [
     # exactly Python's str.strip(); a regex is also the fastest trim here
-    f"CREATE OR REPLACE TEMP MACRO _ud_strip(s) AS regexp_replace(s, '^{_WS}+|{_WS}+$', '', 'g')",
+    f"CREATE OR REPLACE TEMP MACRO _ud_strip_text(s) AS regexp_replace(s, '^{_WS}+|{_WS}+$', '', 'g')",
+    # fast: first and last characters printable ASCII (not a space): nothing to strip
+    "CREATE OR REPLACE TEMP MACRO _ud_strip(s) AS CASE WHEN ascii(s) BETWEEN 33 AND 126 AND ascii(right(s, 1)) "
+    "BETWEEN 33 AND 126 THEN s ELSE _ud_strip_text(s) END",
     "CREATE OR REPLACE TEMP MACRO _ud_blank(s) AS (s IS NULL OR _ud_strip(s) = '')",
     # ISO 8601 date or date-time, optional Z / +hh:mm / +hhmm / +hh offset -> naive UTC timestamp
     "CREATE OR REPLACE TEMP MACRO _ud_offset(z) AS CASE WHEN z IN ('', 'Z', 'z') THEN 0 ELSE "
@@ -88,12 +94,18 @@ MACROS = [
     f"v BETWEEN TIMESTAMP '{_TS_MIN}' AND TIMESTAMP '{_TS_MAX}' THEN v END)[1]",
     # a number whose text has a non-zero digit but whose value underflows to 0 (1e-400) or to a subnormal
     # (1e-310, digits lost) is not the number written: refused, like inf and nan
-    "CREATE OR REPLACE TEMP MACRO _ud_num(s) AS list_transform([_ud_strip(s)], lambda t: CASE WHEN "
+    "CREATE OR REPLACE TEMP MACRO _ud_num_text(s) AS list_transform([_ud_strip(s)], lambda t: CASE WHEN "
     f"regexp_full_match(t, '{_NUM_RE}') THEN list_transform([try_cast(t AS DOUBLE)], lambda v: CASE WHEN "
     "isfinite(v) AND (abs(v) >= 2.2250738585072014e-308 OR (v = 0 AND NOT regexp_matches("
     "regexp_extract(t, '^[^eE]*'), '[1-9]'))) THEN v END)[1] END)[1]",
-    "CREATE OR REPLACE TEMP MACRO _ud_int(s) AS list_transform([_ud_num(s)], "
+    "CREATE OR REPLACE TEMP MACRO _ud_int_text(s) AS list_transform([_ud_num_text(s)], "
     "lambda v: CASE WHEN v = floor(v) AND v BETWEEN -2147483648 AND 2147483647 THEN CAST(v AS INTEGER) END)[1]",
+    # fast: no cell, or plain digits (at most 15 + 15 for a number: always finite and normal; 9 for a whole
+    # number: always within INTEGER)
+    r"CREATE OR REPLACE TEMP MACRO _ud_num(s) AS CASE WHEN s IS NULL THEN NULL WHEN regexp_full_match(s, "
+    r"'-?[0-9]{1,15}(\.[0-9]{1,15})?') THEN CAST(s AS DOUBLE) ELSE _ud_num_text(s) END",
+    r"CREATE OR REPLACE TEMP MACRO _ud_int(s) AS CASE WHEN s IS NULL THEN NULL WHEN regexp_full_match(s, "
+    r"'-?[0-9]{1,9}') THEN CAST(s AS INTEGER) ELSE _ud_int_text(s) END",
     "CREATE OR REPLACE TEMP MACRO _ud_bool(s) AS CASE lower(_ud_strip(s)) WHEN 'true' THEN TRUE "
     "WHEN '1' THEN TRUE WHEN 'yes' THEN TRUE WHEN 'false' THEN FALSE WHEN '0' THEN FALSE "
     "WHEN 'no' THEN FALSE END",
@@ -342,7 +354,7 @@ node_line = documents.node_line
 # --- the load --------------------------------------------------------------------------------------
 
 
-class _Stop(Exception):
+class StopLoading(Exception):
     """Raised internally once enough problems are collected."""
 
 
@@ -376,13 +388,13 @@ class Loading:
     def problem(self, file: str, row: int | None, column: str | None, message: str) -> None:
         self.problems.append(Problem(file, row, column, message))
         if len(self.problems) >= MAX_PROBLEMS:
-            raise _Stop
+            raise StopLoading
 
     def fatal(self, file: str, row: int | None, column: str | None, message: str) -> None:
         """A problem after which nothing more can be checked (DuckDB refused a statement, which ends the
         transaction): stop now with the problems found so far."""
         self.problems.append(Problem(file, row, column, message))
-        raise _Stop
+        raise StopLoading
 
     def check(self) -> None:
         """Stop the load (nothing written) when problems were found."""
@@ -727,7 +739,7 @@ def _bad_message(col: Col, what: str, value: Any) -> str:
 # --- the workspace -------------------------------------------------------------------------------------
 
 
-def _entries(folder: Path) -> dict[str, Path]:
+def folder_entries(folder: Path) -> dict[str, Path]:
     return {p.name.lower(): p for p in folder.iterdir()} if folder.is_dir() else {}
 
 
@@ -754,7 +766,7 @@ def _read_doc(ld: Loading, path: Path) -> documents.Doc | None:
         return None
 
 
-def _workspace_meta(ld: Loading, entries: dict[str, Path]) -> dict:
+def workspace_meta(ld: Loading, entries: dict[str, Path]) -> dict:
     path = _one_of(ld, entries, "workspace", DOC_EXTS)
     doc = _read_doc(ld, path) if path is not None else None
     if doc is None:
@@ -827,7 +839,7 @@ def _settings_sections(ld: Loading, entries: dict[str, Path], main: Path | None,
     return sections
 
 
-def _load_settings(ld: Loading, entries: dict[str, Path]) -> settings_mod.Settings | None:
+def read_settings(ld: Loading, entries: dict[str, Path]) -> settings_mod.Settings | None:
     main = _one_of(ld, entries, "settings", DOC_EXTS)
     section_files: dict[str, Path] = {}
     for name, path in sorted(entries.items()):
@@ -857,7 +869,7 @@ def _load_settings(ld: Loading, entries: dict[str, Path]) -> settings_mod.Settin
         return None
 
 
-def _stage_workspace(ld: Loading, entries: dict[str, Path]) -> dict[str, Typed]:
+def read_workspace_files(ld: Loading, entries: dict[str, Path]) -> dict[str, Typed]:
     typed: dict[str, Typed] = {}
     for i, stem in enumerate(RECORD_FILES):
         path = _one_of(ld, entries, stem, DATA_EXTS)
@@ -873,7 +885,7 @@ def _stage_workspace(ld: Loading, entries: dict[str, Path]) -> dict[str, Typed]:
     return typed
 
 
-def _insert_workspace(ld: Loading, typed: dict[str, Typed]) -> None:
+def insert_staged(ld: Loading, typed: dict[str, Typed]) -> None:
     if "company_records" in typed:
         t = typed["company_records"]
         ld.sql(f"""INSERT INTO _ud_stg_records
@@ -899,7 +911,7 @@ def _insert_workspace(ld: Loading, typed: dict[str, Typed]) -> None:
         ld.done_with(t)
 
 
-def _cross_checks(ld: Loading) -> None:
+def cross_checks(ld: Loading) -> None:
     """Ids unique across every source; opportunities on known company records."""
     ld.duplicates("_ud_stg_records", "record_id", what="company record id")
     ld.duplicates("_ud_stg_opps", "opportunity_id", what="opportunity id")
@@ -919,7 +931,7 @@ def _cross_checks(ld: Loading) -> None:
                                        f"{ocrm}; expected a record of the same CRM")
 
 
-def _merge_contacts(ld: Loading) -> None:
+def merge_contacts(ld: Loading) -> None:
     """One contact per email: each value from the best source that has one, every CRM id kept, CRM opt-out
     flags OR-ed (an opt-out in any source is never lost). Emails seen once skip the aggregation."""
     values = ("first_name", "last_name", "title", "country", "domain", "sf_contact_id", "sf_lead_id", "hs_contact_id",
@@ -947,11 +959,12 @@ def _merge_contacts(ld: Loading) -> None:
     ld.check()
 
 
-def _check_enrollments(ld: Loading, t: Typed, s: settings_mod.Settings) -> None:
+def check_enrollments(ld: Loading, t: Typed, s: settings_mod.Settings) -> None:
     seqs = [q.id for q in s.sequences]
     plays = [p.id for p in s.plays]
     nodes = [f"{p.id}\x1f{n.id}" for p in s.plays for n in p.nodes]
     node_seq = [f"{p.id}\x1f{n.id}\x1f{n.sequence}" for p in s.plays for n in p.nodes]
+    ld.duplicates(t.table, "enrollment_id", file=t.label, column=t.header("enrollment_id"), what="enrollment_id")
     ld.bad_refs(t, "contact_id", "NOT EXISTS (SELECT 1 FROM _ud_merged m WHERE m.contact_id = t.contact_id)", [],
                 lambda v: f"unknown contact {v!r}; expected the contact_id of a contact")
     ld.bad_refs(t, "sequence_id", "NOT list_contains(?::VARCHAR[], t.sequence_id)", [seqs],
@@ -968,7 +981,8 @@ def _check_enrollments(ld: Loading, t: Typed, s: settings_mod.Settings) -> None:
                 lambda v: f"sequence {v!r} is not the sequence of this row's play node; expected the node's sequence")
 
 
-def _check_events(ld: Loading, t: Typed) -> None:
+def check_events(ld: Loading, t: Typed) -> None:
+    ld.duplicates(t.table, "event_id", file=t.label, column=t.header("event_id"), what="event_id")
     ld.bad_refs(t, "event_id", "t.email IS NULL AND t.contact_id IS NULL", [],
                 lambda v: "has neither email nor contact_id; expected at least one of them")
     ld.bad_refs(t, "contact_id", "t.email IS NULL AND t.contact_id IS NOT NULL AND NOT EXISTS "
@@ -988,7 +1002,7 @@ def _check_events(ld: Loading, t: Typed) -> None:
 _LEDGER_COLUMNS = ("type", "occurred_at", "email", "source", "actor", "detail")
 
 
-def _check_ledger(ld: Loading, t: Typed, now: dt.datetime) -> None:
+def check_ledger(ld: Loading, t: Typed, now: dt.datetime) -> None:
     """Opt-outs are append-only evidence: a loaded row may add one, never change a recorded opt-out or
     reversal (type, time, email, source, actor, detail), and never add a reversal that ends a
     recorded opt-out. A reversal new to the ledger (a first import of an older history) needs a
@@ -1022,7 +1036,7 @@ def _check_ledger(ld: Loading, t: Typed, now: dt.datetime) -> None:
                         = {resolved}) AS loaded_at
             FROM {tbl} t WHERE t.type = 'opt_out_reversal'
               AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = t.event_id)
-              AND NOT _ud_blank(t.detail)  -- a blank record is already one problem (_check_events)
+              AND NOT _ud_blank(t.detail)  -- a blank record is already one problem (check_events)
             ORDER BY t._row LIMIT {MAX_PROBLEMS}""").fetchall()
     for row, event_id, email, _at, detail, recorded_at, loaded_at in rows:
         if recorded_at is not None:
@@ -1071,7 +1085,7 @@ _CONTACT_COLS = tuple(schema.names("contacts", without=("company_key",)))  # the
 _EVENT_COLS = tuple(schema.names("events"))
 
 
-def _write_records(ld: Loading, typed: dict[str, Typed]) -> dict[str, int]:
+def write_records(ld: Loading, typed: dict[str, Typed]) -> dict[str, int]:
     con = ld.con
     # the platform's enrollment progress is kept: merged back below, never rewound
     con.execute("CREATE OR REPLACE TEMP TABLE _ud_prev_enrollments AS SELECT * FROM enrollments")
@@ -1121,29 +1135,29 @@ def _merge_enrollments(con: duckdb.DuckDBPyConnection) -> None:
                 "WHERE NOT EXISTS (SELECT 1 FROM enrollments f WHERE f.enrollment_id = p.enrollment_id)")
 
 
-EVENTS_BULK = 50_000  # from this many events in a file, the secondary indexes are rebuilt in bulk
+EVENTS_BULK = 50_000  # from this many new events (and at least as many as recorded), indexes are rebuilt in bulk
 
 
-def _secondary_indexes(table: str) -> list[tuple[str, str]]:
-    """(name, CREATE statement) of the secondary indexes db.INDEXES declares on ``table``."""
+def _table_indexes(table: str) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of every index db.INDEXES declares on ``table``: its keys, then the others."""
     out = []
     for statement in db.INDEXES:
-        m = re.match(rf"CREATE INDEX IF NOT EXISTS (\w+) ON {table}\(", statement)
+        m = re.match(rf"CREATE (?:UNIQUE )?INDEX IF NOT EXISTS (\w+) ON {table}\(", statement)
         if m:
             out.append((m.group(1), statement))
     return out
 
 
-def _write_events(ld: Loading, t: Typed | None) -> tuple[int, list[dict]]:
+def write_events(ld: Loading, t: Typed | None) -> tuple[int, list[dict]]:
     """Upsert the workspace's events by id (never delete one; recorded opt-outs and reversals are
-    refused beforehand by :func:`_check_ledger` when a row would change them). Returns the number of
-    new events and the new opt-out events (``event_id, email, source, occurred_at``)."""
+    refused beforehand by :func:`check_ledger` when a row would change them). Returns the number of
+    new events and the new opt-out events (``event_id, email, source, occurred_at``).
+
+    Set-based: the file's rows are joined to the recorded events once (changed rows are updated), the new
+    ones are an anti-join; when they are many (a first load) the table's indexes, its key included, are
+    dropped and built again after the insert, in one pass each."""
     con = ld.con
-    new, opt_outs = 0, []
-    bulk = t is not None and t.rows >= EVENTS_BULK
-    if bulk:  # maintaining an index row by row costs more than building it once
-        for name, _ in _secondary_indexes("events"):
-            con.execute(f"DROP INDEX IF EXISTS {db.ident(name)}")
+    new, opt_outs, bulk = 0, [], False
     if t is not None:
         cols = ", ".join(_EVENT_COLS)
         con.execute(f"""CREATE TEMP TABLE _ud_ev AS
@@ -1154,24 +1168,35 @@ def _write_events(ld: Loading, t: Typed | None) -> tuple[int, list[dict]]:
             LEFT JOIN contacts c1 ON c1.contact_id = t.contact_id
             LEFT JOIN contacts c2 ON c2.email = t.email""")
         ld._temps.append("_ud_ev")
-        changed = " OR ".join(f"events.{c} IS DISTINCT FROM s.{c}" for c in _EVENT_COLS[1:])
-        sets = ", ".join(f"{c} = s.{c}" for c in _EVENT_COLS[1:])
-        con.execute(f"UPDATE events SET {sets} FROM _ud_ev s WHERE events.event_id = s.event_id AND ({changed})")
+        recorded = con.execute("SELECT count(*) FROM events").fetchone()[0]
+        if recorded:
+            changed = " OR ".join(f"events.{c} IS DISTINCT FROM s.{c}" for c in _EVENT_COLS[1:])
+            sets = ", ".join(f"{c} = s.{c}" for c in _EVENT_COLS[1:])
+            con.execute(f"UPDATE events SET {sets} FROM _ud_ev s WHERE events.event_id = s.event_id AND ({changed})")
+            con.execute("CREATE TEMP TABLE _ud_ev_new AS SELECT s.* FROM _ud_ev s ANTI JOIN events e "
+                        "ON e.event_id = s.event_id")
+            ld._temps.append("_ud_ev_new")
+        fresh = "_ud_ev_new" if recorded else "_ud_ev"  # nothing recorded: every row is new
         opt_outs = [dict(zip(("event_id", "email", "source", "occurred_at"), r, strict=True)) for r in con.execute(
-            "SELECT event_id, email, source, occurred_at::VARCHAR FROM _ud_ev s WHERE type = 'opt_out' "
-            "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id) ORDER BY _row").fetchall()]
-        new = con.execute(f"""INSERT INTO events ({cols}) SELECT {cols} FROM _ud_ev s
-            WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id) ORDER BY s._row""").fetchone()[0]
+            f"SELECT event_id, email, source, occurred_at::VARCHAR FROM {fresh} WHERE type = 'opt_out' "
+            "ORDER BY _row").fetchall()]
+        new = con.execute(f"SELECT count(*) FROM {fresh}").fetchone()[0]
+        bulk = new >= EVENTS_BULK and new >= recorded
+        if bulk:  # maintaining an index row by row costs more than building it once
+            for name, _ in _table_indexes("events"):
+                con.execute(f"DROP INDEX IF EXISTS {db.ident(name)}")
+        if new:
+            con.execute(f"INSERT INTO events ({cols}) SELECT {cols} FROM {fresh} ORDER BY _row")
     # events are keyed by email; keep their contact link pointing at the contact of that email
     con.execute("""UPDATE events SET contact_id = c.contact_id FROM contacts c
                    WHERE c.email = events.email AND events.contact_id IS DISTINCT FROM c.contact_id""")
     if bulk:
-        for _, statement in _secondary_indexes("events"):
+        for _, statement in _table_indexes("events"):
             con.execute(statement)
     return new, opt_outs
 
 
-def _crm_opt_outs(ld: Loading, s: settings_mod.Settings, now: dt.datetime) -> list[dict]:
+def record_crm_opt_outs(ld: Loading, s: settings_mod.Settings, now: dt.datetime) -> list[dict]:
     """CRM opt-out flags under the mapping become ``opt_out`` events by the one rule of
     :func:`unify_dash.store.ledger.record_crm_flag_opt_outs` (the CRM sync's too). Cleared flags or
     missing contacts never remove an event."""
@@ -1179,8 +1204,13 @@ def _crm_opt_outs(ld: Loading, s: settings_mod.Settings, now: dt.datetime) -> li
 
 
 # tables whose row counts a load's audit row records before and after
-_COUNTED = (*db.RECORD_TABLES, "events", "execution_log")
+COUNTED_TABLES = (*db.RECORD_TABLES, "events", "execution_log")
 
 
-__all__ = ["Col", "Loading", "Raw", "Typed", "node_line", "parse_document",
-           "pick_domain_sql", "sql_company_domain", "sql_normalize_domain", "install_sql_helpers"]
+# the steps of a load, in the order unify_dash.io.load runs them
+STEPS = ["folder_entries", "workspace_meta", "read_settings", "read_workspace_files", "insert_staged", "cross_checks",
+         "merge_contacts", "check_enrollments", "check_events", "check_ledger", "write_records", "write_events",
+         "record_crm_opt_outs"]
+
+__all__ = ["COUNTED_TABLES", "Col", "Loading", "Raw", "StopLoading", "Typed", "node_line", "parse_document",
+           "pick_domain_sql", "sql_company_domain", "sql_normalize_domain", "install_sql_helpers", *STEPS]

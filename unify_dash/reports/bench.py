@@ -1,19 +1,21 @@
-"""``unify-dash bench --contacts N``: build, load and evaluate a demo workspace of N contacts, then time
-the engine. Its last line is one JSON object:
+"""``unify-dash bench --contacts N``: build, load and evaluate a demo workspace of N contacts, time the load,
+the engine and the scheduler, each next to its floor. Its last line is one JSON object.
 
-``contacts, evaluate_s, impact_ms, naive_impact_ms, explain_ms, drilldown_ms, peak_rss_mb`` plus extras
-(``demo_s``, ``load_s``, ``groups``, ``exclusions``, ``impact_speedup``, ``build_peak_rss_mb``, ...).
-
-* ``evaluate_s``: one full evaluation (:func:`unify_dash.engine.evaluate`, uncached).
-* ``impact_ms``: median :func:`~unify_dash.engine.impact` time over ``--repeats`` random toggle sets.
-* ``naive_impact_ms``: the same what-if done the straightforward way, in the same run: the settings with
-  the toggles applied, every rule's SQL re-run over all contacts in one query that counts the same
-  numbers (checked equal to the fast answer).
-* ``explain_ms``: median :func:`~unify_dash.engine.explain` time for random contacts.
-* ``drilldown_ms``: median time of the first page (50 rows) of drill-downs of the Play's counts.
-* ``peak_rss_mb``: peak resident memory of this process (evaluation and measurements). The demo is
-  generated and loaded in a child process (``build_peak_rss_mb``), so that its memory does not hide
-  the engine's.
+* ``load_s``: the fastest of ``--runs`` loads (:func:`unify_dash.io.load.load_workspace`, each into a new
+  database, in a child process whose peak memory is ``load_peak_rss_mb``); ``load_median_s`` their median.
+  Its floor ``raw_read_s``: DuckDB reading the same files into tables of a new database as they are
+  (``CREATE TABLE AS SELECT * FROM read_csv / read_parquet``, committed), fastest of as many runs.
+* ``impact_ms``: median :func:`~unify_dash.engine.impact` time over ``--repeats`` random toggle sets. Its floor
+  ``impact_floor_ms``: the same toggles as bare numpy over the groups (one mask product per level, one
+  weighted sum per count); ``naive_impact_ms``: the straightforward way (every rule's SQL over all contacts,
+  checked to give the same numbers).
+* ``explain_ms``: median :func:`~unify_dash.engine.explain` time for random contacts; ``explain_max_domain_ms``
+  for contacts of the largest domain. Their floor ``explain_floor_ms``: the point query of one contact by email.
+* ``drilldown_ms``: median first page (50 rows) of the Play's drill-downs; ``drilldown_last_page_ms``: the
+  last page of the largest count.
+* ``tick_median_s``: median hourly scheduler tick (:func:`unify_dash.scheduler.run.run_until`, one hour at a
+  time) on a copy of the loaded database, after the first (``tick_first_s``).
+* ``peak_rss_mb``: peak memory of the measuring process; ``loadavg``: the load average before and after.
 """
 
 from __future__ import annotations
@@ -43,37 +45,32 @@ from unify_dash.store import db
 BENCH_EXCLUSIONS = 20
 
 
-def build_memory(contacts: int) -> str:
-    """DuckDB memory limit while generating and loading the demo (the load is one transaction, which
-    must fit at commit): 4 GB, 1.2 GB per million contacts beyond that, at most 60% of the machine."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{max(4, min(int(1.2 * contacts / 1_000_000) + 1, int(total * 0.6)))}GB"
-
-
 def _rss_mb(who=resource.RUSAGE_SELF) -> float:
     return round(resource.getrusage(who).ru_maxrss / 1024, 1)  # Linux: kilobytes
 
 
-def build(out: Path, db_path: Path, contacts: int, seed: int) -> dict:
-    """Generate the demo workspace (parquet) and load it into ``db_path``. Runs in a child process."""
+def generate(out: Path, contacts: int, seed: int, fmt: str, memory: str) -> dict:
+    """Write the demo workspace (once: a complete folder is kept). Runs in a child process."""
     from unify_dash.io import demo
+
+    marker = out / ".bench-complete"
+    if marker.exists():
+        return {"demo_s": None}
+    started = time.perf_counter()
+    demo.generate(out, contacts=contacts, seed=seed, fmt=fmt, exclusions=BENCH_EXCLUSIONS, memory_limit=memory)
+    marker.write_text("ok\n")
+    return {"demo_s": round(time.perf_counter() - started, 2)}
+
+
+def load(out: Path, db_path: Path, contacts: int, seed: int, memory: str) -> dict:
+    """Load the workspace ``out`` into a new database ``db_path`` within ``memory``. Runs in a child process,
+    so that its peak memory is the load's."""
     from unify_dash.io.load import load_workspace
 
-    memory = build_memory(contacts)
-    started = time.perf_counter()
-    marker = out / ".bench-complete"
-    if marker.exists():  # a workdir kept from an earlier run: the folder is complete
-        demo_s = None
-    else:
-        demo.generate(out, contacts=contacts, seed=seed, fmt="parquet", exclusions=BENCH_EXCLUSIONS,
-                      memory_limit=memory)
-        marker.write_text("ok\n")
-        demo_s = round(time.perf_counter() - started, 2)
-    if db_path.exists():
-        db_path.unlink()
-    con = db.connect(db_path)
+    for p in (db_path, Path(f"{db_path}.wal")):
+        p.unlink(missing_ok=True)
+    con = db.connect(db_path, memory=memory)
     try:
-        con.execute("SET memory_limit = ?", [memory])  # a good neighbour: DuckDB spills beyond it
         started = time.perf_counter()
         load_workspace(con, out)
         load_s = time.perf_counter() - started
@@ -81,7 +78,47 @@ def build(out: Path, db_path: Path, contacts: int, seed: int) -> dict:
         db.set_meta(con, "bench_seed", str(seed))
     finally:
         con.close()
-    return {"demo_s": demo_s, "load_s": round(load_s, 2), "build_peak_rss_mb": _rss_mb()}
+    return {"load_s": round(load_s, 3), "peak_rss_mb": _rss_mb()}
+
+
+def raw_read(out: Path, db_path: Path, memory: str) -> dict:
+    """The load's floor: DuckDB reading the workspace's record files into tables of a new database as they are
+    (no checks, no types beyond its own detection), committed and checkpointed. Runs in a child process."""
+    import duckdb
+
+    for p in (db_path, Path(f"{db_path}.wal")):
+        p.unlink(missing_ok=True)
+    files = sorted(p for p in out.iterdir() if p.suffix in (".csv", ".parquet"))
+    con = duckdb.connect(str(db_path))
+    try:
+        con.execute(f"SET memory_limit = '{db.memory_limit(memory)}'")
+        started = time.perf_counter()
+        con.execute("BEGIN TRANSACTION")
+        for f in files:
+            reader = "read_csv" if f.suffix == ".csv" else "read_parquet"
+            con.execute(f"CREATE TABLE {db.ident(f.stem)} AS SELECT * FROM {reader}(?)", [str(f)])
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+        raw_s = time.perf_counter() - started
+    finally:
+        con.close()
+    db_path.unlink(missing_ok=True)
+    return {"raw_read_s": round(raw_s, 3), "peak_rss_mb": _rss_mb()}
+
+
+def _child(function: str, *args) -> dict:
+    """Run ``bench.<function>(*args)`` in a child process; its result (JSON) with the child's peak memory."""
+    code = ("import sys, json; from pathlib import Path; from unify_dash.reports import bench; "
+            f"print(json.dumps(bench.{function}(*bench._child_args(sys.argv[1:]))))")
+    child = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, check=False)
+    if child.returncode != 0:
+        sys.stderr.write(child.stderr)
+        raise RuntimeError(f"bench {function} failed (exit {child.returncode})")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def _child_args(argv: list[str]) -> list:
+    return [int(a) if a.isdigit() else Path(a) if "/" in a else a for a in argv]
 
 
 # --- the straightforward what-if -----------------------------------------------------------------------------
@@ -200,6 +237,96 @@ def _median_ms(samples: list[float]) -> float:
 # --- the benchmark ---------------------------------------------------------------------------------------
 
 
+def impact_floor(ev: engine.Evaluation, play_id: str, toggle_sets: list[dict]) -> list[float]:
+    """The floor of a what-if, timed per toggle set: bare numpy over the groups, one mask product per level
+    (the Play's audience and each node) and one weighted sum per count :func:`engine.impact` returns. The
+    toggled level vectors are made beforehand (not timed)."""
+    j, play = ev.play(play_id)
+    live = ev.audience[:, j] & ~ev.opted
+    m = ev.matches.astype(np.float32)
+    vectors = []
+    for t in toggle_sets:
+        s = levels.with_toggles(ev.settings, t)
+        lv = Levels(s)
+        vectors.append([lv.audiences[play.id].astype(np.float32)]
+                       + [lv.node(s.sequence(n.sequence).ruleset).astype(np.float32) for n in play.nodes])
+    times = []
+    for aud, *nodes in vectors:
+        t0 = time.perf_counter()
+        reached = live & ((m @ aud) == 0)
+        counts = [ev._weights @ reached, ev._weights @ (m * live[:, None])]
+        counts += [ev._weights @ (reached & ((m @ v) > 0)) for v in nodes]
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _engine_figures(con, ev: engine.Evaluation, rng: random.Random, repeats: int, log) -> dict:
+    sizes = {p: engine.impact(ev, p)["entered"] for p in ev.play_ids}
+    play_id = max(ev.play_ids, key=lambda p: (len(ev.settings.play(p).nodes), sizes[p]))
+    toggle_sets = [random_toggles(rng, ev, play_id) for _ in range(repeats)]
+    impact_ms = _median_ms(_timed(lambda t: engine.impact(ev, play_id, t), toggle_sets))
+    floor_ms = _median_ms(impact_floor(ev, play_id, toggle_sets))
+    log(f"impact (what-if) on play {play_id}: median {impact_ms} ms over {repeats} toggle sets "
+        f"(numpy floor {floor_ms} ms)")
+    naive_runs = 5 if ev.contacts <= 2_000_000 else 3
+    naive_times, agree = [], True
+    for t in toggle_sets[:naive_runs]:
+        t0 = time.perf_counter()
+        slow = naive_impact(con, ev, play_id, t)
+        naive_times.append(time.perf_counter() - t0)
+        agree = agree and slow == _fast_numbers(engine.impact(ev, play_id, t))
+    naive_ms = _median_ms(naive_times)
+    log(f"straightforward what-if (rule SQL over all contacts): median {naive_ms} ms over {naive_runs} runs; "
+        f"same numbers: {agree}")
+    return {"play": play_id, "impact_ms": impact_ms, "impact_floor_ms": floor_ms, "naive_impact_ms": naive_ms,
+            "naive_same_numbers": agree, "impact_speedup": round(naive_ms / impact_ms, 1) if impact_ms else None}
+
+
+def _timed(call, items) -> list[float]:
+    times = []
+    for item in items:
+        t0 = time.perf_counter()
+        call(item)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _explain_figures(con, log) -> dict:
+    emails = [r[0] for r in con.execute(
+        "SELECT email FROM contacts USING SAMPLE reservoir(60 ROWS) REPEATABLE (7)").fetchall()]
+    big = con.execute("SELECT domain, count(*) FROM contacts WHERE domain IS NOT NULL GROUP BY domain "
+                      "ORDER BY count(*) DESC, domain LIMIT 1").fetchone()
+    in_big = [r[0] for r in con.execute("SELECT email FROM contacts WHERE domain = ? ORDER BY email LIMIT 10",
+                                        [big[0]]).fetchall()] if big else []
+    engine.explain(con, emails[0])  # warm-up
+    explain_ms = _median_ms(_timed(lambda e: engine.explain(con, e), emails[1:]))
+    max_domain_ms = _median_ms(_timed(lambda e: engine.explain(con, e), in_big)) if in_big else None
+    floor_ms = _median_ms(_timed(lambda e: con.execute("SELECT * FROM contacts WHERE email = ?", [e]).fetchall(),
+                                 emails[1:]))
+    log(f"explain: median {explain_ms} ms over {len(emails) - 1} random contacts; {max_domain_ms} ms in the largest "
+        f"domain ({big[1] if big else 0:,} contacts); the point query {floor_ms} ms")
+    return {"explain_ms": explain_ms, "explain_max_domain_ms": max_domain_ms, "explain_floor_ms": floor_ms,
+            "max_domain_contacts": big[1] if big else 0}
+
+
+def _drilldown_figures(con, ev: engine.Evaluation, play_id: str, log) -> dict:
+    _, play = ev.play(play_id)
+    asks = [("entered", None, None), ("excluded_at_audience", None, None), ("reached", None, None)]
+    asks += [(b, n.id, None) for n in play.nodes for b in ("not_enrolled", "enrolled")]
+    asks += [(b, None, x) for x in ev.exclusion_ids[:4] for b in ("matched", "blocks_alone")]
+    times = _timed(lambda a: engine.drilldown(con, ev, play_id, a[0], node_id=a[1], exclusion_id=a[2], limit=50), asks)
+    first_ms = _median_ms(times)
+    totals = [(engine.drilldown(con, ev, play_id, b, node_id=n, exclusion_id=x, limit=0)["total"], (b, n, x))
+              for b, n, x in asks]
+    total, (b, n, x) = max(totals, key=lambda t: t[0])
+    last = max(total - 50, 0)
+    last_ms = _median_ms(_timed(lambda _i: engine.drilldown(con, ev, play_id, b, node_id=n, exclusion_id=x,
+                                                            offset=last, limit=50), range(3)))
+    log(f"drill-down first page: median {first_ms} ms over {len(asks)} counts (max {max(times) * 1000:.1f}); "
+        f"last page of {b} ({total:,} contacts): {last_ms} ms")
+    return {"drilldown_ms": first_ms, "drilldown_last_page_ms": last_ms, "drilldown_last_page_total": total}
+
+
 def run(db_path: Path, *, repeats: int = 200, seed: int = 7, log=print) -> dict:
     """Time the engine on a loaded database. Returns the figures (without build times)."""
     rng = random.Random(seed)
@@ -211,58 +338,46 @@ def run(db_path: Path, *, repeats: int = 200, seed: int = 7, log=print) -> dict:
         evaluate_s = time.perf_counter() - started
         log(f"evaluated {contacts:,} contacts in {evaluate_s:.2f} s: {ev.groups:,} groups, "
             f"{len(ev.exclusion_ids)} exclusions, {len(ev.play_ids)} plays")
-        sizes = {p: engine.impact(ev, p)["entered"] for p in ev.play_ids}
-        play_id = max(ev.play_ids, key=lambda p: (len(ev.settings.play(p).nodes), sizes[p]))
-
-        toggle_sets = [random_toggles(rng, ev, play_id) for _ in range(repeats)]
-        times = []
-        for t in toggle_sets:
-            t0 = time.perf_counter()
-            engine.impact(ev, play_id, t)
-            times.append(time.perf_counter() - t0)
-        impact_ms = _median_ms(times)
-        log(f"impact (what-if) on play {play_id}: median {impact_ms} ms over {repeats} toggle sets")
-
-        naive_runs = 5 if contacts <= 2_000_000 else 3
-        naive_times, agree = [], True
-        for t in toggle_sets[:naive_runs]:
-            t0 = time.perf_counter()
-            slow = naive_impact(con, ev, play_id, t)
-            naive_times.append(time.perf_counter() - t0)
-            agree = agree and slow == _fast_numbers(engine.impact(ev, play_id, t))
-        naive_ms = _median_ms(naive_times)
-        log(f"straightforward what-if (rule SQL over all contacts): median {naive_ms} ms over {naive_runs} runs; "
-            f"same numbers: {agree}")
-
-        emails = [r[0] for r in con.execute(
-            "SELECT email FROM contacts USING SAMPLE reservoir(60 ROWS) REPEATABLE (7)").fetchall()]
-        engine.explain(con, emails[0])  # warm-up
-        times = []
-        for email in emails[1:]:
-            t0 = time.perf_counter()
-            engine.explain(con, email)
-            times.append(time.perf_counter() - t0)
-        explain_ms = _median_ms(times)
-        log(f"explain: median {explain_ms} ms over {len(times)} random contacts")
-
-        _, play = ev.play(play_id)
-        asks = [("entered", None, None), ("excluded_at_audience", None, None), ("reached", None, None)]
-        asks += [(b, n.id, None) for n in play.nodes for b in ("not_enrolled", "enrolled")]
-        asks += [(b, None, x) for x in ev.exclusion_ids[:4] for b in ("matched", "blocks_alone")]
-        times = []
-        for bucket, node, excl in asks:
-            t0 = time.perf_counter()
-            engine.drilldown(con, ev, play_id, bucket, node_id=node, exclusion_id=excl, limit=50)
-            times.append(time.perf_counter() - t0)
-        drilldown_ms = _median_ms(times)
-        log(f"drill-down first page: median {drilldown_ms} ms over {len(asks)} counts (max {max(times) * 1000:.1f})")
-        return {"contacts": contacts, "evaluate_s": round(evaluate_s, 3), "impact_ms": impact_ms,
-                "naive_impact_ms": naive_ms, "explain_ms": explain_ms, "drilldown_ms": drilldown_ms,
-                "peak_rss_mb": _rss_mb(), "groups": ev.groups, "exclusions": len(ev.exclusion_ids),
-                "play": play_id, "impact_speedup": round(naive_ms / impact_ms, 1) if impact_ms else None,
-                "naive_same_numbers": agree, "repeats": repeats}
+        out = {"contacts": contacts, "evaluate_s": round(evaluate_s, 3), "groups": ev.groups,
+               "exclusions": len(ev.exclusion_ids), "repeats": repeats}
+        out.update(_engine_figures(con, ev, rng, repeats, log))
+        out.update(_explain_figures(con, log))
+        out.update(_drilldown_figures(con, ev, out["play"], log))
+        out["peak_rss_mb"] = _rss_mb()
+        return out
     finally:
         con.close()
+
+
+def ticks(db_path: Path, scratch: Path, count: int = 6, log=print) -> dict:
+    """Hourly scheduler ticks on a copy of the loaded database (the bench's own stays as loaded): ``count``
+    calls of :func:`unify_dash.scheduler.run.run_until`, one hour each. The first (a full entry pass) is
+    ``tick_first_s``; ``tick_median_s`` is the median of the others; the copy's growth is ``tick_db_growth_mb``."""
+    import datetime as dt
+
+    from unify_dash.scheduler import run as scheduler
+
+    shutil.copyfile(db_path, scratch)
+    size0 = scratch.stat().st_size
+    con = db.connect(scratch)
+    try:
+        times, sent = [], 0
+        for _ in range(count):
+            until = db.now(con) + dt.timedelta(hours=1)
+            t0 = time.perf_counter()
+            summary = scheduler.run_until(con, until, tick=dt.timedelta(hours=1))
+            times.append(time.perf_counter() - t0)
+            sent += int(summary.get("sends", 0) or 0)
+    finally:
+        con.close()
+    growth = (scratch.stat().st_size - size0) / 1e6
+    scratch.unlink(missing_ok=True)
+    Path(f"{scratch}.wal").unlink(missing_ok=True)
+    median = round(statistics.median(times[1:]), 3) if len(times) > 1 else None
+    log(f"hourly ticks: first {times[0]:.2f} s, then median {median} s over {len(times) - 1} ticks "
+        f"({sent:,} sent; the database grew {growth:.1f} MB)")
+    return {"tick_first_s": round(times[0], 3), "tick_median_s": median, "ticks": len(times),
+            "tick_db_growth_mb": round(growth, 1)}
 
 
 def _without_timing(out: dict) -> dict:
@@ -334,44 +449,86 @@ def run_spark(db_path: Path, lake_dir: Path, *, master: str, repeats: int = 200,
         con.close()
 
 
+def _loads(out: Path, db_path: Path, contacts: int, seed: int, memory: str, runs: int, log) -> dict:
+    """``runs`` loads and as many raw reads of the same files, alternated (each in a child process)."""
+    loads, raws = [], []
+    for i in range(runs):
+        raws.append(_child("raw_read", out, db_path.with_name(f"raw-{db_path.name}"), memory))
+        loads.append(_child("load", out, db_path, contacts, seed, memory))
+        log(f"run {i + 1}: load {loads[-1]['load_s']} s (peak {loads[-1]['peak_rss_mb']:,} MB), "
+            f"raw read {raws[-1]['raw_read_s']} s (peak {raws[-1]['peak_rss_mb']:,} MB); load average "
+            f"{os.getloadavg()[0]:.1f}")
+    load_s = [r["load_s"] for r in loads]
+    raw_s = [r["raw_read_s"] for r in raws]
+    return {"load_s": min(load_s), "load_median_s": round(statistics.median(load_s), 3), "load_runs": load_s,
+            "raw_read_s": min(raw_s), "raw_read_median_s": round(statistics.median(raw_s), 3), "raw_read_runs": raw_s,
+            "load_peak_rss_mb": max(r["peak_rss_mb"] for r in loads),
+            "raw_read_peak_rss_mb": max(r["peak_rss_mb"] for r in raws), "memory_limit": memory}
+
+
+def _ratio(a, b):
+    return round(a / b, 1) if a is not None and b else None
+
+
+def ratio_table(f: dict) -> list[str]:
+    """Each figure beside its floor, and their ratio."""
+    rows = [("load (s)", f.get("load_s"), "DuckDB raw read", f.get("raw_read_s")),
+            ("load peak memory (MB)", f.get("load_peak_rss_mb"), "raw read", f.get("raw_read_peak_rss_mb")),
+            ("impact (ms)", f.get("impact_ms"), "numpy over groups", f.get("impact_floor_ms")),
+            ("naive impact (ms)", f.get("naive_impact_ms"), "impact", f.get("impact_ms")),
+            ("explain (ms)", f.get("explain_ms"), "point query", f.get("explain_floor_ms")),
+            ("explain, largest domain (ms)", f.get("explain_max_domain_ms"), "point query", f.get("explain_floor_ms")),
+            ("drill-down first page (ms)", f.get("drilldown_ms"), "", None),
+            ("drill-down last page (ms)", f.get("drilldown_last_page_ms"), "first page", f.get("drilldown_ms")),
+            ("hourly tick, median (s)", f.get("tick_median_s"), "", None)]
+    out = [f"{'figure':30} {'value':>12} {'floor':>20} {'':>10} {'ratio':>7}"]
+    for name, value, floor_name, floor in rows:
+        if value is None:
+            continue
+        ratio = _ratio(value, floor)
+        out.append(f"{name:30} {value:>12} {floor_name:>20} {'' if floor is None else floor:>10} "
+                   f"{'' if ratio is None else f'{ratio}x':>7}")
+    return out
+
+
 def cli_bench(args) -> int:
-    """``unify-dash bench [--contacts N] [--seed S] [--workdir DIR] [--repeats R] [--engine duckdb|spark]
-    [--spark-master URL] [--lake DIR]``."""
-    contacts = int(args.contacts)
-    seed = int(getattr(args, "seed", 7))
+    """``unify-dash bench [--contacts N] [--seed S] [--workdir DIR] [--repeats R] [--runs N] [--format csv|parquet]
+    [--memory-limit SIZE] [--engine duckdb|spark] [--spark-master URL] [--lake DIR]``."""
+    contacts, seed = int(args.contacts), int(getattr(args, "seed", 7))
+    fmt, runs = getattr(args, "format", "csv"), int(getattr(args, "runs", 1))
+    memory = db.memory_limit(getattr(args, "memory_limit", None))
     temporary = getattr(args, "workdir", None) is None
-    workdir = Path(tempfile.mkdtemp(prefix="unify-bench-")) if temporary else Path(args.workdir)
+    workdir = (Path(tempfile.mkdtemp(prefix="unify-bench-")) if temporary else Path(args.workdir)).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    out, db_path = workdir / f"demo-{contacts}-{seed}", workdir / f"bench-{contacts}-{seed}.duckdb"
+    out, db_path = workdir / f"demo-{contacts}-{seed}-{fmt}", workdir / f"bench-{contacts}-{seed}-{fmt}.duckdb"
+    figures: dict = {"loadavg_before": [round(x, 2) for x in os.getloadavg()]}
     try:
-        build_info = {"reused": False}
-        if not temporary and db_path.exists() and _built(db_path, contacts, seed):
-            build_info = {"reused": True, "demo_s": None, "load_s": None}
+        if runs < 1 and db_path.exists() and _built(db_path, contacts, seed):
+            figures.update({"reused": True, "demo_s": None, "load_s": None})
             print(f"reusing {db_path}")
         else:
-            print(f"building a demo workspace of {contacts:,} contacts ({BENCH_EXCLUSIONS} exclusions) in {workdir}")
-            child = subprocess.run(
-                [sys.executable, "-c", "import sys, json; from pathlib import Path; from unify_dash.reports import bench; "
-                 "print(json.dumps(bench.build(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), "
-                 "int(sys.argv[4]))))", str(out), str(db_path), str(contacts), str(seed)],
-                capture_output=True, text=True, check=False)
-            if child.returncode != 0:
-                sys.stderr.write(child.stderr)
-                print(f"error: building the workspace failed (exit {child.returncode})", file=sys.stderr)
-                return 1
-            build_info.update(json.loads(child.stdout.strip().splitlines()[-1]))
-            made = "reused" if build_info["demo_s"] is None else f"written in {build_info['demo_s']} s"
-            print(f"demo {made}, loaded in {build_info['load_s']} s")
+            print(f"building a demo workspace of {contacts:,} contacts ({BENCH_EXCLUSIONS} exclusions, {fmt}) "
+                  f"in {workdir}; memory limit {memory}")
+            figures.update(_child("generate", out, contacts, seed, fmt, memory))
+            print("demo " + ("reused" if figures["demo_s"] is None else f"written in {figures['demo_s']} s"))
+            figures.update(_loads(out, db_path, contacts, seed, memory, max(runs, 1), print))
+            figures["load_ratio"] = _ratio(figures["load_s"], figures["raw_read_s"])
         if getattr(args, "engine", "duckdb") == "spark":
             lake_dir = Path(args.lake) if getattr(args, "lake", None) else workdir / f"lake-{contacts}-{seed}"
-            result = run_spark(db_path, lake_dir, master=getattr(args, "spark_master", None) or "local[*]",
-                               repeats=int(getattr(args, "repeats", 200)), seed=seed)
+            figures.update(run_spark(db_path, lake_dir, master=getattr(args, "spark_master", None) or "local[*]",
+                                     repeats=int(getattr(args, "repeats", 200)), seed=seed))
         else:
-            result = run(db_path, repeats=int(getattr(args, "repeats", 200)), seed=seed)
+            figures.update(run(db_path, repeats=int(getattr(args, "repeats", 200)), seed=seed))
+            figures.update(ticks(db_path, workdir / f"ticks-{db_path.name}"))
+    except RuntimeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     finally:
         if temporary:
             shutil.rmtree(workdir, ignore_errors=True)
-    figures = {**result, **{k: v for k, v in build_info.items()}}
+    figures["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    for line in ratio_table(figures):
+        print(line)
     print(json.dumps(figures))
     return 0
 

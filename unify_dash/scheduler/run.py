@@ -264,7 +264,7 @@ def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, sum
         # enrolled: new rows, and not_enrolled rows whose block has lifted
         con.execute("""
             CREATE OR REPLACE TEMP TABLE _sched_new AS
-            SELECT coalesce(ne_id, 'en:' || uuid()::VARCHAR) AS enrollment_id, contact_id, play_id, node_id,
+            SELECT coalesce(ne_id, 'en:' || uuidv7()::VARCHAR) AS enrollment_id, contact_id, play_id, node_id,
                    sequence_id, ne_id IS NOT NULL AS retried,
                    ?::TIMESTAMP + to_microseconds((coalesce(delay_days, 0) * 86400000000)::BIGINT) AS next_step_at
             FROM _sched_e WHERE outcome = 'enrolled'""", [t])
@@ -282,12 +282,12 @@ def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, sum
                 FROM _sched_new WHERE NOT retried""", [t, t])
             con.execute("""
                 INSERT INTO execution_log
-                SELECT 'log:' || uuid()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, NULL, 'enrolled',
+                SELECT 'log:' || uuidv7()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, NULL, 'enrolled',
                        NULL, ? FROM _sched_new""", [t, version])
             con.execute("""
                 INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step,
                                     source, actor)
-                SELECT 'enroll:' || uuid()::VARCHAR, ?, 'enroll', n.contact_id, c.email, n.sequence_id,
+                SELECT 'enroll:' || uuidv7()::VARCHAR, ?, 'enroll', n.contact_id, c.email, n.sequence_id,
                        n.enrollment_id, 0, n.play_id, 'system'
                 FROM _sched_new n LEFT JOIN contacts c USING (contact_id)""", [t])
         summary["new_enrollments"] += int(n_new)
@@ -299,7 +299,7 @@ def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, sum
         if blocked:
             con.execute("""
                 CREATE OR REPLACE TEMP TABLE _sched_ne AS
-                SELECT 'en:' || uuid()::VARCHAR AS enrollment_id, contact_id, play_id, node_id, sequence_id,
+                SELECT 'en:' || uuidv7()::VARCHAR AS enrollment_id, contact_id, play_id, node_id, sequence_id,
                        blocking_json
                 FROM _sched_e WHERE outcome = 'not_enrolled' AND ne_id IS NULL""")
             con.execute("""
@@ -309,7 +309,7 @@ def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, sum
                 FROM _sched_ne""", [t])
             con.execute("""
                 INSERT INTO execution_log
-                SELECT 'log:' || uuid()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, NULL, 'not_enrolled',
+                SELECT 'log:' || uuidv7()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, NULL, 'not_enrolled',
                        blocking_json, ? FROM _sched_ne""", [t, version])
             summary["not_enrolled_contacts"] += sum(n for _text, n in blocked)
             _count_blocking(summary["not_enrolled"], blocked)
@@ -341,7 +341,7 @@ def _log_once(con, t: dt.datetime, version) -> list[tuple]:
     try:
         con.execute("""
             INSERT INTO execution_log
-            SELECT 'log:' || uuid()::VARCHAR, ?, contact_id, play_id, NULL, NULL, NULL, outcome, blocking_json, ?
+            SELECT 'log:' || uuidv7()::VARCHAR, ?, contact_id, play_id, NULL, NULL, NULL, outcome, blocking_json, ?
             FROM _sched_once""", [t, version])
         return con.execute("SELECT outcome, blocking_json, count(*) FROM _sched_once GROUP BY ALL").fetchall()
     finally:
@@ -434,7 +434,7 @@ def _send_pass(con, ev, t: dt.datetime, summary: dict) -> None:
                 FROM _sched_go g WHERE enrollments.enrollment_id = g.enrollment_id""", [t, t])
             con.execute("""
                 INSERT INTO execution_log
-                SELECT 'log:' || uuid()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, step, 'sent',
+                SELECT 'log:' || uuidv7()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, step, 'sent',
                        blocking_json, ? FROM _sched_go""", [t, version])
             sent, finished = con.execute("SELECT count(*), count(*) FILTER (WHERE last) FROM _sched_go").fetchall()[0]
             if finished:
@@ -463,12 +463,12 @@ def _send_pass(con, ev, t: dt.datetime, summary: dict) -> None:
         if stops:
             con.execute("""
                 INSERT INTO execution_log
-                SELECT 'log:' || uuid()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, step, outcome,
+                SELECT 'log:' || uuidv7()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, step, outcome,
                        blocking_json, ? FROM _sched_stop""", [t, version])
             con.execute("""
                 INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step,
                                     source, actor, text, detail)
-                SELECT 'skip:' || uuid()::VARCHAR, ?, 'exclusion_skip', contact_id, email, sequence_id,
+                SELECT 'skip:' || uuidv7()::VARCHAR, ?, 'exclusion_skip', contact_id, email, sequence_id,
                        enrollment_id, step, outcome, 'system', text, blocking_json
                 FROM _sched_stop WHERE reason <> 'opted_out'""", [t])
             for decision, reason, completion, n in stops:

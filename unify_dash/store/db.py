@@ -29,7 +29,9 @@ SCHEMA_VERSION = 1
 # table name -> column definitions (DDL), from the one declaration in store/schema.py.
 TABLES: dict[str, str] = {t: schema.ddl(t) for t in schema.TABLES}
 
-INDEXES = [
+# the keys of the bulk tables (schema.key_indexes), then the secondary indexes; a load builds those of the
+# tables it writes after its inserts (io/workspace.py)
+INDEXES = [statement for t in schema.BULK_TABLES for _, statement in schema.key_indexes(t)] + [
     "CREATE INDEX IF NOT EXISTS idx_contacts_domain ON contacts(domain)",
     "CREATE INDEX IF NOT EXISTS idx_records_domain ON company_records(domain)",
     "CREATE INDEX IF NOT EXISTS idx_opps_record ON opportunities(record_id)",
@@ -188,21 +190,58 @@ def require_database(path: str | os.PathLike | None) -> None:
                         "path of an existing database)")
 
 
+# --- memory: DuckDB works within a limit and spills to a temporary folder beyond it -----------------------
+
+MEMORY_ENV = "UNIFY_MEMORY_LIMIT"  # e.g. 4GB, 1500MB or 30% (of this machine's memory)
+MEMORY_FRACTION = 0.25  # the default limit: a quarter of the machine's memory (shared machines)
+_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KIB|MIB|GIB|TIB|%)\s*$", re.I)
+_UNITS = {"KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def machine_memory() -> int:
+    """Bytes of memory of this machine."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def memory_limit(value: str | None = None) -> str:
+    """The DuckDB ``memory_limit`` to use, as ``"<n>MB"``: ``value`` (``--memory-limit``), else the
+    ``UNIFY_MEMORY_LIMIT`` environment variable, else :data:`MEMORY_FRACTION` of the machine's memory.
+    A size (``4GB``, ``1500MB``, ``2GiB``) or a share of the machine (``30%``); at least 64 MB.
+
+    Raises :class:`~unify_dash.errors.ValidationError` naming where a bad value came from."""
+    where = "--memory-limit"
+    if value is None:
+        value, where = os.environ.get(MEMORY_ENV) or None, MEMORY_ENV
+    if value is None:
+        return f"{max(64, int(machine_memory() * MEMORY_FRACTION / 1e6))}MB"
+    m = _MEMORY_RE.match(str(value))
+    if not m or (m.group(2) == "%" and not 0 < float(m.group(1)) <= 100):
+        raise ValidationError(f"{where}: {value!r} is not a memory size; expected a size such as 4GB or 1500MB, "
+                              "or a share of the machine's memory such as 30%")
+    amount, unit = float(m.group(1)), m.group(2).upper()
+    size = machine_memory() * amount / 100 if unit == "%" else amount * _UNITS[unit]
+    return f"{max(64, int(size / 1e6))}MB"
+
+
 def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
-            rebuilding_records: bool = False) -> duckdb.DuckDBPyConnection:
+            rebuilding_records: bool = False, memory: str | None = None) -> duckdb.DuckDBPyConnection:
     """Open (and create or upgrade the schema of) a database. ``None`` or ``":memory:"`` is in memory.
     ``rebuilding_records``: the caller is a load, which rebuilds record tables an older file lacks
     columns of (:class:`OlderDatabase` otherwise; read-only, the same check without the upgrade).
+    DuckDB works within :func:`memory_limit` (``memory``, else ``UNIFY_MEMORY_LIMIT``, else a quarter of
+    the machine), spilling to a temporary folder beyond it.
 
     Raises :class:`DatabaseError` when the file cannot be opened (another process holds it, no space to
     replay its write-ahead log, not a database, no permission)."""
     target = ":memory:" if path in (None, ":memory:") else str(path)
+    limit = memory_limit(memory)  # a bad value is told before anything is opened
     try:
         if target != ":memory:" and not read_only:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(target, read_only=read_only)
     except (duckdb.Error, OSError) as err:
         raise user_error(err, target) from None
+    con.execute(f"SET memory_limit = '{limit}'")
     try:
         if not read_only:
             create_schema(con, rebuilding_records=rebuilding_records)

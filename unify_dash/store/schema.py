@@ -249,13 +249,46 @@ def file_columns(table: str) -> list[Column]:
     return [c for c in TABLES[table] if isinstance(c, Column) and c.kind is not None]
 
 
+# Tables written in bulk by a load (the record tables, replaced, and the events, appended): their keys are
+# unique indexes (key_indexes) instead of PRIMARY KEY / UNIQUE constraints, so that a load inserts first and
+# builds each key in one pass afterwards (maintaining a key row by row costs about three times as much).
+# Uniqueness is the same: a duplicate key is refused, and ON CONFLICT (key) works on a unique index.
+BULK_TABLES = (*RECORD_TABLES, "events")
+
+
+def _keys(table: str) -> list[tuple[str, ...]]:
+    """The key column lists of ``table``: its primary key, then each UNIQUE column."""
+    out = [(c.name,) for c in TABLES[table] if isinstance(c, Column) and "PRIMARY KEY" in c.constraints]
+    out += [c.columns for c in TABLES[table] if isinstance(c, Key)]
+    out += [(c.name,) for c in TABLES[table] if isinstance(c, Column) and "UNIQUE" in c.constraints.split()]
+    return out
+
+
+def key_indexes(table: str) -> list[tuple[str, str]]:
+    """(name, CREATE UNIQUE INDEX statement) of the keys of a bulk table (:data:`BULK_TABLES`); [] otherwise."""
+    if table not in BULK_TABLES:
+        return []
+    return [(f"key_{table}_{'_'.join(cols)}",
+             f"CREATE UNIQUE INDEX IF NOT EXISTS key_{table}_{'_'.join(cols)} ON {table}({', '.join(cols)})")
+            for cols in _keys(table)]
+
+
+def _constraints(table: str, c: Column) -> str:
+    if table not in BULK_TABLES:
+        return c.constraints
+    words = c.constraints.replace("PRIMARY KEY", "NOT NULL").split()  # a key column is never NULL
+    return " ".join(w for w in words if w != "UNIQUE")
+
+
 def ddl(table: str, *, without: tuple[str, ...] = (), bare: bool = False) -> str:
-    """``CREATE TABLE`` body of ``table``; ``bare`` drops constraints (staging copies)."""
+    """``CREATE TABLE`` body of ``table``; ``bare`` drops constraints (staging copies). The keys of a bulk
+    table are not in it: they are :func:`key_indexes`."""
     parts = []
     for c in TABLES[table]:
         if isinstance(c, Key):
-            if not bare:
+            if not bare and table not in BULK_TABLES:
                 parts.append(f"PRIMARY KEY ({', '.join(_q(x) for x in c.columns)})")
         elif c.table and c.name not in without:
-            parts.append(f"{_q(c.name)} {c.type}" + (f" {c.constraints}" if c.constraints and not bare else ""))
+            constraints = "" if bare else _constraints(table, c)
+            parts.append(f"{_q(c.name)} {c.type}" + (f" {constraints}" if constraints else ""))
     return ", ".join(parts)

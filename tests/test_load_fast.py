@@ -1,0 +1,164 @@
+"""The loader's fast paths give exactly what the full text checks give; big files still name bad rows;
+the keys of the bulk tables are unique indexes; the memory limit is parsed and applied."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from workspace_factory import write_workspace
+
+from unify_dash.errors import LoadError, ValidationError
+from unify_dash.io import demo
+from unify_dash.io import workspace as loader
+from unify_dash.io.load import load_workspace
+from unify_dash.store import db, schema
+
+BLNS = json.loads((Path(__file__).resolve().parent / "data" / "blns" / "blns.json").read_text(encoding="utf-8"))
+CELLS = [*BLNS, "", " ", "\t7\n", "\u00a07", "7\u2003", "\u2003", "007", "-0", "0.000", "1.0", "1e3", "+5", "5.", ".5",
+         "1e-400", "1e-310", "1_000", "2147483647", "2147483648", "-2147483649", "999999999999999.999999999999999",
+         "x", "é", "xé", "a b ", "\x1cid\x1f", "\x85id", "true", " TRUE ", "yes", "No", "0", "1"]
+# (fast macro, its full text definition); bool and blank go through the fast strip
+PAIRS = [("_ud_strip({})", "_ud_strip_text({})"), ("_ud_num({})", "_ud_num_text({})"),
+         ("_ud_int({})", "_ud_int_text({})"), ("_ud_blank({})", "({0} IS NULL OR _ud_strip_text({0}) = '')"),
+         ("_ud_bool({})", "CASE lower(_ud_strip_text({0})) WHEN 'true' THEN TRUE WHEN '1' THEN TRUE WHEN 'yes' "
+                          "THEN TRUE WHEN 'false' THEN FALSE WHEN '0' THEN FALSE WHEN 'no' THEN FALSE END")]
+
+
+@pytest.fixture(scope="module")
+def sql():
+    con = duckdb.connect()
+    loader.install_sql_helpers(con)
+    yield con
+    con.close()
+
+
+def _differences(con, values: list[str | None]) -> list:
+    checks = ", ".join(f"{fast.format('v')} IS NOT DISTINCT FROM {full.format('v')}" for fast, full in PAIRS)
+    rows = con.execute(f"SELECT v, {checks} FROM unnest(?::VARCHAR[]) t(v)", [values]).fetchall()
+    return [(r[0], [PAIRS[i][0] for i, ok in enumerate(r[1:]) if not ok]) for r in rows if not all(r[1:])]
+
+
+def test_fast_paths_equal_the_text_checks_on_hostile_cells(sql):
+    assert _differences(sql, [*CELLS, None]) == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=12), st.from_regex(r"-?[0-9]{1,17}(\.[0-9]{0,17})?", fullmatch=True),
+                          st.integers().map(str), st.floats(allow_nan=True).map(str)), max_size=30))
+def test_fast_paths_equal_the_text_checks_on_any_cell(sql, values):
+    assert _differences(sql, values) == []
+
+
+def _text_only(monkeypatch):
+    """The loader with every fast path replaced by its full text definition."""
+    fast = {"_ud_strip": "_ud_strip_text(s)", "_ud_num": "_ud_num_text(s)", "_ud_int": "_ud_int_text(s)"}
+    macros = []
+    for statement in loader.MACROS:
+        name = statement.split("MACRO ", 1)[1].split("(", 1)[0]
+        macros.append(f"CREATE OR REPLACE TEMP MACRO {name}(s) AS {fast[name]}" if name in fast else statement)
+    monkeypatch.setattr(loader, "MACROS", macros)
+
+
+def _tables(con) -> dict:
+    out = {}
+    for t in (*schema.RECORD_TABLES, "events"):
+        cols = ", ".join(db.ident(c) for c in schema.names(t))
+        out[t] = con.execute(f"SELECT {cols} FROM {db.ident(t)} ORDER BY ALL").fetchall()
+    return out
+
+
+def test_fast_and_text_paths_load_identical_tables(tmp_path, monkeypatch):
+    folder = tmp_path / "demo"
+    demo.generate(folder, contacts=400, seed=3)
+    fast_con = db.connect(tmp_path / "fast.duckdb")
+    load_workspace(fast_con, folder)
+    with monkeypatch.context() as m:
+        _text_only(m)
+        text_con = db.connect(tmp_path / "text.duckdb")
+        load_workspace(text_con, folder)
+    assert _tables(fast_con) == _tables(text_con)
+    assert sum(len(rows) for rows in _tables(fast_con).values()) > 1000
+
+
+def test_a_bad_row_in_a_100k_file_is_named_with_its_row(tmp_path):
+    folder = tmp_path / "big"
+    demo.generate(folder, contacts=100_000, seed=5)
+    lines = (folder / "contacts.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    target = 87_654  # the file's row 87,654: header = row 1
+    cells = lines[target - 1].split(",")
+    cells[13] = "2026-13-45T99:00"  # last_contacted_at
+    lines[target - 1] = ",".join(cells)
+    cells = lines[99_000].split(",")
+    cells[10] = "maybe"  # sf_email_opt_out, row 99,001
+    lines[99_000] = ",".join(cells)
+    (folder / "contacts.csv").write_text("".join(lines), encoding="utf-8")
+    con = db.connect(tmp_path / "x.duckdb")
+    with pytest.raises(LoadError) as err:
+        load_workspace(con, folder)
+    found = {(p.file, p.row, p.column) for p in err.value.problems}
+    assert ("contacts.csv", target, "last_contacted_at") in found
+    assert ("contacts.csv", 99_001, "sf_email_opt_out") in found
+    assert con.execute("SELECT count(*) FROM contacts").fetchone()[0] == 0  # nothing loaded
+
+
+def test_a_duplicate_event_id_in_a_file_is_named_by_row(con, tmp_path):
+    from workspace_factory import EVENTS_CSV, with_row
+    first = EVENTS_CSV.splitlines()[1].split(",")[0]
+    events = with_row(EVENTS_CSV, f"{first},2026-11-20T08:00:00,opt_out,carol@gmail.com,,,,,link,,,,")
+    with pytest.raises(LoadError) as err:
+        load_workspace(con, write_workspace(tmp_path, {"events.csv": events}))
+    assert any(p.file == "events.csv" and p.column == "event_id" and f"duplicate event_id {first!r}" in p.message
+               for p in err.value.problems)
+
+
+def test_bulk_tables_keep_unique_keys_as_indexes(con, tmp_path):
+    load_workspace(con, write_workspace(tmp_path))
+    names = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes() WHERE is_unique").fetchall()}
+    assert {name for t in schema.BULK_TABLES for name, _ in schema.key_indexes(t)} <= names
+    row = con.execute("SELECT contact_id, email FROM contacts LIMIT 1").fetchone()
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO contacts (contact_id, email) VALUES (?, 'new@x.com')", [row[0]])
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO contacts (contact_id, email) VALUES ('new', ?)", [row[1]])
+    event = con.execute("SELECT event_id FROM events LIMIT 1").fetchone()[0]
+    con.execute("INSERT INTO events (event_id, occurred_at, type) VALUES (?, now(), 'opt_out') "
+                "ON CONFLICT (event_id) DO NOTHING", [event])  # the key index serves ON CONFLICT
+    assert con.execute("SELECT count(*) FROM events WHERE event_id = ?", [event]).fetchone()[0] == 1
+
+
+def test_memory_limit_is_parsed_and_applied(monkeypatch):
+    gb = db.machine_memory() / 1e6
+    assert db.memory_limit("4GB") == "4000MB"
+    assert db.memory_limit("1500 mb") == "1500MB"
+    assert db.memory_limit("2GiB") == f"{int(2 * 2**30 / 1e6)}MB"
+    assert db.memory_limit("10%") == f"{int(gb * 0.1)}MB"
+    monkeypatch.setenv(db.MEMORY_ENV, "3GB")
+    assert db.memory_limit() == "3000MB"
+    assert db.memory_limit("1GB") == "1000MB"  # the flag wins over the environment
+    monkeypatch.delenv(db.MEMORY_ENV)
+    assert db.memory_limit() == f"{int(gb * db.MEMORY_FRACTION)}MB"
+    for bad in ("lots", "4 parsecs", "0%", "150%", "-1GB"):
+        with pytest.raises(ValidationError, match="--memory-limit"):
+            db.memory_limit(bad)
+    monkeypatch.setenv(db.MEMORY_ENV, "plenty")
+    with pytest.raises(ValidationError, match=db.MEMORY_ENV):
+        db.connect(None)
+    monkeypatch.setenv(db.MEMORY_ENV, "700MB")
+    con = db.connect(None)
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limit.endswith("MiB") and 660 <= float(limit.split()[0]) <= 700  # DuckDB shows MiB
+    con = db.connect(None, memory="1GB")
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in ("953.6 MiB", "953.7 MiB")
+
+
+def test_cli_load_takes_the_memory_limit(tmp_path, capsys):
+    from unify_dash import cli
+    folder = write_workspace(tmp_path)
+    assert cli.main(["load", str(folder), "--db", str(tmp_path / "u.duckdb"), "--memory-limit", "512MB"]) == 0
+    assert cli.main(["load", str(folder), "--db", str(tmp_path / "v.duckdb"), "--memory-limit", "lots"]) == 1
+    assert "error: --memory-limit: 'lots' is not a memory size" in capsys.readouterr().err
