@@ -155,6 +155,8 @@ def _why_new_evaluation(con, ev, t: dt.datetime, own_generation: int | None, *, 
         return "data changed"
     if _version_at(con, t) != ev.version:
         return "settings version"
+    if ev.settings.expires_between(ev.as_of, t):
+        return "override expiry"
     moved = con.execute("SELECT count(*) FROM events WHERE type IN ('opt_out', 'opt_out_reversal') "
                         "AND occurred_at > ? AND occurred_at <= ?", [ev.as_of, t]).fetchone()[0]
     if moved:
