@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 import duckdb
 
 from unify_dash import engine
-from unify_dash.model.levels import parse_toggles
 from unify_dash.reports.playview import BUCKET_LABELS
 
 # Buckets of the Play (not of a node) that count contacts that go on, in funnel order: the other Play
@@ -111,27 +110,3 @@ def funnel(con: duckdb.DuckDBPyConnection, play_id: str, toggles: dict | None = 
             "contacts": now["contacts"], "toggles": now["toggles"],
             "segments": [{**asdict(s), "change": s.change} for s in segments(now, saved)]}
 
-
-def cli_funnel(args) -> int:
-    """``unify-dash funnel --play ID [--set EXCLUSION@LEVEL=on|off ...] [--json]``."""
-    import json
-
-    from unify_dash.store import db
-
-    con = db.connect(args.db, read_only=True)
-    try:
-        ev = engine.evaluation(con)
-        _, play = ev.play(args.play)
-        toggles = parse_toggles(args.set, play, ev.settings)
-        out = funnel(con, args.play, toggles)
-    finally:
-        con.close()
-    if args.json:
-        print(json.dumps(out, indent=2, default=str))
-        return 0
-    print(f"{out['play']['name']} (settings v{out['settings_version']}, as of {out['as_of']}):")
-    for s in out["segments"]:
-        indent = "  " * s["level"] + ("    " if s["kind"] == "reason" else "")
-        delta = f"  ({s['change']:+,} vs saved)" if out["toggles"] and s["change"] else ""
-        print(f"  {indent}{s['label']:<48} {s['value']:>10,}{delta}")
-    return 0

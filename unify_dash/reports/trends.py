@@ -24,7 +24,7 @@ SYNC_ACTIONS = ("data.load", "crm.sync")
 
 def _series(con, play_id: str | None, points: list[dt.datetime]) -> list[tuple]:
     """(t, exclusion_id, name, contacts) for every point ``t``."""
-    return con.execute(f"""
+    return con.execute("""
         WITH s AS (
             SELECT contact_id, play_id, node_id, "at", outcome, blocking,
                    lead("at") OVER (PARTITION BY contact_id, play_id, node_id ORDER BY "at", log_id) AS until_at
