@@ -6,6 +6,7 @@ other way round. Both evaluations are the engine's; the Play buckets are :func:`
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 
@@ -91,12 +92,32 @@ def _enrolled_contacts(con, ev, play_id: str) -> set[str]:
                                       "(SELECT unnest(?::INTEGER[]))", [gids.tolist()]).fetchall()}
 
 
+_FLIPS: collections.OrderedDict = collections.OrderedDict()  # the last few answers of :func:`flipped`
+_FLIPS_SIZE = 4
+
+
 def flipped(con: duckdb.DuckDBPyConnection, old: settings_mod.Settings, new: settings_mod.Settings,
             as_of: dt.datetime | None = None) -> list[dict]:
     """(contact_id, play_id, direction) of every contact whose outcome in a Play differs between the two
     settings, on the same data at ``as_of`` (default the workspace clock). Plays of one version only count
-    as all released (new Play) or all newly blocked (removed Play)."""
+    as all released (new Play) or all newly blocked (removed Play). The last few answers are kept per
+    database file, data generation and clock (a page of the list does not evaluate twice again)."""
     as_of = as_of or db.now(con)
+    where = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    if not where or not where[0]:  # an in-memory database: nothing names it, nothing is kept
+        return _flipped(con, old, new, as_of)
+    key = (where[0], db.generation(con), as_of, old.to_json(), new.to_json())
+    if key in _FLIPS:
+        _FLIPS.move_to_end(key)
+        return _FLIPS[key]
+    out = _flipped(con, old, new, as_of)
+    _FLIPS[key] = out
+    while len(_FLIPS) > _FLIPS_SIZE:
+        _FLIPS.popitem(last=False)
+    return out
+
+
+def _flipped(con, old: settings_mod.Settings, new: settings_mod.Settings, as_of: dt.datetime) -> list[dict]:
     ev_old = engine.evaluate(con, settings=old, as_of=as_of)
     ev_new = ev_old if new.to_json() == old.to_json() else engine.evaluate(con, settings=new, as_of=as_of)
     out = []

@@ -2,6 +2,8 @@
 between two settings versions with the contacts that flip. Each view is one call into
 ``unify_dash/reports/`` (the same function as its CLI verb); ``?view=`` deep-links a view."""
 
+import datetime as dt
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -116,9 +118,22 @@ def diff_view() -> None:
         st.info("Only one settings version is saved: apply a change (Play view, Exclusions) to compare two.")
         return
     labels = {v["version"]: _version_label(v) for v in vs}
+    by_date = st.toggle("Compare the versions in effect at two dates", key="rules.diff.by_date")
     c1, c2, c3 = st.columns([2, 2, 1])
-    a = c1.selectbox("From", list(labels), index=len(vs) - 2, format_func=labels.get, key="rules.diff.a")
-    b = c2.selectbox("To", list(labels), index=len(vs) - 1, format_func=labels.get, key="rules.diff.b")
+    if by_date:
+        first, now = vs[0]["effective_at"], ui.now()
+        da = c1.date_input("From (in effect at the end of)", value=first.date(), min_value=first.date(),
+                           max_value=now.date(), key="rules.diff.da")
+        db_ = c2.date_input("To (in effect at the end of)", value=now.date(), min_value=first.date(),
+                            max_value=now.date(), key="rules.diff.db")
+        def end_of(day) -> str:  # the end of that day, or now for today
+            return min(dt.datetime.combine(day, dt.time(23, 59, 59)), now).isoformat()
+
+        with ui.cursor() as cur:
+            a, b = settings_diff.resolve(cur, end_of(da))[0], settings_diff.resolve(cur, end_of(db_))[0]
+    else:
+        a = c1.selectbox("From", list(labels), index=len(vs) - 2, format_func=labels.get, key="rules.diff.a")
+        b = c2.selectbox("To", list(labels), index=len(vs) - 1, format_func=labels.get, key="rules.diff.b")
     direction = c3.selectbox("Contacts", [None, *settings_diff.DIRECTIONS], key="rules.diff.dir",
                              format_func=lambda d: {None: "all flipped", "released": "released",
                                                     "newly_blocked": "newly blocked"}[d])
