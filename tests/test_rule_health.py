@@ -306,3 +306,23 @@ def test_report_verbs_say_what_is_wrong(demo_db, capsys):
     assert "no settings version 9" in capsys.readouterr().err
     assert main(["funnel", "--play", "nope", "--db", str(demo_db)]) == 1
     assert "unknown play" in capsys.readouterr().err
+
+
+def test_the_scheduler_skips_a_contact_once_its_override_has_expired(con):
+    """The evaluation reused from tick to tick is renewed when an override's expiry falls in between."""
+    ws = small(con, [exclusion("ceo", CEO)])
+    settings.add_email_override(con, ADMIN, "ceo", "ann@acme.com", note="two hours", at=NOW - dt.timedelta(days=1),
+                                expires_at=NOW + dt.timedelta(hours=2))
+    db.set_clock(con, ws.now)
+    cat = ws.enrollment("c3", enrollment_id="e-cat")  # due in 1 h: evaluated while ann's override holds
+    ann = ws.enrollment("c1", enrollment_id="e-ann")
+    con.execute("UPDATE enrollments SET next_step_at = ? WHERE enrollment_id = ?", [NOW + dt.timedelta(hours=3), ann])
+    db.bump_generation(con)
+    assert forecast.forecast(con, until=NOW + dt.timedelta(hours=1))["decisions"] == {"send": 1}
+    assert forecast.forecast(con, until=NOW + dt.timedelta(hours=3))["decisions"] == {"send": 1, "skip": 1}
+    run_until(con, NOW + dt.timedelta(hours=4), tick=dt.timedelta(hours=1))
+    states = dict(con.execute("SELECT enrollment_id, coalesce(completion_reason, state) FROM enrollments "
+                              "WHERE enrollment_id IN (?, ?)", [cat, ann]).fetchall())
+    assert states[ann] == "excluded" and states[cat] != "excluded"
+    sends = con.execute("SELECT count(*) FROM events WHERE type = 'send' AND contact_id = 'c1'").fetchone()[0]
+    assert sends == 0
