@@ -26,6 +26,8 @@ KINDS = {
     "override_not_a_contact": "Override for an address that is no contact",
     "override_old": "Override older than the limit",
 }
+SHORT = {"matches_nobody": "Match nobody", "shadowed": "Shadowed", "never_acts": "Never act",
+         "override_not_a_contact": "Overrides of no contact", "override_old": "Old overrides"}
 
 
 @dataclass(frozen=True)

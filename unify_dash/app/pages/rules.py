@@ -29,8 +29,8 @@ def lint_view() -> None:
     st.caption(f"Settings v{version} in effect, checked against every contact: rules that match nobody, rules "
                "shadowed by others (turning them off releases nobody), rules on at one level but off at the "
                "other so they never act, and overrides that point at no contact or are old.")
-    days = st.number_input("Flag overrides older than (days)", min_value=0, max_value=3650,
-                           value=lint.DEFAULT_OVERRIDE_DAYS, step=30, key="rules.lint.days")
+    days = st.columns([1, 3])[0].number_input("Flag overrides older than (days)", min_value=0, max_value=3650,
+                                              value=lint.DEFAULT_OVERRIDE_DAYS, step=30, key="rules.lint.days")
     out = ui.cached(lint.lint, override_days=int(days))
     if not out["findings"]:
         st.success("No findings: every rule matches someone, acts somewhere and blocks someone alone; every "
@@ -38,14 +38,15 @@ def lint_view() -> None:
         return
     cols = st.columns(len(lint.KINDS))
     for col, (kind, label) in zip(cols, lint.KINDS.items(), strict=True):
-        col.metric(ui.md(label.split(":")[0]), ui.fmt_int(out["counts"][kind]), help=ui.md(label))
-    frame = pd.DataFrame([{"finding": lint.KINDS[f["kind"]].split(":")[0], "rule": f["name"], "detail": f["detail"],
-                           "contacts": f["contacts"] or None} for f in out["findings"]],
+        col.metric(ui.md(lint.SHORT[kind]), ui.fmt_int(out["counts"][kind]), help=ui.md(label))
+    frame = pd.DataFrame([{"finding": lint.SHORT[f["kind"]], "rule": f["name"], "detail": f["detail"],
+                           "contacts": ui.fmt_int(f["contacts"]) if f["contacts"] else ""} for f in out["findings"]],
                          columns=["finding", "rule", "detail", "contacts"])
     st.dataframe(frame, hide_index=True, width="stretch", key="rules.lint.table", column_config={
+        "finding": st.column_config.TextColumn(width="small"),
         "detail": st.column_config.TextColumn(width="large"),
-        "contacts": st.column_config.NumberColumn(help="Contacts a shadowed rule blocks (none alone)",
-                                                  format="localized")})
+        "contacts": st.column_config.TextColumn(help="Contacts a shadowed rule blocks (none alone)", width="small")})
+    st.caption("Hover a cell to read a long detail in full.")
 
 
 def overlap_view() -> None:
@@ -63,13 +64,14 @@ def overlap_view() -> None:
     st.caption("Over the Play's audience (not opted out). Blocks alone: contacts released if that exclusion "
                "alone were turned off. Click a column header to sort by it.")
     number = st.column_config.NumberColumn
+    share = [f"{x['alone_share']:.0%}" if x["alone_share"] is not None else "–" for x in rows]
     st.dataframe(pd.DataFrame([{"exclusion": x["name"], "matched": x["matched"], "blocking": x["blocking"],
-                                "blocks alone": x["blocks_alone"], "alone share": x["alone_share"]} for x in rows],
+                                "blocks alone": x["blocks_alone"], "alone share": s} for x, s in zip(rows, share, strict=True)],
                               columns=["exclusion", "matched", "blocking", "blocks alone", "alone share"]),
-                 hide_index=True, width="stretch", key="rules.overlap.table",
+                 hide_index=True, width="stretch", key="rules.overlap.table", height=38 + 35 * len(rows),
                  column_config={"matched": number(format="localized"), "blocking": number(format="localized"),
                                 "blocks alone": number(format="localized"),
-                                "alone share": number(format="percent", help="blocks alone / blocking")})
+                                "alone share": st.column_config.TextColumn(help="blocks alone / blocking")})
     m = out["matrix"]
     if m["ids"]:
         names = [ui.plot_text(n) for n in m["names"]]
