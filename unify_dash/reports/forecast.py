@@ -20,6 +20,16 @@ LABELS = {"skip": "skipped (never emailed)", "remove": "removed mid-sequence", "
           "continue": "sent (an exclusion applies but does not remove active contacts)"}
 
 
+def _reason_counts(stopped) -> Counter:
+    """Enrollments per reason of the stopped decisions (a decision with two exclusions counts twice)."""
+    out: Counter = Counter()
+    for reason, blocking in zip(stopped["reason"].to_numpy(dtype=object), stopped["blocking"].to_numpy(dtype=object),
+                                strict=True):
+        for r in _reasons({"reason": reason, "blocking": blocking}):
+            out[r] += 1
+    return out
+
+
 def _reasons(row) -> list[str]:
     if row["reason"] == "opted_out":
         return ["Opted out"]
@@ -37,20 +47,17 @@ def forecast(con: duckdb.DuckDBPyConnection, *, until: dt.datetime | None = None
     decided as of the workspace clock (the next run, one tick of the scheduler later)."""
     now = db.now(con)
     wanted = [state] if state else list(STATES)
-    ids = [r[0] for r in con.execute(
+    due = con.execute(
         "SELECT enrollment_id FROM enrollments WHERE state IN (SELECT unnest(?::VARCHAR[])) "
-        "AND next_step_at IS NOT NULL AND (?::TIMESTAMP IS NULL OR next_step_at <= ?) "
-        "ORDER BY next_step_at, enrollment_id", [wanted, until, until]).fetchall()]
+        "AND next_step_at IS NOT NULL AND (?::TIMESTAMP IS NULL OR next_step_at <= ?)",
+        [wanted, until, until]).df()["enrollment_id"]
     run_at = max(until, now) if until else now + DEFAULT_TICK
     ev = engine.evaluation(con, as_of=max(until, now) if until else now)
-    d = engine.send_decisions(con, ev, ids) if ids else engine.send_decisions(con, ev, [])
-    stopped = d[d["decision"].isin(["skip", "remove"])] if len(d) else d
-    by_reason: Counter = Counter()
-    by_sequence: Counter = Counter()
-    for _, row in stopped.iterrows():
-        for r in _reasons(row):
-            by_reason[r] += 1
-        by_sequence[row["sequence_id"]] += 1
+    d = engine.send_decisions(con, ev)  # every enrollment in one pass; those waiting kept below
+    d = d[d["enrollment_id"].isin(due)]
+    stopped = d[d["decision"].isin(["skip", "remove"])]
+    by_reason = _reason_counts(stopped)
+    by_sequence = Counter(stopped["sequence_id"].value_counts().to_dict())
     chosen = stopped if only_stopped else d
     page = chosen.iloc[offset:] if limit is None else chosen.iloc[offset:offset + limit]
     emails = {}

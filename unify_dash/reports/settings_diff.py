@@ -118,8 +118,14 @@ def flipped(con: duckdb.DuckDBPyConnection, old: settings_mod.Settings, new: set
 
 
 def _flipped(con, old: settings_mod.Settings, new: settings_mod.Settings, as_of: dt.datetime) -> list[dict]:
-    ev_old = engine.evaluate(con, settings=old, as_of=as_of)
-    ev_new = ev_old if new.to_json() == old.to_json() else engine.evaluate(con, settings=new, as_of=as_of)
+    current = engine.evaluation(con, as_of=as_of)  # cached: the version in effect is not evaluated again
+
+    def evaluated(s: settings_mod.Settings):
+        same = s.in_force_at(as_of).to_json() == current.settings.to_json()
+        return current if same else engine.evaluate(con, settings=s, as_of=as_of)
+
+    ev_old = evaluated(old)
+    ev_new = ev_old if new.to_json() == old.to_json() else evaluated(new)
     out = []
     plays = list(dict.fromkeys([p.id for p in old.plays] + [p.id for p in new.plays]))
     for pid in plays:
