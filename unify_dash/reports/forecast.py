@@ -9,6 +9,7 @@ import datetime as dt
 from collections import Counter
 
 import duckdb
+import numpy as np
 
 from unify_dash import engine
 from unify_dash.model import states
@@ -18,6 +19,31 @@ from unify_dash.store import db
 STATES = ("queued", "active")
 LABELS = {"skip": "skipped (never emailed)", "remove": "removed mid-sequence", "send": "sent",
           "continue": "sent (an exclusion applies but does not remove active contacts)"}
+
+
+_KEPT: dict = {}  # the last decisions, per database file, data generation, clock and question
+
+
+def _decided(con, wanted: list[str], until: dt.datetime | None, now: dt.datetime):
+    """(evaluation, decisions of the waiting steps, the stopped ones); the last answer is kept so the
+    pages of a list do not decide every enrollment again."""
+    where = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    key = (where[0] if where else None, db.generation(con), now, tuple(wanted), until)
+    if key[0] and key in _KEPT:
+        return _KEPT[key]
+    due = con.execute(
+        "SELECT enrollment_id FROM enrollments WHERE state IN (SELECT unnest(?::VARCHAR[])) "
+        "AND next_step_at IS NOT NULL AND (?::TIMESTAMP IS NULL OR next_step_at <= ?)",
+        [wanted, until, until]).df()["enrollment_id"]
+    ev = engine.evaluation(con, as_of=max(until, now) if until else now)
+    d = engine.send_decisions(con, ev)  # every enrollment in one pass; those waiting kept below
+    waiting = set(due.tolist())  # a set of Python strings: far faster than Series.isin on Arrow strings
+    d = d[np.fromiter((e in waiting for e in d["enrollment_id"].to_numpy(dtype=object)), dtype=bool, count=len(d))]
+    stopped = d[np.isin(d["decision"].to_numpy(dtype=object), ["skip", "remove"])]
+    if key[0]:
+        _KEPT.clear()
+        _KEPT[key] = (ev, d, stopped)
+    return ev, d, stopped
 
 
 def _reason_counts(stopped) -> Counter:
@@ -47,15 +73,8 @@ def forecast(con: duckdb.DuckDBPyConnection, *, until: dt.datetime | None = None
     decided as of the workspace clock (the next run, one tick of the scheduler later)."""
     now = db.now(con)
     wanted = [state] if state else list(STATES)
-    due = con.execute(
-        "SELECT enrollment_id FROM enrollments WHERE state IN (SELECT unnest(?::VARCHAR[])) "
-        "AND next_step_at IS NOT NULL AND (?::TIMESTAMP IS NULL OR next_step_at <= ?)",
-        [wanted, until, until]).df()["enrollment_id"]
     run_at = max(until, now) if until else now + DEFAULT_TICK
-    ev = engine.evaluation(con, as_of=max(until, now) if until else now)
-    d = engine.send_decisions(con, ev)  # every enrollment in one pass; those waiting kept below
-    d = d[d["enrollment_id"].isin(due)]
-    stopped = d[d["decision"].isin(["skip", "remove"])]
+    ev, d, stopped = _decided(con, wanted, until, now)
     by_reason = _reason_counts(stopped)
     by_sequence = Counter(stopped["sequence_id"].value_counts().to_dict())
     chosen = stopped if only_stopped else d
