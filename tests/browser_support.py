@@ -127,7 +127,8 @@ def screenshot(page, path: Path, *, max_height: int = 9000) -> None:
 
 
 PAGES = {"play": "Play view", "metrics": "Metrics", "contact": "Contact", "exclusions": "Exclusions & rulesets",
-         "logs": "Execution logs", "replies": "Opt-out replies", "crm": "CRM sync", "data": "Data"}
+         "logs": "Execution logs", "replies": "Opt-out replies", "crm": "CRM sync", "data": "Data",
+         "rules": "Rule health", "trends": "Trends & forecast"}
 
 
 def screenshot_all(url: str, page, out: Path, *, email: str | None = None, prefix: str = "") -> list[Path]:

@@ -30,6 +30,7 @@ from browser_support import (
 from unify_dash import engine
 from unify_dash.io import demo
 from unify_dash.io.load import load_workspace
+from unify_dash.reports import funnelview
 from unify_dash.store import db
 
 pytestmark = pytest.mark.browser
@@ -87,7 +88,10 @@ def scenario(chromium, tmp_path_factory) -> dict:
         what_if = engine.impact(ev, play.id, {(x["id"], "organisation", None): False})
         email = engine.drilldown(con, ev, play.id, "blocks_alone", node_id=node["id"], exclusion_id=x["id"],
                                  limit=1)["rows"][0]["email"]
+        segs = funnelview.segments(saved)
+        seg = next(i for i, sg in enumerate(segs) if sg.key == funnelview.segment_key("not_enrolled", node["id"], x["id"]))
         return {"db": path, "play": play.id, "node_index": k, "exclusion": x,
+                "segment": {"index": seg, "value": segs[seg].value, "count": len(segs)},
                 "saved_node": node["not_enrolled"], "what_if_node": what_if["nodes"][k]["not_enrolled"],
                 "not_enrolled": saved["not_enrolled"], "email": email}
     finally:
@@ -127,6 +131,27 @@ def test_toggle_an_exclusion_and_see_the_count_change(app, scenario):
     page.get_by_text("Apply 1 change").first.wait_for()
     no_exception(page)
     screenshot(page, SHOTS / "flow-1-toggle.png")
+
+
+def test_a_funnel_segment_opens_its_contacts(app, scenario):
+    url, page = app
+    page.goto(f"{url}/play?play={scenario['play']}")
+    wait_ready(page, "Play view", timeout=PAGE_TIMEOUT)
+    seg, x = scenario["segment"], scenario["exclusion"]
+    bars = page.locator("[data-testid='stPlotlyChart'] g.trace.bars").last.locator("g.point")
+    assert bars.count() == seg["count"]
+    bars.nth(seg["index"]).locator("path").click(force=True)
+    n = seg["value"]
+    heading = page.locator("h3").filter(has_text=x["name"]).filter(has_text=f": {n:,} contact")
+    heading.first.wait_for(timeout=PAGE_TIMEOUT)
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    heading.first.scroll_into_view_if_needed()
+    table = page.locator("[data-testid='stDataFrame']").last.locator("table[role='grid']")
+    assert int(table.get_attribute("aria-rowcount")) == min(n, 50) + 1
+    if n > 50:
+        page.get_by_text(f"of {n:,}").first.wait_for()
+    no_exception(page)
+    screenshot(page, SHOTS / "flow-0-funnel-segment.png")
 
 
 def test_click_not_enrolled_and_see_the_contacts_with_reasons(app, scenario):

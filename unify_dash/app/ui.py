@@ -50,6 +50,8 @@ PAGE_FILES: dict[str, tuple[str, str, str]] = {
     "replies": ("unify_dash/app/pages/replies.py", "Opt-out replies", ":material/mark_email_unread:"),
     "crm": ("unify_dash/app/pages/crm.py", "CRM sync", ":material/sync_alt:"),
     "data": ("unify_dash/app/pages/data.py", "Data", ":material/upload_file:"),
+    "rules": ("unify_dash/app/pages/rules.py", "Rule health", ":material/health_and_safety:"),
+    "trends": ("unify_dash/app/pages/trends.py", "Trends & forecast", ":material/monitoring:"),
 }
 
 

@@ -42,6 +42,13 @@ COMMANDS = {
     "export-lake": "unify_dash.io.lake:cli_export_lake",
     "upgrade": "unify_dash.store.db:cli_upgrade",
     "crm": "unify_dash.cli.crm:cli_crm",
+    "funnel": "unify_dash.cli.reports:cli_funnel",
+    "overlap": "unify_dash.cli.reports:cli_overlap",
+    "lint": "unify_dash.cli.reports:cli_lint",
+    "settings-diff": "unify_dash.cli.reports:cli_settings_diff",
+    "overrides": "unify_dash.cli.reports:cli_overrides",
+    "trends": "unify_dash.cli.reports:cli_trends",
+    "forecast": "unify_dash.cli.reports:cli_forecast",
 }
 
 
@@ -138,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("upgrade", help="add the columns a database made by an older unify-dash lacks")
     p.add_argument("--db", default=str(DEFAULT_DB))
     p.add_argument("--json", action="store_true")
+    from unify_dash.cli import reports as report_verbs  # the read-only reports (cli/reports.py)
+
+    report_verbs.add_parsers(sub, str(DEFAULT_DB))
     return parser
 
 
@@ -193,6 +203,7 @@ def _action_verbs(sub) -> None:
     q.add_argument("exclusion", help="exclusion id")
     q.add_argument("email")
     q.add_argument("--note", required=True, help="why (kept with the settings change)")
+    q.add_argument("--expires", help="ISO time from which the override stops applying (default: never)")
     _who(q)
     p = sub.add_parser("history", help="a contact's events, execution log and audit rows")
     p.add_argument("email")

@@ -68,9 +68,13 @@ def cli_enroll(args) -> int:
 
 
 def cli_override_add(args) -> int:
-    """``unify-dash override add EXCLUSION EMAIL --note TEXT``."""
+    """``unify-dash override add EXCLUSION EMAIL --note TEXT [--expires T]``."""
+    expires = (db.parse_timestamp(args.expires, "--expires", "an ISO timestamp like 2027-01-31T00:00")
+               if getattr(args, "expires", None) else None)
+
     def add(con, who):
-        version = settings_mod.add_email_override(con, who, args.exclusion, args.email, note=args.note)
+        version = settings_mod.add_email_override(con, who, args.exclusion, args.email, note=args.note,
+                                                  expires_at=expires)
         effective = con.execute("SELECT effective_at FROM settings_versions WHERE version = ?", [version]).fetchone()[0]
         return {"exclusion": args.exclusion, "email": args.email.strip().lower(), "version": version,
                 "effective_at": effective}

@@ -469,6 +469,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, *, settings: Settings | None = None
     as_of = _as_of(con, as_of)
     if settings is None:
         version, settings = settings_mod.settings_at(con, as_of)
+    settings = settings.in_force_at(as_of)  # expired "Email is not" overrides no longer apply
     generation = db.generation(con)
     instance = _instance(con)
     with _eval_lock(instance):

@@ -315,6 +315,7 @@ def evaluate_lake(lake: Lake, *, settings: Settings | None = None, version: int 
     as_of = evaluator._as_of(ctl, as_of)
     if settings is None:
         version, settings = settings_mod.settings_at(ctl, as_of)
+    settings = settings.in_force_at(as_of)  # expired "Email is not" overrides no longer apply
     res = SparkExecutor(lake).run(settings, as_of)
     return evaluator.from_groups(settings, version, as_of, db.generation(ctl), lake.token, res, started)
 

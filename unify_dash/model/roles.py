@@ -37,10 +37,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 # pages each role sees (the UI hides the others; writes are checked by `require` regardless)
 PAGES: dict[str, tuple[str, ...]] = {
-    "revops": ("play", "metrics", "contact", "exclusions", "logs", "replies", "crm", "data"),
-    "manager": ("metrics", "play", "contact", "logs"),
-    "support": ("contact", "replies", "logs", "crm"),
-    "admin": ("play", "metrics", "contact", "exclusions", "logs", "replies", "crm", "data"),
+    "revops": ("play", "metrics", "contact", "exclusions", "rules", "trends", "logs", "replies", "crm", "data"),
+    "manager": ("metrics", "play", "trends", "contact", "logs"),
+    "support": ("contact", "replies", "logs", "crm", "rules"),
+    "admin": ("play", "metrics", "contact", "exclusions", "rules", "trends", "logs", "replies", "crm", "data"),
 }
 
 

@@ -56,10 +56,17 @@ class Exclusion:
     remove_from_active_sequences: bool = False
     filters: tuple[dict, ...] = ()
     description: str = ""
+    # address of an "Email is not" override -> when it stops applying (ISO timestamp, workspace clock)
+    override_expiry: dict[str, str] = field(default_factory=dict)
 
     @property
     def company_wide(self) -> bool:
         return self.scope == "company"
+
+    def expiry(self, address: str) -> dt.datetime | None:
+        """When the "Email is not ``address``" override of this exclusion stops applying (None: never)."""
+        value = self.override_expiry.get(address)
+        return None if value is None else _expiry_time(value)
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,8 @@ class Settings:
                  "criteria": e.criteria, "filters": list(e.filters)}
             if e.description:
                 d["description"] = e.description
+            if e.override_expiry:
+                d["override_expiry"] = dict(e.override_expiry)
             return d
 
         return {
@@ -190,6 +199,27 @@ class Settings:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+    # -- override expiry (the engine evaluates :meth:`in_force_at`) --------------------------------
+    def expiries(self) -> list[tuple[str, str, dt.datetime]]:
+        """(exclusion id, address, expires at) of every override with an expiry."""
+        return [(e.id, a, _expiry_time(t)) for e in self.exclusions for a, t in e.override_expiry.items()]
+
+    def expires_between(self, after: dt.datetime, until: dt.datetime) -> bool:
+        """True when an override's expiry falls in (after, until]: an evaluation at ``after`` is stale."""
+        return any(after < t <= until for _x, _a, t in self.expiries())
+
+    def in_force_at(self, when: dt.datetime) -> Settings:
+        """These settings as they apply at ``when``: an "Email is not" override whose expiry has come no
+        longer lets its contact through (its filter is left out). ``self`` when nothing has expired."""
+        expired = {(x, a) for x, a, t in self.expiries() if t <= when}
+        if not expired:
+            return self
+        doc = self.to_dict()
+        for e in doc["exclusions"]:
+            e["filters"] = [f for f in e["filters"]
+                            if not (vocabulary.is_email_is_not(f) and (e["id"], f.get("value")) in expired)]
+        return parse_settings(doc)
 
     # -- edits (each returns a new Settings; nothing is saved until save_version) -------------------
     def with_exclusion(self, exclusion: Exclusion) -> Settings:
@@ -213,7 +243,15 @@ def exclusion_to_dict(e: Exclusion) -> dict:
          "filters": [copy.deepcopy(f) for f in e.filters]}
     if e.description:
         d["description"] = e.description
+    if e.override_expiry:
+        d["override_expiry"] = dict(e.override_expiry)
     return d
+
+
+def _expiry_time(value: str) -> dt.datetime:
+    """An override expiry as a naive UTC timestamp (the workspace clock's form)."""
+    t = dt.datetime.fromisoformat(str(value))
+    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
 
 
 # --- parsing & validation --------------------------------------------------------------------------
@@ -270,6 +308,13 @@ def _reference_problems(doc: dict) -> list[tuple[str, str]]:
                 out.append((f"plays[{i}].nodes[{j}].sequence", f"unknown sequence {seq!r}"))
         node_ids = [(j, {"id": n.get("id") or f"{p.get('id')}-{j + 1}"}) for j, n in nodes]
         out += _id_problems(node_ids, f"plays[{i}].nodes")
+    for i, e in exclusions:
+        for address, when in (e.get("override_expiry") or {}).items() if isinstance(e.get("override_expiry"), dict) else ():
+            try:
+                _expiry_time(when)
+            except (TypeError, ValueError):
+                out.append((f"exclusions[{i}].override_expiry.{address}",
+                            f"expected an ISO timestamp such as 2027-01-31T00:00, got {when!r}"))
     return out
 
 
@@ -289,6 +334,7 @@ def parse_settings(doc: dict) -> Settings:
         exclude_from_sequences=e.get("exclude_from_sequences", True),
         remove_from_active_sequences=e.get("remove_from_active_sequences", False),
         filters=tuple(e.get("filters") or ()), description=e.get("description") or "",
+        override_expiry=dict(e.get("override_expiry") or {}),
     ) for e in doc.get("exclusions") or [])
     rulesets = tuple(Ruleset(id=r["id"], name=r.get("name") or r["id"], exclusions=dict(r.get("exclusions") or {}))
                      for r in doc.get("rulesets") or [])
@@ -445,12 +491,13 @@ def apply(con: duckdb.DuckDBPyConnection, actor, new: Settings, *, note: str,
 
 
 def add_email_override(con: duckdb.DuckDBPyConnection, actor, exclusion_id: str, address: str, *, note: str,
-                       at: dt.datetime | None = None) -> int:
+                       at: dt.datetime | None = None, expires_at: dt.datetime | None = None) -> int:
     """Add the filter "Email is not <address>" to an exclusion, letting that one contact through.
 
     Role ``override.add`` (support may do this, unlike other settings changes). Builds on the
     newest saved version (pending or not), saves a new version that takes effect after the
-    propagation delay, audits. Returns the version number.
+    propagation delay, audits. ``expires_at``: the override stops applying then (``override_expiry``).
+    Returns the version number.
     """
     from unify_dash.model import roles
     from unify_dash.model.vocabulary import email_is_not
@@ -468,10 +515,17 @@ def add_email_override(con: duckdb.DuckDBPyConnection, actor, exclusion_id: str,
     rule = email_is_not(address)
     if rule in exclusion.filters:
         raise ValidationError(f"{exclusion.name} already has the filter Email is not {rule['value']}")
-    new = base.with_exclusion(Exclusion(**{**exclusion.__dict__, "filters": (*exclusion.filters, rule)}))
+    expiry = dict(exclusion.override_expiry)
+    if expires_at is not None:
+        if expires_at <= (at or db.now(con)):
+            raise ValidationError(f"the expiry {expires_at:%Y-%m-%d %H:%M} is not in the future")
+        expiry[rule["value"]] = expires_at.isoformat(timespec="minutes")
+    new = base.with_exclusion(Exclusion(**{**exclusion.__dict__, "filters": (*exclusion.filters, rule),
+                                           "override_expiry": expiry}))
     with db.transaction(con):
         version = save_version(con, new, actor=actor.name, note=note.strip(), at=at)
         db.bump_generation(con)
         roles.audit(con, actor, "override.add", rule["value"],
-                    {"exclusion": exclusion_id, "version": version, "note": note.strip()}, at=at)
+                    {"exclusion": exclusion_id, "version": version, "note": note.strip(),
+                     **({"expires_at": expiry[rule["value"]]} if expires_at is not None else {})}, at=at)
     return version

@@ -118,6 +118,10 @@ EXCLUSION = _object("An exclusion: who must not be emailed, and at which levels 
     "exclude_from_sequences": _flag("The organisation-level toggle: off means it blocks no sequence.", True),
     "remove_from_active_sequences": _flag("On: contacts who start matching mid-sequence are removed. Off: "
                                           "only new enrollments are blocked.", False),
+    "override_expiry": {"type": ["object", "null"], "additionalProperties": {"type": "string", "maxLength": 40},
+                        "x-keys": "email addresses of 'Email is not' filters",
+                        "description": "Address -> ISO timestamp: from then on that 'Email is not' override "
+                                       "no longer lets its contact through (the engine leaves it out)."},
 }, required=("id", "criteria"))
 
 RULESET = _object("A named set of exclusion toggles that sequences use.", {

@@ -532,8 +532,8 @@ def _evaluate_for(con, run: _Run, t: dt.datetime, summary: dict) -> str | None:
     """Bring the run's evaluation to as of ``t``. Returns why Play entry must run over every contact
     (None: only time moved).
 
-    The first tick, an outside write (the data generation is not the one this run left) or a new
-    settings version: a full evaluation. Otherwise only time moved, and the evaluation is advanced:
+    The first tick, an outside write (the data generation is not the one this run left), a new
+    settings version or an override that expires in between: a full evaluation. Otherwise only time moved, and the evaluation is advanced:
     the contacts whose relative dates flip or whose opt-outs moved are recomputed
     (:func:`unify_dash.engine.incremental.advance`), which gives what a full evaluation as of ``t``
     gives. An opt-out recorded in between also makes Play entry run over everyone."""
@@ -544,9 +544,11 @@ def _evaluate_for(con, run: _Run, t: dt.datetime, summary: dict) -> str | None:
         why = "data changed"
     elif _version_at(con, t) != ev.version:
         why = "settings version"
+    elif ev.settings.expires_between(ev.as_of, t):
+        why = "override expiry"
     else:
         why = "opt-out events" if _opt_outs_moved(con, ev.as_of, t) else None
-    if why in ("first tick", "data changed", "settings version") or not INCREMENTAL:
+    if why in ("first tick", "data changed", "settings version", "override expiry") or not INCREMENTAL:
         run.ev = engine.evaluate(con, as_of=t, ordered=False)
         summary["evaluations"] += 1
         summary["evaluation_reasons"][why or "time moved"] += 1

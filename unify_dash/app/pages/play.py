@@ -3,11 +3,10 @@ exclusion at each level (audience, organisation, ruleset). Toggling never touche
 "Apply" saves the toggles as a settings change with a note, pending until it takes effect."""
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from unify_dash import engine
-from unify_dash.app import ui
+from unify_dash.app import funnel_chart, ui
 from unify_dash.model import roles, settings
 from unify_dash.model.levels import with_toggles
 from unify_dash.reports import playview
@@ -34,15 +33,6 @@ def toggle_key(play: str, exclusion_id: str, level: str, target: str | None) -> 
 def select(bucket: str, node_id: str | None = None, exclusion_id: str | None = None) -> None:
     st.session_state["play.sel"] = {"play": play_id, "bucket": bucket, "node_id": node_id,
                                     "exclusion_id": exclusion_id}
-
-
-def on_chart_select() -> None:
-    points = (st.session_state.get("play.chart") or {}).get("selection", {}).get("points", [])
-    if points:
-        data = points[0].get("customdata")
-        data = data[0] if isinstance(data, (list, tuple)) else data
-        bucket, _, node = str(data).partition("|")
-        select(bucket, node or None)
 
 
 def on_table_select() -> None:
@@ -104,20 +94,7 @@ def flow(saved: dict, imp: dict, toggles: dict, label: str) -> None:
             show(row[1], by_node[("not_enrolled", n["id"])], "Not Enrolled")
             show(row[2], by_node[("enrolled", n["id"])], "Enrolled")
 
-    fig = go.Figure()
-    names = [ui.plot_text(s.label) for s in steps]
-    custom = [f"{s.bucket}|{s.node_id or ''}" for s in steps]
-    fig.add_bar(y=names, x=[s.value for s in playview.flow_steps(saved)], orientation="h", name="saved",
-                marker_color="#b8c2cc", customdata=custom, hovertemplate="%{y}: %{x:,} (saved)<extra></extra>")
-    if toggles:
-        fig.add_bar(y=names, x=[s.value for s in steps], orientation="h", name="what-if", marker_color="#1f77b4",
-                    customdata=custom, hovertemplate="%{y}: %{x:,} (what-if)<extra></extra>")
-    fig.update_layout(barmode="group", height=90 + 36 * len(steps) * (2 if toggles else 1),
-                      margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(autorange="reversed"),
-                      legend=dict(orientation="h", y=1.05), clickmode="event+select")
-    st.plotly_chart(fig, key="play.chart", on_select=on_chart_select, selection_mode="points",
-                    config={"displayModeBar": False})
-    st.caption("Click a bar or a List button to see the contacts behind a count.")
+    funnel_chart.show(saved, imp, bool(toggles), "play.chart", select)
 
 
 def exclusions_table(imp: dict) -> None:
