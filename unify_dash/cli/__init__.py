@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument("--format", choices=["csv", "parquet"], default="csv",
                    help="file format of the records (default csv)")
+    p.add_argument("--db", help="also build this database: the workspace as of an hour before the demo clock, "
+                                "loaded, then the scheduler run up to the clock (its execution log; make run)")
 
     p = sub.add_parser("load", help="load a workspace folder (or CRM export folder) into the database")
     p.add_argument("dir", help="workspace folder")
@@ -131,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Verbs that may create their database file; every other verb with --db needs an existing one (and
 # says "no database at ..." instead of creating an empty file).
-CREATES_DB = frozenset({"load"})
+CREATES_DB = frozenset({"load", "demo"})
 
 
 def _os_message(err: OSError) -> str:

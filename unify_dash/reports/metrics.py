@@ -346,6 +346,27 @@ def execution_log(con: duckdb.DuckDBPyConnection, *, play_id: str | None = None,
     return {"total": total, "rows": rows}
 
 
+def log_display(rows: pd.DataFrame, cfg: settings.Settings) -> pd.DataFrame:
+    """Execution-log rows as a page shows them: Play, node and sequence by name, the outcome by its
+    label (:data:`states.LOG_OUTCOMES`), no internal id and no "None"."""
+    plays = {p.id: p for p in cfg.plays}
+    seqs = {q.id: q.name for q in cfg.sequences}
+
+    def node_name(play, node):
+        p = plays.get(play)
+        n = next((n for n in p.nodes if n.id == node), None) if p else None
+        return (n.name or seqs.get(n.sequence, n.sequence)) if n else (node or "")
+
+    out = rows.drop(columns=[c for c in ("log_id",) if c in rows.columns]).copy()
+    out["node"] = [node_name(p, n) for p, n in zip(out["play"], out["node"], strict=True)]
+    out["play"] = [plays[p].name if p in plays else (p or "") for p in out["play"]]
+    out["sequence"] = [seqs.get(q, q) if q else "" for q in out["sequence"]]
+    out["outcome"] = [states.label(states.LOG_OUTCOMES, o) for o in out["outcome"]]
+    out["blocking_criteria"] = out["blocking_criteria"].fillna("")
+    out["step"] = out["step"].astype("Int64")
+    return out
+
+
 # --- small look-ups for pages ----------------------------------------------------------------------
 
 

@@ -269,9 +269,11 @@ with tab_log:
         log = metrics.execution_log(cur, email=email, limit=200)
     st.caption(f"Every enrollment attempt and send-time check for this contact ({ui.plural(log['total'], 'row')}, "
                "newest first).")
-    st.dataframe(log["rows"].drop(columns=["email", "log_id"]), hide_index=True, width="stretch", key="contact.log",
+    st.dataframe(metrics.log_display(log["rows"], cfg).drop(columns=["email"]), hide_index=True, width="stretch",
+                 key="contact.log",
                  column_config={"at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
-                                "blocking_criteria": st.column_config.TextColumn(width="large")})
+                                "blocking_criteria": st.column_config.TextColumn("Blocking criteria", width="large"),
+                                "settings_version": st.column_config.NumberColumn("Settings", format="v%d")})
 
 with tab_hist:
     with ui.cursor() as cur:
