@@ -262,3 +262,43 @@ def test_no_request_leaves_for_another_host_and_links_show_as_text(naughty_app):
     hosts = {urlsplit(r).netloc for r in requests}
     assert hosts == {urlsplit(url).netloc}, [r for r in requests if not r.startswith(url)]
     print(f"browser: {len(visited)} pages, {len(requests)} requests, hosts {sorted(hosts)}")
+
+
+# --- the walkthrough's dead ends (issue 16) ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_app(app, scenario):
+    """The app in local mode (no UNIFY_ROLE: the sidebar's role picker), a second context of the module's browser."""
+    context = app[1].context.browser.new_context(viewport={"width": 1440, "height": 1000})
+    with streamlit_server(scenario["db"], role=None, timeout=120) as url:
+        page = context.new_page()
+        page.set_default_timeout(PAGE_TIMEOUT)
+        try:
+            yield url, page
+        finally:
+            context.close()
+
+
+def nav_titles(page) -> list[str]:
+    return [t.split("\n")[-1].strip() for t in page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()]
+
+
+def test_switching_role_rebuilds_the_sidebar_at_once(local_app):
+    url, page = local_app
+    page.goto(f"{url}/data")
+    wait_ready(page, "Data", timeout=PAGE_TIMEOUT)
+    assert len(nav_titles(page)) == len(PAGES)
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").click()
+    page.get_by_role("option", name="manager").click()
+    page.get_by_text("not available to the manager role").first.wait_for()
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    assert "/data" in page.url  # no bounce: the page says why
+    assert nav_titles(page) == [PAGES[k] for k in ("metrics", "play", "contact", "logs")]
+    assert "· manager" in page.locator("[data-testid='stSidebarUserContent']").inner_text()
+    page.locator("[data-testid='stSidebarNav'] a").filter(has_text="Execution logs").click()
+    wait_ready(page, "Execution logs", timeout=PAGE_TIMEOUT)
+    assert "· manager" in page.locator("[data-testid='stSidebarUserContent']").inner_text()
+    assert len(nav_titles(page)) == 4
+    no_exception(page)
+    screenshot(page, SHOTS / "flow-4-role-switch.png")

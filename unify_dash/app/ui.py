@@ -37,6 +37,7 @@ USER_ENV = "UNIFY_USER"
 ROLE_ENV = "UNIFY_ROLE"
 DEFAULT_SIGNED_IN_ROLE = "manager"
 PAGE_SIZE = 50
+ROLE_KEY = "ui.role.chosen"  # the local-mode role (the sidebar picker writes it)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -154,7 +155,7 @@ def actor() -> roles.Actor:
     pinned = os.environ.get(ROLE_ENV)
     if pinned:
         return roles.Actor(name, pinned)
-    return roles.Actor(name, st.session_state.get("ui.role", "revops"))
+    return roles.Actor(name, st.session_state.get(ROLE_KEY) or st.session_state.get("ui.role", "revops"))
 
 
 def server_address() -> str | None:
