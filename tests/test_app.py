@@ -345,6 +345,63 @@ def test_bulk_unenroll_from_a_list_with_progress(writer):
     assert metrics.count(writer, "state", "unenrolled", scope) >= active
 
 
+def test_bulk_unenroll_by_filter_matches_the_filtered_list(writer):
+    """Filter an enrollment list by a condition of the rule vocabulary, then unenroll every queued or
+    active one it keeps: the same domain function and filter as ``unify-dash unenroll --filter``."""
+    play, node, _ = blocking_case(writer)
+    scope = Scope(play_id=play, node_id=node["id"])
+    rows = metrics.contacts(writer, "state", "enrolled", scope, limit=None)["rows"]
+    live = rows[rows["state"].isin(["queued", "active"])]
+    if live.empty:
+        pytest.skip("no queued or active enrollment at this node of the demo")
+    domain = live["company"].dropna().value_counts().index[0]
+    condition = {"field": "company_domain", "op": "equals", "value": domain}
+    expected = metrics.contacts(writer, "state", "enrolled", scope, limit=0, contact_filter=condition)["total"]
+    unenrollable = int(((rows["company"] == domain) & rows["state"].isin(["queued", "active"])).sum())
+    at = open_app("metrics")
+    at.selectbox(key="metrics.play").set_value(play).run()
+    at.selectbox(key=f"metrics.node.{play}").set_value(node["id"]).run()
+    at.button(key="metrics.head.enrolled").click().run()
+    at.toggle(key="metrics.filter.enrolled.on").set_value(True).run()
+    at.selectbox(key="metrics.filter.enrolled.field").set_value("company_domain").run()
+    at.selectbox(key="metrics.filter.enrolled.op.company_domain").set_value("equals").run()
+    at.text_input(key="metrics.filter.enrolled.text.company_domain.equals").input(domain).run()
+    assert_ok(at)
+    assert list_total(at) == expected and len(list_table(at)) == min(expected, 50)
+    at.button(key="metrics.unenroll.all").click().run()
+    at.button(key="metrics.unenroll.go").click().run()
+    assert_ok(at)
+    assert f"Unenrolled {unenrollable} enrollment" in texts(at)
+    left = metrics.contacts(writer, "state", "enrolled", scope, limit=None, contact_filter=condition)["rows"]
+    assert not left["state"].isin(["queued", "active"]).any()
+
+
+def test_a_list_link_opens_its_list_and_an_unknown_play_says_so(reader):
+    play, node, x = blocking_case(reader)
+    at = open_app(role="revops")
+    at.query_params["play"] = play
+    at.query_params["list"] = f"blocking:{node['id']}:{x['id']}"
+    at.switch_page(PAGE["play"]).run()
+    assert_ok(at)
+    ev = engine.evaluation(reader)
+    want = engine.drilldown(reader, ev, play, "blocking", node_id=node["id"], exclusion_id=x["id"], limit=0)["total"]
+    assert list_total(at) == want
+    at.button(key=f"play.show.not_enrolled.{node['id']}").click().run()
+    assert at.query_params["list"] == [f"not_enrolled:{node['id']}"] or at.query_params["list"] == \
+        f"not_enrolled:{node['id']}"
+    for page in ("play", "metrics"):
+        at = open_app(role="revops")
+        at.query_params["play"] = "no_such_play"
+        at.switch_page(PAGE[page]).run()
+        assert_ok(at)
+        assert "No Play no_such_play in the settings in effect" in texts(at)
+    at = open_app(role="revops")
+    at.query_params["play"] = play
+    at.query_params["list"] = "nonsense"
+    at.switch_page(PAGE["play"]).run()
+    assert "list is not shown" in texts(at)
+
+
 # --- Contact ------------------------------------------------------------------------------------------------------
 
 

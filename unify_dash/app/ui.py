@@ -455,3 +455,41 @@ def contact_list(fetch: Callable[[int, int | None], pd.DataFrame], total: int, k
     st.download_button(f"Export {plural(total, 'row')} as CSV", lambda: list_csv(fetch(0, export_limit)), file_name=file_name, mime="text/csv",
                        icon=":material/download:", key=f"{key}.csv", on_click="ignore", disabled=total == 0)
     return state, frame, offset
+
+
+# --- a contact filter (one condition of the rule vocabulary) ----------------------------------------------------
+
+
+def contact_filter(key: str) -> dict | None:
+    """One condition of the rule vocabulary (field, operator, value) over a list's contacts, or
+    ``None`` while it is off: the filter the list and its bulk action share. Bad values are shown
+    by the domain's check (``ValidationError``), not here."""
+    from unify_dash.model import vocabulary
+
+    fields = [f for f in vocabulary.FIELDS.values() if f.entity in ("contact", "company")]
+    c0, c1, c2, c3 = st.columns([0.8, 1.4, 1.4, 1.6], vertical_alignment="bottom")
+    on = c0.toggle("Filter", key=f"{key}.on", help="Keep the contacts that match one condition (docs/rules.md)")
+    field = c1.selectbox("Field", [f.name for f in fields], key=f"{key}.field", disabled=not on,
+                         format_func=lambda n: vocabulary.FIELDS[n].label)
+    ops = [o.name for o in vocabulary.operators_for(field)]
+    op = c2.selectbox("Operator", ops, key=f"{key}.op.{field}", disabled=not on,
+                      format_func=lambda n: vocabulary.OPERATORS[n].label)
+    kind, ftype = vocabulary.OPERATORS[op].value, vocabulary.FIELDS[field].type
+    cond: dict = {"field": field, "op": op}
+    if kind == "none":
+        c3.caption("no value")
+    elif kind == "days" or (kind == "scalar" and ftype == vocabulary.NUMBER):
+        number = c3.number_input("Days" if kind == "days" else "Value", key=f"{key}.num.{field}.{op}", step=1,
+                                 value=30 if kind == "days" else 0, disabled=not on)
+        cond["value"] = int(number) if float(number).is_integer() else number
+    else:
+        text = c3.text_input("Values (comma-separated)" if kind == "list" else "Value", key=f"{key}.text.{field}.{op}",
+                             disabled=not on, placeholder="e.g. VP" if kind == "scalar" else "e.g. acme.com, globex.com")
+        items = [v.strip() for v in text.split(",") if v.strip()]
+        if kind == "list" and ftype == vocabulary.NUMBER:
+            try:
+                items = [float(v) for v in items]
+            except ValueError:
+                pass
+        cond["value"] = items if kind == "list" else text.strip()
+    return cond if on else None

@@ -169,9 +169,18 @@ def _action_verbs(sub) -> None:
                                                           "the opt-out)")
     p.add_argument("--evidence", required=True, help="where it is recorded: ticket, email reference, call notes")
     _who(p)
-    p = sub.add_parser("unenroll", help="cancel a contact's remaining steps (one sequence or all)")
-    p.add_argument("email")
-    p.add_argument("--sequence", help="only this sequence (default every sequence of the contact)")
+    p = sub.add_parser("unenroll", help="cancel a contact's remaining steps (one sequence or all), or every "
+                                        "contact a filter selects in a sequence (in batches)")
+    p.add_argument("email", nargs="?", help="the contact (or --filter for many)")
+    p.add_argument("--sequence", help="only this sequence (default every sequence of the contact); required "
+                                      "with --filter")
+    p.add_argument("--filter", help="bulk: a rule condition as JSON, e.g. '{\"field\": \"title\", \"op\": "
+                                    "\"contains\", \"value\": \"VP\"}' (docs/rules.md), or 'all'")
+    p.add_argument("--play", help="bulk: only the enrollments of this Play")
+    p.add_argument("--node", help="bulk: only the enrollments of this sequence node")
+    p.add_argument("--state", choices=["queued", "active"], help="bulk: only the enrollments in this state "
+                                                                  "(default both)")
+    p.add_argument("--batch-size", type=int, default=500, help="bulk: enrollments per transaction (default 500)")
     _who(p)
     p = sub.add_parser("enroll", help="enroll a contact in a sequence now (refused with the reasons when blocked)")
     p.add_argument("email")

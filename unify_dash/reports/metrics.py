@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 
 from unify_dash.actions import optouts
+from unify_dash.actions.enrollments import contact_filter_sql
 from unify_dash.model import settings, states
 from unify_dash.store import db, schema
 
@@ -253,13 +254,19 @@ _HIDDEN = ("key", "sort_key")
 
 
 def contacts(con: duckdb.DuckDBPyConnection, family: str, key: str, scope: Scope = Scope(), *,
-             offset: int = 0, limit: int | None = 50, as_of: dt.datetime | None = None) -> dict:
+             offset: int = 0, limit: int | None = 50, as_of: dt.datetime | None = None,
+             contact_filter: dict | None = None) -> dict:
     """``{"total": n, "rows": DataFrame}``: the rows behind ``count(family, key)``, one page of them,
-    always in the same order (email, then id). ``limit=None`` returns every row (CSV export)."""
+    always in the same order (email, then id). ``limit=None`` returns every row (CSV export).
+    ``contact_filter`` (a rule condition) keeps the rows of the contacts it selects: the filter of
+    :func:`unify_dash.actions.enrollments.contact_filter_sql`, the one bulk unenroll uses."""
     as_of = as_of or db.now(con)
     cfg = _settings(con, as_of)
     kf, kparams = _key_filter(family, key)
-    count_sql, count_params = _relation(family, scope, as_of, cfg, detail=False)
+    if contact_filter is not None:
+        sub, fparams = contact_filter_sql(con, contact_filter, as_of)
+        kf, kparams = f"{kf} AND contact_id IN {sub}", [*kparams, *fparams]
+    count_sql, count_params = _relation(family, scope, as_of, cfg, detail=contact_filter is not None)
     total = int(con.execute(f"SELECT count(*) FROM ({count_sql}) WHERE {kf}", [*count_params, *kparams]).fetchone()[0])
     sql, params = _relation(family, scope, as_of, cfg)
     base = f"SELECT * FROM ({sql}) WHERE {kf}"
