@@ -437,6 +437,8 @@ def test_override_releases_the_contact_after_propagation(writer):
     assert_ok(at)
     (pending,) = settings.pending_versions(writer)
     assert "Pending" in texts(at)
+    assert f"contact.override.{x['id']}" not in [b.key for b in at.button]  # saved: the button is gone
+    assert f"is saved (settings v{pending['version']})" in texts(at)
     # during the propagation delay the contact is still blocked
     assert engine.explain(writer, email)["plays"][[p.id for p in ev.settings.plays].index(play)]["nodes"][
         node["id"]] == "not_enrolled"
@@ -468,6 +470,9 @@ def test_opt_out_then_reversal_refused_without_permission(writer):
     assert "documented permission" in texts(at)
     assert optouts.opt_out_status(writer, s, email, db.now(writer)) is not None
 
+    assert "permission_by" not in texts(at) and "“Who gave the permission”" in texts(at)  # the dialog's names
+    assert at.text_input(key="contact.reverse.by").placeholder == ""  # nothing that looks filled in
+
     at.text_input(key="contact.reverse.by").input(email).run()
     at.text_area(key="contact.reverse.evidence").input("email of 2026-11-25, ticket 4711").run()
     at.button(key="contact.reverse.confirm").click().run()
@@ -475,6 +480,30 @@ def test_opt_out_then_reversal_refused_without_permission(writer):
     assert optouts.opt_out_status(writer, s, email, db.now(writer)) is None
     actions = metrics.recent_audit(writer, target=email)["action"].tolist()
     assert actions[:2] == ["contact.reverse_opt_out", "contact.opt_out"]
+    assert "use Enroll" in texts(at)
+
+    # Enroll, as `unify-dash enroll` does (lifecycle.enroll): the engine decides, the enrollment is queued
+    seq = next(n.sequence for n in ev.settings.plays[0].nodes)
+    at.button(key="contact.enroll").click().run()
+    at.selectbox(key="contact.enroll.seq").set_value(seq).run()
+    at.button(key="contact.enroll.confirm").click().run()
+    assert_ok(at)
+    states_now = metrics.contact_enrollments(writer, email)
+    assert "queued" in states_now.loc[states_now["sequence"] == seq, "state"].tolist()
+    assert "enrolled in" in texts(at)
+    assert "contact.enroll" in metrics.recent_audit(writer, target=email)["action"].tolist()
+
+
+def test_a_read_only_crm_opt_out_offers_no_reverse_and_opt_out_is_not_primary(reader):
+    at = open_app(role="support", query={"email": "hannah.kim@bluefjord-demo.com"})  # HubSpot, read-only mapping
+    assert_ok(at)
+    assert "contact.reverse" not in [b.key for b in at.button]
+    assert "cannot be reversed here" in texts(at) and "read-only" in texts(at)
+    ev = engine.evaluation(reader)
+    email = engine.drilldown(reader, ev, ev.settings.plays[0].id, "enrolled", limit=1)["rows"][0]["email"]
+    at = open_app(role="support", query={"email": email})
+    buttons = {b.key: b for b in at.button}
+    assert buttons["contact.optout"].proto.type == "secondary" and buttons["contact.enroll"].proto.type == "primary"
 
 
 def test_unenroll_one_contact(writer):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from unify_dash.model import settings
+from unify_dash.model.vocabulary import email_is_not
 
 OUTCOME_WORDS = {"not_in_audience": "not in the audience", "opted_out": "opted out",
                  "excluded_at_audience": "excluded at the audience", "entered": "enters",
@@ -80,3 +81,9 @@ def no_match_table(explained: dict) -> pd.DataFrame:
         "exclusion": e["name"], "criteria": e["criteria"],
         "values": "; ".join(v for leaf in e["leaves"] for v in leaf["evidence"]),
     } for e in explained["exclusions"] if e["state"] == "no_match"], columns=["exclusion", "criteria", "values"])
+
+
+def overrides_in(cfg, email: str) -> set[str]:
+    """Ids of the exclusions of ``cfg`` that carry the filter "Email is not ``email``"."""
+    rule = email_is_not(email)
+    return {x.id for x in cfg.exclusions if rule in x.filters}
