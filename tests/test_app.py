@@ -600,6 +600,27 @@ def test_override_from_the_rule_page(writer):
     assert_ok(at)
     filters = settings.latest_version(writer)[1].exclusion(x.id).filters
     assert {"field": "email", "op": "not_equals", "value": "someone@example.com"} in filters
+    assert [w.value for w in at.warning if "no contact has the email someone@example.com" in shown(w.value)]
+    # a contact's email: no warning
+    email = writer.execute("SELECT email FROM contacts ORDER BY email LIMIT 1").fetchone()[0]
+    at.text_input(key="excl.override.email").input(email)
+    at.text_input(key="excl.override.note").input("asked by sales")
+    at.button(key="excl.override.submit").click().run()
+    assert_ok(at)
+    assert not [w for w in at.warning if "no contact has the email" in shown(w.value)]
+
+
+def test_the_data_page_says_what_is_pending_and_what_is_in_effect(writer):
+    x = settings.latest_version(writer)[1].exclusions[0]
+    version = settings.add_email_override(writer, roles.Actor("t", "revops"), x.id, "a@b.com", note="n")
+    at = open_app("data")
+    assert_ok(at)
+    (in_effect, _), (pending,) = settings.settings_at(writer), settings.pending_versions(writer)
+    said = texts(at)
+    assert f"settings v{version} pending (takes effect {pending['effective_at']:%Y-%m-%d %H:%M}" in said
+    assert f"settings v{in_effect} in effect" in said
+    sidebar = "\n".join(c.value for c in at.sidebar.caption)
+    assert f"settings v{in_effect} in effect" in sidebar
 
 
 def test_ruleset_matrix_saves_level_toggles(writer):

@@ -52,6 +52,16 @@ def settings_or_empty(con: duckdb.DuckDBPyConnection, when: dt.datetime) -> tupl
         return None, Settings()
 
 
+def override_warning(con: duckdb.DuckDBPyConnection, address: str) -> str | None:
+    """What to tell whoever adds "Email is not ``address``" when no contact has that email (a typo, or a
+    contact not loaded yet): the filter then lets nobody through until such a contact exists."""
+    key = (address or "").strip().lower()
+    if con.execute("SELECT 1 FROM contacts WHERE email = ?", [key]).fetchone():
+        return None
+    return (f"no contact has the email {key}: the filter lets nobody through until a contact with this email is "
+            "loaded (check the spelling)")
+
+
 def contact_row(con: duckdb.DuckDBPyConnection, email: str) -> dict:
     """The contact with ``email`` (in its normal form, :func:`identity.normalize_email`) as a dict;
     :class:`NotFound` otherwise, :class:`ValidationError` when the address hides characters."""

@@ -29,7 +29,7 @@ import pandas as pd
 import streamlit as st
 
 from unify_dash.errors import LoadError, NotFound, PermissionDenied, UnifyError
-from unify_dash.model import roles
+from unify_dash.model import roles, states
 from unify_dash.store import db
 
 DB_ENV = "UNIFY_DB"
@@ -333,15 +333,15 @@ def run_write(fn: Callable[[Any], Any]) -> tuple[bool, Any]:
         return False, err
 
 
-def flash(message: str, icon: str = ":material/check_circle:") -> None:
-    """Show ``message`` once after the next rerun (a toast survives ``st.rerun``)."""
-    st.session_state["ui.flash"] = (message, icon)
+def flash(message: str, icon: str = ":material/check_circle:", *, warning: bool = False) -> None:
+    """Show ``message`` once after the next rerun (a toast survives ``st.rerun``); ``warning``: as a warning."""
+    st.session_state["ui.flash"] = (message, icon, warning)
 
 
 def show_flash() -> None:
     item = st.session_state.pop("ui.flash", None)
     if item:
-        st.success(item[0], icon=item[1])
+        (st.warning if len(item) > 2 and item[2] else st.success)(item[0], icon=item[1])
 
 
 def no_workspace() -> None:
@@ -410,7 +410,7 @@ def engine_rows_frame(rows: list[dict]) -> pd.DataFrame:
           "name": " ".join(x for x in (r.get("first_name"), r.get("last_name")) if x) or "",
           "title": r.get("title") or "", "company": r.get("domain") or "",
           "reasons": "; ".join(r.get("reasons") or []) or "–",
-          "opted out": r.get("opt_out_source") or ""} for r in rows],
+          "opted out": states.label(states.OPT_OUT_SOURCES, r.get("opt_out_source")) or ""} for r in rows],
         columns=["contact", "name", "title", "company", "reasons", "opted out"])
 
 
@@ -445,6 +445,9 @@ def contact_list(fetch: Callable[[int, int | None], pd.DataFrame], total: int, k
     offset, limit = pager(total, key=f"{key}.page")
     frame = fetch(offset, limit)
     config = {"contact": LINK_COLUMN, "reasons": st.column_config.TextColumn("Reasons", width="large")}
+    for col in frame.columns:  # no "None" in a cell: an empty text instead
+        if frame[col].dtype == object:
+            frame[col] = frame[col].where(frame[col].notna(), "")
     for col in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[col]):
             config[col] = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")

@@ -101,9 +101,10 @@ def cli_override_add(args) -> int:
         version = settings_mod.add_email_override(con, who, args.exclusion, args.email, note=args.note)
         effective = con.execute("SELECT effective_at FROM settings_versions WHERE version = ?", [version]).fetchone()[0]
         return {"exclusion": args.exclusion, "email": args.email.strip().lower(), "version": version,
-                "effective_at": effective}
+                "effective_at": effective, "warning": optouts.override_warning(con, args.email)}
     return _run(args, add, lambda r: f"'Email is not {r['email']}' added to {r['exclusion']}: settings version "
-                                     f"{r['version']}, in effect from {r['effective_at']}")
+                                     f"{r['version']}, in effect from {r['effective_at']}"
+                                     + (f"\nwarning: {r['warning']}" if r["warning"] else ""))
 
 
 def contact_history(con, email: str) -> dict:

@@ -302,10 +302,12 @@ with tab_enr:
         st.caption("No enrollment.")
     else:
         next_step = {n["enrollment_id"]: n["text"] for n in x["enrollments"]}
-        shown = enrollments.assign(**{"at send time": [next_step.get(e) or "" for e in enrollments["enrollment_id"]]})
+        shown = contactview.enrollments_table(enrollments, cfg).assign(
+            **{"at send time": [next_step.get(e) or "" for e in enrollments["enrollment_id"]]})
         st.dataframe(shown.drop(columns=["enrollment_id"]), hide_index=True, width="stretch", key="contact.enr",
-                     column_config={c: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
-                                    for c in ("next_step_at", "enrolled_at", "updated_at")})
+                     column_config={**{c: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
+                                       for c in ("next_step_at", "enrolled_at", "updated_at")},
+                                    "at send time": st.column_config.TextColumn(width="large")})
         ended = enrollments[enrollments["state"].isin(["completed", "unenrolled"])]
         if not ended.empty:
             st.markdown("**Why did it end?** From the event and execution logs, not a guess:")
@@ -332,8 +334,9 @@ with tab_hist:
         audit = metrics.recent_audit(cur, target=contact["email"], limit=50)
     st.caption(f"Events ({ui.plural(events['total'], 'event')}, newest first): sends, replies, opt-outs, reversals, "
                "unenrollments, skips.")
-    st.dataframe(events["rows"], hide_index=True, width="stretch", key="contact.events",
-                 column_config={"occurred_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm")})
+    st.dataframe(contactview.events_table(events["rows"], cfg), hide_index=True, width="stretch", key="contact.events",
+                 column_config={"occurred_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+                                "text": st.column_config.TextColumn(width="large")})
     st.caption("Who did what to this contact (audit log):")
     st.dataframe(audit, hide_index=True, width="stretch", key="contact.audit",
                  column_config={"at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm")})

@@ -244,7 +244,9 @@ def list_dialog(sel: dict) -> None:
         def fetch(offset, limit):
             with ui.cursor() as cur:
                 rows = metrics.enrollments_by_id(cur, ids, offset=offset, limit=limit)["rows"]
-            rows = rows.assign(reasons=[texts.get(e) for e in rows["enrollment_id"]])
+            rows = rows.assign(reasons=[texts.get(e) for e in rows["enrollment_id"]],
+                               sequence=[cfg.sequence(q).name if q in sequence_names else q for q in rows["sequence"]],
+                               node=[node_names.get(n, n or "") for n in rows["node"]])
             return ui.with_links(rows.drop(columns=["enrollment_id", "state"]))
     else:
         if enrollment_list:
