@@ -152,7 +152,7 @@ def unenroll_dialog() -> None:
 @st.dialog("Enroll in a sequence", on_dismiss=close_dialog)
 def enroll_dialog() -> None:
     names = {q.id: q.name for q in enrollable}
-    seq = st.selectbox("Sequence", list(names), key="contact.enroll.seq", format_func=lambda k: ui.md(names[k]))
+    seq = st.selectbox("Sequence", list(names), key="contact.enroll.seq", format_func=names.get)  # plain text
     st.caption("The engine decides as of now with the settings in effect: a contact blocked by an exclusion (or opted "
                "out) is refused with the reasons, and the attempt is in the execution log.")
     if st.button("Enroll", type="primary", key="contact.enroll.confirm"):
