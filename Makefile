@@ -25,8 +25,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 $(DB): | $(STAMP)
-	$(BIN)/unify-dash demo --out $(DEMO) --contacts $(CONTACTS)
-	$(BIN)/unify-dash load $(DEMO) --db $(DB)
+	$(BIN)/unify-dash demo --out $(DEMO) --contacts $(CONTACTS) --db $(DB)
 
 db: $(DB)
 

@@ -31,7 +31,12 @@ if refusal:
 
 with st.sidebar:
     if not ui.role_pinned():
+        # The chosen role lives under a key of its own: a page change drops a widget's state, and the
+        # sidebar and the page list must follow the role at once (docs/dashboard.md, "Roles").
+        st.session_state.setdefault(ui.ROLE_KEY, st.session_state.get("ui.role", "revops"))
+        st.session_state["ui.role"] = st.session_state[ui.ROLE_KEY]
         st.selectbox("Role (local mode)", roles.ROLES, key="ui.role",
+                     on_change=lambda: st.session_state.update({ui.ROLE_KEY: st.session_state["ui.role"]}),
                      help="No identity provider is configured: pick the role to act as. "
                           "Set UNIFY_ROLE to pin it, or configure [auth] for real sign-in.")
 actor = ui.actor()
@@ -45,6 +50,17 @@ for key in roles.PAGES[actor.role]:
     pages[key] = st.Page(ui.ROOT / file, title=title, icon=icon, url_path=key)
 
 
+def not_for_role(key: str):
+    """A page this role does not see: its URL says so (hidden from the navigation), instead of a bounce."""
+    def page() -> None:
+        title = ui.PAGE_FILES[key][1]
+        st.title(title)
+        st.info(f"The {title} page is not available to the {actor.role} role. Pages of this role: "
+                + ", ".join(ui.PAGE_FILES[k][1] for k in roles.PAGES[actor.role]) + ".", icon=":material/lock:")
+    page.__name__ = f"not_for_{key}"
+    return st.Page(page, title=ui.PAGE_FILES[key][1], url_path=key, visibility="hidden")
+
+
 def home() -> None:
     if "email" in st.query_params and "contact" in pages:
         st.switch_page(pages["contact"], query_params={"email": st.query_params["email"]})
@@ -52,7 +68,7 @@ def home() -> None:
 
 
 nav = st.navigation([st.Page(home, title="Home", url_path="home", default=True, visibility="hidden"),
-                     *pages.values()])
+                     *pages.values(), *(not_for_role(k) for k in ui.PAGE_FILES if k not in pages)])
 
 # --- shared sidebar ------------------------------------------------------------------------------
 with st.sidebar:

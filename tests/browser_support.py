@@ -48,11 +48,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(db_path: str | os.PathLike, *, role: str = "revops", user: str = "e2e",
+def streamlit_server(db_path: str | os.PathLike, *, role: str | None = "revops", user: str = "e2e",
                      timeout: float = 60.0) -> Iterator[str]:
-    """Run ``streamlit run app.py`` on ``db_path``; yields the base URL. The server is stopped after."""
+    """Run ``streamlit run app.py`` on ``db_path``; yields the base URL. The server is stopped after.
+    ``role=None``: no ``UNIFY_ROLE``, the sidebar's role picker (local mode)."""
     port = free_port()
-    env = {**os.environ, "UNIFY_DB": str(db_path), "UNIFY_ROLE": role, "UNIFY_USER": user,
+    env = {k: v for k, v in os.environ.items() if k != "UNIFY_ROLE"}
+    env = {**env, "UNIFY_DB": str(db_path), **({"UNIFY_ROLE": role} if role else {}), "UNIFY_USER": user,
            "STREAMLIT_SERVER_HEADLESS": "true", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
            "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none", "STREAMLIT_SERVER_RUN_ON_SAVE": "false"}
     log = open(Path(db_path).with_suffix(f".streamlit-{port}.log"), "w")  # noqa: SIM115 - closed below

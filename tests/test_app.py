@@ -114,6 +114,15 @@ def open_app(page: str | None = None, *, role: str = "revops", query: dict | Non
     return at
 
 
+def open_url(at: AppTest, url_path: str) -> AppTest:
+    """Open the page at ``/url_path`` as a browser would (AppTest.switch_page only takes files; a
+    page of st.navigation is keyed by the hash of its url_path, as st.Page does)."""
+    from streamlit.util import calc_hash
+
+    at._page_hash = calc_hash(url_path)
+    return at.run()
+
+
 def assert_ok(at: AppTest) -> None:
     assert not at.exception, [e.message for e in at.exception]
 
@@ -188,9 +197,25 @@ def test_each_role_sees_its_pages(reader, role):
     at = open_app(role=role)
     for page in roles.PAGES[role]:
         at.switch_page(PAGE[page])  # resolves against the pages the navigation registered
-    for page in set(PAGE) - set(roles.PAGES[role]):
-        with pytest.raises(ValueError, match="navigation page"):
-            at.switch_page(PAGE[page])
+    for page in sorted(set(PAGE) - set(roles.PAGES[role])):  # its URL (a hidden page) says so, no bounce
+        open_url(at, page)
+        assert_ok(at)
+        assert f"not available to the {role} role" in texts(at)
+        assert at.title[0].value == ui.PAGE_FILES[page][1]
+
+
+def test_switching_role_rebuilds_the_sidebar_at_once(reader):
+    """revops -> manager on the Data page: the sidebar names the new role at once, the page says Data is
+    not for managers (no bounce), and a page change keeps the chosen role."""
+    at = open_app("data", role="revops")
+    at.sidebar.selectbox(key="ui.role").select("manager").run()
+    assert_ok(at)
+    assert "manager" in "\n".join(m.value for m in at.sidebar.markdown)
+    assert "not available to the manager role" in texts(at)
+    at.switch_page(PAGE["metrics"]).run()
+    assert_ok(at)
+    assert "manager" in "\n".join(m.value for m in at.sidebar.markdown)
+    assert at.title[0].value == "Metrics"
 
 
 def test_the_sidebar_says_who_and_when(reader):
@@ -320,6 +345,63 @@ def test_bulk_unenroll_from_a_list_with_progress(writer):
     assert metrics.count(writer, "state", "unenrolled", scope) >= active
 
 
+def test_bulk_unenroll_by_filter_matches_the_filtered_list(writer):
+    """Filter an enrollment list by a condition of the rule vocabulary, then unenroll every queued or
+    active one it keeps: the same domain function and filter as ``unify-dash unenroll --filter``."""
+    play, node, _ = blocking_case(writer)
+    scope = Scope(play_id=play, node_id=node["id"])
+    rows = metrics.contacts(writer, "state", "enrolled", scope, limit=None)["rows"]
+    live = rows[rows["state"].isin(["queued", "active"])]
+    if live.empty:
+        pytest.skip("no queued or active enrollment at this node of the demo")
+    domain = live["company"].dropna().value_counts().index[0]
+    condition = {"field": "company_domain", "op": "equals", "value": domain}
+    expected = metrics.contacts(writer, "state", "enrolled", scope, limit=0, contact_filter=condition)["total"]
+    unenrollable = int(((rows["company"] == domain) & rows["state"].isin(["queued", "active"])).sum())
+    at = open_app("metrics")
+    at.selectbox(key="metrics.play").set_value(play).run()
+    at.selectbox(key=f"metrics.node.{play}").set_value(node["id"]).run()
+    at.button(key="metrics.head.enrolled").click().run()
+    at.toggle(key="metrics.filter.enrolled.on").set_value(True).run()
+    at.selectbox(key="metrics.filter.enrolled.field").set_value("company_domain").run()
+    at.selectbox(key="metrics.filter.enrolled.op.company_domain").set_value("equals").run()
+    at.text_input(key="metrics.filter.enrolled.text.company_domain.equals").input(domain).run()
+    assert_ok(at)
+    assert list_total(at) == expected and len(list_table(at)) == min(expected, 50)
+    at.button(key="metrics.unenroll.all").click().run()
+    at.button(key="metrics.unenroll.go").click().run()
+    assert_ok(at)
+    assert f"Unenrolled {unenrollable} enrollment" in texts(at)
+    left = metrics.contacts(writer, "state", "enrolled", scope, limit=None, contact_filter=condition)["rows"]
+    assert not left["state"].isin(["queued", "active"]).any()
+
+
+def test_a_list_link_opens_its_list_and_an_unknown_play_says_so(reader):
+    play, node, x = blocking_case(reader)
+    at = open_app(role="revops")
+    at.query_params["play"] = play
+    at.query_params["list"] = f"blocking:{node['id']}:{x['id']}"
+    at.switch_page(PAGE["play"]).run()
+    assert_ok(at)
+    ev = engine.evaluation(reader)
+    want = engine.drilldown(reader, ev, play, "blocking", node_id=node["id"], exclusion_id=x["id"], limit=0)["total"]
+    assert list_total(at) == want
+    at.button(key=f"play.show.not_enrolled.{node['id']}").click().run()
+    assert at.query_params["list"] == [f"not_enrolled:{node['id']}"] or at.query_params["list"] == \
+        f"not_enrolled:{node['id']}"
+    for page in ("play", "metrics"):
+        at = open_app(role="revops")
+        at.query_params["play"] = "no_such_play"
+        at.switch_page(PAGE[page]).run()
+        assert_ok(at)
+        assert "No Play no_such_play in the settings in effect" in texts(at)
+    at = open_app(role="revops")
+    at.query_params["play"] = play
+    at.query_params["list"] = "nonsense"
+    at.switch_page(PAGE["play"]).run()
+    assert "list is not shown" in texts(at)
+
+
 # --- Contact ------------------------------------------------------------------------------------------------------
 
 
@@ -355,6 +437,8 @@ def test_override_releases_the_contact_after_propagation(writer):
     assert_ok(at)
     (pending,) = settings.pending_versions(writer)
     assert "Pending" in texts(at)
+    assert f"contact.override.{x['id']}" not in [b.key for b in at.button]  # saved: the button is gone
+    assert f"is saved (settings v{pending['version']})" in texts(at)
     # during the propagation delay the contact is still blocked
     assert engine.explain(writer, email)["plays"][[p.id for p in ev.settings.plays].index(play)]["nodes"][
         node["id"]] == "not_enrolled"
@@ -386,6 +470,9 @@ def test_opt_out_then_reversal_refused_without_permission(writer):
     assert "documented permission" in texts(at)
     assert optouts.opt_out_status(writer, s, email, db.now(writer)) is not None
 
+    assert "permission_by" not in texts(at) and "“Who gave the permission”" in texts(at)  # the dialog's names
+    assert at.text_input(key="contact.reverse.by").placeholder == ""  # nothing that looks filled in
+
     at.text_input(key="contact.reverse.by").input(email).run()
     at.text_area(key="contact.reverse.evidence").input("email of 2026-11-25, ticket 4711").run()
     at.button(key="contact.reverse.confirm").click().run()
@@ -393,6 +480,30 @@ def test_opt_out_then_reversal_refused_without_permission(writer):
     assert optouts.opt_out_status(writer, s, email, db.now(writer)) is None
     actions = metrics.recent_audit(writer, target=email)["action"].tolist()
     assert actions[:2] == ["contact.reverse_opt_out", "contact.opt_out"]
+    assert "use Enroll" in texts(at)
+
+    # Enroll, as `unify-dash enroll` does (lifecycle.enroll): the engine decides, the enrollment is queued
+    seq = next(n.sequence for n in ev.settings.plays[0].nodes)
+    at.button(key="contact.enroll").click().run()
+    at.selectbox(key="contact.enroll.seq").set_value(seq).run()
+    at.button(key="contact.enroll.confirm").click().run()
+    assert_ok(at)
+    states_now = metrics.contact_enrollments(writer, email)
+    assert "queued" in states_now.loc[states_now["sequence"] == seq, "state"].tolist()
+    assert "enrolled in" in texts(at)
+    assert "contact.enroll" in metrics.recent_audit(writer, target=email)["action"].tolist()
+
+
+def test_a_read_only_crm_opt_out_offers_no_reverse_and_opt_out_is_not_primary(reader):
+    at = open_app(role="support", query={"email": "hannah.kim@bluefjord-demo.com"})  # HubSpot, read-only mapping
+    assert_ok(at)
+    assert "contact.reverse" not in [b.key for b in at.button]
+    assert "cannot be reversed here" in texts(at) and "read-only" in texts(at)
+    ev = engine.evaluation(reader)
+    email = engine.drilldown(reader, ev, ev.settings.plays[0].id, "enrolled", limit=1)["rows"][0]["email"]
+    at = open_app(role="support", query={"email": email})
+    buttons = {b.key: b for b in at.button}
+    assert buttons["contact.optout"].proto.type == "secondary" and buttons["contact.enroll"].proto.type == "primary"
 
 
 def test_unenroll_one_contact(writer):
@@ -489,6 +600,27 @@ def test_override_from_the_rule_page(writer):
     assert_ok(at)
     filters = settings.latest_version(writer)[1].exclusion(x.id).filters
     assert {"field": "email", "op": "not_equals", "value": "someone@example.com"} in filters
+    assert [w.value for w in at.warning if "no contact has the email someone@example.com" in shown(w.value)]
+    # a contact's email: no warning
+    email = writer.execute("SELECT email FROM contacts ORDER BY email LIMIT 1").fetchone()[0]
+    at.text_input(key="excl.override.email").input(email)
+    at.text_input(key="excl.override.note").input("asked by sales")
+    at.button(key="excl.override.submit").click().run()
+    assert_ok(at)
+    assert not [w for w in at.warning if "no contact has the email" in shown(w.value)]
+
+
+def test_the_data_page_says_what_is_pending_and_what_is_in_effect(writer):
+    x = settings.latest_version(writer)[1].exclusions[0]
+    version = settings.add_email_override(writer, roles.Actor("t", "revops"), x.id, "a@b.com", note="n")
+    at = open_app("data")
+    assert_ok(at)
+    (in_effect, _), (pending,) = settings.settings_at(writer), settings.pending_versions(writer)
+    said = texts(at)
+    assert f"settings v{version} pending (takes effect {pending['effective_at']:%Y-%m-%d %H:%M}" in said
+    assert f"settings v{in_effect} in effect" in said
+    sidebar = "\n".join(c.value for c in at.sidebar.caption)
+    assert f"settings v{in_effect} in effect" in sidebar
 
 
 def test_ruleset_matrix_saves_level_toggles(writer):

@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 CONTACTS = int(os.environ.get("UNIFY_SCREENSHOT_CONTACTS") or 400)
 SHOTS = ARTIFACTS / "screenshots" / str(CONTACTS)
-PAGE_TIMEOUT = 120_000 if CONTACTS >= 500_000 else 30_000
+# generous: the machine is shared, a rerun can take many seconds under load (the waits are on state, not sleeps)
+PAGE_TIMEOUT = 120_000 if CONTACTS >= 500_000 else 60_000
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +91,12 @@ def scenario(chromium, tmp_path_factory) -> dict:
                                  limit=1)["rows"][0]["email"]
         segs = funnelview.segments(saved)
         seg = next(i for i, sg in enumerate(segs) if sg.key == funnelview.segment_key("not_enrolled", node["id"], x["id"]))
-        return {"db": path, "play": play.id, "node_index": k, "exclusion": x,
+        first = ev.settings.plays[0]
+        enrolled = engine.drilldown(con, ev, first.id, "enrolled", limit=1)["rows"][0]["email"]
+        sequence = ev.settings.sequences[0].name  # the Enroll dialog's first choice (no active enrollment then)
+        return {"db": path, "play": play.id, "node_index": k, "node_id": node["id"], "exclusion": x,
                 "segment": {"index": seg, "value": segs[seg].value, "count": len(segs)},
+                "enrolled_email": enrolled, "enroll_sequence": sequence,
                 "saved_node": node["not_enrolled"], "what_if_node": what_if["nodes"][k]["not_enrolled"],
                 "not_enrolled": saved["not_enrolled"], "email": email}
     finally:
@@ -287,3 +292,123 @@ def test_no_request_leaves_for_another_host_and_links_show_as_text(naughty_app):
     hosts = {urlsplit(r).netloc for r in requests}
     assert hosts == {urlsplit(url).netloc}, [r for r in requests if not r.startswith(url)]
     print(f"browser: {len(visited)} pages, {len(requests)} requests, hosts {sorted(hosts)}")
+
+
+# --- the walkthrough's dead ends (issue 16) ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_app(app, scenario, tmp_path_factory):
+    """The app in local mode (no UNIFY_ROLE: the sidebar's role picker) on a copy of the database (its
+    tests write), a second context of the module's browser."""
+    import shutil
+
+    path = tmp_path_factory.mktemp("local-e2e") / "unify.duckdb"
+    shutil.copy(scenario["db"], path)
+    context = app[1].context.browser.new_context(viewport={"width": 1440, "height": 1000})
+    with streamlit_server(path, role=None, timeout=120) as url:
+        page = context.new_page()
+        page.set_default_timeout(PAGE_TIMEOUT)
+        try:
+            yield url, page
+        finally:
+            context.close()
+
+
+def nav_titles(page) -> list[str]:
+    return [t.split("\n")[-1].strip() for t in page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()]
+
+
+def test_switching_role_rebuilds_the_sidebar_at_once(local_app):
+    url, page = local_app
+    page.goto(f"{url}/data")
+    wait_ready(page, "Data", timeout=PAGE_TIMEOUT)
+    assert len(nav_titles(page)) == len(PAGES)
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").click()
+    page.get_by_role("option", name="manager").click()
+    page.get_by_text("not available to the manager role").first.wait_for()
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    assert "/data" in page.url  # no bounce: the page says why
+    assert nav_titles(page) == [PAGES[k] for k in ("metrics", "play", "contact", "logs")]
+    assert "· manager" in page.locator("[data-testid='stSidebarUserContent']").inner_text()
+    page.locator("[data-testid='stSidebarNav'] a").filter(has_text="Execution logs").click()
+    wait_ready(page, "Execution logs", timeout=PAGE_TIMEOUT)
+    assert "· manager" in page.locator("[data-testid='stSidebarUserContent']").inner_text()
+    assert len(nav_titles(page)) == 4
+    no_exception(page)
+    screenshot(page, SHOTS / "flow-4-role-switch.png")
+
+
+def keyed(page, key: str, what: str = "button"):
+    """The visible element of widget ``key`` (Streamlit may keep a hidden copy of an element while it reruns)."""
+    return page.locator(f".st-key-{key.replace('.', '-')} {what}").filter(visible=True).first
+
+
+def pick_role(page, role: str) -> None:
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").click()
+    page.get_by_role("option", name=role).click()
+    page.get_by_text(f"· {role}").first.wait_for()
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+
+
+def in_view(page, locator) -> bool:
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + 40 <= size["height"] and box["x"] >= 0
+
+
+def test_a_list_opens_in_view_and_its_link_opens_it_again(app, scenario):
+    """The List button of a count far down the Play view opens its contacts in a dialog in the viewport
+    (not 2,000 px below), and the URL it leaves (?play=...&list=...) opens the same list."""
+    url, page = app
+    page.goto(f"{url}/play?play={scenario['play']}")
+    wait_ready(page, "Play view", timeout=PAGE_TIMEOUT)
+    button = keyed(page, f"play-show-not_enrolled-{scenario['node_id']}")
+    button.scroll_into_view_if_needed()
+    button.click()
+    dialog = page.locator("[role='dialog']")
+    dialog.get_by_text("Not Enrolled · ").first.wait_for()
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    heading = dialog.locator("h3").first
+    assert in_view(page, heading), heading.bounding_box()
+    assert f"{scenario['saved_node']:,} contact" in heading.inner_text()
+    assert dialog.locator("[data-testid='stDataFrame']").count() == 1
+    link = page.url
+    assert "list=not_enrolled" in link
+    screenshot(page, SHOTS / "flow-5-list-in-view.png")
+    page.goto(link)  # a new session from the link alone
+    wait_ready(page, "Play view", timeout=PAGE_TIMEOUT)
+    page.locator("[role='dialog'] h3").first.wait_for()
+    assert f"{scenario['saved_node']:,} contact" in page.locator("[role='dialog'] h3").first.inner_text()
+    no_exception(page)
+
+
+def test_enroll_after_a_reversal(local_app, scenario):
+    """Opt a contact out, reverse it with a documented permission, then Enroll it from the Contact page."""
+    url, page = local_app
+    email, sequence = scenario["enrolled_email"], scenario["enroll_sequence"]
+    page.goto(f"{url}/contact?email={email}")
+    wait_ready(page, "Contact", timeout=PAGE_TIMEOUT)
+    pick_role(page, "admin")
+    keyed(page, "contact-optout").click()
+    keyed(page, "contact-optout-confirm").click()
+    page.get_by_text("Reverse opt-out").first.wait_for()
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    keyed(page, "contact-reverse").click()
+    dialog = page.locator("[role='dialog']")
+    keyed(dialog, "contact-reverse-evidence", "textarea").fill("email of today, ticket SUP-77")
+    keyed(dialog, "contact-reverse-evidence", "textarea").press("Control+Enter")
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    keyed(dialog, "contact-reverse-by", "input").fill("The contact, by email")
+    keyed(dialog, "contact-reverse-by", "input").press("Enter")
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    keyed(dialog, "contact-reverse-confirm", "button").click()
+    page.get_by_text("use Enroll").first.wait_for()
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    keyed(page, "contact-enroll").click()
+    dialog = page.locator("[role='dialog']")
+    keyed(dialog, "contact-enroll-confirm", "button").click()
+    page.get_by_text(f"enrolled in {sequence}").first.wait_for()
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    no_exception(page)
+    screenshot(page, SHOTS / "flow-6-enroll-after-reversal.png")

@@ -79,3 +79,34 @@ def test_unenroll_enroll_and_override(dbfile, capsys):
     assert code == 0 and out["version"] == 2 and out["effective_at"]
     code, _, err = run(capsys, "optout", "bob\u200b@acme.com", "--source", "admin", "--db", dbfile)
     assert code == 1 and "cannot be seen" in err
+
+
+def test_unenroll_by_filter_in_batches(tmp_path, capsys):
+    """``unenroll --sequence --filter``: the queued or active enrollments of the contacts a rule
+    condition selects, in batches with progress on stderr; a bad filter names what to fix."""
+    from unify_dash.io import demo
+
+    path = tmp_path / "u.duckdb"
+    demo.build_database(tmp_path / "ws", path, contacts=300, seed=3)
+    con = db.connect(path)
+    want = con.execute("SELECT count(*) FROM enrollments e JOIN contacts c USING (contact_id) WHERE "
+                       "e.sequence_id = 'seq_webinar' AND e.state IN ('queued', 'active') AND "
+                       "contains(c.title, 'VP')").fetchone()[0]
+    con.close()
+    assert want > 2
+    cond = json.dumps({"field": "title", "op": "contains", "value": "VP"})
+    code, out, err = run(capsys, "unenroll", "--sequence", "seq_webinar", "--filter", cond, "--batch-size", "2",
+                         "--db", str(path), "--as", "manager")
+    assert code == 0 and f"{want:,} enrollment(s) of {want:,} selected" in out
+    assert err.count("unenrolled") == -(-want // 2)
+    con = db.connect(path)
+    left = con.execute("SELECT count(*) FROM enrollments e JOIN contacts c USING (contact_id) WHERE "
+                       "e.sequence_id = 'seq_webinar' AND e.state IN ('queued', 'active') AND "
+                       "contains(c.title, 'VP')").fetchone()[0]
+    con.close()
+    assert left == 0
+    code, _, err = run(capsys, "unenroll", "--sequence", "seq_webinar", "--filter", '{"field": "titel"}',
+                       "--db", str(path))
+    assert code == 1 and "did you mean 'title'" in err and "Traceback" not in err
+    code, _, err = run(capsys, "unenroll", "--db", str(path))
+    assert code == 1 and "needs an EMAIL" in err

@@ -455,3 +455,41 @@ def test_jake_is_in_the_opt_out_reply_queue_and_lena_is_not(loaded):
 @pytest.mark.parametrize("label,text", [(label, t) for label, texts in demo.REPLIES.items() for t in texts])
 def test_stored_reply_labels_are_what_the_classifier_says(label, text):
     assert replies.classify(text).label == label
+
+
+def test_the_demo_database_has_the_schedulers_execution_log(tmp_path):
+    """``unify-dash demo --db`` (make run): the workspace an hour before the demo clock, loaded, then the
+    scheduler up to the clock. The not-enrolled story contacts have the scheduler's not_enrolled rows
+    naming the exclusion that blocks them (the article's "check Execution Logs"); running the
+    scheduler again over an unchanged block writes no second row."""
+    import json
+
+    from unify_dash import scheduler
+    from unify_dash.store import db
+
+    path = tmp_path / "u.duckdb"
+    counts = demo.build_database(tmp_path / "ws", path, contacts=300, seed=5)
+    assert counts["execution_log"] > 0
+    con = db.connect(path)
+    try:
+        assert db.now(con) == demo.NOW
+
+        def blocked(email: str) -> list[set[str]]:
+            rows = con.execute("SELECT l.blocking FROM execution_log l JOIN contacts c USING (contact_id) "
+                               "WHERE c.email = ? AND l.outcome = 'not_enrolled' AND l.play_id = 'play_enterprise' "
+                               "AND l.node_id = 'ent-1'", [email]).fetchall()
+            return [{b["exclusion_id"] for b in json.loads(r[0])} for r in rows]
+
+        assert blocked("dana@northwind-demo.com") == [{"open_opportunity"}]
+        assert blocked("sofia.mendes@harborline-demo.com") == [{"open_opportunity"}]
+        logged = {r[0] for r in con.execute("SELECT DISTINCT c.email FROM execution_log l JOIN contacts c "
+                                            "USING (contact_id)").fetchall()}
+        assert len(logged & set(demo.STORY_EMAILS)) >= len(demo.STORY_EMAILS) - 3
+        before = con.execute("SELECT count(*) FROM execution_log WHERE outcome = 'not_enrolled'").fetchone()[0]
+        scheduler.run_until(con, demo.NOW + dt.timedelta(hours=2))
+        again = con.execute("SELECT count(*) FROM execution_log l JOIN contacts c USING (contact_id) "
+                            "WHERE c.email = 'dana@northwind-demo.com' AND l.node_id = 'ent-1'").fetchone()[0]
+        assert again == 1
+        assert con.execute("SELECT count(*) FROM execution_log WHERE outcome = 'not_enrolled'").fetchone()[0] >= before
+    finally:
+        con.close()

@@ -95,20 +95,31 @@ def _stats_table(con, at: dt.datetime) -> str:
     return engine.evaluation(con, as_of=at).stats_table
 
 
+def contact_filter_sql(con, filter: dict, at: dt.datetime) -> tuple[str, list]:
+    """``(SELECT contact_id ...)`` of the contacts a rule condition of the vocabulary selects as of
+    ``at`` (company fields over the engine's per-domain aggregates), and its parameters: the one
+    filter of the enrollment lists and of :func:`bulk_unenroll`. A condition that does not fit the
+    vocabulary is a :class:`ValidationError` saying what to fix."""
+    if not isinstance(filter, dict):
+        raise ValidationError("a filter is a rule condition, e.g. {\"field\": \"title\", \"op\": \"contains\", "
+                              "\"value\": \"VP\"} (docs/rules.md)")
+    errors = vocabulary.problems(filter, "filter")
+    if errors:
+        raise ValidationError("; ".join(str(e) for e in errors))
+    cond, params = vocabulary.compile_sql(filter, at)
+    stats = _stats_table(con, at) if any(vocabulary.FIELDS[leaf["field"]].entity == "company"
+                                         for _path, leaf in vocabulary.leaves(filter)) else None
+    source = vocabulary.base_from(stats) if stats else "contacts c"
+    return f"(SELECT c.contact_id FROM {source} WHERE {cond})", params
+
+
 def _selection_sql(con, filter, at: dt.datetime) -> tuple[str, list, list[str]]:
     """A predicate over ``e`` (enrollments) for the bulk selection; returns (sql, params, emails)."""
     if filter is None:
         return "TRUE", [], []
     if isinstance(filter, dict):
-        try:
-            vocabulary.validate(filter, "filter")
-        except vocabulary.RuleError as err:
-            raise ValidationError(str(err)) from None
-        cond, params = vocabulary.compile_sql(filter, at)
-        stats = _stats_table(con, at) if any(vocabulary.FIELDS[leaf["field"]].entity == "company"
-                                             for _path, leaf in vocabulary.leaves(filter)) else None
-        source = vocabulary.base_from(stats) if stats else "contacts c"
-        return (f"e.contact_id IN (SELECT c.contact_id FROM {source} WHERE {cond})", params, [])
+        sub, params = contact_filter_sql(con, filter, at)
+        return f"e.contact_id IN {sub}", params, []
     if isinstance(filter, (list, tuple, set)):
         emails = sorted({str(x).strip().lower() for x in filter if str(x).strip()})
         if not emails:
@@ -119,12 +130,15 @@ def _selection_sql(con, filter, at: dt.datetime) -> tuple[str, list, list[str]]:
 
 def bulk_unenroll(con: duckdb.DuckDBPyConnection, actor, *, sequence_id: str, filter=None, batch_size: int = 500,
                   progress: Callable[[int, int], None] | None = None, job_id: str | None = None,
-                  at: dt.datetime | None = None) -> dict:
+                  at: dt.datetime | None = None, play_id: str | None = None, node_id: str | None = None,
+                  state: str | None = None) -> dict:
     """Unenroll many contacts from one sequence, in batches, with progress; resumable.
 
     ``filter`` selects the contacts: a rule condition of the vocabulary (e.g.
     ``{"field": "company_domain", "op": "equals", "value": "acme.com"}``), a list of emails, or
-    ``None`` for every queued or active enrollment of the sequence. The selection is computed once
+    ``None`` for every queued or active enrollment of the sequence; ``play_id``/``node_id`` keep the
+    enrollments of that Play (node) only, and ``state`` (``queued`` or ``active``) those in that state,
+    as the list it was started from. The selection is computed once
     and recorded (``jobs`` / ``job_items``); each batch commits in its own transaction, so a batch
     that fails leaves nothing half done and :func:`resume_job` continues with it. ``progress(done,
     total)`` is called after every committed batch. Returns the job status.
@@ -137,8 +151,13 @@ def bulk_unenroll(con: duckdb.DuckDBPyConnection, actor, *, sequence_id: str, fi
     if con.execute("SELECT 1 FROM jobs WHERE job_id = ?", [job_id]).fetchone():
         raise ValidationError(f"job {job_id!r} already exists; resume it with resume_job")
     where, params, emails = _selection_sql(con, filter, at)
+    if state is not None and state not in states.ACTIVE_STATES:
+        raise ValidationError(f"state must be one of {', '.join(states.ACTIVE_STATES)}, got {state!r}")
+    for column, value in (("e.play_id", play_id), ("e.node_id", node_id), ("e.state", state)):
+        if value is not None:
+            where, params = f"{where} AND {column} = ?", [*params, value]
     job_params = {"sequence_id": sequence_id, "filter": filter if not emails else {"emails": emails},
-                  "batch_size": batch_size, "at": at.isoformat(sep=" ")}
+                  "play_id": play_id, "node_id": node_id, "state": state, "batch_size": batch_size, "at": at.isoformat(sep=" ")}
     with db.transaction(con):
         con.execute(
             "INSERT INTO job_items SELECT ?, (row_number() OVER (ORDER BY e.enrollment_id) - 1)::INTEGER, "

@@ -52,6 +52,16 @@ def settings_or_empty(con: duckdb.DuckDBPyConnection, when: dt.datetime) -> tupl
         return None, Settings()
 
 
+def override_warning(con: duckdb.DuckDBPyConnection, address: str) -> str | None:
+    """What to tell whoever adds "Email is not ``address``" when no contact has that email (a typo, or a
+    contact not loaded yet): the filter then lets nobody through until such a contact exists."""
+    key = (address or "").strip().lower()
+    if con.execute("SELECT 1 FROM contacts WHERE email = ?", [key]).fetchone():
+        return None
+    return (f"no contact has the email {key}: the filter lets nobody through until a contact with this email is "
+            "loaded (check the spelling)")
+
+
 def contact_row(con: duckdb.DuckDBPyConnection, email: str) -> dict:
     """The contact with ``email`` (in its normal form, :func:`identity.normalize_email`) as a dict;
     :class:`NotFound` otherwise, :class:`ValidationError` when the address hides characters."""
@@ -157,6 +167,18 @@ def opt_out(con: duckdb.DuckDBPyConnection, actor, email: str, *, source: str, a
     return result
 
 
+def reversal_blocker(settings, contact: dict) -> str | None:
+    """Why an opt-out cannot be reversed here (a CRM flag still set under a read-only mapping: Unify
+    cannot clear it), or ``None``. The Contact page offers no Reverse button then, and says this."""
+    blocked = [m for m in settings.crm_mapping if not m.writable and contact.get(flag_column(m))]
+    if not blocked:
+        return None
+    names = "; ".join(f"{field_label(m)} is set and the mapping is read-only" for m in blocked)
+    crms = " and ".join(states.CRMS[m.crm] for m in blocked)
+    return (f"{names}. Clear the flag in {crms} first (Unify cannot write to a read-only mapping); "
+            "the contact stays opted out.")
+
+
 def reverse_opt_out(con: duckdb.DuckDBPyConnection, actor, email: str, *, permission_by: str, permission_at,
                     evidence: str, at: dt.datetime | None = None) -> dict:
     """End an opt-out, only with the contact's documented permission to resume outreach.
@@ -188,13 +210,9 @@ def reverse_opt_out(con: duckdb.DuckDBPyConnection, actor, email: str, *, permis
                                           opted_out_at=status["latest_at"], now=max(at, db.now(con)))
     if problems:
         raise ValidationError(f"the opt-out of {contact['email']} was not reversed: " + "; ".join(problems))
-    blocked = [m for m in settings.crm_mapping if not m.writable and contact.get(flag_column(m))]
-    if blocked:
-        names = "; ".join(f"{field_label(m)} is set and the mapping is read-only" for m in blocked)
-        crms = " and ".join(states.CRMS[m.crm] for m in blocked)
-        raise ValidationError(
-            f"cannot reverse the opt-out of {contact['email']}: {names}. Clear the flag in {crms} first "
-            f"(Unify cannot write to a read-only mapping); the contact stays opted out.")
+    blocker = reversal_blocker(settings, contact)
+    if blocker:
+        raise ValidationError(f"cannot reverse the opt-out of {contact['email']}: {blocker}")
     permission = {"permission_by": permission_by.strip(), "permission_at": permission_time.isoformat(sep=" "),
                   "evidence": evidence.strip(), "reverses": status["event_id"], "reversed_source": status["source"],
                   "before": {"opted_out": True, "source": status["source"], "since": str(status["opted_out_at"]),

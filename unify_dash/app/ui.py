@@ -29,7 +29,7 @@ import pandas as pd
 import streamlit as st
 
 from unify_dash.errors import LoadError, NotFound, PermissionDenied, UnifyError
-from unify_dash.model import roles
+from unify_dash.model import roles, states
 from unify_dash.store import db
 
 DB_ENV = "UNIFY_DB"
@@ -37,6 +37,7 @@ USER_ENV = "UNIFY_USER"
 ROLE_ENV = "UNIFY_ROLE"
 DEFAULT_SIGNED_IN_ROLE = "manager"
 PAGE_SIZE = 50
+ROLE_KEY = "ui.role.chosen"  # the local-mode role (the sidebar picker writes it)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -156,7 +157,7 @@ def actor() -> roles.Actor:
     pinned = os.environ.get(ROLE_ENV)
     if pinned:
         return roles.Actor(name, pinned)
-    return roles.Actor(name, st.session_state.get("ui.role", "revops"))
+    return roles.Actor(name, st.session_state.get(ROLE_KEY) or st.session_state.get("ui.role", "revops"))
 
 
 def server_address() -> str | None:
@@ -334,15 +335,15 @@ def run_write(fn: Callable[[Any], Any]) -> tuple[bool, Any]:
         return False, err
 
 
-def flash(message: str, icon: str = ":material/check_circle:") -> None:
-    """Show ``message`` once after the next rerun (a toast survives ``st.rerun``)."""
-    st.session_state["ui.flash"] = (message, icon)
+def flash(message: str, icon: str = ":material/check_circle:", *, warning: bool = False) -> None:
+    """Show ``message`` once after the next rerun (a toast survives ``st.rerun``); ``warning``: as a warning."""
+    st.session_state["ui.flash"] = (message, icon, warning)
 
 
 def show_flash() -> None:
     item = st.session_state.pop("ui.flash", None)
     if item:
-        st.success(item[0], icon=item[1])
+        (st.warning if len(item) > 2 and item[2] else st.success)(item[0], icon=item[1])
 
 
 def no_workspace() -> None:
@@ -411,7 +412,7 @@ def engine_rows_frame(rows: list[dict]) -> pd.DataFrame:
           "name": " ".join(x for x in (r.get("first_name"), r.get("last_name")) if x) or "",
           "title": r.get("title") or "", "company": r.get("domain") or "",
           "reasons": "; ".join(r.get("reasons") or []) or "–",
-          "opted out": r.get("opt_out_source") or ""} for r in rows],
+          "opted out": states.label(states.OPT_OUT_SOURCES, r.get("opt_out_source")) or ""} for r in rows],
         columns=["contact", "name", "title", "company", "reasons", "opted out"])
 
 
@@ -446,6 +447,9 @@ def contact_list(fetch: Callable[[int, int | None], pd.DataFrame], total: int, k
     offset, limit = pager(total, key=f"{key}.page")
     frame = fetch(offset, limit)
     config = {"contact": LINK_COLUMN, "reasons": st.column_config.TextColumn("Reasons", width="large")}
+    for col in frame.columns:  # no "None" in a cell: an empty text instead
+        if frame[col].dtype == object:
+            frame[col] = frame[col].where(frame[col].notna(), "")
     for col in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[col]):
             config[col] = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
@@ -456,3 +460,41 @@ def contact_list(fetch: Callable[[int, int | None], pd.DataFrame], total: int, k
     st.download_button(f"Export {plural(total, 'row')} as CSV", lambda: list_csv(fetch(0, export_limit)), file_name=file_name, mime="text/csv",
                        icon=":material/download:", key=f"{key}.csv", on_click="ignore", disabled=total == 0)
     return state, frame, offset
+
+
+# --- a contact filter (one condition of the rule vocabulary) ----------------------------------------------------
+
+
+def contact_filter(key: str) -> dict | None:
+    """One condition of the rule vocabulary (field, operator, value) over a list's contacts, or
+    ``None`` while it is off: the filter the list and its bulk action share. Bad values are shown
+    by the domain's check (``ValidationError``), not here."""
+    from unify_dash.model import vocabulary
+
+    fields = [f for f in vocabulary.FIELDS.values() if f.entity in ("contact", "company")]
+    c0, c1, c2, c3 = st.columns([0.8, 1.4, 1.4, 1.6], vertical_alignment="bottom")
+    on = c0.toggle("Filter", key=f"{key}.on", help="Keep the contacts that match one condition (docs/rules.md)")
+    field = c1.selectbox("Field", [f.name for f in fields], key=f"{key}.field", disabled=not on,
+                         format_func=lambda n: vocabulary.FIELDS[n].label)
+    ops = [o.name for o in vocabulary.operators_for(field)]
+    op = c2.selectbox("Operator", ops, key=f"{key}.op.{field}", disabled=not on,
+                      format_func=lambda n: vocabulary.OPERATORS[n].label)
+    kind, ftype = vocabulary.OPERATORS[op].value, vocabulary.FIELDS[field].type
+    cond: dict = {"field": field, "op": op}
+    if kind == "none":
+        c3.caption("no value")
+    elif kind == "days" or (kind == "scalar" and ftype == vocabulary.NUMBER):
+        number = c3.number_input("Days" if kind == "days" else "Value", key=f"{key}.num.{field}.{op}", step=1,
+                                 value=30 if kind == "days" else 0, disabled=not on)
+        cond["value"] = int(number) if float(number).is_integer() else number
+    else:
+        text = c3.text_input("Values (comma-separated)" if kind == "list" else "Value", key=f"{key}.text.{field}.{op}",
+                             disabled=not on, placeholder="e.g. VP" if kind == "scalar" else "e.g. acme.com, globex.com")
+        items = [v.strip() for v in text.split(",") if v.strip()]
+        if kind == "list" and ftype == vocabulary.NUMBER:
+            try:
+                items = [float(v) for v in items]
+            except ValueError:
+                pass
+        cond["value"] = items if kind == "list" else text.strip()
+    return cond if on else None

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument("--format", choices=["csv", "parquet"], default="csv",
                    help="file format of the records (default csv)")
+    p.add_argument("--db", help="also build this database: the workspace as of an hour before the demo clock, "
+                                "loaded, then the scheduler run up to the clock (its execution log; make run)")
 
     p = sub.add_parser("load", help="load a workspace folder (or CRM export folder) into the database")
     p.add_argument("dir", help="workspace folder")
@@ -153,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Verbs that may create their database file; every other verb with --db needs an existing one (and
 # says "no database at ..." instead of creating an empty file).
-CREATES_DB = frozenset({"load"})
+CREATES_DB = frozenset({"load", "demo"})
 
 
 def _os_message(err: OSError) -> str:
@@ -189,9 +191,18 @@ def _action_verbs(sub) -> None:
                                                           "the opt-out)")
     p.add_argument("--evidence", required=True, help="where it is recorded: ticket, email reference, call notes")
     _who(p)
-    p = sub.add_parser("unenroll", help="cancel a contact's remaining steps (one sequence or all)")
-    p.add_argument("email")
-    p.add_argument("--sequence", help="only this sequence (default every sequence of the contact)")
+    p = sub.add_parser("unenroll", help="cancel a contact's remaining steps (one sequence or all), or every "
+                                        "contact a filter selects in a sequence (in batches)")
+    p.add_argument("email", nargs="?", help="the contact (or --filter for many)")
+    p.add_argument("--sequence", help="only this sequence (default every sequence of the contact); required "
+                                      "with --filter")
+    p.add_argument("--filter", help="bulk: a rule condition as JSON, e.g. '{\"field\": \"title\", \"op\": "
+                                    "\"contains\", \"value\": \"VP\"}' (docs/rules.md), or 'all'")
+    p.add_argument("--play", help="bulk: only the enrollments of this Play")
+    p.add_argument("--node", help="bulk: only the enrollments of this sequence node")
+    p.add_argument("--state", choices=["queued", "active"], help="bulk: only the enrollments in this state "
+                                                                  "(default both)")
+    p.add_argument("--batch-size", type=int, default=500, help="bulk: enrollments per transaction (default 500)")
     _who(p)
     p = sub.add_parser("enroll", help="enroll a contact in a sequence now (refused with the reasons when blocked)")
     p.add_argument("email")

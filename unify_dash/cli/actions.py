@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from unify_dash.actions import enrollments as lifecycle
 from unify_dash.actions import optouts
+from unify_dash.errors import ValidationError
 from unify_dash.model import roles
 from unify_dash.model import settings as settings_mod
 from unify_dash.reports import metrics
@@ -54,10 +56,36 @@ def cli_reverse(args) -> int:
 
 
 def cli_unenroll(args) -> int:
-    """``unify-dash unenroll EMAIL [--sequence ID]``."""
-    return _run(args, lambda con, who: lifecycle.unenroll(con, who, args.email, args.sequence),
-                lambda r: f"{r['email']} unenrolled from {len(r['unenrolled'])} enrollment(s): "
-                          f"{', '.join(r['unenrolled'])}")
+    """``unify-dash unenroll EMAIL [--sequence ID]``: one contact (the Contact page's Unenroll);
+    ``unify-dash unenroll --sequence ID --filter JSON [--play P --node N] [--batch-size N]``: every
+    queued or active enrollment of the sequence whose contact the filter selects, in batches with
+    progress (the Metrics list's "Unenroll all matching"); ``--filter all`` selects everyone."""
+    if args.email:
+        if args.filter is not None:
+            raise ValidationError("give an EMAIL or --filter, not both")
+        return _run(args, lambda con, who: lifecycle.unenroll(con, who, args.email, args.sequence),
+                    lambda r: f"{r['email']} unenrolled from {len(r['unenrolled'])} enrollment(s): "
+                              f"{', '.join(r['unenrolled'])}")
+    if args.filter is None or not args.sequence:
+        raise ValidationError("unenroll needs an EMAIL, or --sequence ID with --filter (a rule condition as JSON, "
+                              "or 'all')")
+    if args.filter.strip().lower() == "all":
+        condition = None
+    else:
+        try:
+            condition = json.loads(args.filter)
+        except json.JSONDecodeError as err:
+            raise ValidationError(f"--filter is not JSON ({err.msg} at character {err.pos}); expected e.g. "
+                                  '\'{"field": "title", "op": "contains", "value": "VP"}\' or all') from None
+
+    def progress(done: int, total: int) -> None:
+        print(f"  {done:,} of {total:,} unenrolled", file=sys.stderr)
+
+    return _run(args, lambda con, who: lifecycle.bulk_unenroll(
+        con, who, sequence_id=args.sequence, filter=condition, play_id=args.play, node_id=args.node, state=args.state,
+        batch_size=args.batch_size, progress=None if args.json else progress),
+        lambda r: f"job {r['job_id']}: {r['unenrolled_now']:,} enrollment(s) of {r['total']:,} selected "
+                  f"unenrolled from {args.sequence} ({r['status']})")
 
 
 def cli_enroll(args) -> int:
@@ -77,9 +105,10 @@ def cli_override_add(args) -> int:
                                                   expires_at=expires)
         effective = con.execute("SELECT effective_at FROM settings_versions WHERE version = ?", [version]).fetchone()[0]
         return {"exclusion": args.exclusion, "email": args.email.strip().lower(), "version": version,
-                "effective_at": effective}
+                "effective_at": effective, "warning": optouts.override_warning(con, args.email)}
     return _run(args, add, lambda r: f"'Email is not {r['email']}' added to {r['exclusion']}: settings version "
-                                     f"{r['version']}, in effect from {r['effective_at']}")
+                                     f"{r['version']}, in effect from {r['effective_at']}"
+                                     + (f"\nwarning: {r['warning']}" if r["warning"] else ""))
 
 
 def contact_history(con, email: str) -> dict:

@@ -53,6 +53,17 @@ EVENT_TYPES: dict[str, str] = {
     "crm_sync": "CRM syncs",
 }
 
+# execution-log outcome -> label (what the scheduler decided at an entry attempt or a send-time check)
+LOG_OUTCOMES: dict[str, str] = {
+    "enrolled": "Enrolled",
+    "not_enrolled": "Not enrolled (blocked at the node)",
+    "excluded_at_audience": "Excluded at the audience",
+    "opted_out": "Opted out",
+    "sent": "Step sent",
+    "skipped": "Skipped at send time",
+    "removed": "Removed mid-sequence",
+}
+
 # opt-out source -> label (where an opt-out originated)
 OPT_OUT_SOURCES: dict[str, str] = {
     "link": "Opt-out link click",

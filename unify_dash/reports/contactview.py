@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from unify_dash.model import settings
+from unify_dash.model import settings, states
+from unify_dash.model.vocabulary import email_is_not
 
 OUTCOME_WORDS = {"not_in_audience": "not in the audience", "opted_out": "opted out",
                  "excluded_at_audience": "excluded at the audience", "entered": "enters",
@@ -80,3 +81,41 @@ def no_match_table(explained: dict) -> pd.DataFrame:
         "exclusion": e["name"], "criteria": e["criteria"],
         "values": "; ".join(v for leaf in e["leaves"] for v in leaf["evidence"]),
     } for e in explained["exclusions"] if e["state"] == "no_match"], columns=["exclusion", "criteria", "values"])
+
+
+def overrides_in(cfg, email: str) -> set[str]:
+    """Ids of the exclusions of ``cfg`` that carry the filter "Email is not ``email``"."""
+    rule = email_is_not(email)
+    return {x.id for x in cfg.exclusions if rule in x.filters}
+
+
+def _names(cfg) -> tuple[dict, dict, dict]:
+    plays = {p.id: p.name for p in cfg.plays}
+    seqs = {q.id: q.name for q in cfg.sequences}
+    nodes = {n.id: (n.name or seqs.get(n.sequence, n.sequence)) for p in cfg.plays for n in p.nodes}
+    return plays, seqs, nodes
+
+
+def enrollments_table(enrollments: pd.DataFrame, cfg) -> pd.DataFrame:
+    """The Contact page's enrollments as read: Play, node and sequence by name, state and reason by
+    their labels (model/states.py), empty cells instead of "None"; ``enrollment_id`` kept for look-ups."""
+    plays, seqs, nodes = _names(cfg)
+    out = enrollments.copy()
+    out["play"] = [plays.get(v, v) if isinstance(v, str) else "" for v in out["play"]]
+    out["node"] = [nodes.get(v, v) if isinstance(v, str) else "" for v in out["node"]]
+    out["sequence"] = [seqs.get(v, v) if isinstance(v, str) else "" for v in out["sequence"]]
+    out["state"] = [states.label(states.ENROLLMENT_STATES, v) for v in out["state"]]
+    out["reason"] = [states.label(states.COMPLETION_REASONS, v) if isinstance(v, str) else "" for v in out["reason"]]
+    return out
+
+
+def events_table(events: pd.DataFrame, cfg) -> pd.DataFrame:
+    """The Contact page's History events as read: type and sequence by name, no event id or raw JSON."""
+    _plays, seqs, _nodes = _names(cfg)
+    out = events.drop(columns=[c for c in ("event_id", "detail") if c in events.columns]).copy()
+    out["type"] = [states.label(states.EVENT_TYPES, v) for v in out["type"]]
+    out["sequence"] = [seqs.get(v, v) if isinstance(v, str) else "" for v in out["sequence"]]
+    for col in ("source", "actor", "label", "text"):
+        out[col] = out[col].fillna("")
+    out["step"] = out["step"].astype("Int64")
+    return out

@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 
 from unify_dash.actions import optouts
+from unify_dash.actions.enrollments import contact_filter_sql
 from unify_dash.model import settings, states
 from unify_dash.store import db, schema
 
@@ -253,13 +254,19 @@ _HIDDEN = ("key", "sort_key")
 
 
 def contacts(con: duckdb.DuckDBPyConnection, family: str, key: str, scope: Scope = Scope(), *,
-             offset: int = 0, limit: int | None = 50, as_of: dt.datetime | None = None) -> dict:
+             offset: int = 0, limit: int | None = 50, as_of: dt.datetime | None = None,
+             contact_filter: dict | None = None) -> dict:
     """``{"total": n, "rows": DataFrame}``: the rows behind ``count(family, key)``, one page of them,
-    always in the same order (email, then id). ``limit=None`` returns every row (CSV export)."""
+    always in the same order (email, then id). ``limit=None`` returns every row (CSV export).
+    ``contact_filter`` (a rule condition) keeps the rows of the contacts it selects: the filter of
+    :func:`unify_dash.actions.enrollments.contact_filter_sql`, the one bulk unenroll uses."""
     as_of = as_of or db.now(con)
     cfg = _settings(con, as_of)
     kf, kparams = _key_filter(family, key)
-    count_sql, count_params = _relation(family, scope, as_of, cfg, detail=False)
+    if contact_filter is not None:
+        sub, fparams = contact_filter_sql(con, contact_filter, as_of)
+        kf, kparams = f"{kf} AND contact_id IN {sub}", [*kparams, *fparams]
+    count_sql, count_params = _relation(family, scope, as_of, cfg, detail=contact_filter is not None)
     total = int(con.execute(f"SELECT count(*) FROM ({count_sql}) WHERE {kf}", [*count_params, *kparams]).fetchone()[0])
     sql, params = _relation(family, scope, as_of, cfg)
     base = f"SELECT * FROM ({sql}) WHERE {kf}"
@@ -344,6 +351,27 @@ def execution_log(con: duckdb.DuckDBPyConnection, *, play_id: str | None = None,
     page = f"{base} ORDER BY l.\"at\" DESC, l.log_id" + ("" if limit is None else " LIMIT ? OFFSET ?")
     rows = con.execute(page, params + ([] if limit is None else [int(limit), int(offset)])).df()
     return {"total": total, "rows": rows}
+
+
+def log_display(rows: pd.DataFrame, cfg: settings.Settings) -> pd.DataFrame:
+    """Execution-log rows as a page shows them: Play, node and sequence by name, the outcome by its
+    label (:data:`states.LOG_OUTCOMES`), no internal id and no "None"."""
+    plays = {p.id: p for p in cfg.plays}
+    seqs = {q.id: q.name for q in cfg.sequences}
+
+    def node_name(play, node):
+        p = plays.get(play)
+        n = next((n for n in p.nodes if n.id == node), None) if p else None
+        return (n.name or seqs.get(n.sequence, n.sequence)) if n else (node or "")
+
+    out = rows.drop(columns=[c for c in ("log_id",) if c in rows.columns]).copy()
+    out["node"] = [node_name(p, n) for p, n in zip(out["play"], out["node"], strict=True)]
+    out["play"] = [plays[p].name if p in plays else (p or "") for p in out["play"]]
+    out["sequence"] = [seqs.get(q, q) if q else "" for q in out["sequence"]]
+    out["outcome"] = [states.label(states.LOG_OUTCOMES, o) for o in out["outcome"]]
+    out["blocking_criteria"] = out["blocking_criteria"].fillna("")
+    out["step"] = out["step"].astype("Int64")
+    return out
 
 
 # --- small look-ups for pages ----------------------------------------------------------------------

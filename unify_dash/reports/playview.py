@@ -166,3 +166,29 @@ def not_enrolled_reasons(impact: dict, node_id: str | None = None) -> pd.DataFra
             for n in impact["nodes"] if not node_id or n["id"] == node_id
             for x in impact["exclusions"] if x["blocking_at"].get(n["id"], 0)]
     return pd.DataFrame(rows, columns=["reason", "node", "contacts", "custom"])
+
+
+# --- the list behind a count, as a link (?play=...&list=...) ------------------------------------------------
+
+
+def list_param(bucket: str, node_id: str | None = None, exclusion_id: str | None = None) -> str:
+    """``not_enrolled:ent-1`` / ``blocking::open_opp``: the ``list`` query parameter of a drill-down."""
+    return ":".join([bucket, node_id or "", exclusion_id or ""]).rstrip(":")
+
+
+def parse_list_param(text: str | None, impact: dict) -> tuple[dict | None, str | None]:
+    """``(selection, None)`` for a ``list`` query parameter naming a bucket (and node, exclusion) of
+    this Play, ``(None, why)`` when it names none of them, ``(None, None)`` without one."""
+    if not text:
+        return None, None
+    bucket, _, rest = str(text).partition(":")
+    node_id, _, exclusion_id = rest.partition(":")
+    nodes = {n["id"] for n in impact["nodes"]}
+    exclusions = {x["id"] for x in impact["exclusions"]}
+    if bucket not in BUCKET_LABELS:
+        return None, f"no list {bucket!r}; lists are " + ", ".join(BUCKET_LABELS)
+    if node_id and node_id not in nodes:
+        return None, f"this Play has no sequence node {node_id!r}"
+    if exclusion_id and exclusion_id not in exclusions:
+        return None, f"this Play has no exclusion {exclusion_id!r}"
+    return {"bucket": bucket, "node_id": node_id or None, "exclusion_id": exclusion_id or None}, None

@@ -313,6 +313,7 @@ def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, sum
                        blocking_json, ? FROM _sched_ne""", [t, version])
             summary["not_enrolled_contacts"] += sum(n for _text, n in blocked)
             _count_blocking(summary["not_enrolled"], blocked)
+        _log_still_blocked(con, t, version)
         # excluded at the audience / opted out: logged once per contact, play and reason
         logged = _log_once(con, t, version)
         for outcome, blocking, n in logged:
@@ -326,6 +327,21 @@ def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, sum
         con.unregister("_sched_bj")
         for table in ("_sched_e", "_sched_new", "_sched_ne"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _log_still_blocked(con, t: dt.datetime, version) -> None:
+    """A not_enrolled enrollment still blocked at a node gets a log row when none of its node says
+    this block yet (a loaded history, or the reasons changed): the Execution logs page always names
+    the criteria that block a Not Enrolled contact. An unchanged block writes nothing."""
+    con.execute("""
+        INSERT INTO execution_log
+        SELECT 'log:' || uuid()::VARCHAR, ?, s.contact_id, s.play_id, s.node_id, s.sequence_id, NULL, 'not_enrolled',
+               s.blocking_json, ?
+        FROM _sched_e s
+        WHERE s.outcome = 'not_enrolled' AND s.ne_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM execution_log l WHERE l.contact_id = s.contact_id AND l.play_id = s.play_id
+                          AND l.node_id = s.node_id AND l.outcome = 'not_enrolled'
+                          AND coalesce(l.blocking, '') = coalesce(s.blocking_json, ''))""", [t, version])
 
 
 def _log_once(con, t: dt.datetime, version) -> list[tuple]:

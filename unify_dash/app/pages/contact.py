@@ -4,6 +4,7 @@ let the contact through), enrollments, the execution log and history. Actions: a
 override, opt out, unenroll, reverse an opt-out with documented permission; each confirmed and audited."""
 
 import datetime as dt
+import re
 
 import pandas as pd
 import streamlit as st
@@ -12,7 +13,7 @@ from unify_dash import engine
 from unify_dash.actions import crmsync, optouts
 from unify_dash.actions import enrollments as lifecycle
 from unify_dash.app import ui
-from unify_dash.errors import NotFound
+from unify_dash.errors import NotFound, UnifyError
 from unify_dash.model import roles, settings, states
 from unify_dash.reports import contactview, diagnosis, metrics
 from unify_dash.store import db
@@ -62,6 +63,12 @@ with ui.cursor() as cur:
     enrollments = metrics.contact_enrollments(cur, email)
     clock = db.now(cur)
 opt = x.get("opt_out") or None
+# "Email is not <email>" saved on an exclusion in a version not yet in effect: exclusion id -> (version, effective)
+with ui.cursor() as cur:
+    pending, latest = settings.pending_versions(cur), settings.latest_version(cur)
+pending_overrides = ({xid: (latest[0], pending[-1]["effective_at"])
+                      for xid in contactview.overrides_in(latest[1], email) - contactview.overrides_in(cfg, email)}
+                     if pending and latest else {})
 
 # --- header: who, status, actions ---------------------------------------------------------------------------------
 head, actions = st.columns([3, 2], vertical_alignment="top")
@@ -87,18 +94,27 @@ def close_dialog() -> None:
 
 
 active = enrollments[enrollments["state"].isin(states.ACTIVE_STATES)]
+# sequences the contact could enter now: every sequence it is not queued or active in
+enrollable = [q for q in cfg.sequences if q.id not in set(active["sequence"])]
+blocker = optouts.reversal_blocker(cfg, contact) if opt else None
 with actions:
     b1, b2, b3 = st.columns(3)
-    if not opt and roles.can(actor, "contact.opt_out"):
-        b1.button("Opt out", key="contact.optout", on_click=open_dialog, args=("opt_out",), type="primary",
-                  icon=":material/block:", help="Global and permanent: removes the contact from every sequence.")
+    if not opt and roles.can(actor, "contact.enroll"):
+        b1.button("Enroll", key="contact.enroll", on_click=open_dialog, args=("enroll",), type="primary",
+                  disabled=not enrollable, icon=":material/person_add:",
+                  help="Enroll in a sequence now; the engine decides, a blocked contact is refused with the reasons.")
     if roles.can(actor, "contact.unenroll"):
         b2.button("Unenroll", key="contact.unenroll", on_click=open_dialog, args=("unenroll",),
                   disabled=active.empty, icon=":material/person_remove:",
                   help="Cancel the remaining steps of one sequence (or all); does not block future sequences.")
-    if opt and roles.can(actor, "contact.reverse_opt_out"):
+    if not opt and roles.can(actor, "contact.opt_out"):  # permanent: never the primary action
+        b3.button("Opt out", key="contact.optout", on_click=open_dialog, args=("opt_out",), type="secondary",
+                  icon=":material/block:", help="Global and permanent: removes the contact from every sequence.")
+    if opt and blocker is None and roles.can(actor, "contact.reverse_opt_out"):
         b3.button("Reverse opt-out", key="contact.reverse", on_click=open_dialog, args=("reverse",),
                   icon=":material/undo:", help="Only with the contact's documented permission to resume outreach.")
+    if opt and blocker is not None:
+        st.caption(f"This opt-out cannot be reversed here: {ui.md(blocker)}")
 
 
 def done(message: str) -> None:
@@ -133,21 +149,52 @@ def unenroll_dialog() -> None:
             done(f"{ui.code(contact['email'])} unenrolled from {ui.plural(len(res['unenrolled']), 'enrollment')}.")
 
 
+@st.dialog("Enroll in a sequence", on_dismiss=close_dialog)
+def enroll_dialog() -> None:
+    names = {q.id: q.name for q in enrollable}
+    seq = st.selectbox("Sequence", list(names), key="contact.enroll.seq", format_func=names.get)  # plain text
+    st.caption("The engine decides as of now with the settings in effect: a contact blocked by an exclusion (or opted "
+               "out) is refused with the reasons, and the attempt is in the execution log.")
+    if st.button("Enroll", type="primary", key="contact.enroll.confirm"):
+        ok, res = ui.run_write(lambda cur: lifecycle.enroll(cur, actor, contact["email"], seq))
+        if ok:
+            done(f"{ui.code(contact['email'])} enrolled in {ui.md(names[seq])}: first step due "
+                 f"{ui.fmt_time(res['next_step_at'])}.")
+
+
+# the reversal's fields as the dialog names them (the domain's messages name its arguments)
+REVERSAL_FIELDS = {"permission_by": "“Who gave the permission”", "permission_at": "“When”",
+                   "evidence": "“Evidence”"}
+
+
+def reversal_error(err: Exception) -> None:
+    text = str(err)
+    for name, label in REVERSAL_FIELDS.items():
+        text = re.sub(rf"\b{name}\b", label, text)
+    st.error(ui.md(text), icon=":material/error:")
+
+
 @st.dialog("Reverse the opt-out", on_dismiss=close_dialog)
 def reverse_dialog() -> None:
     st.write("Opt-outs are intended to be permanent. Reverse one **only** with the contact's explicit, documented "
              "permission to resume outreach. All three fields are required and recorded.")
-    by = st.text_input("Who gave the permission", key="contact.reverse.by", placeholder=contact["email"])
+    by = st.text_input("Who gave the permission", key="contact.reverse.by",
+                       help="A name, e.g. the contact themselves, and how (by email, on a call).")
     c1, c2 = st.columns(2)
     day = c1.date_input("When", key="contact.reverse.day", value=clock.date(), max_value=clock.date())
     time_ = c2.time_input("At", key="contact.reverse.time", value=dt.time(9, 0))
-    evidence = st.text_area("Evidence (email reference, ticket, note)", key="contact.reverse.evidence")
+    evidence = st.text_area("Evidence", key="contact.reverse.evidence",
+                            help="Where the permission is recorded: an email reference, a ticket number, call notes.")
     if st.button("Reverse opt-out", type="primary", key="contact.reverse.confirm"):
         when = dt.datetime.combine(day, time_) if day else None
-        ok, res = ui.run_write(lambda cur: optouts.reverse_opt_out(
-            cur, actor, contact["email"], permission_by=by, permission_at=when, evidence=evidence))
-        if ok:
-            done(f"Opt-out of {ui.code(contact['email'])} reversed. The contact can be enrolled again.")
+        try:
+            with ui.writing() as cur:
+                optouts.reverse_opt_out(cur, actor, contact["email"], permission_by=by, permission_at=when,
+                                        evidence=evidence)
+        except UnifyError as err:
+            reversal_error(err)
+        else:
+            done(f"Opt-out of {ui.code(contact['email'])} reversed. It can be enrolled again: use **Enroll**.")
 
 
 @st.dialog("Add an \"Email is not\" filter", on_dismiss=close_dialog)
@@ -166,7 +213,7 @@ def override_dialog() -> None:
 
 
 dialogs = {"opt_out": opt_out_dialog, "unenroll": unenroll_dialog, "reverse": reverse_dialog,
-           "override": override_dialog}
+           "override": override_dialog, "enroll": enroll_dialog}
 if st.session_state.get(DIALOG) in dialogs:
     dialogs[st.session_state[DIALOG]]()
 
@@ -201,7 +248,11 @@ def exclusion_panel(e: dict, can_override: bool) -> None:
         if e["let_through"]:
             st.markdown("**What would let the contact through:**  \n"
                         + "  \n".join(f"- {ui.md(t)}" for t in e["let_through"]))
-        if can_override and e["applies"] and blocking_now:
+        saved = pending_overrides.get(e["id"])
+        if saved:  # saved, pending: the button is gone, the time it takes effect is said
+            st.caption(f"\"Email is not {ui.code(email)}\" is saved (settings v{saved[0]}): it takes effect at "
+                       f"{ui.fmt_time(saved[1])} ({ui.fmt_relative(saved[1], clock)}).")
+        elif can_override and e["applies"] and blocking_now:
             st.button(f"Add \"Email is not {ui.code(email)}\" to {ui.md(e['name'])}", key=f"contact.override.{e['id']}",
                       on_click=ask_override, args=(e["id"],), icon=":material/person_add:")
 
@@ -251,10 +302,12 @@ with tab_enr:
         st.caption("No enrollment.")
     else:
         next_step = {n["enrollment_id"]: n["text"] for n in x["enrollments"]}
-        shown = enrollments.assign(**{"at send time": [next_step.get(e) or "" for e in enrollments["enrollment_id"]]})
+        shown = contactview.enrollments_table(enrollments, cfg).assign(
+            **{"at send time": [next_step.get(e) or "" for e in enrollments["enrollment_id"]]})
         st.dataframe(shown.drop(columns=["enrollment_id"]), hide_index=True, width="stretch", key="contact.enr",
-                     column_config={c: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
-                                    for c in ("next_step_at", "enrolled_at", "updated_at")})
+                     column_config={**{c: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
+                                       for c in ("next_step_at", "enrolled_at", "updated_at")},
+                                    "at send time": st.column_config.TextColumn(width="large")})
         ended = enrollments[enrollments["state"].isin(["completed", "unenrolled"])]
         if not ended.empty:
             st.markdown("**Why did it end?** From the event and execution logs, not a guess:")
@@ -269,9 +322,11 @@ with tab_log:
         log = metrics.execution_log(cur, email=email, limit=200)
     st.caption(f"Every enrollment attempt and send-time check for this contact ({ui.plural(log['total'], 'row')}, "
                "newest first).")
-    st.dataframe(log["rows"].drop(columns=["email", "log_id"]), hide_index=True, width="stretch", key="contact.log",
+    st.dataframe(metrics.log_display(log["rows"], cfg).drop(columns=["email"]), hide_index=True, width="stretch",
+                 key="contact.log",
                  column_config={"at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
-                                "blocking_criteria": st.column_config.TextColumn(width="large")})
+                                "blocking_criteria": st.column_config.TextColumn("Blocking criteria", width="large"),
+                                "settings_version": st.column_config.NumberColumn("Settings", format="v%d")})
 
 with tab_hist:
     with ui.cursor() as cur:
@@ -279,8 +334,9 @@ with tab_hist:
         audit = metrics.recent_audit(cur, target=contact["email"], limit=50)
     st.caption(f"Events ({ui.plural(events['total'], 'event')}, newest first): sends, replies, opt-outs, reversals, "
                "unenrollments, skips.")
-    st.dataframe(events["rows"], hide_index=True, width="stretch", key="contact.events",
-                 column_config={"occurred_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm")})
+    st.dataframe(contactview.events_table(events["rows"], cfg), hide_index=True, width="stretch", key="contact.events",
+                 column_config={"occurred_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+                                "text": st.column_config.TextColumn(width="large")})
     st.caption("Who did what to this contact (audit log):")
     st.dataframe(audit, hide_index=True, width="stretch", key="contact.audit",
                  column_config={"at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm")})

@@ -10,6 +10,7 @@ import streamlit as st
 
 from unify_dash import scheduler
 from unify_dash.app import ui
+from unify_dash.errors import NotFound
 from unify_dash.io import paths
 from unify_dash.io.load import load_workspace
 from unify_dash.model import roles, settings
@@ -27,12 +28,19 @@ with ui.cursor() as cur:
     counts = metrics.workspace_counts(cur)
     clock = unify_db.now(cur)
     latest = settings.latest_version(cur)
+    pending = settings.pending_versions(cur)
+    try:
+        in_effect = f"settings v{settings.settings_at(cur)[0]} in effect"
+    except NotFound:  # saved settings that take effect later, or none yet
+        in_effect = "no settings in effect yet" if latest else "no settings yet"
     pinned = unify_db.get_meta(cur, "clock")
 
+# the same words as the sidebar: what is in effect now, and what is saved but pending
+versions = [f"settings v{p['version']} pending (takes effect {ui.fmt_time(p['effective_at'])}, "
+            f"{ui.fmt_relative(p['effective_at'], clock)})" for p in pending] + [in_effect]
 st.subheader("This database")
 st.caption(f"{ui.code(ui.db_path())} · workspace clock {ui.fmt_time(clock)} "
-           f"({'pinned by the workspace' if pinned else 'the wall clock, UTC'}) · "
-           f"{'settings v' + str(latest[0]) if latest else 'no settings yet'}")
+           f"({'pinned by the workspace' if pinned else 'the wall clock, UTC'}) · " + ", ".join(versions))
 cols = st.columns(4)
 for i, (table, n) in enumerate(counts.items()):
     cols[i % 4].metric(table.replace("_", " "), ui.fmt_int(n))

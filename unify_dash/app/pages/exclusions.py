@@ -6,6 +6,7 @@ import dataclasses
 
 import streamlit as st
 
+from unify_dash.actions import optouts
 from unify_dash.app import ui
 from unify_dash.errors import LoadError, UnifyError
 from unify_dash.io import documents
@@ -97,8 +98,13 @@ with tab_excl:
                     ok, version = ui.run_write(lambda cur: settings.add_email_override(
                         cur, actor, current.id, address, note=note))
                     if ok:
+                        with ui.cursor() as cur:
+                            warning = optouts.override_warning(cur, address)
                         ui.flash(f"Added \"Email is not {ui.code(address.strip().lower())}\" to {ui.md(current.name)} "
-                                 f"(settings v{version}). It takes effect after {cfg.propagation_minutes} minutes.")
+                                 f"(settings v{version}). It takes effect after {cfg.propagation_minutes} minutes."
+                                 + (f" Note: {ui.md(warning)}." if warning else ""),
+                                 icon=":material/warning:" if warning else ":material/check_circle:",
+                                 warning=bool(warning))
                         st.rerun()
 
     if can_edit:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from unify_dash.app import ui
+from unify_dash.model import states
 from unify_dash.reports import metrics
 
 st.title("Execution logs")
@@ -20,10 +21,11 @@ play = c1.selectbox("Play", [None, *plays], format_func=lambda k: "All plays" if
                     key="logs.play")
 sequence = c2.selectbox("Sequence", [None, *sequences],
                         format_func=lambda k: "All sequences" if k is None else sequences[k], key="logs.sequence")
-outcome = c3.selectbox("Outcome", [None, *outcomes], format_func=lambda k: "All outcomes" if k is None else k,
-                       key="logs.outcome")
-email = c4.text_input("Contact email", key="logs.email", value=st.query_params.get("email", ""),
-                      placeholder="exact email, e.g. ann@acme.com")
+outcome = c3.selectbox("Outcome", [None, *outcomes], key="logs.outcome",
+                       format_func=lambda k: "All outcomes" if k is None else states.label(states.LOG_OUTCOMES, k))
+if "logs.email" not in st.session_state:
+    st.session_state["logs.email"] = st.query_params.get("email", "")
+email = c4.text_input("Contact email", key="logs.email", placeholder="exact email, e.g. ann@acme.com")
 blocked = st.toggle("Only attempts blocked by an exclusion", key="logs.blocked")
 filters = dict(play_id=play, sequence_id=sequence, outcome=outcome, email=email or None, blocked_only=blocked)
 
@@ -33,14 +35,16 @@ st.markdown(f"**{ui.plural(total, 'log row')}**")
 offset, limit = ui.pager(total, key="logs.page")
 with ui.cursor() as cur:
     rows = metrics.execution_log(cur, offset=offset, limit=limit, **filters)["rows"]
-rows.insert(1, "contact", [ui.contact_link(e) if e else None for e in rows["email"]])
+shown = metrics.log_display(rows, cfg)
+shown.insert(1, "contact", [ui.contact_link(e) if e else None for e in rows["email"]])
 st.dataframe(
-    rows.drop(columns=["email", "log_id"]), hide_index=True, width="stretch", key="logs.table",
+    shown.drop(columns=["email"]), hide_index=True, width="stretch", key="logs.table",
     column_config={
-        "at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
-        "contact": st.column_config.LinkColumn("Contact", display_text=r"email=(.*)$"),
+        "at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm", width="small"),
+        "contact": st.column_config.LinkColumn("Contact", display_text=r"email=(.*)$", width="medium"),
         "blocking_criteria": st.column_config.TextColumn("Blocking criteria", width="large"),
-        "settings_version": st.column_config.NumberColumn("Settings version", format="v%d"),
+        "settings_version": st.column_config.NumberColumn("Settings", format="v%d", width="small"),
+        "step": st.column_config.NumberColumn("Step", width="small"),
     },
 )
 

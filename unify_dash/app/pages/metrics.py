@@ -11,6 +11,7 @@ import streamlit as st
 from unify_dash import engine
 from unify_dash.actions import enrollments as lifecycle
 from unify_dash.app import ui
+from unify_dash.errors import UnifyError
 from unify_dash.model import roles, states
 from unify_dash.reports import diagnosis, metrics, playview
 from unify_dash.reports.metrics import Scope
@@ -22,11 +23,18 @@ ui.show_flash()
 version, cfg, plays = ui.plays_in_effect()
 
 c1, c2 = st.columns(2)
-if "metrics.play" not in st.session_state and st.query_params.get("play") in plays:
-    st.session_state["metrics.play"] = st.query_params["play"]
+asked = st.query_params.get("play")
+if asked and asked not in plays:  # a link to a Play that does not exist (any more): said, not hidden
+    st.warning(f"No Play {ui.code(asked)} in the settings in effect (v{version}); showing "
+               f"{ui.md(next(iter(plays.values())).name)} instead.", icon=":material/help:")
+    st.query_params.pop("list", None)
+if "metrics.play" not in st.session_state and asked in plays:
+    st.session_state["metrics.play"] = asked
 play_id = c1.selectbox("Play", list(plays), format_func=lambda k: plays[k].name, key="metrics.play")
+st.query_params["play"] = play_id
 play = plays[play_id]
 node_names = {n.id: (n.name or cfg.sequence(n.sequence).name) for n in play.nodes}
+sequence_names = {q.id for q in cfg.sequences}
 node_id = c2.selectbox("Sequence node", [None, *node_names], key=f"metrics.node.{play_id}",
                        format_func=lambda k: "All sequence nodes" if k is None else node_names[k])
 scope = Scope(play_id=play_id, node_id=node_id)
@@ -40,6 +48,8 @@ def select(kind: str, family: str, key: str, node: str | None = None, exclusion:
     """``kind`` ``history`` (metrics: enrollments and events) or ``now`` (the engine's evaluation)."""
     st.session_state[SEL] = {"kind": kind, "family": family, "key": key, "node_id": node, "exclusion_id": exclusion,
                              "scope": (play_id, node_id)}
+    st.session_state.pop("metrics.unenroll", None)
+    st.query_params["list"] = ":".join([kind, family, key, node or "", exclusion or ""]).rstrip(":")
 
 
 def chart_selected(chart_key: str, kind: str, family: str) -> None:
@@ -179,12 +189,38 @@ if sequence_id is not None:
                 hide_index=True, width="stretch", key="metrics.early.table",
                 column_config={"contact": ui.LINK_COLUMN, "why": st.column_config.TextColumn(width="large")})
 
-# --- the list behind the selected count ------------------------------------------------------------------------
-sel = st.session_state.get(SEL)
-if sel and sel.get("scope") == (play_id, node_id):
-    st.divider()
+# --- the list behind the selected count: a dialog over the page, linked by ?play=...&list=... ----------------------
+
+
+def open_linked_list() -> None:
+    """A link ``?list=kind:family:key[:node[:exclusion]]`` opens its list (once per link)."""
+    text = st.query_params.get("list")
+    if not text or st.session_state.get("metrics.linked") == (play_id, text):
+        return
+    st.session_state["metrics.linked"] = (play_id, text)
+    parts = (str(text).split(":") + ["", "", "", "", ""])[:5]
+    kind, family, key, nd, excl = parts
+    known = {"now": ("not_enrolled",), "skip": ("skip",), "history": tuple(metrics.FAMILY_LABELS)}
+    if family not in known.get(kind, ()) or (nd and nd not in node_names) or (excl and excl not in
+                                                                               {x.id for x in cfg.exclusions}):
+        st.warning(f"The link's list {ui.code(text)} is not one of this page; pick a count instead.",
+                   icon=":material/help:")
+        st.query_params.pop("list", None)
+        return
+    select(kind, family, key or family, nd or None, excl or None)
+
+
+def close_list() -> None:
+    st.session_state.pop(SEL, None)
+    st.session_state.pop("metrics.unenroll", None)
+    st.query_params.pop("list", None)
+
+
+@st.dialog("Contacts behind the count", width="large", on_dismiss=close_list)
+def list_dialog(sel: dict) -> None:
     kind, family, key = sel["kind"], sel["family"], sel["key"]
-    enrollment_list = False
+    enrollment_list = kind == "history" and family == "state" and key in ("enrolled", *states.ACTIVE_STATES)
+    condition = None
     if kind == "now":
         sel_node, excl = sel["node_id"], sel["exclusion_id"]
         with ui.cursor() as cur:
@@ -208,69 +244,94 @@ if sel and sel.get("scope") == (play_id, node_id):
         def fetch(offset, limit):
             with ui.cursor() as cur:
                 rows = metrics.enrollments_by_id(cur, ids, offset=offset, limit=limit)["rows"]
-            rows = rows.assign(reasons=[texts.get(e) for e in rows["enrollment_id"]])
+            rows = rows.assign(reasons=[texts.get(e) for e in rows["enrollment_id"]],
+                               sequence=[cfg.sequence(q).name if q in sequence_names else q for q in rows["sequence"]],
+                               node=[node_names.get(n, n or "") for n in rows["node"]])
             return ui.with_links(rows.drop(columns=["enrollment_id", "state"]))
     else:
-        with ui.cursor() as cur:
-            total = metrics.count(cur, family, key, scope)
+        if enrollment_list:
+            condition = ui.contact_filter(f"metrics.filter.{key}")
+        try:
+            with ui.cursor() as cur:
+                total = metrics.contacts(cur, family, key, scope, limit=0, contact_filter=condition)["total"]
+        except UnifyError as err:
+            ui.show_error(err)
+            return
         unit = "contact" if family in ("state", "completed", "opt_outs") else ("reply" if family == "replies" else "event")
-        st.subheader(f"{ui.md(metrics.label(family, key))}: {ui.plural(total, unit, 'replies' if unit == 'reply' else None)}")
-        enrollment_list = family == "state" and key in ("enrolled", *states.ACTIVE_STATES)
+        matching = " matching the filter" if condition else ""
+        st.subheader(f"{ui.md(metrics.label(family, key))}{matching}: "
+                     f"{ui.plural(total, unit, 'replies' if unit == 'reply' else None)}")
 
         def fetch(offset, limit):
             with ui.cursor() as cur:
-                rows = metrics.contacts(cur, family, key, scope, offset=offset, limit=limit)["rows"]
+                rows = metrics.contacts(cur, family, key, scope, offset=offset, limit=limit,
+                                        contact_filter=condition)["rows"]
             if family in ("state", "completed"):
                 rows = rows.rename(columns={"blocking_criteria": "reasons"})
                 rows["reasons"] = [", ".join(str(x) for x in (r, b) if isinstance(x, str) and x)
                                    for r, b in zip(rows["reason"], rows["reasons"], strict=True)]
-                rows = rows.drop(columns=["reason", "contact_id"])
+                rows = rows.drop(columns=["reason", "contact_id", "enrollment_id"])
+                rows["state"] = [states.label(states.ENROLLMENT_STATES, v) for v in rows["state"]]
+                rows["sequence"] = [cfg.sequence(q).name if q in sequence_names else q for q in rows["sequence"]]
+                rows["node"] = [node_names.get(n, n or "") for n in rows["node"]]
             else:
                 rows = rows.drop(columns=["contact_id"])
             return ui.with_links(rows)
 
     state, page, _ = ui.contact_list(fetch, total, key=f"metrics.list.{kind}.{family}.{key}.{sel.get('node_id')}."
-                                  f"{sel.get('exclusion_id')}", file_name=f"{play_id}-{key}.csv",
-                                  selectable=enrollment_list and sequence_id is not None)
-
-    # bulk unenroll (Sequences -> Enrollments: filter, select, Unenroll)
+                                                      f"{sel.get('exclusion_id')}", file_name=f"{play_id}-{key}.csv",
+                                     selectable=enrollment_list and sequence_id is not None)
     if enrollment_list and roles.can(actor, "enrollment.bulk_unenroll"):
-        if sequence_id is None:
-            st.caption("Pick one sequence node above to unenroll contacts from its sequence.")
-        else:
-            picked = [unquote(page.iloc[i]["contact"].split("email=", 1)[-1]) for i in (state.selection.rows or [])]
-            b1, b2 = st.columns(2)
-            if b1.button(f"Unenroll selected ({len(picked)})", key="metrics.unenroll.sel", disabled=not picked,
-                         icon=":material/person_remove:"):
-                st.session_state["metrics.unenroll"] = {"emails": picked, "sequence": sequence_id}
-            if b2.button(f"Unenroll all {ui.fmt_int(total)} in this list", key="metrics.unenroll.all",
-                         disabled=total == 0, icon=":material/group_remove:"):
-                with ui.cursor() as cur:
-                    everyone = metrics.contacts(cur, family, key, scope, limit=None)["rows"]["email"].tolist()
-                st.session_state["metrics.unenroll"] = {"emails": everyone, "sequence": sequence_id}
+        bulk_unenroll(state, page, total, condition, None if key == "enrolled" else key)
 
+
+def bulk_unenroll(state, page, total: int, condition: dict | None, only: str | None) -> None:
+    """Sequences -> Enrollments: filter, select, Unenroll (the selected rows, or every queued or active
+    enrollment the filter keeps, in batches with progress: lifecycle.bulk_unenroll, the CLI's too)."""
+    if sequence_id is None:
+        st.caption("Pick one sequence node on the page to unenroll contacts from its sequence.")
+        return
+    picked = [unquote(page.iloc[i]["contact"].split("email=", 1)[-1]) for i in (state.selection.rows or [])]
+    b1, b2 = st.columns(2)
+    if b1.button(f"Unenroll selected ({len(picked)})", key="metrics.unenroll.sel", disabled=not picked,
+                 icon=":material/person_remove:"):
+        st.session_state["metrics.unenroll"] = {"filter": picked, "n": len(picked), "state": only}
+    everyone = "matching the filter" if condition else "in this list"
+    which = f"{only} one" if only else "queued or active one"
+    if b2.button(f"Unenroll every {which} {everyone}", key="metrics.unenroll.all", disabled=total == 0,
+                 icon=":material/group_remove:"):
+        st.session_state["metrics.unenroll"] = {"filter": condition, "n": None, "state": only}
     job = st.session_state.get("metrics.unenroll")
-    if job:
-        def close():
+    if not job:
+        return
+    seq = cfg.sequence(sequence_id)
+    who = ui.plural(job["n"], "selected contact") if job["n"] is not None else (
+        f"every {which.removesuffix(' one')} enrollment {everyone}")
+    with st.container(border=True):
+        st.warning(f"Cancel the remaining steps of {who} in **{ui.md(seq.name)}** ({ui.md(play.name)}, "
+                   f"{ui.md(node_names[node_id])}). This is not an opt-out: they can be enrolled again later.",
+                   icon=":material/person_remove:")
+        go, cancel = st.columns(2)
+        if cancel.button("Cancel", key="metrics.unenroll.cancel"):
             st.session_state.pop("metrics.unenroll", None)
+            st.rerun(scope="fragment")
+        if go.button("Unenroll", type="primary", key="metrics.unenroll.go"):
+            bar = st.progress(0.0, text="Starting…")
 
-        @st.dialog("Unenroll contacts", on_dismiss=close)
-        def confirm_unenroll():
-            seq = cfg.sequence(job["sequence"])
-            st.write(f"Cancel the remaining steps of **{ui.plural(len(job['emails']), 'contact')}** in "
-                     f"**{ui.md(seq.name)}**. This is not an opt-out: they can be enrolled again later.")
-            if st.button("Unenroll", type="primary", key="metrics.unenroll.go"):
-                bar = st.progress(0.0, text="Starting…")
+            def progress(done, total_):
+                bar.progress(done / max(total_, 1), text=f"{ui.fmt_int(done)} of {ui.fmt_int(total_)} unenrolled")
 
-                def progress(done, total_):
-                    bar.progress(done / max(total_, 1), text=f"{ui.fmt_int(done)} of {ui.fmt_int(total_)}")
+            ok, result = ui.run_write(lambda cur: lifecycle.bulk_unenroll(
+                cur, actor, sequence_id=sequence_id, filter=job["filter"], play_id=play_id, node_id=node_id,
+                state=job["state"], progress=progress))
+            if ok:
+                close_list()
+                ui.flash(f"Unenrolled {ui.plural(result['unenrolled_now'], 'enrollment')} from {ui.md(seq.name)} "
+                         f"(job {result['job_id']}).")
+                st.rerun()
 
-                ok, result = ui.run_write(lambda cur: lifecycle.bulk_unenroll(
-                    cur, actor, sequence_id=job["sequence"], filter=job["emails"], progress=progress))
-                if ok:
-                    close()
-                    ui.flash(f"Unenrolled {ui.plural(result['unenrolled_now'], 'enrollment')} from {ui.md(seq.name)} "
-                             f"(job {result['job_id']}).")
-                    st.rerun()
 
-        confirm_unenroll()
+open_linked_list()
+sel = st.session_state.get(SEL)
+if sel and sel.get("scope") == (play_id, node_id):
+    list_dialog(sel)

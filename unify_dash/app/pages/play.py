@@ -18,8 +18,13 @@ ui.show_flash()
 
 version, cfg, plays = ui.plays_in_effect()
 
-if "play.id" not in st.session_state and st.query_params.get("play") in plays:
-    st.session_state["play.id"] = st.query_params["play"]
+asked = st.query_params.get("play")
+if asked and asked not in plays:  # a link to a Play that does not exist (any more): said, not hidden
+    st.warning(f"No Play {ui.code(asked)} in the settings in effect (v{version}); showing "
+               f"{ui.md(next(iter(plays.values())).name)} instead.", icon=":material/help:")
+    st.query_params.pop("list", None)
+if "play.id" not in st.session_state and asked in plays:
+    st.session_state["play.id"] = asked
 play_id = st.selectbox("Play", list(plays), format_func=lambda k: plays[k].name, key="play.id")  # plain text
 st.query_params["play"] = play_id
 st.caption(f"What-if: toggle an exclusion at a level and every count below is recomputed at once, against "
@@ -31,8 +36,15 @@ def toggle_key(play: str, exclusion_id: str, level: str, target: str | None) -> 
 
 
 def select(bucket: str, node_id: str | None = None, exclusion_id: str | None = None) -> None:
+    """Open the list behind a count in a dialog, over what was clicked; the URL links to it."""
     st.session_state["play.sel"] = {"play": play_id, "bucket": bucket, "node_id": node_id,
                                     "exclusion_id": exclusion_id}
+    st.query_params["list"] = playview.list_param(bucket, node_id, exclusion_id)
+
+
+def close_list() -> None:
+    st.session_state.pop("play.sel", None)
+    st.query_params.pop("list", None)
 
 
 def on_table_select() -> None:
@@ -114,8 +126,23 @@ def exclusions_table(imp: dict) -> None:
     st.caption("Select a row to list the contacts that exclusion blocks.")
 
 
+def linked_list(imp: dict) -> None:
+    """A link ``?play=...&list=bucket:node:exclusion`` opens its list (once per link)."""
+    text = st.query_params.get("list")
+    if not text or st.session_state.get("play.linked") == (play_id, text):
+        return
+    st.session_state["play.linked"] = (play_id, text)
+    sel, why = playview.parse_list_param(text, imp)
+    if why:
+        st.warning(f"The link's list is not shown: {ui.md(why)}.", icon=":material/help:")
+        st.query_params.pop("list", None)
+    elif sel:
+        st.session_state["play.sel"] = {"play": play_id, **sel}
+
+
+@st.dialog("Contacts behind the count", width="large", on_dismiss=close_list)
 def selected_list(ev, imp: dict, toggles: dict, label: str) -> None:
-    """The contacts behind the selected count (paged, CSV export)."""
+    """The contacts behind the selected count (paged, CSV export), in a dialog over the page."""
     sel = st.session_state.get("play.sel")
     if not sel or sel.get("play") != play_id:
         return
@@ -178,7 +205,10 @@ def what_if(play_id: str) -> None:
     label = "what-if" if toggles else "saved settings"
     flow(saved, imp, toggles, label)
     exclusions_table(imp)
-    selected_list(ev, imp, toggles, label)
+    linked_list(imp)
+    sel = st.session_state.get("play.sel")
+    if sel and sel.get("play") == play_id:
+        selected_list(ev, imp, toggles, label)
     apply_panel(toggles)
 
 
