@@ -155,6 +155,9 @@ def _why_new_evaluation(con, ev, t: dt.datetime, own_generation: int | None, *, 
         return "data changed"
     if _version_at(con, t) != ev.version:
         return "settings version"
+    if entry and ev.settings.one_active_sequence and con.execute(  # one active sequence: who is busy moved
+            "SELECT count(*) FROM enrollments WHERE updated_at > ?", [ev.as_of]).fetchone()[0]:
+        return "active sequences"
     moved = con.execute("SELECT count(*) FROM events WHERE type IN ('opt_out', 'opt_out_reversal') "
                         "AND occurred_at > ? AND occurred_at <= ?", [ev.as_of, t]).fetchone()[0]
     if moved:
@@ -258,7 +261,7 @@ def _complete_replied(con, t: dt.datetime, since: dt.datetime | None, summary: d
         reason="replied", at=t)
     summary["completions"]["replied"] += len(ids)
 
-ENTRY_COLUMNS = ["contact_id", "play_id", "node_id", "sequence_id", "outcome", "bcode"]
+ENTRY_COLUMNS = ["contact_id", "play_id", "node_id", "sequence_id", "outcome", "bcode", "ord"]
 
 
 def _entry_frames(con, ev, codes: _Codes, contact_ids: list[str] | None = None) -> pd.DataFrame:
@@ -277,8 +280,42 @@ def _entry_frames(con, ev, codes: _Codes, contact_ids: list[str] | None = None) 
                                         "outcome": df["outcome"].to_numpy(dtype=object),
                                         "bcode": codes.column(df["blocking"].to_numpy(dtype=object))}))
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=object if c != "bcode" else np.int64) for c in ENTRY_COLUMNS})
-    return pd.concat(frames, ignore_index=True)
+        return pd.DataFrame({c: pd.Series(dtype=object if c not in ("bcode", "ord") else np.int64)
+                             for c in ENTRY_COLUMNS})
+    out = pd.concat(frames, ignore_index=True)
+    out["ord"] = np.arange(len(out), dtype=np.int64)  # Play order, then the contact's nodes in order
+    return out
+
+
+def _ended_contacts(con, since: dt.datetime, t: dt.datetime) -> list[str]:
+    """Contacts with an enrollment that ended in (``since``, ``t``]: one active sequence at a time may
+    let them enter the next."""
+    return [r[0] for r in con.execute(
+        f"SELECT DISTINCT contact_id FROM enrollments WHERE state NOT IN {states.ACTIVE_SQL} "
+        "AND state <> 'not_enrolled' AND updated_at > ? AND updated_at <= ?", [since, t]).fetchall()]
+
+
+def _one_at_a_time(con, ev) -> None:
+    """One active sequence per contact: of the entries a contact would make in this pass, the first (Play,
+    then node order) goes ahead; the others wait, as not enrolled with the engine's reason."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _sched_w AS
+        SELECT contact_id, sequence_id, ord FROM (
+            SELECT contact_id, sequence_id, ord, row_number() OVER (PARTITION BY contact_id ORDER BY ord) AS r
+            FROM _sched_e WHERE outcome = 'enrolled') WHERE r = 1""")
+    seqs = [r[0] for r in con.execute("SELECT DISTINCT sequence_id FROM _sched_w").fetchall()]
+    if not seqs:
+        return
+    con.register("_sched_wj", pd.DataFrame({
+        "sequence_id": seqs, "json": [json.dumps(engine.enters_first(ev, s), sort_keys=True) for s in seqs]}))
+    try:
+        con.execute("""
+            UPDATE _sched_e SET outcome = 'not_enrolled', blocking_json = j.json
+            FROM _sched_w w JOIN _sched_wj j ON j.sequence_id = w.sequence_id
+            WHERE _sched_e.contact_id = w.contact_id AND _sched_e.outcome = 'enrolled' AND _sched_e.ord > w.ord""")
+    finally:
+        con.unregister("_sched_wj")
+        con.execute("DROP TABLE IF EXISTS _sched_w")
 
 
 def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, summary: dict) -> None:
@@ -294,7 +331,7 @@ def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, sum
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _sched_e AS
             SELECT d.contact_id, d.play_id, d.node_id, d.sequence_id, d.outcome, b.json AS blocking_json,
-                   x.engaged, x.ne_id, f.delay_days
+                   x.engaged, x.ne_id, f.delay_days, d.ord
             FROM _sched_entry d
             LEFT JOIN _sched_bj b ON b.code = d.bcode
             LEFT JOIN (SELECT contact_id, play_id, node_id,
@@ -308,6 +345,8 @@ def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, sum
               -- already in this sequence by another way (another Play, a manual enrollment): not twice
               AND NOT EXISTS (SELECT 1 FROM enrollments a WHERE a.contact_id = d.contact_id
                               AND a.sequence_id = d.sequence_id AND a.state IN {states.ACTIVE_SQL})""")
+        if ev.settings.one_active_sequence:
+            _one_at_a_time(con, ev)
         version = ev.version
         # enrolled: new rows, and not_enrolled rows whose block has lifted
         con.execute("""
@@ -599,6 +638,8 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
             summary["entry_passes"]["full"] += 1
         elif entry_due and entry_ev is not None:
             changed = _changed_contacts(con, ev, entry_ev.as_of, t)
+            if ev.settings.one_active_sequence:  # their sequence ended: they may enter the next one
+                changed = list(dict.fromkeys([*changed, *_ended_contacts(con, entry_ev.as_of, t)]))
             if changed:
                 entry = _entry_frames(con, ev, codes, changed)
                 summary["entry_passes"]["time-moved contacts"] += 1

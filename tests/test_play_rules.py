@@ -1,0 +1,155 @@
+"""Play branching (node conditions: a contact goes to the first node whose condition it meets) and the
+organisation setting "one active sequence per contact at a time", through the engine and the scheduler."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from engine_factory import NOW, Workspace, doc, exclusion, title_is
+
+from unify_dash import engine, scheduler
+from unify_dash.model import settings as settings_mod
+from unify_dash.model import states
+
+SEQS = [{"id": s, "name": n, "ruleset": "default",
+         "steps": [{"delay_days": 0, "subject": "Hi"}, {"delay_days": 3, "subject": "Again"}]}
+        for s, n in (("seq_a", "Seq A"), ("seq_b", "Seq B"), ("seq_c", "Seq C"))]
+VP = {"field": "title", "op": "contains", "value": "VP"}
+CFO = {"field": "title", "op": "contains", "value": "CFO"}
+
+
+def _play(nodes, pid="play", audience=None):
+    return {"id": pid, "name": pid.capitalize(), "audience": audience, "audience_exclusions": {}, "nodes": nodes}
+
+
+def _doc(plays, *, one_active=False, exclusions=None):
+    d = doc(exclusions or [exclusion("cfo", CFO)], sequences=SEQS, plays=plays)
+    d["org"]["one_active_sequence"] = one_active
+    return d
+
+
+@pytest.fixture
+def ws(con):
+    return Workspace(con)
+
+
+def _counts(ev, play="play"):
+    return engine.impact(ev, play)
+
+
+def test_settings_round_trip_node_condition_and_org_flag():
+    s = settings_mod.parse_settings(_doc([_play([{"id": "n1", "sequence": "seq_a", "condition": VP},
+                                                 {"id": "n2", "sequence": "seq_b"}])], one_active=True))
+    assert s.one_active_sequence and s.plays[0].branching
+    assert s.plays[0].nodes[0].condition == VP and s.plays[0].nodes[1].condition is None
+    again = settings_mod.parse_settings(s.to_dict())
+    assert again == s
+    plain = settings_mod.parse_settings(doc([]))  # nothing new in a document that does not use them
+    assert "one_active_sequence" not in plain.to_dict()["org"]
+    assert all("condition" not in n for p in plain.to_dict()["plays"] for n in p["nodes"])
+
+
+def test_a_node_condition_is_validated_with_its_path():
+    bad = _doc([_play([{"id": "n1", "sequence": "seq_a", "condition": {"field": "nope", "op": "equals",
+                                                                       "value": 1}}])])
+    with pytest.raises(settings_mod.SettingsError) as err:
+        settings_mod.parse_settings(bad)
+    assert any(p.startswith("plays[0].nodes[0].condition") for p, _m in err.value.problems)
+
+
+def test_branching_a_contact_matching_two_conditions_enters_only_the_first(con, ws):
+    both = ws.contact("both@acme.com", title="VP and CFO")
+    vp = ws.contact("vp@beta.com", title="VP Sales")
+    other = ws.contact("dev@gamma.com", title="Engineer")
+    ws.save(_doc([_play([{"id": "n_vp", "sequence": "seq_a", "condition": VP},
+                         {"id": "n_cfo", "sequence": "seq_b", "condition": CFO}])],
+                 exclusions=[exclusion("never", title_is("nobody"))]))
+    ev = engine.evaluation(con)
+    r = _counts(ev)
+    nodes = {n["id"]: n for n in r["nodes"]}
+    assert nodes["n_vp"]["reached"] == 2 and nodes["n_vp"]["enrolled"] == 2  # both@ and vp@
+    assert nodes["n_cfo"]["reached"] == 0  # both@ matches CFO too, but went to the first node
+    assert r["unrouted"] == 1 and r["enrolled"] == 2  # dev@ meets no condition
+    dec = engine.entry_decisions(con, ev, "play")
+    got = {(row.contact_id, row.node_id): row.outcome for row in dec.itertuples()}
+    assert got[(both, "n_vp")] == "enrolled" and got[(both, "n_cfo")] == "not_routed"
+    assert got[(vp, "n_cfo")] == "not_routed" and got[(other, "n_vp")] == "not_routed"
+    unrouted = engine.drilldown(con, ev, "play", "unrouted")
+    assert [x["email"] for x in unrouted["rows"]] == ["dev@gamma.com"]
+    summary = scheduler.run_until(con, NOW + dt.timedelta(hours=2))
+    rows = con.execute("SELECT contact_id, node_id FROM enrollments ORDER BY contact_id").fetchall()
+    assert sorted(rows) == sorted([(both, "n_vp"), (vp, "n_vp")])
+    assert summary["new_enrollments"] == 2
+
+
+def test_branching_no_fall_through_a_blocked_contact_stays_not_enrolled_at_its_node(con, ws):
+    """The condition picks the node; an exclusion there makes it Not Enrolled, never another branch."""
+    ws.contact("vp.cfo@acme.com", title="VP, CFO")
+    ws.save(_doc([_play([{"id": "n_vp", "sequence": "seq_a", "condition": VP},
+                         {"id": "n_all", "sequence": "seq_b"}])]))  # cfo exclusion on in default
+    r = _counts(engine.evaluation(con))
+    nodes = {n["id"]: n for n in r["nodes"]}
+    assert nodes["n_vp"]["not_enrolled"] == 1 and nodes["n_all"]["reached"] == 0
+    assert r["not_enrolled"] == 1 and r["enrolled"] == 0
+    ex = {e["id"]: e for e in r["exclusions"]}["cfo"]
+    assert ex["blocking_at"] == {"audience": 0, "n_vp": 1, "n_all": 0}
+    assert ex["blocks_alone"] == 1 and ex["released_at"]["n_vp"] == 1
+
+
+def test_without_conditions_every_node_as_before(con, ws):
+    ws.contact("a@acme.com", title="VP")
+    ws.save(_doc([_play([{"id": "n1", "sequence": "seq_a"}, {"id": "n2", "sequence": "seq_b"}])]))
+    r = _counts(engine.evaluation(con))
+    assert [n["enrolled"] for n in r["nodes"]] == [1, 1] and r["unrouted"] == 0
+    assert r["active_elsewhere"] == 0
+
+
+def test_one_active_sequence_blocks_and_is_explained(con, ws):
+    busy = ws.contact("busy@acme.com", title="VP")
+    ws.contact("free@beta.com", title="VP")
+    ws.enrollment(busy, "seq_c", state="active", current_step=1, play_id=None, node_id=None)
+    ws.save(_doc([_play([{"id": "n1", "sequence": "seq_a"}])], one_active=True,
+                 exclusions=[exclusion("never", title_is("nobody"))]))
+    ev = engine.evaluation(con)
+    r = _counts(ev)
+    assert r["nodes"][0]["enrolled"] == 1 and r["nodes"][0]["not_enrolled"] == 1
+    assert r["nodes"][0]["active_elsewhere"] == 1 and r["active_elsewhere"] == 1
+    rows = engine.drilldown(con, ev, "play", "active_elsewhere", node_id="n1")["rows"]
+    assert [x["email"] for x in rows] == ["busy@acme.com"]
+    assert rows[0]["blocking"][0]["reason"] == "active_elsewhere"
+    assert states.BLOCK_REASONS["active_elsewhere"] in rows[0]["reasons"][0] and "Seq C" in rows[0]["reasons"][0]
+    dec = engine.entry_decisions(con, ev, "play", [busy]).iloc[0]
+    assert dec["outcome"] == "not_enrolled" and dec["blocking"][0]["reason"] == "active_elsewhere"
+    x = engine.explain(con, "busy@acme.com")
+    play = x["plays"][0]
+    assert play["nodes"] == {"n1": "not_enrolled"}
+    assert any("One active sequence at a time" in line and "Seq C" in line for line in x["summary"])
+    # without the setting the same contact would enter
+    ws.save(_doc([_play([{"id": "n1", "sequence": "seq_a"}])], one_active=False,
+                 exclusions=[exclusion("never", title_is("nobody"))]), at=NOW - dt.timedelta(hours=1),
+            effective_at=NOW - dt.timedelta(minutes=30))
+    assert _counts(engine.evaluation(con))["nodes"][0]["enrolled"] == 2
+
+
+def test_one_active_the_demo_story_three_sequences_at_once_no_longer_happens(con, ws):
+    """Three nodes (two Plays) that all want the same contact at one tick: one first email, the others
+    wait with the reason and follow once the first sequence has ended."""
+    c = ws.contact("lead@acme.com", title="VP")
+    plays = [_play([{"id": "a1", "sequence": "seq_a"}, {"id": "a2", "sequence": "seq_b"}], pid="pa"),
+             _play([{"id": "b1", "sequence": "seq_c"}], pid="pb")]
+    ws.save(_doc(plays, one_active=True, exclusions=[exclusion("never", title_is("nobody"))]))
+    scheduler.run_until(con, NOW + dt.timedelta(hours=1))
+    got = dict(con.execute("SELECT node_id, state FROM enrollments WHERE contact_id = ?", [c]).fetchall())
+    assert got == {"a1": "active", "a2": "not_enrolled", "b1": "not_enrolled"}  # step 1 went out at once
+    sends = con.execute("SELECT count(*) FROM events WHERE type = 'send'").fetchone()[0]
+    assert sends == 1
+    log = con.execute("SELECT blocking FROM execution_log WHERE outcome = 'not_enrolled'").fetchall()
+    assert len(log) == 2 and all("active_elsewhere" in b for (b,) in log)
+    # seq_a has 2 steps (0 and 3 days): once it finishes, the next sequence follows, one at a time
+    scheduler.run_until(con, NOW + dt.timedelta(days=5))
+    got = dict(con.execute("SELECT node_id, state FROM enrollments WHERE contact_id = ?", [c]).fetchall())
+    assert got == {"a1": "completed", "a2": "active", "b1": "not_enrolled"}
+    active = con.execute(f"SELECT count(*) FROM enrollments WHERE contact_id = ? AND state IN {states.ACTIVE_SQL}",
+                         [c]).fetchone()[0]
+    assert active == 1
