@@ -10,7 +10,7 @@ from unify_dash import engine
 from unify_dash.app import ui
 from unify_dash.model import roles, settings
 from unify_dash.model.levels import with_toggles
-from unify_dash.reports import playview
+from unify_dash.reports import playview, units
 from unify_dash.store import db
 
 actor = ui.actor()
@@ -103,6 +103,9 @@ def flow(saved: dict, imp: dict, toggles: dict, label: str) -> None:
                             f"ruleset {ui.md(n['ruleset_name'])}")
             show(row[1], by_node[("not_enrolled", n["id"])], "Not Enrolled")
             show(row[2], by_node[("enrolled", n["id"])], "Enrolled")
+    st.caption(units.legend(units.CONTACTS) + " Each node shows the contacts that would be enrolled there now; "
+               "the Play's numbers count a contact once, even when it would be enrolled at several nodes. "
+               "Metrics counts enrollment records.")
 
     fig = go.Figure()
     names = [ui.plot_text(s.label) for s in steps]
