@@ -153,3 +153,36 @@ def test_one_active_the_demo_story_three_sequences_at_once_no_longer_happens(con
     active = con.execute(f"SELECT count(*) FROM enrollments WHERE contact_id = ? AND state IN {states.ACTIVE_SQL}",
                          [c]).fetchone()[0]
     assert active == 1
+
+
+TITLES = ["VP Sales", "CFO", "VP, CFO", "Engineer", "Head of Growth", ""]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_branching_partitions_reached_and_lists_match_counts(con, seed):
+    """Every contact that reached a branching Play goes to one node or is unrouted; each count's list has
+    that many contacts (the same selection), with one active sequence on and busy contacts."""
+    import random
+
+    rnd = random.Random(seed)
+    ws = Workspace(con)
+    ids = [ws.contact(f"p{i}@d{i % 7}.com", title=rnd.choice(TITLES)) for i in range(60)]
+    for cid in rnd.sample(ids, 15):
+        ws.enrollment(cid, rnd.choice(["seq_a", "seq_b", "seq_c"]), state=rnd.choice(["queued", "active"]),
+                      play_id=None, node_id=None)
+    conds = [VP, CFO, {"field": "title", "op": "is_empty"}, None]
+    nodes = [{"id": f"n{k}", "sequence": rnd.choice(["seq_a", "seq_b", "seq_c"]),
+              **({"condition": c} if c else {})} for k, c in enumerate(rnd.sample(conds, 3))]
+    ws.save(_doc([_play(nodes)], one_active=True, exclusions=[exclusion("cfo", CFO), exclusion("eng", title_is(
+        "Engineer"))]))
+    ev = engine.evaluation(con)
+    r = engine.impact(ev, "play")
+    assert sum(n["reached"] for n in r["nodes"]) + r["unrouted"] == r["reached"]
+    for n in r["nodes"]:
+        assert n["enrolled"] + n["not_enrolled"] == n["reached"] and n["active_elsewhere"] <= n["not_enrolled"]
+        for bucket in ("reached", "not_enrolled", "active_elsewhere", "enrolled"):
+            assert engine.drilldown(con, ev, "play", bucket, node_id=n["id"], limit=0)["total"] == n[bucket]
+    assert r["enrolled"] == sum(n["enrolled"] for n in r["nodes"])  # one node each: contacts = enrollments
+    dec = engine.entry_decisions(con, ev, "play")
+    assert (dec[dec["outcome"] != "not_routed"].groupby("contact_id").size() <= 1).all()
+    assert (dec["outcome"] == "enrolled").sum() == r["enrolled"]
