@@ -186,3 +186,17 @@ def test_branching_partitions_reached_and_lists_match_counts(con, seed):
     dec = engine.entry_decisions(con, ev, "play")
     assert (dec[dec["outcome"] != "not_routed"].groupby("contact_id").size() <= 1).all()
     assert (dec["outcome"] == "enrolled").sum() == r["enrolled"]
+
+
+def test_the_exclusion_tab_names_one_active_sequence_and_branches(con, ws):
+    from unify_dash.reports import contactview
+
+    busy = ws.contact("busy@acme.com", title="VP")
+    ws.enrollment(busy, "seq_c", state="queued", play_id=None, node_id=None)
+    ws.save(_doc([_play([{"id": "n_cfo", "sequence": "seq_b", "condition": CFO},
+                         {"id": "n_all", "sequence": "seq_a"}])], one_active=True,
+                 exclusions=[exclusion("never", title_is("nobody"))]))
+    s = settings_mod.settings_at(con)[1]
+    [(name, words)] = contactview.play_lines(s, engine.explain(con, "busy@acme.com"))
+    assert "Seq B: not this branch" in words and "Seq A: Not Enrolled" in words
+    assert "One active sequence at a time: already in sequence Seq C" in words

@@ -21,6 +21,7 @@ from unify_dash.engine.funnel import (
 )
 from unify_dash.errors import ValidationError
 from unify_dash.model import states
+from unify_dash.model import vocabulary as vocab
 from unify_dash.model.levels import Levels
 
 # --- impact --------------------------------------------------------------------------------------------
@@ -86,7 +87,9 @@ def impact(ev: Evaluation, play_id: str, toggles: dict | None = None) -> dict:
     for k, nd in enumerate(nodes):
         out_nodes.append({"id": nd.id, "name": nd.name, "sequence_id": nd.sequence_id,
                           "sequence_name": nd.sequence_name, "ruleset_id": nd.ruleset_id,
-                          "ruleset_name": nd.ruleset_name, **now["nodes"][k], "saved": saved["nodes"][k],
+                          "ruleset_name": nd.ruleset_name,
+                          "condition": vocab.describe(nd.condition) if nd.condition is not None else None,
+                          **now["nodes"][k], "saved": saved["nodes"][k],
                           "change": diff(now["nodes"][k], saved["nodes"][k])})
     rulesets = sorted({nd.ruleset_id for nd in nodes})
     node_saved = [saved_levels.node(nd.ruleset_id) for nd in nodes]
