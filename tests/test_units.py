@@ -26,3 +26,22 @@ def test_play_view_and_metrics_say_what_they_count(reader):  # noqa: F811 - the 
     assert "Not Enrolled counts contacts now" in shown and "enrollment records" in shown
     helps = {m.label: m.help for m in page.metric}
     assert "enrollments" in helps["Enrolled"] and "Contacts" in helps["Not Enrolled"]
+
+
+def test_metrics_lists_the_contacts_one_active_sequence_holds(reader):  # noqa: F811 - the fixture
+    from unify_dash import engine
+    from unify_dash.reports import playview
+
+    ev = engine.evaluation(reader)
+    play = next(p for p in ev.settings.plays if engine.impact(ev, p.id)["active_elsewhere"])
+    imp = engine.impact(ev, play.id)
+    node = next(n for n in imp["nodes"] if n["active_elsewhere"])
+    reasons = playview.not_enrolled_reasons(imp)
+    row = reasons[reasons["custom"] == f"{node['id']}|@active_elsewhere"].iloc[0]
+    assert row["contacts"] == node["active_elsewhere"] and row["reason"] == "One active sequence at a time"
+    assert playview.reason_bucket(row["custom"].partition("|")[2]) == (
+        "active_elsewhere", None, "One active sequence at a time")
+    at = open_app("metrics", query={"play": play.id})
+    at.pills(key="metrics.pick.reasons").set_value(row["custom"]).run()
+    assert_ok(at)
+    assert f"One active sequence at a time: {node['active_elsewhere']:,} contact" in texts(at)

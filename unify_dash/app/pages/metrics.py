@@ -191,17 +191,18 @@ if sel and sel.get("scope") == (play_id, node_id):
     kind, family, key = sel["kind"], sel["family"], sel["key"]
     enrollment_list = False
     if kind == "now":
-        sel_node, excl = sel["node_id"], sel["exclusion_id"]
+        sel_node = sel["node_id"]
+        bucket, excl, reason = playview.reason_bucket(sel["exclusion_id"])
         with ui.cursor() as cur:
-            total = engine.drilldown(cur, ev, play_id, "not_enrolled", node_id=sel_node, exclusion_id=excl,
+            total = engine.drilldown(cur, ev, play_id, bucket, node_id=sel_node, exclusion_id=excl,
                                      limit=0)["total"]
         where = f" at {ui.md(node_names[sel_node])}" if sel_node else ""
-        because = f" by {ui.md(ev.exclusion(excl)[1].name)}" if excl else ""
+        because = f" by {ui.md(ev.exclusion(excl)[1].name)}" if excl else (f": {ui.md(reason)}" if reason else "")
         st.subheader(f"Not Enrolled{where}{because}: {ui.plural(total, 'contact')}")
 
         def fetch(offset, limit):
             with ui.cursor() as cur:
-                res = engine.drilldown(cur, ev, play_id, "not_enrolled", node_id=sel_node, exclusion_id=excl,
+                res = engine.drilldown(cur, ev, play_id, bucket, node_id=sel_node, exclusion_id=excl,
                                        offset=offset, limit=total if limit is None else limit)
             return ui.engine_rows_frame(res["rows"])
     elif kind == "skip":
