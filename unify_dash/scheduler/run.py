@@ -155,13 +155,13 @@ def _why_new_evaluation(con, ev, t: dt.datetime, own_generation: int | None, *, 
         return "data changed"
     if _version_at(con, t) != ev.version:
         return "settings version"
-    if entry and ev.settings.one_active_sequence and con.execute(  # one active sequence: who is busy moved
-            "SELECT count(*) FROM enrollments WHERE updated_at > ?", [ev.as_of]).fetchone()[0]:
-        return "active sequences"
     moved = con.execute("SELECT count(*) FROM events WHERE type IN ('opt_out', 'opt_out_reversal') "
                         "AND occurred_at > ? AND occurred_at <= ?", [ev.as_of, t]).fetchone()[0]
     if moved:
         return "opt-out events"
+    if entry and ev.settings.one_active_sequence and con.execute(  # one active sequence: who is busy moved
+            "SELECT count(*) FROM enrollments WHERE updated_at > ?", [ev.as_of]).fetchone()[0]:
+        return "active sequences"
     crossing = _crossing_sql(ev, ev.as_of, t)
     if crossing is None:
         return None
