@@ -200,3 +200,22 @@ def test_the_exclusion_tab_names_one_active_sequence_and_branches(con, ws):
     [(name, words)] = contactview.play_lines(s, engine.explain(con, "busy@acme.com"))
     assert "Seq B: not this branch" in words and "Seq A: Not Enrolled" in words
     assert "One active sequence at a time: already in sequence Seq C" in words
+
+
+def test_one_active_the_next_sequence_follows_within_one_run(con, ws):
+    """In one scheduler run (the evaluation reused between ticks), a contact waiting for one active
+    sequence enters the next one after the first has ended, never while it runs."""
+    c = ws.contact("lead@acme.com", title="VP")
+    seqs = [{**SEQS[0], "steps": [{"delay_days": 0, "subject": "Hi"}, {"delay_days": 1, "subject": "Again"}]},
+            SEQS[1], SEQS[2]]
+    d = _doc([_play([{"id": "a1", "sequence": "seq_a"}], pid="pa"), _play([{"id": "b1", "sequence": "seq_b"}],
+                                                                          pid="pb")],
+             one_active=True, exclusions=[exclusion("never", title_is("nobody"))])
+    d["sequences"] = seqs
+    ws.save(d)
+    summary = scheduler.run_until(con, NOW + dt.timedelta(days=4))
+    rows = {n: (st, at, up) for n, st, at, up in con.execute(
+        "SELECT node_id, state, enrolled_at, updated_at FROM enrollments WHERE contact_id = ?", [c]).fetchall()}
+    assert rows["a1"][0] == "completed" and rows["b1"][0] in ("active", "completed")
+    assert rows["b1"][1] >= rows["a1"][2]  # entered b1 once a1 had ended
+    assert summary["evaluation_reasons"].get("active sequences", 0) >= 1

@@ -159,8 +159,9 @@ def _why_new_evaluation(con, ev, t: dt.datetime, own_generation: int | None, *, 
                         "AND occurred_at > ? AND occurred_at <= ?", [ev.as_of, t]).fetchone()[0]
     if moved:
         return "opt-out events"
-    if entry and ev.settings.one_active_sequence and con.execute(  # one active sequence: who is busy moved
-            "SELECT count(*) FROM enrollments WHERE updated_at > ?", [ev.as_of]).fetchone()[0]:
+    # one active sequence: who is busy moved (>=: a tick evaluates first, then writes at its own time)
+    if entry and ev.settings.one_active_sequence and con.execute(
+            "SELECT count(*) FROM enrollments WHERE updated_at >= ?", [ev.as_of]).fetchone()[0]:
         return "active sequences"
     crossing = _crossing_sql(ev, ev.as_of, t)
     if crossing is None:
@@ -288,11 +289,11 @@ def _entry_frames(con, ev, codes: _Codes, contact_ids: list[str] | None = None) 
 
 
 def _ended_contacts(con, since: dt.datetime, t: dt.datetime) -> list[str]:
-    """Contacts with an enrollment that ended in (``since``, ``t``]: one active sequence at a time may
-    let them enter the next."""
+    """Contacts with an enrollment that ended in [``since``, ``t``] (the tick at ``since`` wrote after its
+    entry pass): one active sequence at a time may let them enter the next."""
     return [r[0] for r in con.execute(
         f"SELECT DISTINCT contact_id FROM enrollments WHERE state NOT IN {states.ACTIVE_SQL} "
-        "AND state <> 'not_enrolled' AND updated_at > ? AND updated_at <= ?", [since, t]).fetchall()]
+        "AND state <> 'not_enrolled' AND updated_at >= ? AND updated_at <= ?", [since, t]).fetchall()]
 
 
 def _one_at_a_time(con, ev) -> None:
