@@ -1136,7 +1136,8 @@ def test_play_view_grid_flow_table_and_changes(reader):
     assert table["blocking"].tolist() == [x["blocking"] for x in saved["exclusions"]]
     reasons = playview.not_enrolled_reasons(saved)
     assert reasons["contacts"].sum() == sum(x["blocking_at"].get(n["id"], 0) for n in saved["nodes"]
-                                            for x in saved["exclusions"])
+                                            for x in saved["exclusions"]) + sum(
+        n["active_elsewhere"] for n in saved["nodes"])  # one active sequence at a time is a reason too
     assert (reasons["contacts"] > 0).all()
     node = saved["nodes"][0]
     assert set(playview.not_enrolled_reasons(saved, node["id"])["node"]) <= {node["name"]}

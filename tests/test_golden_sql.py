@@ -35,6 +35,25 @@ def _settings():
     return parse_settings(doc)
 
 
+def _branching():
+    """The golden settings with Play branching (two node conditions) and one active sequence per contact:
+    the node-condition bits and the busy-sequence bits of the pass."""
+    doc = json.loads(json.dumps(BASE_SETTINGS))
+    doc["org"]["one_active_sequence"] = True
+    doc["plays"][0]["nodes"] = [
+        {"id": "n1", "sequence": "seq1", "condition": {"field": "title", "op": "contains", "value": "VP"}},
+        {"id": "n2", "sequence": "seq2", "condition": {"field": "open_opportunities", "op": "gt", "value": 2}},
+        {"id": "n3", "sequence": "seq1"}]
+    return parse_settings(doc)
+
+
+def _spark_branching():
+    from unify_dash.engine import spark
+
+    sql, params = evaluator._relation_sql(_branching(), AS_OF, "d_stats")[:2]
+    return spark.to_spark(sql, params), []
+
+
 def _normalise(sql: str) -> str:
     return "\n".join(line.rstrip() for line in re.sub(r"\n\s*\n", "\n", sql.strip()).split("\n")) + "\n"
 
@@ -53,6 +72,8 @@ def _spark_pass():
 CASES = {
     "evaluation_pass": lambda: evaluator._relation_sql(_settings(), AS_OF, "d_stats")[:2],
     "evaluation_pass.spark": _spark_pass,
+    "evaluation_pass.branching": lambda: evaluator._relation_sql(_branching(), AS_OF, "d_stats")[:2],
+    "evaluation_pass.branching.spark": _spark_branching,
     "opted_out_relation": lambda: (optouts.opted_out_relation(_settings()), [AS_OF]),
     "domain_stats": lambda: (vocab.domain_stats_sql("d_stats"), []),
 }
@@ -91,7 +112,7 @@ def _spark_sqls() -> dict[str, str]:
 
     wide = parse_settings(wide_settings(json.loads(json.dumps(BASE_SETTINGS)), 130))
     out = {}
-    for name, s in (("golden", _settings()), ("wide", wide)):
+    for name, s in (("golden", _settings()), ("wide", wide), ("branching", _branching())):
         sql, params, W, Wa = evaluator._relation_sql(s, AS_OF, "d_stats")
         out[f"pass:{name}"] = spark.to_spark(sql, params)
         keys = evaluator.group_keys(W, Wa)

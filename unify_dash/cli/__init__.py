@@ -30,6 +30,7 @@ COMMANDS = {
     "impact": "unify_dash.cli.engine:cli_impact",
     "bench": "unify_dash.reports.bench:cli_bench",
     "sends": "unify_dash.scheduler.run:cli_sends",
+    "clock": "unify_dash.scheduler.clock:cli_clock",
     "classify": "unify_dash.classify.command:cli_classify",
     "optout": "unify_dash.cli.actions:cli_optout",
     "reverse": "unify_dash.cli.actions:cli_reverse",
@@ -219,6 +220,13 @@ def _action_verbs(sub) -> None:
     p = sub.add_parser("history", help="a contact's events, execution log and audit rows")
     p.add_argument("email")
     _who(p)
+    p = sub.add_parser("clock", help="the workspace clock: show, advance without sending, preview pending changes")
+    verbs = p.add_subparsers(dest="clock_verb", required=True)
+    _who(verbs.add_parser("show", help="the clock, the settings version in effect, pending versions"))
+    q = verbs.add_parser("advance", help="move the clock forward without sending (pending settings take effect)")
+    q.add_argument("--to", required=True, help="ISO timestamp, not before the clock (it never goes back)")
+    _who(q)
+    _who(verbs.add_parser("preview", help="what each pending settings version will release or newly block"))
 
 
 def _crm_verbs(sub) -> None:

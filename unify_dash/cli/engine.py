@@ -94,6 +94,8 @@ def cli_explain(args) -> int:
     for p in out["plays"]:
         nodes = ", ".join(f"{k}: {v}" for k, v in p["nodes"].items())
         print(f"  play {p['name']}: {p['outcome']}" + (f" ({nodes})" if nodes else ""))
+        for reason in dict.fromkeys(b["text"] for b in p["blocking"] if b.get("reason")):
+            print(f"    {reason}")
     if out["enrollments"]:
         print("enrollments:")
         for e in out["enrollments"]:
@@ -141,8 +143,9 @@ def cli_impact(args) -> int:
     for b in COUNT_KEYS:
         print(line(b.replace("_", " "), out[b], out["change"][b]))
     for nd in out["nodes"]:
-        print(f"node {nd['id']} -> sequence {nd['sequence_name']} (ruleset {nd['ruleset_name']})")
-        for b in ("reached", "not_enrolled", "enrolled"):
+        print(f"node {nd['id']} -> sequence {nd['sequence_name']} (ruleset {nd['ruleset_name']})"
+              + (f", for: {nd['condition']}" if nd.get("condition") else ""))
+        for b in ("reached", "not_enrolled", "active_elsewhere", "enrolled"):
             print("  " + line(b.replace("_", " "), nd[b], nd["change"][b]))
     print(f"{'exclusion':<32}{'matched':>10}{'blocking':>10}{'alone':>10}  change(alone)")
     for x in out["exclusions"]:

@@ -10,7 +10,7 @@ scheduler and for every number on screen.
 Callers use the names below.
 """
 
-from unify_dash.engine.decisions import entry_decisions, send_decisions
+from unify_dash.engine.decisions import enters_first, entry_decisions, send_decisions
 from unify_dash.engine.evaluator import (
            COUNT_KEYS,
            EVAL_DB,
@@ -24,5 +24,5 @@ from unify_dash.engine.explain import explain
 from unify_dash.engine.impact import bucket_groups, drilldown, impact, overlap, overlap_matrix
 
 __all__ = ["COUNT_KEYS", "EVAL_DB", "EXCLUSION_KEYS", "Evaluation", "bucket_groups", "clear_cache", "drilldown",
-           "entry_decisions", "evaluate", "evaluation", "explain", "impact", "overlap", "overlap_matrix",
+           "enters_first", "entry_decisions", "evaluate", "evaluation", "explain", "impact", "overlap", "overlap_matrix",
            "send_decisions"]

@@ -11,6 +11,7 @@ import pandas as pd
 from unify_dash.engine.evaluator import Evaluation, _check_visible
 from unify_dash.engine.funnel import _funnel, _saved_levels
 from unify_dash.engine.impact import _blockers, _opt_out_text
+from unify_dash.model import states
 from unify_dash.model.levels import Levels
 
 # --- scheduler decisions -----------------------------------------------------------------------------------
@@ -21,8 +22,9 @@ def entry_decisions(con: duckdb.DuckDBPyConnection, ev: Evaluation, play_id: str
     """Play entry: one row per contact of the Play's audience (``contact_ids`` restricts) and sequence node.
 
     Columns: contact_id, play_id, node_id, sequence_id, outcome (``opted_out`` | ``excluded_at_audience``
-    | ``not_enrolled`` | ``enrolled``; ``entered`` for a Play without nodes), blocking (list of
-    {exclusion_id, name, level, node_id, ...}), reason (text)."""
+    | ``not_enrolled`` | ``enrolled``; ``entered`` for a Play without nodes; ``not_routed`` at the nodes of
+    a branching Play the contact does not go to), blocking (list of {exclusion_id, name, level, node_id,
+    ...}; one active sequence at a time: {reason: active_elsewhere, ...}), reason (text)."""
     levels = _saved_levels(ev)
     f = _funnel(ev, play_id, levels)
     columns = ["contact_id", "play_id", "node_id", "sequence_id", "outcome", "blocking", "reason"]
@@ -55,6 +57,9 @@ def entry_decisions(con: duckdb.DuckDBPyConnection, ev: Evaluation, play_id: str
                     b["text"] for b in bl)
             elif not f.nodes:
                 outcome[u, k], blocking[u, k], reason[u, k] = "entered", [], None
+            elif not f.route[g, k]:  # Play branching: this contact goes to another node, or to none
+                outcome[u, k], blocking[u, k] = "not_routed", []
+                reason[u, k] = _route_text(f, g)
             else:
                 bl = _blockers(ev, f, levels, g, k)
                 outcome[u, k], blocking[u, k] = ("not_enrolled" if bl else "enrolled"), bl
@@ -79,6 +84,25 @@ def entry_decisions(con: duckdb.DuckDBPyConnection, ev: Evaluation, play_id: str
         }))
     out = pd.concat(frames, ignore_index=True).sort_values("_order", kind="stable")
     return out.drop(columns="_order").reset_index(drop=True)[columns]
+
+
+def enters_first(ev: Evaluation, sequence_id: str) -> list[dict]:
+    """The blocking list of a Play-entry row that waits because the same contact enters ``sequence_id``
+    in the same entry pass (one active sequence at a time: the first Play, then the first node, in the
+    settings' order, wins; the others are attempted again once that enrollment has ended)."""
+    label = states.BLOCK_REASONS["active_elsewhere"]
+    name = ev.settings.sequence(sequence_id).name
+    return [{"exclusion_id": None, "reason": "active_elsewhere", "name": label, "level": "sequence",
+             "sequence_id": sequence_id,
+             "text": f"{label}: enters sequence {name} first (organisation setting; this one once that ends)"}]
+
+
+def _route_text(f, g: int) -> str:
+    """Why a contact of a branching Play is not for a node: the node it goes to, or none."""
+    for k, nd in enumerate(f.nodes):
+        if f.route[g, k]:
+            return f"Play branching: goes to node {nd.name} (the first node whose condition it meets)"
+    return states.BLOCK_REASONS["unrouted"]
 
 
 def _sequence_levels(ev: Evaluation, levels: Levels) -> tuple[list[str], np.ndarray]:

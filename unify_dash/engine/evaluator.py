@@ -44,6 +44,7 @@ import numpy as np
 from unify_dash.actions import optouts
 from unify_dash.errors import NotFound, UnifyError, ValidationError
 from unify_dash.model import settings as settings_mod
+from unify_dash.model import states
 from unify_dash.model import vocabulary as vocab
 from unify_dash.model.settings import Exclusion, Play, Settings
 from unify_dash.store import db
@@ -52,10 +53,11 @@ WORD_BITS = 64
 EVAL_DB = "unify_dash_eval"  # alias of the in-memory database that holds evaluation tables
 CACHE_SIZE = 6  # evaluations kept by :func:`evaluation` (LRU)
 
-BUCKETS = ("entered", "opted_out", "excluded_at_audience", "reached", "not_enrolled", "enrolled",
-           "matched", "blocking", "blocks_alone")
+BUCKETS = ("entered", "opted_out", "excluded_at_audience", "reached", "unrouted", "not_enrolled",
+           "active_elsewhere", "enrolled", "matched", "blocking", "blocks_alone")
 EXCLUSION_BUCKETS = ("matched", "blocking", "blocks_alone")
-COUNT_KEYS = ("entered", "opted_out", "excluded_at_audience", "reached", "not_enrolled", "enrolled")
+COUNT_KEYS = ("entered", "opted_out", "excluded_at_audience", "reached", "unrouted", "not_enrolled",
+              "active_elsewhere", "enrolled")
 EXCLUSION_KEYS = ("matched", "blocking", "blocks_alone")
 
 
@@ -91,9 +93,15 @@ class Evaluation:
     ordered: bool = True  # ``table`` is stored in (email, contact id) order
     # float32[blocks, G]: contacts of group g at positions [b * PAGE_BLOCK, (b + 1) * PAGE_BLOCK) of ``table``
     block_counts: np.ndarray | None = None
+    node_match: np.ndarray | None = None  # bool[G, C]: the conditions of the Plays' nodes (node_slots)
+    busy: np.ndarray | None = None  # bool[G, S]: queued/active in sequence s (org.one_active_sequence on)
     _memo: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
+        if self.node_match is None:
+            self.node_match = np.zeros((len(self.counts), 0), dtype=bool)
+        if self.busy is None:
+            self.busy = np.zeros((len(self.counts), 0), dtype=bool)
         self.exclusion_ids = tuple(e.id for e in self.settings.exclusions)
         self.play_ids = tuple(p.id for p in self.settings.plays)
         self._excl_index = {e: i for i, e in enumerate(self.exclusion_ids)}
@@ -276,6 +284,23 @@ PAGE_COLUMNS = ("first_name", "last_name", "title", "domain")
 PAGE_BLOCK = 16_384  # positions per block of the drill-down index (a block's counts stay exact in float32)
 
 
+def node_slots(settings: Settings) -> dict[tuple[str, str], int]:
+    """(play id, node id) -> column of :attr:`Evaluation.node_match`, for every node with a condition
+    (Play branching), in play and node order. Their bits follow the plays' audience bits."""
+    slots: dict[tuple[str, str], int] = {}
+    for play in settings.plays:
+        for nd in play.nodes:
+            if nd.condition is not None:
+                slots[(play.id, nd.id)] = len(slots)
+    return slots
+
+
+def busy_sequences(settings: Settings) -> tuple[str, ...]:
+    """The sequences whose queued/active enrollments the evaluation reads (one bit each, after the node
+    bits): every sequence when ``org.one_active_sequence`` is on, else none (the SQL is as before)."""
+    return tuple(s.id for s in settings.sequences) if settings.one_active_sequence else ()
+
+
 def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
                   where: str = "", where_params: list | None = None, *,
                   extra: tuple[str, ...] = ()) -> tuple[str, list, int, int]:
@@ -287,7 +312,8 @@ def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
     if n > settings_mod.MAX_EXCLUSIONS:
         raise ValidationError(f"{n} exclusions: at most {settings_mod.MAX_EXCLUSIONS} are supported; "
                               "no rule is dropped silently, so nothing was evaluated")
-    W, Wa = _words(n), _words(len(settings.plays))
+    slots, busy = node_slots(settings), busy_sequences(settings)
+    W, Wa = _words(n), _words(len(settings.plays) + len(slots) + len(busy))
     params: list = []
     crit: list[list[tuple[int, str]]] = [[] for _ in range(W)]
     thru: list[list[tuple[int, str]]] = [[] for _ in range(W)]
@@ -315,9 +341,26 @@ def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
             sql, p = vocab.compile_sql(play.audience, as_of)
             aud[j // WORD_BITS].append((j % WORD_BITS, sql))
             params.extend(p)
+    bit = len(settings.plays)
+    for play in settings.plays:  # Play branching: a bit per node condition (node_slots' order)
+        for nd in play.nodes:
+            if nd.condition is not None:
+                sql, p = vocab.compile_sql(nd.condition, as_of)
+                aud[bit // WORD_BITS].append((bit % WORD_BITS, sql))
+                params.extend(p)
+                bit += 1
+    busy_join = ""
+    if busy:  # one active sequence at a time: a bit per sequence the contact is queued or active in
+        for k in range(len(busy)):
+            aud[(bit + k) // WORD_BITS].append(((bit + k) % WORD_BITS, f"coalesce(bz.s{k}, 0) = 1"))
+        busy_join = ("LEFT JOIN (SELECT contact_id, "
+                     + ", ".join(f"max(CASE WHEN sequence_id = ? THEN 1 ELSE 0 END) AS s{k}" for k in range(len(busy)))
+                     + f" FROM enrollments WHERE state IN {states.ACTIVE_SQL} GROUP BY contact_id) bz "
+                       "ON bz.contact_id = c.contact_id")
     cols = ([f"{_word_sql(crit[w])} AS c{w}" for w in range(W)]
             + [f"{_word_sql(thru[w])} AS t{w}" for w in range(W)]
             + [f"{_word_sql(aud[w])} AS a{w}" for w in range(Wa)])
+    params.extend(busy)
     params.extend(where_params or [])
     full = (1 << WORD_BITS) - 1
     has_company = any(company)
@@ -337,7 +380,7 @@ def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
     sql = f"""
 WITH base AS (
     SELECT c.contact_id, c.email, c.domain, {"".join(f"c.{db.ident(x)} AS x_{x}, " for x in extra)}{", ".join(cols)}
-    FROM {vocab.base_from(stats_table)}
+    FROM {vocab.base_from(stats_table)}{(" " + busy_join) if busy_join else ""}
     {("WHERE " + where) if where else ""}
 ){dom}, opted AS ({optouts.opted_out_relation(settings)})
 SELECT b.contact_id, b.email, (o.contact_id IS NOT NULL) AS opted, o.source AS opt_source,
@@ -434,6 +477,13 @@ class DuckDBExecutor:
         return res
 
 
+def split_bits(settings: Settings, aud_words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``a`` words (uint64[G, Wa]) -> audience bool[G, P], node conditions bool[G, C], busy bool[G, S]."""
+    P, C, S = len(settings.plays), len(node_slots(settings)), len(busy_sequences(settings))
+    bits = _unpack(aud_words, P + C + S)
+    return bits[:, :P], bits[:, P:P + C], bits[:, P + C:]
+
+
 def from_groups(settings: Settings, version: int | None, as_of: dt.datetime, generation: int, instance: str,
                 res: PassResult, started: float) -> Evaluation:
     """The :class:`Evaluation` of a pass's groups, whichever engine ran it (masks: signed words -> uint64)."""
@@ -442,12 +492,14 @@ def from_groups(settings: Settings, version: int | None, as_of: dt.datetime, gen
     masks = np.stack([mask_words(g[f"m{w}"]) for w in range(W)], axis=1) if G else np.zeros((0, W), dtype=np.uint64)
     aud_words = np.stack([mask_words(g[f"a{w}"]) for w in range(Wa)], axis=1) if G else \
         np.zeros((0, Wa), dtype=np.uint64)
+    audience, node_match, busy = split_bits(settings, aud_words)
     return Evaluation(
         settings=settings, version=version, as_of=as_of, generation=generation, instance=instance,
         table=res.table, stats_table=res.stats_table, groups_table=res.groups_table,
-        opted=np.asarray(g["opted"], dtype=bool), audience=_unpack(aud_words, len(settings.plays)),
+        opted=np.asarray(g["opted"], dtype=bool), audience=audience,
         masks=masks, matches=_unpack(masks, len(settings.exclusions)), counts=np.asarray(g["n"], dtype=np.int64),
         seconds=time.perf_counter() - started, catalog=res.catalog, store=res.store,
+        node_match=node_match, busy=busy,
     )
 
 

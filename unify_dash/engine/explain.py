@@ -23,6 +23,7 @@ from unify_dash.engine.evaluator import (
     _unpack,
     evaluation,
     mask_words,
+    split_bits,
 )
 from unify_dash.engine.funnel import _funnel, _saved_levels
 from unify_dash.engine.impact import _blockers, _opt_out_text
@@ -58,12 +59,13 @@ def _single(settings: Settings, version: int | None, as_of: dt.datetime, row: di
     """A one-contact evaluation (one group) so that the funnel code answers for it too."""
     masks = mask_words([[row[f"m{w}"] for w in range(W)]])
     aud = mask_words([[row[f"a{w}"] for w in range(Wa)]])
+    audience, node_match, busy = split_bits(settings, aud)
     return Evaluation(settings=settings, version=version, as_of=as_of, generation=template.generation,
                       instance=template.instance, table=template.table, stats_table=template.stats_table,
                       groups_table=template.groups_table, opted=np.array([bool(row["opted"])]),
-                      audience=_unpack(aud, len(settings.plays)), masks=masks,
+                      audience=audience, masks=masks,
                       matches=_unpack(masks, len(settings.exclusions)), counts=np.array([1], dtype=np.int64),
-                      seconds=0.0, catalog=template.catalog)
+                      seconds=0.0, catalog=template.catalog, node_match=node_match, busy=busy)
 
 
 def _answer(ev: Evaluation, g: int) -> dict:
@@ -89,8 +91,10 @@ def _answer(ev: Evaluation, g: int) -> dict:
         for k, nd in enumerate(f.nodes):
             if outcome != "entered":
                 nodes[nd.id] = outcome
+            elif not f.route[g, k]:  # Play branching: it goes to another node (or none)
+                nodes[nd.id] = "not_routed"
             else:
-                nodes[nd.id] = "not_enrolled" if f.node_blocked[g, k] else "enrolled"
+                nodes[nd.id] = "not_enrolled" if f.node_blocked[g, k] or f.busy_blocked[g, k] else "enrolled"
         out["plays"][pid] = {"outcome": outcome, "nodes": nodes,
                              "blockers": _blockers(ev, f, levels, g)}
     return out
@@ -543,6 +547,8 @@ def explain(con: duckdb.DuckDBPyConnection, email: str, *, as_of: dt.datetime | 
     summary = ([opt_out["text"]] if opt_out else []) + [x["text"] for x in exclusions if x["state"] != "no_match"]
     summary += [f"blocked in sequence {sq['name']} by " + ", ".join(b["name"] for b in sq["blocking"])
                 for sq in sequences if sq["blocking"] and not opted]
+    summary += list(dict.fromkeys(f"play {p.name}: {b['text']}" for p in s.plays
+                                  for b in answer["plays"][p.id].get("blockers", []) if b.get("reason")))
     if opted:
         through = ["nothing but a reversal of the opt-out with the contact's documented permission"]
     else:

@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from unify_dash.engine.evaluator import BUCKETS, EXCLUSION_BUCKETS, WORD_BITS, Evaluation
+from unify_dash.engine.evaluator import (
+    BUCKETS,
+    EXCLUSION_BUCKETS,
+    WORD_BITS,
+    Evaluation,
+    busy_sequences,
+    node_slots,
+)
 from unify_dash.errors import NotFound, ValidationError
 from unify_dash.model.levels import Levels
 from unify_dash.model.settings import Play
@@ -37,14 +44,47 @@ class _Node:
     sequence_name: str
     ruleset_id: str
     ruleset_name: str
+    condition: dict | None = None
+    slot: int | None = None  # column of ev.node_match (a node with a condition)
 
 
 def _play_nodes(ev: Evaluation, play: Play) -> list[_Node]:
     out = []
+    slots = ev._memo.get("node_slots")
+    if slots is None:
+        slots = ev._memo["node_slots"] = node_slots(ev.settings)
     for n in play.nodes:
         seq = ev.settings.sequence(n.sequence)
         rs = ev.settings.ruleset(seq.ruleset)
-        out.append(_Node(n.id, n.name or seq.name, seq.id, seq.name, rs.id, rs.name))
+        out.append(_Node(n.id, n.name or seq.name, seq.id, seq.name, rs.id, rs.name, n.condition,
+                         slots.get((play.id, n.id))))
+    return out
+
+
+def _routes(ev: Evaluation, play: Play, nodes: list[_Node]) -> np.ndarray:
+    """bool[G, K]: the nodes a group goes to. Without a node condition: every node. Play branching (a node
+    has a condition): the first node, in order, whose condition it meets (no condition: meets all)."""
+    G, K = ev.groups, len(nodes)
+    if not play.branching:
+        return np.ones((G, K), dtype=bool)
+    meets = np.stack([ev.node_match[:, nd.slot] if nd.slot is not None else np.ones(G, dtype=bool)
+                      for nd in nodes], axis=1)
+    first = np.cumsum(meets, axis=1) == 1
+    return meets & first
+
+
+def _busy_blocked(ev: Evaluation, nodes: list[_Node]) -> np.ndarray:
+    """bool[G, K]: one active sequence at a time (org setting): queued or active in a sequence other
+    than the node's own."""
+    seqs = busy_sequences(ev.settings)
+    if not seqs or not nodes:
+        return np.zeros((ev.groups, len(nodes)), dtype=bool)
+    index = {sid: k for k, sid in enumerate(seqs)}
+    out = np.zeros((ev.groups, len(nodes)), dtype=bool)
+    for k, nd in enumerate(nodes):
+        others = np.ones(len(seqs), dtype=bool)
+        others[index[nd.sequence_id]] = False
+        out[:, k] = (ev.busy & others[None, :]).any(axis=1)
     return out
 
 
@@ -76,30 +116,58 @@ class _Funnel:
     live: np.ndarray  # entered and not opted out
     opted_out: np.ndarray
     excluded_at_audience: np.ndarray
-    reached: np.ndarray  # passed the audience: reaches every sequence node of the Play
-    node_blocked: np.ndarray  # bool[G, K]
+    reached: np.ndarray  # passed the audience: reaches the sequence nodes of the Play (its routes)
+    node_blocked: np.ndarray  # bool[G, K]: an exclusion on at the node applies
+    route: np.ndarray  # bool[G, K]: the nodes the group goes to (every node; branching: one node at most)
+    busy_blocked: np.ndarray  # bool[G, K]: one active sequence at a time, active in another sequence
     _sole: dict = field(default_factory=dict)
+
+    def routed(self, k: int | None) -> np.ndarray:
+        """Reached the Play and go to node k (k None: to one node or more)."""
+        return self.reached & (self.route[:, k] if k is not None else self.route.any(axis=1))
+
+    @property
+    def unrouted(self) -> np.ndarray:
+        """Reached a branching Play and meet no node's condition."""
+        if not self.nodes:
+            return np.zeros_like(self.reached)
+        return self.reached & ~self.route.any(axis=1)
+
+    def _blocked(self, k: int) -> np.ndarray:
+        return self.node_blocked[:, k] | self.busy_blocked[:, k]
 
     def not_enrolled(self, k: int | None) -> np.ndarray:
         if not self.nodes:
             return np.zeros_like(self.reached)
         if k is None:  # at one node or more
-            return self.reached & self.node_blocked.any(axis=1)
-        return self.reached & self.node_blocked[:, k]
+            return self.reached & (self.route & (self.node_blocked | self.busy_blocked)).any(axis=1)
+        return self.routed(k) & self._blocked(k)
 
     def enrolled(self, k: int | None) -> np.ndarray:
         if not self.nodes:
             return np.zeros_like(self.reached)
         if k is None:  # at one node or more
-            return self.reached & ~self.node_blocked.all(axis=1)
-        return self.reached & ~self.node_blocked[:, k]
+            return self.reached & (self.route & ~self.node_blocked & ~self.busy_blocked).any(axis=1)
+        return self.routed(k) & ~self._blocked(k)
+
+    def active_elsewhere(self, k: int | None) -> np.ndarray:
+        """Routed to node k (k None: to a node) and blocked there by one active sequence at a time."""
+        if not self.nodes:
+            return np.zeros_like(self.reached)
+        if k is None:
+            return self.reached & (self.route & self.busy_blocked).any(axis=1)
+        return self.routed(k) & self.busy_blocked[:, k]
 
     def sole(self, k: int | None) -> np.ndarray:
-        """Live groups with exactly one blocker among the audience and node k (k None: the audience)."""
+        """Live groups with exactly one blocker among the audience and node k (k None: the audience);
+        at a node: only groups that go to it and are not held by one active sequence at a time."""
         if k not in self._sole:
             word = self.aud_word if k is None else (self.aud_word | self.node_words[k])
             bits = np.bitwise_count(self.ev.masks & word[None, :]).sum(axis=1)
-            self._sole[k] = self.live & (bits == 1)
+            out = self.live & (bits == 1)
+            if k is not None:
+                out &= self.route[:, k] & ~self.busy_blocked[:, k]
+            self._sole[k] = out
         return self._sole[k]
 
     def released_on(self, k: int | None) -> np.ndarray:
@@ -123,7 +191,7 @@ def _funnel(ev: Evaluation, play_id: str, levels: Levels) -> _Funnel:
     node_blocked = (np.stack([_any_bits(ev.masks, w) for w in node_words], axis=1) if nodes
                     else np.zeros((ev.groups, 0), dtype=bool))
     return _Funnel(ev, play, nodes, aud_on, node_on, aud_word, node_words, entered, live, entered & ev.opted,
-                   excluded, reached, node_blocked)
+                   excluded, reached, node_blocked, _routes(ev, play, nodes), _busy_blocked(ev, nodes))
 
 
 def _terms(f: _Funnel, bucket: str, k: int | None) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -138,9 +206,11 @@ def _terms(f: _Funnel, bucket: str, k: int | None) -> list[tuple[str, np.ndarray
         return [("live", f.live, f.aud_on)]
     if bucket == "blocking":
         if k is not None:
-            return [("reached", f.reached, f.node_on[k])]
-        return [("live", f.live, f.aud_on),
-                ("reached", f.reached, f.node_on.any(axis=0) if f.nodes else np.zeros(n, dtype=bool))]
+            return [(f"routed:{k}", f.routed(k), f.node_on[k])]
+        if not f.play.branching:  # every contact that reached the Play goes to every node
+            return [("live", f.live, f.aud_on),
+                    ("reached", f.reached, f.node_on.any(axis=0) if f.nodes else np.zeros(n, dtype=bool))]
+        return [("live", f.live, f.aud_on), *((f"routed:{kk}", f.routed(kk), f.node_on[kk]) for kk in ks)]
     if bucket == "not_enrolled":
         return [(f"not_enrolled:{kk}", f.not_enrolled(kk), f.node_on[kk]) for kk in ks]
     if bucket == "blocks_alone":
@@ -199,7 +269,11 @@ def _select(ev: Evaluation, f: _Funnel, bucket: str, k: int | None, i: int | Non
     if bucket == "opted_out":
         return f.opted_out
     if bucket == "reached":
-        return f.reached
+        return f.reached if k is None else f.routed(k)
+    if bucket == "unrouted":
+        return f.unrouted
+    if bucket == "active_elsewhere":
+        return f.active_elsewhere(k)
     if bucket == "enrolled":
         return f.enrolled(k)
     if bucket in ("excluded_at_audience", "not_enrolled"):

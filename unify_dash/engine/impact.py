@@ -20,6 +20,8 @@ from unify_dash.engine.funnel import (
     _terms,
 )
 from unify_dash.errors import ValidationError
+from unify_dash.model import states
+from unify_dash.model import vocabulary as vocab
 from unify_dash.model.levels import Levels
 
 # --- impact --------------------------------------------------------------------------------------------
@@ -34,8 +36,8 @@ def _numbers(ev: Evaluation, f: _Funnel) -> dict:
     K = len(f.nodes)
     return {
         "counts": {b: _count(ev, _select(ev, f, b, None, None)) for b in COUNT_KEYS},
-        "nodes": [{b: _count(ev, _select(ev, f, b, k, None)) for b in ("reached", "not_enrolled", "enrolled")}
-                  for k in range(K)],
+        "nodes": [{b: _count(ev, _select(ev, f, b, k, None))
+                   for b in ("reached", "not_enrolled", "active_elsewhere", "enrolled")} for k in range(K)],
         "matched": _term_counts(ev, _terms(f, "matched", None), memo),
         "blocking": _term_counts(ev, _terms(f, "blocking", None), memo),
         "blocks_alone": _term_counts(ev, _terms(f, "blocks_alone", None), memo),
@@ -85,7 +87,9 @@ def impact(ev: Evaluation, play_id: str, toggles: dict | None = None) -> dict:
     for k, nd in enumerate(nodes):
         out_nodes.append({"id": nd.id, "name": nd.name, "sequence_id": nd.sequence_id,
                           "sequence_name": nd.sequence_name, "ruleset_id": nd.ruleset_id,
-                          "ruleset_name": nd.ruleset_name, **now["nodes"][k], "saved": saved["nodes"][k],
+                          "ruleset_name": nd.ruleset_name,
+                          "condition": vocab.describe(nd.condition) if nd.condition is not None else None,
+                          **now["nodes"][k], "saved": saved["nodes"][k],
                           "change": diff(now["nodes"][k], saved["nodes"][k])})
     rulesets = sorted({nd.ruleset_id for nd in nodes})
     node_saved = [saved_levels.node(nd.ruleset_id) for nd in nodes]
@@ -145,14 +149,27 @@ def _blockers(ev: Evaluation, f: _Funnel, levels: Levels, g: int, k: int | None 
                         "text": f"{e.name} (audience of {f.play.name})"})
     if not f.excluded_at_audience[g]:
         for kk, nd in enumerate(f.nodes):
-            if k is not None and kk != k:
+            if (k is not None and kk != k) or not f.route[g, kk]:  # branching: only the node it goes to
                 continue
             for i in np.flatnonzero(row & f.node_on[kk]):
                 e = ev.settings.exclusions[i]
                 out.append({"exclusion_id": e.id, "name": e.name, "level": "sequence", "node_id": nd.id,
                             "sequence_id": nd.sequence_id, "ruleset_id": nd.ruleset_id,
                             "text": f"{e.name} (sequence {nd.sequence_name}: org on + ruleset {nd.ruleset_name} on)"})
+            if f.busy_blocked[g, kk]:
+                out.append(_active_elsewhere(ev, g, nd))
     return out
+
+
+def _active_elsewhere(ev: Evaluation, g: int, nd) -> dict:
+    """The one-active-sequence reason at node ``nd`` for group ``g``: the other sequences it is in."""
+    names = [s.name for s, busy in zip(ev.settings.sequences, ev.busy[g], strict=True)
+             if busy and s.id != nd.sequence_id]
+    label = states.BLOCK_REASONS["active_elsewhere"]
+    return {"exclusion_id": None, "reason": "active_elsewhere", "name": label, "level": "sequence",
+            "node_id": nd.id, "sequence_id": nd.sequence_id, "ruleset_id": None,
+            "text": f"{label}: already in sequence {', '.join(names)} (organisation setting; enters "
+                    f"{nd.sequence_name} once that one ends)"}
 
 
 def _opt_out_text(source: str | None) -> str:

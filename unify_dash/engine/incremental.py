@@ -39,6 +39,7 @@ from unify_dash.engine.evaluator import (
     _unpack,
     group_keys,
     mask_words,
+    split_bits,
 )
 from unify_dash.model import vocabulary
 from unify_dash.model.settings import Settings
@@ -242,7 +243,12 @@ def _extend(ev: Evaluation, new: dict, W: int, Wa: int) -> None:
     masks = np.stack([mask_words(new[f"m{w}"]) for w in range(W)], axis=1)
     aud = np.stack([mask_words(new[f"a{w}"]) for w in range(Wa)], axis=1)
     ev.opted = np.concatenate([ev.opted, np.asarray(new["opted"], dtype=bool)])
-    ev.audience = np.concatenate([ev.audience, _unpack(aud, len(ev.settings.plays))])
+    audience, node_match, busy = split_bits(ev.settings, aud)  # audience, node conditions, busy sequences
+    ev.audience = np.concatenate([ev.audience, audience])
+    if ev.node_match is not None:
+        ev.node_match = np.concatenate([ev.node_match, node_match])
+    if ev.busy is not None:
+        ev.busy = np.concatenate([ev.busy, busy])
     ev.masks = np.concatenate([ev.masks, masks])
     ev.matches = np.concatenate([ev.matches, _unpack(masks, len(ev.settings.exclusions))])
     ev.counts = np.concatenate([ev.counts, np.zeros(len(masks), dtype=np.int64)])

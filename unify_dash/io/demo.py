@@ -360,7 +360,9 @@ def settings_document(*, exclusions: int = DEFAULT_EXCLUSIONS, dnc: list[str] | 
     ids = [e["id"] for e in excl]
     present = set(ids)
     return {
-        "org": {"propagation_minutes": 15},
+        # one active sequence per contact at a time: a contact of several Plays (the webinar Play takes
+        # everyone) gets one first email, not one per sequence in the same minute (docs/demo.md)
+        "org": {"propagation_minutes": 15, "one_active_sequence": True},
         "exclusions": excl,
         "rulesets": [{"id": rid, "name": name, "exclusions": {x: x not in off for x in ids}}
                      for rid, name, off in RULESETS],

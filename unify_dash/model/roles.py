@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "replies.handle": frozenset({"support", "revops", "admin"}),
     "crm.sync": frozenset({"revops", "admin"}),
     "sends.run": frozenset({"revops", "admin"}),
+    "clock.advance": frozenset({"revops", "admin"}),
 }
 
 # pages each role sees (the UI hides the others; writes are checked by `require` regardless)

@@ -98,6 +98,7 @@ class Node:
     id: str
     sequence: str
     name: str = ""
+    condition: dict | None = None  # Play branching: who this node is for (None: every contact)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,11 @@ class Play:
 
     def audience_on(self, exclusion_id: str) -> bool:
         return bool(self.audience_exclusions.get(exclusion_id, False))
+
+    @property
+    def branching(self) -> bool:
+        """A node has a condition: each contact goes to the first node whose condition it meets."""
+        return any(n.condition is not None for n in self.nodes)
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,7 @@ class Settings:
     plays: tuple[Play, ...] = ()
     crm_mapping: tuple[CrmMapping, ...] = ()
     propagation_minutes: int = DEFAULT_PROPAGATION_MINUTES
+    one_active_sequence: bool = False  # org: one active sequence per contact at a time
     _index: dict = field(default_factory=dict, compare=False, repr=False)
 
     # -- look-ups ---------------------------------------------------------------------------------
@@ -184,7 +191,8 @@ class Settings:
             return d
 
         return {
-            "org": {"propagation_minutes": self.propagation_minutes},
+            "org": {"propagation_minutes": self.propagation_minutes,
+                    **({"one_active_sequence": True} if self.one_active_sequence else {})},
             "exclusions": [excl(e) for e in self.exclusions],
             "rulesets": [{"id": r.id, "name": r.name, "exclusions": dict(r.exclusions)} for r in self.rulesets],
             "sequences": [{"id": s.id, "name": s.name, "ruleset": s.ruleset,
@@ -192,7 +200,9 @@ class Settings:
                           for s in self.sequences],
             "plays": [{"id": p.id, "name": p.name, "audience": p.audience,
                        "audience_exclusions": dict(p.audience_exclusions),
-                       "nodes": [{"id": n.id, "sequence": n.sequence, "name": n.name} for n in p.nodes]}
+                       "nodes": [{"id": n.id, "sequence": n.sequence, "name": n.name,
+                                  **({"condition": n.condition} if n.condition is not None else {})}
+                                 for n in p.nodes]}
                       for p in self.plays],
             "crm_mapping": {m.crm: {"field": m.field, "mode": m.mode} for m in self.crm_mapping},
         }
@@ -345,13 +355,15 @@ def parse_settings(doc: dict) -> Settings:
     plays = tuple(Play(
         id=p["id"], name=p.get("name") or p["id"], audience=p.get("audience"),
         audience_exclusions=dict(p.get("audience_exclusions") or {}),
-        nodes=tuple(Node(id=n.get("id") or f"{p['id']}-{j + 1}", sequence=n["sequence"], name=n.get("name") or "")
+        nodes=tuple(Node(id=n.get("id") or f"{p['id']}-{j + 1}", sequence=n["sequence"], name=n.get("name") or "",
+                         condition=n.get("condition"))
                     for j, n in enumerate(p.get("nodes") or []))) for p in doc.get("plays") or [])
     mappings = tuple(CrmMapping(crm=crm, field=m["field"], mode=m.get("mode", "read_only"))
                      for crm, m in (doc.get("crm_mapping") or {}).items())
     return Settings(exclusions=exclusions, rulesets=rulesets, sequences=sequences, plays=plays,
                     crm_mapping=mappings,
-                    propagation_minutes=int(org.get("propagation_minutes", DEFAULT_PROPAGATION_MINUTES)))
+                    propagation_minutes=int(org.get("propagation_minutes", DEFAULT_PROPAGATION_MINUTES)),
+                    one_active_sequence=bool(org.get("one_active_sequence", False)))
 
 
 # --- versions --------------------------------------------------------------------------------------

@@ -147,6 +147,10 @@ NODE = _object("A sequence node of a play.", {
     "id": _text("Unique within the play; defaults to the play's id, a dash and the node's position (play-1)."),
     "sequence": _ident("The id of the sequence this node enrolls into."),
     "name": _text("Shown in the app."),
+    "condition": {**_condition("Who this node is for (Play branching): a play with a condition on any node sends "
+                               "each contact to the first node, in order, whose condition it meets (a node "
+                               "without one meets every contact). Absent on every node: every node, as before."),
+                  "type": ["object", "null"]},
 }, required=("sequence",))
 
 PLAY = _object("A play: an audience and the sequences it enrolls into.", {
@@ -172,6 +176,10 @@ SETTINGS_SCHEMA: dict = {
             "propagation_minutes": _number("Minutes between saving a settings change and its taking effect.",
                                            "a whole number of minutes", 0, MAX_PROPAGATION_MINUTES, integer=True,
                                            default=DEFAULT_PROPAGATION_MINUTES),
+            "one_active_sequence": _flag("One active sequence per contact at a time: a contact queued or active in "
+                                         "one sequence enters no other until it ends (of the entries due at one "
+                                         "tick, the first play's first node goes first), shown as a reason like "
+                                         "any exclusion.", False),
         }, nullable=True),
         "exclusions": _list("The exclusions, in evaluation order.", EXCLUSION, noun="exclusions",
                             max_items=MAX_EXCLUSIONS),

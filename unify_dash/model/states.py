@@ -39,6 +39,12 @@ COMPLETION_REASONS: dict[str, str] = {
     "unenrolled": "Unenrolled",
 }
 
+# why a contact is not enrolled at a node besides an exclusion (whose name is the reason) -> label
+BLOCK_REASONS: dict[str, str] = {
+    "active_elsewhere": "One active sequence at a time",
+    "unrouted": "No node's condition matches (Play branching)",
+}
+
 # event type -> label (as counted on the activity chart)
 EVENT_TYPES: dict[str, str] = {
     "send": "Emails sent",

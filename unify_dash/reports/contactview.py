@@ -12,7 +12,8 @@ from unify_dash.model.vocabulary import email_is_not
 
 OUTCOME_WORDS = {"not_in_audience": "not in the audience", "opted_out": "opted out",
                  "excluded_at_audience": "excluded at the audience", "entered": "enters",
-                 "not_enrolled": "Not Enrolled", "enrolled": "enrolled"}
+                 "not_enrolled": "Not Enrolled", "enrolled": "enrolled",
+                 "not_routed": "not this branch (Play branching)"}
 NOTHING_BLOCKED = ("nothing: no level where it applies is on for both the organisation and a ruleset, nor at an "
                    "audience")
 
@@ -38,6 +39,9 @@ def play_lines(cfg: settings.Settings, explained: dict) -> list[tuple[str, str]]
         if p["outcome"] == "entered" and p["nodes"]:
             outcome += " (" + ", ".join(f"{node_names.get(n, n)}: {OUTCOME_WORDS.get(o, o)}"
                                         for n, o in p["nodes"].items()) + ")"
+        reasons = [b["text"] for b in p.get("blocking", []) if b.get("reason")]  # e.g. one active sequence
+        if reasons:
+            outcome += ": " + "; ".join(dict.fromkeys(reasons))
         out.append((p["name"], outcome))
     return out
 

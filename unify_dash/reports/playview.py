@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from unify_dash.model import settings
+from unify_dash.model import settings, states
 
 BUCKET_LABELS = {"entered": "In audience", "opted_out": "Opted out", "excluded_at_audience": "Excluded at audience",
                  "reached": "Reached the sequence nodes", "not_enrolled": "Not Enrolled", "enrolled": "Enrolled",
@@ -158,13 +158,20 @@ def change_lines(cfg: settings.Settings, play_id: str, toggles: dict[Toggle, boo
     return out
 
 
+REASON_MARK = "@"  # in a reason key: not an exclusion id but an engine bucket (one active sequence at a time)
+
+
 def not_enrolled_reasons(impact: dict, node_id: str | None = None) -> pd.DataFrame:
     """Not Enrolled by reason: one row per (exclusion, node) that blocks contacts at the node (``node_id``:
-    that node only), with ``custom`` = ``"node|exclusion"`` to open the list behind it."""
+    that node only), and per node the contacts one active sequence at a time holds, with ``custom`` =
+    ``"node|exclusion"`` (or ``"node|@active_elsewhere"``) to open the list behind it."""
     rows = [{"reason": x["name"], "node": n["name"], "contacts": x["blocking_at"].get(n["id"], 0),
              "custom": f"{n['id']}|{x['id']}"}
             for n in impact["nodes"] if not node_id or n["id"] == node_id
             for x in impact["exclusions"] if x["blocking_at"].get(n["id"], 0)]
+    rows += [{"reason": states.BLOCK_REASONS["active_elsewhere"], "node": n["name"],
+              "contacts": n["active_elsewhere"], "custom": f"{n['id']}|{REASON_MARK}active_elsewhere"}
+             for n in impact["nodes"] if (not node_id or n["id"] == node_id) and n.get("active_elsewhere")]
     return pd.DataFrame(rows, columns=["reason", "node", "contacts", "custom"])
 
 
@@ -192,3 +199,12 @@ def parse_list_param(text: str | None, impact: dict) -> tuple[dict | None, str |
     if exclusion_id and exclusion_id not in exclusions:
         return None, f"this Play has no exclusion {exclusion_id!r}"
     return {"bucket": bucket, "node_id": node_id or None, "exclusion_id": exclusion_id or None}, None
+
+
+def reason_bucket(reason: str | None) -> tuple[str, str | None, str | None]:
+    """A reason key of :func:`not_enrolled_reasons` -> (drill-down bucket, exclusion id, the reason's label
+    when it is not an exclusion)."""
+    if reason and reason.startswith(REASON_MARK):
+        bucket = reason[len(REASON_MARK):]
+        return bucket, None, states.BLOCK_REASONS.get(bucket, bucket)
+    return "not_enrolled", reason or None, None

@@ -124,6 +124,12 @@ def _opt_outs_moved(con, since: dt.datetime, t: dt.datetime) -> bool:
                             "AND occurred_at > ? AND occurred_at <= ? LIMIT 1)", [since, t]).fetchall()[0][0])
 
 
+def _enrollments_moved(con, since: dt.datetime) -> bool:
+    """An enrollment written at or after ``since`` (>=: a tick evaluates first, then writes at its own time)."""
+    return bool(con.execute("SELECT count(*) FROM (SELECT 1 FROM enrollments WHERE updated_at >= ? LIMIT 1)",
+                            [since]).fetchall()[0][0])
+
+
 def _changed_contacts(con, ev, since: dt.datetime, t: dt.datetime) -> list[str]:
     """Contacts whose evaluation can differ between ``since`` and ``t`` when only time moved:
     the relative-date crossings and every contact of their company domains."""
@@ -210,7 +216,7 @@ def _complete_replied(con, t: dt.datetime, since: dt.datetime | None, summary: d
         reason="replied", at=t)
     summary["completions"]["replied"] += len(ids)
 
-ENTRY_COLUMNS = ["contact_id", "play_id", "node_id", "sequence_id", "outcome", "bcode"]
+ENTRY_COLUMNS = ["contact_id", "play_id", "node_id", "sequence_id", "outcome", "bcode", "ord"]
 
 
 def _entry_frames(con, ev, codes: _Codes, contact_ids: list[str] | None = None) -> pd.DataFrame:
@@ -229,8 +235,42 @@ def _entry_frames(con, ev, codes: _Codes, contact_ids: list[str] | None = None) 
                                         "outcome": df["outcome"].to_numpy(dtype=object),
                                         "bcode": codes.column(df["blocking"].to_numpy(dtype=object))}))
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=object if c != "bcode" else np.int64) for c in ENTRY_COLUMNS})
-    return pd.concat(frames, ignore_index=True)
+        return pd.DataFrame({c: pd.Series(dtype=object if c not in ("bcode", "ord") else np.int64)
+                             for c in ENTRY_COLUMNS})
+    out = pd.concat(frames, ignore_index=True)
+    out["ord"] = np.arange(len(out), dtype=np.int64)  # Play order, then the contact's nodes in order
+    return out
+
+
+def _ended_contacts(con, since: dt.datetime, t: dt.datetime) -> list[str]:
+    """Contacts with an enrollment that ended in [``since``, ``t``] (the tick at ``since`` wrote after its
+    entry pass): one active sequence at a time may let them enter the next."""
+    return [r[0] for r in con.execute(
+        f"SELECT DISTINCT contact_id FROM enrollments WHERE state NOT IN {states.ACTIVE_SQL} "
+        "AND state <> 'not_enrolled' AND updated_at >= ? AND updated_at <= ?", [since, t]).fetchall()]
+
+
+def _one_at_a_time(con, ev) -> None:
+    """One active sequence per contact: of the entries a contact would make in this pass, the first (Play,
+    then node order) goes ahead; the others wait, as not enrolled with the engine's reason."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _sched_w AS
+        SELECT contact_id, sequence_id, ord FROM (
+            SELECT contact_id, sequence_id, ord, row_number() OVER (PARTITION BY contact_id ORDER BY ord) AS r
+            FROM _sched_e WHERE outcome = 'enrolled') WHERE r = 1""")
+    seqs = [r[0] for r in con.execute("SELECT DISTINCT sequence_id FROM _sched_w").fetchall()]
+    if not seqs:
+        return
+    con.register("_sched_wj", pd.DataFrame({
+        "sequence_id": seqs, "json": [json.dumps(engine.enters_first(ev, s), sort_keys=True) for s in seqs]}))
+    try:
+        con.execute("""
+            UPDATE _sched_e SET outcome = 'not_enrolled', blocking_json = j.json
+            FROM _sched_w w JOIN _sched_wj j ON j.sequence_id = w.sequence_id
+            WHERE _sched_e.contact_id = w.contact_id AND _sched_e.outcome = 'enrolled' AND _sched_e.ord > w.ord""")
+    finally:
+        con.unregister("_sched_wj")
+        con.execute("DROP TABLE IF EXISTS _sched_w")
 
 
 def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, summary: dict) -> None:
@@ -246,7 +286,7 @@ def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, sum
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _sched_e AS
             SELECT d.contact_id, d.play_id, d.node_id, d.sequence_id, d.outcome, b.json AS blocking_json,
-                   x.engaged, x.ne_id, f.delay_days
+                   x.engaged, x.ne_id, f.delay_days, d.ord
             FROM _sched_entry d
             LEFT JOIN _sched_bj b ON b.code = d.bcode
             LEFT JOIN (SELECT contact_id, play_id, node_id,
@@ -260,6 +300,8 @@ def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, sum
               -- already in this sequence by another way (another Play, a manual enrollment): not twice
               AND NOT EXISTS (SELECT 1 FROM enrollments a WHERE a.contact_id = d.contact_id
                               AND a.sequence_id = d.sequence_id AND a.state IN {states.ACTIVE_SQL})""")
+        if ev.settings.one_active_sequence:
+            _one_at_a_time(con, ev)
         version = ev.version
         # enrolled: new rows, and not_enrolled rows whose block has lifted
         con.execute("""
@@ -562,9 +604,12 @@ def _evaluate_for(con, run: _Run, t: dt.datetime, summary: dict) -> str | None:
         why = "settings version"
     elif ev.settings.expires_between(ev.as_of, t):
         why = "override expiry"
+    elif ev.settings.one_active_sequence and _enrollments_moved(con, ev.as_of):
+        why = "active sequences"  # who is busy moved: the busy bits are read from enrollments
     else:
         why = "opt-out events" if _opt_outs_moved(con, ev.as_of, t) else None
-    if why in ("first tick", "data changed", "settings version", "override expiry") or not INCREMENTAL:
+    if why in ("first tick", "data changed", "settings version", "override expiry", "active sequences") \
+            or not INCREMENTAL:
         run.ev = engine.evaluate(con, as_of=t, ordered=False)
         summary["evaluations"] += 1
         summary["evaluation_reasons"][why or "time moved"] += 1
@@ -634,6 +679,8 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
             summary["entry_passes"]["full"] += 1
         elif entry_due and run.entry_as_of is not None:
             changed = _changed_contacts(con, ev, run.entry_as_of, t)
+            if ev.settings.one_active_sequence:  # their sequence ended: they may enter the next one
+                changed = list(dict.fromkeys([*changed, *_ended_contacts(con, run.entry_as_of, t)]))
             if changed:
                 entry = _entry_frames(con, ev, codes, changed)
                 summary["entry_passes"]["time-moved contacts"] += 1

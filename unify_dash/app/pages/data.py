@@ -15,6 +15,7 @@ from unify_dash.io import paths
 from unify_dash.io.load import load_workspace
 from unify_dash.model import roles, settings
 from unify_dash.reports import metrics
+from unify_dash.scheduler import clock as clock_mod
 from unify_dash.service import serve
 from unify_dash.service import status as service_status
 from unify_dash.store import db as unify_db
@@ -80,10 +81,28 @@ if roles.can(actor, "sends.run"):
                "A workspace that pins its clock (the demo does) only moves when the send scheduler runs: it "
                "advances the clock and records every entry, send and skip on the way (simulated: no email leaves "
                "the machine).")
+    pending_preview = ui.cached(clock_mod.preview)
+    for p in pending_preview:  # what each pending version will release or block, by the engine
+        st.info(ui.md(clock_mod.preview_line(p)) + " · " + " · ".join(
+            f"{ui.md(x['name'])}: +{ui.fmt_int(x['released'])} / −{ui.fmt_int(x['blocked'])} contacts"
+            for x in p["plays"] if x["released"] or x["blocked"]), icon=":material/update:")
     target = clock + dt.timedelta(hours=1)
-    c1, c2, c3 = st.columns([1, 1, 1], vertical_alignment="bottom")
+    if pending_preview:
+        target = max(target, max(p["effective_at"] for p in pending_preview))
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
     day = c1.date_input("Run sends until", value=target.date(), min_value=clock.date(), key="data.until.day")
     time_ = c2.time_input("at", value=target.time().replace(second=0), key="data.until.time", step=900)
+    if c4.button("Advance clock only", key="data.clock.advance", icon=":material/more_time:",
+                 help="Move the workspace clock without sending: pending settings take effect; steps that "
+                      "fall due wait for the next run of sends."):
+        to = dt.datetime.combine(day, time_)
+        ok, res = ui.run_write(lambda cur: clock_mod.advance(cur, actor, to))
+        if ok:
+            ui.flash(f"Clock advanced to {ui.fmt_time(res['to'])}, nothing sent; in effect: settings "
+                     f"v{res['in_effect']}" + (f" ({', '.join('v' + str(p['version']) for p in res['took_effect'])} "
+                                               "took effect)" if res["took_effect"] else "")
+                     + f"; {ui.fmt_int(res['due_steps'])} steps due for the next run.")
+            st.rerun()
     if c3.button("Run sends", key="data.sends", icon=":material/schedule_send:"):
         until = dt.datetime.combine(day, time_)
         bar = st.progress(0.0, text="Starting…")

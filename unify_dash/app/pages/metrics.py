@@ -13,7 +13,7 @@ from unify_dash.actions import enrollments as lifecycle
 from unify_dash.app import ui
 from unify_dash.errors import UnifyError
 from unify_dash.model import roles, states
-from unify_dash.reports import diagnosis, metrics, playview
+from unify_dash.reports import diagnosis, metrics, playview, units
 from unify_dash.reports.metrics import Scope
 
 actor = ui.actor()
@@ -84,11 +84,13 @@ heads = [("history", "state", "enrolled", "Enrolled"), ("history", "state", "act
          ("history", "state", "unenrolled", "Unenrolled")]
 cols = st.columns(len(heads) + 2)
 cols[0].metric("Not Enrolled", ui.fmt_int(not_enrolled),
-               help="Contacts of the audience that a sequence node blocks now, under the settings in effect.")
+               help="Contacts (each once) of the audience that a sequence node blocks now, under the settings in "
+                    "effect.")
 cols[0].button("List", key="metrics.head.not_enrolled", on_click=select, type="primary",
                args=("now", "not_enrolled", "not_enrolled", node_id), icon=":material/list:")
 for col, (kind, family, key, title) in zip(cols[1:], heads, strict=False):
-    col.metric(title, ui.fmt_int(state_counts.get(key, 0)))
+    col.metric(title, ui.fmt_int(state_counts.get(key, 0)),
+               help=f"{units.titled(title, units.of_family(family))}: {units.of_family(family).meaning}.")
     col.button("List", key=f"metrics.head.{key}", on_click=select, args=(kind, family, key), type="tertiary",
                icon=":material/list:")
 cols[-1].metric("Will be skipped", ui.fmt_int(will_skip),
@@ -96,6 +98,9 @@ cols[-1].metric("Will be skipped", ui.fmt_int(will_skip),
                      "will be skipped then and never emailed. No action is needed.")
 cols[-1].button("List", key="metrics.head.will_skip", on_click=select, args=("skip", "skip", "skip"),
                 type="tertiary", icon=":material/list:")
+st.caption("Not Enrolled counts contacts now (the engine, as on the Play view); Enrolled, Active, Queued, Completed, "
+           "Unenrolled and Will be skipped count enrollment records. "
+           + units.legend(units.CONTACTS, units.ENROLLMENTS))
 
 # --- Not Enrolled by reason (the evaluation now) -------------------------------------------------------------
 left, right = st.columns(2)
@@ -137,7 +142,7 @@ def breakdown_chart(container, family: str, title: str) -> None:
             return
         fig = px.bar(df.assign(label=df["label"].map(ui.plot_text)), x="count", y="label", orientation="h", custom_data=["key"], height=80 + 32 * len(df))
         fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), yaxis_title=None,
-                          xaxis_title="replies" if family == "replies" else "contacts")
+                          xaxis_title=units.of_family(family).many)
         chart_key = f"metrics.chart.{family}"
         st.plotly_chart(fig, key=chart_key, on_select=lambda: chart_selected(chart_key, "history", family),
                         selection_mode="points", config={"displayModeBar": False})
@@ -222,17 +227,18 @@ def list_dialog(sel: dict) -> None:
     enrollment_list = kind == "history" and family == "state" and key in ("enrolled", *states.ACTIVE_STATES)
     condition = None
     if kind == "now":
-        sel_node, excl = sel["node_id"], sel["exclusion_id"]
+        sel_node = sel["node_id"]
+        bucket, excl, reason = playview.reason_bucket(sel["exclusion_id"])
         with ui.cursor() as cur:
-            total = engine.drilldown(cur, ev, play_id, "not_enrolled", node_id=sel_node, exclusion_id=excl,
+            total = engine.drilldown(cur, ev, play_id, bucket, node_id=sel_node, exclusion_id=excl,
                                      limit=0)["total"]
         where = f" at {ui.md(node_names[sel_node])}" if sel_node else ""
-        because = f" by {ui.md(ev.exclusion(excl)[1].name)}" if excl else ""
+        because = f" by {ui.md(ev.exclusion(excl)[1].name)}" if excl else (f": {ui.md(reason)}" if reason else "")
         st.subheader(f"Not Enrolled{where}{because}: {ui.plural(total, 'contact')}")
 
         def fetch(offset, limit):
             with ui.cursor() as cur:
-                res = engine.drilldown(cur, ev, play_id, "not_enrolled", node_id=sel_node, exclusion_id=excl,
+                res = engine.drilldown(cur, ev, play_id, bucket, node_id=sel_node, exclusion_id=excl,
                                        offset=offset, limit=total if limit is None else limit)
             return ui.engine_rows_frame(res["rows"])
     elif kind == "skip":

@@ -9,7 +9,7 @@ from unify_dash import engine
 from unify_dash.app import funnel_chart, ui
 from unify_dash.model import roles, settings
 from unify_dash.model.levels import with_toggles
-from unify_dash.reports import playview
+from unify_dash.reports import playview, units
 from unify_dash.store import db
 
 actor = ui.actor()
@@ -102,9 +102,16 @@ def flow(saved: dict, imp: dict, toggles: dict, label: str) -> None:
         with st.container(border=True):
             row = st.columns([2, 1, 1], vertical_alignment="center")
             row[0].markdown(f"**{ui.md(n['name'])}**  \nsequence {ui.md(n['sequence_name'])} · "
-                            f"ruleset {ui.md(n['ruleset_name'])}")
+                            f"ruleset {ui.md(n['ruleset_name'])}"
+                            + (f"  \nfor: {ui.md(n['condition'])}" if n.get("condition") else ""))
             show(row[1], by_node[("not_enrolled", n["id"])], "Not Enrolled")
             show(row[2], by_node[("enrolled", n["id"])], "Enrolled")
+    if imp.get("unrouted"):
+        st.caption(f"{ui.fmt_int(imp['unrouted'])} contacts of the audience meet no node's condition (Play branching): "
+                   "they enter no node.")
+    st.caption(units.legend(units.CONTACTS) + " Each node shows the contacts that would be enrolled there now; "
+               "the Play's numbers count a contact once, even when it would be enrolled at several nodes. "
+               "Metrics counts enrollment records.")
 
     funnel_chart.show(saved, imp, bool(toggles), "play.chart", select)
 
