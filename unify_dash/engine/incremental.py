@@ -134,8 +134,8 @@ def _prepare(cur: duckdb.DuckDBPyConnection, ev: Evaluation) -> None:
 
 def moved_sql(ev: Evaluation, since: dt.datetime, t: dt.datetime) -> tuple[str, list]:
     """SELECT contact_id of every contact whose evaluation can differ between ``since`` and ``t`` (same
-    settings, same data): relative-date flips in ``[since, t)`` and contacts with an opt-out or reversal
-    recorded in ``(since, t]``; with their whole company domains when an exclusion is company-wide.
+    settings, same data): relative-date flips in ``[since, t)``, contacts with an opt-out or reversal
+    recorded in ``(since, t]`` and, with one active sequence per contact, enrollments written since; with their whole company domains when an exclusion is company-wide.
     A superset is harmless (those contacts are recomputed, not decided), a missing contact is not:
     the window is widened by a millisecond on both sides."""
     names = _names(ev)
@@ -143,14 +143,21 @@ def moved_sql(ev: Evaluation, since: dt.datetime, t: dt.datetime) -> tuple[str, 
     eps = dt.timedelta(milliseconds=1)
     # with a company-wide exclusion a contact's mask depends on its domain: whole domains are recomputed
     whole = any(e.company_wide for e in ev.settings.exclusions)
+    # one active sequence per contact: a contact whose enrollments were written since (>=: a tick evaluates,
+    # then writes at its own time) may have become busy or free
+    busy = "" if not ev.settings.one_active_sequence else f"""
+                           UNION ALL
+                           SELECT ct.contact_id, ct.domain FROM {main}.contacts ct
+                           WHERE ct.contact_id IN (SELECT contact_id FROM {main}.enrollments WHERE updated_at >= ?)"""
+    params = [since - eps, t + eps, since, t] + ([since - eps] if busy else [])
     return (f"""WITH f AS (SELECT contact_id, domain FROM {names['flips']} WHERE flip_at >= ? AND flip_at <= ?
                            UNION ALL
                            SELECT ct.contact_id, ct.domain FROM {main}.contacts ct
-                           WHERE ct.email IN (SELECT key FROM {names['optev']} WHERE occurred_at > ? AND occurred_at <= ?))
+                           WHERE ct.email IN (SELECT key FROM {names['optev']} WHERE occurred_at > ? AND occurred_at <= ?){busy})
         SELECT contact_id FROM f
         UNION SELECT contact_id FROM {main}.contacts
               WHERE {'TRUE' if whole else 'FALSE'} AND domain IN (SELECT domain FROM f WHERE domain IS NOT NULL)"""), \
-        [since - eps, t + eps, since, t]
+        params
 
 
 def _restricted_ctes(ev: Evaluation, delta: str) -> str:

@@ -124,12 +124,6 @@ def _opt_outs_moved(con, since: dt.datetime, t: dt.datetime) -> bool:
                             "AND occurred_at > ? AND occurred_at <= ? LIMIT 1)", [since, t]).fetchall()[0][0])
 
 
-def _enrollments_moved(con, since: dt.datetime) -> bool:
-    """An enrollment written at or after ``since`` (>=: a tick evaluates first, then writes at its own time)."""
-    return bool(con.execute("SELECT count(*) FROM (SELECT 1 FROM enrollments WHERE updated_at >= ? LIMIT 1)",
-                            [since]).fetchall()[0][0])
-
-
 def _changed_contacts(con, ev, since: dt.datetime, t: dt.datetime) -> list[str]:
     """Contacts whose evaluation can differ between ``since`` and ``t`` when only time moved:
     the relative-date crossings and every contact of their company domains."""
@@ -604,12 +598,9 @@ def _evaluate_for(con, run: _Run, t: dt.datetime, summary: dict) -> str | None:
         why = "settings version"
     elif ev.settings.expires_between(ev.as_of, t):
         why = "override expiry"
-    elif ev.settings.one_active_sequence and _enrollments_moved(con, ev.as_of):
-        why = "active sequences"  # who is busy moved: the busy bits are read from enrollments
     else:
         why = "opt-out events" if _opt_outs_moved(con, ev.as_of, t) else None
-    if why in ("first tick", "data changed", "settings version", "override expiry", "active sequences") \
-            or not INCREMENTAL:
+    if why in ("first tick", "data changed", "settings version", "override expiry") or not INCREMENTAL:
         run.ev = engine.evaluate(con, as_of=t, ordered=False)
         summary["evaluations"] += 1
         summary["evaluation_reasons"][why or "time moved"] += 1
