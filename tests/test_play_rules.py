@@ -218,4 +218,4 @@ def test_one_active_the_next_sequence_follows_within_one_run(con, ws):
         "SELECT node_id, state, enrolled_at, updated_at FROM enrollments WHERE contact_id = ?", [c]).fetchall()}
     assert rows["a1"][0] == "completed" and rows["b1"][0] in ("active", "completed")
     assert rows["b1"][1] >= rows["a1"][2]  # entered b1 once a1 had ended
-    assert summary["evaluation_reasons"].get("active sequences", 0) >= 1
+    assert summary["advances"] >= 1  # the evaluation moved on incrementally (busy contacts recomputed)
