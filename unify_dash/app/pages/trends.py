@@ -58,10 +58,11 @@ def trends_view() -> None:
                       yaxis_title="contacts Not Enrolled")
     st.plotly_chart(fig, key="trends.chart", config={"displayModeBar": False})
     last = pd.DataFrame([{"reason": s["name"], "now": s["contacts"][-1],
-                          "previous": s["contacts"][-2] if len(s["contacts"]) > 1 else None} for s in out["series"]])
+                          "previous": f"{s['contacts'][-2]:,}" if len(s["contacts"]) > 1 else "no earlier period"}
+                         for s in out["series"]])
     st.dataframe(last, hide_index=True, key="trends.table", column_config={
         "now": st.column_config.NumberColumn(format="localized"),
-        "previous": st.column_config.NumberColumn(format="localized", help="At the end of the period before")})
+        "previous": st.column_config.TextColumn(help="At the end of the period before")})
 
 
 def forecast_view() -> None:
