@@ -55,7 +55,7 @@ def not_for_role(key: str):
     def page() -> None:
         title = ui.PAGE_FILES[key][1]
         st.title(title)
-        st.info(f"The {title} page is not available to the {actor.role} role. Pages of this role: "
+        st.info(f"The {ui.md(title)} page is not available to the {ui.md(actor.role)} role. Pages of this role: "
                 + ", ".join(ui.PAGE_FILES[k][1] for k in roles.PAGES[actor.role]) + ".", icon=":material/lock:")
     page.__name__ = f"not_for_{key}"
     return st.Page(page, title=ui.PAGE_FILES[key][1], url_path=key, visibility="hidden")
@@ -72,7 +72,7 @@ nav = st.navigation([st.Page(home, title="Home", url_path="home", default=True, 
 
 # --- shared sidebar ------------------------------------------------------------------------------
 with st.sidebar:
-    st.markdown(f"**{ui.code(actor.name)}** · {actor.role}")
+    st.markdown(f"**{ui.code(actor.name)}** · {ui.md(actor.role)}")
     if ui.oidc_configured():
         st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="ui.logout")
     with ui.cursor() as cur:

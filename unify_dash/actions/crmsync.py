@@ -86,14 +86,7 @@ def mark_writebacks(con: duckdb.DuckDBPyConnection, actor, writeback_ids: list[s
             "AND (? OR writeback_id IN (SELECT unnest(?::VARCHAR[]))) RETURNING writeback_id",
             [status, writeback_ids is None, list(writeback_ids or [])]).fetchall()]
         if status == "done" and ids:
-            settings = optouts.settings_or_empty(con, at)[1]
-            for m in settings.crm_mapping:
-                if not m.writable:
-                    continue
-                column = db.ident(optouts.flag_column(m))
-                con.execute(f"UPDATE contacts SET {column} = (w.value = 'true') FROM crm_writebacks w "
-                            "WHERE w.contact_id = contacts.contact_id AND w.crm = ? AND w.field = ? "
-                            "AND w.writeback_id IN (SELECT unnest(?::VARCHAR[]))", [m.crm, m.field, ids])
+            _mirror(con, ids, at)
             db.bump_generation(con)
         roles.audit(con, actor, "crm.writebacks", status, {"writebacks": ids}, at=at)
     return len(ids)
