@@ -219,3 +219,27 @@ def test_one_active_the_next_sequence_follows_within_one_run(con, ws):
     assert rows["a1"][0] == "completed" and rows["b1"][0] in ("active", "completed")
     assert rows["b1"][1] >= rows["a1"][2]  # entered b1 once a1 had ended
     assert summary["advances"] >= 1  # the evaluation moved on incrementally (busy contacts recomputed)
+
+
+@pytest.mark.parametrize("one_active", [False, True])
+def test_the_bench_straightforward_what_if_agrees_with_branching_and_one_active(con, ws, one_active):
+    """The bench's reference (every rule's SQL over all contacts) counts what impact counts, node conditions
+    and one active sequence at a time included, for several toggle sets."""
+    from unify_dash.reports import bench
+
+    for i, title in enumerate(["VP Sales", "CFO", "VP Finance", "Engineer", "CFO", "VP Ops", None, "Intern"]):
+        cid = ws.contact(f"u{i}@co{i % 3}.com", title=title)
+        if i % 3 == 0:
+            ws.enrollment(cid, ["seq_a", "seq_b", "seq_c"][i % 2], state="active", current_step=1,
+                          play_id=None, node_id=None)
+    plays = [_play([{"id": "n1", "sequence": "seq_a", "condition": VP}, {"id": "n2", "sequence": "seq_b"}]),
+             _play([{"id": "m1", "sequence": "seq_c"}], pid="other")]
+    ws.save(_doc(plays, one_active=one_active,
+                 exclusions=[exclusion("cfo", CFO), exclusion("intern", title_is("intern"))]))
+    ev = engine.evaluation(con)
+    for play in ("play", "other"):
+        for toggles in ({}, {("cfo", "organisation", None): False}, {("intern", "audience", play): True}):
+            fast = bench._fast_numbers(engine.impact(ev, play, toggles))
+            assert bench.naive_impact(con, ev, play, toggles) == fast
+    if one_active:
+        assert engine.impact(ev, "play")["active_elsewhere"] > 0

@@ -36,7 +36,7 @@ import numpy as np
 
 from unify_dash import engine
 from unify_dash.actions import optouts
-from unify_dash.model import levels
+from unify_dash.model import levels, states
 from unify_dash.model import vocabulary as vocab
 from unify_dash.model.levels import Levels
 from unify_dash.model.settings import Settings
@@ -126,8 +126,9 @@ def _child_args(argv: list[str]) -> list:
 
 def naive_impact_sql(settings: Settings, play_id: str, as_of, stats_table: str) -> tuple[str, list, list[str]]:
     """One query over all contacts that counts what :func:`engine.impact` counts, for ``settings`` as they
-    are (the toggles already applied): re-runs every rule's SQL for every contact. Returns
-    (sql, params, column names)."""
+    are (the toggles already applied): re-runs every rule's SQL for every contact, Play branching (a node's
+    condition, first match wins) and one active sequence at a time (queued or active in another sequence)
+    included. Returns (sql, params, column names)."""
     play = settings.play(play_id)
     ex = settings.exclusions
     nodes = [(n, settings.ruleset(settings.sequence(n.sequence).ruleset)) for n in play.nodes]
@@ -148,11 +149,25 @@ def naive_impact_sql(settings: Settings, play_id: str, as_of, stats_table: str) 
             parts.append(sql)
             params.extend(p)
         filt.append(" AND ".join(parts) if parts else "TRUE")
+    conds = []  # Play branching: each node's condition (TRUE without one)
+    for nd, _rs in nodes:
+        sql, p = ("TRUE", []) if nd.condition is None else vocab.compile_sql(nd.condition, as_of)
+        conds.append(sql)
+        params.extend(p)
     n = len(ex)
-    base_cols = ", ".join([f"{crit[i]} AS k{i}" for i in range(n)] + [f"{filt[i]} AS f{i}" for i in range(n)])
+    base_cols = ", ".join([f"{crit[i]} AS k{i}" for i in range(n)] + [f"{filt[i]} AS f{i}" for i in range(n)]
+                          + [f"({c}) AS cond{k}" for k, c in enumerate(conds)])
     m_cols = ", ".join(
-        (f"((CASE WHEN domain IS NULL THEN k{i} ELSE bool_or(k{i}) OVER (PARTITION BY domain) END) AND f{i}) AS m{i}"
-         if e.company_wide else f"(k{i} AND f{i}) AS m{i}") for i, e in enumerate(ex))
+        [(f"((CASE WHEN domain IS NULL THEN k{i} ELSE bool_or(k{i}) OVER (PARTITION BY domain) END) AND f{i}) AS m{i}"
+          if e.company_wide else f"(k{i} AND f{i}) AS m{i}") for i, e in enumerate(ex)]
+        # the first node whose condition the contact meets (every node when the Play does not branch)
+        + [(f"(cond{k}{''.join(f' AND NOT cond{j}' for j in range(k))}) AS route{k}" if play.branching
+            else f"TRUE AS route{k}") for k in range(len(nodes))])
+    one_active = settings.one_active_sequence
+    busy = [f"(coalesce(bz.other{k}, FALSE) AND {'TRUE' if one_active else 'FALSE'}) AS busy{k}"
+            for k in range(len(nodes))]
+    seq_ids = [sq.id for sq in settings.sequences]
+    bz_cols = ", ".join(f"bool_or(sequence_id <> ?) AS other{k}" for k in range(len(nodes)))
     levels = Levels(settings)
     aud_on = np.flatnonzero(levels.audiences[play.id]).tolist()
     node_on = [np.flatnonzero(levels.node(rs.id)).tolist() for _n, rs in nodes]
@@ -164,7 +179,8 @@ def naive_impact_sql(settings: Settings, play_id: str, as_of, stats_table: str) 
         return "(" + " + ".join(f"m{i}::INT" for i in ix) + ")" if ix else "0"
 
     flags = [f"{any_of(aud_on)} AS excl_aud"] + [f"{any_of(ix)} AS blk{k}" for k, ix in enumerate(node_on)]
-    sole = [f"({count_of(sorted(set(aud_on) | set(ix)))} = 1) AS sole{k}" for k, ix in enumerate(node_on)]
+    sole = [f"({count_of(sorted(set(aud_on) | set(ix)))} = 1 AND route{k} AND NOT busy{k}) AS sole{k}"
+            for k, ix in enumerate(node_on)]
     if not nodes:
         sole = [f"({count_of(aud_on)} = 1) AS sole_a"]
     aggs, names = [], []
@@ -178,26 +194,33 @@ def naive_impact_sql(settings: Settings, play_id: str, as_of, stats_table: str) 
     agg("excluded_at_audience", "live AND excl_aud")
     agg("reached", "live AND NOT excl_aud")
     for k, (nd, _rs) in enumerate(nodes):
-        agg(f"{nd.id}:not_enrolled", f"live AND NOT excl_aud AND blk{k}")
-        agg(f"{nd.id}:enrolled", f"live AND NOT excl_aud AND NOT blk{k}")
+        agg(f"{nd.id}:not_enrolled", f"live AND NOT excl_aud AND route{k} AND (blk{k} OR busy{k})")
+        agg(f"{nd.id}:enrolled", f"live AND NOT excl_aud AND route{k} AND NOT blk{k} AND NOT busy{k}")
     for i, e in enumerate(ex):
         agg(f"{e.id}:matched", f"live AND m{i}")
-        at_node = any(i in ix for ix in node_on)
+        at_nodes = [f"route{k}" for k, ix in enumerate(node_on) if i in ix]
         agg(f"{e.id}:blocking", f"live AND m{i} AND ({'TRUE' if i in aud_on else 'FALSE'} OR "
-                                f"(NOT excl_aud AND {'TRUE' if at_node else 'FALSE'}))")
+                                f"(NOT excl_aud AND ({' OR '.join(at_nodes) if at_nodes else 'FALSE'})))")
         released = [f"sole{k}" for k, ix in enumerate(node_on) if i in set(aud_on) | set(ix)]
         if not nodes and i in aud_on:
             released = ["sole_a"]
         agg(f"{e.id}:blocks_alone", f"live AND m{i} AND ({' OR '.join(released) if released else 'FALSE'})")
+    busy_from = ""
+    if nodes:
+        busy_from = (f" LEFT JOIN (SELECT contact_id, {bz_cols} FROM enrollments WHERE state IN {states.ACTIVE_SQL}"
+                     f" AND sequence_id IN ({', '.join('?' for _ in seq_ids) or 'NULL'}) GROUP BY contact_id) bz ON bz.contact_id = m.contact_id")
     sql = f"""
-WITH base AS (SELECT c.contact_id, c.domain, {aud} AS aud{', ' + base_cols if n else ''}
+WITH base AS (SELECT c.contact_id, c.domain, {aud} AS aud{', ' + base_cols if base_cols else ''}
               FROM {vocab.base_from(stats_table)}),
-m AS (SELECT contact_id, aud{', ' + m_cols if n else ''} FROM base),
-x AS (SELECT m.*, o.contact_id IS NOT NULL AS opted FROM m
-      LEFT JOIN ({optouts.opted_out_relation(settings)}) o ON o.contact_id = m.contact_id),
+m AS (SELECT contact_id, aud{', ' + m_cols if m_cols else ''} FROM base),
+x AS (SELECT m.*, o.contact_id IS NOT NULL AS opted{''.join(', ' + b for b in busy)} FROM m
+      LEFT JOIN ({optouts.opted_out_relation(settings)}) o ON o.contact_id = m.contact_id{busy_from}),
 y AS (SELECT *, aud AND NOT opted AS live, {', '.join(flags + sole)} FROM x)
 SELECT {', '.join(aggs)} FROM y"""
-    params.append(as_of)
+    params.append(as_of)  # the opted-out relation's
+    if nodes:  # the enrollments subquery's
+        params.extend(settings.sequence(nd.sequence).id for nd, _rs in nodes)
+        params.extend(seq_ids)
     return sql, params, names
 
 
