@@ -148,3 +148,48 @@ def test_the_scheduler_decides_as_with_a_full_evaluation_at_every_tick(workspace
     assert len(got["log"]) > 0 and any(r[6] == "sent" for r in got["log"])
     assert [s["sends"] for s in a] == [s["sends"] for s in b]
     assert any(s["entry_passes"] for s in a)
+
+
+def _future_replies(con, seed: int, hours: int) -> int:
+    """Replies recorded at random times in the next ``hours`` hours to queued or active enrollments:
+    by enrollment id, by contact id (with and without the sequence), by email only, and
+    out-of-office auto-replies (which end nothing)."""
+    rng = random.Random(seed)
+    now = db.now(con)
+    live = con.execute("SELECT e.enrollment_id, e.contact_id, e.sequence_id, c.email FROM enrollments e "
+                       "JOIN contacts c USING (contact_id) WHERE e.state IN ('queued', 'active') "
+                       "ORDER BY e.enrollment_id").fetchall()
+    picked = rng.sample(live, min(40, len(live)))
+    for k, (eid, cid, seq, email) in enumerate(picked):
+        at = now + dt.timedelta(minutes=rng.randint(1, hours * 60))
+        kind = k % 5
+        row = {0: (None, eid, None, None), 1: (cid, None, seq, None), 2: (cid, None, None, None),
+               3: (None, None, None, email), 4: (cid, eid, seq, email)}[kind]
+        label = "out_of_office" if k % 7 == 0 else "positive"
+        con.execute("INSERT INTO events (event_id, occurred_at, type, contact_id, enrollment_id, sequence_id, email, "
+                    "source, actor, text, label) VALUES (?, ?, 'reply', ?, ?, ?, ?, 'inbox', 'recipient', 'hi', ?)",
+                    [f"test-reply:{k}", at, *row, label])
+    db.bump_generation(con)
+    return len(picked)
+
+
+def test_replies_between_ticks_end_what_the_full_reply_pass_ends(workspace, tmp_path, monkeypatch):
+    """A tick's few replies are matched through index lookups (run._complete_few_replied); with the
+    lookups off (FEW = -1) every tick takes the one-statement SQL path. Both end the same enrollments."""
+    seed, path = workspace
+    hours = 24
+    few, sql = _copy(path, tmp_path, "few.duckdb"), _copy(path, tmp_path, "sql.duckdb")
+    try:
+        for con in (few, sql):
+            assert _future_replies(con, seed, hours) > 0
+        a = _tick_by_tick(few, hours)
+        monkeypatch.setattr(run_mod, "FEW", -1)
+        b = _tick_by_tick(sql, hours)
+        got, want = _content(few), _content(sql)
+    finally:
+        few.close()
+        sql.close()
+    for key in ("log", "enrollments", "events", "outbox"):
+        assert got[key] == want[key], key
+    replied = [s["completions"].get("replied", 0) for s in a]
+    assert replied == [s["completions"].get("replied", 0) for s in b] and sum(replied) > 0

@@ -114,7 +114,7 @@ def _sequence_levels(ev: Evaluation, levels: Levels) -> tuple[list[str], np.ndar
 
 
 def send_decisions(con: duckdb.DuckDBPyConnection, ev: Evaluation,
-                   enrollment_ids: list[str] | None = None) -> pd.DataFrame:
+                   enrollment_ids: list[str] | None = None, *, rowids: list[int] | None = None) -> pd.DataFrame:
     """Send time (PRODUCT.md 7, 8): what happens to each enrollment's next step under ``ev``.
 
     * ``queued``: ``send``, or ``skip`` with reason ``opted_out`` | ``excluded`` (an exclusion on at the
@@ -127,18 +127,25 @@ def send_decisions(con: duckdb.DuckDBPyConnection, ev: Evaluation,
     Audience exclusions apply at Play entry only. A contact missing from the contacts table is
     skipped/removed with reason ``unknown_contact``. Columns: enrollment_id, contact_id, play_id, node_id,
     sequence_id, state, current_step, decision, reason, will_send, blocking (list of {exclusion_id, name,
-    level, ruleset_id, remove_from_active_sequences}), text."""
+    level, ruleset_id, remove_from_active_sequences}), text.
+
+    ``rowids`` (the scheduler, inside its transaction): the enrollments by ``rowid`` instead of by id,
+    read without a scan of the enrollments' ids; the frame then also has ``rid`` and ``email``."""
+    if rowids is not None:
+        return _send_frame(con, ev, "WHERE e.rowid IN (SELECT unnest(?::BIGINT[]))", [[int(x) for x in rowids]],
+                           extra=", e.rowid AS rid, x.email")
     if enrollment_ids is None:
         return _send_frame(con, ev, "", [])
     return _send_frame(con, ev, "WHERE e.enrollment_id IN (SELECT unnest(?::VARCHAR[]))",
                        [[str(x) for x in enrollment_ids]])
 
 
-def _send_frame(con: duckdb.DuckDBPyConnection, ev: Evaluation, where: str, params: list) -> pd.DataFrame:
+def _send_frame(con: duckdb.DuckDBPyConnection, ev: Evaluation, where: str, params: list,
+                extra: str = "") -> pd.DataFrame:
     _check_visible(con, ev)
     df = con.execute(
         f"SELECT e.enrollment_id, e.contact_id, e.play_id, e.node_id, e.sequence_id, e.state, e.current_step, "
-        f"x.group_id, x.opt_source FROM enrollments e LEFT JOIN {ev.table} x ON x.contact_id = e.contact_id "
+        f"x.group_id, x.opt_source{extra} FROM enrollments e LEFT JOIN {ev.table} x ON x.contact_id = e.contact_id "
         f"{where} ORDER BY e.enrollment_id", params).df()
     return _decide(ev, df)
 
@@ -185,7 +192,7 @@ def _decide(ev: Evaluation, df: pd.DataFrame) -> pd.DataFrame:
     columns = ["enrollment_id", "contact_id", "play_id", "node_id", "sequence_id", "state", "current_step",
                "decision", "reason", "will_send", "blocking", "text"]
     if df.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=columns + [c for c in ("rid", "email") if c in df.columns])
     levels = _saved_levels(ev)
     seqs, seq_on = _sequence_levels(ev, levels)
     seq_index = {s: k for k, s in enumerate(seqs)}
@@ -225,4 +232,4 @@ def _decide(ev: Evaluation, df: pd.DataFrame) -> pd.DataFrame:
     out["will_send"] = out["decision"].isin(["send", "continue"])
     out["blocking"] = pd.Series(blocking, index=out.index, dtype=object)
     out["text"] = pd.Series(texts, index=out.index, dtype=object)
-    return out[columns]
+    return out[columns + [c for c in ("rid", "email") if c in out.columns]]

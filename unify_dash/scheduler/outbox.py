@@ -97,6 +97,42 @@ def queue_sql(source: str) -> str:
         ON CONFLICT (idempotency_key) DO NOTHING"""
 
 
+def queue_delivered(con: duckdb.DuckDBPyConnection, sender: RecordingSender, source: str, at: dt.datetime) -> int:
+    """A local sender (:class:`RecordingSender`: nothing leaves the machine), inside the tick's
+    transaction: the messages of ``source`` (as for :func:`queue_sql`) get their delivery ids and are
+    written to the outbox already ``delivered``, with their ``send`` events, in the tick's one commit.
+    A crash leaves all of the tick or none of it; a key already in the outbox is not written again
+    (and gets no second event). Returns how many were recorded."""
+    frame = con.execute(f"SELECT enrollment_id || ':' || step AS idempotency_key, enrollment_id, contact_id, email, "
+                        f"sequence_id, step, subject, ?::TIMESTAMP AS queued_at FROM {source}", [at]).df()
+    if frame.empty:
+        return 0
+    frame["delivery_id"] = _deliver(sender, frame.rename(columns={"queued_at": "at"}).to_dict("records"))
+    wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.register("_outbox_local", frame)
+    try:
+        keys = [r[0] for r in con.execute("""
+            INSERT INTO outbox (idempotency_key, enrollment_id, step, contact_id, email, sequence_id, subject,
+                                queued_at, status, attempts, delivery_id, delivered_at)
+            SELECT idempotency_key, enrollment_id, step, contact_id, email, sequence_id, subject, queued_at, 'delivered', 1,
+                   delivery_id, ?
+            FROM _outbox_local
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING idempotency_key""", [wall]).fetchall()]
+        if keys:
+            con.execute("""
+                INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id,
+                                    step, source, actor, text, detail)
+                SELECT 'send:' || o.idempotency_key, o.queued_at, 'send', o.contact_id, o.email, o.sequence_id,
+                       o.enrollment_id, o.step, 'scheduler', 'system', o.subject,
+                       to_json({'delivery_id': o.delivery_id, 'idempotency_key': o.idempotency_key})::VARCHAR
+                FROM _outbox_local o WHERE o.idempotency_key IN (SELECT unnest(?::VARCHAR[]))
+                ON CONFLICT (event_id) DO NOTHING""", [keys])
+    finally:
+        con.unregister("_outbox_local")
+    return len(keys)
+
+
 def pending(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
 

@@ -191,6 +191,8 @@ def _complete_replied(con, t: dt.datetime, since: dt.datetime | None, summary: d
             "SELECT count(*) FROM (SELECT 1 FROM events WHERE type = 'reply' AND occurred_at > ? AND occurred_at <= ? "
             "LIMIT 1)", [since, t]).fetchall()[0][0]:
         return  # no reply recorded since the last tick: nothing to end (and no scan of the enrollments)
+    if since is not None and _complete_few_replied(con, t, since, summary):
+        return
     ids = ledger.end_enrollments(con, (
         f"""enrollment_id IN (
            WITH r AS (
@@ -209,6 +211,75 @@ def _complete_replied(con, t: dt.datetime, since: dt.datetime | None, summary: d
              AND r.occurred_at >= coalesce(e.enrolled_at, TIMESTAMP '1970-01-01'))""", [t, since, since]),
         reason="replied", at=t)
     summary["completions"]["replied"] += len(ids)
+
+
+FEW = 1000  # keys per IN list that DuckDB looks up in an index (index_scan_max_count is 2048)
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+def _in_list(column: str, values: list) -> tuple[str, list]:
+    """``column IN (?, ?, ...)``: a list of constants, which DuckDB answers from the column's ART index
+    (a join with a list is a scan of the whole table)."""
+    return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+
+
+def _complete_few_replied(con, t: dt.datetime, since: dt.datetime, summary: dict) -> bool:
+    """The replies of one tick (a few): the same rule as :func:`_complete_replied`'s SQL, with the
+    contacts and enrollments they answer looked up in the indexes. False (nothing done) when there
+    are too many for index lookups."""
+    replies = con.execute(
+        "SELECT contact_id, email, enrollment_id, sequence_id, occurred_at FROM events WHERE type = 'reply' "
+        "AND coalesce(lower(label), '') <> 'out_of_office' AND occurred_at > ? AND occurred_at <= ?",
+        [since, t]).fetchall()
+    if len(replies) > FEW:
+        return False
+    if not replies:
+        return True
+    emails = sorted({r[1] for r in replies if r[0] is None and r[1] is not None})
+    if len(emails) > FEW:
+        return False
+    by_email = dict(con.execute("SELECT email, contact_id FROM contacts WHERE " + _in_list("email", emails)[0],
+                                emails).fetchall()) if emails else {}
+    replies = [(cid if cid is not None else by_email.get(email), eid, seq, at) for cid, email, eid, seq, at in replies]
+    eids = sorted({r[1] for r in replies if r[1] is not None})
+    cids = sorted({r[0] for r in replies if r[1] is None and r[0] is not None})
+    if len(cids) > FEW or len(eids) > FEW:
+        return False
+    cols = "rowid AS rid, enrollment_id, contact_id, sequence_id, current_step, enrolled_at"
+    found = {}
+    for column, keys in (("enrollment_id", eids), ("contact_id", cids)):
+        if keys:
+            where, params = _in_list(column, keys)
+            for row in con.execute(f"SELECT {cols} FROM enrollments WHERE {where} AND state IN {states.ACTIVE_SQL}",
+                                   params).fetchall():
+                found[row[1]] = row
+    by_contact: dict[str, list[tuple]] = {}
+    for row in found.values():
+        by_contact.setdefault(row[2], []).append(row)
+    hit = set()
+    for cid, eid, seq, at in replies:
+        answered = ([found[eid]] if eid in found else []) if eid is not None else [
+            row for row in by_contact.get(cid, []) if seq is None or seq == row[3]]
+        hit.update(row[1] for row in answered if at >= (row[5] or EPOCH))
+    if hit:
+        ended = [found[e] for e in sorted(hit)]
+        contacts = sorted({r[2] for r in ended if r[2] is not None})
+        email_of = dict(con.execute("SELECT contact_id, email FROM contacts WHERE "
+                                    + _in_list("contact_id", contacts)[0], contacts).fetchall()) if contacts else {}
+        frame = pd.DataFrame({"rid": np.array([r[0] for r in ended], dtype=np.int64),
+                              "enrollment_id": pd.Series([r[1] for r in ended], dtype=object),
+                              "contact_id": pd.Series([r[2] for r in ended], dtype=object),
+                              "email": pd.Series([email_of.get(r[2]) for r in ended], dtype=object),
+                              "sequence_id": pd.Series([r[3] for r in ended], dtype=object),
+                              "current_step": np.array([r[4] for r in ended], dtype=np.int64)})
+        con.register("_sched_replied", frame)
+        try:
+            ids = ledger.end_enrollments(con, ("TRUE", []), reason="replied", at=t, rows="_sched_replied")
+        finally:
+            con.unregister("_sched_replied")
+        summary["completions"]["replied"] += len(ids)
+    return True
+
 
 ENTRY_COLUMNS = ["contact_id", "play_id", "node_id", "sequence_id", "outcome", "bcode", "ord"]
 
@@ -436,105 +507,124 @@ COMPLETION = {"opted_out": "opted_out", "excluded": "excluded", "excluded_mid_se
               "unknown_contact": "excluded"}
 
 
-def _send_pass(con, ev, t: dt.datetime, summary: dict) -> None:
-    """Decide and carry out every step due by ``t`` (inside the tick's transaction)."""
+def _send_pass(con, ev, t: dt.datetime, summary: dict, sender=None) -> None:
+    """Decide and carry out every step due by ``t`` (inside the tick's transaction).
+
+    The due enrollments are read once with their ``rowid``; every later statement of the tick finds
+    them by position (a semi-join on row ids, not a scan of the enrollments' ids) and takes the
+    contact's email from the decision frame (the evaluation's table), so no statement joins the
+    enrollments or contacts tables by key. ``sender``: a local sender (nothing leaves the machine)
+    records its deliveries in this transaction (:func:`outbox.queue_delivered`); otherwise the
+    messages are queued and delivered after the commit."""
     seqs = [s.id for s in ev.settings.sequences]
-    due = [r[0] for r in con.execute(
-        f"SELECT enrollment_id FROM enrollments WHERE state IN {states.ACTIVE_SQL} AND next_step_at <= ? "
-        "AND sequence_id IN (SELECT unnest(?::VARCHAR[]))", [t, seqs]).fetchall()]
-    if not due:
+    due = con.execute(
+        f"SELECT rowid FROM enrollments WHERE state IN {states.ACTIVE_SQL} AND next_step_at <= ? "
+        "AND sequence_id IN (SELECT unnest(?::VARCHAR[]))", [t, seqs]).fetchnumpy()["rowid"]
+    if not len(due):
         return
-    d = engine.send_decisions(con, ev, due)
+    d = engine.send_decisions(con, ev, rowids=due.tolist())
     d = d[d["decision"] != "none"]
     if d.empty:
         return
     codes = _Codes()
-    con.register("_sched_d", _decision_frame(d, codes))
+    frame = _decision_frame(d, codes)
+    for col in ("rid", "contact_id", "email", "play_id", "node_id", "sequence_id", "current_step"):
+        frame[col] = d[col].to_numpy(dtype=np.int64 if col in ("rid", "current_step") else object)
+    con.register("_sched_d", frame)
     con.register("_sched_bj", codes.frame())
     con.register("_sched_steps", _steps_frame(ev.settings))
     version = ev.version
     try:
         con.execute("""
             CREATE OR REPLACE TEMP TABLE _sched_x AS
-            SELECT d.enrollment_id, e.contact_id, c.email, e.play_id, e.node_id, e.sequence_id,
-                   e.current_step + 1 AS step, d.decision, d.reason, d.will_send, d.text, b.json AS blocking_json,
+            SELECT d.rid, d.enrollment_id, d.contact_id, d.email, d.play_id, d.node_id, d.sequence_id,
+                   d.current_step + 1 AS step, d.decision, d.reason, d.will_send, d.text, b.json AS blocking_json,
                    s.subject, n.n_steps, nx.delay_days AS next_delay
             FROM _sched_d d
-            JOIN enrollments e ON e.enrollment_id = d.enrollment_id
-            LEFT JOIN contacts c ON c.contact_id = e.contact_id
             LEFT JOIN _sched_bj b ON b.code = d.bcode
-            LEFT JOIN (SELECT DISTINCT sequence_id, n_steps FROM _sched_steps) n ON n.sequence_id = e.sequence_id
-            LEFT JOIN _sched_steps s ON s.sequence_id = e.sequence_id AND s.step = e.current_step + 1
-            LEFT JOIN _sched_steps nx ON nx.sequence_id = e.sequence_id AND nx.step = e.current_step + 2""")
+            LEFT JOIN (SELECT DISTINCT sequence_id, n_steps FROM _sched_steps) n ON n.sequence_id = d.sequence_id
+            LEFT JOIN _sched_steps s ON s.sequence_id = d.sequence_id AND s.step = d.current_step + 1
+            LEFT JOIN _sched_steps nx ON nx.sequence_id = d.sequence_id AND nx.step = d.current_step + 2""")
         n_send, n_over, n_stop = con.execute(
             "SELECT count(*) FILTER (WHERE will_send AND n_steps IS NOT NULL AND step <= n_steps), "
             "count(*) FILTER (WHERE will_send AND step > n_steps), "
             "count(*) FILTER (WHERE decision IN ('skip', 'remove')) FROM _sched_x").fetchall()[0]
         # sends (a blocking exclusion that does not remove active participants lets the step go)
         if n_send:
-            # committed with the tick, delivered after it (outbox.flush): at most once per enrollment and step
-            con.execute("""
-                CREATE OR REPLACE TEMP TABLE _sched_go AS
-                SELECT x.*, x.step >= x.n_steps AS last FROM _sched_x x
-                WHERE will_send AND n_steps IS NOT NULL AND step <= n_steps""")
-            con.execute(outbox.queue_sql("_sched_go"), [t])
-            con.execute("""
-                UPDATE enrollments SET current_step = g.step, state = 'active',
-                       next_step_at = ?::TIMESTAMP + to_microseconds((coalesce(g.next_delay, 0)
-                                                                       * 86400000000)::BIGINT),
-                       updated_at = ?
-                FROM _sched_go g WHERE enrollments.enrollment_id = g.enrollment_id""", [t, t])
-            con.execute("""
-                INSERT INTO execution_log
-                SELECT 'log:' || uuidv7()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, step, 'sent',
-                       blocking_json, ? FROM _sched_go""", [t, version])
-            sent, finished = con.execute("SELECT count(*), count(*) FILTER (WHERE last) FROM _sched_go").fetchall()[0]
-            if finished:
-                ledger.end_enrollments(con, ("enrollment_id IN (SELECT enrollment_id FROM _sched_go WHERE last)", []),
-                                       reason="finished", at=t)
-            summary["queued"] += int(sent)
-            summary["completions"]["finished"] += int(finished)
+            _sends(con, t, version, summary, sender)
         # the sequence got shorter than the steps already sent: nothing left to send
         if n_over:
             ledger.end_enrollments(
-                con, ("enrollment_id IN (SELECT enrollment_id FROM _sched_x WHERE will_send AND step > n_steps)", []),
-                reason="finished", at=t, cause={"outcome": "no step left"})
+                con, ("r.will_send AND r.step > r.n_steps", []), reason="finished", at=t,
+                cause={"outcome": "no step left"}, rows="(SELECT *, step - 1 AS current_step FROM _sched_x)")
             summary["completions"]["finished"] += int(n_over)
-        if not n_stop:
-            return
-
-        # skips and removals
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE _sched_stop AS
-            SELECT x.*, CASE x.decision WHEN 'skip' THEN 'skipped' ELSE 'removed' END AS outcome,
-                   CASE x.reason WHEN 'excluded_mid_sequence' THEN 'excluded_mid_sequence'
-                                 WHEN 'opted_out' THEN 'opted_out' ELSE 'excluded' END AS completion_reason
-            FROM _sched_x x WHERE x.decision IN ('skip', 'remove')""")
-        stops = con.execute("SELECT decision, reason, completion_reason, count(*) FROM _sched_stop GROUP BY ALL"
-                            ).fetchall()
-        if stops:
-            con.execute("""
-                INSERT INTO execution_log
-                SELECT 'log:' || uuidv7()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, step, outcome,
-                       blocking_json, ? FROM _sched_stop""", [t, version])
-            con.execute("""
-                INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step,
-                                    source, actor, text, detail)
-                SELECT 'skip:' || uuidv7()::VARCHAR, ?, 'exclusion_skip', contact_id, email, sequence_id,
-                       enrollment_id, step, outcome, 'system', text, blocking_json
-                FROM _sched_stop WHERE reason <> 'opted_out'""", [t])
-            for decision, reason, completion, n in stops:
-                outcome = "skipped" if decision == "skip" else "removed"
-                ledger.end_enrollments(
-                    con, ("enrollment_id IN (SELECT enrollment_id FROM _sched_stop WHERE decision = ? AND reason IS NOT DISTINCT FROM ?)",
-                          [decision, reason]), reason=completion, at=t, cause={"outcome": outcome})
-                (summary["skips"] if decision == "skip" else summary["removals"])[reason] += int(n)
-                summary["completions"][completion] += int(n)
+        if n_stop:
+            _stops(con, t, version, summary)
     finally:
         for view in ("_sched_d", "_sched_bj", "_sched_steps"):
             con.unregister(view)
         for table in ("_sched_x", "_sched_go", "_sched_stop"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _sends(con, t: dt.datetime, version, summary: dict, sender) -> None:
+    """The steps that go out: queued in the outbox (a local sender: recorded as delivered) in the
+    tick's transaction, the enrollment advanced by row id, a ``sent`` log row; the last step ends it."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _sched_go AS
+        SELECT x.*, x.step >= x.n_steps AS last FROM _sched_x x
+        WHERE will_send AND n_steps IS NOT NULL AND step <= n_steps""")
+    if sender is not None:  # nothing leaves the machine: delivered in this transaction, one commit
+        summary["sends"] += outbox.queue_delivered(con, sender, "_sched_go", t)
+    else:  # committed with the tick, delivered after it (outbox.flush): at most once per enrollment and step
+        con.execute(outbox.queue_sql("_sched_go"), [t])
+    con.execute("""
+        UPDATE enrollments SET current_step = g.step, state = 'active',
+               next_step_at = ?::TIMESTAMP + to_microseconds((coalesce(g.next_delay, 0) * 86400000000)::BIGINT),
+               updated_at = ?
+        FROM _sched_go g WHERE enrollments.rowid = g.rid""", [t, t])
+    con.execute("""
+        INSERT INTO execution_log
+        SELECT 'log:' || uuidv7()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, step, 'sent',
+               blocking_json, ? FROM _sched_go""", [t, version])
+    sent, finished = con.execute("SELECT count(*), count(*) FILTER (WHERE last) FROM _sched_go").fetchall()[0]
+    if finished:
+        ledger.end_enrollments(con, ("r.last", []), reason="finished", at=t,
+                               rows="(SELECT *, step AS current_step FROM _sched_go)")
+    summary["queued"] += int(sent)
+    summary["completions"]["finished"] += int(finished)
+
+
+def _stops(con, t: dt.datetime, version, summary: dict) -> None:
+    """Skips (queued) and removals (active): a log row, an ``exclusion_skip`` event (not for an
+    opt-out), the enrollment ended with its completion reason."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _sched_stop AS
+        SELECT x.*, x.step - 1 AS current_step, CASE x.decision WHEN 'skip' THEN 'skipped' ELSE 'removed' END AS outcome,
+               CASE x.reason WHEN 'excluded_mid_sequence' THEN 'excluded_mid_sequence'
+                             WHEN 'opted_out' THEN 'opted_out' ELSE 'excluded' END AS completion_reason
+        FROM _sched_x x WHERE x.decision IN ('skip', 'remove')""")
+    stops = con.execute("SELECT decision, reason, completion_reason, count(*) FROM _sched_stop GROUP BY ALL"
+                        ).fetchall()
+    if not stops:
+        return
+    con.execute("""
+        INSERT INTO execution_log
+        SELECT 'log:' || uuidv7()::VARCHAR, ?, contact_id, play_id, node_id, sequence_id, step, outcome,
+               blocking_json, ? FROM _sched_stop""", [t, version])
+    con.execute("""
+        INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step,
+                            source, actor, text, detail)
+        SELECT 'skip:' || uuidv7()::VARCHAR, ?, 'exclusion_skip', contact_id, email, sequence_id,
+               enrollment_id, step, outcome, 'system', text, blocking_json
+        FROM _sched_stop WHERE reason <> 'opted_out'""", [t])
+    for decision, reason, completion, n in stops:
+        outcome = "skipped" if decision == "skip" else "removed"
+        ledger.end_enrollments(
+            con, ("r.decision = ? AND r.reason IS NOT DISTINCT FROM ?", [decision, reason]), reason=completion,
+            at=t, cause={"outcome": outcome}, rows="_sched_stop")
+        (summary["skips"] if decision == "skip" else summary["removals"])[reason] += int(n)
+        summary["completions"][completion] += int(n)
 
 
 # --- running -------------------------------------------------------------------------------------------
@@ -646,7 +736,11 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
     started = time.perf_counter()
     # a previous run that died after committing a tick: its undelivered messages first, same keys
     summary["reoffered"] = outbox.pending(con)
-    summary["sends"] += outbox.flush(con, sender, batch=outbox_batch)
+    if summary["reoffered"]:
+        summary["sends"] += outbox.flush(con, sender, batch=outbox_batch)
+    # a local sender (nothing leaves the machine) records its deliveries in the tick's transaction: one
+    # commit per tick, the run's audit row in the last one
+    local = sender if isinstance(sender, RecordingSender) else None
     run = _resume(con, start)
     now = start
     while now < until:
@@ -683,22 +777,28 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
             _complete_replied(con, t, None if summary["ticks"] == 0 else now, summary)
             if entry is not None:
                 _entry_pass(con, ev, entry, codes, t, summary)
-            _send_pass(con, ev, t, summary)
+            _send_pass(con, ev, t, summary, local)
             db.set_clock(con, t)
             run.generation = db.bump_generation(con)
-        summary["sends"] += outbox.flush(con, sender, batch=outbox_batch)  # after the commit, never inside
+            if local is not None and t >= until:
+                _audit_run(con, actor, start, until, summary, ticks=summary["ticks"] + 1)
+        if local is None:
+            summary["sends"] += outbox.flush(con, sender, batch=outbox_batch)  # after the commit, never inside
         summary["ticks"] += 1
         now = run.now = t
         if progress is not None:
             progress(t, summary)
     _keep(con, run)
-    if summary["ticks"]:
+    if summary["ticks"] and local is None:
         with db.transaction(con):
-            roles.audit(con, actor, "sends.run", f"until {until.isoformat(sep=' ')}",
-                        {"from": start.isoformat(sep=" "), "ticks": summary["ticks"], "sends": summary["sends"]},
-                        at=until)
+            _audit_run(con, actor, start, until, summary, ticks=summary["ticks"])
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return _plain(summary)
+
+
+def _audit_run(con, actor: roles.Actor, start: dt.datetime, until: dt.datetime, summary: dict, *, ticks: int) -> None:
+    roles.audit(con, actor, "sends.run", f"until {until.isoformat(sep=' ')}",
+                {"from": start.isoformat(sep=" "), "ticks": ticks, "sends": summary["sends"]}, at=until)
 
 
 def tick(con: duckdb.DuckDBPyConnection, *, every: dt.timedelta = DEFAULT_TICK, sender=None) -> dict:

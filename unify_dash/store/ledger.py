@@ -21,13 +21,23 @@ from unify_dash.store import db
 
 
 def end_enrollments(con: duckdb.DuckDBPyConnection, select, *, reason: str, at: dt.datetime,
-                    cause: dict | None = None, actor: str = "system", source: str | None = None) -> list[str]:
+                    cause: dict | None = None, actor: str = "system", source: str | None = None,
+                    rows: str | None = None) -> list[str]:
     """End the queued or active enrollments selected by ``select``; returns their ids (sorted).
 
     ``select`` is a list of enrollment ids, or ``(where_sql, params)``: a fixed predicate over
     ``enrollments`` written in code, values as parameters. ``reason`` is a completion reason
     (:data:`states.COMPLETION_REASONS`); ``cause`` goes into the event's ``detail`` beside the reason;
     ``source`` is the event's source (default the reason). The caller owns the transaction.
+
+    ``rows`` (the scheduler): a table of the caller's, named in code, with the columns ``rid`` (the
+    enrollment's ``rowid``, read in this transaction), ``enrollment_id, contact_id, email,
+    sequence_id`` and ``current_step`` (as it is when the enrollment ends); ``select`` is then a
+    predicate over it. The enrollments are found by position and the events need no join.
+
+    The update is a plain ``UPDATE`` by row id (``UPDATE ... RETURNING`` makes DuckDB delete and
+    re-insert every row, with its indexes); a row id that no longer holds its enrollment (another
+    writer moved it) is caught by the count and updated by key.
     """
     if reason not in states.COMPLETION_REASONS:
         raise ValueError(f"unknown completion reason {reason!r}")
@@ -39,22 +49,54 @@ def end_enrollments(con: duckdb.DuckDBPyConnection, select, *, reason: str, at: 
             return []
     state = "unenrolled" if reason == "unenrolled" else "completed"
     kind = "unenroll" if reason == "unenrolled" else "complete"
-    ids = [r[0] for r in con.execute(
-        "UPDATE enrollments SET state = ?, completion_reason = ?, next_step_at = NULL, updated_at = ? "
-        f"WHERE state IN {states.ACTIVE_SQL} AND ({where}) RETURNING enrollment_id",
-        [state, reason, at, *params]).fetchall()]
-    if ids:
-        stamp = at.strftime("%Y%m%dT%H%M%S.%f")
-        con.execute(
-            "INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step, "
-            "source, actor, detail) "
-            "SELECT ? || ':' || e.enrollment_id || ':' || ?, ?, ?, e.contact_id, c.email, e.sequence_id, "
-            "e.enrollment_id, e.current_step, ?, ?, ? "
-            "FROM enrollments e LEFT JOIN contacts c USING (contact_id) "
-            "WHERE e.enrollment_id IN (SELECT unnest(?::VARCHAR[])) "
-            "ON CONFLICT (event_id) DO NOTHING",
-            [kind, stamp, at, kind, source or reason, actor, db.dumps({"reason": reason, **(cause or {})}), ids])
+    found = _active_rows(con, where, params, rows)
+    ids = [eid for _rid, eid in found]
+    if not ids:
+        return []
+    sets = "SET state = ?, completion_reason = ?, next_step_at = NULL, updated_at = ?"
+    n = con.execute(f"UPDATE enrollments {sets} WHERE rowid IN (SELECT unnest(?::BIGINT[])) "
+                    f"AND state IN {states.ACTIVE_SQL}", [state, reason, at, [rid for rid, _eid in found]]).fetchone()[0]
+    if n != len(ids):  # a row moved since it was read: the rest by key (the ones done are no longer active)
+        con.execute(f"UPDATE enrollments {sets} WHERE enrollment_id IN (SELECT unnest(?::VARCHAR[])) "
+                    f"AND state IN {states.ACTIVE_SQL}", [state, reason, at, ids])
+    stamp = at.strftime("%Y%m%dT%H%M%S.%f")
+    detail = db.dumps({"reason": reason, **(cause or {})})
+    if rows is None:
+        source_sql = ("SELECT e.enrollment_id, e.contact_id, c.email, e.sequence_id, e.current_step "
+                      "FROM enrollments e LEFT JOIN contacts c USING (contact_id) "
+                      "WHERE e.enrollment_id IN (SELECT unnest(?::VARCHAR[]))")
+    else:
+        source_sql = (f"SELECT enrollment_id, contact_id, email, sequence_id, current_step FROM {rows} "
+                      "WHERE enrollment_id IN (SELECT unnest(?::VARCHAR[]))")
+    con.execute(
+        "INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step, "
+        "source, actor, detail) "
+        "SELECT ? || ':' || e.enrollment_id || ':' || ?, ?, ?, e.contact_id, e.email, e.sequence_id, "
+        "e.enrollment_id, e.current_step, ?, ?, ? "
+        f"FROM ({source_sql}) e "
+        "ON CONFLICT (event_id) DO NOTHING",
+        [kind, stamp, at, kind, source or reason, actor, detail, ids])
     return sorted(ids)
+
+
+def _active_rows(con: duckdb.DuckDBPyConnection, where: str, params: list, rows: str | None) -> list[tuple[int, str]]:
+    """(rowid, enrollment_id) of the queued or active enrollments ``where`` selects (over ``rows``
+    when given: their row ids are checked against the table, a moved one is found again by key)."""
+    if rows is None:
+        return con.execute(f"SELECT rowid, enrollment_id FROM enrollments WHERE state IN {states.ACTIVE_SQL} "
+                           f"AND ({where})", params).fetchall()
+    want = con.execute(f"SELECT rid, enrollment_id FROM {rows} r WHERE {where}", params).fetchall()
+    if not want:
+        return []
+    there = dict(con.execute(f"SELECT rowid, enrollment_id FROM enrollments WHERE rowid IN "
+                             f"(SELECT unnest(?::BIGINT[])) AND state IN {states.ACTIVE_SQL}",
+                             [[int(r) for r, _e in want]]).fetchall())
+    out = [(int(r), e) for r, e in want if there.get(r) == e]
+    if len(out) < len(want):
+        moved = [e for r, e in want if there.get(r) != e]
+        out += con.execute(f"SELECT rowid, enrollment_id FROM enrollments WHERE state IN {states.ACTIVE_SQL} "
+                           "AND enrollment_id IN (SELECT unnest(?::VARCHAR[]))", [moved]).fetchall()
+    return out
 
 
 # --- the opt-out relation ---------------------------------------------------------------------------
