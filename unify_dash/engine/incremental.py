@@ -37,11 +37,12 @@ from unify_dash.engine.evaluator import (
     _forget,
     _relation_sql,
     _unpack,
+    busy_sequences,
     group_keys,
     mask_words,
     split_bits,
 )
-from unify_dash.model import vocabulary
+from unify_dash.model import states, vocabulary
 from unify_dash.model.settings import Settings
 from unify_dash.store import db
 
@@ -102,42 +103,60 @@ def _flip_leaves(settings: Settings) -> list[tuple[str, float, bool]]:
 
 def _names(ev: Evaluation) -> dict[str, str]:
     base = ev.table.rsplit(".", 1)[-1].strip('"')
-    return {k: f"{db.ident(EVAL_DB)}.{db.ident(base + '_' + k)}" for k in ("flips", "optev", "delta", "rows")}
+    return {k: f"{db.ident(EVAL_DB)}.{db.ident(base + '_' + k)}"
+            for k in ("flips", "optev", "optmap", "cmap", "delta", "rows")}
 
 
 def _prepare(cur: duckdb.DuckDBPyConnection, ev: Evaluation) -> None:
     """Once per evaluation: the flip times still ahead (``flip_at`` = the date + N days: the leaf
     answers differently from then on, see the module docstring), sorted so that a tick reads its
-    window only, and a copy of the opt-out and reversal events (few; the scheduler writes none)."""
+    window only, and a copy of the opt-out and reversal events (few; the scheduler writes none).
+
+    Every contact's positions are kept too (``cmap``: ``crid``, its ``rowid`` in ``contacts``; ``erid``,
+    its row in the evaluation's table; ``did``, a number per domain, the map sorted by it), and the
+    flips and opt-out events carry them: a tick reads the moved contacts' rows by position, never
+    by a scan of a million contact ids (a position that no longer holds its contact is caught, see
+    :func:`_recompute`)."""
     names = _names(ev)
     main = f"{db.ident(ev.catalog)}.main"
+    cur.execute(f"""CREATE OR REPLACE TABLE {names['cmap']} AS
+        SELECT c.contact_id, c.email, c.crid, x.erid,
+               CASE WHEN c.domain IS NOT NULL THEN dense_rank() OVER (ORDER BY c.domain) END AS did
+        FROM (SELECT rowid AS crid, contact_id, email, domain FROM {main}.contacts) c
+        JOIN (SELECT rowid AS erid, contact_id FROM {ev.table}) x USING (contact_id)
+        ORDER BY did, crid""")
     leaves = _flip_leaves(ev.settings)
     if leaves:
         parts, params = [], []
         for sql, days, company in leaves:
             micros = round(days * 86_400_000_000)
             flip = f"({sql} + to_microseconds(?::BIGINT))"
-            parts.append(f"SELECT {flip} AS flip_at, c.contact_id, c.domain, ?::BOOLEAN AS company "
+            parts.append(f"SELECT {flip} AS flip_at, c.contact_id, ?::BOOLEAN AS company "
                          f"FROM {vocabulary.base_from(ev.stats_table)} WHERE {flip} >= ?")
             params += [micros, company, micros, ev.as_of]
-        cur.execute(f"CREATE OR REPLACE TABLE {names['flips']} AS SELECT * FROM ({' UNION ALL '.join(parts)}) "
+        cur.execute(f"CREATE OR REPLACE TABLE {names['flips']} AS SELECT f.flip_at, f.company, m.contact_id, m.crid, "
+                    f"m.erid, m.did FROM ({' UNION ALL '.join(parts)}) f JOIN {names['cmap']} m USING (contact_id) "
                     "ORDER BY flip_at", params)
     else:
-        cur.execute(f"CREATE OR REPLACE TABLE {names['flips']} (flip_at TIMESTAMP, contact_id VARCHAR, "
-                    "domain VARCHAR, company BOOLEAN)")
+        cur.execute(f"CREATE OR REPLACE TABLE {names['flips']} (flip_at TIMESTAMP, company BOOLEAN, "
+                    "contact_id VARCHAR, crid BIGINT, erid BIGINT, did BIGINT)")
     cur.execute(f"CREATE OR REPLACE TABLE {names['optev']} AS SELECT e.*, lower(trim(coalesce(e.email, x.email))) "
                 f"AS key FROM {main}.events e LEFT JOIN {main}.contacts x ON e.email IS NULL AND "
                 f"x.contact_id = e.contact_id WHERE e.type IN {OPT_OUT_TYPES}")
+    cur.execute(f"CREATE OR REPLACE TABLE {names['optmap']} AS SELECT o.occurred_at, m.contact_id, m.crid, m.erid, "
+                f"m.did FROM {names['optev']} o JOIN {names['cmap']} m ON m.email = o.key ORDER BY o.occurred_at")
     ev._memo["incremental"] = names
-    weakref.finalize(ev, _forget, ev.instance, (names["flips"], names["optev"]))
+    weakref.finalize(ev, _forget, ev.instance,
+                     (names["flips"], names["optev"], names["optmap"], names["cmap"]))
 
 
 def moved_sql(ev: Evaluation, since: dt.datetime, t: dt.datetime) -> tuple[str, list]:
-    """SELECT contact_id of every contact whose evaluation can differ between ``since`` and ``t`` (same
-    settings, same data): relative-date flips in ``[since, t)``, contacts with an opt-out or reversal
-    recorded in ``(since, t]`` and, with one active sequence per contact, enrollments written since; with their whole company domains when an exclusion is company-wide.
-    A superset is harmless (those contacts are recomputed, not decided), a missing contact is not:
-    the window is widened by a millisecond on both sides."""
+    """SELECT contact_id, crid, erid (positions: :func:`_prepare`) of every contact whose evaluation
+    can differ between ``since`` and ``t`` (same settings, same data): relative-date flips in
+    ``[since, t)``, contacts with an opt-out or reversal recorded in ``(since, t]`` and, with one
+    active sequence per contact, enrollments written since; with their whole company domains when an
+    exclusion is company-wide. A superset is harmless (those contacts are recomputed, not decided),
+    a missing contact is not: the window is widened by a millisecond on both sides."""
     names = _names(ev)
     main = f"{db.ident(ev.catalog)}.main"
     eps = dt.timedelta(milliseconds=1)
@@ -147,26 +166,31 @@ def moved_sql(ev: Evaluation, since: dt.datetime, t: dt.datetime) -> tuple[str, 
     # then writes at its own time) may have become busy or free
     busy = "" if not ev.settings.one_active_sequence else f"""
                            UNION ALL
-                           SELECT ct.contact_id, ct.domain FROM {main}.contacts ct
-                           WHERE ct.contact_id IN (SELECT contact_id FROM {main}.enrollments WHERE updated_at >= ?)"""
+                           SELECT contact_id, crid, erid, did FROM {names['cmap']}
+                           WHERE contact_id IN (SELECT contact_id FROM {main}.enrollments WHERE updated_at >= ?)"""
     params = [since - eps, t + eps, since, t] + ([since - eps] if busy else [])
-    return (f"""WITH f AS (SELECT contact_id, domain FROM {names['flips']} WHERE flip_at >= ? AND flip_at <= ?
+    domains = "" if not whole else f"""
+              UNION ALL SELECT contact_id, crid, erid FROM {names['cmap']}
+              WHERE did IN (SELECT did FROM f WHERE did IS NOT NULL)"""
+    return (f"""WITH f AS (SELECT contact_id, crid, erid, did FROM {names['flips']} WHERE flip_at >= ? AND flip_at <= ?
                            UNION ALL
-                           SELECT ct.contact_id, ct.domain FROM {main}.contacts ct
-                           WHERE ct.email IN (SELECT key FROM {names['optev']} WHERE occurred_at > ? AND occurred_at <= ?){busy})
-        SELECT contact_id FROM f
-        UNION SELECT contact_id FROM {main}.contacts
-              WHERE {'TRUE' if whole else 'FALSE'} AND domain IN (SELECT domain FROM f WHERE domain IS NOT NULL)"""), \
-        params
+                           SELECT contact_id, crid, erid, did FROM {names['optmap']}
+                           WHERE occurred_at > ? AND occurred_at <= ?{busy})
+        SELECT DISTINCT contact_id, crid, erid FROM (SELECT contact_id, crid, erid FROM f{domains})"""), params
 
 
-def _restricted_ctes(ev: Evaluation, delta: str) -> str:
+def _restricted_ctes(ev: Evaluation, delta: str, *, by_key: bool = False) -> str:
     """Bind ``contacts`` and ``events`` to the rows of the contacts in ``delta`` (whole domains), so the
-    compiled pass and the opt-out relation read those rows only."""
+    compiled pass and the opt-out relation read those rows only: by position (``by_key``: by id)."""
     names = _names(ev)
     main = f"{db.ident(ev.catalog)}.main"
-    return (f"WITH contacts AS (SELECT * FROM {main}.contacts WHERE contact_id IN (SELECT contact_id FROM {delta})), "
-            f"events AS (SELECT * EXCLUDE (key) FROM {names['optev']} WHERE key IN (SELECT email FROM contacts))")
+    pick = "contact_id IN (SELECT contact_id FROM {d})" if by_key else "rowid IN (SELECT crid FROM {d})"
+    # one active sequence: the busy bits read the moved contacts' queued and active enrollments only
+    busy = (f", enrollments AS (SELECT * FROM {main}.enrollments WHERE state IN {states.ACTIVE_SQL} "
+            f"AND contact_id IN (SELECT contact_id FROM {delta}))") if busy_sequences(ev.settings) else ""
+    return (f"WITH contacts AS (SELECT * FROM {main}.contacts WHERE {pick.format(d=delta)}), "
+            f"events AS (SELECT * EXCLUDE (key) FROM {names['optev']} WHERE key IN (SELECT email FROM contacts))"
+            f"{busy}")
 
 
 def advance(con: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime) -> dict:
@@ -207,11 +231,24 @@ def _recompute(cur: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime, d
     """Re-evaluate the contacts of ``delta`` as of ``t``, move them between groups, add new groups."""
     sql, params, W, Wa = _relation_sql(ev.settings, t, ev.stats_table)
     keys = group_keys(W, Wa)
-    # the same compiled pass, over the moved contacts' rows only
-    sql = _restricted_ctes(ev, delta) + ", " + sql.strip().removeprefix("WITH ")
-    cur.execute(f"CREATE OR REPLACE TABLE {rows} AS SELECT r.*, x.group_id AS old_group, g.group_id "
-                f"FROM ({sql}) r JOIN {ev.table} x USING (contact_id) "
-                f"LEFT JOIN {ev.groups_table} g USING ({', '.join(keys)})", params)
+    body = sql.strip().removeprefix("WITH ")
+    n = cur.execute(f"SELECT count(*) FROM {delta}").fetchall()[0][0]
+    for by_key in (False, True):
+        # the same compiled pass, over the moved contacts' rows only (found by position; their rows of
+        # the evaluation's table too)
+        cur.execute(f"CREATE OR REPLACE TABLE {rows} AS SELECT r.*, x.erid, x.group_id AS old_group, "
+                    "x.opt_source AS old_opt_source, g.group_id "
+                    f"FROM ({_restricted_ctes(ev, delta, by_key=by_key)}, {body}) r "
+                    f"JOIN (SELECT rowid AS erid, contact_id, group_id, opt_source FROM {ev.table} "
+                    f"WHERE rowid IN (SELECT erid FROM {delta})) x USING (contact_id) "
+                    f"LEFT JOIN {ev.groups_table} g USING ({', '.join(keys)})", params)
+        if cur.execute(f"SELECT count(*) FROM {rows}").fetchall()[0][0] == n:
+            break
+        # a contact's position moved (contacts rewritten since the evaluation): by id this time, and the
+        # positions are taken again at the next tick
+        ev._memo.pop("incremental", None)
+    else:
+        raise RuntimeError("the moved contacts' rows of the evaluation were not found")
     new = cur.execute(f"SELECT {', '.join(keys)}, count(*) AS n FROM {rows} WHERE group_id IS NULL "
                       f"GROUP BY ALL ORDER BY ALL").fetchnumpy()
     G = len(ev.counts)
@@ -228,9 +265,10 @@ def _recompute(cur: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime, d
         _extend(ev, new, W, Wa)
     moves = cur.execute(f"SELECT old_group, group_id, count(*) AS n FROM {rows} WHERE old_group <> group_id "
                         "GROUP BY ALL").fetchnumpy()
-    cur.execute(f"""UPDATE {ev.table} SET group_id = r.group_id, opt_source = r.opt_source FROM {rows} r
-                    WHERE {ev.table}.contact_id = r.contact_id
-                      AND ({ev.table}.group_id <> r.group_id OR {ev.table}.opt_source IS DISTINCT FROM r.opt_source)""")
+    cur.execute(f"""UPDATE {ev.table} SET group_id = r.group_id, opt_source = r.opt_source
+                    FROM (SELECT erid, group_id, opt_source FROM {rows}
+                          WHERE old_group <> group_id OR old_opt_source IS DISTINCT FROM opt_source) r
+                    WHERE {ev.table}.rowid = r.erid""")
     if len(moves["group_id"]):
         counts = ev.counts.copy()
         n = np.asarray(moves["n"], dtype=np.int64)
