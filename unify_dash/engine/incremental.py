@@ -176,7 +176,8 @@ def moved_sql(ev: Evaluation, since: dt.datetime, t: dt.datetime) -> tuple[str, 
                            UNION ALL
                            SELECT contact_id, crid, erid, did FROM {names['optmap']}
                            WHERE occurred_at > ? AND occurred_at <= ?{busy})
-        SELECT DISTINCT contact_id, crid, erid FROM (SELECT contact_id, crid, erid FROM f{domains})"""), params
+        SELECT contact_id, min(crid) AS crid, min(erid) AS erid FROM (SELECT contact_id, crid, erid FROM f{domains})
+        GROUP BY contact_id"""), params
 
 
 def _restricted_ctes(ev: Evaluation, delta: str, *, by_key: bool = False) -> str:
