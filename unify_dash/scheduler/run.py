@@ -742,6 +742,9 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
     # commit per tick, the run's audit row in the last one
     local = sender if isinstance(sender, RecordingSender) else None
     run = _resume(con, start)
+    # a run that goes on from the last one (same process, nothing written since) has handled the replies
+    # up to ``start``; a fresh run's first tick takes every reply up to it
+    replies_since = start if run.ev is not None else None
     now = start
     while now < until:
         # the next tick: the first grid time at or after the next thing to do
@@ -774,7 +777,7 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
         if entry_due or entry is not None:
             run.last_entry = t
         with db.transaction(con):
-            _complete_replied(con, t, None if summary["ticks"] == 0 else now, summary)
+            _complete_replied(con, t, replies_since if summary["ticks"] == 0 else now, summary)
             if entry is not None:
                 _entry_pass(con, ev, entry, codes, t, summary)
             _send_pass(con, ev, t, summary, local)
