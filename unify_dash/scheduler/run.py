@@ -718,7 +718,9 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
     A tick commits what it is about to send as ``outbox`` rows (idempotency key
     ``<enrollment_id>:<step>``) and delivers them only after its commit (:func:`outbox.flush`,
     ``outbox_batch`` messages per confirmation); a run first re-offers what an earlier run left
-    undelivered, with the same keys (``reoffered``).
+    undelivered, with the same keys (``reoffered``). With the default :class:`RecordingSender`
+    (nothing leaves the machine) the rows are written delivered in the tick's own transaction and the
+    run's audit row in its last one: one commit per tick.
 
     Returns a summary: sends (delivered), queued, reoffered, skips and removals by reason, new enrollments, not enrolled by
     exclusion, excluded at the audience, completions by reason, ticks, evaluations (and why),
