@@ -749,15 +749,18 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
     replies_since = start if run.ev is not None else None
     now = start
     while now < until:
-        # the next tick: the first grid time at or after the next thing to do
-        candidates = [until, run.last_entry + entry_every] + ([start + tick] if run.ev is None else [])
-        due = _next_due(con, (run.ev.settings if run.ev is not None else settings_at(con, now)[1]), now)
-        if due is not None:
-            candidates.append(due)
-        nv = _next_version(con, now)
-        if nv is not None:
-            candidates.append(nv)
-        t = _grid(start, tick, max(min(candidates), now + dt.timedelta(microseconds=1)), until)
+        # the next tick: the first grid time at or after the next thing to do (``until`` when no grid
+        # time lies before it: one hourly tick, scheduler.tick, asks nothing)
+        t = _grid(start, tick, now + dt.timedelta(microseconds=1), until)
+        if t < until:
+            candidates = [until, run.last_entry + entry_every] + ([start + tick] if run.ev is None else [])
+            due = _next_due(con, (run.ev.settings if run.ev is not None else settings_at(con, now)[1]), now)
+            if due is not None:
+                candidates.append(due)
+            nv = _next_version(con, now)
+            if nv is not None:
+                candidates.append(nv)
+            t = _grid(start, tick, max(min(candidates), now + dt.timedelta(microseconds=1)), until)
         entry_due = run.ev is None or t - run.last_entry >= entry_every
         why = _evaluate_for(con, run, t, summary)
         ev = run.ev
