@@ -7,18 +7,22 @@ one's state, as the service's worker does), and prints one line per simulated da
 ``contacts, ticks, first_tick_s, tick_median_s, tick_p90_s, tick_max_s, tick_cpu_median_s, week_s,
 sends, evaluations, advances, advanced_contacts, db_mb_before, db_mb_after, db_growth_mb,
 load_average``. ``--full`` evaluates every contact at every tick (the path before incremental
-evaluation), for comparison.
+evaluation), for comparison. ``--profile`` also times every SQL statement of the ticks after the
+first and prints the 25 costliest (summed, with their count and the calling line) before the JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import json
 import os
+import re
 import statistics
 import sys
 import time
+import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -33,18 +37,46 @@ def _size_mb(path: Path) -> float:
     return round((path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)) / 2**20, 1)
 
 
+class _Timed:
+    """A connection (or cursor) whose ``execute`` is timed per statement while ``on[0]``."""
+
+    def __init__(self, con, stats: dict, on: list):
+        self._con, self._stats, self._on = con, stats, on
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+    def cursor(self):
+        return _Timed(self._con.cursor(), self._stats, self._on)
+
+    def execute(self, sql, *args, **kwargs):
+        t0 = time.perf_counter()
+        out = self._con.execute(sql, *args, **kwargs)
+        if self._on[0]:
+            frame = traceback.extract_stack(limit=2)[0]
+            text = re.sub(r"\s+", " ", sql).strip()[:80]
+            key = f"{Path(frame.filename).name}:{frame.lineno} {text}"
+            entry = self._stats[key]
+            entry[0] += 1
+            entry[1] += time.perf_counter() - t0
+        return self if out is self._con else out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("db")
     ap.add_argument("--days", type=float, default=7.0)
     ap.add_argument("--tick", default="1h")
     ap.add_argument("--full", action="store_true", help="a full evaluation at every tick")
+    ap.add_argument("--profile", action="store_true", help="time every statement of the ticks after the first")
     args = ap.parse_args(argv)
     path = Path(args.db)
     every = scheduler.parse_duration(args.tick)
     run_mod.INCREMENTAL = not args.full
     before = _size_mb(path)
     con = db.connect(path)
+    stats, on = collections.defaultdict(lambda: [0, 0.0]), [False]
+    timed = _Timed(con, stats, on) if args.profile else con
     try:
         contacts = con.execute("SELECT count(*) FROM contacts").fetchone()[0]
         end = db.now(con) + dt.timedelta(days=args.days)
@@ -53,7 +85,8 @@ def main(argv=None) -> int:
         day = None
         while db.now(con) < end:
             t0, c0 = time.perf_counter(), time.process_time()
-            s = scheduler.tick(con, every=every)
+            s = scheduler.tick(timed, every=every)
+            on[0] = True
             wall.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
             for k in totals:
@@ -66,6 +99,8 @@ def main(argv=None) -> int:
         week_s = time.perf_counter() - started
     finally:
         con.close()
+    for key, (n, secs) in sorted(stats.items(), key=lambda kv: -kv[1][1])[:25]:
+        print(f"{secs:8.3f} s {n:5d}x  {key}")
     rest = wall[1:] or wall
     out = {"contacts": contacts, "ticks": len(wall), "first_tick_s": round(wall[0], 3),
            "tick_median_s": round(statistics.median(rest), 4),
