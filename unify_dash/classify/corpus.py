@@ -71,7 +71,8 @@ def load(path: str | Path) -> list[dict]:
                      "subject": r.get("subject") or None, "label": label,
                      "lang": (r.get("lang") or r.get("language") or "").strip().lower() or "?",
                      "tags": r.get("tags") or "", "group": r.get("group") or r.get("id") or f"row{n}",
-                     "split": r.get("split") or ""})
+                     "split": r.get("split") or "", "author": r.get("author") or "",
+                     "source": r.get("source") or ""})
     if problems:
         raise CorpusError("\n".join(problems))
     return rows

@@ -404,16 +404,16 @@ RULES: tuple[Rule, ...] = (
           r"配信(?:を)?(?:停止|解除|中止)|(?:購読|登録|メルマガ)(?:を)?解除|(?:送らない|送信しない|連絡しない|送ってこない)で"
           r"|(?:リスト|名簿|配信先|配信対象|宛先)から(?:削除|外し|外して|除外)|(?:迷惑メール|スパム)(?:として)?(?:報告|通報)"
           r"|営業(?:メール|の連絡)?(?:は)?お断り|今後の(?:ご)?連絡は(?:不要|お断り|ご遠慮)",
-          topic=True, negatable=False),
+          topic=True, negatable=False, temporal=True),
     _rule(OPT_OUT, "zh_tuiding", 0.95,
           r"退订|退訂|取消订阅|取消訂閱|拒收|(?:不要|别|別|勿|请勿|請勿)(?:再)?(?:给我|給我)?(?:发|發|寄|联系|聯繫|联络|打扰)"
           r"|停止(?:发送|發送|发邮件|寄送)|(?:从|從).{0,8}(?:列表|名单|名單|邮件列表)(?:中|里|裡)?(?:删除|移除|删掉|去掉|刪除|移出)"
           r"|(?:移出|移除|删除)(?:邮件)?(?:名单|名單|列表)|垃圾邮件.{0,8}(?:举报|投诉)|(?:举报|投诉).{0,4}垃圾",
-          topic=True, negatable=False),
+          topic=True, negatable=False, temporal=True),
     _rule(OPT_OUT, "ko_susin_geobu", 0.95,
           r"수신(?:을|를)?\s?거부|구독\s?(?:취소|해지)|(?:보내지|연락하지|연락을 하지|메일하지)\s?(?:마|말)|(?:명단|리스트|목록|메일링)에서\s?(?:빼|삭제|제외)"
           r"|스팸(?:으로)?\s?신고|광고\s?(?:메일)?\s?사절|그만\s?(?:좀\s?)?보내",
-          topic=True, negatable=False),
+          topic=True, negatable=False, temporal=True),
     # ---------------- opt-out, Russian (folded: i for short i, e for yo) ----------------
     _rule(OPT_OUT, "ru_otpisat", 0.95,
           r"\bотпиш(?:ите|и)\b|\bотписат(?:ь|ься)\b|\bотписыва\w*|\b(?:удалите|удалить|уберите) (?:меня|нас|мои|мои|мой)\b"
@@ -646,6 +646,48 @@ RULES: tuple[Rule, ...] = (
           negatable=False),
 )
 
+# round 3 (replies-train3): request forms of every language the corpus authors wrote differently
+_REMOVE_VERB = (r"(?:remove|delete|take|drop|togliete|rimuovete|cancellate|haal|verwijder\w*|usun\w*|wypisz\w*|"
+                r"ta (?:ocksa |aven )?bort|tag (?:ogsa )?bort|fjern\w*|poista\w*|quit\w*|sac\w*|elimin\w*|retir\w*|"
+                r"supprim\w*|entfern\w*|streich\w*|nehmen sie|udalit\w*|удалит\w*|уберит\w*|исключит\w*|vyrad\w*|"
+                r"odstran\w*|smaz\w*|sil(?:in|mek)?\w*|cikar\w*|tirem|removam|exclu\w*)")
+_COLLEAGUE = (r"(?:colleague|colleagues|coworker|co-worker|assistant|collega|colleghi|kolleg\w*|kolega\w*|companer\w*|"
+              r"colega\w*|collegue\w*|kollega\w*|коллег\w*|asistent\w*|assistente|medarbejder\w*|medarbetar\w*)")
+RULES = (*RULES,
+    _rule(OPT_OUT, "colleague_off_any", 0.9,
+          rf"\b{_REMOVE_VERB}\b(?:\s+\S+){{0,4}}\s+{_COLLEAGUE}\b",
+          rf"\b{_COLLEAGUE}\b(?:\s+\S+){{0,4}}\s+(?:ogsa |også |too |also )?{_REMOVE_VERB}\b",
+          r"(?:同事|同僚|동료)[^.!?\n]{0,20}(?:删除|移除|删掉|削除|外して|삭제|빼)",
+          temporal=True),
+    _rule(OPT_OUT, "no_follow_up_any", 0.9,
+          r"\bnicht (?:mehr |weiter |weiterhin |wieder )?nach(?:fassen|haken)\b|\bkein(?:e)? (?:weiteres? )?nachfassen\b"
+          r"|\bfolj inte upp\b|\bfolg(?:e)? ikke (?:op|opp)\b|\bikke folg (?:op|opp)\b|\bniet (?:meer )?opvolgen\b"
+          r"|\bne (?:me |nous )?relancez (?:pas|plus)\b|\bne plus (?:me |nous )?relancer\b"
+          r"|\bno (?:me |nos )?(?:hagan|haga|den) (?:mas )?seguimiento\b|\bnon (?:mi |ci )?ricontattate\b"
+          r"|\bnao (?:me |nos )?(?:contatem|procurem) (?:mais|novamente)\b|\bnie kontaktujcie sie (?:ze mna )?wiecej\b"
+          r"|\bdo not contact\s*(?:[.!\n]|$)|\bdon'?t contact (?:me|us) again\b"
+          r"|\bne (?:souhaite|veux|desire|voulons|souhaitons) (?:pas|plus) (?:etre )?(?:re)?contacte\w*"
+          r"|\bno (?:deseo|quiero|deseamos) (?:ser|volver a ser) contactad\w*|\bnao (?:desejo|quero) (?:ser|voltar a ser) contactad\w*"
+          r"|\bnon (?:desidero|voglio) (?:essere|piu essere) (?:ri)?contattat\w*"
+          r"|\b(?:mochte|will|wollen|mochten) nicht (?:mehr |weiter )?kontaktiert werden\b"
+          r"|\bwil niet (?:meer )?(?:benaderd|gecontacteerd) worden\b"
+          r"|不要再跟进|别再跟进|不用再跟进|フォローアップは不要|후속\s?연락(?:은|을)?\s?(?:하지|마)",
+          negatable=False, temporal=True),
+    _rule(OPT_OUT, "no_more_ads_any", 0.9,
+          r"\bingen (?:mer |fler |flere )?reklam(?:e|er)?\b|\bikke (?:mere|mer|flere) reklame\b|\bkeine werbung\b"
+          r"|\bpas de pub(?:licite)?\b|\bgeen reclame\b|\bniente pubblicita\b|\bbasta pubblicita\b|\bzadne reklamy\b"
+          r"|\bbez reklam\b|\bei mainoksia\b|\breklam istemiyorum\b|\bникакой рекламы\b|\bticari ileti istemiyorum\b"
+          r"|\bnie wyrazam zgody na (?:otrzymywanie|przesylanie)\b|広告メールは不要|不要广告|광고\s?메일\s?(?:사절|거부)",
+          negatable=False, temporal=True),
+    _rule(OPT_OUT, "one_word_any", 0.93,
+          r"(?:please\s+)?(?:pare|parem|dur|durdurun|stopp|slutt|sluta|lopeta|lopettakaa|prestante|przestancie|"
+          r"cancellazione|cancellami|cancellatemi|wypisac|wypisz|odhlasit|odhlaste|avmeld|afmeld|avregistrera|"
+          r"uitschrijven|desinscrire|desabonner|descadastro|abmeldung|austragen|otpisat\w*|отписаться|отпишите)"
+          r"(?:\s+(?:please|pls|thanks|thx|grazie|dzieki|dziekuje|obrigado|obrigada|danke|merci|tack|takk|tak|kiitos|"
+          r"tesekkurler|dekuji|спасибо|prosim|prosze|por favor|per favore|lutfen|bitte|svp|graag))*",
+          clause=True),
+)
+
 _BY_LABEL = {label: tuple(r for r in RULES if r.label == label) for label in LABELS}
 
 # text just before a match that cancels it ("don't", "no need to", "I didn't", "please do not", ...)
@@ -683,11 +725,23 @@ _NOT_A_REQUEST = re.compile(
     r"(?:\b(?:tool|tools|product|platform|software|app|feature|api|plugin|integration|herramienta|strumento|ferramenta|"
     r"outil|werkzeug|narzedz\w*|nastroj\w*|verktyg\w*|vaerktoj\w*|verktoy\w*|tyokalu\w*|arac\w*|инструмент\w*|"
     r"платформ\w*|recipients|subscribers|customers|clients|users|leads|prospects|empfanger|abonnenten|destinataires|"
-    r"abonnes|destinatarios|suscriptores|destinatari|iscritti)\b|ツール|機能|工具|平台|功能|툴|기능|플랫폼)[^.!?\n]*\?"
+    r"abonnes|destinatarios|suscriptores|destinatari|iscritti|contacts|contatos|contactos|contatti|kontakte|kontakty|"
+    r"kontakter|yhteystie\w*|kisiler\w*|контакт\w*|gerez|gestite|gestionais|gestionan|funciona|handle[sd]?|handling|"
+    r"verwaltet|behandelt|hanterar|handterer|sincroniz\w*|synchroni\w*|synced|sync)\b"
+    r"|ツール|機能|工具|平台|功能|툴|기능|플랫폼|处理|處理|처리|処理|同步|연락처|联系人|連絡先)[^.!?\n]*\?"
     r"|\b(?:you have (?:been )?(?:successfully )?unsubscribed|you'?ve been unsubscribed|successfully unsubscribed|"
     r"vous (?:vous )?(?:etes|avez ete) desabonne\w*|du har (?:nu )?(?:blivit )?avprenumerer\w*|"
     r"if you (?:have )?received (?:this|it) (?:e-?mail |message )?(?:in error|by mistake)|add (?:me|us) back|"
-    r"re-?subscribe|sign (?:me|us) (?:back )?up again)\b|已成功退订|您已成功|해지가\s?완료")
+    r"re-?subscribe|sign (?:me|us) (?:back )?up again|re-?add\w*|reinscri\w*|riaggiung\w*|reiscriv\w*|"
+    r"incluir de novo|(?:me |nos )?incluam de novo|volver a (?:suscribir|anadir|agregar)\w*|wieder (?:aufnehmen|hinzufugen|eintragen)|"
+    r"opnieuw (?:toevoegen|inschrijven|aanmelden)|lisaa (?:minut|meidat) takaisin|tilbage på listen|tilbake på listen|"
+    r"tillbaka pa listan|znovu (?:pridat|prihlasit)|tekrar ekle\w*|ponownie (?:dodac|zapisac|dopisac)|"
+    r"by (?:mistake|accident)|par erreur|sem querer|por (?:error|engano)|per errore|versehentlich|per ongeluk|"
+    r"vahingossa|omylem|yanlislikla|ved en fejl|ved en feil|av misstag|przez pomylke|по ошибке|случайно|"
+    r"old (?:e-?mail )?address|ancienne adresse|vecchio indirizzo|e-?mail antigo|endereco antigo|direccion antigua|"
+    r"alte (?:e-?mail-?)?adresse|oude (?:e-?mail)?adres|stary adres|starou adresu|gamle adresse|gamla adress\w*|"
+    r"vanha\w* (?:sahkoposti)?osoit\w*|eski adres\w*|старый адрес|старую почту)\b"
+    r"|已成功退订|您已成功|해지가\s?완료|不小心|误操作|誤って|間違えて|실수로|重新(?:加|订阅|添加)|再登録|다시\s?(?:추가|구독)|旧邮箱|旧地址|旧アドレス|이전\s?주소")
 
 
 # the same match used as a noun: "unsubscribe requests", "opt-out management"
@@ -724,8 +778,15 @@ _NOT_MAIL = re.compile(
 # a request limited in time is not an opt-out ("do not contact me until I'm back")
 _TEMPORAL = re.compile(
     r"\b(?:until|while|whilst|during|before|this week|today|for now|for the moment|for a (?:few|couple)|"
-    r"bis|wahrend|jusqu'|pendant|hasta|mientras|tot|tijdens|ate|enquanto|fino a|durante)\b"
+    r"bis|wahrend|jusqu'|pendant|hasta|mientras|tot|tijdens|ate|enquanto|fino a|durante|for etter|innan|ennen|kadar)\b"
+    r"|(?:节|節|假|年|月|底)前|まで|까지"
 )
+# ... or limited in time before the request ("until the holidays are over, don't write", "春节前先别联系我")
+_TEMPORAL_BEFORE = re.compile(
+    r"\b(?:until|till|bis (?:nach|zum|zur|ende)|jusqu'?(?:a|au|apres)|hasta (?:despues|el|la|que)|fino a|ate (?:o|a|depois)|"
+    r"tot (?:na|de|het)|do konca|до конца|до окончания|до (?:нового года|праздников|весны|осени|января|сентября)|"
+    r"for etter|fore|innan|ennen|(?:ocak|subat|yilbasi|bayram)\w* (?:kadar|sonrasina)|kadar)\b"
+    r"|(?:节|節|假|年|月|底)前|まで|까지|이후에|후에")
 _CLAUSE_BOUNDARY = re.compile(r"[.!?;,:\n()\"]|\s-\s|\b(?:but|aber|mais|pero|maar|ma|mas|however)\b")
 _SENTENCE_END = re.compile(r"[.!?;\n]")
 _CLAUSE_SPLIT = re.compile(r"[^.!?;,:\n()\"]+")
@@ -784,7 +845,8 @@ def _hits(f: _Folded, rules: Sequence[Rule]) -> list[_Hit]:
                     continue
             if rule.temporal:
                 end = _SENTENCE_END.search(s, b)
-                if _TEMPORAL.search(s[b: end.start() if end else len(s)]):
+                if _TEMPORAL.search(s[b: end.start() if end else len(s)]) or _TEMPORAL_BEFORE.search(
+                        s[max((m2.end() for m2 in _SENTENCE_END.finditer(s, 0, a)), default=0): a]):
                     continue
             hits.append(_Hit(rule, a, b))
     return hits
@@ -796,6 +858,8 @@ def declined_unsubscribe(f: _Folded) -> bool:
     negated wish just before or after it. Such a reply is not sent to review on the model's word alone."""
     s = f.s
     keep = _KEEP_GETTING.search(s)
+    if keep:  # "don't stop now, this is getting interesting", "sigan enviándome el boletín"
+        return True
     for rule in _BY_LABEL[OPT_OUT]:
         if not rule.topic:
             continue
@@ -808,7 +872,8 @@ def declined_unsubscribe(f: _Folded) -> bool:
 
 # the writer wants to keep getting the e-mails ("but I want to stay subscribed", "sigan enviándome el boletín")
 _KEEP_GETTING = re.compile(
-    r"\b(?:(?:want|like|wish|happy) to (?:keep|continue) (?:getting|receiving|hearing from you)|still want (?:to (?:get|receive)|these|them|the)"
+    r"\b(?:(?:don'?t|do not|never) stop(?: now| sending| emailing| writing)?|ikke slutt a sende|sluta inte skicka|"
+    r"(?:want|like|wish|happy) to (?:keep|continue) (?:getting|receiving|hearing from you)|still want (?:to (?:get|receive)|these|them|the)"
     r"|want to stay (?:subscribed|on)|(?:je )?veux rester inscrit\w*|continuez a (?:m'|me )?envoyer|sigan (?:enviandome|mandandome)"
     r"|seguir recibiendo|continuate a (?:mandarmi|inviarmi)|continuem (?:enviando|a enviar|mandando)"
     r"|weiterhin (?:den newsletter|erhalten|bekommen|zuschicken|schicken)|stuur (?:de nieuwsbrief )?(?:gewoon )?door"
