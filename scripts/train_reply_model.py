@@ -3,8 +3,9 @@
 Features: :func:`unify_dash.classify.model.features` of the prepared text (folded, quotes, signatures
 and footers stripped), kept when they occur in at least ``--min-df`` training replies; sublinear tf-idf,
 l2-normalised; multinomial logistic regression (scikit-learn, ``pip install -e '.[train]'``). Only the
-train split is read: the dev split is for choosing the hyper-parameters and the review thresholds,
-the test split (tests/data/replies/test.csv) is read by nothing but ``scripts/eval_replies.py --split test``.
+train split is read (every author's replies, the former held-out sets test.csv and holdout2.csv among
+them); hyper-parameters and review thresholds are chosen on the leave-one-author-out figures of
+``scripts/eval_replies.py --cross-author``.
 
     python scripts/train_reply_model.py                 # C=8, min-df=2
     python scripts/train_reply_model.py --C 4 --out /tmp/m.npz

@@ -157,11 +157,25 @@ def test_a_language_the_classifier_does_not_know_goes_to_review(text):
     assert (c.label, c.rule.startswith("review.language_")) == (NEEDS_REVIEW, True)
 
 
-@pytest.mark.parametrize("text", ["I have had it with these emails.", "I am done with these emails.", "Kindly spare me from this."])
+@pytest.mark.parametrize("text", ["This is getting to be a bit much.", "I get too many of these.", "I wish these would end."])
 def test_a_plausible_opt_out_that_no_rule_makes_certain_goes_to_review(text):
     c = replies.classify(text)
-    assert c.label == NEEDS_REVIEW and c.rule == "review.model" and c.confidence >= replies.REVIEW_AT
+    assert c.label == NEEDS_REVIEW and c.rule == "review.model"
+    assert replies.REVIEW_AT <= c.confidence < replies.MODEL_OPT_OUT_AT
     assert c.evidence  # the clause the model read as an opt-out, as written
+
+
+@pytest.mark.parametrize("text", ["I have had it with these emails.", "I am done with these emails.", "Kindly spare me from this."])
+def test_an_opt_out_the_model_is_sure_of_is_an_opt_out(text):
+    c = replies.classify(text)
+    assert (c.label, c.rule) == (OPT_OUT, "opt_out.model") and c.confidence >= replies.MODEL_OPT_OUT_AT
+    assert c.evidence
+
+
+@pytest.mark.parametrize("text", ["No me escribas hasta después de las fiestas, por favor.",
+                                  "Bitte hören Sie nicht auf, mir diese Tipps zu schicken!"])
+def test_the_model_alone_never_opts_out_a_reply_limited_in_time_or_that_wants_more(text):
+    assert replies.classify(text).label != OPT_OUT
 
 
 # the phrasings (not copied from the corpus): each must reach the opt-out queue
@@ -207,7 +221,7 @@ def test_needs_review_replies_wait_on_the_opt_out_queue(con):
     c = add_contact(con, "ann@acme.com")
     add_enrollment(con, c, "seq1", state="active", current_step=1, enrollment_id="en-ann", next_step_at=T0)
     add_contact(con, "ben@acme.com")
-    out = lifecycle.record_reply(con, "ann@acme.com", "I am done with these emails.", at=T0, sequence_id="seq1")
+    out = lifecycle.record_reply(con, "ann@acme.com", "I get too many of these.", at=T0, sequence_id="seq1")
     lifecycle.record_reply(con, "ben@acme.com", "Sounds good, let's talk Tuesday.", at=T0)
     assert out["label"] == NEEDS_REVIEW
     q = lifecycle.opt_out_reply_queue(con, as_of=T0)
@@ -324,10 +338,14 @@ def test_cross_author_evaluation_holds_out_each_author(capsys):
     spec.loader.exec_module(module)
     rows = [r for r in corpus.load_split("dev") if r["lang"] in ("en", "de") and r["author"] in ("test", "holdout2", "r3")]
     shipped = model.default_model()
-    figures = module.cross_author(rows, C=4.0, min_df=1, show_errors=False)
+    records = module.cross_author(rows, C=4.0, min_df=1)
+    assert sorted(x["id"] for x in records) == sorted(r["id"] for r in rows)  # every row held out once
+    figures = module.summarise(records, 4.0, 1, False)
     assert set(figures) == {"test", "holdout2", "r3"}
     for author, f in figures.items():
         assert f["n"] == sum(r["author"] == author for r in rows) and 0 <= f["recall"] <= 1
+    thresholds = module.calibrate(records)
+    assert set(thresholds) == {"en", "de"} and all(t in module.GRID for t in thresholds.values())
     out = capsys.readouterr().out
     assert "leave-one-author-out" in out and "\nmin " in out and "\nmean " in out and "per language" in out
     assert model.default_model() is shipped  # the shipped model is back after the evaluation

@@ -244,7 +244,7 @@ RULES: tuple[Rule, ...] = (
           r"|\bcancel (?:my|our|this) subscription\b|\bmy (?:e-?mail|address)\b.{0,60}\b(?:remove|delete|erase) it\b",
           temporal=True),
     _rule(OPT_OUT, "dont_follow_up", 0.9,
-          r"\b(?:don'?t|do not|dont|please don'?t|no more) follow(?:[- ]?ups?|ing up)?\b(?!(?:\s+up)?\s+(?:on|with (?:the|this|my "
+          r"\b(?:don'?t|do not|dont|please don'?t|no more) follow(?:[- ]?ups?|ing up)?\b(?!(?:\s+up)?\s+(?:on(?! (?:this|that|it|me|us)\b)|with (?:the|this|my "
           r"colleague)|about))", negatable=False, temporal=True),
     _rule(OPT_OUT, "still_receiving_any", 0.93,
           r"\b(?:abgemeldet|unsubscribed|desinscrit\w*|desabonne\w*|uitgeschreven|afgemeld|de baja|descadastr\w*|"
@@ -652,11 +652,11 @@ _REMOVE_VERB = (r"(?:remove|delete|take|drop|togliete|rimuovete|cancellate|haal|
                 r"supprim\w*|entfern\w*|streich\w*|nehmen sie|udalit\w*|удалит\w*|уберит\w*|исключит\w*|vyrad\w*|"
                 r"odstran\w*|smaz\w*|sil(?:in|mek)?\w*|cikar\w*|tirem|removam|exclu\w*)")
 _COLLEAGUE = (r"(?:colleague|colleagues|coworker|co-worker|assistant|collega|colleghi|kolleg\w*|kolega\w*|companer\w*|"
-              r"colega\w*|collegue\w*|kollega\w*|коллег\w*|asistent\w*|assistente|medarbejder\w*|medarbetar\w*)")
+              r"colega\w*|collegue\w*|collaborateurs|kollega\w*|коллег\w*|asistent\w*|assistente|medarbejder\w*|medarbetar\w*|"
+              r"everyone|everybody|iedereen|personal|personeel|mitarbeiter\w*|tutti|todos|herkes\w*|wszystkich|всех)")
 RULES = (*RULES,
     _rule(OPT_OUT, "colleague_off_any", 0.9,
           rf"\b{_REMOVE_VERB}\b(?:\s+\S+){{0,4}}\s+{_COLLEAGUE}\b",
-          rf"\b{_COLLEAGUE}\b(?:\s+\S+){{0,4}}\s+(?:ogsa |også |too |also )?{_REMOVE_VERB}\b",
           r"(?:同事|同僚|동료)[^.!?\n]{0,20}(?:删除|移除|删掉|削除|外して|삭제|빼)",
           temporal=True),
     _rule(OPT_OUT, "no_follow_up_any", 0.9,
@@ -671,6 +671,12 @@ RULES = (*RULES,
           r"|\bnon (?:desidero|voglio) (?:essere|piu essere) (?:ri)?contattat\w*"
           r"|\b(?:mochte|will|wollen|mochten) nicht (?:mehr |weiter )?kontaktiert werden\b"
           r"|\bwil niet (?:meer )?(?:benaderd|gecontacteerd) worden\b"
+          r"|\blad vaere med at (?:skrive|sende|maile|kontakte)\b|\bno (?:me |nos )?(?:vuelvas|vuelvan|vuelva) a "
+          r"(?:escribir|contactar|enviar|mandar)\b|\bnon serve che (?:mi |ci )?(?:ricontatt|contatt|scriv)\w*"
+          r"|\b(?:prosze )?nie (?:pisac|wysylac|przysylac)\b(?! (?:teraz|dzis|w tym))"
+          r"|\b(?:ich sagte|ich habe gesagt|j'ai dit|dije|eu disse|ho detto|ik zei|powiedzial\w*|rekl\w* jsem|sanoin|"
+          r"dedim|я сказал\w*|jag sa|jeg sa(?:gde)?)\s+(?:stop\w*|arrete\w*|basta|para|pare|ne)\b"
+          r"|(?:메일|이메일|연락)(?:은|는|을|를)?\s?(?:받고\s?싶지\s?않|원하지\s?않)"
           r"|不要再跟进|别再跟进|不用再跟进|フォローアップは不要|후속\s?연락(?:은|을)?\s?(?:하지|마)",
           negatable=False, temporal=True),
     _rule(OPT_OUT, "no_more_ads_any", 0.9,
@@ -682,7 +688,8 @@ RULES = (*RULES,
     _rule(OPT_OUT, "one_word_any", 0.93,
           r"(?:please\s+)?(?:pare|parem|dur|durdurun|stopp|slutt|sluta|lopeta|lopettakaa|prestante|przestancie|"
           r"cancellazione|cancellami|cancellatemi|wypisac|wypisz|odhlasit|odhlaste|avmeld|afmeld|avregistrera|"
-          r"uitschrijven|desinscrire|desabonner|descadastro|abmeldung|austragen|otpisat\w*|отписаться|отпишите)"
+          r"uitschrijven|desinscrire|desabonner|descadastro|abmeldung|austragen|otpisat\w*|отписаться|отпишите|"
+          r"解除|配信解除|配信停止|退订|退訂|수신거부|수신\s?거부)"
           r"(?:\s+(?:please|pls|thanks|thx|grazie|dzieki|dziekuje|obrigado|obrigada|danke|merci|tack|takk|tak|kiitos|"
           r"tesekkurler|dekuji|спасибо|prosim|prosze|por favor|per favore|lutfen|bitte|svp|graag))*",
           clause=True),
@@ -705,18 +712,20 @@ _NEG_WANT_BEFORE = re.compile(
     r"nao (?:quero|queremos|desejo|pretendo|preciso)|ne (?:veux|souhaite|voulons|souhaitons|desire) pas|"
     r"(?:mochte|will|wollen|mochten|muss) (?:mich |uns )?(?:gar |doch )?nicht|(?:wil|willen|hoef) (?:me |mij |ons )?niet|"
     r"nechci|nechceme|nie chce|nie chcemy|(?:vil|onsker) ikke|vill inte|en (?:halua|aio)|emme halua|"
-    r"не хочу|не хотим|не надо|(?:don'?t|do not|didn'?t|did not) (?:want|wish|intend|mean|need) to|"
+    r"no (?:me |nos )?(?:voy|vamos) a|nao (?:me |nos )?(?:vou|vamos)|ne (?:vais|vas|allons) pas(?: me| nous)?|"
+    r"не хочу|не хотим|не надо|не буду|не стану|(?:don'?t|do not|didn'?t|did not) (?:want|wish|intend|mean|need) to|"
     r"(?:don'?t|do not|please don'?t)(?: \w+)?)\b(?:\s+\w+){0,2}\s*"
-    r"|(?:不想|不要|不用|不打算|不会|並不想|并不想)\s*)$")
+    r"|(?:不想|不要|不用|不打算|不会|並不想|并不想)(?:帮我|幫我|给我)?\s*)$")
 _NEG_WANT_AFTER = re.compile(
-    r"^\s*(?:\w+\s+)?(?:istemiyorum|istemiyoruz|istemem|niyetim yok)\b|^\s*(?:se |si |sie )?(?:nechci|nechceme|nie chce)\b"
+    r"^\s*(?:\w+\s+)?(?:istemiyorum|istemiyoruz|istemem|niyetim yok)\b|^\s*(?:\w+\s+)?(?:mochte|will|werde) ich (?:mich |uns )?nicht\b"
+    r"|^\s*не (?:буду|стану|хочу)\b|^\s*(?:は|を)?\s*しなくて|^\s*(?:se |si |sie )?(?:nechci|nechceme|nie chce)\b"
     r"|^\s*(?:は|を)?\s*(?:しないで|しません|したくない|希望しません|不要です)"
     r"|^\s*(?:는|은|를|을)?\s*(?:하지\s?않|안\s?할|원하지\s?않)")
 # a wish negated just before a request in any language ("je ne veux pas me désinscrire", "jag vill inte ...")
 _NEG_WANT_STRICT = re.compile(
     r"\b(?:no (?:quiero|deseo|queremos)|non (?:voglio|vogliamo|desidero)|nao (?:quero|queremos|desejo)|"
-    r"ne (?:veux|souhaite|voulons|souhaitons) pas|(?:mochte|will|wollen|mochten) (?:mich |uns )?(?:gar |doch )?nicht|"
-    r"(?:wil|willen) (?:me |mij |ons )?niet|nechci|nechceme|nie chce|nie chcemy|(?:vil|onsker) ikke|vill inte|"
+    r"ne (?:veux|souhaite|voulons|souhaitons|vais|vas|allons) pas|(?:mochte|will|wollen|mochten) (?:mich |uns )?(?:gar |doch )?nicht|"
+    r"no (?:me |nos )?(?:voy|vamos) a|nao (?:me |nos )?(?:vou|vamos)|(?:wil|willen) (?:me |mij |ons )?niet|nechci|nechceme|nie chce|nie chcemy|(?:vil|onsker) ikke|vill inte|"
     r"en halua|emme halua|не хочу|не хотим|(?:don'?t|do not|didn'?t|did not) (?:want|wish|intend|mean) to)\b"
     r"(?:\s+\w+){0,2}\s*$")
 # a sentence that holds a request word but is no request of the writer: a question about a product's
@@ -734,9 +743,14 @@ _NOT_A_REQUEST = re.compile(
     r"if you (?:have )?received (?:this|it) (?:e-?mail |message )?(?:in error|by mistake)|add (?:me|us) back|"
     r"re-?subscribe|sign (?:me|us) (?:back )?up again|re-?add\w*|reinscri\w*|riaggiung\w*|reiscriv\w*|"
     r"incluir de novo|(?:me |nos )?incluam de novo|volver a (?:suscribir|anadir|agregar)\w*|wieder (?:aufnehmen|hinzufugen|eintragen)|"
-    r"opnieuw (?:toevoegen|inschrijven|aanmelden)|lisaa (?:minut|meidat) takaisin|tilbage på listen|tilbake på listen|"
+    r"opnieuw (?:toevoegen|inschrijven|aanmelden)|lisaa (?:minut|meidat) takaisin|tilbage pa listen|tilbake pa listen|"
     r"tillbaka pa listan|znovu (?:pridat|prihlasit)|tekrar ekle\w*|ponownie (?:dodac|zapisac|dopisac)|"
-    r"by (?:mistake|accident)|par erreur|sem querer|por (?:error|engano)|per errore|versehentlich|per ongeluk|"
+    r"by (?:mistake|accident)|par erreur|if you (?:need|want|wish|would like) to (?:be )?(?:unsubscribe|removed|opt)\w*|"
+    r"if your (?:e-?mail|message|request|enquiry|inquiry) (?:concerns|is about|relates to)|"
+    r"(?:when|if|once|after) (?:they|a contact|contacts|someone|people|a user|users|recipients|a recipient|a lead|leads) "
+    r"(?:\w+ ){0,2}(?:unsubscribe|opt out|opts? out)\w*|(?:can|could|how do|how can) (?:i|we) (?:remove|delete|exclude) "
+    r"(?:a|an|the|our|my) (?:contact|lead|prospect|user|record|recipient)s?|"
+    r"sem querer|por (?:error|engano)|per errore|versehentlich|per ongeluk|"
     r"vahingossa|omylem|yanlislikla|ved en fejl|ved en feil|av misstag|przez pomylke|по ошибке|случайно|"
     r"old (?:e-?mail )?address|ancienne adresse|vecchio indirizzo|e-?mail antigo|endereco antigo|direccion antigua|"
     r"alte (?:e-?mail-?)?adresse|oude (?:e-?mail)?adres|stary adres|starou adresu|gamle adresse|gamla adress\w*|"
@@ -758,12 +772,12 @@ _TOPIC_BEFORE = re.compile(r"\b(?:enlace|enlaces|lien|liens|link|links|bouton|bo
                            r"minimi[sz]e|cut|les|des|vos|nos|leurs|gerent|gerer|gere|gestionan|gestionar|gestiscono|"
                            r"gerem|beheren|verwalten)\s+(?:\w+[- ]\w+\s+|\w+\s+)?$")
 # the same match used as a noun in Japanese / Chinese / Korean: "配信停止のリンク", "退订链接", "수신거부 링크"
-_TOPIC_CJK = re.compile(r"\s*(?:を|は)\s*(?:自動|一括|どう|どのように|処理|管理)|\s*(?:の|的)?\s*(?:リンク|管理|機能|設定|方法|率|链接|鏈接|功能|管理|设置|率|吗|嗎|링크|기능|관리|설정|방법|률)")
+_TOPIC_CJK = re.compile(r"\s*(?:を|は)\s*(?:自動|一括|どう|どのように|処理|管理)|\s*(?:は|の)?\s*こちら|\s*(?:の|的)?\s*(?:リンク|管理|機能|設定|方法|率|链接|鏈接|功能|管理|设置|率|吗|嗎|링크|기능|관리|설정|방법|률)")
 # "remove me from the meeting invite" in any language: a meeting word in the rest of the sentence and
 # no word for a list or for e-mails there
 _MEETING_ANY = re.compile(
     r"meeting|invit|calendar|agenda|zaprosz|spotkan|kalendarz|招待|会議|ミーティング|邀请|会议|日历|초대|회의|일정|"
-    r"приглашен|встреч|календар|motesinbjudan|inbjudan|modeindkald|moteinnkall|kokouskutsu|kalenter|pozvank|schuzk|"
+    r"приглашен|встреч|календар|motesinbjudan|inbjudan|inbjudn|modeindkald|moteinnkall|kokouskutsu|kalenter|pozvank|schuzk|"
     r"kalendar|toplanti|davet|reunion|riunion|invito|convite|reuniao|uitnodiging|vergadering|einladung|besprechung|"
     r"conference|dinner|lunch|webinar|party|survey|watermark|integration|trial")
 _LIST_ANY = re.compile(
@@ -870,9 +884,27 @@ def declined_unsubscribe(f: _Folded) -> bool:
     return False
 
 
+def limited_in_time(f: _Folded) -> bool:
+    """True when the reply limits something in time ("until March", "nach den Feiertagen", "春节前"): then the
+    model alone never makes it an opt-out."""
+    return bool(_TEMPORAL.search(f.s) or _TEMPORAL_BEFORE.search(f.s) or _AFTER_TIME.search(f.s))
+
+
+# "after the holidays", "nach dem Jahresabschluss", "después de las fiestas": a time, not a request
+_AFTER_TIME = re.compile(
+    r"\b(?:after|nach|apres|despues de|dopo|depois d|na (?:de|het)|po|efter|etter|jalkeen|sonra\w*|после)\b"
+    r"(?:\s+\w+){0,3}\s+(?:holidays?|feiertage\w*|ferien|fetes|vacances|fiestas|vacaciones|feste|ferie|ferias|"
+    r"vakantie|feestdagen|swietach|svatcich|helgerna|helligdagene|jul|jule\w*|pyhien|bayram\w*|праздник\w*|"
+    r"jahresabschluss|quarter|q[1-4]|january|january|januar|janvier|enero|gennaio|janeiro|new year|neujahr|"
+    r"summer|sommer|ete|verano|estate|verao|zomer|lato|leto|kesan|yaz\w*)\b"
+    r"|(?:节|節|假|年)后|休み明け|以降|연휴\s?(?:이후|후)")
+
+
 # the writer wants to keep getting the e-mails ("but I want to stay subscribed", "sigan enviándome el boletín")
 _KEEP_GETTING = re.compile(
     r"\b(?:(?:don'?t|do not|never) stop(?: now| sending| emailing| writing)?|ikke slutt a sende|sluta inte skicka|"
+    r"(?:horen sie|hort|hor) (?:bitte )?nicht auf|n'arretez pas|niet stoppen|no (?:dejen|dejes|paren) de|non smettete|"
+    r"nao parem de|nie przestawajcie|neprestavejte|ikke stop med|ala lopeta|durmayin|не прекращайте|"
     r"(?:want|like|wish|happy) to (?:keep|continue) (?:getting|receiving|hearing from you)|still want (?:to (?:get|receive)|these|them|the)"
     r"|want to stay (?:subscribed|on)|(?:je )?veux rester inscrit\w*|continuez a (?:m'|me )?envoyer|sigan (?:enviandome|mandandome)"
     r"|seguir recibiendo|continuate a (?:mandarmi|inviarmi)|continuem (?:enviando|a enviar|mandando)"
