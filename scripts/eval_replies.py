@@ -173,6 +173,13 @@ def calibrate(records: list[dict], target: float = 0.98) -> dict[str, float]:
     return chosen
 
 
+def regate(records: list[dict]) -> list[dict]:
+    """The records as the review gate decides them with today's thresholds (``replies.REVIEW_AT_BY_LANGUAGE``
+    by the reply's corpus language, else ``REVIEW_AT``): saved predictions need no new model fit."""
+    return [{**x, "predicted": _gate(x, replies.REVIEW_AT_BY_LANGUAGE.get(x["lang"], replies.REVIEW_AT))}
+            if x["gated"] else x for x in records]
+
+
 def summarise(records: list[dict], C: float, min_df: int, show_errors: bool) -> dict[str, dict]:
     """Print the figures of every held-out author, their minimum and mean, and per language pooled over the
     held-out authors; returns author -> figures."""
@@ -210,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibrate", action="store_true",
                         help="--cross-author: also choose a review threshold per language on the held-out predictions")
     parser.add_argument("--save", help="--cross-author: write the held-out predictions to this JSON-lines file")
+    parser.add_argument("--regate", action="store_true",
+                        help="--summarise: apply today's review thresholds to the saved predictions first")
     parser.add_argument("--summarise", nargs="+", metavar="FILE",
                         help="print the cross-author figures of saved predictions (one file per author run)")
     parser.add_argument("--authors", help="--cross-author: hold out only these authors (comma-separated)")
@@ -228,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
             with open(args.save, "w", encoding="utf-8") as fh:
                 fh.writelines(json.dumps(x, ensure_ascii=False) + "\n" for x in records)
     if args.summarise or args.cross_author:
+        if args.regate:
+            records = regate(records)
         summarise(records, args.C, args.min_df, args.errors)
         if args.calibrate:
             calibrate(records)

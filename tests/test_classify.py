@@ -157,11 +157,11 @@ def test_a_language_the_classifier_does_not_know_goes_to_review(text):
     assert (c.label, c.rule.startswith("review.language_")) == (NEEDS_REVIEW, True)
 
 
-@pytest.mark.parametrize("text", ["This is getting to be a bit much.", "I get too many of these.", "I wish these would end."])
+@pytest.mark.parametrize("text", ["Please spare my inbox.", "Your emails are not welcome."])
 def test_a_plausible_opt_out_that_no_rule_makes_certain_goes_to_review(text):
     c = replies.classify(text)
     assert c.label == NEEDS_REVIEW and c.rule == "review.model"
-    assert replies.REVIEW_AT <= c.confidence < replies.MODEL_OPT_OUT_AT
+    assert replies.REVIEW_AT_BY_LANGUAGE.get(c.language, replies.REVIEW_AT) <= c.confidence < replies.MODEL_OPT_OUT_AT
     assert c.evidence  # the clause the model read as an opt-out, as written
 
 
@@ -221,7 +221,7 @@ def test_needs_review_replies_wait_on_the_opt_out_queue(con):
     c = add_contact(con, "ann@acme.com")
     add_enrollment(con, c, "seq1", state="active", current_step=1, enrollment_id="en-ann", next_step_at=T0)
     add_contact(con, "ben@acme.com")
-    out = lifecycle.record_reply(con, "ann@acme.com", "I get too many of these.", at=T0, sequence_id="seq1")
+    out = lifecycle.record_reply(con, "ann@acme.com", "Please spare my inbox.", at=T0, sequence_id="seq1")
     lifecycle.record_reply(con, "ben@acme.com", "Sounds good, let's talk Tuesday.", at=T0)
     assert out["label"] == NEEDS_REVIEW
     q = lifecycle.opt_out_reply_queue(con, as_of=T0)
@@ -421,3 +421,14 @@ def test_round_three_request_forms_are_opt_outs(text):
 @pytest.mark.parametrize("text", ["Bis nach den Feiertagen bitte nicht mehr nachfassen.", "春节前先别联系我。"])
 def test_a_request_limited_in_time_before_it_is_not_a_certain_opt_out(text):
     assert replies.classify(text).label != OPT_OUT
+
+
+def test_review_thresholds_per_language_stay_in_the_calibrated_range():
+    assert set(replies.REVIEW_AT_BY_LANGUAGE) == OLD_LANGUAGES | NEW_LANGUAGES
+    assert all(0.3 <= t <= 0.7 for t in replies.REVIEW_AT_BY_LANGUAGE.values())
+    assert replies.MODEL_OPT_OUT_AT > max(replies.REVIEW_AT_BY_LANGUAGE.values())
+
+
+@pytest.mark.parametrize("text", ["I never asked for these emails, take me off."])
+def test_non_consent_with_a_request_is_an_opt_out(text):
+    assert replies.classify(text).label == OPT_OUT
