@@ -647,13 +647,16 @@ RULES: tuple[Rule, ...] = (
 )
 
 # round 3 (replies-train3): request forms of every language the corpus authors wrote differently
-_REMOVE_VERB = (r"(?:remove|delete|take|drop|togliete|rimuovete|cancellate|haal|verwijder\w*|usun\w*|wypisz\w*|"
-                r"ta (?:ocksa |aven )?bort|tag (?:ogsa )?bort|fjern\w*|poista\w*|quit\w*|sac\w*|elimin\w*|retir\w*|"
-                r"supprim\w*|entfern\w*|streich\w*|nehmen sie|udalit\w*|удалит\w*|уберит\w*|исключит\w*|vyrad\w*|"
-                r"odstran\w*|smaz\w*|sil(?:in|mek)?\w*|cikar\w*|tirem|removam|exclu\w*)")
+_REMOVE_VERB = (r"(?:remove|delete|togliete|rimuovete|cancellate|haal|verwijder\w*|usun\w*|wypisz\w*|"
+                r"ta (?:ocksa |aven )?bort|tag (?:ogsa )?bort|fjern\w*|poista\w*|quit(?:a|en|ad|ar|enme|adme|ame)|"
+                r"sa(?:ca|quen|cad|car)|elimin\w*|retir(?:ez|er|ar|e|en|ad|em|a)|supprim\w*|entfern\w*|streich\w*|"
+                r"nehmen sie|удалит\w*|уберит\w*|исключит\w*|vyrad\w*|odstran\w*|smaz\w*|silin\w*|silmek|"
+                r"cikar\w*|tirem|removam|exclua\w*|excluir|excluam|exclude)")
 _COLLEAGUE = (r"(?:colleague|colleagues|coworker|co-worker|assistant|collega|colleghi|kolleg\w*|kolega\w*|companer\w*|"
               r"colega\w*|collegue\w*|collaborateurs|kollega\w*|коллег\w*|asistent\w*|assistente|medarbejder\w*|medarbetar\w*|"
-              r"everyone|everybody|iedereen|personal|personeel|mitarbeiter\w*|tutti|todos|herkes\w*|wszystkich|всех)")
+              r"everyone|everybody|iedereen|personal|personeel|mitarbeiter\w*|herkes\w*|wszystkich|всех|employees|staff|"
+              r"funcionarios|empleados|dipendenti|medewerkers|ansatte|anstallda|tyontekij\w*|zamestnanc\w*|"
+              r"pracownik\w*|сотрудник\w*|calisan\w*)")
 RULES = (*RULES,
     _rule(OPT_OUT, "colleague_off_any", 0.9,
           rf"\b{_REMOVE_VERB}\b(?:\s+\S+){{0,4}}\s+{_COLLEAGUE}\b",
