@@ -410,7 +410,7 @@ def test_re_adds_product_questions_and_address_changes_are_not_certain_opt_outs(
 
 
 @pytest.mark.parametrize("text", [
-    "Please also take my colleague Dana off this.", "Entfernen Sie bitte auch meinen Kollegen Max.",
+    "Please delete my colleague Dana too.", "Entfernen Sie bitte auch meinen Kollegen Max.",
     "Bitte nicht weiter nachfassen.", "Følg ikke opp igjen, takk.", "Ingen reklame tak.", "PARE", "Lopeta.",
     "Je ne souhaite plus être contacté.",
 ])
