@@ -24,21 +24,21 @@ from unify_dash.errors import ValidationError
 NEW_LANGUAGES = {"pl", "ja", "zh", "ko", "ru", "sv", "da", "no", "fi", "cs", "tr"}
 OLD_LANGUAGES = {"en", "de", "fr", "es", "nl", "pt", "it"}
 
-# The figures the issue asks for, asserted on the test split (written independently, tuned on by nothing).
+# The figures the issue asks for, asserted on held-out sets (written independently, tuned on by nothing).
 MIN_RECALL = 0.98  # true opt-outs labelled opt_out or needs_review (both reach the opt-out queue)
 MIN_PRECISION = 0.97  # true opt-outs among replies labelled opt_out
 MIN_OTHER_ACCURACY = 0.9  # out-of-office / positive / negative / other replies given their own label
-# What the held-out sets measure today, below the issue's targets above: issue 14 stays open. Each set
-# guards its level so no change makes the held-out figures worse; raise these to the targets when a
-# classifier meets them. (recall, precision, other-class accuracy, max needs_review share)
-# - test.csv (1,113 replies, written before round 2; seen once): 2026-12-01 0.965 / 0.944 / 0.853 / 0.090
-# - holdout2.csv (1,243 replies, written by a helper who never saw the classifier or its corpus, after
-#   round 2 started; measured once, after round 2): 0.907 / 0.948 / 0.802 / 0.088 (before round 2:
-#   0.831 / 0.939 / 0.724 / 0.060)
-HELD_OUT_FLOORS = {
-    "tests/data/replies/test.csv": (0.955, 0.935, 0.84, 0.10),
-    "tests/data/replies/holdout2.csv": (0.895, 0.94, 0.79, 0.10),
+# Held-out sets: path -> (recall, precision, other-class accuracy, max needs_review share) they must keep,
+# or None while a set has not been measured yet (the test skips and says so). A set is measured once; its
+# figures go here as the floor (below the issue's targets above while issue 14 is open). Once a set has
+# been looked at while tuning it is spent: it becomes training material (build_reply_corpus.py, with its
+# author) and leaves this table. Spent so far (round 3): test.csv (measured 2026-12-01 after round 2:
+# 0.965 / 0.944 / 0.853 / 0.090) and holdout2.csv (0.907 / 0.948 / 0.802 / 0.088).
+HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float] | None] = {
+    "tests/data/replies/holdout3.csv": None,
+    "tests/data/replies/holdout4.csv": None,
 }
+SPENT = ("test", "holdout2")  # former held-out sets, training material since round 3
 
 
 @pytest.fixture(scope="module")
@@ -157,11 +157,25 @@ def test_a_language_the_classifier_does_not_know_goes_to_review(text):
     assert (c.label, c.rule.startswith("review.language_")) == (NEEDS_REVIEW, True)
 
 
-@pytest.mark.parametrize("text", ["I have had it with these emails.", "I am done with these emails.", "Kindly spare me from this."])
+@pytest.mark.parametrize("text", ["Please spare my inbox.", "Your emails are not welcome."])
 def test_a_plausible_opt_out_that_no_rule_makes_certain_goes_to_review(text):
     c = replies.classify(text)
-    assert c.label == NEEDS_REVIEW and c.rule == "review.model" and c.confidence >= replies.REVIEW_AT
+    assert c.label == NEEDS_REVIEW and c.rule == "review.model"
+    assert replies.REVIEW_AT_BY_LANGUAGE.get(c.language, replies.REVIEW_AT) <= c.confidence < replies.MODEL_OPT_OUT_AT
     assert c.evidence  # the clause the model read as an opt-out, as written
+
+
+@pytest.mark.parametrize("text", ["I have had it with these emails.", "I am done with these emails.", "Kindly spare me from this."])
+def test_an_opt_out_the_model_is_sure_of_is_an_opt_out(text):
+    c = replies.classify(text)
+    assert (c.label, c.rule) == (OPT_OUT, "opt_out.model") and c.confidence >= replies.MODEL_OPT_OUT_AT
+    assert c.evidence
+
+
+@pytest.mark.parametrize("text", ["No me escribas hasta después de las fiestas, por favor.",
+                                  "Bitte hören Sie nicht auf, mir diese Tipps zu schicken!"])
+def test_the_model_alone_never_opts_out_a_reply_limited_in_time_or_that_wants_more(text):
+    assert replies.classify(text).label != OPT_OUT
 
 
 # the issue's phrasings (not copied from the corpus): each must reach the opt-out queue
@@ -207,7 +221,7 @@ def test_needs_review_replies_wait_on_the_opt_out_queue(con):
     c = add_contact(con, "ann@acme.com")
     add_enrollment(con, c, "seq1", state="active", current_step=1, enrollment_id="en-ann", next_step_at=T0)
     add_contact(con, "ben@acme.com")
-    out = lifecycle.record_reply(con, "ann@acme.com", "I am done with these emails.", at=T0, sequence_id="seq1")
+    out = lifecycle.record_reply(con, "ann@acme.com", "Please spare my inbox.", at=T0, sequence_id="seq1")
     lifecycle.record_reply(con, "ben@acme.com", "Sounds good, let's talk Tuesday.", at=T0)
     assert out["label"] == NEEDS_REVIEW
     q = lifecycle.opt_out_reply_queue(con, as_of=T0)
@@ -251,7 +265,7 @@ def test_cli_classify_reports_every_bad_line_and_prints_nothing(monkeypatch, cap
 # --- speed ---------------------------------------------------------------------------------------------
 
 
-def test_classification_is_fast(dev):
+def test_classification_is_fast_and_the_model_small(dev):
     replies.classify("warm up: load the model and the language identifier")
     times = []
     for r in dev[:300]:
@@ -259,6 +273,7 @@ def test_classification_is_fast(dev):
         replies.classify(r["text"], r["headers"], r["subject"])
         times.append(time.perf_counter() - t)
     assert statistics.median(times) < 0.005  # 5 ms
+    assert model.MODEL_PATH.stat().st_size < 5 * 1024 * 1024
 
 
 # --- figures -------------------------------------------------------------------------------------------
@@ -266,7 +281,7 @@ def test_classification_is_fast(dev):
 
 def test_dev_split_figures(dev):
     """The dev split is what rules and thresholds were chosen on, so this is a regression guard, not a
-    measure of generalisation (that is the test split below)."""
+    measure of generalisation (that is scripts/eval_replies.py --cross-author and the held-out sets)."""
     r = replies.evaluate(dev)
     assert r.opt_out_recall >= MIN_RECALL and r.opt_out_precision >= MIN_PRECISION
     assert r.review_share <= 0.07
@@ -279,8 +294,13 @@ def test_held_out_sets_keep_the_measured_level(held_out):
     must not get worse than the measured figures; the issue's targets (MIN_*) are not met yet
     (docs/benchmarks.md#reply-classifier)."""
     path = Path(__file__).resolve().parent.parent / held_out
+    if not path.exists():
+        pytest.skip(f"{held_out} is not in this tree")
+    floors = HELD_OUT_FLOORS[held_out]
+    if floors is None:
+        pytest.skip(f"{held_out} has not been measured yet: put its first figures in HELD_OUT_FLOORS")
     r = replies.evaluate(corpus.load(path))
-    recall, precision, other, review = HELD_OUT_FLOORS[held_out]
+    recall, precision, other, review = floors
     # figures only, no reply texts: nobody should tune on a held-out set from a failure message
     figures = (f"{held_out}: recall {r.opt_out_recall:.3f}, precision {r.opt_out_precision:.3f}, other-class "
                f"accuracy {r.other_accuracy:.3f}, needs_review share {r.review_share:.3f} "
@@ -289,6 +309,46 @@ def test_held_out_sets_keep_the_measured_level(held_out):
     assert r.opt_out_precision >= precision, figures
     assert r.other_accuracy >= other, figures
     assert r.review_share <= review, figures
+
+
+def test_spent_held_out_sets_are_training_material_with_their_author(train, dev):
+    """test.csv and holdout2.csv were measured once each and are training material now: every row is in
+    train or dev under its author, and no held-out table still names them."""
+    import csv
+
+    rows = train + dev
+    for author in SPENT:
+        with open(corpus.DATA / "replies" / f"{author}.csv", newline="", encoding="utf-8") as fh:
+            n = sum(1 for _ in csv.DictReader(fh))
+        assert sum(r["author"] == author for r in rows) == n, author
+        assert not any(Path(path).stem == author for path in HELD_OUT_FLOORS)
+    authors = {r["author"] for r in rows}
+    assert {"corpus", "eval", "test", "holdout2", "r3"} <= authors
+    assert all(r["author"] for r in rows)
+
+
+def test_cross_author_evaluation_holds_out_each_author(capsys):
+    """scripts/eval_replies.py --cross-author: a model per held-out author, fitted on the others only."""
+    pytest.importorskip("sklearn")
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "eval_replies.py"
+    spec = importlib.util.spec_from_file_location("eval_replies", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = [r for r in corpus.load_split("dev") if r["lang"] in ("en", "de") and r["author"] in ("test", "holdout2", "r3")]
+    shipped = model.default_model()
+    records = module.cross_author(rows, C=4.0, min_df=1)
+    assert sorted(x["id"] for x in records) == sorted(r["id"] for r in rows)  # every row held out once
+    figures = module.summarise(records, 4.0, 1, False)
+    assert set(figures) == {"test", "holdout2", "r3"}
+    for author, f in figures.items():
+        assert f["n"] == sum(r["author"] == author for r in rows) and 0 <= f["recall"] <= 1
+    thresholds = module.calibrate(records)
+    assert set(thresholds) == {"en", "de"} and all(t in module.GRID for t in thresholds.values())
+    out = capsys.readouterr().out
+    assert "leave-one-author-out" in out and "\nmin " in out and "\nmean " in out and "per language" in out
+    assert model.default_model() is shipped  # the shipped model is back after the evaluation
 
 
 # --- round 2 (issue 14): cases named in the issue, in several languages (not copied from the corpus) ---
@@ -330,3 +390,45 @@ def test_every_corpus_row_names_its_source(train, dev):
         assert rows and all(r["source"] for r in rows), split
         public = [r for r in rows if "knadh/listmonk@" in r["source"] or "roundcube/roundcubemail@" in r["source"]]
         assert len({r["lang"] for r in public}) == 18, split  # real translations in every language
+
+
+# --- round 3: general fixes (not copied from the corpus) ------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["請不要再寄郵件給我。", "請將我從郵件名單中移除。", "取消訂閱，謝謝。"])
+def test_traditional_chinese_reads_like_simplified(text):
+    assert replies.classify(text).label == OPT_OUT
+
+
+@pytest.mark.parametrize("text", [
+    "I hit unsubscribe by accident last week, could you re-add me?", "Je me suis désinscrite par erreur, pouvez-vous me réinscrire ?",
+    "Me descadastrei sem querer, podem me incluir de novo?", "我不小心退订了，请帮我重新订阅。",
+    "How do you handle unsubscribes for contacts synced from HubSpot?", "Please stop writing to my old address, use ana@newco.example instead.",
+])
+def test_re_adds_product_questions_and_address_changes_are_not_certain_opt_outs(text):
+    assert replies.classify(text).label != OPT_OUT
+
+
+@pytest.mark.parametrize("text", [
+    "Please delete my colleague Dana too.", "Entfernen Sie bitte auch meinen Kollegen Max.",
+    "Bitte nicht weiter nachfassen.", "Følg ikke opp igjen, takk.", "Ingen reklame tak.", "PARE", "Lopeta.",
+    "Je ne souhaite plus être contacté.",
+])
+def test_round_three_request_forms_are_opt_outs(text):
+    assert replies.classify(text).label == OPT_OUT
+
+
+@pytest.mark.parametrize("text", ["Bis nach den Feiertagen bitte nicht mehr nachfassen.", "春节前先别联系我。"])
+def test_a_request_limited_in_time_before_it_is_not_a_certain_opt_out(text):
+    assert replies.classify(text).label != OPT_OUT
+
+
+def test_review_thresholds_per_language_stay_in_the_calibrated_range():
+    assert set(replies.REVIEW_AT_BY_LANGUAGE) == OLD_LANGUAGES | NEW_LANGUAGES
+    assert all(0.3 <= t <= 0.7 for t in replies.REVIEW_AT_BY_LANGUAGE.values())
+    assert replies.MODEL_OPT_OUT_AT > max(replies.REVIEW_AT_BY_LANGUAGE.values())
+
+
+@pytest.mark.parametrize("text", ["I never asked for these emails, take me off."])
+def test_non_consent_with_a_request_is_an_opt_out(text):
+    assert replies.classify(text).label == OPT_OUT

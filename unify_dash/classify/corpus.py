@@ -1,12 +1,15 @@
 """The labelled reply corpora and their evaluation.
 
-Splits (tests/data/replies/): ``train.csv`` (the model is fitted on it), ``dev.csv`` (rules, thresholds
-and hyper-parameters are chosen on it) and ``test.csv`` (written independently; read only by
-``scripts/eval_replies.py --split test`` and the threshold test, tuned on by nothing). The first
+Splits (tests/data/replies/): ``train.csv`` (the model is fitted on it) and ``dev.csv`` (rules, thresholds
+and hyper-parameters are checked on it), written by ``scripts/build_reply_corpus.py`` from every author's
+replies (column ``author``). ``test.csv`` and ``holdout2.csv`` were held-out sets, measured once each; since
+round 3 they are training material (their rows are in train / dev). Fresh held-out sets are written
+independently and read only by ``scripts/eval_replies.py --csv`` and tests/test_classify.py. The first
 classifier's set, tests/data/replies_eval.csv, is the split ``eval``; its rows are also in train / dev.
 
 A corpus is a CSV file with at least ``text`` and ``label`` columns; ``id``, ``lang`` (or
-``language``), ``subject``, ``headers`` (a JSON object), ``tags`` and ``group`` are optional.
+``language``), ``subject``, ``headers`` (a JSON object), ``tags``, ``group``, ``author`` and ``source`` are
+optional.
 
 Figures (:func:`evaluate`): a reply labelled ``needs_review`` goes to the opt-out queue, where a person
 reads it; so
@@ -71,7 +74,8 @@ def load(path: str | Path) -> list[dict]:
                      "subject": r.get("subject") or None, "label": label,
                      "lang": (r.get("lang") or r.get("language") or "").strip().lower() or "?",
                      "tags": r.get("tags") or "", "group": r.get("group") or r.get("id") or f"row{n}",
-                     "split": r.get("split") or ""})
+                     "split": r.get("split") or "", "author": r.get("author") or "",
+                     "source": r.get("source") or ""})
     if problems:
         raise CorpusError("\n".join(problems))
     return rows

@@ -12,6 +12,7 @@ time. Inference needs numpy only; scikit-learn is needed to train.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import re
@@ -122,9 +123,67 @@ class Model:
         return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
+def build(docs: list[dict[str, int]], min_df: int):
+    """(vocabulary, idf, l2-normalised sublinear tf-idf CSR matrix) of feature counts (scipy needed)."""
+    from scipy import sparse
+
+    df: dict[str, int] = {}
+    for d in docs:
+        for f in d:
+            df[f] = df.get(f, 0) + 1
+    vocab = sorted(f for f, n in df.items() if n >= min_df)
+    index = {f: i for i, f in enumerate(vocab)}
+    n_docs = len(docs)
+    idf = np.array([math.log((1 + n_docs) / (1 + df[f])) + 1.0 for f in vocab])
+    data, ind, ptr = [], [], [0]
+    for d in docs:
+        pairs = [(index[f], (1.0 + math.log(c)) * idf[index[f]]) for f, c in d.items() if f in index]
+        norm = math.sqrt(sum(v * v for _, v in pairs)) or 1.0
+        for i, v in pairs:
+            ind.append(i)
+            data.append(v / norm)
+        ptr.append(len(ind))
+    return vocab, idf, sparse.csr_matrix((data, ind, ptr), shape=(n_docs, len(vocab)))
+
+
+def fit(docs: list[dict[str, int]], labels: list[str], C: float = 8.0, min_df: int = 2,
+        class_weight: str | None = "balanced") -> Model:
+    """Fit the model on feature counts (:func:`features` of prepared texts) and their labels.
+    Needs scikit-learn (``pip install -e '.[train]'``)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from unify_dash.classify.labels import LABELS
+
+    vocab, idf, X = build(docs, min_df)
+    y = np.array([LABELS.index(label) for label in labels])
+    clf = LogisticRegression(C=C, max_iter=5000, class_weight=class_weight)
+    clf.fit(X, y)
+    return Model(vocab, idf, clf.coef_, clf.intercept_, [LABELS[i] for i in clf.classes_])
+
+
 @functools.lru_cache(maxsize=1)
-def default_model() -> Model | None:
-    """The shipped model, loaded once; None when the package has none (then only rules decide)."""
+def _shipped() -> Model | None:
     if not MODEL_PATH.exists():
         return None
     return Model.load(MODEL_PATH)
+
+
+_override: list[Model] = []
+
+
+@contextlib.contextmanager
+def using(m: Model):
+    """Classify with ``m`` instead of the shipped model inside the block (cross-author evaluation)."""
+    _override.append(m)
+    try:
+        yield m
+    finally:
+        _override.pop()
+
+
+def default_model() -> Model | None:
+    """The model the classifier reads: the shipped one, loaded once (None when the package has none:
+    then only rules decide), or the one of an enclosing :func:`using` block."""
+    if _override:
+        return _override[-1]
+    return _shipped()

@@ -244,7 +244,7 @@ RULES: tuple[Rule, ...] = (
           r"|\bcancel (?:my|our|this) subscription\b|\bmy (?:e-?mail|address)\b.{0,60}\b(?:remove|delete|erase) it\b",
           temporal=True),
     _rule(OPT_OUT, "dont_follow_up", 0.9,
-          r"\b(?:don'?t|do not|dont|please don'?t|no more) follow(?:[- ]?ups?|ing up)?\b(?!(?:\s+up)?\s+(?:on|with (?:the|this|my "
+          r"\b(?:don'?t|do not|dont|please don'?t|no more) follow(?:[- ]?ups?|ing up)?\b(?!(?:\s+up)?\s+(?:on(?! (?:this|that|it|me|us)\b)|with (?:the|this|my "
           r"colleague)|about))", negatable=False, temporal=True),
     _rule(OPT_OUT, "still_receiving_any", 0.93,
           r"\b(?:abgemeldet|unsubscribed|desinscrit\w*|desabonne\w*|uitgeschreven|afgemeld|de baja|descadastr\w*|"
@@ -404,16 +404,16 @@ RULES: tuple[Rule, ...] = (
           r"配信(?:を)?(?:停止|解除|中止)|(?:購読|登録|メルマガ)(?:を)?解除|(?:送らない|送信しない|連絡しない|送ってこない)で"
           r"|(?:リスト|名簿|配信先|配信対象|宛先)から(?:削除|外し|外して|除外)|(?:迷惑メール|スパム)(?:として)?(?:報告|通報)"
           r"|営業(?:メール|の連絡)?(?:は)?お断り|今後の(?:ご)?連絡は(?:不要|お断り|ご遠慮)",
-          topic=True, negatable=False),
+          topic=True, negatable=False, temporal=True),
     _rule(OPT_OUT, "zh_tuiding", 0.95,
           r"退订|退訂|取消订阅|取消訂閱|拒收|(?:不要|别|別|勿|请勿|請勿)(?:再)?(?:给我|給我)?(?:发|發|寄|联系|聯繫|联络|打扰)"
           r"|停止(?:发送|發送|发邮件|寄送)|(?:从|從).{0,8}(?:列表|名单|名單|邮件列表)(?:中|里|裡)?(?:删除|移除|删掉|去掉|刪除|移出)"
           r"|(?:移出|移除|删除)(?:邮件)?(?:名单|名單|列表)|垃圾邮件.{0,8}(?:举报|投诉)|(?:举报|投诉).{0,4}垃圾",
-          topic=True, negatable=False),
+          topic=True, negatable=False, temporal=True),
     _rule(OPT_OUT, "ko_susin_geobu", 0.95,
           r"수신(?:을|를)?\s?거부|구독\s?(?:취소|해지)|(?:보내지|연락하지|연락을 하지|메일하지)\s?(?:마|말)|(?:명단|리스트|목록|메일링)에서\s?(?:빼|삭제|제외)"
           r"|스팸(?:으로)?\s?신고|광고\s?(?:메일)?\s?사절|그만\s?(?:좀\s?)?보내",
-          topic=True, negatable=False),
+          topic=True, negatable=False, temporal=True),
     # ---------------- opt-out, Russian (folded: i for short i, e for yo) ----------------
     _rule(OPT_OUT, "ru_otpisat", 0.95,
           r"\bотпиш(?:ите|и)\b|\bотписат(?:ь|ься)\b|\bотписыва\w*|\b(?:удалите|удалить|уберите) (?:меня|нас|мои|мои|мой)\b"
@@ -646,6 +646,58 @@ RULES: tuple[Rule, ...] = (
           negatable=False),
 )
 
+# round 3 (replies-train3): request forms of every language the corpus authors wrote differently
+_REMOVE_VERB = (r"(?:remove|delete|togliete|rimuovete|cancellate|haal|verwijder\w*|usun\w*|wypisz\w*|"
+                r"ta (?:ocksa |aven )?bort|tag (?:ogsa )?bort|fjern\w*|poista\w*|quit(?:a|en|ad|ar|enme|adme|ame)|"
+                r"sa(?:ca|quen|cad|car)|elimin\w*|retir(?:ez|er|ar|e|en|ad|em|a)|supprim\w*|entfern\w*|streich\w*|"
+                r"nehmen sie|удалит\w*|уберит\w*|исключит\w*|vyrad\w*|odstran\w*|smaz\w*|silin\w*|silmek|"
+                r"cikar\w*|tirem|removam|exclua\w*|excluir|excluam|exclude)")
+_COLLEAGUE = (r"(?:colleague|colleagues|coworker|co-worker|assistant|collega|colleghi|kolleg\w*|kolega\w*|companer\w*|"
+              r"colega\w*|collegue\w*|collaborateurs|kollega\w*|коллег\w*|asistent\w*|assistente|medarbejder\w*|medarbetar\w*|"
+              r"everyone|everybody|iedereen|personal|personeel|mitarbeiter\w*|herkes\w*|wszystkich|всех|employees|staff|"
+              r"funcionarios|empleados|dipendenti|medewerkers|ansatte|anstallda|tyontekij\w*|zamestnanc\w*|"
+              r"pracownik\w*|сотрудник\w*|calisan\w*)")
+RULES = (*RULES,
+    _rule(OPT_OUT, "colleague_off_any", 0.9,
+          rf"\b{_REMOVE_VERB}\b(?:\s+\S+){{0,4}}\s+{_COLLEAGUE}\b",
+          r"(?:同事|同僚|동료)[^.!?\n]{0,20}(?:删除|移除|删掉|削除|外して|삭제|빼)",
+          temporal=True),
+    _rule(OPT_OUT, "no_follow_up_any", 0.9,
+          r"\bnicht (?:mehr |weiter |weiterhin |wieder )?nach(?:fassen|haken)\b|\bkein(?:e)? (?:weiteres? )?nachfassen\b"
+          r"|\bfolj inte upp\b|\bfolg(?:e)? ikke (?:op|opp)\b|\bikke folg (?:op|opp)\b|\bniet (?:meer )?opvolgen\b"
+          r"|\bne (?:me |nous )?relancez (?:pas|plus)\b|\bne plus (?:me |nous )?relancer\b"
+          r"|\bno (?:me |nos )?(?:hagan|haga|den) (?:mas )?seguimiento\b|\bnon (?:mi |ci )?ricontattate\b"
+          r"|\bnao (?:me |nos )?(?:contatem|procurem) (?:mais|novamente)\b|\bnie kontaktujcie sie (?:ze mna )?wiecej\b"
+          r"|\bdo not contact\s*(?:[.!\n]|$)|\bdon'?t contact (?:me|us) again\b"
+          r"|\bne (?:souhaite|veux|desire|voulons|souhaitons) (?:pas|plus) (?:etre )?(?:re)?contacte\w*"
+          r"|\bno (?:deseo|quiero|deseamos) (?:ser|volver a ser) contactad\w*|\bnao (?:desejo|quero) (?:ser|voltar a ser) contactad\w*"
+          r"|\bnon (?:desidero|voglio) (?:essere|piu essere) (?:ri)?contattat\w*"
+          r"|\b(?:mochte|will|wollen|mochten) nicht (?:mehr |weiter )?kontaktiert werden\b"
+          r"|\bwil niet (?:meer )?(?:benaderd|gecontacteerd) worden\b"
+          r"|\blad vaere med at (?:skrive|sende|maile|kontakte)\b|\bno (?:me |nos )?(?:vuelvas|vuelvan|vuelva) a "
+          r"(?:escribir|contactar|enviar|mandar)\b|\bnon serve che (?:mi |ci )?(?:ricontatt|contatt|scriv)\w*"
+          r"|\b(?:prosze )?nie (?:pisac|wysylac|przysylac)\b(?! (?:teraz|dzis|w tym))"
+          r"|\b(?:ich sagte|ich habe gesagt|j'ai dit|dije|eu disse|ho detto|ik zei|powiedzial\w*|rekl\w* jsem|sanoin|"
+          r"dedim|я сказал\w*|jag sa|jeg sa(?:gde)?)\s+(?:stop\w*|arrete\w*|basta|para|pare|ne)\b"
+          r"|(?:메일|이메일|연락)(?:은|는|을|를)?\s?(?:받고\s?싶지\s?않|원하지\s?않)"
+          r"|不要再跟进|别再跟进|不用再跟进|フォローアップは不要|후속\s?연락(?:은|을)?\s?(?:하지|마)",
+          negatable=False, temporal=True),
+    _rule(OPT_OUT, "no_more_ads_any", 0.9,
+          r"\bingen (?:mer |fler |flere )?reklam(?:e|er)?\b|\bikke (?:mere|mer|flere) reklame\b|\bkeine werbung\b"
+          r"|\bpas de pub(?:licite)?\b|\bgeen reclame\b|\bniente pubblicita\b|\bbasta pubblicita\b|\bzadne reklamy\b"
+          r"|\bbez reklam\b|\bei mainoksia\b|\breklam istemiyorum\b|\bникакой рекламы\b|\bticari ileti istemiyorum\b"
+          r"|\bnie wyrazam zgody na (?:otrzymywanie|przesylanie)\b|広告メールは不要|不要广告|광고\s?메일\s?(?:사절|거부)",
+          negatable=False, temporal=True),
+    _rule(OPT_OUT, "one_word_any", 0.93,
+          r"(?:please\s+)?(?:pare|parem|dur|durdurun|stopp|slutt|sluta|lopeta|lopettakaa|prestante|przestancie|"
+          r"cancellazione|cancellami|cancellatemi|wypisac|wypisz|odhlasit|odhlaste|avmeld|afmeld|avregistrera|"
+          r"uitschrijven|desinscrire|desabonner|descadastro|abmeldung|austragen|otpisat\w*|отписаться|отпишите|"
+          r"解除|配信解除|配信停止|退订|退訂|수신거부|수신\s?거부)"
+          r"(?:\s+(?:please|pls|thanks|thx|grazie|dzieki|dziekuje|obrigado|obrigada|danke|merci|tack|takk|tak|kiitos|"
+          r"tesekkurler|dekuji|спасибо|prosim|prosze|por favor|per favore|lutfen|bitte|svp|graag))*",
+          clause=True),
+)
+
 _BY_LABEL = {label: tuple(r for r in RULES if r.label == label) for label in LABELS}
 
 # text just before a match that cancels it ("don't", "no need to", "I didn't", "please do not", ...)
@@ -663,18 +715,20 @@ _NEG_WANT_BEFORE = re.compile(
     r"nao (?:quero|queremos|desejo|pretendo|preciso)|ne (?:veux|souhaite|voulons|souhaitons|desire) pas|"
     r"(?:mochte|will|wollen|mochten|muss) (?:mich |uns )?(?:gar |doch )?nicht|(?:wil|willen|hoef) (?:me |mij |ons )?niet|"
     r"nechci|nechceme|nie chce|nie chcemy|(?:vil|onsker) ikke|vill inte|en (?:halua|aio)|emme halua|"
-    r"не хочу|не хотим|не надо|(?:don'?t|do not|didn'?t|did not) (?:want|wish|intend|mean|need) to|"
+    r"no (?:me |nos )?(?:voy|vamos) a|nao (?:me |nos )?(?:vou|vamos)|ne (?:vais|vas|allons) pas(?: me| nous)?|"
+    r"не хочу|не хотим|не надо|не буду|не стану|(?:don'?t|do not|didn'?t|did not) (?:want|wish|intend|mean|need) to|"
     r"(?:don'?t|do not|please don'?t)(?: \w+)?)\b(?:\s+\w+){0,2}\s*"
-    r"|(?:不想|不要|不用|不打算|不会|並不想|并不想)\s*)$")
+    r"|(?:不想|不要|不用|不打算|不会|並不想|并不想)(?:帮我|幫我|给我)?\s*)$")
 _NEG_WANT_AFTER = re.compile(
-    r"^\s*(?:\w+\s+)?(?:istemiyorum|istemiyoruz|istemem|niyetim yok)\b|^\s*(?:se |si |sie )?(?:nechci|nechceme|nie chce)\b"
+    r"^\s*(?:\w+\s+)?(?:istemiyorum|istemiyoruz|istemem|niyetim yok)\b|^\s*(?:\w+\s+)?(?:mochte|will|werde) ich (?:mich |uns )?nicht\b"
+    r"|^\s*не (?:буду|стану|хочу)\b|^\s*(?:は|を)?\s*しなくて|^\s*(?:se |si |sie )?(?:nechci|nechceme|nie chce)\b"
     r"|^\s*(?:は|を)?\s*(?:しないで|しません|したくない|希望しません|不要です)"
     r"|^\s*(?:는|은|를|을)?\s*(?:하지\s?않|안\s?할|원하지\s?않)")
 # a wish negated just before a request in any language ("je ne veux pas me désinscrire", "jag vill inte ...")
 _NEG_WANT_STRICT = re.compile(
     r"\b(?:no (?:quiero|deseo|queremos)|non (?:voglio|vogliamo|desidero)|nao (?:quero|queremos|desejo)|"
-    r"ne (?:veux|souhaite|voulons|souhaitons) pas|(?:mochte|will|wollen|mochten) (?:mich |uns )?(?:gar |doch )?nicht|"
-    r"(?:wil|willen) (?:me |mij |ons )?niet|nechci|nechceme|nie chce|nie chcemy|(?:vil|onsker) ikke|vill inte|"
+    r"ne (?:veux|souhaite|voulons|souhaitons|vais|vas|allons) pas|(?:mochte|will|wollen|mochten) (?:mich |uns )?(?:gar |doch )?nicht|"
+    r"no (?:me |nos )?(?:voy|vamos) a|nao (?:me |nos )?(?:vou|vamos)|(?:wil|willen) (?:me |mij |ons )?niet|nechci|nechceme|nie chce|nie chcemy|(?:vil|onsker) ikke|vill inte|"
     r"en halua|emme halua|не хочу|не хотим|(?:don'?t|do not|didn'?t|did not) (?:want|wish|intend|mean) to)\b"
     r"(?:\s+\w+){0,2}\s*$")
 # a sentence that holds a request word but is no request of the writer: a question about a product's
@@ -683,11 +737,28 @@ _NOT_A_REQUEST = re.compile(
     r"(?:\b(?:tool|tools|product|platform|software|app|feature|api|plugin|integration|herramienta|strumento|ferramenta|"
     r"outil|werkzeug|narzedz\w*|nastroj\w*|verktyg\w*|vaerktoj\w*|verktoy\w*|tyokalu\w*|arac\w*|инструмент\w*|"
     r"платформ\w*|recipients|subscribers|customers|clients|users|leads|prospects|empfanger|abonnenten|destinataires|"
-    r"abonnes|destinatarios|suscriptores|destinatari|iscritti)\b|ツール|機能|工具|平台|功能|툴|기능|플랫폼)[^.!?\n]*\?"
+    r"abonnes|destinatarios|suscriptores|destinatari|iscritti|contacts|contatos|contactos|contatti|kontakte|kontakty|"
+    r"kontakter|yhteystie\w*|kisiler\w*|контакт\w*|gerez|gestite|gestionais|gestionan|funciona|handle[sd]?|handling|"
+    r"verwaltet|behandelt|hanterar|handterer|sincroniz\w*|synchroni\w*|synced|sync)\b"
+    r"|ツール|機能|工具|平台|功能|툴|기능|플랫폼|处理|處理|처리|処理|同步|연락처|联系人|連絡先)[^.!?\n]*\?"
     r"|\b(?:you have (?:been )?(?:successfully )?unsubscribed|you'?ve been unsubscribed|successfully unsubscribed|"
     r"vous (?:vous )?(?:etes|avez ete) desabonne\w*|du har (?:nu )?(?:blivit )?avprenumerer\w*|"
     r"if you (?:have )?received (?:this|it) (?:e-?mail |message )?(?:in error|by mistake)|add (?:me|us) back|"
-    r"re-?subscribe|sign (?:me|us) (?:back )?up again)\b|已成功退订|您已成功|해지가\s?완료")
+    r"re-?subscribe|sign (?:me|us) (?:back )?up again|re-?add\w*|reinscri\w*|riaggiung\w*|reiscriv\w*|"
+    r"incluir de novo|(?:me |nos )?incluam de novo|volver a (?:suscribir|anadir|agregar)\w*|wieder (?:aufnehmen|hinzufugen|eintragen)|"
+    r"opnieuw (?:toevoegen|inschrijven|aanmelden)|lisaa (?:minut|meidat) takaisin|tilbage pa listen|tilbake pa listen|"
+    r"tillbaka pa listan|znovu (?:pridat|prihlasit)|tekrar ekle\w*|ponownie (?:dodac|zapisac|dopisac)|"
+    r"by (?:mistake|accident)|par erreur|if you (?:need|want|wish|would like) to (?:be )?(?:unsubscribe|removed|opt)\w*|"
+    r"if your (?:e-?mail|message|request|enquiry|inquiry) (?:concerns|is about|relates to)|"
+    r"(?:when|if|once|after) (?:they|a contact|contacts|someone|people|a user|users|recipients|a recipient|a lead|leads) "
+    r"(?:\w+ ){0,2}(?:unsubscribe|opt out|opts? out)\w*|(?:can|could|how do|how can) (?:i|we) (?:remove|delete|exclude) "
+    r"(?:a|an|the|our|my) (?:contact|lead|prospect|user|record|recipient)s?|"
+    r"sem querer|por (?:error|engano)|per errore|versehentlich|per ongeluk|"
+    r"vahingossa|omylem|yanlislikla|ved en fejl|ved en feil|av misstag|przez pomylke|по ошибке|случайно|"
+    r"old (?:e-?mail )?address|ancienne adresse|vecchio indirizzo|e-?mail antigo|endereco antigo|direccion antigua|"
+    r"alte (?:e-?mail-?)?adresse|oude (?:e-?mail)?adres|stary adres|starou adresu|gamle adresse|gamla adress\w*|"
+    r"vanha\w* (?:sahkoposti)?osoit\w*|eski adres\w*|старый адрес|старую почту)\b"
+    r"|已成功退订|您已成功|해지가\s?완료|不小心|误操作|誤って|間違えて|실수로|重新(?:加|订阅|添加)|再登録|다시\s?(?:추가|구독)|旧邮箱|旧地址|旧アドレス|이전\s?주소")
 
 
 # the same match used as a noun: "unsubscribe requests", "opt-out management"
@@ -704,12 +775,12 @@ _TOPIC_BEFORE = re.compile(r"\b(?:enlace|enlaces|lien|liens|link|links|bouton|bo
                            r"minimi[sz]e|cut|les|des|vos|nos|leurs|gerent|gerer|gere|gestionan|gestionar|gestiscono|"
                            r"gerem|beheren|verwalten)\s+(?:\w+[- ]\w+\s+|\w+\s+)?$")
 # the same match used as a noun in Japanese / Chinese / Korean: "配信停止のリンク", "退订链接", "수신거부 링크"
-_TOPIC_CJK = re.compile(r"\s*(?:を|は)\s*(?:自動|一括|どう|どのように|処理|管理)|\s*(?:の|的)?\s*(?:リンク|管理|機能|設定|方法|率|链接|鏈接|功能|管理|设置|率|吗|嗎|링크|기능|관리|설정|방법|률)")
+_TOPIC_CJK = re.compile(r"\s*(?:を|は)\s*(?:自動|一括|どう|どのように|処理|管理)|\s*(?:は|の)?\s*こちら|\s*(?:の|的)?\s*(?:リンク|管理|機能|設定|方法|率|链接|鏈接|功能|管理|设置|率|吗|嗎|링크|기능|관리|설정|방법|률)")
 # "remove me from the meeting invite" in any language: a meeting word in the rest of the sentence and
 # no word for a list or for e-mails there
 _MEETING_ANY = re.compile(
     r"meeting|invit|calendar|agenda|zaprosz|spotkan|kalendarz|招待|会議|ミーティング|邀请|会议|日历|초대|회의|일정|"
-    r"приглашен|встреч|календар|motesinbjudan|inbjudan|modeindkald|moteinnkall|kokouskutsu|kalenter|pozvank|schuzk|"
+    r"приглашен|встреч|календар|motesinbjudan|inbjudan|inbjudn|modeindkald|moteinnkall|kokouskutsu|kalenter|pozvank|schuzk|"
     r"kalendar|toplanti|davet|reunion|riunion|invito|convite|reuniao|uitnodiging|vergadering|einladung|besprechung|"
     r"conference|dinner|lunch|webinar|party|survey|watermark|integration|trial")
 _LIST_ANY = re.compile(
@@ -724,8 +795,15 @@ _NOT_MAIL = re.compile(
 # a request limited in time is not an opt-out ("do not contact me until I'm back")
 _TEMPORAL = re.compile(
     r"\b(?:until|while|whilst|during|before|this week|today|for now|for the moment|for a (?:few|couple)|"
-    r"bis|wahrend|jusqu'|pendant|hasta|mientras|tot|tijdens|ate|enquanto|fino a|durante)\b"
+    r"bis|wahrend|jusqu'|pendant|hasta|mientras|tot|tijdens|ate|enquanto|fino a|durante|for etter|innan|ennen|kadar)\b"
+    r"|(?:节|節|假|年|月|底)前|まで|까지"
 )
+# ... or limited in time before the request ("until the holidays are over, don't write", "春节前先别联系我")
+_TEMPORAL_BEFORE = re.compile(
+    r"\b(?:until|till|bis (?:nach|zum|zur|ende)|jusqu'?(?:a|au|apres)|hasta (?:despues|el|la|que)|fino a|ate (?:o|a|depois)|"
+    r"tot (?:na|de|het)|do konca|до конца|до окончания|до (?:нового года|праздников|весны|осени|января|сентября)|"
+    r"for etter|fore|innan|ennen|(?:ocak|subat|yilbasi|bayram)\w* (?:kadar|sonrasina)|kadar)\b"
+    r"|(?:节|節|假|年|月|底)前|まで|까지|이후에|후에")
 _CLAUSE_BOUNDARY = re.compile(r"[.!?;,:\n()\"]|\s-\s|\b(?:but|aber|mais|pero|maar|ma|mas|however)\b")
 _SENTENCE_END = re.compile(r"[.!?;\n]")
 _CLAUSE_SPLIT = re.compile(r"[^.!?;,:\n()\"]+")
@@ -784,7 +862,8 @@ def _hits(f: _Folded, rules: Sequence[Rule]) -> list[_Hit]:
                     continue
             if rule.temporal:
                 end = _SENTENCE_END.search(s, b)
-                if _TEMPORAL.search(s[b: end.start() if end else len(s)]):
+                if _TEMPORAL.search(s[b: end.start() if end else len(s)]) or _TEMPORAL_BEFORE.search(
+                        s[max((m2.end() for m2 in _SENTENCE_END.finditer(s, 0, a)), default=0): a]):
                     continue
             hits.append(_Hit(rule, a, b))
     return hits
@@ -796,6 +875,8 @@ def declined_unsubscribe(f: _Folded) -> bool:
     negated wish just before or after it. Such a reply is not sent to review on the model's word alone."""
     s = f.s
     keep = _KEEP_GETTING.search(s)
+    if keep:  # "don't stop now, this is getting interesting", "sigan enviándome el boletín"
+        return True
     for rule in _BY_LABEL[OPT_OUT]:
         if not rule.topic:
             continue
@@ -806,9 +887,28 @@ def declined_unsubscribe(f: _Folded) -> bool:
     return False
 
 
+def limited_in_time(f: _Folded) -> bool:
+    """True when the reply limits something in time ("until March", "nach den Feiertagen", "春节前"): then the
+    model alone never makes it an opt-out."""
+    return bool(_TEMPORAL.search(f.s) or _TEMPORAL_BEFORE.search(f.s) or _AFTER_TIME.search(f.s))
+
+
+# "after the holidays", "nach dem Jahresabschluss", "después de las fiestas": a time, not a request
+_AFTER_TIME = re.compile(
+    r"\b(?:after|nach|apres|despues de|dopo|depois d|na (?:de|het)|po|efter|etter|jalkeen|sonra\w*|после)\b"
+    r"(?:\s+\w+){0,3}\s+(?:holidays?|feiertage\w*|ferien|fetes|vacances|fiestas|vacaciones|feste|ferie|ferias|"
+    r"vakantie|feestdagen|swietach|svatcich|helgerna|helligdagene|jul|jule\w*|pyhien|bayram\w*|праздник\w*|"
+    r"jahresabschluss|quarter|q[1-4]|january|january|januar|janvier|enero|gennaio|janeiro|new year|neujahr|"
+    r"summer|sommer|ete|verano|estate|verao|zomer|lato|leto|kesan|yaz\w*)\b"
+    r"|(?:节|節|假|年)后|休み明け|以降|연휴\s?(?:이후|후)")
+
+
 # the writer wants to keep getting the e-mails ("but I want to stay subscribed", "sigan enviándome el boletín")
 _KEEP_GETTING = re.compile(
-    r"\b(?:(?:want|like|wish|happy) to (?:keep|continue) (?:getting|receiving|hearing from you)|still want (?:to (?:get|receive)|these|them|the)"
+    r"\b(?:(?:don'?t|do not|never) stop(?: now| sending| emailing| writing)?|ikke slutt a sende|sluta inte skicka|"
+    r"(?:horen sie|hort|hor) (?:bitte )?nicht auf|n'arretez pas|niet stoppen|no (?:dejen|dejes|paren) de|non smettete|"
+    r"nao parem de|nie przestawajcie|neprestavejte|ikke stop med|ala lopeta|durmayin|не прекращайте|"
+    r"(?:want|like|wish|happy) to (?:keep|continue) (?:getting|receiving|hearing from you)|still want (?:to (?:get|receive)|these|them|the)"
     r"|want to stay (?:subscribed|on)|(?:je )?veux rester inscrit\w*|continuez a (?:m'|me )?envoyer|sigan (?:enviandome|mandandome)"
     r"|seguir recibiendo|continuate a (?:mandarmi|inviarmi)|continuem (?:enviando|a enviar|mandando)"
     r"|weiterhin (?:den newsletter|erhalten|bekommen|zuschicken|schicken)|stuur (?:de nieuwsbrief )?(?:gewoon )?door"

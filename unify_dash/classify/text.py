@@ -5,7 +5,8 @@ respelling typo-prone words. Used by the rules (:mod:`.rules`) and the model (:m
 * **Fold**: Unicode compatibility form, accents removed from Latin, Greek and Cyrillic letters, case
   folded, curly quotes and dashes made plain, letters repeated three or more times squeezed
   ("pleeease" -> "please"). Kana, Hangul and Han characters are kept whole (only their compatibility
-  forms are unified), so that Japanese, Korean and Chinese text keeps its meaning. Every folded
+  forms are unified), so that Japanese, Korean and Chinese text keeps its meaning; common Traditional
+  Chinese characters are read as their Simplified form. Every folded
   character remembers its position in the original, so evidence is quoted as written.
 * **Strip**: quoted earlier messages ("On ... wrote:" and its forms in 18 languages, "> " lines,
   "-----Original Message-----", Outlook "From: / Sent:" blocks in those languages, forwarded
@@ -37,6 +38,17 @@ _CHAR_MAP = {
     # CJK punctuation, so that sentences and clauses end there as they do at ". , ! ?"
     "\u3002": ". ", "\u3001": ", ", "\uff01": "! ", "\uff1f": "? ", "\uff0c": ", ", "\uff1b": "; ",
 }
+
+
+# Traditional Chinese (zh-TW, zh-HK) read as Simplified: the characters of e-mail, lists, sending,
+# unsubscribing, meetings and absence, so that one set of rules and n-grams reads both scripts
+_TRADITIONAL = ("郵訂閱發寄請單謝聯繫絡們會時間開關產價這個來對說點與從將電話號別給裡裏再見還過後續擾騷廣告"
+                "銷業務經濟資訊訊息類區處理們種體無須詢問題論議週節假離職辦公室覆復隨問候麼嗎網頁連結鏈"
+                "選項設計劃劃興趣適當願謂總統長門戶帳號碼報導轉讓購買賣貨幣應該當讀過濾箱垃圾將記錄刪移除")
+_SIMPLIFIED = ("邮订阅发寄请单谢联系络们会时间开关产价这个来对说点与从将电话号别给里里再见还过后续扰骚广告"
+               "销业务经济资讯讯息类区处理们种体无须询问题论议周节假离职办公室复复随问候么吗网页连结链"
+               "选项设计划划兴趣适当愿谓总统长门户帐号码报导转让购买卖货币应该当读过滤箱垃圾将记录删移除")
+_CHAR_MAP.update({t: z for t, z in zip(_TRADITIONAL, _SIMPLIFIED, strict=True) if t != z})
 
 
 @functools.lru_cache(maxsize=4096)
