@@ -42,6 +42,7 @@ import duckdb
 import numpy as np
 
 from unify_dash.actions import optouts
+from unify_dash.engine import leafbits
 from unify_dash.errors import NotFound, UnifyError, ValidationError
 from unify_dash.model import settings as settings_mod
 from unify_dash.model import states
@@ -95,6 +96,9 @@ class Evaluation:
     block_counts: np.ndarray | None = None
     node_match: np.ndarray | None = None  # bool[G, C]: the conditions of the Plays' nodes (node_slots)
     busy: np.ndarray | None = None  # bool[G, S]: queued/active in sequence s (org.one_active_sequence on)
+    # ordered evaluations: ``table`` carries the leaf and own-criteria words of the Exclusion tab, and this
+    # table the first match per company domain of the company-wide exclusions (engine/leafbits.py)
+    company_table: str | None = None
     _memo: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -303,8 +307,9 @@ def busy_sequences(settings: Settings) -> tuple[str, ...]:
 
 def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
                   where: str = "", where_params: list | None = None, *,
-                  extra: tuple[str, ...] = ()) -> tuple[str, list, int, int]:
-    """SELECT ``contact_id, email, opted, opt_source, a0.., m0..`` (and the contact columns ``extra``)
+                  extra: tuple[str, ...] = (), leaves: bool = False) -> tuple[str, list, int, int]:
+    """SELECT ``contact_id, email, opted, opt_source, a0.., m0..`` (and the contact columns ``extra``; with
+    ``leaves``, the leaf words ``l0..`` and own-criteria words ``o0..`` of :mod:`.leafbits`)
     for every contact (or those ``where`` keeps: a restriction must keep whole company domains, or
     company-wide exclusions are not propagated). Returns (sql, params, mask words, audience words)."""
     exclusions = settings.exclusions
@@ -360,6 +365,15 @@ def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
     cols = ([f"{_word_sql(crit[w])} AS c{w}" for w in range(W)]
             + [f"{_word_sql(thru[w])} AS t{w}" for w in range(W)]
             + [f"{_word_sql(aud[w])} AS a{w}" for w in range(Wa)])
+    tab = ""
+    if leaves:  # the Exclusion tab's leaf bits, computed by the same pass (engine/leafbits.py)
+        lp = leafbits.plan(settings, as_of)
+        lw: list[list[tuple[int, str]]] = [[] for _ in range(lp.words)]
+        for b, (sql, p) in enumerate(lp.sqls):
+            lw[b // WORD_BITS].append((b % WORD_BITS, sql))
+            params.extend(p)
+        cols += [f"{_word_sql(lw[w])} AS l{w}" for w in range(lp.words)]
+        tab = "".join(f"b.l{w}, " for w in range(lp.words)) + "".join(f"b.c{w} AS o{w}, " for w in range(W))
     params.extend(busy)
     params.extend(where_params or [])
     full = (1 << WORD_BITS) - 1
@@ -384,7 +398,7 @@ WITH base AS (
     {("WHERE " + where) if where else ""}
 ){dom}, opted AS ({optouts.opted_out_relation(settings)})
 SELECT b.contact_id, b.email, (o.contact_id IS NOT NULL) AS opted, o.source AS opt_source,
-       {"".join(f"b.x_{x} AS {db.ident(x)}, " for x in extra)}{", ".join(f"b.a{w}" for w in range(Wa))}, {", ".join(masks)}
+       {"".join(f"b.x_{x} AS {db.ident(x)}, " for x in extra)}{tab}{", ".join(f"b.a{w}" for w in range(Wa))}, {", ".join(masks)}
 FROM base b
 {"LEFT JOIN dom ON dom.domain = b.domain" if has_company else ""}
 LEFT JOIN opted o ON o.contact_id = b.contact_id
@@ -443,6 +457,7 @@ class PassResult:
     catalog: str
     store: object | None = None  # the member store of a non-DuckDB executor (drill-down pages)
     blocks: dict | None = None  # b, group_id, n: contacts per block of PAGE_BLOCK positions and group
+    company_table: str | None = None  # first match per company domain (engine/leafbits.py)
 
 
 class DuckDBExecutor:
@@ -461,16 +476,21 @@ class DuckDBExecutor:
         raw = f"{db.ident(EVAL_DB)}.{db.ident(name + '_raw')}"
         cur.execute(vocab.domain_stats_sql(stats))
         extra = PAGE_COLUMNS if ordered else ()
-        sql, params, W, Wa = _relation_sql(settings, as_of, stats, extra=extra)
+        sql, params, W, Wa = _relation_sql(settings, as_of, stats, extra=extra, leaves=ordered)
         cur.execute(f"CREATE OR REPLACE TABLE {raw} AS {sql}", params)
         keys = group_keys(W, Wa)
         cur.execute(f"CREATE OR REPLACE TABLE {groups_table} AS {groups_sql(raw, keys)}")
+        tab = leafbits.leaf_columns(leafbits.plan(settings, as_of).words, W) if ordered else ()
         cur.execute(f"CREATE OR REPLACE TABLE {table} AS "
-                    f"{members_sql(raw, groups_table, keys, ordered=ordered, extra=extra)}")
+                    f"{members_sql(raw, groups_table, keys, ordered=ordered, extra=extra + tab)}")
         cur.execute(f"DROP TABLE {raw}")
+        company = f"{db.ident(EVAL_DB)}.{db.ident(name + '_company')}"
+        company_sql = leafbits.company_sql(settings, table, company) if ordered else None
+        if company_sql:
+            cur.execute(company_sql)
         g = cur.execute(f"SELECT * FROM {groups_table} ORDER BY group_id").fetchnumpy()
         catalog = cur.execute("SELECT current_database()").fetchone()[0]
-        res = PassResult(g, W, Wa, table, stats, groups_table, catalog)
+        res = PassResult(g, W, Wa, table, stats, groups_table, catalog, company_table=company if company_sql else None)
         if ordered:  # contacts per (block of positions, group): drill-down reads any page's rows directly
             res.blocks = cur.execute(f"SELECT CAST(pos // {PAGE_BLOCK} AS INTEGER) AS b, group_id, count(*) AS n "
                                      f"FROM {table} GROUP BY ALL").fetchnumpy()
@@ -499,7 +519,7 @@ def from_groups(settings: Settings, version: int | None, as_of: dt.datetime, gen
         opted=np.asarray(g["opted"], dtype=bool), audience=audience,
         masks=masks, matches=_unpack(masks, len(settings.exclusions)), counts=np.asarray(g["n"], dtype=np.int64),
         seconds=time.perf_counter() - started, catalog=res.catalog, store=res.store,
-        node_match=node_match, busy=busy,
+        node_match=node_match, busy=busy, company_table=res.company_table,
     )
 
 
@@ -535,7 +555,8 @@ def evaluate(con: duckdb.DuckDBPyConnection, *, settings: Settings | None = None
     ev.ordered = ordered
     if res.blocks is not None:
         ev.block_counts = _block_matrix(res.blocks, ev.groups)
-    weakref.finalize(ev, _forget, instance, (res.table, res.stats_table, res.groups_table))
+    weakref.finalize(ev, _forget, instance, (res.table, res.stats_table, res.groups_table)
+                     + ((res.company_table,) if res.company_table else ()))
     return ev
 
 
@@ -553,9 +574,10 @@ def evaluation(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = No
     if as_of is None:  # the workspace clock (db.now), read with the generation in one query
         as_of = dt.datetime.fromisoformat(clock) if clock else db.now(con)
     as_of = _as_of(con, as_of)
-    version, settings = settings_mod.settings_at(con, as_of)
     instance = _instance(con)
-    key = (instance, version, int(generation) if generation else 0, as_of.replace(second=0, microsecond=0))
+    # the version's number first: a hit never reads (nor hashes) the settings document
+    key = (instance, settings_mod.version_at(con, as_of), int(generation) if generation else 0,
+           as_of.replace(second=0, microsecond=0))
     with _CACHE_LOCK:
         ev = _CACHE.get(key)
         if ev is not None:
@@ -565,6 +587,8 @@ def evaluation(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = No
         with _CACHE_LOCK:
             ev = _CACHE.get(key)
         if ev is None:
+            version, settings = settings_mod.settings_at(con, as_of)
+            key = (instance, version, *key[2:])
             ev = evaluate(con, settings=settings, version=version, as_of=as_of)
             with _CACHE_LOCK:
                 _CACHE[key] = ev

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from unify_dash.actions import optouts
+from unify_dash.engine import leafbits
 from unify_dash.engine.decisions import _opted_decision_text, _pair_decisions, _sequence_levels
 from unify_dash.engine.evaluator import (
     Evaluation,
@@ -161,37 +162,94 @@ def _point_ctes(ev: Evaluation, contacts_where: str, params: list, domain: str |
 
 @dataclass
 class _Leaves:
-    """Every leaf of every criterion and filter as columns of one point query: the leaf's result and the
-    field's value (each distinct leaf and each field's value once: a query's planning time grows with its
-    columns). ``index`` rows: (exclusion, part, path, leaf, result column, value column or None)."""
+    """Every leaf of every criterion and filter: the bit of the pages' evaluation that holds its result
+    (:func:`leafbits.plan`, the pass's own ``leaf_sql``) and the SQL of its field's value (each field once:
+    contact fields over ``c``, company fields over ``d``). ``index`` rows: (exclusion, part, path, leaf,
+    bit, field name or None for a record field)."""
 
-    cols: list[str]
-    params: list
     index: list[tuple]
-    records_pos: int
+    contact_values: dict[str, str]  # field name -> its SQL over ``c``
+    company_values: dict[str, str]  # field name -> its SQL over ``d``
+    words: int
 
 
 def _leaf_plan(s: Settings, as_of: dt.datetime) -> _Leaves:
-    cols, params, index = [], [], []
-    leaf_pos: dict[tuple, int] = {}
-    value_pos: dict[str, int] = {}
-    for i, e in enumerate(s.exclusions):
-        for part, cond in [("criteria", e.criteria)] + [(f"filters[{j}]", f) for j, f in enumerate(e.filters)]:
-            for path, leaf in vocab.leaves(cond):
-                sql, p = vocab.leaf_sql(leaf, as_of)
-                k = (sql, repr(p))
-                if k not in leaf_pos:
-                    leaf_pos[k] = len(cols)
-                    cols.append(sql)
-                    params.extend(p)
-                fld = vocab.FIELDS[leaf["field"]]
-                if fld.entity != "record" and fld.name not in value_pos:
-                    value_pos[fld.name] = len(cols)
-                    cols.append(fld.sql)
-                index.append((i, part, path, leaf, leaf_pos[k], value_pos.get(fld.name)))
-    records_pos = len(cols)
-    cols.append("coalesce(d.company_records, 0)")
-    return _Leaves(cols, params, index, records_pos)
+    lp = leafbits.plan(s, as_of)
+    values: dict[str, dict[str, str]] = {"contact": {}, "company": {}}
+    index = []
+    for i, part, path, leaf, b in lp.index:
+        fld = vocab.FIELDS[leaf["field"]]
+        if fld.entity != "record":
+            values[fld.entity].setdefault(fld.name, fld.sql)
+        index.append((i, part, path, leaf, b, fld.name if fld.entity != "record" else None))
+    return _Leaves(index, values["contact"], values["company"], lp.words)
+
+
+def _plan_of(ev: Evaluation) -> _Leaves:
+    """The leaf plan of the evaluation (per evaluation: the bits were computed as of ``ev.as_of``)."""
+    plan = ev._memo.get("leaf_plan")
+    if plan is None:
+        plan = ev._memo["leaf_plan"] = _leaf_plan(ev.settings, ev.as_of)
+    return plan
+
+
+@dataclass
+class _Row:
+    """One contact as the tab reads it: its row, group, opt-out source, leaf bits and field values."""
+
+    contact: dict
+    g: int
+    opt_source: str | None
+    bits: tuple
+    values: dict
+    records: int  # company records of its company (domain or company key)
+
+    def leaves(self, plan: _Leaves) -> dict:
+        """exclusion -> part -> path -> (result, value)."""
+        out = collections.defaultdict(lambda: collections.defaultdict(dict))
+        for i, part, path, _leaf, b, name in plan.index:
+            out[i][part][path] = (leafbits.bit_of(self.bits, b), None if name is None else self.values[name])
+        return out
+
+
+def _read(con: duckdb.DuckDBPyConnection, ev: Evaluation, key: str) -> _Row | None:
+    """Two point lookups: the contact's row with its evaluated bits and its contact fields' values (the
+    contact by its email key, the evaluation table by email: stored in email order, so one row group is
+    read), then its company fields' values over its company's aggregates (by domain: ordered too)."""
+    plan = _plan_of(ev)
+    main = f"{db.ident(ev.catalog)}.main"
+    bits = "".join(f", x.l{w}" for w in range(plan.words))
+    names = list(plan.contact_values)
+    cur = con.execute(f"SELECT {''.join(f'{plan.contact_values[x]}, ' for x in names)}x.group_id, x.opt_source"
+                      f"{bits}, c.* FROM {main}.contacts c, {ev.table} x WHERE c.email = ? AND x.email = ?",
+                      [key, key])
+    found = cur.fetchone()
+    if found is None:
+        return None
+    n = len(names)
+    values = dict(zip(names, found[:n], strict=True))
+    contact = dict(zip([d[0] for d in cur.description[n + 2 + plan.words:]], found[n + 2 + plan.words:],
+                       strict=True))
+    stats_key = contact.get("company_key") or contact["domain"]
+    company = _company_values(con, ev, plan, stats_key)
+    return _Row(contact, int(found[n]), found[n + 1], tuple(found[n + 2:n + 2 + plan.words]),
+                {**values, **company}, int(company["__records"] or 0))
+
+
+def _company_values(con: duckdb.DuckDBPyConnection, ev: Evaluation, plan: _Leaves, stats_key: str | None) -> dict:
+    """The company fields' values for a company (domain or company key) over its aggregates (a contact
+    without a company: over none, once per evaluation)."""
+    memo = ev._memo.setdefault("no_company_values", {}) if stats_key is None else {}
+    if stats_key is None and memo:
+        return memo
+    names = list(plan.company_values)
+    got = con.execute(
+        f"SELECT {''.join(f'{plan.company_values[x]}, ' for x in names)}coalesce(d.company_records, 0) "
+        f"FROM (SELECT 1) LEFT JOIN (SELECT * FROM {ev.stats_table} WHERE domain = ?) d ON TRUE",
+        [stats_key]).fetchone()
+    out = {**dict(zip(names, got[:-1], strict=True)), "__records": got[-1]}
+    memo.update(out)
+    return out
 
 
 @dataclass
@@ -205,7 +263,7 @@ class _Point:
     g: int
     opt_source: str | None
     plan: _Leaves
-    own_row: tuple
+    records_count: int
     own: dict = field(default_factory=dict)  # exclusion -> part -> path -> (result, value)
     matchers: dict = field(default_factory=dict)  # exclusion -> the domain's first matching contact
     records: list = field(default_factory=list)
@@ -248,60 +306,37 @@ class _Point:
 
 
 def _locate(con: duckdb.DuckDBPyConnection, ev: Evaluation, email: str, as_of: dt.datetime) -> _Point:
-    """The contact, its group and the values of every leaf for it (one query over its rows)."""
+    """The contact, its group and the result and value of every leaf for it (read, not evaluated again)."""
     key = (email or "").strip().lower()
-    plan = _leaf_plan(ev.settings, as_of)
-    cur = con.execute(f"SELECT c.*, x.group_id, x.opt_source FROM contacts c, {ev.table} x "
-                      "WHERE c.email = ? AND x.email = ?", [key, key])
-    found = cur.fetchone()
-    if found is None:
+    row = _read(con, ev, key)
+    if row is None:
         raise NotFound(f"unknown email {email!r}: no contact has this address")
-    contact = dict(zip([d[0] for d in cur.description[:-2]], found[:-2], strict=True))
-    ctes, cte_params = _point_ctes(ev, "email = ?", [key], contact["domain"])
-    own_row = con.execute(f"{ctes} SELECT {', '.join(plan.cols)} FROM {vocab.base_from('d_point')}",
-                          cte_params + plan.params).fetchone()
-    pt = _Point(ev, key, as_of, contact, int(found[-2]), found[-1], plan, own_row)
-    pt.own = collections.defaultdict(lambda: collections.defaultdict(dict))
-    for i, part, path, _leaf, lp, vp in plan.index:
-        pt.own[i][part][path] = (bool(own_row[lp]), None if vp is None else own_row[vp])
+    plan = _plan_of(ev)
+    pt = _Point(ev, key, as_of, row.contact, row.g, row.opt_source, plan, row.records)
+    pt.own = row.leaves(plan)
     return pt
 
 
 def _company_matchers(con: duckdb.DuckDBPyConnection, pt: _Point) -> None:
     """Company-wide exclusions that apply (or would, but for a filter) through another contact of the
-    domain: per exclusion, the first matching contact (by email), how many match, and that contact's
-    leaf values (one query over the domain's contacts)."""
+    domain: per exclusion, the first matching contact (by email) and how many match (kept per domain by
+    the evaluation: one row, whatever the domain's size), and that contact's leaf values (read like the
+    contact's own)."""
     s, ev, g = pt.settings, pt.ev, pt.g
     company_ix = [i for i, e in enumerate(s.exclusions)
                   if e.company_wide and not pt.own_match(i) and (ev.matches[g, i] or not all(pt.filters_hold(i)))]
     if not company_ix or pt.domain is None:
         return
-    cols, params, layout = [], [], []
+    firsts = leafbits.company_row(con, ev.company_table, pt.domain)
+    rows: dict[str, _Row | None] = {}
     for i in company_ix:
-        crit, cp = vocab.compile_sql(s.exclusions[i].criteria, pt.as_of)
-        cols.append(f"arg_min(c.email, c.email) FILTER (WHERE {crit}), count(*) FILTER (WHERE {crit})")
-        params.extend(cp * 2)
-        paths = []
-        for path, leaf in vocab.leaves(s.exclusions[i].criteria):
-            sql, p = vocab.leaf_sql(leaf, pt.as_of)
-            fld = vocab.FIELDS[leaf["field"]]
-            value = fld.sql if fld.entity != "record" else "NULL"
-            cols.append(f"arg_min({sql}, c.email) FILTER (WHERE {crit}), "
-                        f"arg_min({value}, c.email) FILTER (WHERE {crit})")
-            params.extend(p + cp + cp)
-            paths.append(path)
-        layout.append((i, paths))
-    ctes, cte_params = _point_ctes(ev, "domain = ?", [pt.domain], pt.domain)
-    got = con.execute(f"{ctes} SELECT {', '.join(cols)} FROM {vocab.base_from('d_point')}",
-                      cte_params + params).fetchone()
-    k = 0
-    for i, paths in layout:
-        first, count = got[k], int(got[k + 1] or 0)
-        k += 2
+        first, count = firsts.get(i, (None, 0))
         values = {}
-        for path in paths:
-            values[path] = (bool(got[k]), got[k + 1])
-            k += 2
+        if first is not None:
+            if first not in rows:
+                rows[first] = _read(con, ev, first)
+            if rows[first] is not None:
+                values = dict(rows[first].leaves(pt.plan)[i]["criteria"])
         pt.matchers[i] = {"first": first, "count": count, "leaves": {"criteria": values}}
 
 
@@ -314,9 +349,9 @@ def _company_records(con: duckdb.DuckDBPyConnection, pt: _Point) -> None:
     """The company records of the domain (numbered #1, #2 by crm, crm_id) with their opportunities, and
     for every record-field leaf which records satisfy it."""
     used = {vocab.FIELDS[x[3]["field"]] for x in pt.plan.index}
-    if not pt.own_row[pt.plan.records_pos] or not any(f.entity in ("company", "record") for f in used):
+    if not pt.records_count or not any(f.entity in ("company", "record") for f in used):
         return
-    rec_leaves = [(i, part, path, leaf) for (i, part, path, leaf, _lp, _vp) in pt.plan.index
+    rec_leaves = [(i, part, path, leaf) for (i, part, path, leaf, _b, _name) in pt.plan.index
                   if vocab.FIELDS[leaf["field"]].entity == "record"]
     cols, params = [], []
     for _i, _part, _path, leaf in rec_leaves:

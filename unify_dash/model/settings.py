@@ -450,17 +450,26 @@ def latest_version(con: duckdb.DuckDBPyConnection) -> tuple[int, Settings] | Non
     return None if row is None else (row[0], _cached(row[1]))
 
 
+# the version in effect at a time: the newest whose effective_at has come
+_IN_EFFECT = "FROM settings_versions WHERE effective_at <= ? ORDER BY version DESC LIMIT 1"
+
+
 def settings_at(con: duckdb.DuckDBPyConnection, when: dt.datetime | None = None) -> tuple[int, Settings]:
     """The version in effect at ``when`` (default: the workspace clock): the newest version whose
     ``effective_at`` has come. Each version is a whole document saved on top of the latest one, so a
     newer version that takes effect first (a shorter propagation delay) supersedes an older pending one."""
     when = when or db.now(con)
-    row = con.execute(
-        "SELECT version, document FROM settings_versions WHERE effective_at <= ? "
-        "ORDER BY version DESC LIMIT 1", [when]).fetchone()
+    row = con.execute(f"SELECT version, document {_IN_EFFECT}", [when]).fetchone()
     if row is None:
         raise NotFound("no settings in effect: load a workspace first (unify-dash load DIR)")
     return row[0], _cached(row[1])
+
+
+def version_at(con: duckdb.DuckDBPyConnection, when: dt.datetime) -> int | None:
+    """The number of the version :func:`settings_at` returns, without reading its document (None: none in
+    effect). A cache keyed by version asks this first."""
+    row = con.execute(f"SELECT version {_IN_EFFECT}", [when]).fetchone()
+    return None if row is None else row[0]
 
 
 def pending_versions(con: duckdb.DuckDBPyConnection, when: dt.datetime | None = None) -> list[dict]:

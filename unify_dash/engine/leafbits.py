@@ -1,0 +1,100 @@
+"""What the Exclusion tab reads from the pages' evaluation instead of planning a point query per contact.
+
+The pages' evaluation (``ordered=True``) keeps, next to each contact's group:
+
+* ``l0, l1, ..``: one bit per **distinct leaf** of every exclusion's criteria and filters (:func:`plan`),
+  the very ``leaf_sql`` the pass combines into the masks, computed in the same pass (so a leaf's result
+  on the tab is the evaluation's, never a second evaluation);
+* ``o0, o1, ..``: the contact's **own** criteria words (``c`` words of the pass: the criteria match the
+  contact itself, before company propagation and filters).
+
+From the ``o`` words the evaluation also keeps, per company domain, the first matching contact (by email)
+and how many match, for every company-wide exclusion (:func:`company_sql`): the company evidence of the
+tab is then one row read by domain, whatever the size of the domain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from unify_dash.model import vocabulary as vocab
+from unify_dash.model.settings import Settings
+
+WORD_BITS = 64
+
+
+@dataclass
+class LeafPlan:
+    """The distinct leaves of a settings document as of a time: ``sqls[b]`` is ``(sql, params)`` of bit
+    ``b``; ``index`` rows are ``(exclusion, part, path, leaf, bit)`` for every leaf of every criteria
+    (``part`` "criteria") and filter (``part`` "filters[j]")."""
+
+    sqls: list[tuple[str, list]]
+    index: list[tuple[int, str, str, dict, int]]
+
+    @property
+    def words(self) -> int:
+        return max(1, -(-len(self.sqls) // WORD_BITS))
+
+
+def plan(settings: Settings, as_of: dt.datetime) -> LeafPlan:
+    """Every leaf of every exclusion, each distinct leaf SQL once (a bit of the ``l`` words)."""
+    sqls: list[tuple[str, list]] = []
+    index: list[tuple[int, str, str, dict, int]] = []
+    bit_of: dict[tuple[str, str], int] = {}
+    for i, e in enumerate(settings.exclusions):
+        for part, cond in [("criteria", e.criteria)] + [(f"filters[{j}]", f) for j, f in enumerate(e.filters)]:
+            for path, leaf in vocab.leaves(cond):
+                sql, params = vocab.leaf_sql(leaf, as_of)
+                key = (sql, repr(params))
+                if key not in bit_of:
+                    bit_of[key] = len(sqls)
+                    sqls.append((sql, params))
+                index.append((i, part, path, leaf, bit_of[key]))
+    return LeafPlan(sqls, index)
+
+
+def leaf_columns(words: int, own_words: int) -> tuple[str, ...]:
+    """The columns the pages' evaluation table carries for the tab: leaf words, then own-criteria words."""
+    return tuple(f"l{w}" for w in range(words)) + tuple(f"o{w}" for w in range(own_words))
+
+
+def bit_of(words: tuple, b: int) -> bool:
+    """Bit ``b`` of signed BIGINT words as the SQL returns them."""
+    return bool((int(words[b // WORD_BITS]) >> (b % WORD_BITS)) & 1)
+
+
+def company_sql(settings: Settings, table: str, target: str) -> str | None:
+    """``CREATE TABLE target``: per company domain (ordered by domain), for every company-wide exclusion
+    ``i``, ``f{i}`` the first contact (by email) whose own criteria match and ``n{i}`` how many do, over the
+    pages' evaluation ``table``; None when no exclusion is company-wide. (The pass propagates the same ``o``
+    words over the same domains: ``GROUP BY domain bit_or``.)"""
+    company = [i for i, e in enumerate(settings.exclusions) if e.company_wide]
+    if not company:
+        return None
+
+    def hit(i: int) -> str:
+        signed = (1 << (i % WORD_BITS)) - (1 << WORD_BITS) if i % WORD_BITS == WORD_BITS - 1 else 1 << (i % WORD_BITS)
+        return f"(o{i // WORD_BITS} & ({signed})::BIGINT) != 0"
+
+    cols = ", ".join(f"arg_min(email, pos) FILTER (WHERE {hit(i)}) AS f{i}, "
+                     f"count(*) FILTER (WHERE {hit(i)}) AS n{i}" for i in company)
+    return (f"CREATE OR REPLACE TABLE {target} AS SELECT domain, {cols} FROM {table} "
+            f"WHERE domain IS NOT NULL AND ({' OR '.join(hit(i) for i in company)}) GROUP BY domain ORDER BY domain")
+
+
+def company_row(con, company_table: str | None, domain: str | None) -> dict:
+    """exclusion index -> (first matching email, count) for the company domain (empty: none matches)."""
+    if company_table is None or domain is None:
+        return {}
+    cur = con.execute(f"SELECT * FROM {company_table} WHERE domain = ?", [domain])
+    row = cur.fetchone()
+    if row is None:
+        return {}
+    names = [d[0] for d in cur.description]
+    out = {}
+    for k, name in enumerate(names):
+        if name.startswith("f"):
+            out[int(name[1:])] = (row[k], int(row[k + 1] or 0))
+    return out
