@@ -203,6 +203,7 @@ class _Row:
     bits: tuple
     values: dict
     records: int  # company records of its company (domain or company key)
+    firsts: dict  # company-wide exclusion -> (first matching email, count) in its domain
 
     def leaves(self, plan: _Leaves) -> dict:
         """exclusion -> part -> path -> (result, value)."""
@@ -212,10 +213,11 @@ class _Row:
         return out
 
 
-def _read(con: duckdb.DuckDBPyConnection, ev: Evaluation, key: str) -> _Row | None:
+def _read(con: duckdb.DuckDBPyConnection, ev: Evaluation, key: str, memo: dict) -> _Row | None:
     """Two point lookups: the contact's row with its evaluated bits and its contact fields' values (the
     contact by its email key, the evaluation table by email: stored in email order, so one row group is
-    read), then its company fields' values over its company's aggregates (by domain: ordered too)."""
+    read), then its company's row (:func:`_company_row`; ``memo`` keeps it for the other contacts of the
+    same company in one explain)."""
     plan = _plan_of(ev)
     main = f"{db.ident(ev.catalog)}.main"
     bits = "".join(f", x.l{w}" for w in range(plan.words))
@@ -226,30 +228,33 @@ def _read(con: duckdb.DuckDBPyConnection, ev: Evaluation, key: str) -> _Row | No
     found = cur.fetchone()
     if found is None:
         return None
-    n = len(names)
-    values = dict(zip(names, found[:n], strict=True))
-    contact = dict(zip([d[0] for d in cur.description[n + 2 + plan.words:]], found[n + 2 + plan.words:],
-                       strict=True))
-    stats_key = contact.get("company_key") or contact["domain"]
-    company = _company_values(con, ev, plan, stats_key)
-    return _Row(contact, int(found[n]), found[n + 1], tuple(found[n + 2:n + 2 + plan.words]),
-                {**values, **company}, int(company["__records"] or 0))
+    n, W = len(names), plan.words
+    contact = dict(zip([d[0] for d in cur.description[n + 2 + W:]], found[n + 2 + W:], strict=True))
+    ck = (contact.get("company_key") or contact["domain"], contact["domain"])
+    if ck not in memo:
+        memo[ck] = _company_row(con, ev, plan, *ck)
+    company = memo[ck]
+    return _Row(contact, int(found[n]), found[n + 1], tuple(found[n + 2:n + 2 + W]),
+                {**dict(zip(names, found[:n], strict=True)), **company["values"]}, company["records"],
+                company["firsts"])
 
 
-def _company_values(con: duckdb.DuckDBPyConnection, ev: Evaluation, plan: _Leaves, stats_key: str | None) -> dict:
-    """The company fields' values for a company (domain or company key) over its aggregates (a contact
-    without a company: over none, once per evaluation)."""
-    memo = ev._memo.setdefault("no_company_values", {}) if stats_key is None else {}
-    if stats_key is None and memo:
-        return memo
+def _company_row(con: duckdb.DuckDBPyConnection, ev: Evaluation, plan: _Leaves, stats_key: str | None,
+                 domain: str | None) -> dict:
+    """One row for a contact's company: its company fields' values over its aggregates (``stats_key``: the
+    company key or domain), how many company records it has, and the domain's first matching contact of
+    every company-wide exclusion (kept by the evaluation, :func:`leafbits.company_sql`)."""
     names = list(plan.company_values)
-    got = con.execute(
-        f"SELECT {''.join(f'{plan.company_values[x]}, ' for x in names)}coalesce(d.company_records, 0) "
-        f"FROM (SELECT 1) LEFT JOIN (SELECT * FROM {ev.stats_table} WHERE domain = ?) d ON TRUE",
-        [stats_key]).fetchone()
-    out = {**dict(zip(names, got[:-1], strict=True)), "__records": got[-1]}
-    memo.update(out)
-    return out
+    first = ", f.*" if ev.company_table else ""
+    join = f" LEFT JOIN (SELECT * FROM {ev.company_table} WHERE domain = ?) f ON TRUE" if ev.company_table else ""
+    cur = con.execute(
+        f"SELECT {''.join(f'{plan.company_values[x]}, ' for x in names)}coalesce(d.company_records, 0){first} "
+        f"FROM (SELECT 1) LEFT JOIN (SELECT * FROM {ev.stats_table} WHERE domain = ?) d ON TRUE{join}",
+        [stats_key] + ([domain] if ev.company_table else []))
+    got = cur.fetchone()
+    n = len(names)
+    return {"values": dict(zip(names, got[:n], strict=True)), "records": int(got[n] or 0),
+            "firsts": leafbits.firsts([d[0] for d in cur.description[n + 1:]], got[n + 1:])}
 
 
 @dataclass
@@ -264,6 +269,8 @@ class _Point:
     opt_source: str | None
     plan: _Leaves
     records_count: int
+    firsts: dict  # company-wide exclusion -> (first matching email, count) in the domain
+    memo: dict  # company rows read by this explain (:func:`_read`)
     own: dict = field(default_factory=dict)  # exclusion -> part -> path -> (result, value)
     matchers: dict = field(default_factory=dict)  # exclusion -> the domain's first matching contact
     records: list = field(default_factory=list)
@@ -308,11 +315,12 @@ class _Point:
 def _locate(con: duckdb.DuckDBPyConnection, ev: Evaluation, email: str, as_of: dt.datetime) -> _Point:
     """The contact, its group and the result and value of every leaf for it (read, not evaluated again)."""
     key = (email or "").strip().lower()
-    row = _read(con, ev, key)
+    memo: dict = {}
+    row = _read(con, ev, key, memo)
     if row is None:
         raise NotFound(f"unknown email {email!r}: no contact has this address")
     plan = _plan_of(ev)
-    pt = _Point(ev, key, as_of, row.contact, row.g, row.opt_source, plan, row.records)
+    pt = _Point(ev, key, as_of, row.contact, row.g, row.opt_source, plan, row.records, row.firsts, memo)
     pt.own = row.leaves(plan)
     return pt
 
@@ -327,14 +335,13 @@ def _company_matchers(con: duckdb.DuckDBPyConnection, pt: _Point) -> None:
                   if e.company_wide and not pt.own_match(i) and (ev.matches[g, i] or not all(pt.filters_hold(i)))]
     if not company_ix or pt.domain is None:
         return
-    firsts = leafbits.company_row(con, ev.company_table, pt.domain)
     rows: dict[str, _Row | None] = {}
     for i in company_ix:
-        first, count = firsts.get(i, (None, 0))
+        first, count = pt.firsts.get(i, (None, 0))
         values = {}
         if first is not None:
             if first not in rows:
-                rows[first] = _read(con, ev, first)
+                rows[first] = _read(con, ev, first, pt.memo)
             if rows[first] is not None:
                 values = dict(rows[first].leaves(pt.plan)[i]["criteria"])
         pt.matchers[i] = {"first": first, "count": count, "leaves": {"criteria": values}}
@@ -358,27 +365,46 @@ def _company_records(con: duckdb.DuckDBPyConnection, pt: _Point) -> None:
         sql, p = vocab.record_match_sql(leaf, pt.as_of)
         cols.append(sql)
         params.extend(p)
-    # the records of the domain and those the contact is associated with (with the link that made it one)
-    cur = con.execute(
-        "SELECT r.record_id, r.crm, r.crm_id, r.name, r.website, r.domain, r.is_customer, r.industry, "
-        "r.employees, 0 AS num, o.opportunity_id, o.crm, o.crm_id, o.name, o.stage, o.is_closed, o.is_won, "
-        "o.amount, o.created_at" + "".join(f", {c}" for c in cols) + ", l.link"
-        " FROM company_records r LEFT JOIN contact_records l ON l.record_id = r.record_id AND l.contact_id = ? "
-        "LEFT JOIN opportunities o ON o.record_id = r.record_id "
-        "WHERE r.domain = ? OR l.contact_id IS NOT NULL "
-        "ORDER BY r.domain IS DISTINCT FROM ?, r.crm, r.crm_id, r.record_id, o.crm, o.crm_id",
-        [*params, pt.contact["contact_id"], pt.domain, pt.domain])
-    nr, no = len(_RECORD_NAMES), len(_OPP_NAMES)
-    for r in cur.fetchall():
-        if not pt.records or pt.records[-1]["record_id"] != r[0]:
-            in_domain = pt.domain is not None and r[5] == pt.domain
-            pt.records.append({**dict(zip(_RECORD_NAMES, r[:nr], strict=True)), "num": len(pt.records) + 1,
-                               "link": None if in_domain else r[-1]})
-            for n_, (i, part, path, _leaf) in enumerate(rec_leaves):
-                pt.record_hits.setdefault((i, part), {}).setdefault(path, []).append(bool(r[nr + no + n_]))
-        if r[nr] is not None:
-            pt.opps.append({**dict(zip(_OPP_NAMES, r[nr:nr + no], strict=True)), "record_id": r[0]})
-    pt.opps.sort(key=lambda o: (o["crm"], o["crm_id"]))
+    # the records of the domain and those the contact is associated with (with the link that made it one),
+    # each set by an index (domain, record id): none of these reads grows with the tables
+    select = "SELECT r.record_id, r.crm, r.crm_id, r.name, r.website, r.domain, r.is_customer, r.industry, " \
+             "r.employees, 0 AS num" + "".join(f", {c}" for c in cols) + " FROM company_records r"
+    rows = con.execute(select + " WHERE r.domain = ?", [*params, pt.domain]).fetchall() if pt.domain else []
+    links = {}
+    if _has_links(con, pt.ev):
+        links = dict(con.execute("SELECT record_id, link FROM contact_records WHERE contact_id = ?",
+                                 [pt.contact["contact_id"]]).fetchall())
+    have = {r[0] for r in rows}
+    away = [rid for rid in links if rid not in have]
+    if away:
+        rows += con.execute(select + f" WHERE r.record_id IN ({', '.join('?' * len(away))})",
+                            [*params, *away]).fetchall()
+    if not rows:
+        return
+    rows.sort(key=lambda r: (r[5] != pt.domain, *((v is None, v or "") for v in (r[1], r[2], r[0]))))
+    nr = len(_RECORD_NAMES)
+    for r in rows:
+        in_domain = pt.domain is not None and r[5] == pt.domain
+        pt.records.append({**dict(zip(_RECORD_NAMES, r[:nr], strict=True)), "num": len(pt.records) + 1,
+                           "link": None if in_domain else links.get(r[0])})
+        for n_, (i, part, path, _leaf) in enumerate(rec_leaves):
+            pt.record_hits.setdefault((i, part), {}).setdefault(path, []).append(bool(r[nr + n_]))
+    ids = [r[0] for r in rows]
+    cur = con.execute("SELECT o.opportunity_id, o.crm, o.crm_id, o.name, o.stage, o.is_closed, o.is_won, o.amount, "
+                      f"o.created_at, o.record_id FROM opportunities o WHERE o.record_id IN ({', '.join('?' * len(ids))})",
+                      ids)
+    for o in cur.fetchall():
+        pt.opps.append({**dict(zip(_OPP_NAMES, o[:-1], strict=True)), "record_id": o[-1]})
+    pt.opps.sort(key=lambda o: tuple((v is None, v or "") for v in (o["crm"], o["crm_id"], o["opportunity_id"])))
+
+
+def _has_links(con: duckdb.DuckDBPyConnection, ev: Evaluation) -> bool:
+    """Whether any contact is associated with a company record (asked once per evaluation: associations
+    are data, and every load bumps the generation)."""
+    if "has_links" not in ev._memo:
+        ev._memo["has_links"] = bool(con.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM contact_records LIMIT 1)").fetchall()[0][0])
+    return ev._memo["has_links"]
 
 
 def _since(con: duckdb.DuckDBPyConnection, ev: Evaluation) -> dict:

@@ -84,17 +84,11 @@ def company_sql(settings: Settings, table: str, target: str) -> str | None:
             f"WHERE domain IS NOT NULL AND ({' OR '.join(hit(i) for i in company)}) GROUP BY domain ORDER BY domain")
 
 
-def company_row(con, company_table: str | None, domain: str | None) -> dict:
-    """exclusion index -> (first matching email, count) for the company domain (empty: none matches)."""
-    if company_table is None or domain is None:
-        return {}
-    cur = con.execute(f"SELECT * FROM {company_table} WHERE domain = ?", [domain])
-    row = cur.fetchone()
-    if row is None:
-        return {}
-    names = [d[0] for d in cur.description]
+def firsts(names: list[str], row: tuple) -> dict:
+    """exclusion index -> (first matching email, count) from a row of :func:`company_sql`'s table (selected
+    with its column ``names``; an absent row reads as NULLs: none matches)."""
     out = {}
     for k, name in enumerate(names):
-        if name.startswith("f"):
+        if name.startswith("f") and name[1:].isdigit() and row[k] is not None:
             out[int(name[1:])] = (row[k], int(row[k + 1] or 0))
     return out
