@@ -77,8 +77,11 @@ def _answer(ev: Evaluation, g: int) -> dict:
     row = ev.matches[g]
     for k, sid in enumerate(seqs):
         out["sequences"][sid] = [ev.exclusion_ids[i] for i in np.flatnonzero(row & seq_on[k])]
+    funnels = ev._memo.setdefault("saved_funnels", {})  # per evaluation: its saved levels never change
     for pid in ev.play_ids:
-        f = _funnel(ev, pid, levels)
+        f = funnels.get(pid)
+        if f is None:
+            f = funnels[pid] = _funnel(ev, pid, levels)
         if not f.entered[g]:
             out["plays"][pid] = {"outcome": "not_in_audience", "nodes": {}}
             continue
