@@ -11,8 +11,10 @@ the engine and the scheduler, each next to its floor. Its last line is one JSON 
   checked to give the same numbers).
 * ``explain_ms``: median :func:`~unify_dash.engine.explain` time for random contacts; ``explain_max_domain_ms``
   for contacts of the largest domain. Their floor ``explain_floor_ms``: the point query of one contact by email.
+  ``explain_min_ms`` / ``explain_p90_ms`` of the random contacts, ``explain_max_domain_max_ms`` the slowest
+  of the largest domain's.
 * ``drilldown_ms``: median first page (50 rows) of the Play's drill-downs; ``drilldown_last_page_ms``: the
-  last page of the largest count.
+  last page of the largest count; ``drilldown_max_ms``: the slowest page timed.
 * ``tick_median_s``: median hourly scheduler tick (:func:`unify_dash.scheduler.run.run_until`, one hour at a
   time) on a copy of the loaded database, after the first (``tick_first_s``).
 * ``peak_rss_mb``: peak memory of the measuring process; ``loadavg``: the load average before and after.
@@ -322,14 +324,19 @@ def _explain_figures(con, log) -> dict:
     in_big = [r[0] for r in con.execute("SELECT email FROM contacts WHERE domain = ? ORDER BY email LIMIT 10",
                                         [big[0]]).fetchall()] if big else []
     engine.explain(con, emails[0])  # warm-up
-    explain_ms = _median_ms(_timed(lambda e: engine.explain(con, e), emails[1:]))
-    max_domain_ms = _median_ms(_timed(lambda e: engine.explain(con, e), in_big)) if in_big else None
+    times = _timed(lambda e: engine.explain(con, e), emails[1:])
+    explain_ms = _median_ms(times)
+    big_times = _timed(lambda e: engine.explain(con, e), in_big) if in_big else []
+    max_domain_ms = _median_ms(big_times) if in_big else None
     floor_ms = _median_ms(_timed(lambda e: con.execute("SELECT * FROM contacts WHERE email = ?", [e]).fetchall(),
                                  emails[1:]))
     log(f"explain: median {explain_ms} ms over {len(emails) - 1} random contacts; {max_domain_ms} ms in the largest "
         f"domain ({big[1] if big else 0:,} contacts); the point query {floor_ms} ms")
-    return {"explain_ms": explain_ms, "explain_max_domain_ms": max_domain_ms, "explain_floor_ms": floor_ms,
-            "max_domain_contacts": big[1] if big else 0}
+    return {"explain_ms": explain_ms, "explain_min_ms": round(min(times) * 1000, 2),
+            "explain_p90_ms": round(float(np.percentile(times, 90)) * 1000, 2),
+            "explain_max_domain_ms": max_domain_ms, "explain_max_domain_max_ms":
+                round(max(big_times) * 1000, 2) if big_times else None,
+            "explain_floor_ms": floor_ms, "max_domain_contacts": big[1] if big else 0}
 
 
 def _drilldown_figures(con, ev: engine.Evaluation, play_id: str, log) -> dict:
@@ -343,11 +350,13 @@ def _drilldown_figures(con, ev: engine.Evaluation, play_id: str, log) -> dict:
               for b, n, x in asks]
     total, (b, n, x) = max(totals, key=lambda t: t[0])
     last = max(total - 50, 0)
-    last_ms = _median_ms(_timed(lambda _i: engine.drilldown(con, ev, play_id, b, node_id=n, exclusion_id=x,
-                                                            offset=last, limit=50), range(3)))
+    last_times = _timed(lambda _i: engine.drilldown(con, ev, play_id, b, node_id=n, exclusion_id=x,
+                                                    offset=last, limit=50), range(3))
+    last_ms = _median_ms(last_times)
     log(f"drill-down first page: median {first_ms} ms over {len(asks)} counts (max {max(times) * 1000:.1f}); "
         f"last page of {b} ({total:,} contacts): {last_ms} ms")
-    return {"drilldown_ms": first_ms, "drilldown_last_page_ms": last_ms, "drilldown_last_page_total": total}
+    return {"drilldown_ms": first_ms, "drilldown_last_page_ms": last_ms, "drilldown_last_page_total": total,
+            "drilldown_max_ms": round(max(times + last_times) * 1000, 2)}  # the slowest page timed
 
 
 def run(db_path: Path, *, repeats: int = 200, seed: int = 7, log=print) -> dict:
