@@ -102,7 +102,7 @@ def now() -> dt.datetime:
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def _cached(path: str, generation: int, clock: dt.datetime, module: str, name: str, args: tuple, kwargs: tuple):
+def _cached(path: str, generation: int, clock: str, module: str, name: str, args: tuple, kwargs: tuple):
     import importlib
 
     fn = getattr(importlib.import_module(module), name)
@@ -110,14 +110,40 @@ def _cached(path: str, generation: int, clock: dt.datetime, module: str, name: s
         return fn(cur, *args, **dict(kwargs))
 
 
+def stamp() -> tuple[int, str]:
+    """What changed since a cached answer was computed, in one query of the ``meta`` table: the data
+    generation (bumped by every write of records, opt-outs, settings, enrollments, the execution log)
+    and the workspace clock (a pinned clock, or the wall clock to the minute, as the evaluation's own
+    cache keys it)."""
+    with cursor() as cur:
+        generation, clock = cur.execute(
+            "SELECT max(value) FILTER (WHERE key = 'data_generation'), max(value) FILTER (WHERE key = 'clock') "
+            "FROM meta").fetchone()
+    if not clock:
+        clock = dt.datetime.now(dt.UTC).strftime("wall %Y-%m-%d %H:%M")
+    return int(generation) if generation else 0, clock
+
+
 def cached(fn: Callable, *args, **kwargs):
     """``fn(cursor, *args, **kwargs)`` for a read-only domain function, cached per database, data
-    generation and workspace clock: every write bumps the generation, so a cached answer is never
-    stale. Arguments must be hashable."""
-    with cursor() as cur:
-        generation, clock = db.generation(cur), db.now(cur)
+    generation and workspace clock (:func:`stamp`): every write bumps the generation, so a cached
+    answer is never stale. Arguments must be hashable. The answer is shared by every session: do not
+    change it."""
+    generation, clock = stamp()
     module = fn.__module__
     return _cached(db_path(), generation, clock, module, fn.__name__, tuple(args), tuple(sorted(kwargs.items())))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def bar_figure(frame: pd.DataFrame, layout: dict, **kwargs):
+    """``plotly.express.bar(frame, **kwargs)`` with ``update_layout(**layout)``, built once per data:
+    plotly express takes about 0.2 s a figure, more than the page's queries. The figure is shared by
+    every session: do not change it (``st.plotly_chart`` only reads it)."""
+    import plotly.express as px
+
+    fig = px.bar(frame, **kwargs)
+    fig.update_layout(**layout)
+    return fig
 
 
 # --- identity ------------------------------------------------------------------------------------
