@@ -19,7 +19,7 @@ ui.show_flash()
 
 with ui.cursor() as cur:
     ui.settings_in_effect(cur)
-    mappings = crmsync.mappings(cur)
+mappings = ui.cached(crmsync.mappings)  # counts the flagged contacts: once per data generation
 
 st.subheader("Field mapping")
 if not mappings:

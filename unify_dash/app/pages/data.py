@@ -46,9 +46,11 @@ cols = st.columns(4)
 for i, (table, n) in enumerate(counts.items()):
     cols[i % 4].metric(table.replace("_", " "), ui.fmt_int(n))
 
-with st.expander("Scheduler worker: last and next tick, sends and skips per tick, errors",
-                 icon=":material/schedule:"), ui.cursor() as cur:
-    st.code(service_status.format_status(serve.service_status(ui.db_path(), cur)), language=None)
+worker = st.expander("Scheduler worker: last and next tick, sends and skips per tick, errors",
+                     icon=":material/schedule:", key="data.worker", on_change="rerun")
+if worker.open:  # read when opened: the status reads the recent ticks of the execution log
+    with worker, ui.cursor() as cur:
+        st.code(service_status.format_status(serve.service_status(ui.db_path(), cur)), language=None)
 
 result = st.session_state.pop("data.result", None)
 if result:

@@ -10,7 +10,6 @@ from unify_dash.app import funnel_chart, ui
 from unify_dash.model import roles, settings
 from unify_dash.model.levels import with_toggles
 from unify_dash.reports import playview, units
-from unify_dash.store import db
 
 actor = ui.actor()
 st.title("Play view")
@@ -193,9 +192,8 @@ def apply_panel(toggles: dict) -> None:
                 ui.flash(f"Applied as settings v{new_version}: pending, it takes effect in "
                          f"{cfg.propagation_minutes} minutes. The counts show the settings in effect until then.")
                 st.rerun()
-    with ui.cursor() as cur:
-        pending = settings.pending_versions(cur)
-        clock = db.now(cur)
+    pending = ui.cached(settings.pending_versions)  # a saved version bumps the data generation
+    clock = ui.now()
     for p in pending:
         st.info(f"Pending: settings v{p['version']} by {ui.code(p['actor'])} ({ui.md(p['note'])}) takes effect at "
                 f"{ui.fmt_time(p['effective_at'])} ({ui.fmt_relative(p['effective_at'], clock)}).",
