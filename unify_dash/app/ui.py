@@ -134,6 +134,24 @@ def cached(fn: Callable, *args, **kwargs):
     return _cached(db_path(), generation, clock, module, fn.__name__, tuple(args), tuple(sorted(kwargs.items())))
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _shared(path: str, generation: int, clock: str, module: str, name: str, args: tuple, kwargs: tuple):
+    import importlib
+
+    fn = getattr(importlib.import_module(module), name)
+    with cursor() as cur:
+        return fn(cur, *args, **dict(kwargs))
+
+
+def shared(fn: Callable, *args, **kwargs):
+    """:func:`cached` without the copy: the one answer object is handed to every rerun and session, so
+    a big frame (every opted-out contact at 1M) is not unpickled on each rerun. Read it, slice it, never
+    change it in place."""
+    generation, clock = stamp()
+    return _shared(db_path(), generation, clock, fn.__module__, fn.__name__, tuple(args),
+                   tuple(sorted(kwargs.items())))
+
+
 @st.cache_resource(max_entries=64, show_spinner=False)
 def bar_figure(frame: pd.DataFrame, layout: dict, **kwargs):
     """``plotly.express.bar(frame, **kwargs)`` with ``update_layout(**layout)``, built once per data:

@@ -387,11 +387,17 @@ def workspace_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return out
 
 
-def recent_audit(con: duckdb.DuckDBPyConnection, *, limit: int = 20, target: str | None = None) -> pd.DataFrame:
-    """Who did what, newest first (optionally for one target, e.g. an email)."""
+def recent_audit(con: duckdb.DuckDBPyConnection, *, limit: int = 20, target: str | None = None,
+                 detail_chars: int | None = None) -> pd.DataFrame:
+    """Who did what, newest first (optionally for one target, e.g. an email). ``detail_chars``: the
+    detail cut to that many characters, with "…" when it is longer (a load's detail is its whole
+    result: megabytes at 1M, for a table that shows one line of it)."""
     where, params = ("WHERE target = ?", [target]) if target else ("", [])
-    return con.execute(f"SELECT \"at\", actor, role, action, target, detail FROM audit_log {where} "
-                       "ORDER BY \"at\" DESC, audit_id LIMIT ?", [*params, int(limit)]).df()
+    detail = "detail" if detail_chars is None else (
+        "CASE WHEN length(detail) > ? THEN left(detail, ?) || '…' ELSE detail END AS detail")
+    cut = [] if detail_chars is None else [int(detail_chars)] * 2
+    return con.execute(f"SELECT \"at\", actor, role, action, target, {detail} FROM audit_log {where} "
+                       "ORDER BY \"at\" DESC, audit_id LIMIT ?", [*cut, *params, int(limit)]).df()
 
 
 def writebacks(con: duckdb.DuckDBPyConnection, *, offset: int = 0, limit: int = 50) -> dict:

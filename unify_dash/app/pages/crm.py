@@ -107,7 +107,7 @@ with tab_prov:
                "platform (opt-out link click, handled reply, admin button)? With a read-only mapping, opt-outs "
                "that increase originate in the CRM; with read & write they can come from either side.")
     email = st.text_input("Contact email", key="crm.email", placeholder="all opted-out contacts")
-    provenance = ui.cached(crmsync.provenance)  # every opted-out contact, cached until the next write
+    provenance = ui.shared(crmsync.provenance)  # every opted-out contact, until the next write (read-only)
     prov = provenance[provenance["email"] == email.strip().lower()] if email.strip() else provenance
     if prov.empty:
         st.caption("No opted-out contact" + (f" with email {ui.code(email)}." if email else "."))
@@ -177,7 +177,7 @@ with tab_conf:
 
         ui.contact_list(fetch_conf, len(conf), key="crm.conf", file_name="crm_conflicts.csv")
 
-    readonly = ui.cached(crmsync.readonly_disagreements)
+    readonly = ui.shared(crmsync.readonly_disagreements)
     if not readonly.empty:
         st.markdown("**Read-only mappings: nothing can be pushed**")
         st.info(f"{ui.plural(len(readonly), 'opted-out contact')} still have the flag off in a CRM mapped read-only. "

@@ -166,6 +166,6 @@ with tab_upload:
 
 st.subheader("Recent activity")
 with ui.cursor() as cur:
-    audit = metrics.recent_audit(cur, limit=15)
+    audit = metrics.recent_audit(cur, limit=15, detail_chars=300)  # the table shows a line of each
 st.dataframe(pd.DataFrame(audit), hide_index=True, width="stretch", key="data.audit",
              column_config={"at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm")})
