@@ -53,10 +53,21 @@ def on_table_select() -> None:
         select("blocking", None, ids[rows[0]])
 
 
-def toggle_grid(play_id: str, saved: dict) -> dict:
+def chosen_toggles(play_id: str, rows: list) -> dict:
+    """The what-if toggles as this session holds them (each toggle widget's state, the saved value for
+    one not drawn yet): what the grid's widgets return when it is drawn, known before."""
+    chosen = {}
+    for row in rows:
+        for cell in row.cells:
+            key = toggle_key(play_id, row.exclusion_id, cell.level, cell.target)
+            if key in st.session_state:
+                chosen[(row.exclusion_id, cell.level, cell.target)] = bool(st.session_state[key])
+    return playview.changed(rows, chosen)
+
+
+def toggle_grid(play_id: str, saved: dict, rows: list) -> dict:
     """The what-if toggles, one row per exclusion and one column per level; returns the changed ones."""
     columns = playview.toggle_columns(cfg, play_id, saved)
-    rows = playview.toggle_rows(cfg, play_id, saved)
     with st.expander("What-if toggles", expanded=True, icon=":material/toggle_on:"):
         widths = [3] + [1] * len(columns)
         head = st.columns(widths)
@@ -205,7 +216,11 @@ def what_if(play_id: str) -> None:
     with ui.cursor() as cur:
         ev = engine.evaluation(cur)
     saved = engine.impact(ev, play_id)
-    toggles = toggle_grid(play_id, saved)
+    rows = playview.toggle_rows(cfg, play_id, saved)
+    # The grid stays on top but is drawn last: a click's new counts are sent (and on screen) before the
+    # grid's ~50 widgets are built again. The toggles come from the session, as the widgets will return.
+    grid = st.container()
+    toggles = chosen_toggles(play_id, rows)
     imp = engine.impact(ev, play_id, toggles) if toggles else saved
     label = "what-if" if toggles else "saved settings"
     flow(saved, imp, toggles, label)
@@ -215,6 +230,10 @@ def what_if(play_id: str) -> None:
     if sel and sel.get("play") == play_id:
         selected_list(ev, imp, toggles, label)
     apply_panel(toggles)
+    with grid:
+        drawn = toggle_grid(play_id, saved, rows)
+    if drawn != toggles:  # never expected: the widgets return the session's states
+        st.rerun(scope="fragment")
 
 
 what_if(play_id)
