@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"db": os.environ["UNIFY_DB"], "warm_s": round(time.perf_counter() - started, 2), "pages": {}}
     keys = [k for k in args.pages.split(",") if k] or list(roles.PAGES[args.role])
     for key in keys:
-        at = AppTest.from_file(str(ROOT / ui.PAGE_FILES[key][0]), default_timeout=args.timeout)
+        at = AppTest.from_file(str(ui.ROOT / ui.PAGE_FILES[key][0]), default_timeout=args.timeout)
         first = timer.run(at, args.timeout)
         reruns = [timer.run(at, args.timeout) for _ in range(args.reruns)]
         result["pages"][key] = {"first_ms": round(first, 1), "rerun_ms": round(min(reruns), 1) if reruns else None}

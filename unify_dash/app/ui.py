@@ -101,7 +101,7 @@ def now() -> dt.datetime:
         return db.now(cur)
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@st.cache_data(max_entries=256, show_spinner=False)  # log pages and counts: many small entries
 def _cached(path: str, generation: int, clock: str, module: str, name: str, args: tuple, kwargs: tuple):
     import importlib
 
