@@ -96,6 +96,18 @@ def writing() -> Iterator[Any]:
             cur.close()
 
 
+def log_timing(what: str, started: float) -> None:
+    """With ``UNIFY_APP_TIMING`` set: ``what`` and the milliseconds since ``started`` (a
+    ``time.perf_counter()``) on stderr, the server's share of a page or fragment run
+    (scripts/browser_bench.py sets it and reads the log)."""
+    if os.environ.get("UNIFY_APP_TIMING"):
+        import sys
+        import time
+
+        print(f"unify-dash app: {what} ran in {(time.perf_counter() - started) * 1000:.1f} ms", file=sys.stderr,
+              flush=True)
+
+
 def now() -> dt.datetime:
     with cursor() as cur:
         return db.now(cur)

@@ -2,6 +2,8 @@
 exclusion at each level (audience, organisation, ruleset). Toggling never touches saved settings;
 "Apply" saves the toggles as a settings change with a note, pending until it takes effect."""
 
+import time
+
 import pandas as pd
 import streamlit as st
 
@@ -213,6 +215,7 @@ def apply_panel(toggles: dict) -> None:
 
 @st.fragment
 def what_if(play_id: str) -> None:
+    started = time.perf_counter()
     with ui.cursor() as cur:
         ev = engine.evaluation(cur)
     saved = engine.impact(ev, play_id)
@@ -234,6 +237,7 @@ def what_if(play_id: str) -> None:
         drawn = toggle_grid(play_id, saved, rows)
     if drawn != toggles:  # never expected: the widgets return the session's states
         st.rerun(scope="fragment")
+    ui.log_timing("fragment play.what_if", started)
 
 
 what_if(play_id)
