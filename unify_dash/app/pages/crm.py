@@ -2,6 +2,8 @@
 pushing write-backs to the CRMs (unify_dash/connectors/), what was written back, where each opt-out
 originated (CRM field or the platform) and the conflicts between the two, with their fix."""
 
+import re
+
 import streamlit as st
 
 from unify_dash.actions import crmsync
@@ -149,10 +151,19 @@ with tab_conf:
         st.success("No conflict.", icon=":material/done_all:")
     else:
         if can_sync:
-            chosen = st.multiselect("Only these contacts", list(conf["email"]), key="crm.conf.pick",
-                                    placeholder=f"all {len(conf):,} conflicts")
+            # typed, not picked: a picker would send every conflict's email to the browser (31,017 at 1M)
+            typed = st.text_area("Only these contacts (emails, one a line or comma-separated)", key="crm.conf.pick",
+                                 placeholder=f"empty: all {len(conf):,} conflicts", height=80)
+            wanted = list(dict.fromkeys(e.strip().lower() for e in re.split(r"[,;\s]+", typed) if e.strip()))
+            known = set(conf["email"])
+            unknown = [e for e in wanted if e not in known]
+            if unknown:
+                st.warning("Not among the conflicts: " + ", ".join(ui.code(e) for e in unknown[:10])
+                           + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+                           + ". Correct or remove them to push.", icon=":material/help:")
+            chosen = [e for e in wanted if e in known]
             if st.button("Push the platform's opt-out to the CRM", key="crm.resolve", icon=":material/sync_alt:",
-                         type="primary", help="Queue a write-back of the opt-out for each disagreeing read & write "
+                         type="primary", disabled=bool(unknown), help="Queue a write-back of the opt-out for each disagreeing read & write "
                                               "CRM and push it now (when the CRM is configured)."):
                 def resolve(cur, prog):
                     queued = crmsync.queue_conflict_writebacks(cur, actor, emails=chosen or None)
