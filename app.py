@@ -4,12 +4,16 @@ A thin entry point: who is acting, the pages that role sees, the shared sidebar,
 The database is ``$UNIFY_DB`` (default ``data/unify.duckdb``). See docs/dashboard.md.
 """
 
+import time
+
 import streamlit as st
 
 from unify_dash.app import ui
 from unify_dash.errors import NotFound
 from unify_dash.model import roles, settings
 from unify_dash.store import db as unify_db
+
+STARTED = time.perf_counter()  # UNIFY_APP_TIMING=1: each run's server time on stderr (scripts/browser_bench.py)
 
 # The favicon is a file of the app: a :material/...: page icon would be fetched from a font CDN, and
 # no request of the page leaves for another host (tests/test_browser.py).
@@ -97,4 +101,7 @@ with st.sidebar:
                 if len(p["changes"]) > 20:
                     st.caption(f"… and {len(p['changes']) - 20} more")
 
-nav.run()
+try:
+    nav.run()
+finally:
+    ui.log_timing(f"page {nav.url_path or 'home'}", STARTED)

@@ -83,7 +83,7 @@ def contacts_of(db: str) -> int | None:
 def start_service(db: str, port: int, log_path: Path) -> tuple[subprocess.Popen, str, float]:
     env = {**os.environ, "UNIFY_ROLE": "revops", "UNIFY_USER": "bench", "STREAMLIT_SERVER_HEADLESS": "true",
            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",
-           "STREAMLIT_SERVER_ADDRESS": "127.0.0.1"}
+           "STREAMLIT_SERVER_ADDRESS": "127.0.0.1", "UNIFY_APP_TIMING": "1"}
     log = open(log_path, "w")  # noqa: SIM115 - kept open for the process's life
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "unify_dash", "serve", "--db", db, "--no-worker",

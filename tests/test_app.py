@@ -681,6 +681,26 @@ def test_crm_page_lists_provenance(reader):
     assert "Field mapping" in texts(at)
 
 
+def test_crm_conflicts_to_push_are_typed_and_checked(writer):
+    """The conflicts' filter is typed emails (no list of every conflict sent to the browser): one that is
+    not a conflict is named and disables the push; a known one (any case) queues that contact only."""
+    from unify_dash.actions import crmsync
+
+    conflicts = crmsync.provenance(writer).query("conflict")["email"].tolist()
+    assert len(conflicts) > 1
+    at = open_app("crm")
+    at.text_area(key="crm.conf.pick").input("nobody@example.invalid").run()
+    assert any("Not among the conflicts" in w.value and "nobody@example.invalid" in w.value for w in at.warning)
+    assert at.button(key="crm.resolve").disabled
+    at.text_area(key="crm.conf.pick").input(f"  {conflicts[0].upper()} ,").run()
+    assert not any("Not among the conflicts" in w.value for w in at.warning)
+    at.button(key="crm.resolve").click().run()
+    assert_ok(at)
+    assert any("queued for 1 contact" in s.value for s in at.success), [s.value for s in at.success]
+    left = crmsync.provenance(writer).query("conflict")["email"].tolist()
+    assert sorted(left) == sorted(conflicts[1:])
+
+
 def test_data_page_lists_load_problems_by_file_row_column(writer, tmp_path, monkeypatch):
     from workspace_factory import write_workspace
 

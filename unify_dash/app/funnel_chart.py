@@ -7,6 +7,7 @@ Text on the chart goes through :func:`unify_dash.app.ui.plot_text`."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import plotly.graph_objects as go
@@ -26,7 +27,13 @@ def _tick(s: funnelview.Segment) -> str:
 
 
 def figure(segs: list[funnelview.Segment], what_if: bool) -> go.Figure:
-    """The funnel as horizontal bars centred on 0 (so stages narrow like a funnel)."""
+    """The funnel as horizontal bars centred on 0 (so stages narrow like a funnel). Built once per
+    segments (a toggle turned back, every session of the same counts): the figure is shared, read-only."""
+    return _figure(tuple(segs), what_if)
+
+
+@functools.lru_cache(maxsize=64)
+def _figure(segs: tuple[funnelview.Segment, ...], what_if: bool) -> go.Figure:
     ticks = [_tick(s) for s in segs]
     # the same label may occur under two nodes: plotly needs distinct categories
     ys = [t if ticks.count(t) == 1 else t + "\u200b" * i for i, t in enumerate(ticks)]

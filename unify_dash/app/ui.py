@@ -96,13 +96,25 @@ def writing() -> Iterator[Any]:
             cur.close()
 
 
+def log_timing(what: str, started: float) -> None:
+    """With ``UNIFY_APP_TIMING`` set: ``what`` and the milliseconds since ``started`` (a
+    ``time.perf_counter()``) on stderr, the server's share of a page or fragment run
+    (scripts/browser_bench.py sets it and reads the log)."""
+    if os.environ.get("UNIFY_APP_TIMING"):
+        import sys
+        import time
+
+        print(f"unify-dash app: {what} ran in {(time.perf_counter() - started) * 1000:.1f} ms", file=sys.stderr,
+              flush=True)
+
+
 def now() -> dt.datetime:
     with cursor() as cur:
         return db.now(cur)
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
-def _cached(path: str, generation: int, clock: dt.datetime, module: str, name: str, args: tuple, kwargs: tuple):
+@st.cache_data(max_entries=256, show_spinner=False)  # log pages and counts: many small entries
+def _cached(path: str, generation: int, clock: str, module: str, name: str, args: tuple, kwargs: tuple):
     import importlib
 
     fn = getattr(importlib.import_module(module), name)
@@ -110,14 +122,58 @@ def _cached(path: str, generation: int, clock: dt.datetime, module: str, name: s
         return fn(cur, *args, **dict(kwargs))
 
 
+def stamp() -> tuple[int, str]:
+    """What changed since a cached answer was computed, in one query of the ``meta`` table: the data
+    generation (bumped by every write of records, opt-outs, settings, enrollments, the execution log)
+    and the workspace clock (a pinned clock, or the wall clock to the minute, as the evaluation's own
+    cache keys it)."""
+    with cursor() as cur:
+        generation, clock = cur.execute(
+            "SELECT max(value) FILTER (WHERE key = 'data_generation'), max(value) FILTER (WHERE key = 'clock') "
+            "FROM meta").fetchone()
+    if not clock:
+        clock = dt.datetime.now(dt.UTC).strftime("wall %Y-%m-%d %H:%M")
+    return int(generation) if generation else 0, clock
+
+
 def cached(fn: Callable, *args, **kwargs):
     """``fn(cursor, *args, **kwargs)`` for a read-only domain function, cached per database, data
-    generation and workspace clock: every write bumps the generation, so a cached answer is never
-    stale. Arguments must be hashable."""
-    with cursor() as cur:
-        generation, clock = db.generation(cur), db.now(cur)
+    generation and workspace clock (:func:`stamp`): every write bumps the generation, so a cached
+    answer is never stale. Arguments must be hashable. The answer is shared by every session: do not
+    change it."""
+    generation, clock = stamp()
     module = fn.__module__
     return _cached(db_path(), generation, clock, module, fn.__name__, tuple(args), tuple(sorted(kwargs.items())))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _shared(path: str, generation: int, clock: str, module: str, name: str, args: tuple, kwargs: tuple):
+    import importlib
+
+    fn = getattr(importlib.import_module(module), name)
+    with cursor() as cur:
+        return fn(cur, *args, **dict(kwargs))
+
+
+def shared(fn: Callable, *args, **kwargs):
+    """:func:`cached` without the copy: the one answer object is handed to every rerun and session, so
+    a big frame (every opted-out contact at 1M) is not unpickled on each rerun. Read it, slice it, never
+    change it in place."""
+    generation, clock = stamp()
+    return _shared(db_path(), generation, clock, fn.__module__, fn.__name__, tuple(args),
+                   tuple(sorted(kwargs.items())))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def bar_figure(frame: pd.DataFrame, layout: dict, **kwargs):
+    """``plotly.express.bar(frame, **kwargs)`` with ``update_layout(**layout)``, built once per data:
+    plotly express takes about 0.2 s a figure, more than the page's queries. The figure is shared by
+    every session: do not change it (``st.plotly_chart`` only reads it)."""
+    import plotly.express as px
+
+    fig = px.bar(frame, **kwargs)
+    fig.update_layout(**layout)
+    return fig
 
 
 # --- identity ------------------------------------------------------------------------------------

@@ -335,21 +335,23 @@ def execution_log(con: duckdb.DuckDBPyConnection, *, play_id: str | None = None,
     if outcome:
         parts.append("l.outcome = ?")
         params.append(outcome)
-    if email:
-        parts.append("c.email = ?")
+    if email:  # contact_id is the key of contacts: the same rows as joining and filtering on c.email
+        parts.append("l.contact_id IN (SELECT contact_id FROM contacts WHERE email = ?)")
         params.append(email.strip().lower())
     if blocked_only:
         parts.append("l.blocking IS NOT NULL AND trim(l.blocking) NOT IN ('', '[]')")
     where = " AND ".join(parts) or "TRUE"
-    base = f"""
+    # The count and the page read execution_log alone; the contacts are joined to the page's rows only
+    # (at 1M a join of every log row before the sort cost seconds a page).
+    total = int(con.execute(f"SELECT count(*) FROM execution_log l WHERE {where}", params).fetchone()[0])
+    page_params = [] if limit is None else [int(limit), int(offset)]
+    picked = (f"SELECT * FROM execution_log l WHERE {where} ORDER BY l.\"at\" DESC, l.log_id"
+              + ("" if limit is None else " LIMIT ? OFFSET ?"))
+    rows = con.execute(f"""
         SELECT l."at", c.email, l.play_id AS play, l.node_id AS node, l.sequence_id AS sequence, l.step,
                l.outcome, {blocking_words('l.blocking')} AS blocking_criteria, l.settings_version, l.log_id
-        FROM execution_log l LEFT JOIN contacts c ON c.contact_id = l.contact_id
-        WHERE {where}
-    """
-    total = int(con.execute(f"SELECT count(*) FROM ({base})", params).fetchone()[0])
-    page = f"{base} ORDER BY l.\"at\" DESC, l.log_id" + ("" if limit is None else " LIMIT ? OFFSET ?")
-    rows = con.execute(page, params + ([] if limit is None else [int(limit), int(offset)])).df()
+        FROM ({picked}) l LEFT JOIN contacts c ON c.contact_id = l.contact_id
+        ORDER BY l."at" DESC, l.log_id""", params + page_params).df()
     return {"total": total, "rows": rows}
 
 
@@ -385,11 +387,17 @@ def workspace_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return out
 
 
-def recent_audit(con: duckdb.DuckDBPyConnection, *, limit: int = 20, target: str | None = None) -> pd.DataFrame:
-    """Who did what, newest first (optionally for one target, e.g. an email)."""
+def recent_audit(con: duckdb.DuckDBPyConnection, *, limit: int = 20, target: str | None = None,
+                 detail_chars: int | None = None) -> pd.DataFrame:
+    """Who did what, newest first (optionally for one target, e.g. an email). ``detail_chars``: the
+    detail cut to that many characters, with "…" when it is longer (a load's detail is its whole
+    result: megabytes at 1M, for a table that shows one line of it)."""
     where, params = ("WHERE target = ?", [target]) if target else ("", [])
-    return con.execute(f"SELECT \"at\", actor, role, action, target, detail FROM audit_log {where} "
-                       "ORDER BY \"at\" DESC, audit_id LIMIT ?", [*params, int(limit)]).df()
+    detail = "detail" if detail_chars is None else (
+        "CASE WHEN length(detail) > ? THEN left(detail, ?) || '…' ELSE detail END AS detail")
+    cut = [] if detail_chars is None else [int(detail_chars)] * 2
+    return con.execute(f"SELECT \"at\", actor, role, action, target, {detail} FROM audit_log {where} "
+                       "ORDER BY \"at\" DESC, audit_id LIMIT ?", [*cut, *params, int(limit)]).df()
 
 
 def writebacks(con: duckdb.DuckDBPyConnection, *, offset: int = 0, limit: int = 50) -> dict:

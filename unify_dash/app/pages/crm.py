@@ -2,6 +2,8 @@
 pushing write-backs to the CRMs (unify_dash/connectors/), what was written back, where each opt-out
 originated (CRM field or the platform) and the conflicts between the two, with their fix."""
 
+import re
+
 import streamlit as st
 
 from unify_dash.actions import crmsync
@@ -19,7 +21,7 @@ ui.show_flash()
 
 with ui.cursor() as cur:
     ui.settings_in_effect(cur)
-    mappings = crmsync.mappings(cur)
+mappings = ui.cached(crmsync.mappings)  # counts the flagged contacts: once per data generation
 
 st.subheader("Field mapping")
 if not mappings:
@@ -107,7 +109,7 @@ with tab_prov:
                "platform (opt-out link click, handled reply, admin button)? With a read-only mapping, opt-outs "
                "that increase originate in the CRM; with read & write they can come from either side.")
     email = st.text_input("Contact email", key="crm.email", placeholder="all opted-out contacts")
-    provenance = ui.cached(crmsync.provenance)  # every opted-out contact, cached until the next write
+    provenance = ui.shared(crmsync.provenance)  # every opted-out contact, until the next write (read-only)
     prov = provenance[provenance["email"] == email.strip().lower()] if email.strip() else provenance
     if prov.empty:
         st.caption("No opted-out contact" + (f" with email {ui.code(email)}." if email else "."))
@@ -149,10 +151,19 @@ with tab_conf:
         st.success("No conflict.", icon=":material/done_all:")
     else:
         if can_sync:
-            chosen = st.multiselect("Only these contacts", list(conf["email"]), key="crm.conf.pick",
-                                    placeholder=f"all {len(conf):,} conflicts")
+            # typed, not picked: a picker would send every conflict's email to the browser (31,017 at 1M)
+            typed = st.text_area("Only these contacts (emails, one a line or comma-separated)", key="crm.conf.pick",
+                                 placeholder=f"empty: all {len(conf):,} conflicts", height=80)
+            wanted = list(dict.fromkeys(e.strip().lower() for e in re.split(r"[,;\s]+", typed) if e.strip()))
+            known = set(conf["email"])
+            unknown = [e for e in wanted if e not in known]
+            if unknown:
+                st.warning("Not among the conflicts: " + ", ".join(ui.code(e) for e in unknown[:10])
+                           + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+                           + ". Correct or remove them to push.", icon=":material/help:")
+            chosen = [e for e in wanted if e in known]
             if st.button("Push the platform's opt-out to the CRM", key="crm.resolve", icon=":material/sync_alt:",
-                         type="primary", help="Queue a write-back of the opt-out for each disagreeing read & write "
+                         type="primary", disabled=bool(unknown), help="Queue a write-back of the opt-out for each disagreeing read & write "
                                               "CRM and push it now (when the CRM is configured)."):
                 def resolve(cur, prog):
                     queued = crmsync.queue_conflict_writebacks(cur, actor, emails=chosen or None)
@@ -177,7 +188,7 @@ with tab_conf:
 
         ui.contact_list(fetch_conf, len(conf), key="crm.conf", file_name="crm_conflicts.csv")
 
-    readonly = ui.cached(crmsync.readonly_disagreements)
+    readonly = ui.shared(crmsync.readonly_disagreements)
     if not readonly.empty:
         st.markdown("**Read-only mappings: nothing can be pushed**")
         st.info(f"{ui.plural(len(readonly), 'opted-out contact')} still have the flag off in a CRM mapped read-only. "

@@ -46,9 +46,11 @@ cols = st.columns(4)
 for i, (table, n) in enumerate(counts.items()):
     cols[i % 4].metric(table.replace("_", " "), ui.fmt_int(n))
 
-with st.expander("Scheduler worker: last and next tick, sends and skips per tick, errors",
-                 icon=":material/schedule:"), ui.cursor() as cur:
-    st.code(service_status.format_status(serve.service_status(ui.db_path(), cur)), language=None)
+worker = st.expander("Scheduler worker: last and next tick, sends and skips per tick, errors",
+                     icon=":material/schedule:", key="data.worker", on_change="rerun")
+if worker.open:  # read when opened: the status reads the recent ticks of the execution log
+    with worker, ui.cursor() as cur:
+        st.code(service_status.format_status(serve.service_status(ui.db_path(), cur)), language=None)
 
 result = st.session_state.pop("data.result", None)
 if result:
@@ -164,6 +166,6 @@ with tab_upload:
 
 st.subheader("Recent activity")
 with ui.cursor() as cur:
-    audit = metrics.recent_audit(cur, limit=15)
+    audit = metrics.recent_audit(cur, limit=15, detail_chars=300)  # the table shows a line of each
 st.dataframe(pd.DataFrame(audit), hide_index=True, width="stretch", key="data.audit",
              column_config={"at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm")})

@@ -5,7 +5,6 @@ the list of contacts behind it (paged, CSV export); the list's length equals the
 from urllib.parse import unquote
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from unify_dash import engine
@@ -110,11 +109,12 @@ with left:
     if reasons.empty:
         st.caption("No contact is blocked at a sequence node.")
     else:
-        fig = px.bar(reasons.assign(reason=reasons["reason"].map(ui.plot_text), node=reasons["node"].map(ui.plot_text)),
-                     x="contacts", y="reason", color="node", orientation="h", custom_data=["custom"],
-                     barmode="group", height=80 + 32 * len(reasons))
-        fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), yaxis_title=None, legend_title=None,
-                          legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), showlegend=node_id is None)
+        fig = ui.bar_figure(
+            reasons.assign(reason=reasons["reason"].map(ui.plot_text), node=reasons["node"].map(ui.plot_text)),
+            dict(margin=dict(l=10, r=10, t=30, b=10), yaxis_title=None, legend_title=None,
+                 legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), showlegend=node_id is None),
+            x="contacts", y="reason", color="node", orientation="h", custom_data=["custom"], barmode="group",
+            height=80 + 32 * len(reasons))
         st.plotly_chart(fig, key="metrics.chart.reasons", on_select=lambda: chart_selected(
             "metrics.chart.reasons", "now", "not_enrolled"), selection_mode="points", config={"displayModeBar": False})
         st.caption("A contact blocked by several exclusions counts under each of them.")
@@ -140,9 +140,10 @@ def breakdown_chart(container, family: str, title: str) -> None:
         if df.empty or df["count"].sum() == 0:
             st.caption("None in this scope.")
             return
-        fig = px.bar(df.assign(label=df["label"].map(ui.plot_text)), x="count", y="label", orientation="h", custom_data=["key"], height=80 + 32 * len(df))
-        fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), yaxis_title=None,
-                          xaxis_title=units.of_family(family).many)
+        fig = ui.bar_figure(df.assign(label=df["label"].map(ui.plot_text)),
+                            dict(margin=dict(l=10, r=10, t=10, b=10), yaxis_title=None,
+                                 xaxis_title=units.of_family(family).many),
+                            x="count", y="label", orientation="h", custom_data=["key"], height=80 + 32 * len(df))
         chart_key = f"metrics.chart.{family}"
         st.plotly_chart(fig, key=chart_key, on_select=lambda: chart_selected(chart_key, "history", family),
                         selection_mode="points", config={"displayModeBar": False})
@@ -170,9 +171,10 @@ st.subheader("Over time")
 if timeline.empty:
     st.caption("No activity recorded in this scope.")
 else:
-    fig = px.bar(timeline.assign(label=timeline["label"].map(ui.plot_text)), x="day", y="count", color="label", custom_data=["key"], height=320)
-    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), legend_title=None, xaxis_title=None,
-                      yaxis_title="events")
+    fig = ui.bar_figure(timeline.assign(label=timeline["label"].map(ui.plot_text)),
+                        dict(margin=dict(l=10, r=10, t=10, b=10), legend_title=None, xaxis_title=None,
+                             yaxis_title="events"),
+                        x="day", y="count", color="label", custom_data=["key"], height=320)
     st.plotly_chart(fig, key="metrics.chart.activity", on_select=lambda: chart_selected(
         "metrics.chart.activity", "history", metrics.timeline_family(freq)), selection_mode="points",
         config={"displayModeBar": False})

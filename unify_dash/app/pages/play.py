@@ -2,6 +2,8 @@
 exclusion at each level (audience, organisation, ruleset). Toggling never touches saved settings;
 "Apply" saves the toggles as a settings change with a note, pending until it takes effect."""
 
+import time
+
 import pandas as pd
 import streamlit as st
 
@@ -10,7 +12,6 @@ from unify_dash.app import funnel_chart, ui
 from unify_dash.model import roles, settings
 from unify_dash.model.levels import with_toggles
 from unify_dash.reports import playview, units
-from unify_dash.store import db
 
 actor = ui.actor()
 st.title("Play view")
@@ -54,10 +55,21 @@ def on_table_select() -> None:
         select("blocking", None, ids[rows[0]])
 
 
-def toggle_grid(play_id: str, saved: dict) -> dict:
+def chosen_toggles(play_id: str, rows: list) -> dict:
+    """The what-if toggles as this session holds them (each toggle widget's state, the saved value for
+    one not drawn yet): what the grid's widgets return when it is drawn, known before."""
+    chosen = {}
+    for row in rows:
+        for cell in row.cells:
+            key = toggle_key(play_id, row.exclusion_id, cell.level, cell.target)
+            if key in st.session_state:
+                chosen[(row.exclusion_id, cell.level, cell.target)] = bool(st.session_state[key])
+    return playview.changed(rows, chosen)
+
+
+def toggle_grid(play_id: str, saved: dict, rows: list) -> dict:
     """The what-if toggles, one row per exclusion and one column per level; returns the changed ones."""
     columns = playview.toggle_columns(cfg, play_id, saved)
-    rows = playview.toggle_rows(cfg, play_id, saved)
     with st.expander("What-if toggles", expanded=True, icon=":material/toggle_on:"):
         widths = [3] + [1] * len(columns)
         head = st.columns(widths)
@@ -193,9 +205,8 @@ def apply_panel(toggles: dict) -> None:
                 ui.flash(f"Applied as settings v{new_version}: pending, it takes effect in "
                          f"{cfg.propagation_minutes} minutes. The counts show the settings in effect until then.")
                 st.rerun()
-    with ui.cursor() as cur:
-        pending = settings.pending_versions(cur)
-        clock = db.now(cur)
+    pending = ui.cached(settings.pending_versions)  # a saved version bumps the data generation
+    clock = ui.now()
     for p in pending:
         st.info(f"Pending: settings v{p['version']} by {ui.code(p['actor'])} ({ui.md(p['note'])}) takes effect at "
                 f"{ui.fmt_time(p['effective_at'])} ({ui.fmt_relative(p['effective_at'], clock)}).",
@@ -204,10 +215,15 @@ def apply_panel(toggles: dict) -> None:
 
 @st.fragment
 def what_if(play_id: str) -> None:
+    started = time.perf_counter()
     with ui.cursor() as cur:
         ev = engine.evaluation(cur)
     saved = engine.impact(ev, play_id)
-    toggles = toggle_grid(play_id, saved)
+    rows = playview.toggle_rows(cfg, play_id, saved)
+    # The grid stays on top but is drawn last: a click's new counts are sent (and on screen) before the
+    # grid's ~50 widgets are built again. The toggles come from the session, as the widgets will return.
+    grid = st.container()
+    toggles = chosen_toggles(play_id, rows)
     imp = engine.impact(ev, play_id, toggles) if toggles else saved
     label = "what-if" if toggles else "saved settings"
     flow(saved, imp, toggles, label)
@@ -217,6 +233,11 @@ def what_if(play_id: str) -> None:
     if sel and sel.get("play") == play_id:
         selected_list(ev, imp, toggles, label)
     apply_panel(toggles)
+    with grid:
+        drawn = toggle_grid(play_id, saved, rows)
+    if drawn != toggles:  # never expected: the widgets return the session's states
+        st.rerun(scope="fragment")
+    ui.log_timing("fragment play.what_if", started)
 
 
 what_if(play_id)

@@ -24,7 +24,10 @@ with ui.cursor() as cur:
 queue = ui.cached(lifecycle.opt_out_reply_queue)
 BATCH = 50
 
-tab_queue, tab_all = st.tabs([f"Queue ({ui.fmt_int(len(queue))})", "All replies by class"], key="replies.tabs")
+# the second tab computes only when it is open (a rerun when the tab changes): a page of replies of one
+# class reads the events of every reply
+tab_queue, tab_all = st.tabs([f"Queue ({ui.fmt_int(len(queue))})", "All replies by class"], key="replies.tabs",
+                             on_change="rerun")
 
 with tab_queue:
     if queue.empty:
@@ -84,7 +87,9 @@ with tab_queue:
 
             confirm_handling()
 
-with tab_all:
+
+def all_replies() -> None:
+    """Every recorded reply of one class, paged (the second tab)."""
     by_class = ui.cached(metrics.breakdown, "replies", Scope())
     if by_class.empty:
         st.caption("No reply recorded.")
@@ -102,3 +107,8 @@ with tab_all:
                 return ui.with_links(rows[["email", "name", "occurred_at", "sequence", "label", "text"]])
 
             ui.contact_list(fetch_replies, total, key=f"replies.all.{cls}", file_name=f"replies_{cls}.csv")
+
+
+if tab_all.open:
+    with tab_all:
+        all_replies()
