@@ -102,3 +102,32 @@ def test_a_bad_sender_spec_is_a_clear_error(tmp_path, spec, message):
     proc = subprocess.run([sys.executable, "-m", "unify_dash", "sends", "--until", UNTIL, "--db", str(db_path),
                            "--sender", spec], capture_output=True, text=True)
     assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sends_recorded_after_their_tick_change_the_app_cache_stamp(tmp_path):
+    """An external sender's deliveries are recorded after the tick's commit: the pages that count sends
+    must not keep a cached answer from before them, yet the evaluation inputs (data_generation, which the
+    scheduler's incremental evaluation keys on) did not change."""
+    import datetime as dt
+
+    from unify_dash.scheduler import outbox
+    from unify_dash.scheduler import run as sched
+
+    class External:  # not the local RecordingSender: delivery happens after the tick commits
+        def deliver(self, message) -> str:
+            return f"ext:{message.idempotency_key}"
+
+    path = tmp_path / "o.duckdb"
+    build(path)
+    con = db.connect(path)
+    sched.run_until(con, db.now(con) + dt.timedelta(hours=1), sender=External())
+    sent = con.execute("SELECT count(*) FROM events WHERE type = 'send'").fetchone()[0]
+    assert sent > 0 and con.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0] == 0
+    before = (db.generation(con), db.get_meta(con, "delivery_generation"))
+    assert before[1] is not None  # the deliveries of that run bumped it
+    con.execute("UPDATE outbox SET status = 'pending', delivered_at = NULL")  # as if a tick left them pending
+    con.execute("DELETE FROM events WHERE type = 'send'")
+    assert outbox.flush(con, External()) == sent
+    assert db.generation(con) == before[0]
+    assert int(db.get_meta(con, "delivery_generation")) > int(before[1])
+    con.close()

@@ -126,14 +126,15 @@ def stamp() -> tuple[int, str]:
     """What changed since a cached answer was computed, in one query of the ``meta`` table: the data
     generation (bumped by every write of records, opt-outs, settings, enrollments, the execution log)
     and the workspace clock (a pinned clock, or the wall clock to the minute, as the evaluation's own
-    cache keys it)."""
+    cache keys it), with the delivery counter (sends recorded after their tick,
+    :func:`unify_dash.store.db.bump_deliveries`) folded into the clock part of the key."""
     with cursor() as cur:
-        generation, clock = cur.execute(
-            "SELECT max(value) FILTER (WHERE key = 'data_generation'), max(value) FILTER (WHERE key = 'clock') "
-            "FROM meta").fetchone()
+        generation, clock, deliveries = cur.execute(
+            "SELECT max(value) FILTER (WHERE key = 'data_generation'), max(value) FILTER (WHERE key = 'clock'), "
+            "max(value) FILTER (WHERE key = 'delivery_generation') FROM meta").fetchone()
     if not clock:
         clock = dt.datetime.now(dt.UTC).strftime("wall %Y-%m-%d %H:%M")
-    return int(generation) if generation else 0, clock
+    return int(generation) if generation else 0, f"{clock} deliveries {deliveries or 0}"
 
 
 def cached(fn: Callable, *args, **kwargs):

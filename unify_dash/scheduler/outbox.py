@@ -188,4 +188,5 @@ def flush(con: duckdb.DuckDBPyConnection, sender, *, batch: int = 20) -> int:
                        to_json({{'delivery_id': d.delivery_id, 'idempotency_key': o.idempotency_key}})::VARCHAR
                 FROM outbox o JOIN ({done_sql}) d USING (idempotency_key)
                 ON CONFLICT (event_id) DO NOTHING""", [keys, ids])
+            db.bump_deliveries(con)  # pages that count sends see them (the app's cache stamp)
         done += len(rows)

@@ -434,6 +434,15 @@ def bump_generation(con: duckdb.DuckDBPyConnection) -> int:
     return value
 
 
+def bump_deliveries(con: duckdb.DuckDBPyConnection) -> None:
+    """A second counter, bumped when delivered sends are recorded after their tick (the outbox's
+    ``send`` events): they change what pages count (Metrics, logs) but no evaluation input, so the
+    scheduler's incremental evaluation, which keys on :func:`generation`, is not disturbed. The app's
+    caches key on both."""
+    value = get_meta(con, "delivery_generation")
+    set_meta(con, "delivery_generation", str(int(value) + 1 if value else 1))
+
+
 def rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:
     """The rows of a query as dicts (column name -> value)."""
     cur = con.execute(sql, params or [])
