@@ -1160,27 +1160,28 @@ def write_events(ld: Loading, t: Typed | None) -> tuple[int, list[dict]]:
     new, opt_outs, bulk = 0, [], False
     if t is not None:
         cols = ", ".join(_EVENT_COLS)
-        con.execute(f"""CREATE TEMP TABLE _ud_ev AS
-            SELECT t.event_id, t.occurred_at, t.type, coalesce(t.contact_id, c2.contact_id) AS contact_id,
+        resolved = f"""SELECT t.event_id, t.occurred_at, t.type, coalesce(t.contact_id, c2.contact_id) AS contact_id,
                    coalesce(t.email, c1.email) AS email, t.sequence_id, t.enrollment_id, t.step, t.source, t.actor,
                    t.text, t.label, t.detail, t._row
             FROM {db.ident(t.table)} t
             LEFT JOIN contacts c1 ON c1.contact_id = t.contact_id
-            LEFT JOIN contacts c2 ON c2.email = t.email""")
-        ld._temps.append("_ud_ev")
+            LEFT JOIN contacts c2 ON c2.email = t.email"""
         recorded = con.execute("SELECT count(*) FROM events").fetchone()[0]
         if recorded:
+            con.execute(f"CREATE TEMP TABLE _ud_ev AS {resolved}")
+            ld._temps.append("_ud_ev")
             changed = " OR ".join(f"events.{c} IS DISTINCT FROM s.{c}" for c in _EVENT_COLS[1:])
             sets = ", ".join(f"{c} = s.{c}" for c in _EVENT_COLS[1:])
             con.execute(f"UPDATE events SET {sets} FROM _ud_ev s WHERE events.event_id = s.event_id AND ({changed})")
             con.execute("CREATE TEMP TABLE _ud_ev_new AS SELECT s.* FROM _ud_ev s ANTI JOIN events e "
                         "ON e.event_id = s.event_id")
             ld._temps.append("_ud_ev_new")
-        fresh = "_ud_ev_new" if recorded else "_ud_ev"  # nothing recorded: every row is new
+        # nothing recorded (a first load): every row is new, inserted straight from the file's table (no copy)
+        fresh = "_ud_ev_new" if recorded else f"({resolved})"
         opt_outs = [dict(zip(("event_id", "email", "source", "occurred_at"), r, strict=True)) for r in con.execute(
             f"SELECT event_id, email, source, occurred_at::VARCHAR FROM {fresh} WHERE type = 'opt_out' "
             "ORDER BY _row").fetchall()]
-        new = con.execute(f"SELECT count(*) FROM {fresh}").fetchone()[0]
+        new = con.execute(f"SELECT count(*) FROM {fresh}").fetchone()[0] if recorded else t.rows
         bulk = new >= EVENTS_BULK and new >= recorded
         if bulk:  # maintaining an index row by row costs more than building it once
             for name, _ in _table_indexes("events"):

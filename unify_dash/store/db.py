@@ -32,15 +32,7 @@ TABLES: dict[str, str] = {t: schema.ddl(t) for t in schema.TABLES}
 # the keys of the bulk tables (schema.key_indexes), then the secondary indexes; a load builds those of the
 # tables it writes after its inserts (io/workspace.py)
 INDEXES = [statement for t in schema.BULK_TABLES for _, statement in schema.key_indexes(t)] + [
-    "CREATE INDEX IF NOT EXISTS idx_contacts_domain ON contacts(domain)",
-    "CREATE INDEX IF NOT EXISTS idx_records_domain ON company_records(domain)",
-    "CREATE INDEX IF NOT EXISTS idx_opps_record ON opportunities(record_id)",
-    "CREATE INDEX IF NOT EXISTS idx_links_record ON contact_records(record_id)",
-    "CREATE INDEX IF NOT EXISTS idx_enrollments_contact ON enrollments(contact_id)",
-    "CREATE INDEX IF NOT EXISTS idx_events_contact ON events(contact_id)",
-    "CREATE INDEX IF NOT EXISTS idx_events_email ON events(email)",
-    "CREATE INDEX IF NOT EXISTS idx_log_contact ON execution_log(contact_id)",
-]
+    *schema.secondary_index_statements()]
 
 
 # Tables a workspace load replaces (records). Everything else is append-only history.
@@ -90,6 +82,8 @@ def create_schema(con: duckdb.DuckDBPyConnection, *, rebuilding_records: bool = 
         for table, columns in TABLES.items():
             con.execute(f"CREATE TABLE IF NOT EXISTS {ident(table)} ({columns})")
         _upgrade(con, rebuilding_records=rebuilding_records)
+        for name in schema.RETIRED_INDEXES:
+            con.execute(f"DROP INDEX IF EXISTS {ident(name)}")
         for statement in INDEXES:
             con.execute(statement)
         con.execute(
