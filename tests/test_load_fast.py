@@ -162,3 +162,27 @@ def test_cli_load_takes_the_memory_limit(tmp_path, capsys):
     assert cli.main(["load", str(folder), "--db", str(tmp_path / "u.duckdb"), "--memory-limit", "512MB"]) == 0
     assert cli.main(["load", str(folder), "--db", str(tmp_path / "v.duckdb"), "--memory-limit", "lots"]) == 1
     assert "error: --memory-limit: 'lots' is not a memory size" in capsys.readouterr().err
+
+
+def test_secondary_indexes_serve_point_look_ups_and_retired_ones_are_dropped(tmp_path):
+    """Each secondary index is on a column looked up by a constant; an older file's retired indexes (only
+    ever joined or inside OR filters) are dropped when it is opened for writing, and a load builds no others."""
+    path = tmp_path / "old.duckdb"
+    con = db.connect(path)
+    load_workspace(con, write_workspace(tmp_path / "ws"))
+    con.execute("CREATE INDEX idx_events_contact ON events(contact_id)")  # as an older version made it
+    con.execute("CREATE INDEX idx_opps_record ON opportunities(record_id)")
+    con.close()
+    con = db.connect(path)
+    names = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+    assert not names & set(schema.RETIRED_INDEXES)
+    declared = {name for name, *_ in schema.SECONDARY_INDEXES}
+    assert declared <= names
+    load_workspace(con, write_workspace(tmp_path / "ws"))
+    after = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+    keys = {name for t in schema.BULK_TABLES for name, _ in schema.key_indexes(t)}
+    assert after == declared | keys
+    email = con.execute("SELECT email FROM events WHERE email IS NOT NULL LIMIT 1").fetchone()[0]
+    plan = con.execute("EXPLAIN ANALYZE SELECT * FROM events WHERE email = ?", [email]).fetchall()[0][1]
+    assert "Index Scan" in plan or "INDEX_SCAN" in plan
+    con.close()

@@ -957,6 +957,8 @@ def merge_contacts(ld: Loading) -> None:
     ld._temps.append("_ud_merged")
     ld.duplicates("_ud_merged", "contact_id", what="contact id")
     ld.check()
+    for name in ("_ud_stg_contacts", "_ud_multi"):  # merged: free them now (a 10M load holds less at once)
+        ld.sql(f"DROP TABLE {name}")
 
 
 def check_enrollments(ld: Loading, t: Typed, s: settings_mod.Settings) -> None:
@@ -1098,6 +1100,7 @@ def write_records(ld: Loading, typed: dict[str, Typed]) -> dict[str, int]:
                sf_email_opt_out, sf_do_not_email, hs_opt_out, last_contacted_at, job_changed_at, created_at,
                email_bounced, country_code
         FROM _ud_merged ORDER BY _key""")
+    con.execute("DROP TABLE _ud_merged")  # written: freed before the other tables are
     con.execute("""INSERT INTO contact_records (contact_id, record_id, link)
         SELECT c.contact_id, l.record_id, min(l.link) FROM _ud_stg_links l JOIN contacts c ON c.email = l.email
         GROUP BY c.contact_id, l.record_id ORDER BY 1, 2""")
@@ -1116,6 +1119,7 @@ def write_records(ld: Loading, typed: dict[str, Typed]) -> dict[str, int]:
             SELECT enrollment_id, contact_id, play_id, node_id, sequence_id, state, completion_reason,
                    coalesce(current_step, 0), next_step_at, enrolled_at, updated_at
             FROM {db.ident(typed['enrollments'].table)} ORDER BY _row""")
+        ld.done_with(typed["enrollments"])
     _merge_enrollments(con)
     for table in db.RECORD_TABLES:
         _index(con, table)
@@ -1188,6 +1192,7 @@ def write_events(ld: Loading, t: Typed | None) -> tuple[int, list[dict]]:
                 con.execute(f"DROP INDEX IF EXISTS {db.ident(name)}")
         if new:
             con.execute(f"INSERT INTO events ({cols}) SELECT {cols} FROM {fresh} ORDER BY _row")
+        ld.done_with(t)
     # events are keyed by email; keep their contact link pointing at the contact of that email
     con.execute("""UPDATE events SET contact_id = c.contact_id FROM contacts c
                    WHERE c.email = events.email AND events.contact_id IS DISTINCT FROM c.contact_id""")

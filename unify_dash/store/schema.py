@@ -274,8 +274,8 @@ def key_indexes(table: str) -> list[tuple[str, str]]:
 
 
 # Secondary indexes: only where a query looks rows up by a constant (``WHERE col = ?``): DuckDB uses an ART
-# index for such point look-ups, never for a join or an ``IN (SELECT ...)`` / ``OR`` filter, and a load
-# builds each of them at its commit (about 1-2 s per million rows). (name, table, column, the look-ups.)
+# index for such point look-ups, not for the hash joins, ``IN (SELECT ...)`` and ``OR`` filters (EXPLAIN), and
+# a load builds each of them at its commit (about 1-2 s per million rows). (name, table, column, look-ups.)
 SECONDARY_INDEXES: tuple[tuple[str, str, str, str], ...] = (
     ("idx_contacts_domain", "contacts", "domain", "explain's domain point, the bench's largest domain"),
     ("idx_records_domain", "company_records", "domain", "explain's records of a domain"),
