@@ -171,7 +171,7 @@ def test_secondary_indexes_serve_point_look_ups_and_retired_ones_are_dropped(tmp
     con = db.connect(path)
     load_workspace(con, write_workspace(tmp_path / "ws"))
     con.execute("CREATE INDEX idx_events_contact ON events(contact_id)")  # as an older version made it
-    con.execute("CREATE INDEX idx_opps_record ON opportunities(record_id)")
+    con.execute("CREATE INDEX idx_links_record ON contact_records(record_id)")
     con.close()
     con = db.connect(path)
     names = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}

@@ -279,13 +279,14 @@ def key_indexes(table: str) -> list[tuple[str, str]]:
 SECONDARY_INDEXES: tuple[tuple[str, str, str, str], ...] = (
     ("idx_contacts_domain", "contacts", "domain", "explain's domain point, the bench's largest domain"),
     ("idx_records_domain", "company_records", "domain", "explain's records of a domain"),
+    ("idx_opps_record", "opportunities", "record_id", "explain: the opportunities of a list of record ids"),
     ("idx_enrollments_contact", "enrollments", "contact_id", "explain, enrolment actions, the scheduler"),
     ("idx_events_email", "events", "email", "a contact's opt-out status (ledger), its history"),
     ("idx_log_contact", "execution_log", "contact_id", "diagnosis: a contact's log rows"),
 )
-# indexes an older version declared and no query uses (opportunities / contact_records by record_id are only
-# joined; events by contact_id only inside OR filters): dropped when a database is opened for writing
-RETIRED_INDEXES = ("idx_opps_record", "idx_links_record", "idx_events_contact")
+# indexes an older version declared and no query uses (contact_records by record_id is only joined; events by
+# contact_id only inside OR filters): dropped when a database is opened for writing
+RETIRED_INDEXES = ("idx_links_record", "idx_events_contact")
 
 
 def secondary_index_statements() -> list[str]:
