@@ -120,17 +120,24 @@ def queue_delivered(con: duckdb.DuckDBPyConnection, sender: RecordingSender, sou
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING idempotency_key""", [wall]).fetchall()]
         if keys:
-            con.execute("""
-                INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id,
-                                    step, source, actor, text, detail)
-                SELECT 'send:' || o.idempotency_key, o.queued_at, 'send', o.contact_id, o.email, o.sequence_id,
-                       o.enrollment_id, o.step, 'scheduler', 'system', o.subject,
-                       to_json({'delivery_id': o.delivery_id, 'idempotency_key': o.idempotency_key})::VARCHAR
-                FROM _outbox_local o WHERE o.idempotency_key IN (SELECT unnest(?::VARCHAR[]))
-                ON CONFLICT (event_id) DO NOTHING""", [keys])
+            _record_sends(con, "(SELECT * FROM _outbox_local WHERE idempotency_key IN (SELECT unnest(?::VARCHAR[])))",
+                          [keys])
     finally:
         con.unregister("_outbox_local")
     return len(keys)
+
+
+def _record_sends(con: duckdb.DuckDBPyConnection, delivered: str, params: list) -> None:
+    """The ``send`` event of each delivered message: ``delivered`` is a relation written in code (outbox
+    columns with the message's ``delivery_id``), its values as ``params``. One event per idempotency key."""
+    con.execute(f"""
+        INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id,
+                            step, source, actor, text, detail)
+        SELECT 'send:' || o.idempotency_key, o.queued_at, 'send', o.contact_id, o.email, o.sequence_id,
+               o.enrollment_id, o.step, 'scheduler', 'system', o.subject,
+               to_json({{'delivery_id': o.delivery_id, 'idempotency_key': o.idempotency_key}})::VARCHAR
+        FROM {delivered} o
+        ON CONFLICT (event_id) DO NOTHING""", params)
 
 
 def pending(con: duckdb.DuckDBPyConnection) -> int:
@@ -180,13 +187,7 @@ def flush(con: duckdb.DuckDBPyConnection, sender, *, batch: int = 20) -> int:
                        attempts = attempts + 1
                 FROM ({done_sql}) d WHERE outbox.idempotency_key = d.idempotency_key
                   AND outbox.status = 'pending'""", [wall, keys, ids])
-            con.execute(f"""
-                INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id,
-                                    step, source, actor, text, detail)
-                SELECT 'send:' || o.idempotency_key, o.queued_at, 'send', o.contact_id, o.email, o.sequence_id,
-                       o.enrollment_id, o.step, 'scheduler', 'system', o.subject,
-                       to_json({{'delivery_id': d.delivery_id, 'idempotency_key': o.idempotency_key}})::VARCHAR
-                FROM outbox o JOIN ({done_sql}) d USING (idempotency_key)
-                ON CONFLICT (event_id) DO NOTHING""", [keys, ids])
+            _record_sends(con, f"(SELECT o.* EXCLUDE (delivery_id), d.delivery_id FROM outbox o "
+                               f"JOIN ({done_sql}) d USING (idempotency_key))", [keys, ids])
             db.bump_deliveries(con)  # pages that count sends see them (the app's cache stamp)
         done += len(rows)
