@@ -165,8 +165,10 @@ def naive_impact_sql(settings: Settings, play_id: str, as_of, stats_table: str) 
         # the first node whose condition the contact meets (every node when the Play does not branch)
         + [(f"(cond{k}{''.join(f' AND NOT cond{j}' for j in range(k))}) AS route{k}" if play.branching
             else f"TRUE AS route{k}") for k in range(len(nodes))])
-    one_active = settings.one_active_sequence
-    busy = [f"(coalesce(bz.other{k}, FALSE) AND {'TRUE' if one_active else 'FALSE'}) AS busy{k}"
+    # one active sequence at a time: queued or active in a sequence other than the node's (the
+    # enrollments are read only when the setting is on)
+    one_active = settings.one_active_sequence and bool(nodes)
+    busy = [(f"coalesce(bz.other{k}, FALSE)" if one_active else "FALSE") + f" AS busy{k}"
             for k in range(len(nodes))]
     seq_ids = [sq.id for sq in settings.sequences]
     bz_cols = ", ".join(f"bool_or(sequence_id <> ?) AS other{k}" for k in range(len(nodes)))
@@ -208,7 +210,7 @@ def naive_impact_sql(settings: Settings, play_id: str, as_of, stats_table: str) 
             released = ["sole_a"]
         agg(f"{e.id}:blocks_alone", f"live AND m{i} AND ({' OR '.join(released) if released else 'FALSE'})")
     busy_from = ""
-    if nodes:
+    if one_active:
         busy_from = (f" LEFT JOIN (SELECT contact_id, {bz_cols} FROM enrollments WHERE state IN {states.ACTIVE_SQL}"
                      f" AND sequence_id IN ({', '.join('?' for _ in seq_ids) or 'NULL'}) GROUP BY contact_id) bz ON bz.contact_id = m.contact_id")
     sql = f"""
@@ -220,7 +222,7 @@ x AS (SELECT m.*, o.contact_id IS NOT NULL AS opted{''.join(', ' + b for b in bu
 y AS (SELECT *, aud AND NOT opted AS live, {', '.join(flags + sole)} FROM x)
 SELECT {', '.join(aggs)} FROM y"""
     params.append(as_of)  # the opted-out relation's
-    if nodes:  # the enrollments subquery's
+    if one_active:  # the enrollments subquery's
         params.extend(settings.sequence(nd.sequence).id for nd, _rs in nodes)
         params.extend(seq_ids)
     return sql, params, names
