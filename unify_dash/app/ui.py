@@ -129,9 +129,7 @@ def stamp() -> tuple[int, str]:
     cache keys it), with the delivery counter (sends recorded after their tick,
     :func:`unify_dash.store.db.bump_deliveries`) folded into the clock part of the key."""
     with cursor() as cur:
-        generation, clock, deliveries = cur.execute(
-            "SELECT max(value) FILTER (WHERE key = 'data_generation'), max(value) FILTER (WHERE key = 'clock'), "
-            "max(value) FILTER (WHERE key = 'delivery_generation') FROM meta").fetchone()
+        generation, clock, deliveries = db.meta_values(cur, "data_generation", "clock", "delivery_generation")
     if not clock:
         clock = dt.datetime.now(dt.UTC).strftime("wall %Y-%m-%d %H:%M")
     return int(generation) if generation else 0, f"{clock} deliveries {deliveries or 0}"

@@ -568,9 +568,7 @@ def evaluation(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = No
     """The evaluation under the settings in effect at ``as_of`` (default: the workspace clock), cached by
     (database instance, settings version, data generation, as-of minute). Thread-safe: pass each
     thread's own cursor."""
-    clock, generation = con.execute(
-        "SELECT max(value) FILTER (WHERE key = 'clock'), max(value) FILTER (WHERE key = 'data_generation') "
-        "FROM meta").fetchone()
+    clock, generation = db.meta_values(con, "clock", "data_generation")
     if as_of is None:  # the workspace clock (db.now), read with the generation in one query
         as_of = dt.datetime.fromisoformat(clock) if clock else db.now(con)
     as_of = _as_of(con, as_of)

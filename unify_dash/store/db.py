@@ -360,6 +360,13 @@ def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     return None if row is None else row[0]
 
 
+def meta_values(con: duckdb.DuckDBPyConnection, *keys: str) -> tuple:
+    """The ``meta`` values of ``keys`` (None for a missing key), in one query: what a cache key reads
+    (the clock with the generation) on every page run and evaluation."""
+    return con.execute("SELECT " + ", ".join("max(value) FILTER (WHERE key = ?)" for _ in keys) + " FROM meta",
+                       list(keys)).fetchone()
+
+
 def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
     con.execute(
         "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
