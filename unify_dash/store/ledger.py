@@ -175,10 +175,12 @@ def opt_out_status(con: duckdb.DuckDBPyConnection, settings, email: str, as_of: 
     out at ``as_of`` (the row of :func:`opted_out_relation` for this contact), else None."""
     key = (email or "").strip().lower()
     # the same relation over this contact's rows only: the CTEs bind the names ``contacts`` and
-    # ``events`` to them, so a point look-up does not aggregate every opt-out event
+    # ``events`` to them, so a point look-up does not aggregate every opt-out event. MATERIALIZED: an
+    # inlined CTE gets the relation's ``type IN (...)`` filter pushed into its scan, and DuckDB then
+    # scans every row group of events instead of the email index (150-290 ms at 1M, not 2-20 ms)
     cur = con.execute(
-        f"""WITH contacts AS (SELECT * FROM main.contacts WHERE email = ?),
-                 events AS (SELECT * FROM main.events WHERE email = ?
+        f"""WITH contacts AS MATERIALIZED (SELECT * FROM main.contacts WHERE email = ?),
+                 events AS MATERIALIZED (SELECT * FROM main.events WHERE email = ?
                             UNION ALL
                             SELECT * FROM main.events
                             WHERE email IS NULL AND contact_id IN (SELECT contact_id FROM contacts))
