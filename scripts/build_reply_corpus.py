@@ -6,19 +6,21 @@ Sources (all in the repository):
   of O (opt_out), A (out_of_office), P (positive), N (negative), X (other); ``!`` after the label marks a
   hard case; ``\\n`` is a line break.
 * ``tests/data/replies_eval.csv``: the 402 labelled replies of the first classifier (kept as they are).
-* ``tests/data/replies/test.csv`` and ``holdout2.csv`` (round 3): written by two other authors as
-  held-out sets, each measured once (docs/benchmarks.md) and now training material, kept as written.
+* ``tests/data/replies/test.csv`` and ``holdout2.csv`` (round 3), ``holdout3.csv`` and ``holdout4.csv``
+  (round 4): written by other authors as held-out sets, each measured once (docs/benchmarks.md) and now
+  training material, kept as written.
 
 Every row names its ``author`` (who wrote it: ``corpus`` for src/ and the public phrases built on it,
-``eval``, ``test``, ``holdout2``, ``r3`` for the round-3 replies of src/r3/, ``public`` for real public
-text); ``scripts/eval_replies.py --cross-author`` trains on all authors but one and measures on that one.
+``eval``, ``test``, ``holdout2``, ``holdout3``, ``holdout4``, ``r3`` / ``r4`` for the round-3 / round-4
+replies of src/<lang>.r3.txt / .r4.txt, ``public`` for real public text);
+``scripts/eval_replies.py --cross-author`` trains on all authors but one and measures on that one.
 
 Every hand-written reply is written once as typed and once "wrapped" as a mail client sends it: a
 greeting and a sign-off in its language, and one of: the quoted outreach message under a localized
 "... wrote:" line, a localized Outlook header block, a localized "Sent from my iPhone", a legal
 disclaimer; out-of-office replies get an ``Auto-Submitted`` header half of the time. A reply and its
 wrapped copy share a group; whole groups go to train (80 %) or dev (20 %) by a hash of the group, so
-the split never depends on the classifier. Fresh held-out sets (holdout3, holdout4, ...) are written
+the split never depends on the classifier. Fresh held-out sets (holdout5, holdout6, ...) are written
 independently and are not read here.
 
     python scripts/build_reply_corpus.py          # rewrites train.csv and dev.csv
@@ -38,7 +40,8 @@ OUT = ROOT / "tests" / "data" / "replies"
 EVAL_SET = ROOT / "tests" / "data" / "replies_eval.csv"
 CODES = {"O": "opt_out", "A": "out_of_office", "P": "positive", "N": "negative", "X": "other"}
 COLUMNS = ["id", "text", "headers", "subject", "label", "lang", "tags", "group", "source", "author"]
-SPENT = {"test": OUT / "test.csv", "holdout2": OUT / "holdout2.csv"}  # former held-out sets, now training
+SPENT = {"test": OUT / "test.csv", "holdout2": OUT / "holdout2.csv",  # former held-out sets, now training
+         "holdout3": OUT / "holdout3.csv", "holdout4": OUT / "holdout4.csv"}  # round 4
 PHRASES = SRC / "public_phrases.csv"
 DEV_SHARE = 0.2
 
@@ -289,6 +292,8 @@ def _author(r: dict) -> str:
         return "eval"
     if ".r3.txt:" in r["source"].split("+")[0]:  # src/<lang>.r3.txt: round 3, other styles
         return "r3"
+    if ".r4.txt:" in r["source"].split("+")[0]:  # src/<lang>.r4.txt: round 4, requests without cue words
+        return "r4"
     return "corpus"
 
 

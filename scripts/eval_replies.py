@@ -100,20 +100,20 @@ def _record(author: str, r: dict, m) -> dict:
     """One held-out row classified with model ``m``: the label, and what the review gate reads (the label
     with the gate closed, the model's opt-out probability, a declined unsubscribe, whether the row reaches
     the gate at all: no certain rule, auto-reply, bounce or language routing decided it)."""
-    from unify_dash.classify import rules, text
+    from unify_dash.classify import rules, semantic, text
 
     c = replies.classify(r["text"], r["headers"], r["subject"])
-    saved = replies.REVIEW_AT, replies.REVIEW_AT_BY_LANGUAGE
-    replies.REVIEW_AT, replies.REVIEW_AT_BY_LANGUAGE = 2.0, {}
+    saved = replies.REVIEW_AT, replies.REVIEW_AT_BY_LANGUAGE, replies.REQUEST_REVIEW_AT
+    replies.REVIEW_AT, replies.REVIEW_AT_BY_LANGUAGE, replies.REQUEST_REVIEW_AT = 2.0, {}, 2.0
     try:
         closed = replies.classify(r["text"], r["headers"], r["subject"])
     finally:
-        replies.REVIEW_AT, replies.REVIEW_AT_BY_LANGUAGE = saved
+        replies.REVIEW_AT, replies.REVIEW_AT_BY_LANGUAGE, replies.REQUEST_REVIEW_AT = saved
     f = text.prepare(r["text"])
     body = f.s.strip()
     return {"author": author, "id": r["id"], "lang": r["lang"], "label": r["label"], "predicted": c.label,
             "rule": c.rule, "closed": closed.label, "p_opt": m.predict(body).probabilities[OPT_OUT] if body else 0.0,
-            "declined": rules.declined_unsubscribe(f),
+            "declined": rules.declined_unsubscribe(f), "request": semantic.cue(body).request if body else False,
             "gated": closed.rule.startswith(_GATED) and closed.rule not in ("out_of_office.header", "out_of_office.subject"),
             "text": _one_line(r["text"])}
 
@@ -146,7 +146,12 @@ def _figs(records: list[dict], key: str = "predicted") -> dict:
     return f
 
 
-def _gate(x: dict, t: float) -> str:
+def _gate(x: dict, t: float, request_at: float | None = None) -> str:
+    """The label of a saved record under review threshold ``t`` (and ``request_at`` for a reply with the
+    semantic request cue; default ``replies.REQUEST_REVIEW_AT``; records saved before round 4 have none)."""
+    request_at = replies.REQUEST_REVIEW_AT if request_at is None else request_at
+    if x.get("request") and request_at <= x["p_opt"] < t:
+        t = request_at
     if x["gated"] and x["p_opt"] >= t and not (x["declined"] and x["p_opt"] < replies.REVIEW_DECLINED_AT):
         return NEEDS_REVIEW
     return x["closed"]
@@ -155,22 +160,46 @@ def _gate(x: dict, t: float) -> str:
 GRID = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 
 
-def calibrate(records: list[dict], target: float = 0.98) -> dict[str, float]:
+def calibrate(records: list[dict], target: float = 0.98, request_at: float | None = None,
+              quiet: bool = False) -> dict[str, float]:
     """Per language, the largest review threshold of GRID whose cross-author recall is at least
-    min(target, the best recall over GRID). Prints recall / other-class accuracy / review share per
-    threshold; returns language -> threshold."""
+    min(target, the best recall over GRID), with the request threshold ``request_at``. Prints recall /
+    other-class accuracy / review share per threshold (unless ``quiet``); returns language -> threshold."""
     chosen: dict[str, float] = {}
-    print("\n=== review threshold per language on the cross-author predictions (recall/other acc/review) ===")
+    if not quiet:
+        print("\n=== review threshold per language on the cross-author predictions (recall/other acc/review) ===")
     for lang in sorted({x["lang"] for x in records}):
         items = [x for x in records if x["lang"] == lang]
-        figs = {t: corpus._figures([(x["label"], _gate(x, t)) for x in items]) for t in GRID}
+        figs = {t: corpus._figures([(x["label"], _gate(x, t, request_at)) for x in items]) for t in GRID}
         goal = min(target, max(f["recall"] for f in figs.values()))
         chosen[lang] = max(t for t in GRID if figs[t]["recall"] >= goal - 1e-9)
-        print(f"{lang:<5}-> {chosen[lang]:.2f}  " + "  ".join(
-            f"{t:.2f}: {f['recall']:.3f}/{f['other_accuracy']:.3f}/{f['review_share']:.3f}"
-            for t, f in figs.items() if t in (0.3, 0.4, 0.5, 0.6, 0.7)))
-    print("REVIEW_AT_BY_LANGUAGE = " + repr(chosen))
+        if not quiet:
+            print(f"{lang:<5}-> {chosen[lang]:.2f}  " + "  ".join(
+                f"{t:.2f}: {f['recall']:.3f}/{f['other_accuracy']:.3f}/{f['review_share']:.3f}"
+                for t, f in figs.items() if t in (0.3, 0.4, 0.5, 0.6, 0.7)))
+    if not quiet:
+        print("REVIEW_AT_BY_LANGUAGE = " + repr(chosen))
     return chosen
+
+
+REQUEST_GRID = (2.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)  # 2.0: the request cue does not lower the threshold
+
+
+def calibrate_request(records: list[dict], target: float = 0.98) -> None:
+    """For each request threshold of REQUEST_GRID, the per-language thresholds :func:`calibrate` chooses
+    with it and the pooled and worst-author figures they give (recall / other-class accuracy / review)."""
+    print("\n=== request threshold (REQUEST_REVIEW_AT), per-language thresholds re-chosen with each ===")
+    authors = sorted({x["author"] for x in records})
+    for r in REQUEST_GRID:
+        chosen = calibrate(records, target, r, quiet=True)
+        gated = [{**x, "predicted": _gate(x, chosen.get(x["lang"], replies.REVIEW_AT), r)} if x["gated"] else x
+                 for x in records]
+        f = _figs(gated)
+        per = [_figs([x for x in gated if x["author"] == a]) for a in authors]
+        print(f"{'off' if r > 1 else r:>5}: pooled {f['recall']:.3f} / {f['precision']:.3f} / {f['other_accuracy']:.3f} / "
+              f"{f['review_share']:.3f}   worst author {min(p['recall'] for p in per):.3f} / "
+              f"{min(p['precision'] for p in per):.3f} / {min(p['other_accuracy'] for p in per):.3f} / "
+              f"{max(p['review_share'] for p in per):.3f}")
 
 
 def regate(records: list[dict]) -> list[dict]:
@@ -242,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         summarise(records, args.C, args.min_df, args.errors)
         if args.calibrate:
             calibrate(records)
+            calibrate_request(records)
         return 0
     path = Path(args.csv) if args.csv else corpus.SPLITS[args.split]
     if not path.exists():

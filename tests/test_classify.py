@@ -32,17 +32,13 @@ MIN_OTHER_ACCURACY = 0.9  # out-of-office / positive / negative / other replies 
 # or None while a set has not been measured yet (the test skips and says so). A set is measured once; its
 # figures go here as the floor (below the issue's targets above while issue 14 is open). Once a set has
 # been looked at while tuning it is spent: it becomes training material (build_reply_corpus.py, with its
-# author) and leaves this table. Spent so far (round 3): test.csv (measured 2026-12-01 after round 2:
-# 0.965 / 0.944 / 0.853 / 0.090) and holdout2.csv (0.907 / 0.948 / 0.802 / 0.088).
-# holdout3.csv (1,292 replies, 26 languages) and holdout4.csv (1,613, 28), written by two helpers who never
-# saw the classifier, its corpus or each other, measured once by the lead after round 3 (2026-12-01):
-# holdout3 0.907 / 0.945 / 0.764 / 0.095 (main before round 3: 0.881 / 0.934 / 0.743 / 0.110),
-# holdout4 0.928 / 0.946 / 0.800 / 0.099 (before: 0.888 / 0.925 / 0.759 / 0.143).
-HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float] | None] = {
-    "tests/data/replies/holdout3.csv": (0.90, 0.94, 0.755, 0.10),
-    "tests/data/replies/holdout4.csv": (0.92, 0.94, 0.79, 0.105),
-}
-SPENT = ("test", "holdout2")  # former held-out sets, training material since round 3
+# author) and leaves this table. Spent so far: test.csv (measured 2026-12-01 after round 2:
+# 0.965 / 0.944 / 0.853 / 0.090) and holdout2.csv (0.907 / 0.948 / 0.802 / 0.088), training material since
+# round 3; holdout3.csv (1,292 replies, 26 languages: 0.907 / 0.945 / 0.764 / 0.095) and holdout4.csv (1,613,
+# 28 languages: 0.928 / 0.946 / 0.800 / 0.099), measured once after round 3, training material since round 4.
+# The fresh sets written during round 4 (holdout5, holdout6) are entered here by the lead, who measures them.
+HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float] | None] = {}
+SPENT = ("test", "holdout2", "holdout3", "holdout4")  # former held-out sets, training material since round 3 / 4
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +161,7 @@ def test_a_language_the_classifier_does_not_know_goes_to_review(text):
 def test_a_plausible_opt_out_that_no_rule_makes_certain_goes_to_review(text):
     c = replies.classify(text)
     assert c.label == NEEDS_REVIEW and c.rule == "review.model"
-    assert replies.REVIEW_AT_BY_LANGUAGE.get(c.language, replies.REVIEW_AT) <= c.confidence < replies.MODEL_OPT_OUT_AT
+    assert replies.REVIEW_AT_BY_LANGUAGE.get(c.language, replies.REVIEW_AT) <= c.confidence <= replies.MODEL_OPT_OUT_AT
     assert c.evidence  # the clause the model read as an opt-out, as written
 
 
@@ -292,7 +288,8 @@ def test_dev_split_figures(dev):
     assert r.other_accuracy >= 0.85  # below the issue's 0.9 on this (harder, larger) dev split: docs/benchmarks.md#reply-classifier
 
 
-@pytest.mark.parametrize("held_out", sorted(HELD_OUT_FLOORS))
+@pytest.mark.parametrize("held_out", sorted(HELD_OUT_FLOORS) or [pytest.param(None, marks=pytest.mark.skip(
+    reason="no held-out set is measured yet: the lead enters holdout5 / holdout6 in HELD_OUT_FLOORS"))])
 def test_held_out_sets_keep_the_measured_level(held_out):
     """The held-out sets are written independently of this classifier; nothing is tuned on them. They
     must not get worse than the measured figures; the issue's targets (MIN_*) are not met yet
@@ -316,8 +313,8 @@ def test_held_out_sets_keep_the_measured_level(held_out):
 
 
 def test_spent_held_out_sets_are_training_material_with_their_author(train, dev):
-    """test.csv and holdout2.csv were measured once each and are training material now: every row is in
-    train or dev under its author, and no held-out table still names them."""
+    """test.csv, holdout2.csv, holdout3.csv and holdout4.csv were measured once each and are training
+    material now: every row is in train or dev under its author, and no held-out table still names them."""
     import csv
 
     rows = train + dev
@@ -327,7 +324,7 @@ def test_spent_held_out_sets_are_training_material_with_their_author(train, dev)
         assert sum(r["author"] == author for r in rows) == n, author
         assert not any(Path(path).stem == author for path in HELD_OUT_FLOORS)
     authors = {r["author"] for r in rows}
-    assert {"corpus", "eval", "test", "holdout2", "r3"} <= authors
+    assert {"corpus", "eval", "test", "holdout2", "holdout3", "holdout4", "r3", "r4"} <= authors
     assert all(r["author"] for r in rows)
 
 
@@ -436,3 +433,79 @@ def test_review_thresholds_per_language_stay_in_the_calibrated_range():
 @pytest.mark.parametrize("text", ["I never asked for these emails, take me off."])
 def test_non_consent_with_a_request_is_an_opt_out(text):
     assert replies.classify(text).label == OPT_OUT
+
+
+# --- round 4: the semantic request cue, a removal next to a decline, languages outside the 18 ----------
+
+@pytest.mark.parametrize("text", [
+    "Kindly erase my contact details from your records.",
+    "Just scrub me from the distribution, cheers",
+    "off your mailing list, thx",
+    "Get my address out of your system.",
+    "Bitte entfernen Sie meine Adresse aus Ihrem Verteiler.",
+    "Supprimez mes coordonnées de votre fichier, merci.",
+    "Quitad mi correo de vuestra lista.",
+    "Usuńcie mój adres z waszej bazy.",
+    "Удалите мою почту из вашего списка.",
+    "Fjern adressen min fra registeret.",
+    "配信リストから私を外してください",
+    "请从邮件列表中删除我",
+    "메일 목록에서 제외해 주세요",
+])
+def test_semantic_request_cue_reads_verb_and_object_in_any_language(text):
+    from unify_dash.classify import semantic
+    from unify_dash.classify import text as text_mod
+
+    c = semantic.cue(text_mod.prepare(text).s)
+    assert c.request and not c.negated, text
+    assert "s:req" in model.features(text_mod.prepare(text).s)
+
+
+@pytest.mark.parametrize("text", [
+    "Please don't remove me from the list, I like the newsletter.",
+    "Can you remove me from the meeting invite on Friday?",
+    "Send me the pricing by email.",
+    "Quite a few emails came in while I was away.",
+    "I'm off next week, email me after that.",
+    "Entfernen Sie mich bitte aus der Einladung zum Termin.",
+    "会議の招待から外してください",
+])
+def test_semantic_request_cue_is_not_a_request_here(text):
+    from unify_dash.classify import semantic
+    from unify_dash.classify import text as text_mod
+
+    assert not semantic.cue(text_mod.prepare(text).s).request, text
+
+
+@pytest.mark.parametrize("text", [
+    "We work with another agency already. Please delete my address from your records.",
+    "Non è il momento e comunque cancellate il mio indirizzo dalla vostra lista.",
+    "Ya tenemos una solución; por favor borren mis datos de su base.",
+    "Já usamos outra ferramenta, por favor removam meu e-mail do cadastro de vocês.",
+    "Нам не нужно, уберите мой адрес из вашей базы рассылки.",
+])
+def test_a_removal_next_to_a_decline_reaches_the_queue(text):
+    assert replies.classify(text).label in QUEUE_LABELS, text
+
+
+@pytest.mark.parametrize("text, code", [
+    ("Будь ласка, видаліть мою адресу з вашої розсилки.", "uk"),
+    ("Kérem, ne küldjenek több levelet erre a címre.", "hu"),
+    ("Vă rog să nu-mi mai trimiteți mesaje.", "ro"),
+    ("Παρακαλώ μη μου στέλνετε άλλα μηνύματα.", "el"),
+    ("בבקשה תפסיקו לשלוח לי הודעות", "he"),
+    ("من فضلكم توقفوا عن إرسال الرسائل إلي", "ar"),
+    ("Xin đừng gửi thư cho tôi nữa.", "vi"),
+    ("कृपया मुझे और ईमेल न भेजें", "hi"),
+    ("กรุณาหยุดส่งอีเมลถึงฉัน", "th"),
+])
+def test_a_language_outside_the_eighteen_goes_to_review(text, code):
+    c = replies.classify(text)
+    assert c.label in QUEUE_LABELS and c.language == code, (text, c)
+
+
+def test_letters_only_other_languages_write_decide_the_language():
+    assert language.detect("Hủy đăng ký").code == "vi" and not language.detect("Hủy đăng ký").known
+    assert language.detect("Відпишіть мене").code == "uk"
+    assert language.detect("Abonelikten çıkmak istiyorum, teşekkürler").known  # Turkish ş is not Romanian
+    assert language.detect("Odhlaste ma prosim").known  # Slovak: a neighbour the model reads (cs)

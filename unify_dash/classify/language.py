@@ -3,7 +3,9 @@
 The writing system decides first (Hangul: Korean; kana: Japanese; Han alone: Chinese; Arabic, Hebrew,
 Greek, Thai, Devanagari, ...: a language the classifier does not cover). Latin and Cyrillic text goes
 to py3langid (a PyPI package that ships its model; nothing is fetched), with normalised
-probabilities. A language counts as *unknown* only when the identifier is sure of it (probability >=
+probabilities, unless letters that only languages outside the 18 write decide first (Vietnamese ơ ư đ
+and its tone marks, Ukrainian і ї є ґ, Hungarian ő ű, Romanian ș ț ă, ...). Close relatives of a covered
+language (Slovak, Afrikaans, Galician, ...: :data:`NEIGHBOURS`) count as covered: the model reads them. A language counts as *unknown* only when the identifier is sure of it (probability >=
 :data:`SURE`) on a text long enough to be sure (>= :data:`MIN_LETTERS` letters): a short "STOP" that
 py3langid calls Slovenian is not routed anywhere.
 """
@@ -27,11 +29,37 @@ _SCRIPT_LANG = {"HANGUL": "ko", "HIRAGANA": "ja", "KATAKANA": "ja", "ARABIC": "a
                 "LAO": "lo", "MYANMAR": "my", "SINHALA": "si", "GURMUKHI": "pa"}
 
 
+# letters that only languages outside the 18 write (Vietnamese first: it shares ă with Romanian, đ with
+# Croatian); two of them (one in a short reply) make the language surely not covered
+_LETTER_LANG = (("vi", frozenset("ơưđ") | frozenset(chr(c) for c in range(0x1EA0, 0x1EFA))),
+                ("uk", frozenset("іїєґ")), ("be", frozenset("ў")), ("sr", frozenset("ђћљњџј")),
+                ("mk", frozenset("ѓќѕ")), ("hu", frozenset("őű")), ("ro", frozenset("șțţă")),
+                ("sk", frozenset("ľĺŕ")), ("is", frozenset("ðþ")), ("lv", frozenset("āēīūļņķģ")),
+                ("lt", frozenset("ėįų")), ("hr", frozenset("đ")))
+# relatives of a covered language that the model reads well enough (py3langid's guess on short text)
+NEIGHBOURS = {"sk": "cs", "af": "nl", "fy": "nl", "gl": "es", "ca": "es", "lij": "it", "lb": "de", "nn": "no",
+              "nb": "no", "an": "es", "ast": "es", "oc": "fr", "wa": "fr", "co": "it", "fo": "da"}
+
+
+def _letter_language(text: str, letters: int) -> str | None:
+    lower = text.lower()
+    for code, chars in _LETTER_LANG:
+        n = sum(lower.count(ch) for ch in chars)
+        if n >= 2 or (n == 1 and letters <= 30):
+            return code
+    return None
+
+
 @dataclass(frozen=True)
 class Language:
     code: str | None  # ISO 639-1 guess, None for a text without letters
     confidence: float  # 0..1
     known: bool  # True unless the text is surely in a language the classifier does not cover
+
+    @property
+    def maybe_unknown(self) -> bool:
+        """The best guess is a language outside the 18 (and none of their close relatives), sure or not."""
+        return bool(self.code) and self.code not in SUPPORTED and self.code not in NEIGHBOURS
 
 
 @functools.lru_cache(maxsize=64)
@@ -70,7 +98,11 @@ def detect(text: str | None) -> Language:
     if script in _SCRIPT_LANG:
         code = _SCRIPT_LANG[script]
         return Language(code, n / letters, code in SUPPORTED or n / letters < 0.5)
+    if script in ("LATIN", "CYRILLIC"):
+        by_letter = _letter_language(text or "", letters)
+        if by_letter:
+            return Language(by_letter, 0.95, False)
     code, p = _identifier().classify(text)
     code = ALIASES.get(code, code)
     sure = p >= SURE and letters >= MIN_LETTERS
-    return Language(code, round(float(p), 3), code in SUPPORTED or not sure)
+    return Language(code, round(float(p), 3), code in SUPPORTED or code in NEIGHBOURS or not sure)

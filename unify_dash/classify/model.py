@@ -3,7 +3,9 @@
 Features are computed here, for training (``scripts/train_reply_model.py``) and for inference alike, on
 the text as :func:`unify_dash.classify.text.prepare` leaves it (folded, quotes / signatures / footers
 stripped). Character n-grams (2 to 5, inside word boundaries) carry the model across spellings, typos
-and languages without spaces (Japanese, Chinese); word unigrams and bigrams carry phrases.
+and languages without spaces (Japanese, Chinese); word unigrams and bigrams carry phrases; the
+:mod:`.semantic` request cue (a verb of stopping / removing near an object of contact, from small
+per-language lexicons) is one feature shared by every language.
 
 The weights ship inside the package as ``data/reply_model.npz``: plain arrays (vocabulary, idf,
 coefficients, intercepts) read with ``allow_pickle=False`` — no pickled code, nothing fetched at run
@@ -21,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from unify_dash.classify import semantic
+
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "reply_model.npz"
 CHAR_NGRAMS = (2, 5)
 _WORDS = re.compile(r"\w+(?:'\w+)?", re.UNICODE)
@@ -28,7 +32,8 @@ _SPACE = re.compile(r"\s+")
 
 
 def features(s: str) -> dict[str, int]:
-    """Counts of the n-gram features of a prepared text (``c:`` character, ``w:`` word features)."""
+    """Counts of the n-gram features of a prepared text (``c:`` character, ``w:`` word, ``b:`` word bigram
+    features) and the language-independent request cue of :mod:`.semantic` (``s:`` features)."""
     counts: dict[str, int] = {}
     text = _SPACE.sub(" ", s.replace("\n", " ")).strip()
     lo, hi = CHAR_NGRAMS
@@ -50,6 +55,8 @@ def features(s: str) -> dict[str, int]:
         if i:
             key = "b:" + words[i - 1] + " " + w
             counts[key] = counts.get(key, 0) + 1
+    for key in semantic.features(s):
+        counts[key] = 1
     return counts
 
 
@@ -95,9 +102,12 @@ class Model:
         p = e / e.sum()
         best = int(p.argmax())
         top = None
-        if len(ix):
+        if len(ix):  # the evidence: the strongest feature that is text (not the semantic cue's s: features)
             contrib = self.coef[best, ix] * v
-            top = self.vocab[int(ix[int(contrib.argmax())])]
+            for j in np.argsort(-contrib):
+                top = self.vocab[int(ix[int(j)])]
+                if not top.startswith("s:"):
+                    break
         return Prediction({c: float(x) for c, x in zip(self.classes, p, strict=True)}, top)
 
     # --- storage: plain arrays, no pickle ---------------------------------------------------------

@@ -15,7 +15,8 @@ Pipeline (:func:`classify`):
 3. **The model** (:mod:`.model`, a linear model over character and word n-grams trained on
    tests/data/replies/train.csv) gives every class a probability. A reply whose opt-out probability
    is at least :data:`REVIEW_AT` and that no rule made certain is ``needs_review``: it goes to the
-   opt-out queue for a person to read, never silently to "other".
+   opt-out queue for a person to read, never silently to "other"; so is one with the request cue of
+   :mod:`.semantic` (a verb of removing / stopping near an object of contact) from :data:`REQUEST_REVIEW_AT`.
 4. **Auto-reply headers / subject** make the reply out-of-office (unless the model reads an opt-out
    request in it: then ``needs_review``).
 5. **Language** (:mod:`.language`): a reply surely written in a language the corpus does not cover
@@ -42,7 +43,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from unify_dash.classify import corpus, language, model, rules
+from unify_dash.classify import corpus, language, model, rules, semantic
 from unify_dash.classify.corpus import EvalReport
 from unify_dash.classify.labels import (
     LABELS,
@@ -78,6 +79,12 @@ REVIEW_DECLINED_AT = 0.95
 # the model alone labels opt_out at or above this (no declined unsubscribe, nothing limited in time): on the
 # cross-author predictions every such reply was an opt-out (docs/replies.md)
 MODEL_OPT_OUT_AT = 0.9
+# a reply with the request cue of :mod:`.semantic` ("block my email from your system", "we have a vendor,
+# take us out of your database") that no rule made certain goes to review from this opt-out probability on
+# (when it is below the language's threshold); chosen on the cross-author predictions (docs/replies.md)
+REQUEST_REVIEW_AT = 0.2
+# a reply whose language is probably (not surely) outside the 18 goes to review from this opt-out probability
+UNKNOWN_LANGUAGE_REVIEW_AT = 0.1
 REVIEW_AUTO_AT = 0.5  # an auto-reply (header / subject) at or above: needs_review instead of out_of_office
 
 
@@ -245,6 +252,9 @@ def classify(text: str | None, headers: Mapping | str | None = None, subject: st
     if body and not lang.known:
         return Classification(NEEDS_REVIEW, f.evidence(0, min(len(f.s), 80)), lang.confidence,
                               f"review.language_{code}", "body", code)
+    if body and lang.maybe_unknown and p_opt >= UNKNOWN_LANGUAGE_REVIEW_AT:
+        return Classification(NEEDS_REVIEW, f.evidence(0, min(len(f.s), 80)), lang.confidence,
+                              f"review.language_maybe_{code}", "body", code)
     if rules.BOUNCE.search(f.s):  # a delivery failure, no opt-out rule in it
         m = rules.BOUNCE.search(f.s)
         return Classification(OTHER, f.evidence(m.start(), m.end()), 0.8, "other.bounce", "body", code)
@@ -252,7 +262,10 @@ def classify(text: str | None, headers: Mapping | str | None = None, subject: st
     if p_opt >= MODEL_OPT_OUT_AT and not declined and not rules.limited_in_time(f):
         return Classification(OPT_OUT, _evidence_of(f, pred.top_feature), round(p_opt, 2), "opt_out.model", "body",
                               code)
-    if p_opt >= REVIEW_AT_BY_LANGUAGE.get(code, REVIEW_AT) and not (p_opt < REVIEW_DECLINED_AT and declined):
+    review_at = REVIEW_AT_BY_LANGUAGE.get(code, REVIEW_AT)
+    if p_opt < review_at and p_opt >= REQUEST_REVIEW_AT and semantic.cue(f.s).request:
+        review_at = REQUEST_REVIEW_AT  # a request to stop contact: a decline cue next to it does not win
+    if p_opt >= review_at and not (p_opt < REVIEW_DECLINED_AT and declined):
         return Classification(NEEDS_REVIEW, _evidence_of(f, pred.top_feature), round(p_opt, 2), "review.model",
                               "body", code)
     if not body:

@@ -1,0 +1,236 @@
+"""A semantic cue that is not a phrase list: "the writer asks to stop or limit future contact".
+
+Small per-language lexicons of *verbs* (remove, take off, stop, block, unsubscribe, delete, opt out, ...)
+and *objects* (list, e-mails, contact, system, database, newsletter, ...) are matched as word-stem prefixes
+on the prepared text (:func:`unify_dash.classify.text.prepare`: folded, quotes / signatures / footers
+stripped); a *request* is a verb and an object within :data:`WINDOW` words of each other in one clause (in
+Japanese, Chinese and Korean, which have no spaces: within :data:`CJK_WINDOW` characters). Any verb with
+any object counts, so "block my email from your system", "take me out of this database", "please stop the
+emails", "usuńcie mój adres z bazy" or "リストから外して" are requests without anyone having written that
+phrase down. A negation just before the verb ("don't remove", "nicht löschen", "не удаляйте") marks the
+request as negated.
+
+Two readers use it:
+
+* the model (:func:`unify_dash.classify.model.features`) gets language-independent features (``s:req``,
+  ``s:verb``, ``s:obj``, ``s:req_neg``), so what it learns of a request in one language carries to the
+  others;
+* the review gate (:func:`unify_dash.classify.replies.classify`): a reply with a request that no rule made
+  certain goes to ``needs_review`` at a lower model probability (``REQUEST_REVIEW_AT``) than one without,
+  so a removal next to a decline ("we have a vendor, please take us out of your database") reaches the
+  opt-out queue instead of ``negative``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+from dataclasses import dataclass
+
+from unify_dash.classify.text import prepare
+
+WINDOW = 5  # words between a verb and its object (either order)
+CJK_WINDOW = 12  # characters, for ja / zh / ko
+
+# word-stem prefixes, as written (folded at import like the text). One list per concept, languages mixed:
+# a stem of one language that is a common word of another would be a false cue, so stems are >= 4 letters
+# unless they are whole words (marked by a trailing space).
+VERBS = (
+    # en
+    "remov", "delet", "unsubscrib", "unsub ", "opt out", "opt-out", "optout", "take me off", "take me out", "take us off", "take us out", "take my",
+    "taking me", "stop ", "stopp", "block", "blacklist", "cease", "quit ", "erase", "purge", "drop me",
+    "drop us", "cancel", "discontinu", "deregist", "unlist", "exclud", "scrub", "wipe",
+    # de
+    "entfern", "losch", "austrag", "abmeld", "abbestell", "streich", "sperr", "aufhor", "einstell", "nehmen sie mich",
+    "nimm mich", "hor auf", "horen sie auf", "horen sie bitte auf", "widerspr",
+    # fr
+    "supprim", "retirez", "retirer", "desinscri", "desabonn", "arret", "radiez", "radier", "effac", "enlev", "bloqu", "cess",
+    # es / pt / it
+    "elimin", "borra", "borre", "quitar", "quiten", "quitad", "quitame", "quitenme", "sacad", "saqu", "dar de baja", "darme de baja", "baja ", "dejen", "deja de",
+    "remova", "remover", "excluir", "exclua", "descadastr", "descredenci", "parem", "pare ", "parar", "tirem",
+    "tire ", "cancela", "rimuov", "toglie", "togli", "cancell", "disiscriv", "smett", "interromp", "eliminat",
+    # nl
+    "verwijder", "afmeld", "uitschrijv", "schrap", "haal me", "haal mij", "haal ons", "stoppen", "blokkeer",
+    # pl / cs
+    "usun", "wypis", "skresl", "przestan", "zablokuj", "odsubskryb", "wykresl", "odstran", "odhlas", "vymaz",
+    "smaz", "vyrad", "prestan", "zablokujte", "vyskrtn",
+    # ru (folded: й -> и, ё -> е)
+    "удал", "отпис", "исключ", "убер", "уберит", "прекрат", "перестан", "заблокир", "вычеркн", "сотрит",
+    # sv / da / no
+    "ta bort", "radera", "avregistr", "avsluta", "sluta", "avanmal", "fjern", "slet", "afmeld", "afmelde", "stop med",
+    "hold op", "meld meg av", "meld mig af", "avmeld", "slutt", "sperr",
+    # fi
+    "poista", "lopet", "peruut", "estaa", "estakaa", "kieltay",
+    # tr
+    "cikar", "sil ", "silin", "silme", "kaldir", "engelle", "durdur", "iptal",
+)
+OBJECTS = (
+    # en
+    "list", "mailing", "email", "e-mail", "emails", "mails", "mail ", "newsletter", "database", "system", "crm",
+    "contact", "records", "distribution", "sequence", "outreach", "messages", "communications", "marketing",
+    "address", "correspondence", "spam", "subscription", "abonnement", "suscripcion",
+    "assinatura", "iscrizion", "abonament",
+    # de
+    "liste", "verteiler", "datenbank", "nachrichten", "werbung", "kontakt", "adresse", "mailings", "zusendung",
+    # fr
+    "fichier", "base de donnees", "courriel", "courriels", "messages", "adresse", "prospection", "envois",
+    # es / pt / it
+    "lista", "listas", "base de datos", "correo", "correos", "mensajes", "comunicaciones", "contacto", "direccion",
+    "banco de dados", "cadastro", "mensagens", "contato", "endereco", "elenco", "indirizz", "messaggi",
+    "comunicazioni", "anagrafic", "database",
+    # nl
+    "lijst", "mailinglijst", "bestand", "berichten", "adres", "verzendlijst", "nieuwsbrief",
+    # pl / cs
+    "listy", "baz", "wiadomosc", "maile", "mailing", "korespondencj", "kontakt", "adres", "seznam", "databaz",
+    "zprav", "adresu", "obchodni sdeleni",
+    # ru
+    "списк", "рассылк", "баз", "писем", "письма", "сообщени", "контакт", "адрес", "почт",
+    # sv / da / no
+    "listan", "listen", "utskick", "databas", "mejl", "e-post", "epost", "meddelanden", "nyhetsbrev",
+    "registret", "registeret", "beskeder", "meldinger", "henvendelser",
+    # fi
+    "listalt", "listal", "rekister", "sahkopost", "viest", "postituslist", "uutiskirje", "tietokan", "yhteyst",
+    # tr
+    "listeniz", "listeden", "listesin", "liste", "veritaban", "e-posta", "eposta", "mesaj", "ileti", "bulten",
+    "iletisim",
+)
+# the writer as the object, just after or before the verb ("remove me", "me retirer", "меня удалите"), or
+# as an enclitic ending of the verb ("quítenme", "toglietemi", "retirez-moi")
+SELF = ("me ", "us ", "myself", "mich ", "uns ", "moi ", "nous ", "nos ", "mi ", "ci ", "mij ", "ons ", "mnie ",
+        "nas ", "mne ", "меня ", "нас ", "mig ", "meg ", "oss ", "minut ", "meidat ", "beni ", "bizi ", "my email",
+        "my address", "my e-mail", "this address", "this email", "this e-mail")
+SELF_ENDINGS = ("me", "mi", "nos", "ci", "-moi", "-nous", "мся")
+# a clause about one of these is no request to stop contact ("remove me from the meeting invite"):
+# the rules and the model decide those
+EXCLUDE = ("meeting", "invite", "calendar", "webinar", "attachment", "document", "invoice", "order ", "booth",
+           "termin", "einladung", "kalender", "reunion", "reuniao", "riunione", "vergadering", "spotkan", "schuz",
+           "встреч", "приглашени", "kalend", "mote", "mode ", "kokous", "toplanti", "davet", "file ", "slack")
+NEGATIONS = ("don't", "dont", "do not", "not ", "never", "no need", "nicht", "kein", "ne ", "pas ", "no ", "nao",
+             "non ", "niet", "geen", "nie ", "ne-", "не ", "ikke", "inte", "ei ", "ala ", "etmeyin", "yapmayin")
+
+CJK_VERBS = ("削除", "停止", "解除", "やめて", "止めて", "外して", "外し", "送らない", "送らないで", "不要", "拒否",
+             "删除", "移除", "退订", "取消", "别再", "不要再", "停发", "拉黑", "屏蔽", "除名",
+             "삭제", "제외", "중단", "그만", "빼", "거부", "해지", "차단", "취소")
+CJK_OBJECTS = ("リスト", "メール", "配信", "連絡", "名簿", "データベース", "送信", "宛先",
+               "名单", "列表", "邮件", "联系", "数据库", "系统", "发送", "通讯录", "邮箱",
+               "목록", "리스트", "메일", "이메일", "연락", "명단", "발송", "데이터베이스", "수신")
+CJK_NEGATIONS = ("しないで", "しないでください", "不用", "不要删除", "别删", "하지 마", "하지마", "말아")
+
+
+# "off the list please", "out of your database": the particle alone, right before an object
+PARTICLES = ("off ", "out of", "outta")
+
+
+def _fold(words: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({prepare(w.rstrip()).s + (" " if w.endswith(" ") else "") for w in words}))
+
+
+_WORD = re.compile(r"[\w'-]+", re.UNICODE)
+_CLAUSE = re.compile(r"[^.!?;,\n]+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def _stem_re(stems: tuple[str, ...]) -> re.Pattern:
+    """Word-start prefixes; a stem ending in a space must end a word there."""
+    parts = [re.escape(s.rstrip()) + (r"\b" if s.endswith(" ") else "") for s in sorted(stems, key=len, reverse=True)]
+    return re.compile(r"(?<![\w])(?:" + "|".join(parts) + ")", re.UNICODE)
+
+
+@functools.lru_cache(maxsize=1)
+def _patterns() -> tuple[re.Pattern, ...]:
+    return (_stem_re(_fold(VERBS)), _stem_re(_fold(OBJECTS)), _stem_re(_fold(NEGATIONS)), _stem_re(_fold(SELF)),
+            _stem_re(_fold(EXCLUDE)), _stem_re(_fold(PARTICLES)))
+
+
+@dataclass(frozen=True)
+class Cue:
+    verb: bool  # a verb of the lexicon occurs
+    obj: bool  # an object of the lexicon occurs
+    request: bool  # a verb and an object in one clause, within the window, not negated
+    negated: bool  # a verb and an object in one clause, with a negation just before the verb
+
+
+def _word_positions(clause: str, pattern: re.Pattern, starts: list[int]) -> list[int]:
+    """Word indexes (in the clause, whose words start at ``starts``) where ``pattern`` matches."""
+    return [max(bisect.bisect_right(starts, m.start()) - 1, 0) for m in pattern.finditer(clause)]
+
+
+def _cjk(clause: str) -> tuple[bool, bool, bool, bool]:
+    verbs = [i for v in CJK_VERBS for i in _finds(clause, v)]
+    objs = [i for o in CJK_OBJECTS for i in _finds(clause, o)]
+    near = any(abs(v - o) <= CJK_WINDOW for v in verbs for o in objs)
+    neg = near and any(n in clause for n in CJK_NEGATIONS)
+    return bool(verbs), bool(objs), near and not neg, neg
+
+
+def _finds(s: str, needle: str) -> list[int]:
+    out, i = [], s.find(needle)
+    while i >= 0:
+        out.append(i)
+        i = s.find(needle, i + 1)
+    return out
+
+
+def _self_object(clause: str, verb_re: re.Pattern, self_re: re.Pattern, starts: list[int]) -> list[int]:
+    """Word indexes of verbs whose object is the writer (next to the verb, or an enclitic ending)."""
+    selves = _word_positions(clause, self_re, starts)
+    out = []
+    for m in verb_re.finditer(clause):
+        i = max(bisect.bisect_right(starts, m.start()) - 1, 0)
+        word = _WORD.match(clause, starts[i]) if starts else None
+        enclitic = word is not None and len(word.group(0)) >= 6 and word.group(0).endswith(SELF_ENDINGS)
+        if enclitic or any(-2 <= n - i <= 2 and n != i for n in selves):
+            out.append(i)
+    return out
+
+
+def _latin_clause(clause: str) -> tuple[bool, bool, bool, bool]:
+    """(verb, object, request, negated) of one clause of a spaced language."""
+    verb_re, obj_re, neg_re, self_re, excl_re, part_re = _patterns()
+    starts = [w.start() for w in _WORD.finditer(clause)]
+    vs, os_ = _word_positions(clause, verb_re, starts), _word_positions(clause, obj_re, starts)
+    request = negated = False
+    if excl_re.search(clause):
+        return bool(vs), bool(os_), False, False
+    pairs = [v for v in vs if any(abs(v - o) <= WINDOW and o != v for o in os_)]
+    pairs += _self_object(clause, verb_re, self_re, starts) if vs else []
+    pairs += [p for p in _word_positions(clause, part_re, starts) if any(0 < o - p <= 3 for o in os_)]
+    negs = _word_positions(clause, neg_re, starts) if pairs else []
+    for v in pairs:
+        if any(0 <= v - n <= 2 for n in negs):
+            negated = True
+        else:
+            request = True
+    return bool(vs), bool(os_), request, negated
+
+
+@functools.lru_cache(maxsize=8192)
+def cue(s: str) -> Cue:
+    """The request cue of a prepared (folded) text."""
+    found = [False, False, False, False]
+    for m in _CLAUSE.finditer(s):
+        clause = m.group(0)
+        parts = []
+        if _CJK.search(clause):
+            parts.append(_cjk(clause))
+        if any(ch.isalpha() and not _CJK.match(ch) for ch in clause):
+            parts.append(_latin_clause(clause))
+        for p in parts:
+            found = [a or b for a, b in zip(found, p, strict=True)]
+    return Cue(*found)
+
+
+def features(s: str) -> list[str]:
+    """The model features of the cue (``s:`` features) of a prepared text."""
+    c = cue(s)
+    out = []
+    if c.verb:
+        out.append("s:verb")
+    if c.obj:
+        out.append("s:obj")
+    if c.request:
+        out.append("s:req")
+    if c.negated:
+        out.append("s:req_neg")
+    return out
