@@ -17,8 +17,8 @@ needs_review), per-language figures, and every missed opt-out and false opt-out.
     python scripts/eval_replies.py --summarise /tmp/*.jsonl --calibrate   # ... and their figures together
 
 ``--cross-author`` predicts a fresh author: for each author of the corpus (the ``author`` column:
-corpus, eval, test, holdout2, r3, public) it fits the model on every other author's rows (train and dev
-split) and measures the whole classifier (rules + that model) on the held-out author's rows; it prints
+corpus, eval, test, holdout2, holdout3, holdout4, r3, r4, public) it fits the model on every other
+author's rows (train and dev split) and measures the whole classifier (rules + that model) on the held-out author's rows; it prints
 the figures per author, their minimum and mean, and per language over the pooled held-out predictions.
 The rules were written on the corpus author's replies and, in round 3, on the errors of all authors, so
 the figure is optimistic by that much for the rules (the model part is clean).
