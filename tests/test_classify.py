@@ -36,8 +36,14 @@ MIN_OTHER_ACCURACY = 0.9  # out-of-office / positive / negative / other replies 
 # 0.965 / 0.944 / 0.853 / 0.090) and holdout2.csv (0.907 / 0.948 / 0.802 / 0.088), training material since
 # round 3; holdout3.csv (1,292 replies, 26 languages: 0.907 / 0.945 / 0.764 / 0.095) and holdout4.csv (1,613,
 # 28 languages: 0.928 / 0.946 / 0.800 / 0.099), measured once after round 3, training material since round 4.
-# The fresh sets written during round 4 (holdout5, holdout6) are entered here by the lead, who measures them.
-HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float] | None] = {}
+# holdout5.csv (1,685 replies, 25 languages, opt-outs without stock cue words) and holdout6.csv (1,209, 25
+# languages) were written during round 4 by two helpers who never saw the classifier; measured by the lead
+# before round 4 (main a32406c: 0.821 / 0.928 / 0.686 / 0.141 and 0.921 / 0.950 / 0.812 / 0.111) and once after
+# it (11bdae9: 0.896 / 0.930 / 0.720 / 0.171 and 0.971 / 0.951 / 0.849 / 0.127). Floors a little under the latter.
+HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float] | None] = {
+    "tests/data/replies/holdout5.csv": (0.89, 0.925, 0.715, 0.175),
+    "tests/data/replies/holdout6.csv": (0.965, 0.945, 0.845, 0.13),
+}
 SPENT = ("test", "holdout2", "holdout3", "holdout4")  # former held-out sets, training material since round 3 / 4
 
 
