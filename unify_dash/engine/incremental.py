@@ -254,33 +254,35 @@ def _spread(cur: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime, delt
                   SELECT c.contact_id, {own} FROM {vocabulary.base_from(ev.stats_table)}) n
             JOIN (SELECT rowid AS mrid, contact_id, did, {', '.join(f'k{w}' for w in range(W))} FROM {names['cmap']}
                   WHERE rowid IN (SELECT mrid FROM {delta})) m USING (contact_id)""", params)
-        if cur.execute(f"SELECT count(*) FROM {names['nown']}").fetchall()[0][0] == n:
+        changed = " OR ".join(f"o{w} <> k{w}" for w in range(W))
+        found, moved = cur.execute(f"SELECT count(*), count(*) FILTER (WHERE {changed}) "
+                                   f"FROM {names['nown']}").fetchall()[0]
+        if found == n:
             break
     else:
         raise RuntimeError("the moved contacts' rows were not found")
-    changed = " OR ".join(f"o{w} <> k{w}" for w in range(W))
-    cur.execute(f"DELETE FROM {names['nown']} WHERE NOT ({changed})")
-    if not cur.execute(f"SELECT count(*) FROM {names['nown']}").fetchall()[0][0]:
+    if not moved:
         return 0
     diff = ", ".join(f"sum(((k{i // WORD_BITS} & {_bit(i)}) != 0)::INTEGER - ((o{i // WORD_BITS} & {_bit(i)}) != 0)"
                      f"::INTEGER) AS d{i}" for i in company)
-    cur.execute(f"CREATE OR REPLACE TABLE {names['dd']} AS SELECT did, {diff} FROM {names['nown']} "
-                "WHERE did IS NOT NULL GROUP BY did")
     crossed = " OR ".join(f"((k.n{i} = 0) <> (k.n{i} + x.d{i} = 0))" for i in company)
-    domains = cur.execute(f"SELECT count(*) FROM {names['dd']} x JOIN {names['dk']} k USING (did) "
-                          f"WHERE {crossed}").fetchall()[0][0]
+    # the domains' count changes, and whether a count crosses zero (read before the counts are updated)
+    cur.execute(f"CREATE OR REPLACE TABLE {names['dd']} AS SELECT x.*, ({crossed}) AS crossed "
+                f"FROM (SELECT did, {diff} FROM {names['nown']} WHERE did IS NOT NULL AND ({changed}) GROUP BY did) x "
+                f"JOIN {names['dk']} k USING (did)")
+    domains = cur.execute(f"SELECT count(*) FILTER (WHERE crossed) FROM {names['dd']}").fetchall()[0][0]
     if domains:
         cur.execute(f"""CREATE OR REPLACE TABLE {delta} AS
             SELECT contact_id, min(crid) AS crid, min(erid) AS erid, min(mrid) AS mrid FROM (
                 SELECT contact_id, crid, erid, mrid FROM {delta}
                 UNION ALL
                 SELECT contact_id, crid, erid, rowid AS mrid FROM {names['cmap']}
-                WHERE did IN (SELECT x.did FROM {names['dd']} x JOIN {names['dk']} k USING (did) WHERE {crossed}))
+                WHERE did IN (SELECT did FROM {names['dd']} WHERE crossed))
             GROUP BY contact_id""")
     cur.execute(f"UPDATE {names['dk']} SET {', '.join(f'n{i} = n{i} + x.d{i}' for i in company)} "
                 f"FROM {names['dd']} x WHERE {names['dk']}.did = x.did")
     cur.execute(f"UPDATE {names['cmap']} SET {', '.join(f'k{w} = x.k{w}' for w in range(W))} "
-                f"FROM {names['nown']} x WHERE {names['cmap']}.rowid = x.mrid")
+                f"FROM {names['nown']} x WHERE {names['cmap']}.rowid = x.mrid AND ({' OR '.join(f'x.o{w} <> x.k{w}' for w in range(W))})")
     return int(domains)
 
 
