@@ -816,19 +816,33 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
     return _plain(summary)
 
 
+_RAISED: dict[str, list] = {}  # database instance -> [runs inside _batched_checkpoints, the threshold before]
+
+
 @contextmanager
 def _batched_checkpoints(con):
     """Raise DuckDB's ``checkpoint_threshold`` for the block (a global setting of the database, restored
-    after): the run checkpoints by :func:`_checkpoint_if_due` instead of at every commit."""
-    old = con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
-    con.execute(f"SET checkpoint_threshold = '{RUN_CHECKPOINT_THRESHOLD}'")
+    when the last run on it in this process ends): the run checkpoints by :func:`_checkpoint_if_due`
+    instead of at every commit."""
+    key = _db_instance(con)
+    with _RUNS_LOCK:
+        entry = _RAISED.get(key)
+        if entry is None:
+            old = con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
+            con.execute(f"SET checkpoint_threshold = '{RUN_CHECKPOINT_THRESHOLD}'")
+            entry = _RAISED[key] = [0, old]
+        entry[0] += 1
     try:
         yield
     finally:
-        try:
-            con.execute(f"SET checkpoint_threshold = '{old}'")
-        except duckdb.Error:
-            pass  # the connection failed (the error that ended the block is the one to tell)
+        with _RUNS_LOCK:
+            entry[0] -= 1
+            if not entry[0]:
+                del _RAISED[key]
+                try:
+                    con.execute(f"SET checkpoint_threshold = '{entry[1]}'")
+                except duckdb.Error:
+                    pass  # the connection failed (the error that ended the block is the one to tell)
 
 
 def _checkpoint_if_due(con) -> bool:
