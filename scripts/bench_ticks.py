@@ -80,7 +80,8 @@ def main(argv=None) -> int:
     try:
         contacts = con.execute("SELECT count(*) FROM contacts").fetchone()[0]
         end = db.now(con) + dt.timedelta(days=args.days)
-        wall, cpu, totals = [], [], {"sends": 0, "evaluations": 0, "advances": 0, "advanced_contacts": 0}
+        wall, cpu, totals = [], [], {"sends": 0, "evaluations": 0, "advances": 0, "advanced_contacts": 0,
+                                  "checkpoints": 0}
         started = time.perf_counter()
         day = None
         while db.now(con) < end:

@@ -219,3 +219,43 @@ def test_a_contact_position_that_moved_is_caught_and_read_by_id(workspace, tmp_p
         assert seen_stale
     finally:
         con.close()
+
+
+def test_a_company_wide_flip_moves_the_domain_only_when_its_count_crosses_zero():
+    """Company-wide exclusions keep per-domain counts: a contact whose relative date flips moves its
+    domain only when it was the last (or is the first) matching contact; otherwise only itself. Every
+    hour the advanced evaluation equals a full one."""
+    from tests.engine_factory import NOW, Workspace, doc, exclusion, title_is
+
+    con = db.connect(None)
+    try:
+        ws = Workspace(con)
+        ago = lambda hours: NOW - dt.timedelta(days=14) + dt.timedelta(hours=hours)  # noqa: E731  flips at +hours
+        ws.contact("a@acme.com", last_contacted_at=ago(11.5))
+        ws.contact("b@acme.com", last_contacted_at=ago(2.5))
+        ws.contact("c@acme.com")
+        ws.contact("d@beta.com", last_contacted_at=ago(5.5))
+        ws.contact("e@beta.com", title="CEO")
+        ws.contact("f@beta.com")
+        ws.contact("g@gmail.com", last_contacted_at=ago(7.5))  # free mail: no company domain
+        ws.contact("h@gamma.com")
+        recent = {"field": "last_contacted_at", "op": "within_last_days", "value": 14}
+        ws.save(doc([exclusion("ceo_co", title_is("CEO"), scope="company"),
+                     exclusion("recent_co", recent, scope="company")]))
+        ev = engine.evaluate(con, as_of=NOW, ordered=False)
+        seen = {}
+        for h in range(1, 16):
+            t = NOW + h * H
+            seen[h] = incremental.advance(con, ev, t)
+            assert _keys(con, ev) == _keys(con, engine.evaluate(con, as_of=t, ordered=False)), f"hour {h}"
+        # b flips at +2.5 h while a still matches: only b is recomputed, acme's count goes 2 -> 1
+        assert (seen[3]["contacts"], seen[3]["domains"], seen[3]["changed"]) == (1, 0, 0)
+        # d flips at +5.5 h: beta's "recent" count goes 1 -> 0 (its CEO bit stays): beta's 3 contacts
+        assert (seen[6]["contacts"], seen[6]["domains"]) == (3, 1)
+        # g (no domain) flips alone
+        assert (seen[8]["contacts"], seen[8]["domains"]) == (1, 0)
+        # a, the last recent contact of acme, flips at +11.5 h: acme's 3 contacts are released together
+        assert (seen[12]["contacts"], seen[12]["domains"]) == (3, 1) and seen[12]["changed"] == 3
+        assert all(seen[h]["contacts"] == 0 for h in seen if h not in (3, 6, 8, 12))
+    finally:
+        con.close()

@@ -404,6 +404,39 @@ def test_enroll_through_a_play_checks_the_audience(con, ws):
 # --- CLI -------------------------------------------------------------------------------------------------------
 
 
+def test_a_run_checkpoints_once_its_log_passes_the_bound_and_restores_the_threshold(tmp_path, monkeypatch):
+    """While it runs the scheduler raises DuckDB's checkpoint threshold (no checkpoint at every tick's
+    commit) and checkpoints after a tick once the write-ahead log is over WAL_CHECKPOINT_MB; the
+    committed ticks in the log survive a reopen."""
+    from unify_dash.scheduler import run as run_mod
+
+    path = tmp_path / "w.duckdb"
+    wal = tmp_path / "w.duckdb.wal"
+    con = db.connect(path)
+    make_workspace(con)
+    for k in range(5):
+        add_contact(con, f"p{k}@beta.com")
+    db.checkpoint(con)
+    threshold = con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
+    s = scheduler.run_until(con, T0 + 2 * D)
+    assert s["ticks"] > 1 and s["sends"] > 0 and s["checkpoints"] == 0
+    assert wal.exists() and wal.stat().st_size > 0  # the ticks are committed in the log, not checkpointed
+    assert con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0] == threshold
+    sent = con.execute("SELECT count(*) FROM events WHERE type = 'send'").fetchone()[0]
+    con.close()
+    con = db.connect(path)  # the log is replayed
+    try:
+        assert db.now(con) == T0 + 2 * D
+        assert con.execute("SELECT count(*) FROM events WHERE type = 'send'").fetchone()[0] == sent
+        monkeypatch.setattr(run_mod, "WAL_CHECKPOINT_MB", 0)  # every tick's log is over the bound
+        s = scheduler.run_until(con, T0 + 4 * D)
+        assert s["ticks"] > 1 and s["checkpoints"] == s["ticks"]
+        assert not wal.exists() or wal.stat().st_size == 0
+        assert con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0] == threshold
+    finally:
+        con.close()
+
+
 def test_cli_sends(tmp_path, capsys):
     path = tmp_path / "w.duckdb"
     con = db.connect(path)

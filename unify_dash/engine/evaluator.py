@@ -307,11 +307,14 @@ def busy_sequences(settings: Settings) -> tuple[str, ...]:
 
 def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
                   where: str = "", where_params: list | None = None, *,
-                  extra: tuple[str, ...] = (), leaves: bool = False) -> tuple[str, list, int, int]:
+                  extra: tuple[str, ...] = (), leaves: bool = False,
+                  company_from: str | None = None) -> tuple[str, list, int, int]:
     """SELECT ``contact_id, email, opted, opt_source, a0.., m0..`` (and the contact columns ``extra``; with
     ``leaves``, the leaf words ``l0..`` and own-criteria words ``o0..`` of :mod:`.leafbits`)
     for every contact (or those ``where`` keeps: a restriction must keep whole company domains, or
-    company-wide exclusions are not propagated). Returns (sql, params, mask words, audience words)."""
+    company-wide exclusions are not propagated, unless ``company_from`` gives the domains' company-wide
+    bits: a SELECT of ``domain, k0..`` that may read the pass's ``base``, as the incremental path does from
+    its per-domain counts). Returns (sql, params, mask words, audience words)."""
     exclusions = settings.exclusions
     n = len(exclusions)
     if n > settings_mod.MAX_EXCLUSIONS:
@@ -381,7 +384,7 @@ def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
     dom = ""
     if has_company:
         any_company = " OR ".join(f"(c{w} & {_word(company[w])}) != 0" for w in range(W) if company[w])
-        dom = (", dom AS (SELECT domain, "
+        dom = (", dom AS (" + company_from + ")" if company_from else ", dom AS (SELECT domain, "
                + ", ".join(f"bit_or(c{w} & {_word(company[w])}) AS k{w}" for w in range(W))
                + f" FROM base WHERE domain IS NOT NULL AND ({any_company}) GROUP BY domain)")
     masks = []

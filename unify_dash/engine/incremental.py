@@ -32,11 +32,15 @@ import numpy as np
 
 from unify_dash.engine.evaluator import (
     EVAL_DB,
+    WORD_BITS,
     Evaluation,
     _eval_lock,
     _forget,
     _relation_sql,
     _unpack,
+    _word,
+    _word_sql,
+    _words,
     busy_sequences,
     group_keys,
     mask_words,
@@ -104,7 +108,47 @@ def _flip_leaves(settings: Settings) -> list[tuple[str, float, bool]]:
 def _names(ev: Evaluation) -> dict[str, str]:
     base = ev.table.rsplit(".", 1)[-1].strip('"')
     return {k: f"{db.ident(EVAL_DB)}.{db.ident(base + '_' + k)}"
-            for k in ("flips", "optev", "optmap", "cmap", "delta", "rows")}
+            for k in ("flips", "optev", "optmap", "cmap", "delta", "rows", "dk", "nown", "dd")}
+
+
+# --- company-wide exclusions: per-domain counts ---------------------------------------------------------
+#
+# The pass gives a contact of a domain the company-wide bit of exclusion i when any contact of the domain
+# matches i's criteria itself (``bit_or`` over the domain). The advance keeps, per domain, how many
+# contacts match each company-wide exclusion's criteria (``dk``: ``n<i>``) and every contact's own bits
+# (``cmap``: ``k<w>``): a contact whose own bits flip changes its domain's count, and the domain's other
+# contacts move only when a count crosses zero (0 -> 1 or 1 -> 0), not at every flip.
+
+
+def _company(settings: Settings) -> list[int]:
+    """Indexes of the company-wide exclusions."""
+    return [i for i, e in enumerate(settings.exclusions) if e.company_wide]
+
+
+def _bit(i: int) -> str:
+    return _word(1 << (i % WORD_BITS))
+
+
+def _own_words_sql(settings: Settings, as_of: dt.datetime) -> tuple[str, list]:
+    """``k0, k1, ..`` over :func:`vocabulary.base_from`: a contact's own company-wide criteria bits as of
+    ``as_of`` (the pass's criteria words ``c`` restricted to the company-wide exclusions)."""
+    words: list[list[tuple[int, str]]] = [[] for _ in range(_words(len(settings.exclusions)))]
+    params: list = []
+    for i in _company(settings):
+        sql, p = vocabulary.compile_sql(settings.exclusions[i].criteria, as_of)
+        words[i // WORD_BITS].append((i % WORD_BITS, sql))
+        params += p
+    return ", ".join(f"{_word_sql(bits)} AS k{w}" for w, bits in enumerate(words)), params
+
+
+def _company_bits_sql(settings: Settings, dk: str) -> str:
+    """The pass's ``dom`` relation (``domain, k0..``) from the per-domain counts, for the domains of the
+    contacts the restricted pass reads (its ``base``)."""
+    words: list[list[tuple[int, str]]] = [[] for _ in range(_words(len(settings.exclusions)))]
+    for i in _company(settings):
+        words[i // WORD_BITS].append((i % WORD_BITS, f"n{i} > 0"))
+    return (f"SELECT domain, {', '.join(f'{_word_sql(bits)} AS k{w}' for w, bits in enumerate(words))} "
+            f"FROM {dk} WHERE domain IN (SELECT domain FROM base)")
 
 
 def _prepare(cur: duckdb.DuckDBPyConnection, ev: Evaluation) -> None:
@@ -116,15 +160,28 @@ def _prepare(cur: duckdb.DuckDBPyConnection, ev: Evaluation) -> None:
     its row in the evaluation's table; ``did``, a number per domain, the map sorted by it), and the
     flips and opt-out events carry them: a tick reads the moved contacts' rows by position, never
     by a scan of a million contact ids (a position that no longer holds its contact is caught, see
-    :func:`_recompute`)."""
+    :func:`_recompute`).
+
+    With company-wide exclusions the map also holds every contact's own company-wide bits (``k0..``,
+    as of the evaluation) and ``dk`` the per-domain counts (see :func:`_spread`)."""
     names = _names(ev)
     main = f"{db.ident(ev.catalog)}.main"
+    company = _company(ev.settings)
+    own, own_params = _own_words_sql(ev.settings, ev.as_of) if company else ("", [])
+    W = _words(len(ev.settings.exclusions))
     cur.execute(f"""CREATE OR REPLACE TABLE {names['cmap']} AS
         SELECT c.contact_id, c.email, c.crid, x.erid,
                CASE WHEN c.domain IS NOT NULL THEN dense_rank() OVER (ORDER BY c.domain) END AS did
-        FROM (SELECT rowid AS crid, contact_id, email, domain FROM {main}.contacts) c
+               {"".join(f", c.domain, {', '.join(f'c.k{w}' for w in range(W))}" if company else "")}
+        FROM (SELECT c.rowid AS crid, c.contact_id, c.email, c.domain{", " + own if company else ""}
+              FROM {vocabulary.base_from(ev.stats_table) if company else main + ".contacts c"}) c
         JOIN (SELECT rowid AS erid, contact_id FROM {ev.table}) x USING (contact_id)
-        ORDER BY did, crid""")
+        ORDER BY did, crid""", own_params)
+    if company:
+        counts = ", ".join(f"count(*) FILTER (WHERE (k{i // WORD_BITS} & {_bit(i)}) != 0) AS n{i}" for i in company)
+        cur.execute(f"CREATE OR REPLACE TABLE {names['dk']} AS SELECT did, any_value(domain) AS domain, {counts} "
+                    f"FROM {names['cmap']} WHERE did IS NOT NULL GROUP BY did ORDER BY did")
+    cmap = f"(SELECT rowid AS mrid, * FROM {names['cmap']})"
     leaves = _flip_leaves(ev.settings)
     if leaves:
         parts, params = [], []
@@ -135,49 +192,98 @@ def _prepare(cur: duckdb.DuckDBPyConnection, ev: Evaluation) -> None:
                          f"FROM {vocabulary.base_from(ev.stats_table)} WHERE {flip} >= ?")
             params += [micros, company, micros, ev.as_of]
         cur.execute(f"CREATE OR REPLACE TABLE {names['flips']} AS SELECT f.flip_at, f.company, m.contact_id, m.crid, "
-                    f"m.erid, m.did FROM ({' UNION ALL '.join(parts)}) f JOIN {names['cmap']} m USING (contact_id) "
+                    f"m.erid, m.mrid FROM ({' UNION ALL '.join(parts)}) f JOIN {cmap} m USING (contact_id) "
                     "ORDER BY flip_at", params)
     else:
         cur.execute(f"CREATE OR REPLACE TABLE {names['flips']} (flip_at TIMESTAMP, company BOOLEAN, "
-                    "contact_id VARCHAR, crid BIGINT, erid BIGINT, did BIGINT)")
+                    "contact_id VARCHAR, crid BIGINT, erid BIGINT, mrid BIGINT)")
     cur.execute(f"CREATE OR REPLACE TABLE {names['optev']} AS SELECT e.*, lower(trim(coalesce(e.email, x.email))) "
                 f"AS key FROM {main}.events e LEFT JOIN {main}.contacts x ON e.email IS NULL AND "
                 f"x.contact_id = e.contact_id WHERE e.type IN {OPT_OUT_TYPES}")
     cur.execute(f"CREATE OR REPLACE TABLE {names['optmap']} AS SELECT o.occurred_at, m.contact_id, m.crid, m.erid, "
-                f"m.did FROM {names['optev']} o JOIN {names['cmap']} m ON m.email = o.key ORDER BY o.occurred_at")
+                f"m.mrid FROM {names['optev']} o JOIN {cmap} m ON m.email = o.key ORDER BY o.occurred_at")
     ev._memo["incremental"] = names
     weakref.finalize(ev, _forget, ev.instance,
-                     (names["flips"], names["optev"], names["optmap"], names["cmap"]))
+                     (names["flips"], names["optev"], names["optmap"], names["cmap"], names["dk"]))
 
 
 def moved_sql(ev: Evaluation, since: dt.datetime, t: dt.datetime) -> tuple[str, list]:
-    """SELECT contact_id, crid, erid (positions: :func:`_prepare`) of every contact whose evaluation
-    can differ between ``since`` and ``t`` (same settings, same data): relative-date flips in
+    """SELECT contact_id, crid, erid, mrid (positions: :func:`_prepare`) of every contact whose own
+    evaluation can differ between ``since`` and ``t`` (same settings, same data): relative-date flips in
     ``[since, t)``, contacts with an opt-out or reversal recorded in ``(since, t]`` and, with one
-    active sequence per contact, enrollments written since; with their whole company domains when an
-    exclusion is company-wide. A superset is harmless (those contacts are recomputed, not decided),
-    a missing contact is not: the window is widened by a millisecond on both sides."""
+    active sequence per contact, enrollments written since. (With a company-wide exclusion the other
+    contacts of their domains are added by :func:`_spread`, when a domain's count crosses zero.) A
+    superset is harmless (those contacts are recomputed, not decided), a missing contact is not: the
+    window is widened by a millisecond on both sides."""
     names = _names(ev)
     main = f"{db.ident(ev.catalog)}.main"
     eps = dt.timedelta(milliseconds=1)
-    # with a company-wide exclusion a contact's mask depends on its domain: whole domains are recomputed
-    whole = any(e.company_wide for e in ev.settings.exclusions)
     # one active sequence per contact: a contact whose enrollments were written since (>=: a tick evaluates,
     # then writes at its own time) may have become busy or free
     busy = "" if not ev.settings.one_active_sequence else f"""
                            UNION ALL
-                           SELECT contact_id, crid, erid, did FROM {names['cmap']}
+                           SELECT contact_id, crid, erid, rowid AS mrid FROM {names['cmap']}
                            WHERE contact_id IN (SELECT contact_id FROM {main}.enrollments WHERE updated_at >= ?)"""
     params = [since - eps, t + eps, since, t] + ([since - eps] if busy else [])
-    domains = "" if not whole else f"""
-              UNION ALL SELECT contact_id, crid, erid FROM {names['cmap']}
-              WHERE did IN (SELECT did FROM f WHERE did IS NOT NULL)"""
-    return (f"""WITH f AS (SELECT contact_id, crid, erid, did FROM {names['flips']} WHERE flip_at >= ? AND flip_at <= ?
-                           UNION ALL
-                           SELECT contact_id, crid, erid, did FROM {names['optmap']}
-                           WHERE occurred_at > ? AND occurred_at <= ?{busy})
-        SELECT contact_id, min(crid) AS crid, min(erid) AS erid FROM (SELECT contact_id, crid, erid FROM f{domains})
+    return (f"""SELECT contact_id, min(crid) AS crid, min(erid) AS erid, min(mrid) AS mrid FROM (
+                SELECT contact_id, crid, erid, mrid FROM {names['flips']} WHERE flip_at >= ? AND flip_at <= ?
+                UNION ALL
+                SELECT contact_id, crid, erid, mrid FROM {names['optmap']}
+                WHERE occurred_at > ? AND occurred_at <= ?{busy})
         GROUP BY contact_id"""), params
+
+
+def _spread(cur: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime, delta: str) -> int:
+    """Company-wide exclusions: take the own company-wide bits as of ``t`` of the contacts in ``delta``,
+    adjust their domains' counts and add to ``delta`` every contact of a domain where a count crossed
+    zero (its company-wide bits changed for all of them). Returns the number of such domains.
+
+    The contacts are read by position, by id when a position no longer holds its contact (as
+    :func:`_recompute` does); a failure leaves the counts to be taken again (:func:`_prepare`)."""
+    names = _names(ev)
+    main = f"{db.ident(ev.catalog)}.main"
+    company = _company(ev.settings)
+    W = _words(len(ev.settings.exclusions))
+    own, params = _own_words_sql(ev.settings, t)
+    n = cur.execute(f"SELECT count(*) FROM {delta}").fetchall()[0][0]
+    for by_key in (False, True):
+        pick = f"contact_id IN (SELECT contact_id FROM {delta})" if by_key else f"rowid IN (SELECT crid FROM {delta})"
+        cur.execute(f"""CREATE OR REPLACE TABLE {names['nown']} AS
+            SELECT m.mrid, m.did, {', '.join(f'm.k{w} AS o{w}, n.k{w}' for w in range(W))}
+            FROM (WITH contacts AS (SELECT * FROM {main}.contacts WHERE {pick})
+                  SELECT c.contact_id, {own} FROM {vocabulary.base_from(ev.stats_table)}) n
+            JOIN (SELECT rowid AS mrid, contact_id, did, {', '.join(f'k{w}' for w in range(W))} FROM {names['cmap']}
+                  WHERE rowid IN (SELECT mrid FROM {delta})) m USING (contact_id)""", params)
+        changed = " OR ".join(f"o{w} <> k{w}" for w in range(W))
+        found, moved = cur.execute(f"SELECT count(*), count(*) FILTER (WHERE {changed}) "
+                                   f"FROM {names['nown']}").fetchall()[0]
+        if found == n:
+            break
+    else:
+        raise RuntimeError("the moved contacts' rows were not found")
+    if not moved:
+        return 0
+    diff = ", ".join(f"sum(((k{i // WORD_BITS} & {_bit(i)}) != 0)::INTEGER - ((o{i // WORD_BITS} & {_bit(i)}) != 0)"
+                     f"::INTEGER) AS d{i}" for i in company)
+    crossed = " OR ".join(f"((k.n{i} = 0) <> (k.n{i} + x.d{i} = 0))" for i in company)
+    # the domains' count changes, and whether a count crosses zero (read before the counts are updated)
+    cur.execute(f"CREATE OR REPLACE TABLE {names['dd']} AS SELECT x.*, ({crossed}) AS crossed "
+                f"FROM (SELECT did, {diff} FROM {names['nown']} WHERE did IS NOT NULL AND ({changed}) GROUP BY did) x "
+                f"JOIN {names['dk']} k USING (did)")
+    domains = cur.execute(f"SELECT count(*) FILTER (WHERE crossed) FROM {names['dd']}").fetchall()[0][0]
+    if domains:
+        cur.execute(f"""CREATE OR REPLACE TABLE {delta} AS
+            SELECT contact_id, min(crid) AS crid, min(erid) AS erid, min(mrid) AS mrid FROM (
+                SELECT contact_id, crid, erid, mrid FROM {delta}
+                UNION ALL
+                SELECT contact_id, crid, erid, rowid AS mrid FROM {names['cmap']}
+                WHERE did IN (SELECT did FROM {names['dd']} WHERE crossed))
+            GROUP BY contact_id""")
+    cur.execute(f"UPDATE {names['dk']} SET {', '.join(f'n{i} = n{i} + x.d{i}' for i in company)} "
+                f"FROM {names['dd']} x WHERE {names['dk']}.did = x.did")
+    cur.execute(f"UPDATE {names['cmap']} SET {', '.join(f'k{w} = x.k{w}' for w in range(W))} "
+                f"FROM {names['nown']} x WHERE {names['cmap']}.rowid = x.mrid AND ({' OR '.join(f'x.o{w} <> x.k{w}' for w in range(W))})")
+    return int(domains)
 
 
 def _restricted_ctes(ev: Evaluation, delta: str, *, by_key: bool = False) -> str:
@@ -196,14 +302,15 @@ def _restricted_ctes(ev: Evaluation, delta: str, *, by_key: bool = False) -> str
 
 def advance(con: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime) -> dict:
     """Move ``ev`` (same settings, same data) to as of ``t`` in place; returns ``{"contacts": recomputed,
-    "changed": contacts whose group changed, "new_groups": n, "seconds": s}``.
+    "changed": contacts whose group changed, "new_groups": n, "domains": company domains recomputed
+    whole, "seconds": s}``.
 
     The caller guarantees that nothing but time moved since ``ev.as_of`` (the data generation and the
     settings version are those of ``ev``; the scheduler checks both)."""
     started = time.perf_counter()
     if t < ev.as_of:
         raise ValueError("an evaluation only moves forward in time")
-    stats = {"contacts": 0, "changed": 0, "new_groups": 0}
+    stats = {"contacts": 0, "changed": 0, "new_groups": 0, "domains": 0}
     if t == ev.as_of:
         return {**stats, "seconds": 0.0}
     names = _names(ev)
@@ -216,11 +323,17 @@ def advance(con: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime) -> d
             sql, params = moved_sql(ev, ev.as_of, t)
             cur.execute(f"CREATE OR REPLACE TABLE {delta} AS {sql}", params)
             n = cur.execute(f"SELECT count(*) FROM {delta}").fetchall()[0][0]
+            if n and _company(ev.settings):
+                stats["domains"] = _spread(cur, ev, t, delta)
+                n = cur.execute(f"SELECT count(*) FROM {delta}").fetchall()[0][0]
             stats["contacts"] = int(n)
             if n:
                 stats.update(_recompute(cur, ev, t, delta, rows))
+        except BaseException:
+            ev._memo.pop("incremental", None)  # the kept positions and counts are taken again next time
+            raise
         finally:
-            for table in (delta, rows):
+            for table in (delta, rows, names["nown"], names["dd"]):
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
             cur.close()
     ev.as_of = t
@@ -230,7 +343,8 @@ def advance(con: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime) -> d
 
 def _recompute(cur: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime, delta: str, rows: str) -> dict:
     """Re-evaluate the contacts of ``delta`` as of ``t``, move them between groups, add new groups."""
-    sql, params, W, Wa = _relation_sql(ev.settings, t, ev.stats_table)
+    company = _company_bits_sql(ev.settings, _names(ev)["dk"]) if _company(ev.settings) else None
+    sql, params, W, Wa = _relation_sql(ev.settings, t, ev.stats_table, company_from=company)
     keys = group_keys(W, Wa)
     body = sql.strip().removeprefix("WITH ")
     n = cur.execute(f"SELECT count(*) FROM {delta}").fetchall()[0][0]

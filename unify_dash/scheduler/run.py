@@ -38,7 +38,9 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -55,6 +57,13 @@ from unify_dash.scheduler.outbox import Message, RecordingSender, Sender  # noqa
 from unify_dash.store import db, ledger
 
 DEFAULT_TICK = dt.timedelta(hours=1)
+# DuckDB checkpoints at a commit whose changes it estimates above ``checkpoint_threshold`` (16 MiB by
+# default): at a million contacts that is every tick, and a checkpoint rewrites the indexes of every
+# table the tick appended to (events, execution_log, enrollments, outbox), after which the next commit
+# reads them back from the file. While the scheduler runs the threshold is raised and the write-ahead
+# log is checkpointed when it passes WAL_CHECKPOINT_MB (after a tick's commit), once per many ticks.
+RUN_CHECKPOINT_THRESHOLD = "4GB"
+WAL_CHECKPOINT_MB = 128
 HEARTBEAT = dt.timedelta(days=1)  # at least one tick a day: Play entry sees contacts that newly qualify
 # False: every tick evaluates every contact (the reference the incremental path is tested against)
 INCREMENTAL = True
@@ -171,7 +180,8 @@ def _new_summary(start: dt.datetime, until: dt.datetime) -> dict:
             "advances": 0, "advanced_contacts": 0,
             "entry_passes": Counter(), "sends": 0, "queued": 0, "reoffered": 0, "skips": Counter(), "removals": Counter(), "new_enrollments": 0,
             "reenrolled": 0, "not_enrolled": Counter(), "not_enrolled_contacts": 0,
-            "excluded_at_audience": Counter(), "opted_out_at_entry": 0, "completions": Counter(), "seconds": 0.0}
+            "excluded_at_audience": Counter(), "opted_out_at_entry": 0, "completions": Counter(), "checkpoints": 0,
+            "seconds": 0.0}
 
 
 def _count_blocking(counter: Counter, pairs) -> None:
@@ -747,61 +757,103 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
     # a run that goes on from the last one (same process, nothing written since) has handled the replies
     # up to ``start``; a fresh run's first tick takes every reply up to it
     replies_since = start if run.ev is not None else None
-    now = start
-    while now < until:
-        # the next tick: the first grid time at or after the next thing to do (``until`` when no grid
-        # time lies before it: one hourly tick, scheduler.tick, asks nothing)
-        t = _grid(start, tick, now + dt.timedelta(microseconds=1), until)
-        if t < until:
-            candidates = [until, run.last_entry + entry_every] + ([start + tick] if run.ev is None else [])
-            due = _next_due(con, (run.ev.settings if run.ev is not None else settings_at(con, now)[1]), now)
-            if due is not None:
-                candidates.append(due)
-            nv = _next_version(con, now)
-            if nv is not None:
-                candidates.append(nv)
-            t = _grid(start, tick, max(min(candidates), now + dt.timedelta(microseconds=1)), until)
-        entry_due = run.ev is None or t - run.last_entry >= entry_every
-        why = _evaluate_for(con, run, t, summary)
-        ev = run.ev
-        # the engine reads before the transaction opens (it cannot see tables created after)
-        codes = _Codes()
-        entry = None
-        if why is not None:
-            entry = _entry_frames(con, ev, codes)
-            summary["entry_passes"]["full"] += 1
-        elif entry_due and run.entry_as_of is not None:
-            changed = _changed_contacts(con, ev, run.entry_as_of, t)
-            if ev.settings.one_active_sequence:  # their sequence ended: they may enter the next one
-                changed = list(dict.fromkeys([*changed, *_ended_contacts(con, run.entry_as_of, t)]))
-            if changed:
-                entry = _entry_frames(con, ev, codes, changed)
-                summary["entry_passes"]["time-moved contacts"] += 1
-        if entry is not None:
-            run.entry_as_of = t
-        if entry_due or entry is not None:
-            run.last_entry = t
-        with db.transaction(con):
-            _complete_replied(con, t, replies_since if summary["ticks"] == 0 else now, summary)
+    with _batched_checkpoints(con):
+        now = start
+        while now < until:
+            # the next tick: the first grid time at or after the next thing to do (``until`` when no grid
+            # time lies before it: one hourly tick, scheduler.tick, asks nothing)
+            t = _grid(start, tick, now + dt.timedelta(microseconds=1), until)
+            if t < until:
+                candidates = [until, run.last_entry + entry_every] + ([start + tick] if run.ev is None else [])
+                due = _next_due(con, (run.ev.settings if run.ev is not None else settings_at(con, now)[1]), now)
+                if due is not None:
+                    candidates.append(due)
+                nv = _next_version(con, now)
+                if nv is not None:
+                    candidates.append(nv)
+                t = _grid(start, tick, max(min(candidates), now + dt.timedelta(microseconds=1)), until)
+            entry_due = run.ev is None or t - run.last_entry >= entry_every
+            why = _evaluate_for(con, run, t, summary)
+            ev = run.ev
+            # the engine reads before the transaction opens (it cannot see tables created after)
+            codes = _Codes()
+            entry = None
+            if why is not None:
+                entry = _entry_frames(con, ev, codes)
+                summary["entry_passes"]["full"] += 1
+            elif entry_due and run.entry_as_of is not None:
+                changed = _changed_contacts(con, ev, run.entry_as_of, t)
+                if ev.settings.one_active_sequence:  # their sequence ended: they may enter the next one
+                    changed = list(dict.fromkeys([*changed, *_ended_contacts(con, run.entry_as_of, t)]))
+                if changed:
+                    entry = _entry_frames(con, ev, codes, changed)
+                    summary["entry_passes"]["time-moved contacts"] += 1
             if entry is not None:
-                _entry_pass(con, ev, entry, codes, t, summary)
-            _send_pass(con, ev, t, summary, local)
-            db.set_clock(con, t)
-            run.generation = db.bump_generation(con)
-            if local is not None and t >= until:
-                _audit_run(con, actor, start, until, summary, ticks=summary["ticks"] + 1)
-        if local is None:
-            summary["sends"] += outbox.flush(con, sender, batch=outbox_batch)  # after the commit, never inside
-        summary["ticks"] += 1
-        now = run.now = t
-        if progress is not None:
-            progress(t, summary)
-    _keep(con, run)
-    if summary["ticks"] and local is None:
-        with db.transaction(con):
-            _audit_run(con, actor, start, until, summary, ticks=summary["ticks"])
+                run.entry_as_of = t
+            if entry_due or entry is not None:
+                run.last_entry = t
+            with db.transaction(con):
+                _complete_replied(con, t, replies_since if summary["ticks"] == 0 else now, summary)
+                if entry is not None:
+                    _entry_pass(con, ev, entry, codes, t, summary)
+                _send_pass(con, ev, t, summary, local)
+                db.set_clock(con, t)
+                run.generation = db.bump_generation(con)
+                if local is not None and t >= until:
+                    _audit_run(con, actor, start, until, summary, ticks=summary["ticks"] + 1)
+            if local is None:
+                summary["sends"] += outbox.flush(con, sender, batch=outbox_batch)  # after the commit, never inside
+            summary["ticks"] += 1
+            summary["checkpoints"] += _checkpoint_if_due(con)  # after the commit (and the deliveries)
+            now = run.now = t
+            if progress is not None:
+                progress(t, summary)
+        _keep(con, run)
+        if summary["ticks"] and local is None:
+            with db.transaction(con):
+                _audit_run(con, actor, start, until, summary, ticks=summary["ticks"])
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return _plain(summary)
+
+
+_RAISED: dict[str, list] = {}  # database instance -> [runs inside _batched_checkpoints, the threshold before]
+
+
+@contextmanager
+def _batched_checkpoints(con):
+    """Raise DuckDB's ``checkpoint_threshold`` for the block (a global setting of the database, restored
+    when the last run on it in this process ends): the run checkpoints by :func:`_checkpoint_if_due`
+    instead of at every commit."""
+    key = _db_instance(con)
+    with _RUNS_LOCK:
+        entry = _RAISED.get(key)
+        if entry is None:
+            old = con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
+            con.execute(f"SET checkpoint_threshold = '{RUN_CHECKPOINT_THRESHOLD}'")
+            entry = _RAISED[key] = [0, old]
+        entry[0] += 1
+    try:
+        yield
+    finally:
+        with _RUNS_LOCK:
+            entry[0] -= 1
+            if not entry[0]:
+                del _RAISED[key]
+                try:
+                    con.execute(f"SET checkpoint_threshold = '{entry[1]}'")
+                except duckdb.Error:
+                    pass  # the connection failed (the error that ended the block is the one to tell)
+
+
+def _checkpoint_if_due(con) -> bool:
+    """Checkpoint when the database's write-ahead log is over :data:`WAL_CHECKPOINT_MB` (outside a
+    transaction). True when it did."""
+    path = db.database_file(con)
+    wal = Path(path + ".wal") if path else None
+    if wal is None or not wal.exists() or wal.stat().st_size <= WAL_CHECKPOINT_MB * 2**20:
+        return False
+    db.checkpoint(con)
+    return True
 
 
 def _audit_run(con, actor: roles.Actor, start: dt.datetime, until: dt.datetime, summary: dict, *, ticks: int) -> None:
