@@ -6,7 +6,8 @@ Runs every page script with Streamlit's AppTest against ``DB`` (opened read-only
 needed: AppTest reads, and a page's widgets are not clicked), the way ``unify-dash serve`` runs it:
 the workspace is evaluated first (:func:`unify_dash.service.serve.warm`), then per page:
 
-* ``first_ms``: the page's first run in this process (its cached answers computed);
+* ``first_ms``: the page's first run in this process (its cached answers computed; with
+  ``--warm-caches`` after the service's background warm-up, ``warm_up_s``, has computed them);
 * ``rerun_ms``: the minimum over ``--reruns`` reruns of the same session (what a click costs a
   page that is not split into fragments, and a warm visit from the sidebar);
 * with ``--profile N``: the N functions of the package with the most cumulative time in one rerun,
@@ -89,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions of one rerun")
     parser.add_argument("--role", default="revops")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--warm-caches", action="store_true",
+                        help="also compute the pages' first views first, as the service's background warm-up does "
+                             "(unify_dash/app/warmup.py): first_ms is then a first visit after it finished")
     args = parser.parse_args(argv)
     os.environ.update({"UNIFY_DB": os.path.realpath(args.db), "UNIFY_ROLE": args.role, "UNIFY_USER": "bench"})
 
@@ -106,6 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     serve.warm(ui.database())
     result: dict = {"db": os.environ["UNIFY_DB"], "warm_s": round(time.perf_counter() - started, 2), "pages": {}}
+    if args.warm_caches:
+        from unify_dash.app import warmup
+
+        started = time.perf_counter()
+        result["warm_up"] = warmup.warm_caches()
+        result["warm_up_s"] = round(time.perf_counter() - started, 2)
     keys = [k for k in args.pages.split(",") if k] or list(roles.PAGES[args.role])
     for key in keys:
         at = AppTest.from_file(str(ui.ROOT / ui.PAGE_FILES[key][0]), default_timeout=args.timeout)

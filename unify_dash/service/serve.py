@@ -217,6 +217,9 @@ def cli_serve(args) -> int:
         else:
             seconds = warm(CURRENT["database"])
             print(f"unify-dash service: workspace evaluated in {seconds:.1f} s", file=sys.stderr, flush=True)
+            from unify_dash.app import warmup
+
+            warmup.start()  # the other pages' first views, in the background (docs/benchmarks.md)
             _run_app(args.port)
     finally:
         clean = stop()

@@ -9,7 +9,7 @@ import streamlit as st
 
 from unify_dash import engine
 from unify_dash.actions import enrollments as lifecycle
-from unify_dash.app import ui
+from unify_dash.app import ui, warmup
 from unify_dash.errors import UnifyError
 from unify_dash.model import roles, states
 from unify_dash.reports import diagnosis, metrics, playview, units
@@ -67,11 +67,7 @@ def chart_selected(chart_key: str, kind: str, family: str) -> None:
 with ui.cursor() as cur:
     ev = engine.evaluation(cur)
     imp = engine.impact(ev, play_id)
-    span = metrics.activity_span(cur)
-freq = "week" if span > 120 else "day"
-summary = ui.cached(metrics.summary, scope)
-timeline = ui.cached(metrics.timeline, scope, freq=freq)
-skips = ui.cached(metrics.will_be_skipped, scope)
+summary, timeline, skips, freq = warmup.metrics_view(scope)  # computed at start for every Play (app/warmup.py)
 will_skip = len(skips)
 
 # --- headline counts (each a button that opens its list) ----------------------------------------------------

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from unify_dash.app import ui
+from unify_dash.app import ui, warmup
 from unify_dash.reports import forecast, trends
 
 VIEWS = {"trends": "Reason trends", "forecast": "Send-time forecast"}
@@ -27,12 +27,13 @@ def trends_view() -> None:
     c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
     play = c1.selectbox("Play", [None, *plays], format_func=lambda k: "All plays" if k is None else plays[k],
                         key="trends.play")
-    period = c2.selectbox("Per", list(trends.PERIODS), key="trends.period")
-    threshold = c3.number_input("Alert above (% of previous)", 0, 1000, int(trends.DEFAULT_THRESHOLD * 100), 5,
+    defaults = warmup.trends_defaults()  # the view the warm-up computes at start (app/warmup.py)
+    periods = list(trends.PERIODS)
+    period = c2.selectbox("Per", periods, index=periods.index(defaults["period"]), key="trends.period")
+    threshold = c3.number_input("Alert above (% of previous)", 0, 1000, defaults["threshold"], 5,
                                 key="trends.threshold")
-    least = c4.number_input("... and above (contacts)", 0, 10_000_000, trends.DEFAULT_MIN_CONTACTS, 5,
-                            key="trends.min")
-    out = ui.cached(trends.trends, play_id=play, period=period, threshold=threshold / 100, min_contacts=int(least))
+    least = c4.number_input("... and above (contacts)", 0, 10_000_000, defaults["least"], 5, key="trends.min")
+    out = warmup.trends_view(play, period, threshold, least)
     if not out["points"]:
         st.info("No execution-log history yet: the scheduler writes it (Data page, Run sends; or "
                 "`unify-dash sends --until T`).", icon=":material/history:")
@@ -70,7 +71,7 @@ def forecast_view() -> None:
     state = c1.selectbox("Enrollments", [None, *forecast.STATES], key="forecast.state",
                          format_func=lambda s: "queued and active" if s is None else s)
     every = c2.toggle("Show the steps that go out too", key="forecast.all")
-    head = ui.cached(forecast.forecast, state=state, limit=0, only_stopped=not every)
+    head = warmup.forecast_head(state, every)
     st.caption(f"Every enrollment waiting for its next step, decided as the next run (about "
                f"{ui.fmt_time(head['run_at'])}) will decide it under settings v{head['settings_version']}. Read-only: "
                "nothing is sent, nothing is written.")
@@ -92,7 +93,7 @@ def forecast_view() -> None:
     total = head["total"]
 
     def fetch(offset: int, limit: int | None) -> pd.DataFrame:
-        out = ui.cached(forecast.forecast, state=state, limit=limit, offset=offset, only_stopped=not every)
+        out = warmup.forecast_page(state, every, offset, limit)
         return pd.DataFrame([{"contact": ui.contact_link(r["email"]) if r["email"] else None,
                               "sequence": r["sequence"], "step": r["step"], "state": r["state"],
                               "decision": forecast.LABELS.get(r["decision"], r["decision"]),
