@@ -139,6 +139,39 @@ def test_toggle_an_exclusion_and_see_the_count_change(app, scenario):
     screenshot(page, SHOTS / "flow-1-toggle.png")
 
 
+def test_a_toggle_reruns_the_what_if_fragment_and_its_list_follows(app, scenario):
+    """The toggle grid and the counts are one fragment (a click does not rerun the page): the click
+    changes the node's Not Enrolled count, the list behind that count has the what-if length, and the
+    click back restores the saved count."""
+    url, page = app
+    page.goto(f"{url}/play?play={scenario['play']}")
+    wait_ready(page, "Play view", timeout=PAGE_TIMEOUT)
+    metric = page.locator("[data-testid='stMetric']").filter(has_text="Not Enrolled").nth(scenario["node_index"])
+    value = metric.locator("[data-testid='stMetricValue']")
+    toggle = page.locator(f".st-key-play-t-{scenario['play']}-{scenario['exclusion']['id']}-organisation- label")
+
+    def count_is(n: int) -> None:
+        page.wait_for_function("([el, want]) => el.innerText.replace(/[^0-9]/g, '') === want",
+                               arg=[value.element_handle(), str(n)], timeout=PAGE_TIMEOUT)
+
+    toggle.click()
+    count_is(scenario["what_if_node"])
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    page.locator(f".st-key-play-show-not_enrolled-{scenario['node_id']} button").click()
+    n = scenario["what_if_node"]
+    heading = page.locator("[role=dialog] h3").filter(has_text=f": {n:,} contact").filter(has_text="what-if")
+    heading.first.wait_for(timeout=PAGE_TIMEOUT)
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    table = page.locator("[role=dialog] [data-testid='stDataFrame'] table[role='grid']")
+    assert int(table.get_attribute("aria-rowcount")) == min(n, 50) + 1
+    page.keyboard.press("Escape")
+    page.locator("[role=dialog]").wait_for(state="detached", timeout=PAGE_TIMEOUT)
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    toggle.click()
+    count_is(scenario["saved_node"])
+    no_exception(page)
+
+
 def test_a_funnel_segment_opens_its_contacts(app, scenario):
     url, page = app
     page.goto(f"{url}/play?play={scenario['play']}")

@@ -32,6 +32,9 @@ st.caption(f"What-if: toggle an exclusion at a level and every count below is re
            f"settings v{version} (in effect). Nothing is saved until you apply.")
 
 
+GRID_NAME_PX, GRID_CELL_PX = 400, 170  # the toggle grid's name column and level columns
+
+
 def toggle_key(play: str, exclusion_id: str, level: str, target: str | None) -> str:
     return f"play.t.{play}.{exclusion_id}.{level}.{target or ''}"
 
@@ -71,19 +74,20 @@ def toggle_grid(play_id: str, saved: dict, rows: list) -> dict:
     """The what-if toggles, one row per exclusion and one column per level; returns the changed ones."""
     columns = playview.toggle_columns(cfg, play_id, saved)
     with st.expander("What-if toggles", expanded=True, icon=":material/toggle_on:"):
-        widths = [3] + [1] * len(columns)
-        head = st.columns(widths)
-        head[0].markdown("**Exclusion**")
-        for c, column in zip(head[1:], columns, strict=True):
-            c.markdown(f"**{ui.md(column.title)}**  \n{ui.md(column.detail)}")
+        # One flex row per exclusion with fixed cell widths, not st.columns: a row of columns is a block per
+        # cell, and a click's rerun rebuilds every block of the grid in the browser (docs/benchmarks.md).
+        head = st.container(horizontal=True, gap="small", wrap=False)
+        head.markdown("**Exclusion**", width=GRID_NAME_PX)
+        for column in columns:
+            head.markdown(f"**{ui.md(column.title)}**  \n{ui.md(column.detail)}", width=GRID_CELL_PX)
         chosen = {}
         for row in rows:
-            line = st.columns(widths, vertical_alignment="center")
-            line[0].markdown(ui.md(row.name + (f" · {row.scope}" if row.scope else "")),
-                             help=ui.md(row.description) or None)
-            for col, cell in zip(line[1:], row.cells, strict=True):
-                chosen[(row.exclusion_id, cell.level, cell.target)] = col.toggle(
-                    ui.md(cell.label), value=cell.saved, label_visibility="collapsed",
+            line = st.container(horizontal=True, gap="small", wrap=False, vertical_alignment="center")
+            line.markdown(ui.md(row.name + (f" · {row.scope}" if row.scope else "")),
+                          help=ui.md(row.description) or None, width=GRID_NAME_PX)
+            for cell in row.cells:
+                chosen[(row.exclusion_id, cell.level, cell.target)] = line.toggle(
+                    ui.md(cell.label), value=cell.saved, label_visibility="collapsed", width=GRID_CELL_PX,
                     key=toggle_key(play_id, row.exclusion_id, cell.level, cell.target))
         toggles = playview.changed(rows, chosen)
         if toggles and st.button("Reset to saved", key="play.reset", icon=":material/undo:"):
