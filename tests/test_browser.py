@@ -157,7 +157,7 @@ def test_a_toggle_reruns_the_what_if_fragment_and_its_list_follows(app, scenario
     toggle.click()
     count_is(scenario["what_if_node"])
     wait_ready(page, timeout=PAGE_TIMEOUT)
-    page.locator(f".st-key-play-show-not_enrolled-{scenario['node_id']} button").click()
+    page.locator(f".st-key-play-show-not_enrolled-{scenario['node_id']} button").first.click()
     n = scenario["what_if_node"]
     heading = page.locator("[role=dialog] h3").filter(has_text=f": {n:,} contact").filter(has_text="what-if")
     heading.first.wait_for(timeout=PAGE_TIMEOUT)
