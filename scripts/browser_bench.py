@@ -10,6 +10,8 @@ Playwright (``executable_path``, tests/browser_support.py) and measures:
   start-up evaluation included;
 * ``first_page_s``: from then to the first Play view on screen (a new browser session, every
   count drawn, the script finished);
+* ``first_visit_ms``: each page's first visit from the sidebar in the process (its cached answers
+  computed then, unless the service's background warm-up, unify_dash/app/warmup.py, has done it);
 * ``warm_page_ms``: each page opened again from the sidebar (the same session, as a user moves
   between pages), per page, with ``warm_page_max_ms`` / ``warm_page_median_ms``; ``reload_page_ms``
   the same pages opened as a new session (``page.goto``: websocket and static files included);
@@ -119,6 +121,7 @@ def measure(url: str, page, *, toggles: int, rounds: int, timeout_ms: float) -> 
 
     # every page once (cold caches of that page), then `rounds` more visits from the sidebar
     warm: dict[str, list[float]] = {name: [] for name in PAGES}
+    first: dict[str, float] = {}
     for visit in range(rounds + 1):
         for name, title in PAGES.items():
             link = page.locator("[data-testid=stSidebarNav] a").filter(has_text=title).first
@@ -128,6 +131,9 @@ def measure(url: str, page, *, toggles: int, rounds: int, timeout_ms: float) -> 
             wait_page(page, title, timeout_ms)
             if visit:
                 warm[name].append((time.perf_counter() - t) * 1000)
+            else:
+                first[name] = round((time.perf_counter() - t) * 1000, 1)
+    out["first_visit_ms"] = first
     out["warm_page_ms"] = {k: round(min(v), 1) for k, v in warm.items()}
     flat = [min(v) for v in warm.values()]
     out["warm_page_max_ms"] = round(max(flat), 1)
