@@ -1,5 +1,5 @@
 """The service's background warm-up (unify_dash/app/warmup.py): after it, the first visit of Metrics,
-Trends and CRM sync computes none of the answers again; after a write, they are computed anew (the cache
+Trends and CRM sync computes none of the answers (nor the Metrics page's figures) again; after a write, they are computed anew (the cache
 stamp decides freshness, not the warm-up)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import functools
 import shutil
 from pathlib import Path
 
+import plotly.express as px
 import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
@@ -67,6 +68,7 @@ def calls(monkeypatch) -> dict[str, int]:
         return wrapper
 
     def watch() -> None:
+        monkeypatch.setattr(px, "bar", counting(px, "bar"))  # ui.bar_figure builds a figure only on a miss
         for module, name in WATCHED:
             monkeypatch.setattr(module, name, counting(module, name))
 

@@ -105,12 +105,7 @@ with left:
     if reasons.empty:
         st.caption("No contact is blocked at a sequence node.")
     else:
-        fig = ui.bar_figure(
-            reasons.assign(reason=reasons["reason"].map(ui.plot_text), node=reasons["node"].map(ui.plot_text)),
-            dict(margin=dict(l=10, r=10, t=30, b=10), yaxis_title=None, legend_title=None,
-                 legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), showlegend=node_id is None),
-            x="contacts", y="reason", color="node", orientation="h", custom_data=["custom"], barmode="group",
-            height=80 + 32 * len(reasons))
+        fig = warmup.reasons_figure(reasons, node_id)
         st.plotly_chart(fig, key="metrics.chart.reasons", on_select=lambda: chart_selected(
             "metrics.chart.reasons", "now", "not_enrolled"), selection_mode="points", config={"displayModeBar": False})
         st.caption("A contact blocked by several exclusions counts under each of them.")
@@ -133,13 +128,10 @@ def breakdown_chart(container, family: str, title: str) -> None:
     df = summary[family]
     with container:
         st.subheader(title)
-        if df.empty or df["count"].sum() == 0:
+        if not warmup.has_counts(df):
             st.caption("None in this scope.")
             return
-        fig = ui.bar_figure(df.assign(label=df["label"].map(ui.plot_text)),
-                            dict(margin=dict(l=10, r=10, t=10, b=10), yaxis_title=None,
-                                 xaxis_title=units.of_family(family).many),
-                            x="count", y="label", orientation="h", custom_data=["key"], height=80 + 32 * len(df))
+        fig = warmup.breakdown_figure(df, family)
         chart_key = f"metrics.chart.{family}"
         st.plotly_chart(fig, key=chart_key, on_select=lambda: chart_selected(chart_key, "history", family),
                         selection_mode="points", config={"displayModeBar": False})
@@ -167,10 +159,7 @@ st.subheader("Over time")
 if timeline.empty:
     st.caption("No activity recorded in this scope.")
 else:
-    fig = ui.bar_figure(timeline.assign(label=timeline["label"].map(ui.plot_text)),
-                        dict(margin=dict(l=10, r=10, t=10, b=10), legend_title=None, xaxis_title=None,
-                             yaxis_title="events"),
-                        x="day", y="count", color="label", custom_data=["key"], height=320)
+    fig = warmup.timeline_figure(timeline)
     st.plotly_chart(fig, key="metrics.chart.activity", on_select=lambda: chart_selected(
         "metrics.chart.activity", "history", metrics.timeline_family(freq)), selection_mode="points",
         config={"displayModeBar": False})
