@@ -870,6 +870,9 @@ def read_settings(ld: Loading, entries: dict[str, Path]) -> settings_mod.Setting
 
 
 def read_workspace_files(ld: Loading, entries: dict[str, Path]) -> dict[str, Typed]:
+    """Read and check every record file of the workspace. Company records, contacts and opportunities are
+    staged (:func:`insert_staged`) and their tables freed as soon as each is read; the enrollments' and
+    events' tables are returned (they are checked against the merged contacts, then written)."""
     typed: dict[str, Typed] = {}
     for i, stem in enumerate(RECORD_FILES):
         path = _one_of(ld, entries, stem, DATA_EXTS)
@@ -880,9 +883,16 @@ def read_workspace_files(ld: Loading, entries: dict[str, Path]) -> dict[str, Typ
         if raw is None:
             continue
         t = ld.typed(raw, WORKSPACE_COLUMNS[stem], warn_unknown=True)
-        if t is not None:
-            typed[stem] = t
+        if t is None:
+            continue
+        if stem in _STAGED_FILES:  # staged and freed at once: a 10M load never holds every file's table
+            insert_staged(ld, {stem: t})
+        else:
+            typed[stem] = t  # checked against the merged contacts and written later (write_records / write_events)
     return typed
+
+
+_STAGED_FILES = ("company_records", "contacts", "opportunities")
 
 
 def insert_staged(ld: Loading, typed: dict[str, Typed]) -> None:
