@@ -380,7 +380,6 @@ class Loading:
         self._temps: list[str] = []
         self._n = 0
         self.merged_view = False  # _ud_merged is a view of _ud_stg_contacts (see merge_contacts)
-        self.merged_in_order = False  # _ud_merged reads in key order without a sort
 
     # -- plumbing ----------------------------------------------------------------------------------
     def progress(self, fraction: float, message: str) -> None:
@@ -953,11 +952,9 @@ def merge_contacts(ld: Loading) -> None:
     ld.sql("""CREATE TEMP TABLE _ud_multi AS
         SELECT email FROM _ud_stg_contacts GROUP BY email HAVING count(*) > 1""")
     ld._temps.append("_ud_multi")
-    multi, other = ld.sql(f"SELECT (SELECT count(*) FROM _ud_multi), count(*) FILTER (WHERE _prio <> {PRIO_WORKSPACE}) "
-                          "FROM _ud_stg_contacts").fetchone()
+    multi = ld.sql("SELECT count(*) FROM _ud_multi").fetchone()[0]
     key = "_prio * 1000000000000 + _row AS _key"
     ld.merged_view = not multi  # every email once (nearly always): the staged rows are the merged ones, no copy
-    ld.merged_in_order = not multi and not other  # the workspace's file only: staged in file (= key) order
     if ld.merged_view:
         ld.sql(f"""CREATE TEMP VIEW _ud_merged AS
             SELECT email, contact_id, {key}, email_domain, _file, _row, _col, {', '.join(values)},
@@ -1132,7 +1129,7 @@ def write_records(ld: Loading, typed: dict[str, Typed]) -> dict[str, int]:
                coalesce(_ud_free(email_domain), false), domain, sf_contact_id, sf_lead_id, hs_contact_id,
                sf_email_opt_out, sf_do_not_email, hs_opt_out, last_contacted_at, job_changed_at, created_at,
                email_bounced, country_code
-        FROM _ud_merged{'' if ld.merged_in_order else ' ORDER BY _key'}""")
+        FROM _ud_merged ORDER BY _key""")  # file order (staging is not: a join with the free-mail list)
     drop_merged(ld)  # written: freed before the other tables are
     con.execute("""INSERT INTO contact_records (contact_id, record_id, link)
         SELECT c.contact_id, l.record_id, min(l.link) FROM _ud_stg_links l JOIN contacts c ON c.email = l.email
