@@ -7,7 +7,9 @@ The folder format is in ``docs/workspace-format.md``. A load:
 2. reads every record file with DuckDB into a temporary all-text table (``read_csv`` /
    ``read_parquet``; file names are parameters), numbering rows as a spreadsheet does (CSV:
    the header is row 1, the first record row 2; Parquet: the first record is row 1);
-3. validates with set-based SQL: one pass per file finds the first bad rows of every column;
+3. validates with set-based SQL: one pass per file finds the first bad rows of every column; company
+   records, contacts and opportunities are staged at once and their tables freed (peak memory: one file's
+   table at a time, beside the enrollments' and events', which wait for the merged contacts);
 4. stages CRM exports (:mod:`unify_dash.io.exports`) into the same shape, merges contacts by email,
    checks ids and references across files;
 5. writes everything in one transaction: record tables are replaced, history is kept (events are
