@@ -186,3 +186,29 @@ def test_secondary_indexes_serve_point_look_ups_and_retired_ones_are_dropped(tmp
     plan = con.execute("EXPLAIN ANALYZE SELECT * FROM events WHERE email = ?", [email]).fetchall()[0][1]
     assert "Index Scan" in plan or "INDEX_SCAN" in plan
     con.close()
+
+
+def test_events_get_the_missing_email_or_contact_id_and_keep_file_order(tmp_path):
+    """A first load inserts the events file's rows straight from its table (no join, no sort): the rows
+    without a contact_id or an email get it from the contact, and the table is in file order. A reload
+    upserts the same way (a changed row is updated with the looked-up value, a new one added)."""
+    from workspace_factory import EVENTS_CSV, write_workspace
+
+    from unify_dash.io.load import load_workspace
+    from unify_dash.store import db
+
+    con = db.connect(tmp_path / "ev.duckdb")
+    rows = [f"ev{i:03d},2026-11-2{i % 5}T09:00:00,reply,,c{1 + i % 5},,,,,,hello {i},," for i in range(4, 40)]
+    load_workspace(con, write_workspace(tmp_path, {"events.csv": EVENTS_CSV + "\n".join(rows) + "\n"}))
+    got = con.execute("SELECT event_id, contact_id, email FROM events WHERE event_id LIKE 'ev%'").fetchall()
+    assert [r[0] for r in got] == ["ev1", "ev2", "ev3", *[f"ev{i:03d}" for i in range(4, 40)]]
+    by_id = {r[0]: r[1:] for r in got}
+    assert by_id["ev2"] == ("c5", "eve@initech.com") and by_id["ev3"] == ("c1", "ana@acme.com")
+    assert by_id["ev010"] == ("c1", "ana@acme.com")
+    again = EVENTS_CSV.replace("Please remove me from your list", "Stop") + "ev900,2026-11-25T11:00:00,reply,,c2,,,,,,hi,,\n"
+    load_workspace(con, write_workspace(tmp_path, {"events.csv": again}, name="second"))
+    assert con.execute("SELECT text, email FROM events WHERE event_id = 'ev3'").fetchone() == ("Stop", "ana@acme.com")
+    assert con.execute("SELECT contact_id, email FROM events WHERE event_id = 'ev900'").fetchone() == (
+        "c2", "bob@acme.com")
+    assert con.execute("SELECT count(*) FROM events WHERE event_id LIKE 'ev%'").fetchone()[0] == 40
+    con.close()

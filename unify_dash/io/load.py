@@ -32,7 +32,6 @@ from unify_dash.io.workspace import (
     check_ledger,
     cross_checks,
     folder_entries,
-    insert_staged,
     install_sql_helpers,
     merge_contacts,
     read_settings,
@@ -114,7 +113,6 @@ def _run(ld: Loading, crm) -> dict:
     ld.progress(0.35, "reading CRM exports")
     crm.stage(ld, exports)
     ld.check()
-    insert_staged(ld, typed)
     crm.stage_links(ld)  # contacts / opportunities of the exports, joined to their company records
     if ld.keep is not None:
         ld.keep(ld)

@@ -7,7 +7,9 @@ The folder format is in ``docs/workspace-format.md``. A load:
 2. reads every record file with DuckDB into a temporary all-text table (``read_csv`` /
    ``read_parquet``; file names are parameters), numbering rows as a spreadsheet does (CSV:
    the header is row 1, the first record row 2; Parquet: the first record is row 1);
-3. validates with set-based SQL: one pass per file finds the first bad rows of every column;
+3. validates with set-based SQL: one pass per file finds the first bad rows of every column; company
+   records, contacts and opportunities are staged at once and their tables freed (peak memory: one file's
+   table at a time, beside the enrollments' and events', which wait for the merged contacts);
 4. stages CRM exports (:mod:`unify_dash.io.exports`) into the same shape, merges contacts by email,
    checks ids and references across files;
 5. writes everything in one transaction: record tables are replaced, history is kept (events are
@@ -379,6 +381,7 @@ class Loading:
         self.settings: settings_mod.Settings | None = None
         self._temps: list[str] = []
         self._n = 0
+        self.merged_view = False  # _ud_merged is a view of _ud_stg_contacts (see merge_contacts)
 
     # -- plumbing ----------------------------------------------------------------------------------
     def progress(self, fraction: float, message: str) -> None:
@@ -870,6 +873,9 @@ def read_settings(ld: Loading, entries: dict[str, Path]) -> settings_mod.Setting
 
 
 def read_workspace_files(ld: Loading, entries: dict[str, Path]) -> dict[str, Typed]:
+    """Read and check every record file of the workspace. Company records, contacts and opportunities are
+    staged (:func:`insert_staged`) and their tables freed as soon as each is read; the enrollments' and
+    events' tables are returned (they are checked against the merged contacts, then written)."""
     typed: dict[str, Typed] = {}
     for i, stem in enumerate(RECORD_FILES):
         path = _one_of(ld, entries, stem, DATA_EXTS)
@@ -880,9 +886,16 @@ def read_workspace_files(ld: Loading, entries: dict[str, Path]) -> dict[str, Typ
         if raw is None:
             continue
         t = ld.typed(raw, WORKSPACE_COLUMNS[stem], warn_unknown=True)
-        if t is not None:
-            typed[stem] = t
+        if t is None:
+            continue
+        if stem in _STAGED_FILES:  # staged and freed at once: a 10M load never holds every file's table
+            insert_staged(ld, {stem: t})
+        else:
+            typed[stem] = t  # checked against the merged contacts and written later (write_records / write_events)
     return typed
+
+
+_STAGED_FILES = ("company_records", "contacts", "opportunities")
 
 
 def insert_staged(ld: Loading, typed: dict[str, Typed]) -> None:
@@ -941,24 +954,43 @@ def merge_contacts(ld: Loading) -> None:
     ld.sql("""CREATE TEMP TABLE _ud_multi AS
         SELECT email FROM _ud_stg_contacts GROUP BY email HAVING count(*) > 1""")
     ld._temps.append("_ud_multi")
-    ld.sql(f"""CREATE TEMP TABLE _ud_merged AS
-        WITH k AS (SELECT *, _prio * 1000000000000 + _row AS _key FROM _ud_stg_contacts)
-        SELECT email, contact_id, _key, email_domain, _file, _row, _col, {', '.join(values)},
-               {', '.join(f'coalesce({f}, false) AS {f}' for f in flags)},
-               last_contacted_at, job_changed_at, created_at
-        FROM k WHERE NOT EXISTS (SELECT 1 FROM _ud_multi m WHERE m.email = k.email)
-        UNION ALL
-        SELECT email, arg_min(contact_id, _key), min(_key), min(email_domain),
-               arg_min(_file, _key), arg_min(_row, _key), arg_min(_col, _key), {firsts},
-               {', '.join(f'coalesce(bool_or({f}), false)' for f in flags)},
-               max(last_contacted_at), max(job_changed_at), min(created_at)
-        FROM k WHERE EXISTS (SELECT 1 FROM _ud_multi m WHERE m.email = k.email)
-        GROUP BY email""")
-    ld._temps.append("_ud_merged")
+    multi = ld.sql("SELECT count(*) FROM _ud_multi").fetchone()[0]
+    key = "_prio * 1000000000000 + _row AS _key"
+    ld.merged_view = not multi  # every email once (nearly always): the staged rows are the merged ones, no copy
+    if ld.merged_view:
+        ld.sql(f"""CREATE TEMP VIEW _ud_merged AS
+            SELECT email, contact_id, {key}, email_domain, _file, _row, _col, {', '.join(values)},
+                   {', '.join(f'coalesce({f}, false) AS {f}' for f in flags)},
+                   last_contacted_at, job_changed_at, created_at
+            FROM _ud_stg_contacts""")
+    else:
+        ld.sql(f"""CREATE TEMP TABLE _ud_merged AS
+            WITH k AS (SELECT *, {key} FROM _ud_stg_contacts)
+            SELECT email, contact_id, _key, email_domain, _file, _row, _col, {', '.join(values)},
+                   {', '.join(f'coalesce({f}, false) AS {f}' for f in flags)},
+                   last_contacted_at, job_changed_at, created_at
+            FROM k WHERE NOT EXISTS (SELECT 1 FROM _ud_multi m WHERE m.email = k.email)
+            UNION ALL
+            SELECT email, arg_min(contact_id, _key), min(_key), min(email_domain),
+                   arg_min(_file, _key), arg_min(_row, _key), arg_min(_col, _key), {firsts},
+                   {', '.join(f'coalesce(bool_or({f}), false)' for f in flags)},
+                   max(last_contacted_at), max(job_changed_at), min(created_at)
+            FROM k WHERE EXISTS (SELECT 1 FROM _ud_multi m WHERE m.email = k.email)
+            GROUP BY email""")
     ld.duplicates("_ud_merged", "contact_id", what="contact id")
     ld.check()
-    for name in ("_ud_stg_contacts", "_ud_multi"):  # merged: free them now (a 10M load holds less at once)
+    # merged: free the staged rows now (a 10M load holds less at once), unless the view reads them
+    for name in ("_ud_multi",) if ld.merged_view else ("_ud_stg_contacts", "_ud_multi"):
         ld.sql(f"DROP TABLE {name}")
+
+
+def drop_merged(ld: Loading) -> None:
+    """Free the merged contacts once written (the view and the staged rows it reads, or the merged table)."""
+    if ld.merged_view:
+        ld.sql("DROP VIEW _ud_merged")
+        ld.sql("DROP TABLE _ud_stg_contacts")
+    else:
+        ld.sql("DROP TABLE _ud_merged")
 
 
 def check_enrollments(ld: Loading, t: Typed, s: settings_mod.Settings) -> None:
@@ -1099,8 +1131,8 @@ def write_records(ld: Loading, typed: dict[str, Typed]) -> dict[str, int]:
                coalesce(_ud_free(email_domain), false), domain, sf_contact_id, sf_lead_id, hs_contact_id,
                sf_email_opt_out, sf_do_not_email, hs_opt_out, last_contacted_at, job_changed_at, created_at,
                email_bounced, country_code
-        FROM _ud_merged ORDER BY _key""")
-    con.execute("DROP TABLE _ud_merged")  # written: freed before the other tables are
+        FROM _ud_merged ORDER BY _key""")  # file order (staging is not: a join with the free-mail list)
+    drop_merged(ld)  # written: freed before the other tables are
     con.execute("""INSERT INTO contact_records (contact_id, record_id, link)
         SELECT c.contact_id, l.record_id, min(l.link) FROM _ud_stg_links l JOIN contacts c ON c.email = l.email
         GROUP BY c.contact_id, l.record_id ORDER BY 1, 2""")
@@ -1164,24 +1196,23 @@ def write_events(ld: Loading, t: Typed | None) -> tuple[int, list[dict]]:
     new, opt_outs, bulk = 0, [], False
     if t is not None:
         cols = ", ".join(_EVENT_COLS)
-        resolved = f"""SELECT t.event_id, t.occurred_at, t.type, coalesce(t.contact_id, c2.contact_id) AS contact_id,
-                   coalesce(t.email, c1.email) AS email, t.sequence_id, t.enrollment_id, t.step, t.source, t.actor,
-                   t.text, t.label, t.detail, t._row
-            FROM {db.ident(t.table)} t
-            LEFT JOIN contacts c1 ON c1.contact_id = t.contact_id
-            LEFT JOIN contacts c2 ON c2.email = t.email"""
+        tbl = db.ident(t.table)
+        # every row has an email or a contact_id (check_events): the other is looked up for the rows without it,
+        # in the file's own table (no join of every row, no copy; the table stays in file order)
+        con.execute(f"UPDATE {tbl} SET email = c.email FROM contacts c "
+                    f"WHERE {tbl}.email IS NULL AND c.contact_id = {tbl}.contact_id")
+        con.execute(f"UPDATE {tbl} SET contact_id = c.contact_id FROM contacts c "
+                    f"WHERE {tbl}.contact_id IS NULL AND c.email = {tbl}.email")
         recorded = con.execute("SELECT count(*) FROM events").fetchone()[0]
         if recorded:
-            con.execute(f"CREATE TEMP TABLE _ud_ev AS {resolved}")
-            ld._temps.append("_ud_ev")
             changed = " OR ".join(f"events.{c} IS DISTINCT FROM s.{c}" for c in _EVENT_COLS[1:])
             sets = ", ".join(f"{c} = s.{c}" for c in _EVENT_COLS[1:])
-            con.execute(f"UPDATE events SET {sets} FROM _ud_ev s WHERE events.event_id = s.event_id AND ({changed})")
-            con.execute("CREATE TEMP TABLE _ud_ev_new AS SELECT s.* FROM _ud_ev s ANTI JOIN events e "
-                        "ON e.event_id = s.event_id")
+            con.execute(f"UPDATE events SET {sets} FROM {tbl} s WHERE events.event_id = s.event_id AND ({changed})")
+            con.execute(f"CREATE TEMP TABLE _ud_ev_new AS SELECT s.* FROM {tbl} s ANTI JOIN events e "
+                        "ON e.event_id = s.event_id ORDER BY s._row")
             ld._temps.append("_ud_ev_new")
-        # nothing recorded (a first load): every row is new, inserted straight from the file's table (no copy)
-        fresh = "_ud_ev_new" if recorded else f"({resolved})"
+        # nothing recorded (a first load): every row is new, inserted straight from the file's table
+        fresh = "_ud_ev_new" if recorded else tbl
         opt_outs = [dict(zip(("event_id", "email", "source", "occurred_at"), r, strict=True)) for r in con.execute(
             f"SELECT event_id, email, source, occurred_at::VARCHAR FROM {fresh} WHERE type = 'opt_out' "
             "ORDER BY _row").fetchall()]
@@ -1191,7 +1222,8 @@ def write_events(ld: Loading, t: Typed | None) -> tuple[int, list[dict]]:
             for name, _ in _table_indexes("events"):
                 con.execute(f"DROP INDEX IF EXISTS {db.ident(name)}")
         if new:
-            con.execute(f"INSERT INTO events ({cols}) SELECT {cols} FROM {fresh} ORDER BY _row")
+            # in file order without a sort: both tables are in _row order (DuckDB keeps insertion order)
+            con.execute(f"INSERT INTO events ({cols}) SELECT {cols} FROM {fresh}")
         ld.done_with(t)
     # events are keyed by email; keep their contact link pointing at the contact of that email
     con.execute("""UPDATE events SET contact_id = c.contact_id FROM contacts c

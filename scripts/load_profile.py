@@ -1,0 +1,79 @@
+"""Where a load's time goes, statement by statement.
+
+    .venv/bin/python scripts/load_profile.py WORKSPACE_DIR DB_PATH [--memory-limit 3GB] [--threads N] [--top 25]
+
+Loads ``WORKSPACE_DIR`` into a new database ``DB_PATH`` (deleted first) with
+:func:`unify_dash.io.load.load_workspace`, timing every SQL statement the load sends (wall and the process's
+CPU time, user + system, around each ``execute``), and prints the slowest statements, the totals, the peak
+RSS of the process and the load average. With ``--threads 1`` the CPU figures add up to the load's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import time
+from pathlib import Path
+
+from unify_dash.io.load import load_workspace
+from unify_dash.store import db
+
+
+class TimedConnection:
+    """A DuckDB connection whose ``execute`` records (statement, wall s, CPU s)."""
+
+    def __init__(self, con):
+        self._con = con
+        self.timings: list[tuple[str, float, float]] = []
+
+    def execute(self, query, params=None):
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return self._con.execute(query, params) if params is not None else self._con.execute(query)
+        finally:
+            self.timings.append((query, time.perf_counter() - wall, time.process_time() - cpu))
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+def _short(query: str, width: int = 150) -> str:
+    return re.sub(r"\s+", " ", str(query)).strip()[:width]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("workspace")
+    ap.add_argument("db")
+    ap.add_argument("--memory-limit")
+    ap.add_argument("--threads", type=int)
+    ap.add_argument("--top", type=int, default=25)
+    args = ap.parse_args()
+    for p in (Path(args.db), Path(f"{args.db}.wal")):
+        p.unlink(missing_ok=True)
+    print(f"load average before: {os.getloadavg()}")
+    raw = db.connect(args.db, memory=args.memory_limit)
+    if args.threads:
+        raw.execute(f"SET threads = {int(args.threads)}")
+    con = TimedConnection(raw)
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        result = load_workspace(con, Path(args.workspace))
+    finally:
+        raw.close()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    timed_wall = sum(t[1] for t in con.timings)
+    timed_cpu = sum(t[2] for t in con.timings)
+    print(f"load: {wall:.1f} s wall, {cpu:.1f} s CPU; in SQL {timed_wall:.1f} s wall, {timed_cpu:.1f} s CPU "
+          f"({len(con.timings)} statements); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+    print(f"contacts {result.get('contacts')}, events in file {result.get('events_in_file')}")
+    print(f"{'wall s':>8} {'CPU s':>8}  statement")
+    for query, w, c in sorted(con.timings, key=lambda t: -t[1])[:args.top]:
+        print(f"{w:8.2f} {c:8.2f}  {_short(query)}")
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
