@@ -552,3 +552,23 @@ def test_every_case_on_the_command_line(cases, loaded_db, tmp_path, name):
 def test_the_lock_message_names_the_holder_when_duckdb_does(message, holder_text):
     text = str(db.user_error(duckdb.IOException(message), "/x.duckdb"))
     assert text.startswith("the database /x.duckdb is in use by another process " + holder_text), text
+
+
+def test_running_out_of_memory_says_so_and_what_to_do_and_changes_nothing(tmp_path):
+    """DuckDB at its memory limit (here 20 MB and no folder to spill to): the error names the limit and the
+    way to raise it, never ``None`` for the file, and the transaction it broke left the table as it was."""
+    path = tmp_path / "small.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE t AS SELECT 1 AS i")
+    con.execute("SET memory_limit = '20MB'")
+    con.execute("SET temp_directory = ''")
+    with pytest.raises(duckdb.OutOfMemoryException) as raised, db.transaction(con):
+        con.execute("INSERT INTO t SELECT i FROM range(3000000) r(i)")
+        con.execute("SELECT repeat('x', 100) || i AS s, count(*) FROM range(3000000) r(i) GROUP BY s").fetchall()
+    assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+    for where in (str(path), None):
+        text = str(db.user_error(raised.value, where))
+        assert text.startswith("not enough memory for "), text
+        assert "--memory-limit" in text and db.MEMORY_ENV in text and "nothing was changed" in text, text
+        assert "None" not in text and "used)" in text, text
+    con.close()

@@ -116,6 +116,7 @@ class DatabaseError(UnifyError):
     """The database file cannot be used now: missing, held by another process, disk full, not a database."""
 
 
+_MEMORY_USED = re.compile(r"\(([\d.]+ \w+/[\d.]+ \w+ used)\)")  # DuckDB: "(2.7 GiB/2.7 GiB used)"
 _LOCK = re.compile(r"Conflicting lock is held in (?P<program>.*?)(?: \(PID (?P<pid>\d+)\))?(?: by user \S+?)?"
                    r"\.(?: See also|\s*$)")
 
@@ -167,13 +168,19 @@ def user_error(err: BaseException, path: str | os.PathLike | None, *, committed:
                 "unify-dash command on it (opening it finishes the write)")
         return DatabaseError(f"no space left on the disk of {where} ({free}); nothing was changed: free at least "
                              f"{need} (an estimate: the size of the database file, at least 10 MB) and run this again")
+    if isinstance(err, duckdb.OutOfMemoryException) or "Out of Memory Error" in text:
+        limit = _MEMORY_USED.search(text)
+        return DatabaseError(
+            f"not enough memory for {'the database ' + str(path) if where else 'this database'}: DuckDB reached its "
+            f"memory limit{f' ({limit[1]})' if limit else ''}; nothing was changed: raise the limit (--memory-limit, "
+            f"e.g. 8GB or 50%, or {MEMORY_ENV}) or free memory on the machine, and run this again")
     if "not a valid DuckDB database" in text:
         return DatabaseError(f"{path} is not a DuckDB database; expected a database made by unify-dash load "
                              "(or the name of a new file for unify-dash load)")
     if isinstance(err, PermissionError) or "Permission denied" in text:
         return DatabaseError(f"cannot open the database {path}: permission denied; expected a file this user "
                              "may read and write")
-    return DatabaseError(f"cannot use the database {path}: {first}")
+    return DatabaseError(f"cannot use the database{f' {path}' if path not in (None, ':memory:') else ''}: {first}")
 
 
 def require_database(path: str | os.PathLike | None) -> None:
