@@ -29,7 +29,6 @@ from streamlit.testing.v1 import AppTest
 from unify_dash import engine
 from unify_dash.actions import optouts
 from unify_dash.app import ui
-from unify_dash.io import demo
 from unify_dash.io.load import load_workspace
 from unify_dash.model import levels, roles, settings
 from unify_dash.reports import contactview, diagnosis, metrics, playview, settingsview
@@ -43,18 +42,6 @@ TIMEOUT = 60
 
 
 # --- fixtures ------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory) -> Path:
-    """The demo workspace (400 contacts) loaded into a closed database file that nothing opens."""
-    root = tmp_path_factory.mktemp("app")
-    demo.generate(root / "ws", contacts=400, seed=7)
-    path = root / "template.duckdb"
-    con = db.connect(path)
-    load_workspace(con, root / "ws")
-    con.close()
-    return path
 
 
 @pytest.fixture(scope="session")

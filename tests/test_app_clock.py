@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from test_app import assert_ok, open_app, template_db, texts, writer  # noqa: F401 - fixtures
+from test_app import assert_ok, open_app, texts, writer  # noqa: F401 - fixtures
 
 from unify_dash import engine
 from unify_dash.model import roles, settings

@@ -14,7 +14,6 @@ from test_app import (  # noqa: F401 - fixtures
     open_app,
     reader,
     shared_db,
-    template_db,
     texts,
     writer,
 )

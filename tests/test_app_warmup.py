@@ -16,8 +16,6 @@ from streamlit.testing.v1 import AppTest
 
 from unify_dash.actions import crmsync
 from unify_dash.app import warmup
-from unify_dash.io import demo
-from unify_dash.io.load import load_workspace
 from unify_dash.reports import forecast, metrics, trends
 from unify_dash.store import db
 
@@ -28,22 +26,13 @@ WATCHED = [(metrics, "summary"), (metrics, "timeline"), (metrics, "will_be_skipp
            (crmsync, "readonly_disagreements")]
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("warmup")
-    demo.generate(root / "ws", contacts=300, seed=11)
-    path = root / "template.duckdb"
+@pytest.fixture
+def workspace(template_db, tmp_path, monkeypatch):
+    path = tmp_path / "unify.duckdb"
+    shutil.copy(template_db, path)
     con = db.connect(path)
-    load_workspace(con, root / "ws")
     db.set_clock(con, dt.datetime(2026, 11, 26, 9, 0))  # a pinned clock: the stamp does not move by itself
     con.close()
-    return path
-
-
-@pytest.fixture
-def workspace(template, tmp_path, monkeypatch):
-    path = tmp_path / "unify.duckdb"
-    shutil.copy(template, path)
     monkeypatch.setenv("UNIFY_DB", str(path))
     monkeypatch.setenv("UNIFY_USER", "tester")
     monkeypatch.setenv("UNIFY_ROLE", "revops")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_app import assert_ok, open_app, reader, shared_db, template_db, texts  # noqa: F401 - fixtures
+from test_app import assert_ok, open_app, reader, shared_db, texts  # noqa: F401 - fixtures
 
 from unify_dash.reports import metrics, units
 
