@@ -955,21 +955,18 @@ def merge_contacts(ld: Loading) -> None:
         SELECT email FROM _ud_stg_contacts GROUP BY email HAVING count(*) > 1""")
     ld._temps.append("_ud_multi")
     multi = ld.sql("SELECT count(*) FROM _ud_multi").fetchone()[0]
-    key = "_prio * 1000000000000 + _row AS _key"
-    ld.merged_view = not multi  # every email once (nearly always): the staged rows are the merged ones, no copy
-    if ld.merged_view:
-        ld.sql(f"""CREATE TEMP VIEW _ud_merged AS
-            SELECT email, contact_id, {key}, email_domain, _file, _row, _col, {', '.join(values)},
-                   {', '.join(f'coalesce({f}, false) AS {f}' for f in flags)},
-                   last_contacted_at, job_changed_at, created_at
-            FROM _ud_stg_contacts""")
-    else:
-        ld.sql(f"""CREATE TEMP TABLE _ud_merged AS
-            WITH k AS (SELECT *, {key} FROM _ud_stg_contacts)
+    # an email seen once: its staged row as it is (the flags made false where unset)
+    single = f"""WITH k AS (SELECT *, _prio * 1000000000000 + _row AS _key FROM _ud_stg_contacts)
             SELECT email, contact_id, _key, email_domain, _file, _row, _col, {', '.join(values)},
                    {', '.join(f'coalesce({f}, false) AS {f}' for f in flags)},
                    last_contacted_at, job_changed_at, created_at
-            FROM k WHERE NOT EXISTS (SELECT 1 FROM _ud_multi m WHERE m.email = k.email)
+            FROM k"""
+    ld.merged_view = not multi  # every email once (nearly always): the staged rows are the merged ones, no copy
+    if ld.merged_view:
+        ld.sql(f"CREATE TEMP VIEW _ud_merged AS {single}")
+    else:
+        ld.sql(f"""CREATE TEMP TABLE _ud_merged AS
+            {single} WHERE NOT EXISTS (SELECT 1 FROM _ud_multi m WHERE m.email = k.email)
             UNION ALL
             SELECT email, arg_min(contact_id, _key), min(_key), min(email_domain),
                    arg_min(_file, _key), arg_min(_row, _key), arg_min(_col, _key), {firsts},
