@@ -215,6 +215,20 @@ def test_settings_diff_separates_overrides_from_rules(con):
     assert [(r["email"], r["direction"]) for r in out["rows"]] == [("ann@acme.com", "released")]
 
 
+
+def test_settings_diff_filter_changes_name_each_side():
+    """A filters change: each added and removed filter once, with its side (before/after) and its words."""
+    override = {"field": "email", "op": "not_equals", "value": "ann@acme.com"}
+    old_rule = {"field": "title", "op": "contains", "value": "CEO"}
+    new_rule = {"field": "title", "op": "contains", "value": "VP"}
+    out = settings_diff._filter_changes("ceo", [old_rule], [new_rule, override])
+    assert [(c["kind"], c["change"], c["before"], c["after"], c["text"]) for c in out] == [
+        ("overrides", "added", None, override, "override added: Email is not 'ann@acme.com'"),
+        ("rules", "added", None, new_rule, "filter added: Title contains 'VP'"),
+        ("rules", "removed", old_rule, None, "filter removed: Title contains 'CEO'")]
+    assert all(c["object_id"] == "ceo" and c["field"] == "filters" for c in out)
+
+
 # --- forecast -----------------------------------------------------------------------------------------------
 
 

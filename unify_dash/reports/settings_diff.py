@@ -54,18 +54,14 @@ def _filter_changes(eid: str, before: list, after: list) -> list[dict]:
     out = []
     b = {json.dumps(f, sort_keys=True): f for f in before or []}
     a = {json.dumps(f, sort_keys=True): f for f in after or []}
-    for key in sorted(set(a) - set(b)):
-        f = a[key]
-        kind = "overrides" if vocabulary.is_email_is_not(f) else "rules"
-        out.append({"kind": kind, "object_type": "exclusion", "object_id": eid, "field": "filters",
-                    "change": "added", "text": f"{'override' if kind == 'overrides' else 'filter'} added: "
-                                               f"{vocabulary.describe(f)}", "before": None, "after": f})
-    for key in sorted(set(b) - set(a)):
-        f = b[key]
-        kind = "overrides" if vocabulary.is_email_is_not(f) else "rules"
-        out.append({"kind": kind, "object_type": "exclusion", "object_id": eid, "field": "filters",
-                    "change": "removed", "text": f"{'override' if kind == 'overrides' else 'filter'} removed: "
-                                                 f"{vocabulary.describe(f)}", "before": f, "after": None})
+    for change, keys, side in (("added", sorted(set(a) - set(b)), a), ("removed", sorted(set(b) - set(a)), b)):
+        for key in keys:
+            f = side[key]
+            kind = "overrides" if vocabulary.is_email_is_not(f) else "rules"
+            out.append({"kind": kind, "object_type": "exclusion", "object_id": eid, "field": "filters",
+                        "change": change, "text": f"{'override' if kind == 'overrides' else 'filter'} {change}: "
+                                                  f"{vocabulary.describe(f)}",
+                        "before": f if change == "removed" else None, "after": f if change == "added" else None})
     return out
 
 
