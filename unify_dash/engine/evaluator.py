@@ -50,7 +50,7 @@ from unify_dash.model import vocabulary as vocab
 from unify_dash.model.settings import Exclusion, Play, Settings
 from unify_dash.store import db
 
-WORD_BITS = 64
+WORD_BITS = leafbits.WORD_BITS
 EVAL_DB = "unify_dash_eval"  # alias of the in-memory database that holds evaluation tables
 CACHE_SIZE = 6  # evaluations kept by :func:`evaluation` (LRU)
 
@@ -258,28 +258,9 @@ def _iso(value) -> str | None:
 # --- SQL of one pass ---------------------------------------------------------------------------------
 
 
-def _word(value: int) -> str:
-    """SQL of a 64-bit mask word as a signed ``BIGINT`` literal (bit 63 is the sign bit)."""
-    value &= (1 << WORD_BITS) - 1
-    signed = value - (1 << WORD_BITS) if value >> (WORD_BITS - 1) else value
-    return f"({signed})::BIGINT" if signed < 0 else f"{signed}::BIGINT"
-
-
 def mask_words(column) -> np.ndarray:
     """A column of signed ``BIGINT`` mask words (as the SQL returns them) -> uint64, the same bits."""
     return np.asarray(column, dtype=np.int64).view(np.uint64)
-
-
-def _word_sql(bits: list[tuple[int, str]]) -> str:
-    """A mask word (signed BIGINT) whose bit b is set when the boolean SQL of (b, sql) is true."""
-    if not bits:
-        return _word(0)
-    return "(" + " | ".join(f"(CASE WHEN {sql} THEN {_word(1 << b)} ELSE {_word(0)} END)"
-                            for b, sql in bits) + ")"
-
-
-def _words(n: int) -> int:
-    return max(1, -(-n // WORD_BITS))
 
 
 # the contact columns a drill-down page shows, carried in the evaluation table of pages (a page never
@@ -321,14 +302,15 @@ def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
         raise ValidationError(f"{n} exclusions: at most {settings_mod.MAX_EXCLUSIONS} are supported; "
                               "no rule is dropped silently, so nothing was evaluated")
     slots, busy = node_slots(settings), busy_sequences(settings)
-    W, Wa = _words(n), _words(len(settings.plays) + len(slots) + len(busy))
+    W, Wa = leafbits.n_words(n), leafbits.n_words(len(settings.plays) + len(slots) + len(busy))
     params: list = []
-    crit: list[list[tuple[int, str]]] = [[] for _ in range(W)]
-    thru: list[list[tuple[int, str]]] = [[] for _ in range(W)]
+    crit: list[tuple[int, str]] = []  # (bit, SQL) of each word set: bit i is exclusion i (node/busy bits follow plays)
+    thru: list[tuple[int, str]] = []
+    aud: list[tuple[int, str]] = []
     company = [0] * W
     for i, e in enumerate(exclusions):
         sql, p = vocab.compile_sql(e.criteria, as_of)
-        crit[i // WORD_BITS].append((i % WORD_BITS, sql))
+        crit.append((i, sql))
         params.extend(p)
         if e.company_wide:
             company[i // WORD_BITS] |= 1 << (i % WORD_BITS)
@@ -340,42 +322,37 @@ def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
                 parts.append(sql)
                 params.extend(p)
             # the filters let the contact through when they do not all hold
-            thru[i // WORD_BITS].append((i % WORD_BITS, "NOT (" + " AND ".join(parts) + ")"))
-    aud: list[list[tuple[int, str]]] = [[] for _ in range(Wa)]
+            thru.append((i, "NOT (" + " AND ".join(parts) + ")"))
     for j, play in enumerate(settings.plays):
         if play.audience is None:
-            aud[j // WORD_BITS].append((j % WORD_BITS, "TRUE"))
+            aud.append((j, "TRUE"))
         else:
             sql, p = vocab.compile_sql(play.audience, as_of)
-            aud[j // WORD_BITS].append((j % WORD_BITS, sql))
+            aud.append((j, sql))
             params.extend(p)
     bit = len(settings.plays)
     for play in settings.plays:  # Play branching: a bit per node condition (node_slots' order)
         for nd in play.nodes:
             if nd.condition is not None:
                 sql, p = vocab.compile_sql(nd.condition, as_of)
-                aud[bit // WORD_BITS].append((bit % WORD_BITS, sql))
+                aud.append((bit, sql))
                 params.extend(p)
                 bit += 1
     busy_join = ""
     if busy:  # one active sequence at a time: a bit per sequence the contact is queued or active in
-        for k in range(len(busy)):
-            aud[(bit + k) // WORD_BITS].append(((bit + k) % WORD_BITS, f"coalesce(bz.s{k}, 0) = 1"))
+        aud += [(bit + k, f"coalesce(bz.s{k}, 0) = 1") for k in range(len(busy))]
         busy_join = ("LEFT JOIN (SELECT contact_id, "
                      + ", ".join(f"max(CASE WHEN sequence_id = ? THEN 1 ELSE 0 END) AS s{k}" for k in range(len(busy)))
                      + f" FROM enrollments WHERE state IN {states.ACTIVE_SQL} GROUP BY contact_id) bz "
                        "ON bz.contact_id = c.contact_id")
-    cols = ([f"{_word_sql(crit[w])} AS c{w}" for w in range(W)]
-            + [f"{_word_sql(thru[w])} AS t{w}" for w in range(W)]
-            + [f"{_word_sql(aud[w])} AS a{w}" for w in range(Wa)])
+    cols = (leafbits.word_columns(crit, W, "c") + leafbits.word_columns(thru, W, "t")
+            + leafbits.word_columns(aud, Wa, "a"))
     tab = ""
     if leaves:  # the Exclusion tab's leaf bits, computed by the same pass (engine/leafbits.py)
         lp = leafbits.plan(settings, as_of)
-        lw: list[list[tuple[int, str]]] = [[] for _ in range(lp.words)]
-        for b, (sql, p) in enumerate(lp.sqls):
-            lw[b // WORD_BITS].append((b % WORD_BITS, sql))
+        for _sql, p in lp.sqls:
             params.extend(p)
-        cols += [f"{_word_sql(lw[w])} AS l{w}" for w in range(lp.words)]
+        cols += leafbits.word_columns(((b, sql) for b, (sql, _p) in enumerate(lp.sqls)), lp.words, "l")
         tab = "".join(f"b.l{w}, " for w in range(lp.words)) + "".join(f"b.c{w} AS o{w}, " for w in range(W))
     params.extend(busy)
     params.extend(where_params or [])
@@ -383,14 +360,14 @@ def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
     has_company = any(company)
     dom = ""
     if has_company:
-        any_company = " OR ".join(f"(c{w} & {_word(company[w])}) != 0" for w in range(W) if company[w])
+        any_company = " OR ".join(f"(c{w} & {leafbits.word(company[w])}) != 0" for w in range(W) if company[w])
         dom = (", dom AS (" + company_from + ")" if company_from else ", dom AS (SELECT domain, "
-               + ", ".join(f"bit_or(c{w} & {_word(company[w])}) AS k{w}" for w in range(W))
+               + ", ".join(f"bit_or(c{w} & {leafbits.word(company[w])}) AS k{w}" for w in range(W))
                + f" FROM base WHERE domain IS NOT NULL AND ({any_company}) GROUP BY domain)")
     masks = []
     for w in range(W):
         if company[w]:
-            own = f"(b.c{w} & {_word(full ^ company[w])}) | coalesce(dom.k{w}, b.c{w} & {_word(company[w])})"
+            own = f"(b.c{w} & {leafbits.word(full ^ company[w])}) | coalesce(dom.k{w}, b.c{w} & {leafbits.word(company[w])})"
         else:
             own = f"b.c{w}"
         masks.append(f"(({own}) & ~b.t{w}) AS m{w}")

@@ -32,20 +32,17 @@ import numpy as np
 
 from unify_dash.engine.evaluator import (
     EVAL_DB,
-    WORD_BITS,
     Evaluation,
     _eval_lock,
     _forget,
     _relation_sql,
     _unpack,
-    _word,
-    _word_sql,
-    _words,
     busy_sequences,
     group_keys,
     mask_words,
     split_bits,
 )
+from unify_dash.engine.leafbits import bit_set, n_words, word_columns
 from unify_dash.model import states, vocabulary
 from unify_dash.model.settings import Settings
 from unify_dash.store import db
@@ -125,29 +122,23 @@ def _company(settings: Settings) -> list[int]:
     return [i for i, e in enumerate(settings.exclusions) if e.company_wide]
 
 
-def _bit(i: int) -> str:
-    return _word(1 << (i % WORD_BITS))
-
-
 def _own_words_sql(settings: Settings, as_of: dt.datetime) -> tuple[str, list]:
     """``k0, k1, ..`` over :func:`vocabulary.base_from`: a contact's own company-wide criteria bits as of
     ``as_of`` (the pass's criteria words ``c`` restricted to the company-wide exclusions)."""
-    words: list[list[tuple[int, str]]] = [[] for _ in range(_words(len(settings.exclusions)))]
+    bits: list[tuple[int, str]] = []
     params: list = []
     for i in _company(settings):
         sql, p = vocabulary.compile_sql(settings.exclusions[i].criteria, as_of)
-        words[i // WORD_BITS].append((i % WORD_BITS, sql))
+        bits.append((i, sql))
         params += p
-    return ", ".join(f"{_word_sql(bits)} AS k{w}" for w, bits in enumerate(words)), params
+    return ", ".join(word_columns(bits, n_words(len(settings.exclusions)), "k")), params
 
 
 def _company_bits_sql(settings: Settings, dk: str) -> str:
     """The pass's ``dom`` relation (``domain, k0..``) from the per-domain counts, for the domains of the
     contacts the restricted pass reads (its ``base``)."""
-    words: list[list[tuple[int, str]]] = [[] for _ in range(_words(len(settings.exclusions)))]
-    for i in _company(settings):
-        words[i // WORD_BITS].append((i % WORD_BITS, f"n{i} > 0"))
-    return (f"SELECT domain, {', '.join(f'{_word_sql(bits)} AS k{w}' for w, bits in enumerate(words))} "
+    bits = [(i, f"n{i} > 0") for i in _company(settings)]
+    return (f"SELECT domain, {', '.join(word_columns(bits, n_words(len(settings.exclusions)), 'k'))} "
             f"FROM {dk} WHERE domain IN (SELECT domain FROM base)")
 
 
@@ -168,7 +159,7 @@ def _prepare(cur: duckdb.DuckDBPyConnection, ev: Evaluation) -> None:
     main = f"{db.ident(ev.catalog)}.main"
     company = _company(ev.settings)
     own, own_params = _own_words_sql(ev.settings, ev.as_of) if company else ("", [])
-    W = _words(len(ev.settings.exclusions))
+    W = n_words(len(ev.settings.exclusions))
     cur.execute(f"""CREATE OR REPLACE TABLE {names['cmap']} AS
         SELECT c.contact_id, c.email, c.crid, x.erid,
                CASE WHEN c.domain IS NOT NULL THEN dense_rank() OVER (ORDER BY c.domain) END AS did
@@ -178,7 +169,7 @@ def _prepare(cur: duckdb.DuckDBPyConnection, ev: Evaluation) -> None:
         JOIN (SELECT rowid AS erid, contact_id FROM {ev.table}) x USING (contact_id)
         ORDER BY did, crid""", own_params)
     if company:
-        counts = ", ".join(f"count(*) FILTER (WHERE (k{i // WORD_BITS} & {_bit(i)}) != 0) AS n{i}" for i in company)
+        counts = ", ".join(f"count(*) FILTER (WHERE {bit_set('k', i)}) AS n{i}" for i in company)
         cur.execute(f"CREATE OR REPLACE TABLE {names['dk']} AS SELECT did, any_value(domain) AS domain, {counts} "
                     f"FROM {names['cmap']} WHERE did IS NOT NULL GROUP BY did ORDER BY did")
     cmap = f"(SELECT rowid AS mrid, * FROM {names['cmap']})"
@@ -243,7 +234,7 @@ def _spread(cur: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime, delt
     names = _names(ev)
     main = f"{db.ident(ev.catalog)}.main"
     company = _company(ev.settings)
-    W = _words(len(ev.settings.exclusions))
+    W = n_words(len(ev.settings.exclusions))
     own, params = _own_words_sql(ev.settings, t)
     n = cur.execute(f"SELECT count(*) FROM {delta}").fetchall()[0][0]
     for by_key in (False, True):
@@ -263,8 +254,7 @@ def _spread(cur: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime, delt
         raise RuntimeError("the moved contacts' rows were not found")
     if not moved:
         return 0
-    diff = ", ".join(f"sum(((k{i // WORD_BITS} & {_bit(i)}) != 0)::INTEGER - ((o{i // WORD_BITS} & {_bit(i)}) != 0)"
-                     f"::INTEGER) AS d{i}" for i in company)
+    diff = ", ".join(f"sum(({bit_set('k', i)})::INTEGER - ({bit_set('o', i)})::INTEGER) AS d{i}" for i in company)
     crossed = " OR ".join(f"((k.n{i} = 0) <> (k.n{i} + x.d{i} = 0))" for i in company)
     # the domains' count changes, and whether a count crosses zero (read before the counts are updated)
     cur.execute(f"CREATE OR REPLACE TABLE {names['dd']} AS SELECT x.*, ({crossed}) AS crossed "

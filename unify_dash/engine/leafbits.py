@@ -16,12 +16,54 @@ tab is then one row read by domain, whatever the size of the domain.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from unify_dash.model import vocabulary as vocab
 from unify_dash.model.settings import Settings
 
 WORD_BITS = 64
+
+
+# --- bit words: the one builder of the evaluation's per-word columns (masks, criteria, audiences, leaves) ---
+#
+# A set of bits is kept in signed ``BIGINT`` words of 64 bits (bit 63 is the sign bit), so that engines
+# without an unsigned 64-bit type (Spark) run the same SQL; numpy reads them as ``uint64``.
+
+
+def word(value: int) -> str:
+    """SQL of a 64-bit word as a signed ``BIGINT`` literal (bit 63 is the sign bit)."""
+    value &= (1 << WORD_BITS) - 1
+    signed = value - (1 << WORD_BITS) if value >> (WORD_BITS - 1) else value
+    return f"({signed})::BIGINT" if signed < 0 else f"{signed}::BIGINT"
+
+
+def n_words(n: int) -> int:
+    """Words for ``n`` bits (at least one)."""
+    return max(1, -(-n // WORD_BITS))
+
+
+def word_sql(bits: Iterable[tuple[int, str]]) -> str:
+    """One word (signed BIGINT) whose bit ``b`` (0-63) is set when the boolean SQL of ``(b, sql)`` holds."""
+    bits = list(bits)
+    if not bits:
+        return word(0)
+    return "(" + " | ".join(f"(CASE WHEN {sql} THEN {word(1 << b)} ELSE {word(0)} END)" for b, sql in bits) + ")"
+
+
+def word_columns(bits: Iterable[tuple[int, str]], words: int, prefix: str) -> list[str]:
+    """``<word> AS <prefix>0, <word> AS <prefix>1, ..``: bit ``i`` (counted across the words) of the
+    columns is set when the boolean SQL of ``(i, sql)`` holds."""
+    per: list[list[tuple[int, str]]] = [[] for _ in range(words)]
+    for i, sql in bits:
+        per[i // WORD_BITS].append((i % WORD_BITS, sql))
+    return [f"{word_sql(b)} AS {prefix}{w}" for w, b in enumerate(per)]
+
+
+def bit_set(prefix: str, i: int) -> str:
+    """SQL: bit ``i`` of the words ``<prefix>0, <prefix>1, ..`` is set."""
+    return f"({prefix}{i // WORD_BITS} & {word(1 << (i % WORD_BITS))}) != 0"
+
 
 
 @dataclass
@@ -35,7 +77,7 @@ class LeafPlan:
 
     @property
     def words(self) -> int:
-        return max(1, -(-len(self.sqls) // WORD_BITS))
+        return n_words(len(self.sqls))
 
 
 def plan(settings: Settings, as_of: dt.datetime) -> LeafPlan:
@@ -73,15 +115,10 @@ def company_sql(settings: Settings, table: str, target: str) -> str | None:
     company = [i for i, e in enumerate(settings.exclusions) if e.company_wide]
     if not company:
         return None
-
-    def hit(i: int) -> str:
-        signed = (1 << (i % WORD_BITS)) - (1 << WORD_BITS) if i % WORD_BITS == WORD_BITS - 1 else 1 << (i % WORD_BITS)
-        return f"(o{i // WORD_BITS} & ({signed})::BIGINT) != 0"
-
-    cols = ", ".join(f"arg_min(email, pos) FILTER (WHERE {hit(i)}) AS f{i}, "
-                     f"count(*) FILTER (WHERE {hit(i)}) AS n{i}" for i in company)
+    cols = ", ".join(f"arg_min(email, pos) FILTER (WHERE {bit_set('o', i)}) AS f{i}, "
+                     f"count(*) FILTER (WHERE {bit_set('o', i)}) AS n{i}" for i in company)
     return (f"CREATE OR REPLACE TABLE {target} AS SELECT domain, {cols} FROM {table} "
-            f"WHERE domain IS NOT NULL AND ({' OR '.join(hit(i) for i in company)}) GROUP BY domain ORDER BY domain")
+            f"WHERE domain IS NOT NULL AND ({' OR '.join(bit_set('o', i) for i in company)}) GROUP BY domain ORDER BY domain")
 
 
 def firsts(names: list[str], row: tuple) -> dict:
