@@ -97,12 +97,14 @@ def queue_sql(source: str) -> str:
         ON CONFLICT (idempotency_key) DO NOTHING"""
 
 
-def queue_delivered(con: duckdb.DuckDBPyConnection, sender: RecordingSender, source: str, at: dt.datetime) -> int:
+def queue_delivered(con: duckdb.DuckDBPyConnection, sender: RecordingSender, source: str, at: dt.datetime, *,
+                    events: str = "events") -> int:
     """A local sender (:class:`RecordingSender`: nothing leaves the machine), inside the tick's
     transaction: the messages of ``source`` (as for :func:`queue_sql`) get their delivery ids and are
     written to the outbox already ``delivered``, with their ``send`` events, in the tick's one commit.
     A crash leaves all of the tick or none of it; a key already in the outbox is not written again
-    (and gets no second event). Returns how many were recorded."""
+    (and gets no second event). ``events``: a table of the tick's (the columns of ``events``) that takes
+    the ``send`` events, written to ``events`` with the tick's other events. Returns how many were recorded."""
     frame = con.execute(f"SELECT enrollment_id || ':' || step AS idempotency_key, enrollment_id, contact_id, email, "
                         f"sequence_id, step, subject, ?::TIMESTAMP AS queued_at FROM {source}", [at]).df()
     if frame.empty:
@@ -121,23 +123,23 @@ def queue_delivered(con: duckdb.DuckDBPyConnection, sender: RecordingSender, sou
             RETURNING idempotency_key""", [wall]).fetchall()]
         if keys:
             _record_sends(con, "(SELECT * FROM _outbox_local WHERE idempotency_key IN (SELECT unnest(?::VARCHAR[])))",
-                          [keys])
+                          [keys], into=events)
     finally:
         con.unregister("_outbox_local")
     return len(keys)
 
 
-def _record_sends(con: duckdb.DuckDBPyConnection, delivered: str, params: list) -> None:
+def _record_sends(con: duckdb.DuckDBPyConnection, delivered: str, params: list, *, into: str = "events") -> None:
     """The ``send`` event of each delivered message: ``delivered`` is a relation written in code (outbox
-    columns with the message's ``delivery_id``), its values as ``params``. One event per idempotency key."""
+    columns with the message's ``delivery_id``), its values as ``params``. One event per idempotency key
+    (``into``: a table of the caller's that takes them instead of ``events``)."""
     con.execute(f"""
-        INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id,
+        INSERT INTO {into} (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id,
                             step, source, actor, text, detail)
         SELECT 'send:' || o.idempotency_key, o.queued_at, 'send', o.contact_id, o.email, o.sequence_id,
                o.enrollment_id, o.step, 'scheduler', 'system', o.subject,
                to_json({{'delivery_id': o.delivery_id, 'idempotency_key': o.idempotency_key}})::VARCHAR
-        FROM {delivered} o
-        ON CONFLICT (event_id) DO NOTHING""", params)
+        FROM {delivered} o{" ON CONFLICT (event_id) DO NOTHING" if into == "events" else ""}""", params)
 
 
 def pending(con: duckdb.DuckDBPyConnection) -> int:

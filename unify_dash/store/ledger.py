@@ -22,7 +22,7 @@ from unify_dash.store import db
 
 def end_enrollments(con: duckdb.DuckDBPyConnection, select, *, reason: str, at: dt.datetime,
                     cause: dict | None = None, actor: str = "system", source: str | None = None,
-                    rows: str | None = None) -> list[str]:
+                    rows: str | None = None, events: str = "events") -> list[str]:
     """End the queued or active enrollments selected by ``select``; returns their ids (sorted).
 
     ``select`` is a list of enrollment ids, or ``(where_sql, params)``: a fixed predicate over
@@ -34,6 +34,8 @@ def end_enrollments(con: duckdb.DuckDBPyConnection, select, *, reason: str, at: 
     enrollment's ``rowid``, read in this transaction), ``enrollment_id, contact_id, email,
     sequence_id`` and ``current_step`` (as it is when the enrollment ends); ``select`` is then a
     predicate over it. The enrollments are found by position and the events need no join.
+    ``events`` (the scheduler): a table of the caller's, named in code, with the columns of ``events``,
+    that takes the events instead; the caller writes them to ``events`` (one insert for its tick).
 
     The update is a plain ``UPDATE`` by row id (``UPDATE ... RETURNING`` makes DuckDB delete and
     re-insert every row, with its indexes); a row id that no longer holds its enrollment (another
@@ -69,12 +71,11 @@ def end_enrollments(con: duckdb.DuckDBPyConnection, select, *, reason: str, at: 
         source_sql = (f"SELECT enrollment_id, contact_id, email, sequence_id, current_step FROM {rows} "
                       "WHERE enrollment_id IN (SELECT unnest(?::VARCHAR[]))")
     con.execute(
-        "INSERT INTO events (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step, "
+        f"INSERT INTO {events} (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step, "
         "source, actor, detail) "
         "SELECT ? || ':' || e.enrollment_id || ':' || ?, ?, ?, e.contact_id, e.email, e.sequence_id, "
         "e.enrollment_id, e.current_step, ?, ?, ? "
-        f"FROM ({source_sql}) e "
-        "ON CONFLICT (event_id) DO NOTHING",
+        f"FROM ({source_sql}) e" + (" ON CONFLICT (event_id) DO NOTHING" if events == "events" else ""),
         [kind, stamp, at, kind, source or reason, actor, detail, ids])
     return sorted(ids)
 
