@@ -286,16 +286,27 @@ def busy_sequences(settings: Settings) -> tuple[str, ...]:
     return tuple(s.id for s in settings.sequences) if settings.one_active_sequence else ()
 
 
+def company_words(settings: Settings) -> list[int]:
+    """The mask words' company-wide bits: bit i of word i // 64 set when exclusion i is company-wide."""
+    company = [0] * leafbits.n_words(len(settings.exclusions))
+    for i, e in enumerate(settings.exclusions):
+        if e.company_wide:
+            company[i // WORD_BITS] |= 1 << (i % WORD_BITS)
+    return company
+
+
 def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
                   where: str = "", where_params: list | None = None, *,
-                  extra: tuple[str, ...] = (), leaves: bool = False,
+                  extra: tuple[str, ...] = (), leaves: bool = False, words: bool = False,
                   company_from: str | None = None) -> tuple[str, list, int, int]:
     """SELECT ``contact_id, email, opted, opt_source, a0.., m0..`` (and the contact columns ``extra``; with
     ``leaves``, the leaf words ``l0..`` and own-criteria words ``o0..`` of :mod:`.leafbits`)
     for every contact (or those ``where`` keeps: a restriction must keep whole company domains, or
     company-wide exclusions are not propagated, unless ``company_from`` gives the domains' company-wide
     bits: a SELECT of ``domain, k0..`` that may read the pass's ``base``, as the incremental path does from
-    its per-domain counts). Returns (sql, params, mask words, audience words)."""
+    its per-domain counts). With ``words`` (the scheduler's evaluation, which the incremental path moves in
+    time), also each contact's own company-wide criteria bits ``k0..`` and filter words ``t0..``.
+    Returns (sql, params, mask words, audience words)."""
     exclusions = settings.exclusions
     n = len(exclusions)
     if n > settings_mod.MAX_EXCLUSIONS:
@@ -307,13 +318,11 @@ def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
     crit: list[tuple[int, str]] = []  # (bit, SQL) of each word set: bit i is exclusion i (node/busy bits follow plays)
     thru: list[tuple[int, str]] = []
     aud: list[tuple[int, str]] = []
-    company = [0] * W
+    company = company_words(settings)
     for i, e in enumerate(exclusions):
         sql, p = vocab.compile_sql(e.criteria, as_of)
         crit.append((i, sql))
         params.extend(p)
-        if e.company_wide:
-            company[i // WORD_BITS] |= 1 << (i % WORD_BITS)
     for i, e in enumerate(exclusions):
         if e.filters:
             parts = []
@@ -354,6 +363,8 @@ def _relation_sql(settings: Settings, as_of: dt.datetime, stats_table: str,
             params.extend(p)
         cols += leafbits.word_columns(((b, sql) for b, (sql, _p) in enumerate(lp.sqls)), lp.words, "l")
         tab = "".join(f"b.l{w}, " for w in range(lp.words)) + "".join(f"b.c{w} AS o{w}, " for w in range(W))
+    if words:  # own company-wide criteria bits and filter words, for incremental.advance
+        tab += "".join(f"b.c{w} & {leafbits.word(company[w])} AS k{w}, b.t{w} AS t{w}, " for w in range(W))
     params.extend(busy)
     params.extend(where_params or [])
     full = (1 << WORD_BITS) - 1
@@ -412,10 +423,10 @@ def groups_sql(raw: str, keys: list[str]) -> str:
 
 def members_sql(raw: str, groups: str, keys: list[str], *, ordered: bool = True, extra: tuple[str, ...] = ()) -> str:
     """SELECT ``contact_id, email, group_id, opt_source`` of every contact: its group by key (ordered:
-    with ``pos``, its place in (email, contact id) order, and the columns ``extra``)."""
+    with ``pos``, its place in (email, contact id) order; and the columns ``extra``)."""
     if not ordered:
-        return (f"SELECT r.contact_id, r.email, g.group_id, r.opt_source FROM {raw} r JOIN {groups} g "
-                f"USING ({', '.join(keys)})")
+        return (f"SELECT r.contact_id, r.email, g.group_id, r.opt_source{''.join(f', r.{x}' for x in extra)} "
+                f"FROM {raw} r JOIN {groups} g USING ({', '.join(keys)})")
     cols = "".join(f", r.{db.ident(x)}" for x in extra)
     return (f"SELECT r.contact_id, r.email, g.group_id, r.opt_source, "
             f"CAST(row_number() OVER (ORDER BY r.email, r.contact_id) - 1 AS INTEGER) AS pos{cols} "
@@ -456,11 +467,14 @@ class DuckDBExecutor:
         raw = f"{db.ident(EVAL_DB)}.{db.ident(name + '_raw')}"
         cur.execute(vocab.domain_stats_sql(stats))
         extra = PAGE_COLUMNS if ordered else ()
-        sql, params, W, Wa = _relation_sql(settings, as_of, stats, extra=extra, leaves=ordered)
+        # the scheduler's (unordered) evaluation keeps each contact's own company bits and filter words, which
+        # its moves in time read (engine/incremental.py)
+        sql, params, W, Wa = _relation_sql(settings, as_of, stats, extra=extra, leaves=ordered, words=not ordered)
         cur.execute(f"CREATE OR REPLACE TABLE {raw} AS {sql}", params)
         keys = group_keys(W, Wa)
         cur.execute(f"CREATE OR REPLACE TABLE {groups_table} AS {groups_sql(raw, keys)}")
-        tab = leafbits.leaf_columns(leafbits.plan(settings, as_of).words, W) if ordered else ()
+        tab = (leafbits.leaf_columns(leafbits.plan(settings, as_of).words, W) if ordered else
+               tuple(f"{p}{w}" for w in range(W) for p in ("k", "t")))
         cur.execute(f"CREATE OR REPLACE TABLE {table} AS "
                     f"{members_sql(raw, groups_table, keys, ordered=ordered, extra=extra + tab)}")
         cur.execute(f"DROP TABLE {raw}")

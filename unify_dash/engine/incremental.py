@@ -32,17 +32,20 @@ import numpy as np
 
 from unify_dash.engine.evaluator import (
     EVAL_DB,
+    WORD_BITS,
     Evaluation,
     _eval_lock,
     _forget,
     _relation_sql,
     _unpack,
     busy_sequences,
+    company_words,
     group_keys,
     mask_words,
+    node_slots,
     split_bits,
 )
-from unify_dash.engine.leafbits import bit_set, n_words, word_columns
+from unify_dash.engine.leafbits import bit_set, n_words, word, word_columns
 from unify_dash.model import states, vocabulary
 from unify_dash.model.settings import Settings
 from unify_dash.store import db
@@ -105,16 +108,18 @@ def _flip_leaves(settings: Settings) -> list[tuple[str, float, bool]]:
 def _names(ev: Evaluation) -> dict[str, str]:
     base = ev.table.rsplit(".", 1)[-1].strip('"')
     return {k: f"{db.ident(EVAL_DB)}.{db.ident(base + '_' + k)}"
-            for k in ("flips", "optev", "optmap", "cmap", "delta", "rows", "dk", "nown", "dd")}
+            for k in ("flips", "optev", "optmap", "cmap", "delta", "rows", "moved", "dk", "dd", "domk")}
 
 
 # --- company-wide exclusions: per-domain counts ---------------------------------------------------------
 #
 # The pass gives a contact of a domain the company-wide bit of exclusion i when any contact of the domain
-# matches i's criteria itself (``bit_or`` over the domain). The advance keeps, per domain, how many
-# contacts match each company-wide exclusion's criteria (``dk``: ``n<i>``) and every contact's own bits
-# (``cmap``: ``k<w>``): a contact whose own bits flip changes its domain's count, and the domain's other
-# contacts move only when a count crosses zero (0 -> 1 or 1 -> 0), not at every flip.
+# matches i's criteria itself (``bit_or`` over the domain). The scheduler's evaluation keeps every
+# contact's own company-wide criteria bits (``k<w>``) and filter words (``t<w>``) in its table, and the
+# advance keeps per domain how many contacts match each company-wide exclusion's criteria (``dk``:
+# ``n<i>``): a moved contact whose own bits flip changes its domain's count, and the domain's other
+# contacts move only when a count crosses zero (0 -> 1 or 1 -> 0), not at every flip. Those others are
+# not read again: their new masks follow from their group, their filter words and the domain's new bits.
 
 
 def _company(settings: Settings) -> list[int]:
@@ -122,24 +127,13 @@ def _company(settings: Settings) -> list[int]:
     return [i for i, e in enumerate(settings.exclusions) if e.company_wide]
 
 
-def _own_words_sql(settings: Settings, as_of: dt.datetime) -> tuple[str, list]:
-    """``k0, k1, ..`` over :func:`vocabulary.base_from`: a contact's own company-wide criteria bits as of
-    ``as_of`` (the pass's criteria words ``c`` restricted to the company-wide exclusions)."""
-    bits: list[tuple[int, str]] = []
-    params: list = []
-    for i in _company(settings):
-        sql, p = vocabulary.compile_sql(settings.exclusions[i].criteria, as_of)
-        bits.append((i, sql))
-        params += p
-    return ", ".join(word_columns(bits, n_words(len(settings.exclusions)), "k")), params
-
-
-def _company_bits_sql(settings: Settings, dk: str) -> str:
+def _company_bits_sql(settings: Settings, dk: str, where: str = "domain IN (SELECT domain FROM base)",
+                      prefix: str = "k") -> str:
     """The pass's ``dom`` relation (``domain, k0..``) from the per-domain counts, for the domains of the
-    contacts the restricted pass reads (its ``base``)."""
+    contacts the restricted pass reads (its ``base``; ``where``: others)."""
     bits = [(i, f"n{i} > 0") for i in _company(settings)]
-    return (f"SELECT domain, {', '.join(word_columns(bits, n_words(len(settings.exclusions)), 'k'))} "
-            f"FROM {dk} WHERE domain IN (SELECT domain FROM base)")
+    return (f"SELECT did, domain, {', '.join(word_columns(bits, n_words(len(settings.exclusions)), prefix))} "
+            f"FROM {dk} WHERE {where}")
 
 
 def _prepare(cur: duckdb.DuckDBPyConnection, ev: Evaluation) -> None:
@@ -151,134 +145,82 @@ def _prepare(cur: duckdb.DuckDBPyConnection, ev: Evaluation) -> None:
     its row in the evaluation's table; ``did``, a number per domain, the map sorted by it), and the
     flips and opt-out events carry them: a tick reads the moved contacts' rows by position, never
     by a scan of a million contact ids (a position that no longer holds its contact is caught, see
-    :func:`_recompute`).
-
-    With company-wide exclusions the map also holds every contact's own company-wide bits (``k0..``,
-    as of the evaluation) and ``dk`` the per-domain counts (see :func:`_spread`)."""
+    :func:`_recompute`). With company-wide exclusions ``dk`` holds the per-domain counts, taken from the
+    own bits the evaluation's table keeps (no criteria are evaluated again)."""
     names = _names(ev)
     main = f"{db.ident(ev.catalog)}.main"
     company = _company(ev.settings)
-    own, own_params = _own_words_sql(ev.settings, ev.as_of) if company else ("", [])
     W = n_words(len(ev.settings.exclusions))
     cur.execute(f"""CREATE OR REPLACE TABLE {names['cmap']} AS
         SELECT c.contact_id, c.email, c.crid, x.erid,
                CASE WHEN c.domain IS NOT NULL THEN dense_rank() OVER (ORDER BY c.domain) END AS did
-               {"".join(f", c.domain, {', '.join(f'c.k{w}' for w in range(W))}" if company else "")}
-        FROM (SELECT c.rowid AS crid, c.contact_id, c.email, c.domain{", " + own if company else ""}
-              FROM {vocabulary.base_from(ev.stats_table) if company else main + ".contacts c"}) c
+               {", c.domain" if company else ""}
+        FROM (SELECT rowid AS crid, contact_id, email, domain FROM {main}.contacts) c
         JOIN (SELECT rowid AS erid, contact_id FROM {ev.table}) x USING (contact_id)
-        ORDER BY did, crid""", own_params)
+        ORDER BY did, crid""")
     if company:
-        counts = ", ".join(f"count(*) FILTER (WHERE {bit_set('k', i)}) AS n{i}" for i in company)
-        cur.execute(f"CREATE OR REPLACE TABLE {names['dk']} AS SELECT did, any_value(domain) AS domain, {counts} "
-                    f"FROM {names['cmap']} WHERE did IS NOT NULL GROUP BY did ORDER BY did")
+        counts = ", ".join(f"count(*) FILTER (WHERE {bit_set('x.k', i)}) AS n{i}" for i in company)
+        cur.execute(f"CREATE OR REPLACE TABLE {names['dk']} AS SELECT m.did, any_value(m.domain) AS domain, {counts} "
+                    f"FROM {names['cmap']} m JOIN (SELECT rowid AS erid, {', '.join(f'k{w}' for w in range(W))} "
+                    f"FROM {ev.table}) x USING (erid) WHERE m.did IS NOT NULL GROUP BY m.did ORDER BY m.did")
     cmap = f"(SELECT rowid AS mrid, * FROM {names['cmap']})"
     leaves = _flip_leaves(ev.settings)
     if leaves:
         parts, params = [], []
-        for sql, days, company in leaves:
+        for sql, days, is_company in leaves:
             micros = round(days * 86_400_000_000)
             flip = f"({sql} + to_microseconds(?::BIGINT))"
             parts.append(f"SELECT {flip} AS flip_at, c.contact_id, ?::BOOLEAN AS company "
                          f"FROM {vocabulary.base_from(ev.stats_table)} WHERE {flip} >= ?")
-            params += [micros, company, micros, ev.as_of]
+            params += [micros, is_company, micros, ev.as_of]
         cur.execute(f"CREATE OR REPLACE TABLE {names['flips']} AS SELECT f.flip_at, f.company, m.contact_id, m.crid, "
-                    f"m.erid, m.mrid FROM ({' UNION ALL '.join(parts)}) f JOIN {cmap} m USING (contact_id) "
+                    f"m.erid, m.mrid, m.did FROM ({' UNION ALL '.join(parts)}) f JOIN {cmap} m USING (contact_id) "
                     "ORDER BY flip_at", params)
     else:
         cur.execute(f"CREATE OR REPLACE TABLE {names['flips']} (flip_at TIMESTAMP, company BOOLEAN, "
-                    "contact_id VARCHAR, crid BIGINT, erid BIGINT, mrid BIGINT)")
+                    "contact_id VARCHAR, crid BIGINT, erid BIGINT, mrid BIGINT, did BIGINT)")
     cur.execute(f"CREATE OR REPLACE TABLE {names['optev']} AS SELECT e.*, lower(trim(coalesce(e.email, x.email))) "
                 f"AS key FROM {main}.events e LEFT JOIN {main}.contacts x ON e.email IS NULL AND "
                 f"x.contact_id = e.contact_id WHERE e.type IN {OPT_OUT_TYPES}")
     cur.execute(f"CREATE OR REPLACE TABLE {names['optmap']} AS SELECT o.occurred_at, m.contact_id, m.crid, m.erid, "
-                f"m.mrid FROM {names['optev']} o JOIN {cmap} m ON m.email = o.key ORDER BY o.occurred_at")
+                f"m.mrid, m.did FROM {names['optev']} o JOIN {cmap} m ON m.email = o.key ORDER BY o.occurred_at")
     ev._memo["incremental"] = names
     weakref.finalize(ev, _forget, ev.instance,
                      (names["flips"], names["optev"], names["optmap"], names["cmap"], names["dk"]))
 
 
 def moved_sql(ev: Evaluation, since: dt.datetime, t: dt.datetime) -> tuple[str, list]:
-    """SELECT contact_id, crid, erid, mrid (positions: :func:`_prepare`) of every contact whose own
+    """SELECT contact_id, crid, erid, mrid, did (positions: :func:`_prepare`) of every contact whose own
     evaluation can differ between ``since`` and ``t`` (same settings, same data): relative-date flips in
     ``[since, t)``, contacts with an opt-out or reversal recorded in ``(since, t]`` and, with one
     active sequence per contact, enrollments written since. (With a company-wide exclusion the other
-    contacts of their domains are added by :func:`_spread`, when a domain's count crosses zero.) A
+    contacts of their domains are added by :func:`_recompute`, when a domain's count crosses zero.) A
     superset is harmless (those contacts are recomputed, not decided), a missing contact is not: the
     window is widened by a millisecond on both sides."""
     names = _names(ev)
     main = f"{db.ident(ev.catalog)}.main"
     eps = dt.timedelta(milliseconds=1)
-    # one active sequence per contact: a contact whose enrollments were written since (>=: a tick evaluates,
-    # then writes at its own time) may have become busy or free
+    # one active sequence per contact: a contact whose enrollment was written since (>=: a tick evaluates, then
+    # writes at its own time) may have become busy (enrolled or enrolled again since) or free (no longer
+    # queued or active); a step sent (queued -> active, active -> active) changes nothing: busy is "queued
+    # or active". (Any other writer of enrollments bumps the data generation: a full evaluation.)
     busy = "" if not ev.settings.one_active_sequence else f"""
                            UNION ALL
-                           SELECT contact_id, crid, erid, rowid AS mrid FROM {names['cmap']}
-                           WHERE contact_id IN (SELECT contact_id FROM {main}.enrollments WHERE updated_at >= ?)"""
-    params = [since - eps, t + eps, since, t] + ([since - eps] if busy else [])
-    return (f"""SELECT contact_id, min(crid) AS crid, min(erid) AS erid, min(mrid) AS mrid FROM (
-                SELECT contact_id, crid, erid, mrid FROM {names['flips']} WHERE flip_at >= ? AND flip_at <= ?
+                           SELECT contact_id, crid, erid, rowid AS mrid, did FROM {names['cmap']}
+                           WHERE contact_id IN (SELECT contact_id FROM {main}.enrollments WHERE updated_at >= ?
+                                                AND (state NOT IN {states.ACTIVE_SQL} OR enrolled_at >= ?))"""
+    params = [since - eps, t + eps, since, t] + ([since - eps, since - eps] if busy else [])
+    return (f"""SELECT contact_id, min(crid) AS crid, min(erid) AS erid, min(mrid) AS mrid, min(did) AS did FROM (
+                SELECT contact_id, crid, erid, mrid, did FROM {names['flips']} WHERE flip_at >= ? AND flip_at <= ?
                 UNION ALL
-                SELECT contact_id, crid, erid, mrid FROM {names['optmap']}
+                SELECT contact_id, crid, erid, mrid, did FROM {names['optmap']}
                 WHERE occurred_at > ? AND occurred_at <= ?{busy})
         GROUP BY contact_id"""), params
 
 
-def _spread(cur: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime, delta: str) -> int:
-    """Company-wide exclusions: take the own company-wide bits as of ``t`` of the contacts in ``delta``,
-    adjust their domains' counts and add to ``delta`` every contact of a domain where a count crossed
-    zero (its company-wide bits changed for all of them). Returns the number of such domains.
-
-    The contacts are read by position, by id when a position no longer holds its contact (as
-    :func:`_recompute` does); a failure leaves the counts to be taken again (:func:`_prepare`)."""
-    names = _names(ev)
-    main = f"{db.ident(ev.catalog)}.main"
-    company = _company(ev.settings)
-    W = n_words(len(ev.settings.exclusions))
-    own, params = _own_words_sql(ev.settings, t)
-    n = cur.execute(f"SELECT count(*) FROM {delta}").fetchall()[0][0]
-    for by_key in (False, True):
-        pick = f"contact_id IN (SELECT contact_id FROM {delta})" if by_key else f"rowid IN (SELECT crid FROM {delta})"
-        cur.execute(f"""CREATE OR REPLACE TABLE {names['nown']} AS
-            SELECT m.mrid, m.did, {', '.join(f'm.k{w} AS o{w}, n.k{w}' for w in range(W))}
-            FROM (WITH contacts AS (SELECT * FROM {main}.contacts WHERE {pick})
-                  SELECT c.contact_id, {own} FROM {vocabulary.base_from(ev.stats_table)}) n
-            JOIN (SELECT rowid AS mrid, contact_id, did, {', '.join(f'k{w}' for w in range(W))} FROM {names['cmap']}
-                  WHERE rowid IN (SELECT mrid FROM {delta})) m USING (contact_id)""", params)
-        changed = " OR ".join(f"o{w} <> k{w}" for w in range(W))
-        found, moved = cur.execute(f"SELECT count(*), count(*) FILTER (WHERE {changed}) "
-                                   f"FROM {names['nown']}").fetchall()[0]
-        if found == n:
-            break
-    else:
-        raise RuntimeError("the moved contacts' rows were not found")
-    if not moved:
-        return 0
-    diff = ", ".join(f"sum(({bit_set('k', i)})::INTEGER - ({bit_set('o', i)})::INTEGER) AS d{i}" for i in company)
-    crossed = " OR ".join(f"((k.n{i} = 0) <> (k.n{i} + x.d{i} = 0))" for i in company)
-    # the domains' count changes, and whether a count crosses zero (read before the counts are updated)
-    cur.execute(f"CREATE OR REPLACE TABLE {names['dd']} AS SELECT x.*, ({crossed}) AS crossed "
-                f"FROM (SELECT did, {diff} FROM {names['nown']} WHERE did IS NOT NULL AND ({changed}) GROUP BY did) x "
-                f"JOIN {names['dk']} k USING (did)")
-    domains = cur.execute(f"SELECT count(*) FILTER (WHERE crossed) FROM {names['dd']}").fetchall()[0][0]
-    if domains:
-        cur.execute(f"""CREATE OR REPLACE TABLE {delta} AS
-            SELECT contact_id, min(crid) AS crid, min(erid) AS erid, min(mrid) AS mrid FROM (
-                SELECT contact_id, crid, erid, mrid FROM {delta}
-                UNION ALL
-                SELECT contact_id, crid, erid, rowid AS mrid FROM {names['cmap']}
-                WHERE did IN (SELECT did FROM {names['dd']} WHERE crossed))
-            GROUP BY contact_id""")
-    cur.execute(f"UPDATE {names['dk']} SET {', '.join(f'n{i} = n{i} + x.d{i}' for i in company)} "
-                f"FROM {names['dd']} x WHERE {names['dk']}.did = x.did")
-    cur.execute(f"UPDATE {names['cmap']} SET {', '.join(f'k{w} = x.k{w}' for w in range(W))} "
-                f"FROM {names['nown']} x WHERE {names['cmap']}.rowid = x.mrid AND ({' OR '.join(f'x.o{w} <> x.k{w}' for w in range(W))})")
-    return int(domains)
-
-
 def _restricted_ctes(ev: Evaluation, delta: str, *, by_key: bool = False) -> str:
-    """Bind ``contacts`` and ``events`` to the rows of the contacts in ``delta`` (whole domains), so the
-    compiled pass and the opt-out relation read those rows only: by position (``by_key``: by id)."""
+    """Bind ``contacts`` and ``events`` to the rows of the contacts in ``delta``, so the compiled pass and
+    the opt-out relation read those rows only: by position (``by_key``: by id)."""
     names = _names(ev)
     main = f"{db.ident(ev.catalog)}.main"
     pick = "contact_id IN (SELECT contact_id FROM {d})" if by_key else "rowid IN (SELECT crid FROM {d})"
@@ -295,11 +237,14 @@ def advance(con: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime) -> d
     "changed": contacts whose group changed, "new_groups": n, "domains": company domains recomputed
     whole, "seconds": s}``.
 
-    The caller guarantees that nothing but time moved since ``ev.as_of`` (the data generation and the
-    settings version are those of ``ev``; the scheduler checks both)."""
+    ``ev`` is the scheduler's evaluation (``evaluate(..., ordered=False)``: its table keeps the own bits
+    and filter words this reads). The caller guarantees that nothing but time moved since ``ev.as_of``
+    (the data generation and the settings version are those of ``ev``; the scheduler checks both)."""
     started = time.perf_counter()
     if t < ev.as_of:
         raise ValueError("an evaluation only moves forward in time")
+    if ev.ordered:
+        raise ValueError("only an unordered evaluation (the scheduler's) moves in time")
     stats = {"contacts": 0, "changed": 0, "new_groups": 0, "domains": 0}
     if t == ev.as_of:
         return {**stats, "seconds": 0.0}
@@ -312,18 +257,13 @@ def advance(con: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime) -> d
                 _prepare(cur, ev)
             sql, params = moved_sql(ev, ev.as_of, t)
             cur.execute(f"CREATE OR REPLACE TABLE {delta} AS {sql}", params)
-            n = cur.execute(f"SELECT count(*) FROM {delta}").fetchall()[0][0]
-            if n and _company(ev.settings):
-                stats["domains"] = _spread(cur, ev, t, delta)
-                n = cur.execute(f"SELECT count(*) FROM {delta}").fetchall()[0][0]
-            stats["contacts"] = int(n)
-            if n:
+            if cur.execute(f"SELECT count(*) FROM {delta}").fetchall()[0][0]:
                 stats.update(_recompute(cur, ev, t, delta, rows))
         except BaseException:
             ev._memo.pop("incremental", None)  # the kept positions and counts are taken again next time
             raise
         finally:
-            for table in (delta, rows, names["nown"], names["dd"]):
+            for table in (delta, rows, names["moved"], names["dd"], names["domk"]):
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
             cur.close()
     ev.as_of = t
@@ -331,30 +271,92 @@ def advance(con: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime) -> d
     return {**stats, "seconds": round(time.perf_counter() - started, 4)}
 
 
-def _recompute(cur: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime, delta: str, rows: str) -> dict:
-    """Re-evaluate the contacts of ``delta`` as of ``t``, move them between groups, add new groups."""
+def _moved_rows(cur: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime, delta: str, rows: str) -> int:
+    """``rows``: the compiled pass as of ``t`` over the moved contacts' rows only (found by position, their
+    rows of the evaluation's table too), with what the evaluation's table had for them (``old_group``,
+    ``old_opt_source``, ``ok0..``, ``ot0..``). Company-wide bits as of the counts before this tick."""
     company = _company_bits_sql(ev.settings, _names(ev)["dk"]) if _company(ev.settings) else None
-    sql, params, W, Wa = _relation_sql(ev.settings, t, ev.stats_table, company_from=company)
-    keys = group_keys(W, Wa)
+    sql, params, W, _Wa = _relation_sql(ev.settings, t, ev.stats_table, company_from=company, words=True)
     body = sql.strip().removeprefix("WITH ")
+    old = "".join(f", k{w} AS ok{w}, t{w} AS ot{w}" for w in range(W))
     n = cur.execute(f"SELECT count(*) FROM {delta}").fetchall()[0][0]
     for by_key in (False, True):
-        # the same compiled pass, over the moved contacts' rows only (found by position; their rows of
-        # the evaluation's table too)
-        cur.execute(f"CREATE OR REPLACE TABLE {rows} AS SELECT r.*, x.erid, x.group_id AS old_group, "
-                    "x.opt_source AS old_opt_source, g.group_id "
+        cur.execute(f"CREATE OR REPLACE TABLE {rows} AS SELECT r.* EXCLUDE (email), x.erid, x.old_group, "
+                    f"x.old_opt_source{''.join(f', x.ok{w}, x.ot{w}' for w in range(W))}, d.did "
                     f"FROM ({_restricted_ctes(ev, delta, by_key=by_key)}, {body}) r "
-                    f"JOIN (SELECT rowid AS erid, contact_id, group_id, opt_source FROM {ev.table} "
-                    f"WHERE rowid IN (SELECT erid FROM {delta})) x USING (contact_id) "
-                    f"LEFT JOIN {ev.groups_table} g USING ({', '.join(keys)})", params)
+                    f"JOIN (SELECT rowid AS erid, contact_id, group_id AS old_group, opt_source AS old_opt_source{old} "
+                    f"FROM {ev.table} WHERE rowid IN (SELECT erid FROM {delta})) x USING (contact_id) "
+                    f"JOIN (SELECT contact_id, did FROM {delta}) d USING (contact_id)", params)
         if cur.execute(f"SELECT count(*) FROM {rows}").fetchall()[0][0] == n:
-            break
+            return n
         # a contact's position moved (contacts rewritten since the evaluation): by id this time, and the
         # positions are taken again at the next tick
         ev._memo.pop("incremental", None)
-    else:
-        raise RuntimeError("the moved contacts' rows of the evaluation were not found")
-    new = cur.execute(f"SELECT {', '.join(keys)}, count(*) AS n FROM {rows} WHERE group_id IS NULL "
+    raise RuntimeError("the moved contacts' rows of the evaluation were not found")
+
+
+def _spread(cur: duckdb.DuckDBPyConnection, ev: Evaluation, rows: str) -> int:
+    """Company-wide exclusions: the moved contacts' own bits adjust their domains' counts; in every domain
+    where a count crossed zero the company-wide bits of all contacts change: the moved ones' masks are
+    corrected, and the others are added to ``rows`` (from their group, their filter words and the
+    domain's new bits; not read again). Returns the number of such domains."""
+    names = _names(ev)
+    company = _company(ev.settings)
+    W = n_words(len(ev.settings.exclusions))
+    comp = company_words(ev.settings)
+    full = (1 << WORD_BITS) - 1
+    changed = " OR ".join(f"k{w} <> ok{w}" for w in range(W))
+    diff = ", ".join(f"sum(({bit_set('k', i)})::INTEGER - ({bit_set('ok', i)})::INTEGER) AS d{i}" for i in company)
+    crossed = " OR ".join(f"((k.n{i} = 0) <> (k.n{i} + x.d{i} = 0))" for i in company)
+    # the domains' count changes, and whether a count crosses zero (read before the counts are updated)
+    cur.execute(f"CREATE OR REPLACE TABLE {names['dd']} AS SELECT x.*, ({crossed}) AS crossed "
+                f"FROM (SELECT did, {diff} FROM {rows} WHERE did IS NOT NULL AND ({changed}) GROUP BY did) x "
+                f"JOIN {names['dk']} k USING (did)")
+    n_dd, domains = cur.execute(f"SELECT count(*), count(*) FILTER (WHERE crossed) FROM {names['dd']}").fetchall()[0]
+    if not n_dd:
+        return 0
+    cur.execute(f"UPDATE {names['dk']} SET {', '.join(f'n{i} = n{i} + x.d{i}' for i in company)} "
+                f"FROM {names['dd']} x WHERE {names['dk']}.did = x.did")
+    if not domains:
+        return 0
+    cur.execute(f"CREATE OR REPLACE TABLE {names['domk']} AS " + _company_bits_sql(
+        ev.settings, names["dk"], f"did IN (SELECT did FROM {names['dd']} WHERE crossed)", prefix="dk"))
+
+    def mask(m: str, t: str, w: int) -> str:  # the pass's mask word with the domain's new company-wide bits
+        return (f"(({m}{w} & {word(full ^ comp[w])}) | (d.dk{w} & ~{t}{w}))" if comp[w] else f"{m}{w}")
+    fixed = ", ".join(f"m{w} = {mask(rows + '.m', rows + '.t', w)}" for w in range(W))
+    cur.execute(f"UPDATE {rows} SET {fixed} "
+                f"FROM {names['domk']} d WHERE {rows}.did = d.did")
+    cur.execute(f"""INSERT INTO {rows} BY NAME
+        SELECT x.contact_id, g.opted, x.opt_source, {', '.join(f'g.a{w}' for w in range(len(group_a(ev))))},
+               {', '.join(f'{mask("g.m", "x.t", w)} AS m{w}' for w in range(W))},
+               {', '.join(f'x.k{w}, x.t{w}, x.k{w} AS ok{w}, x.t{w} AS ot{w}' for w in range(W))},
+               m.erid, x.group_id AS old_group, x.opt_source AS old_opt_source, m.did
+        FROM (SELECT erid, did FROM {names['cmap']} WHERE did IN (SELECT did FROM {names['domk']})
+              AND erid NOT IN (SELECT erid FROM {rows})) m
+        JOIN {names['domk']} d USING (did)
+        JOIN (SELECT rowid AS erid, * FROM {ev.table}) x USING (erid)
+        JOIN {ev.groups_table} g ON g.group_id = x.group_id""")
+    return int(domains)
+
+
+def group_a(ev: Evaluation) -> range:
+    """The audience words of the evaluation's groups."""
+    return range(n_words(len(ev.settings.plays) + len(node_slots(ev.settings)) + len(busy_sequences(ev.settings))))
+
+
+def _recompute(cur: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime, delta: str, rows: str) -> dict:
+    """Re-evaluate the contacts of ``delta`` as of ``t`` (and, with company-wide exclusions, the domains
+    whose counts cross zero), move them between groups, add new groups."""
+    W, Wa = n_words(len(ev.settings.exclusions)), len(group_a(ev))
+    keys = group_keys(W, Wa)
+    _moved_rows(cur, ev, t, delta, rows)
+    domains = _spread(cur, ev, rows) if _company(ev.settings) else 0
+    moved = _names(ev)["moved"]
+    cur.execute(f"CREATE OR REPLACE TABLE {moved} AS SELECT r.*, g.group_id FROM {rows} r "
+                f"LEFT JOIN {ev.groups_table} g USING ({', '.join(keys)})")
+    n = cur.execute(f"SELECT count(*) FROM {moved}").fetchall()[0][0]
+    new = cur.execute(f"SELECT {', '.join(keys)}, count(*) AS n FROM {moved} WHERE group_id IS NULL "
                       f"GROUP BY ALL ORDER BY ALL").fetchnumpy()
     G = len(ev.counts)
     added = len(new["opted"])
@@ -363,29 +365,31 @@ def _recompute(cur: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime, d
                                   "group_id": np.arange(G, G + added, dtype=np.int32)})
         try:
             cur.execute(f"INSERT INTO {ev.groups_table} BY NAME SELECT * FROM _inc_new")
-            on = " AND ".join(f"{rows}.{k} = n.{k}" for k in keys)
-            cur.execute(f"UPDATE {rows} SET group_id = n.group_id FROM _inc_new n WHERE {rows}.group_id IS NULL AND {on}")
+            on = " AND ".join(f"{moved}.{k} = n.{k}" for k in keys)
+            cur.execute(f"UPDATE {moved} SET group_id = n.group_id FROM _inc_new n WHERE {moved}.group_id IS NULL AND {on}")
         finally:
             cur.unregister("_inc_new")
         _extend(ev, new, W, Wa)
-    moves = cur.execute(f"SELECT old_group, group_id, count(*) AS n FROM {rows} WHERE old_group <> group_id "
+    moves = cur.execute(f"SELECT old_group, group_id, count(*) AS n FROM {moved} WHERE old_group <> group_id "
                         "GROUP BY ALL").fetchnumpy()
-    cur.execute(f"""UPDATE {ev.table} SET group_id = r.group_id, opt_source = r.opt_source
-                    FROM (SELECT erid, group_id, opt_source FROM {rows}
-                          WHERE old_group <> group_id OR old_opt_source IS DISTINCT FROM opt_source) r
+    words = "".join(f" OR k{w} <> ok{w} OR t{w} <> ot{w}" for w in range(W))
+    cur.execute(f"""UPDATE {ev.table} SET group_id = r.group_id, opt_source = r.opt_source,
+                           {', '.join(f'k{w} = r.k{w}, t{w} = r.t{w}' for w in range(W))}
+                    FROM (SELECT * FROM {moved}
+                          WHERE old_group <> group_id OR old_opt_source IS DISTINCT FROM opt_source{words}) r
                     WHERE {ev.table}.rowid = r.erid""")
     if len(moves["group_id"]):
         counts = ev.counts.copy()
-        n = np.asarray(moves["n"], dtype=np.int64)
-        np.subtract.at(counts, np.asarray(moves["old_group"], dtype=np.int64), n)
-        np.add.at(counts, np.asarray(moves["group_id"], dtype=np.int64), n)
+        k = np.asarray(moves["n"], dtype=np.int64)
+        np.subtract.at(counts, np.asarray(moves["old_group"], dtype=np.int64), k)
+        np.add.at(counts, np.asarray(moves["group_id"], dtype=np.int64), k)
         ev.counts = counts
         ev._weights = counts.astype(np.float64)
         cur.execute(f"UPDATE {ev.groups_table} SET n = c.n FROM (SELECT unnest(?::INTEGER[]) AS group_id, "
                     f"unnest(?::BIGINT[]) AS n) c WHERE {ev.groups_table}.group_id = c.group_id",
                     [list(range(len(counts))), counts.tolist()])
-    return {"changed": int(np.asarray(moves["n"]).sum()) if len(moves["group_id"]) else 0,
-            "new_groups": added}
+    return {"contacts": int(n), "domains": domains, "new_groups": added,
+            "changed": int(np.asarray(moves["n"]).sum()) if len(moves["group_id"]) else 0}
 
 
 def _extend(ev: Evaluation, new: dict, W: int, Wa: int) -> None:
