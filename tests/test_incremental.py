@@ -259,3 +259,51 @@ def test_a_company_wide_flip_moves_the_domain_only_when_its_count_crosses_zero()
         assert all(seen[h]["contacts"] == 0 for h in seen if h not in (3, 6, 8, 12))
     finally:
         con.close()
+
+
+def test_a_tick_that_fails_midway_is_redone_whole_and_sends_nothing_twice(workspace, tmp_path, monkeypatch):
+    """A crash inside a tick's transaction (here: the sender's recording fails at the 7th tick) leaves the
+    clock at the last finished tick and nothing of the failed one; the scheduler kept no state, so the
+    next call starts fresh (a full evaluation), redoes that hour and goes on incrementally. Everything
+    written equals the run with a full evaluation at every tick, and no step is sent twice."""
+    from unify_dash.scheduler import outbox
+
+    _seed, path = workspace
+    hours = 18
+    inc = _copy(path, tmp_path, "crash.duckdb")
+    full = _copy(path, tmp_path, "full.duckdb")
+    real, calls = outbox.queue_delivered, []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 7:
+            raise RuntimeError("the process died here")
+        return real(*args, **kwargs)
+
+    try:
+        t0 = db.now(inc)
+        monkeypatch.setattr(outbox, "queue_delivered", failing)
+        summaries, failed_at = [], None
+        h = 1
+        while h <= hours:
+            try:
+                summaries.append(scheduler.run_until(inc, t0 + h * H))
+            except RuntimeError:
+                failed_at = h
+                assert db.now(inc) == t0 + (h - 1) * H  # the failed tick left nothing
+                continue  # the same hour again
+            h += 1
+        assert failed_at is not None
+        assert sum(s["evaluations"] for s in summaries) == 2  # the first tick and the one after the crash
+        monkeypatch.setattr(outbox, "queue_delivered", real)
+        monkeypatch.setattr(run_mod, "INCREMENTAL", False)
+        _tick_by_tick(full, hours)
+        got, want = _content(inc), _content(full)
+        sends = inc.execute("SELECT count(*), count(DISTINCT enrollment_id || ':' || step) FROM events "
+                            "WHERE type = 'send'").fetchall()[0]
+    finally:
+        inc.close()
+        full.close()
+    for key in ("log", "enrollments", "events", "outbox"):
+        assert got[key] == want[key], key
+    assert sends[0] == sends[1] > 0
