@@ -108,7 +108,7 @@ def _flip_leaves(settings: Settings) -> list[tuple[str, float, bool]]:
 def _names(ev: Evaluation) -> dict[str, str]:
     base = ev.table.rsplit(".", 1)[-1].strip('"')
     return {k: f"{db.ident(EVAL_DB)}.{db.ident(base + '_' + k)}"
-            for k in ("flips", "optev", "optmap", "cmap", "delta", "rows", "moved", "dk", "dd", "domk")}
+            for k in ("flips", "optev", "optmap", "cmap", "delta", "rows", "moved", "dk", "dd", "domk", "busy", "chg")}
 
 
 # --- company-wide exclusions: per-domain counts ---------------------------------------------------------
@@ -146,7 +146,9 @@ def _prepare(cur: duckdb.DuckDBPyConnection, ev: Evaluation) -> None:
     flips and opt-out events carry them: a tick reads the moved contacts' rows by position, never
     by a scan of a million contact ids (a position that no longer holds its contact is caught, see
     :func:`_recompute`). With company-wide exclusions ``dk`` holds the per-domain counts, taken from the
-    own bits the evaluation's table keeps (no criteria are evaluated again)."""
+    own bits the evaluation's table keeps (no criteria are evaluated again). With one active sequence per
+    contact ``busy`` holds the queued and active enrollments (kept up to date by :func:`_busy_moved`), which
+    the restricted pass reads instead of the enrollments table."""
     names = _names(ev)
     main = f"{db.ident(ev.catalog)}.main"
     company = _company(ev.settings)
@@ -184,32 +186,46 @@ def _prepare(cur: duckdb.DuckDBPyConnection, ev: Evaluation) -> None:
                 f"x.contact_id = e.contact_id WHERE e.type IN {OPT_OUT_TYPES}")
     cur.execute(f"CREATE OR REPLACE TABLE {names['optmap']} AS SELECT o.occurred_at, m.contact_id, m.crid, m.erid, "
                 f"m.mrid, m.did FROM {names['optev']} o JOIN {cmap} m ON m.email = o.key ORDER BY o.occurred_at")
+    if busy_sequences(ev.settings):
+        cur.execute(f"CREATE OR REPLACE TABLE {names['busy']} AS SELECT enrollment_id, contact_id, sequence_id, state "
+                    f"FROM {main}.enrollments WHERE state IN {states.ACTIVE_SQL}")
     ev._memo["incremental"] = names
     weakref.finalize(ev, _forget, ev.instance,
-                     (names["flips"], names["optev"], names["optmap"], names["cmap"], names["dk"]))
+                     (names["flips"], names["optev"], names["optmap"], names["cmap"], names["dk"], names["busy"]))
+
+
+def _busy_moved(cur: duckdb.DuckDBPyConnection, ev: Evaluation, since: dt.datetime) -> None:
+    """One active sequence per contact: ``chg``, the enrollments written since ``since`` (>=: a tick
+    evaluates, then writes at its own time) that may have made their contact busy (enrolled or enrolled
+    again since) or free (no longer queued or active); a step sent (queued -> active, active -> active)
+    changes nothing, busy being "queued or active". ``busy`` (:func:`_prepare`) takes them in. (Any other
+    writer of enrollments bumps the data generation: a full evaluation.)"""
+    names = _names(ev)
+    main = f"{db.ident(ev.catalog)}.main"
+    at = since - dt.timedelta(milliseconds=1)
+    cur.execute(f"CREATE OR REPLACE TABLE {names['chg']} AS SELECT enrollment_id, contact_id, sequence_id, state "
+                f"FROM {main}.enrollments WHERE updated_at >= ? AND (state NOT IN {states.ACTIVE_SQL} OR enrolled_at >= ?)",
+                [at, at])
+    if cur.execute(f"SELECT count(*) FROM {names['chg']}").fetchall()[0][0]:
+        cur.execute(f"DELETE FROM {names['busy']} WHERE enrollment_id IN (SELECT enrollment_id FROM {names['chg']})")
+        cur.execute(f"INSERT INTO {names['busy']} SELECT * FROM {names['chg']} WHERE state IN {states.ACTIVE_SQL}")
 
 
 def moved_sql(ev: Evaluation, since: dt.datetime, t: dt.datetime) -> tuple[str, list]:
     """SELECT contact_id, crid, erid, mrid, did (positions: :func:`_prepare`) of every contact whose own
     evaluation can differ between ``since`` and ``t`` (same settings, same data): relative-date flips in
     ``[since, t)``, contacts with an opt-out or reversal recorded in ``(since, t]`` and, with one
-    active sequence per contact, enrollments written since. (With a company-wide exclusion the other
+    active sequence per contact, those of the enrollments :func:`_busy_moved` took. (With a company-wide exclusion the other
     contacts of their domains are added by :func:`_recompute`, when a domain's count crosses zero.) A
     superset is harmless (those contacts are recomputed, not decided), a missing contact is not: the
     window is widened by a millisecond on both sides."""
     names = _names(ev)
-    main = f"{db.ident(ev.catalog)}.main"
     eps = dt.timedelta(milliseconds=1)
-    # one active sequence per contact: a contact whose enrollment was written since (>=: a tick evaluates, then
-    # writes at its own time) may have become busy (enrolled or enrolled again since) or free (no longer
-    # queued or active); a step sent (queued -> active, active -> active) changes nothing: busy is "queued
-    # or active". (Any other writer of enrollments bumps the data generation: a full evaluation.)
-    busy = "" if not ev.settings.one_active_sequence else f"""
+    busy = "" if not busy_sequences(ev.settings) else f"""
                            UNION ALL
                            SELECT contact_id, crid, erid, rowid AS mrid, did FROM {names['cmap']}
-                           WHERE contact_id IN (SELECT contact_id FROM {main}.enrollments WHERE updated_at >= ?
-                                                AND (state NOT IN {states.ACTIVE_SQL} OR enrolled_at >= ?))"""
-    params = [since - eps, t + eps, since, t] + ([since - eps, since - eps] if busy else [])
+                           WHERE contact_id IN (SELECT contact_id FROM {names['chg']})"""
+    params = [since - eps, t + eps, since, t]
     return (f"""SELECT contact_id, min(crid) AS crid, min(erid) AS erid, min(mrid) AS mrid, min(did) AS did FROM (
                 SELECT contact_id, crid, erid, mrid, did FROM {names['flips']} WHERE flip_at >= ? AND flip_at <= ?
                 UNION ALL
@@ -224,9 +240,9 @@ def _restricted_ctes(ev: Evaluation, delta: str, *, by_key: bool = False) -> str
     names = _names(ev)
     main = f"{db.ident(ev.catalog)}.main"
     pick = "contact_id IN (SELECT contact_id FROM {d})" if by_key else "rowid IN (SELECT crid FROM {d})"
-    # one active sequence: the busy bits read the moved contacts' queued and active enrollments only
-    busy = (f", enrollments AS (SELECT * FROM {main}.enrollments WHERE state IN {states.ACTIVE_SQL} "
-            f"AND contact_id IN (SELECT contact_id FROM {delta}))") if busy_sequences(ev.settings) else ""
+    # one active sequence: the busy bits read the moved contacts' queued and active enrollments only (kept)
+    busy = (f", enrollments AS (SELECT * FROM {names['busy']} WHERE contact_id IN (SELECT contact_id FROM {delta}))"
+            if busy_sequences(ev.settings) else "")
     return (f"WITH contacts AS (SELECT * FROM {main}.contacts WHERE {pick.format(d=delta)}), "
             f"events AS (SELECT * EXCLUDE (key) FROM {names['optev']} WHERE key IN (SELECT email FROM contacts))"
             f"{busy}")
@@ -255,6 +271,8 @@ def advance(con: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime) -> d
         try:
             if "incremental" not in ev._memo:
                 _prepare(cur, ev)
+            if busy_sequences(ev.settings):
+                _busy_moved(cur, ev, ev.as_of)
             sql, params = moved_sql(ev, ev.as_of, t)
             cur.execute(f"CREATE OR REPLACE TABLE {delta} AS {sql}", params)
             if cur.execute(f"SELECT count(*) FROM {delta}").fetchall()[0][0]:
@@ -263,7 +281,7 @@ def advance(con: duckdb.DuckDBPyConnection, ev: Evaluation, t: dt.datetime) -> d
             ev._memo.pop("incremental", None)  # the kept positions and counts are taken again next time
             raise
         finally:
-            for table in (delta, rows, names["moved"], names["dd"], names["domk"]):
+            for table in (delta, rows, names["moved"], names["dd"], names["domk"], names["chg"]):
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
             cur.close()
     ev.as_of = t
