@@ -7,11 +7,11 @@ Sources (all in the repository):
   hard case; ``\\n`` is a line break.
 * ``tests/data/replies_eval.csv``: the 402 labelled replies of the first classifier (kept as they are).
 * ``tests/data/replies/test.csv`` and ``holdout2.csv`` (round 3), ``holdout3.csv`` and ``holdout4.csv``
-  (round 4): written by other authors as held-out sets, each measured once (docs/benchmarks.md) and now
+  (round 4), ``holdout5.csv`` and ``holdout6.csv`` (round 5): written by other authors as held-out sets, each measured once (docs/benchmarks.md) and now
   training material, kept as written.
 
 Every row names its ``author`` (who wrote it: ``corpus`` for src/ and the public phrases built on it,
-``eval``, ``test``, ``holdout2``, ``holdout3``, ``holdout4``, ``r3`` / ``r4`` for the round-3 / round-4
+``eval``, ``test``, ``holdout2`` ... ``holdout6``, ``r3`` / ``r4`` for the round-3 / round-4
 replies of src/<lang>.r3.txt / .r4.txt, ``public`` for real public text);
 ``scripts/eval_replies.py --cross-author`` trains on all authors but one and measures on that one.
 
@@ -20,7 +20,7 @@ greeting and a sign-off in its language, and one of: the quoted outreach message
 "... wrote:" line, a localized Outlook header block, a localized "Sent from my iPhone", a legal
 disclaimer; out-of-office replies get an ``Auto-Submitted`` header half of the time. A reply and its
 wrapped copy share a group; whole groups go to train (80 %) or dev (20 %) by a hash of the group, so
-the split never depends on the classifier. Fresh held-out sets (holdout5, holdout6, ...) are written
+the split never depends on the classifier. Fresh held-out sets (holdout7, holdout8, ...) are written
 independently and are not read here.
 
     python scripts/build_reply_corpus.py          # rewrites train.csv and dev.csv
@@ -41,7 +41,8 @@ EVAL_SET = ROOT / "tests" / "data" / "replies_eval.csv"
 CODES = {"O": "opt_out", "A": "out_of_office", "P": "positive", "N": "negative", "X": "other"}
 COLUMNS = ["id", "text", "headers", "subject", "label", "lang", "tags", "group", "source", "author"]
 SPENT = {"test": OUT / "test.csv", "holdout2": OUT / "holdout2.csv",  # former held-out sets, now training
-         "holdout3": OUT / "holdout3.csv", "holdout4": OUT / "holdout4.csv"}  # round 4
+         "holdout3": OUT / "holdout3.csv", "holdout4": OUT / "holdout4.csv",  # round 4
+         "holdout5": OUT / "holdout5.csv", "holdout6": OUT / "holdout6.csv"}  # round 5
 PHRASES = SRC / "public_phrases.csv"
 DEV_SHARE = 0.2
 
@@ -270,7 +271,7 @@ def read_eval_set() -> list[dict]:
 
 
 def read_spent() -> list[dict]:
-    """The rows of the two former held-out sets, as their authors wrote them (labels: not_now -> negative)."""
+    """The rows of the former held-out sets, as their authors wrote them (labels: not_now -> negative)."""
     out = []
     for author, path in SPENT.items():
         with open(path, newline="", encoding="utf-8") as fh:

@@ -111,8 +111,10 @@ def _record(author: str, r: dict, m) -> dict:
         replies.REVIEW_AT, replies.REVIEW_AT_BY_LANGUAGE, replies.REQUEST_REVIEW_AT = saved
     f = text.prepare(r["text"])
     body = f.s.strip()
+    probs = m.predict(body).probabilities if body else {}
     return {"author": author, "id": r["id"], "lang": r["lang"], "label": r["label"], "predicted": c.label,
-            "rule": c.rule, "closed": closed.label, "p_opt": m.predict(body).probabilities[OPT_OUT] if body else 0.0,
+            "rule": c.rule, "closed": closed.label, "p_opt": probs.get(OPT_OUT, 0.0),
+            "probs": {k: round(v, 4) for k, v in probs.items()}, "cues": replies._cues(f)[0] if body else {},
             "declined": rules.declined_unsubscribe(f), "request": semantic.cue(body).request if body else False,
             "gated": closed.rule.startswith(_GATED) and closed.rule not in ("out_of_office.header", "out_of_office.subject"),
             "text": _one_line(r["text"])}
@@ -154,6 +156,15 @@ def _gate(x: dict, t: float, request_at: float | None = None) -> str:
         t = request_at
     if x["gated"] and x["p_opt"] >= t and not (x["declined"] and x["p_opt"] < replies.REVIEW_DECLINED_AT):
         return NEEDS_REVIEW
+    return _closed(x)
+
+
+def _closed(x: dict) -> str:
+    """The label of a saved record with the review gate closed; a record that reached the rule cues and the
+    model's four-class decision (saved since round 5 with ``probs`` and ``cues``) is decided again with
+    today's thresholds (:func:`replies.settle_label`)."""
+    if x["gated"] and "probs" in x:
+        return replies.settle_label(x["cues"], x["probs"])[0]
     return x["closed"]
 
 
@@ -209,6 +220,21 @@ def regate(records: list[dict]) -> list[dict]:
             if x["gated"] else x for x in records]
 
 
+def _per_class(records: list[dict], authors: list[str]) -> None:
+    """The pooled confusion matrix of the held-out predictions and each class's recall (its own label; for
+    opt_out: opt_out or needs_review) over the authors: min (the worst author with that class) and mean."""
+    print(f"\nconfusion, pooled over the held-out authors (rows = true, columns = predicted)\n{'':<15}"
+          + "".join(f"{SHORT[p]:>9}" for p in OUTPUTS) + f"{'recall':>9}{'min':>7}{'mean':>7}")
+    for t in LABELS:
+        row = [x["predicted"] for x in records if x["label"] == t]
+        ok = (OPT_OUT, NEEDS_REVIEW) if t == OPT_OUT else (t,)
+        per = [sum(p in ok for p in ps) / len(ps) for a in authors
+               if (ps := [x["predicted"] for x in records if x["author"] == a and x["label"] == t])]
+        print(f"{t:<15}" + "".join(f"{row.count(p):>9d}" for p in OUTPUTS)
+              + f"{sum(p in ok for p in row) / max(1, len(row)):>9.3f}{min(per, default=1):>7.3f}"
+              f"{sum(per) / max(1, len(per)):>7.3f}")
+
+
 def summarise(records: list[dict], C: float, min_df: int, show_errors: bool) -> dict[str, dict]:
     """Print the figures of every held-out author, their minimum and mean, and per language pooled over the
     held-out authors; returns author -> figures."""
@@ -227,6 +253,7 @@ def summarise(records: list[dict], C: float, min_df: int, show_errors: bool) -> 
     for lang in sorted({x["lang"] for x in records}):
         _line(lang, _figs([x for x in records if x["lang"] == lang]))
     _line("all", _figs(records))
+    _per_class(records, authors)
     if show_errors:
         print("\nmissed and false opt-outs:")
         for x in records:

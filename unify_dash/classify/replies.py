@@ -195,22 +195,34 @@ def _cues(f) -> tuple[dict[str, float], dict[str, rules._Hit]]:
     return scores, best_hit
 
 
-def _settle(f, pred: model.Prediction | None, lang: str | None) -> Classification:
-    """The label of a reply that is not an opt-out: rule cues and model probabilities."""
-    scores, best_hit = _cues(f)
+def settle_label(scores: Mapping[str, float], probabilities: Mapping[str, float] | None) -> tuple[str, str, float]:
+    """(label, by, p) of a reply that is not an opt-out, from the rule cues' ``scores`` (label -> summed
+    weight, :func:`_cues`) and the model's class probabilities: ``by`` is "model", "rule" or "none", ``p``
+    the model's probability of its label among the four classes (0 when the model did not decide)."""
     rule_label = None
     if scores:
         order = {OUT_OF_OFFICE: 0, NEGATIVE: 1, POSITIVE: 2}
         rule_label = min(scores, key=lambda k: (-scores[k], order[k]))
-    if pred is not None:
-        probs = {k: v for k, v in pred.probabilities.items() if k != OPT_OUT}
+    if probabilities:
+        probs = {k: v for k, v in probabilities.items() if k != OPT_OUT}
         model_label = max(probs, key=probs.get)
         p = probs[model_label] / (sum(probs.values()) or 1.0)
         if (rule_label is None and p >= MODEL_NO_CUE_AT) or (rule_label not in (None, model_label)
                                                              and p >= MODEL_OVER_RULE_AT):
-            return Classification(model_label, _evidence_of(f, pred.top_feature), round(p, 2),
-                                  f"model.{model_label}", "body", lang)
+            return model_label, "model", p
     if rule_label is not None:
+        return rule_label, "rule", 0.0
+    return OTHER, "none", 0.0
+
+
+def _settle(f, pred: model.Prediction | None, lang: str | None) -> Classification:
+    """The label of a reply that is not an opt-out: rule cues and model probabilities (:func:`settle_label`)."""
+    scores, best_hit = _cues(f)
+    label, by, p = settle_label(scores, pred.probabilities if pred is not None else None)
+    if by == "model":
+        return Classification(label, _evidence_of(f, pred.top_feature), round(p, 2), f"model.{label}", "body", lang)
+    if by == "rule":
+        rule_label = label
         runner_up = max([v for k, v in scores.items() if k != rule_label], default=0)
         confidence = min(0.9, 0.5 + 0.1 * scores[rule_label]) - (0.15 if runner_up else 0.0)
         hit = best_hit[rule_label]
