@@ -115,7 +115,8 @@ def _record(author: str, r: dict, m) -> dict:
     return {"author": author, "id": r["id"], "lang": r["lang"], "label": r["label"], "predicted": c.label,
             "rule": c.rule, "closed": closed.label, "p_opt": probs.get(OPT_OUT, 0.0),
             "probs": {k: round(v, 4) for k, v in probs.items()}, "cues": replies._cues(f)[0] if body else {},
-            "declined": rules.declined_unsubscribe(f), "request": semantic.cue(body).request if body else False,
+            "declined": rules.declined_unsubscribe(f),
+            "request": replies._asks_to_stop(semantic.cue(body)) if body else False,
             "gated": closed.rule.startswith(_GATED) and closed.rule not in ("out_of_office.header", "out_of_office.subject"),
             "text": _one_line(r["text"])}
 

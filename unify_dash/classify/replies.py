@@ -275,7 +275,7 @@ def classify(text: str | None, headers: Mapping | str | None = None, subject: st
         return Classification(OPT_OUT, _evidence_of(f, pred.top_feature), round(p_opt, 2), "opt_out.model", "body",
                               code)
     review_at = REVIEW_AT_BY_LANGUAGE.get(code, REVIEW_AT)
-    if p_opt < review_at and p_opt >= REQUEST_REVIEW_AT and semantic.cue(f.s).request:
+    if p_opt < review_at and p_opt >= REQUEST_REVIEW_AT and _asks_to_stop(semantic.cue(f.s)):
         review_at = REQUEST_REVIEW_AT  # a request to stop contact: a decline cue next to it does not win
     if p_opt >= review_at and not (p_opt < REVIEW_DECLINED_AT and declined):
         return Classification(NEEDS_REVIEW, _evidence_of(f, pred.top_feature), round(p_opt, 2), "review.model",
@@ -291,6 +291,10 @@ def classify(text: str | None, headers: Mapping | str | None = None, subject: st
         if generated:
             return Classification(OTHER, generated[0], 0.7, "other.auto_generated", "headers", code)
     return result
+
+
+def _asks_to_stop(c: semantic.Cue) -> bool:
+    return c.request or c.no_more
 
 
 @functools.lru_cache(maxsize=65536)

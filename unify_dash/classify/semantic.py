@@ -107,8 +107,28 @@ EXCLUDE = ("meeting", "invite", "calendar", "webinar", "attachment", "document",
            "termin", "einladung", "kalender", "reunion", "reuniao", "riunione", "vergadering", "spotkan", "schuz",
            "встреч", "приглашени", "kalend", "mote", "mode ", "kokous", "toplanti", "davet", "file ", "slack")
 NEGATIONS = ("don't", "dont", "do not", "not ", "never", "no need", "nicht", "kein", "ne ", "pas ", "no ", "nao",
-             "non ", "niet", "geen", "nie ", "ne-", "не ", "ikke", "inte", "ei ", "ala ", "etmeyin", "yapmayin")
+             "non ", "niet", "geen", "nie ", "ne-", "не ", "ikke", "ikkje", "inte", "ei ", "ala ", "ettet", "etmeyin", "yapmayin",
+             "nunca", "never")
 
+# the second cue, "no more": a negated verb of sending / contacting with an adverb of "more / again / any
+# longer" near it ("send ikke mere", "non inviatemi più", "älä lähetä enää", "Prosím ne присылать больше",
+# "I'd rather not be contacted again"); Czech / Polish write the negation into the verb ("nepište",
+# "niewysyłanie"), Turkish after its stem ("göndermeyin")
+SEND = ("send", "sent ", "email", "e-mail", "mail", "write", "writing", "contact", "receiv", "hear from",
+        "reach out", "schick", "schreib", "kontaktier", "erhalt", "bekomm", "zusend", "envo", "ecri", "recev",
+        "sollicit", "envi", "mand", "escrib", "recib", "insist", "escrev", "contat", "receb", "invi", "scriv",
+        "contatt", "ricev", "stuur", "schrijf", "ontvang", "gemaild", "wysyl", "pisa", "przysyl", "otrzym",
+        "posil", "psat", "pist", "kontakt", "zasil", "присыл", "отправл", "писа", "пиши", "слать", "шлит",
+        "связыва", "получа", "беспоко", "skicka", "mejla", "maila", "skriv", "modtag", "motta", "lahet",
+        "kirjoit", "yhteyt", "vastaanot", "gonder", "yaz", "iletisim", "ulas")
+MORE = ("more ", "again", "further", "anymore", "any more", "any longer", "no longer", "ever ", "mehr ",
+        "wieder", "weiter", "kunftig", "nochmal", "plus ", "encore", "desormais", "mas ", "de nuevo", "otra vez",
+        "mais ", "novamente", "de novo", "piu ", "ancora", "di nuovo", "meer ", "langer", "opnieuw", "wiecej",
+        "juz ", "ponownie", "kolejn", "dalej", "vic ", "dale", "znovu", "dalsi", "больше", "еще", "снова",
+        "впредь", "дальше", "mer ", "igen", "langre", "fler", "mere ", "flere", "laengere", "meir", "igjen",
+        "lenger", "enaa", "lisaa", "uudelleen", "jatkossa", "artik", "tekrar", "bir daha", "daha fazla")
+NEGATED_SEND = ("nepis", "neposil", "nekontakt", "nezasil", "niewysyl", "nie wysyl", "nie pisa", "nie kontakt",
+                "gonderme", "yazma", "ulasma", "iletisime gecilmesini istemiyorum")
 CJK_VERBS = ("削除", "停止", "解除", "やめて", "止めて", "外して", "外し", "送らない", "送らないで", "不要", "拒否",
              "删除", "移除", "退订", "取消", "别再", "不要再", "停发", "拉黑", "屏蔽", "除名",
              "삭제", "제외", "중단", "그만", "빼", "거부", "해지", "차단", "취소")
@@ -140,7 +160,8 @@ def _stem_re(stems: tuple[str, ...]) -> re.Pattern:
 @functools.lru_cache(maxsize=1)
 def _patterns() -> tuple[re.Pattern, ...]:
     return (_stem_re(_fold(VERBS)), _stem_re(_fold(OBJECTS)), _stem_re(_fold(NEGATIONS)), _stem_re(_fold(SELF)),
-            _stem_re(_fold(EXCLUDE)), _stem_re(_fold(PARTICLES)))
+            _stem_re(_fold(EXCLUDE)), _stem_re(_fold(PARTICLES)), _stem_re(_fold(SEND)), _stem_re(_fold(MORE)),
+            _stem_re(_fold(NEGATED_SEND)))
 
 
 @dataclass(frozen=True)
@@ -149,6 +170,7 @@ class Cue:
     obj: bool  # an object of the lexicon occurs
     request: bool  # a verb and an object in one clause, within the window, not negated
     negated: bool  # a verb and an object in one clause, with a negation just before the verb
+    no_more: bool = False  # a negated verb of sending / contacting with "more / again / any longer" near it
 
 
 def _word_positions(clause: str, pattern: re.Pattern, starts: list[int]) -> list[int]:
@@ -187,7 +209,7 @@ def _self_object(clause: str, verb_re: re.Pattern, self_re: re.Pattern, starts: 
 
 def _latin_clause(clause: str) -> tuple[bool, bool, bool, bool]:
     """(verb, object, request, negated) of one clause of a spaced language."""
-    verb_re, obj_re, neg_re, self_re, excl_re, part_re = _patterns()
+    verb_re, obj_re, neg_re, self_re, excl_re, part_re = _patterns()[:6]
     starts = [w.start() for w in _WORD.finditer(clause)]
     vs, os_ = _word_positions(clause, verb_re, starts), _word_positions(clause, obj_re, starts)
     request = negated = False
@@ -205,17 +227,32 @@ def _latin_clause(clause: str) -> tuple[bool, bool, bool, bool]:
     return bool(vs), bool(os_), request, negated
 
 
+def _no_more(clause: str) -> bool:
+    """A negated verb of sending / contacting with an adverb of "more / again" within the window."""
+    neg_re, send_re, more_re, negsend_re = (_patterns()[i] for i in (2, 6, 7, 8))
+    if _patterns()[4].search(clause):  # a meeting, an invoice, ...
+        return False
+    starts = [w.start() for w in _WORD.finditer(clause)]
+    mores = _word_positions(clause, more_re, starts)
+    if not mores:
+        return False
+    sends = _word_positions(clause, negsend_re, starts)
+    negs = _word_positions(clause, neg_re, starts)
+    sends += [v for v in _word_positions(clause, send_re, starts) if any(-3 <= v - n <= 3 for n in negs)]
+    return any(abs(v - m) <= WINDOW for v in sends for m in mores)
+
+
 @functools.lru_cache(maxsize=8192)
 def cue(s: str) -> Cue:
     """The request cue of a prepared (folded) text."""
-    found = [False, False, False, False]
+    found = [False, False, False, False, False]
     for m in _CLAUSE.finditer(s):
         clause = m.group(0)
         parts = []
         if _CJK.search(clause):
-            parts.append(_cjk(clause))
+            parts.append((*_cjk(clause), False))
         if any(ch.isalpha() and not _CJK.match(ch) for ch in clause):
-            parts.append(_latin_clause(clause))
+            parts.append((*_latin_clause(clause), _no_more(clause)))
         for p in parts:
             found = [a or b for a, b in zip(found, p, strict=True)]
     return Cue(*found)
@@ -233,4 +270,6 @@ def features(s: str) -> list[str]:
         out.append("s:req")
     if c.negated:
         out.append("s:req_neg")
+    if c.no_more:
+        out.append("s:no_more")
     return out
