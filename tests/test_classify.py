@@ -514,3 +514,38 @@ def test_letters_only_other_languages_write_decide_the_language():
     assert language.detect("Відпишіть мене").code == "uk"
     assert language.detect("Abonelikten çıkmak istiyorum, teşekkürler").known  # Turkish ş is not Romanian
     assert language.detect("Odhlaste ma prosim").known  # Slovak: a neighbour the model reads (cs)
+
+
+# --- round 5: an auto-reply's own unsubscribe offer, localized auto-reply subjects ------------------------
+
+@pytest.mark.parametrize("text, subject", [
+    ("Ich bin bis Montag im Urlaub.\nNewsletter abbestellen | Impressum", None),
+    ("I am on parental leave until March.\nUnsubscribe from Harborline marketing emails: harborline.com/prefs", None),
+    ("Nos bureaux sont fermés pour les fêtes.\nPour ne plus recevoir nos communications, cliquez sur Se désabonner.",
+     "Réponse automatique : Rendez-vous"),
+    ("설 연휴 기간 동안 휴무입니다.\n수신을 원하지 않으시면 [수신거부]를 클릭하세요.", "자동 회신: 제안"),
+    ("Toimistomme on suljettuna joulun ajan.\nJos et halua enää uutiskirjettämme, peru tilaus tästä.", "Poissa: Re: Demo"),
+    ("Офис закрыт на праздники.\nЧтобы отказаться от рассылки, нажмите «Отписаться».", "Автоматический ответ: Вопрос"),
+])
+def test_an_auto_replys_own_unsubscribe_offer_is_no_opt_out(text, subject):
+    c = replies.classify(text, None, subject)
+    assert c.label == OUT_OF_OFFICE, (text, c)
+
+
+@pytest.mark.parametrize("text, subject", [
+    ("I am on leave until Monday. Please unsubscribe me from your newsletter.", "Automatic reply: Re: intro"),
+    ("Ich bin im Urlaub. Bitte nehmen Sie mich aus Ihrem Newsletter, hier ist meine Adresse.", "Abwesenheitsnotiz: Re"),
+    ("Jen no longer works here. Please remove her from your lists and do not email this address again.", None),
+    ("Unsubscribe from this newsletter.", None),
+])
+def test_a_request_in_an_auto_reply_is_still_an_opt_out(text, subject):
+    assert replies.classify(text, None, subject).label == OPT_OUT, text
+
+
+@pytest.mark.parametrize("subject", ["자동 회신: 제안", "Fraværende: Kort spørgsmål", "Poissa: Re: Demo",
+                                     "Nepřítomnost: Re: Demo", "Автоматический ответ: Вопрос", "自動返信: ご提案",
+                                     "Otomatik yanıt: teklif", "Autosvar: Uppföljning"])
+def test_localized_auto_reply_subjects(subject):
+    assert replies._auto_reply({}, subject) is not None, subject
+    assert replies._auto_reply({}, "Re: " + subject.split(":")[1].strip()) is None
+

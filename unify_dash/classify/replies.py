@@ -142,15 +142,63 @@ def _footer_line(f, hits) -> list[tuple[int, int]] | None:
     return None
 
 
-def _certain_opt_out(f, subject: str | None) -> Classification | None:
+# round 5: an auto-reply's own footer that offers the reader an unsubscribe ("Afmeld vores nyhedsbrev her.",
+# "Pour ne plus recevoir nos communications, cliquez sur Se désabonner.", "수신을 원하지 않으시면 [수신거부]를
+# 클릭하세요", "Newsletter abbestellen | Impressum"): the sentence names a mailing of the writer's company or
+# a link to click, and no first-person object (a request says "me" / "my": "unsubscribe me from your newsletter")
+_OFFER = re.compile(
+    r"newsletter|nyhedsbrev|nyhetsbrev|uutiskirje|nieuwsbrief|boletin|lettre d'information|communications|"
+    r"comunicac|comunicazion|novinek|novinky|\bodber|bulten|рассылк|новост|뉴스레터|メルマガ|メールマガジン|"
+    r"通讯|简报|\bupdates\b|marketing|\bprefs\b|preferenc|impressum|privac|\bpolicy\b|"
+    r"click|\bklik|klick|cliqu|\bclic|clique|clicca|tikla|нажмит|нажав|클릭|눌러|クリック|点击|点此|"
+    r"\bhere\b|\bhier\b|\bici\b|\baqui\b|\bqui\b|tutaj|\bzde\b|здесь|tasta|여기|"
+    r"buraya|こちら|这里|\blink|enlace|\blien\b|odkaz|ссылк|\blank|linkki|baglant|링크|リンク|链接|https?:|www\.|\|")
+_FIRST_PERSON = re.compile(
+    r"\b(?:me|my|mine|mich|mir|mein\w*|moi|mon|mes|mi|mis|meu|minha|mij|mijn|mig|min|mitt|mina|meg|minut|minun|"
+    r"minua|mne|mnie|moj\w*|muj|beni|benim|меня|мне|мой|мою|мое|моё)\b|私|我|저를|제가|저의")
+
+
+def _footer_offer(f, hits, auto: bool) -> list[tuple[int, int]] | None:
+    """The reply without the sentences of its opt-out hits, when each of those sentences is a footer's offer
+    to the reader (:data:`_OFFER`, no first-person object) and the reply is an auto-reply (``auto``: its
+    headers or subject say so) or the rest of it reads as an out-of-office; else None."""
+    if not hits:
+        return None
+    spans: list[tuple[int, int]] = []
+    for h in hits:
+        a = max((m.end() for m in rules._SENTENCE_END.finditer(f.s, 0, h.start)), default=0)
+        end = rules._SENTENCE_END.search(f.s, h.end)
+        b = end.start() if end else len(f.s)
+        sentence = f.s[a:b]
+        if not _OFFER.search(sentence) or _FIRST_PERSON.search(sentence):
+            return None
+        spans.append((a, b))
+    rest, at = [], 0
+    for a, b in sorted(spans):
+        if a > at:
+            rest.append((at, a))
+        at = max(at, b)
+    rest.append((at, len(f.s)))
+    if auto:
+        return rest
+    scores, _ = _cues(f.pieces(rest))
+    return rest if scores and max(scores, key=scores.get) == OUT_OF_OFFICE else None
+
+
+def _own_footer(f, hits, auto: bool = False) -> list[tuple[int, int]] | None:
+    """The reply without its own footer's unsubscribe (:func:`_footer_line`, :func:`_footer_offer`), or None."""
+    return _footer_line(f, hits) or _footer_offer(f, hits, auto)
+
+
+def _certain_opt_out(f, subject: str | None, auto: bool = False) -> Classification | None:
     hits = rules._hits(f, rules._BY_LABEL[OPT_OUT])
-    if hits and _footer_line(f, hits):
+    if hits and _own_footer(f, hits, auto):
         hits = []
     if not hits:  # "Hören Sie bitte auf, mir zu schreiben": read again without the inserted "bitte"
         lean = drop(f)
         if lean is not f:
             lean_hits = rules._hits(lean, rules._BY_LABEL[OPT_OUT])
-            if lean_hits and not _footer_line(lean, lean_hits):
+            if lean_hits and not _own_footer(lean, lean_hits, auto):
                 f, hits = lean, lean_hits
     if hits:
         best = max(hits, key=lambda x: (x.rule.weight, -x.start, x.end - x.start))
@@ -244,18 +292,18 @@ def classify(text: str | None, headers: Mapping | str | None = None, subject: st
     written = original_text(f)
     lang = language.detect(written or (subject or ""))
     code = lang.code
-    certain = _certain_opt_out(f, subject)
+    auto = _auto_reply(rules._header_map(headers), subject)
+    certain = _certain_opt_out(f, subject, auto is not None)
     if certain is not None:
         return Classification(certain.label, certain.evidence, certain.confidence, certain.rule, certain.source, code)
     if certain is None and body:
-        footer = _footer_line(f, rules._hits(f, rules._BY_LABEL[OPT_OUT]) or [])
+        footer = _own_footer(f, rules._hits(f, rules._BY_LABEL[OPT_OUT]) or [], auto is not None)
         if footer:  # read the out-of-office without its own footer line
             f = f.pieces(footer)
             body = f.s.strip()
     m = model.default_model()
     pred = m.predict(body) if (m is not None and body) else None
     p_opt = pred.probabilities[OPT_OUT] if pred else 0.0
-    auto = _auto_reply(rules._header_map(headers), subject)
     if auto is not None:
         if p_opt >= REVIEW_AUTO_AT:
             return Classification(NEEDS_REVIEW, _evidence_of(f, pred.top_feature) or auto[0], round(p_opt, 2),

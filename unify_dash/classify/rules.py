@@ -937,7 +937,14 @@ _AUTO_SUBJECT = re.compile(
     r"^\s*(?:automatic reply|auto(?:matic)?[- ]?reply|autoreply|auto-?response|auto|out of (?:the )?office|ooo|"
     r"abwesend|abwesenheitsnotiz|abwesenheit|automatische antwort|reponse automatique|absence|absent|"
     r"respuesta automatica|fuera de la oficina|ausencia|automatisch antwoord|afwezig|afwezigheid|"
-    r"risposta automatica|fuori ufficio|resposta automatica|ausente)\s*:"
+    r"risposta automatica|fuori ufficio|resposta automatica|ausente|"
+    # round 5: the localized "Automatic reply" / "Out of office" of the other eleven languages (folded)
+    r"message d'absence|nicht im buro|niet op kantoor|fuori sede|fora do escritorio|"
+    r"odpowiedz automatyczna|autoodpowiedz|nieobecnosc|automatiskt svar|automatisk svar|autosvar|franvaro|"
+    r"fravaer|fravaerende|ikke pa kontoret|ej pa kontoret|automaattinen vastaus|poissa|lomavastaaja|"
+    r"poissaoloilmoitus|automaticka odpoved|nepritomnost|mimo kancelar|otomatik yanit|ofis disinda|"
+    r"автоматически[йи] ответ|автоответ|нет на месте|отсутствую|自動応答|自動返信|自动回复|自動回覆|不在通知|不在|"
+    r"자동 ?회신|자동 ?응답|부재 ?중(?: 자동 ?응답)?)\s*:"
 )
 _REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|vs|antw|r|rif|res|ref|fw|fwd|wg|tr|rv|enc)\s*(?:\[\d+\])?\s*:", re.I)
 
