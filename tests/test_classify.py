@@ -40,8 +40,15 @@ MIN_OTHER_ACCURACY = 0.9  # out-of-office / positive / negative / other replies 
 # languages) were written during round 4 by two helpers who never saw the classifier; measured by the lead
 # before round 4 (main a32406c: 0.821 / 0.928 / 0.686 / 0.141 and 0.921 / 0.950 / 0.812 / 0.111) and once after
 # it (11bdae9: 0.896 / 0.930 / 0.720 / 0.171 and 0.971 / 0.951 / 0.849 / 0.127); training material since
-# round 5. The fresh sets of round 5 (holdout7, holdout8) are entered here by the lead who measures them.
-HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float] | None] = {}
+# round 5. holdout7.csv (1,292 replies, 24 languages, the four other classes written as carefully as the
+# opt-outs) and holdout8.csv (1,138, 26 languages, mail-client shapes: forwards, disclaimers, DPO letters)
+# were written during round 5 by two helpers who never saw the classifier; measured by the lead before round 5
+# (main 48ee935: 0.970 / 0.908 / 0.746 / 0.093 and 0.887 / 0.904 / 0.788 / 0.132) and once after it (a8d5e78:
+# 0.976 / 0.939 / 0.786 / 0.092 and 0.895 / 0.911 / 0.818 / 0.122). Floors a little under the latter.
+HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float] | None] = {
+    "tests/data/replies/holdout7.csv": (0.97, 0.93, 0.78, 0.10),
+    "tests/data/replies/holdout8.csv": (0.89, 0.905, 0.81, 0.13),
+}
 SPENT = ("test", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6")  # former held-out sets, training
 # material since round 3 (test, holdout2), 4 (holdout3, holdout4) and 5 (holdout5, holdout6)
 
