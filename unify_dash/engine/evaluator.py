@@ -482,6 +482,10 @@ class DuckDBExecutor:
         company_sql = leafbits.company_sql(settings, table, company) if ordered else None
         if company_sql:
             cur.execute(company_sql)
+        if ordered:  # the Exclusion tab reads one row of each by domain: an index, not a row group's scan
+            cur.execute(f"CREATE INDEX {db.ident(name + '_stats_domain')} ON {stats}(domain)")
+            if company_sql:
+                cur.execute(f"CREATE INDEX {db.ident(name + '_company_domain')} ON {company}(domain)")
         g = cur.execute(f"SELECT * FROM {groups_table} ORDER BY group_id").fetchnumpy()
         catalog = cur.execute("SELECT current_database()").fetchone()[0]
         res = PassResult(g, W, Wa, table, stats, groups_table, catalog, company_table=company if company_sql else None)
@@ -554,6 +558,32 @@ def evaluate(con: duckdb.DuckDBPyConnection, *, settings: Settings | None = None
     return ev
 
 
+_VERSIONS: collections.OrderedDict = collections.OrderedDict()  # (instance, generation, saved) -> versions
+
+
+def _cache_key_values(con: duckdb.DuckDBPyConnection, as_of: dt.datetime | None) -> tuple[dt.datetime, int, int | None]:
+    """(as of, data generation, settings version in effect then) with one query of ``meta``: the clock, the
+    generation and the token every saved settings version writes (``settings_token``,
+    :func:`settings_mod.save_version`). The versions' effective times are read once per token: the version
+    in effect is then found without a query (:func:`settings_mod.version_at` answers the same)."""
+    clock, generation, saved = db.meta_values(con, "clock", "data_generation", "settings_token")
+    if as_of is None:  # the workspace clock (db.now), read with the generation
+        as_of = dt.datetime.fromisoformat(clock) if clock else dt.datetime.now(dt.UTC).replace(tzinfo=None,
+                                                                                              microsecond=0)
+    as_of = _as_of(con, as_of)
+    generation = int(generation) if generation else 0
+    key = (_instance(con), generation, saved)
+    with _CACHE_LOCK:
+        versions = _VERSIONS.get(key)
+    if versions is None:
+        versions = con.execute("SELECT version, effective_at FROM settings_versions").fetchall()
+        with _CACHE_LOCK:
+            _VERSIONS[key] = versions
+            while len(_VERSIONS) > 2 * CACHE_SIZE:
+                _VERSIONS.popitem(last=False)
+    return as_of, generation, max((v for v, at in versions if at <= as_of), default=None)
+
+
 _CACHE: collections.OrderedDict = collections.OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
@@ -562,14 +592,10 @@ def evaluation(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = No
     """The evaluation under the settings in effect at ``as_of`` (default: the workspace clock), cached by
     (database instance, settings version, data generation, as-of minute). Thread-safe: pass each
     thread's own cursor."""
-    clock, generation = db.meta_values(con, "clock", "data_generation")
-    if as_of is None:  # the workspace clock (db.now), read with the generation in one query
-        as_of = dt.datetime.fromisoformat(clock) if clock else db.now(con)
-    as_of = _as_of(con, as_of)
+    as_of, generation, version = _cache_key_values(con, as_of)
     instance = _instance(con)
     # the version's number first: a hit never reads (nor hashes) the settings document
-    key = (instance, settings_mod.version_at(con, as_of), int(generation) if generation else 0,
-           as_of.replace(second=0, microsecond=0))
+    key = (instance, version, generation, as_of.replace(second=0, microsecond=0))
     with _CACHE_LOCK:
         ev = _CACHE.get(key)
         if ev is not None:
@@ -593,3 +619,4 @@ def clear_cache() -> None:
     """Forget every cached evaluation (their tables are dropped at the next evaluation)."""
     with _CACHE_LOCK:
         _CACHE.clear()
+        _VERSIONS.clear()

@@ -216,11 +216,13 @@ class _Row:
         return out
 
 
-def _read(con: duckdb.DuckDBPyConnection, ev: Evaluation, key: str, memo: dict) -> _Row | None:
+def _read(con: duckdb.DuckDBPyConnection, ev: Evaluation, key: str, memo: dict,
+          around: _Around | None = None) -> _Row | None:
     """Two point lookups: the contact's row with its evaluated bits and its contact fields' values (the
     contact by its email key, the evaluation table by email: stored in email order, so one row group is
     read), then its company's row (:func:`_company_row`; ``memo`` keeps it for the other contacts of the
-    same company in one explain)."""
+    same company in one explain). With ``around``, the company's row also brings the records, links and
+    enrollments of the contact (filled into ``around``), in the same statement."""
     plan = _plan_of(ev)
     main = f"{db.ident(ev.catalog)}.main"
     bits = "".join(f", x.l{w}" for w in range(plan.words))
@@ -234,7 +236,9 @@ def _read(con: duckdb.DuckDBPyConnection, ev: Evaluation, key: str, memo: dict) 
     n, W = len(names), plan.words
     contact = dict(zip([d[0] for d in cur.description[n + 2 + W:]], found[n + 2 + W:], strict=True))
     ck = (contact.get("company_key") or contact["domain"], contact["domain"])
-    if ck not in memo:
+    if around is not None:
+        memo[ck] = _company_row(con, ev, plan, *ck, around=around.bind(con, ev, contact))
+    elif ck not in memo:
         memo[ck] = _company_row(con, ev, plan, *ck)
     company = memo[ck]
     return _Row(contact, int(found[n]), found[n + 1], tuple(found[n + 2:n + 2 + W]),
@@ -242,22 +246,90 @@ def _read(con: duckdb.DuckDBPyConnection, ev: Evaluation, key: str, memo: dict) 
                 company["firsts"])
 
 
+_RECORD_NAMES = ("record_id", "crm", "crm_id", "name", "website", "domain", "is_customer", "industry", "employees",
+                 "num")
+_OPP_NAMES = ("opportunity_id", "crm", "crm_id", "name", "stage", "is_closed", "is_won", "amount", "created_at")
+_ENROLLMENT_NAMES = ("enrollment_id", "play_id", "node_id", "sequence_id", "state", "completion_reason",
+                     "current_step", "next_step_at", "enrolled_at", "updated_at")
+
+
+@dataclass
+class _Around:
+    """What the tab reads around the contact besides its company's row: the company records of its domain
+    (with the result of every record-field leaf on each), its links to records and its enrollments. Each
+    is a scalar subquery of the company row's statement, by an index (records by domain, links and
+    enrollments by contact id); ``None`` until read, ``records`` None when the tab shows no record."""
+
+    plan: _Leaves
+    as_of: dt.datetime
+    records: list | None = None
+    links: dict = field(default_factory=dict)
+    enrollments: list = field(default_factory=list)
+    sql: list = field(default_factory=list)  # the subqueries, as bound by :meth:`bind`
+    params: list = field(default_factory=list)
+
+    def record_select(self) -> tuple[str, list, list]:
+        """(the SELECT list of a record ``r``, its parameters, the record-field leaves it answers)."""
+        rec_leaves = [(i, part, path, leaf) for (i, part, path, leaf, _b, _name) in self.plan.index
+                      if vocab.FIELDS[leaf["field"]].entity == "record"]
+        cols, params = [], []
+        for _i, _part, _path, leaf in rec_leaves:
+            sql, p = vocab.record_match_sql(leaf, self.as_of)
+            cols.append(sql)
+            params.extend(p)
+        return ("r.record_id, r.crm, r.crm_id, r.name, r.website, r.domain, r.is_customer, r.industry, "
+                "r.employees, 0 AS num" + "".join(f", {c}" for c in cols)), params, rec_leaves
+
+    def bind(self, con: duckdb.DuckDBPyConnection, ev: Evaluation, contact: dict) -> _Around:
+        used = {vocab.FIELDS[x[3]["field"]] for x in self.plan.index}
+        if contact["domain"] and any(f.entity in ("company", "record") for f in used):
+            cols, params, rec_leaves = self.record_select()
+            n = len(_RECORD_NAMES) + len(rec_leaves)
+            fields = ", ".join(f"k{k} := k{k}" for k in range(n))
+            self.sql.append(f"(SELECT list(struct_pack({fields})) FROM (SELECT {cols} FROM company_records r "
+                            "WHERE r.domain = ?) AS t(" + ", ".join(f"k{k}" for k in range(n)) + "))")
+            self.params += [*params, contact["domain"]]
+        else:
+            self.sql.append("NULL")
+        if _has_links(con, ev):
+            self.sql.append("(SELECT list(struct_pack(r := record_id, l := link)) FROM contact_records "
+                            "WHERE contact_id = ?)")
+            self.params.append(contact["contact_id"])
+        else:
+            self.sql.append("NULL")
+        self.sql.append(f"(SELECT list(struct_pack({', '.join(f'{x} := {x}' for x in _ENROLLMENT_NAMES)}) "
+                        "ORDER BY enrolled_at NULLS LAST, enrollment_id) FROM enrollments WHERE contact_id = ?)")
+        self.params.append(contact["contact_id"])
+        return self
+
+    def take(self, values: tuple) -> None:
+        recs, links, enrollments = values
+        self.records = None if recs is None else [tuple(r.values()) for r in recs]
+        self.links = {x["r"]: x["l"] for x in links or []}
+        self.enrollments = [dict(x) for x in enrollments or []]
+
+
 def _company_row(con: duckdb.DuckDBPyConnection, ev: Evaluation, plan: _Leaves, stats_key: str | None,
-                 domain: str | None) -> dict:
+                 domain: str | None, around: _Around | None = None) -> dict:
     """One row for a contact's company: its company fields' values over its aggregates (``stats_key``: the
     company key or domain), how many company records it has, and the domain's first matching contact of
-    every company-wide exclusion (kept by the evaluation, :func:`leafbits.company_sql`)."""
+    every company-wide exclusion (kept by the evaluation, :func:`leafbits.company_sql`; both tables have an
+    index on domain); with ``around``, the contact's records, links and enrollments too."""
     names = list(plan.company_values)
     first = ", f.*" if ev.company_table else ""
     join = f" LEFT JOIN (SELECT * FROM {ev.company_table} WHERE domain = ?) f ON TRUE" if ev.company_table else ""
+    extra = "".join(f", {x}" for x in around.sql) if around is not None else ""
     cur = con.execute(
-        f"SELECT {''.join(f'{plan.company_values[x]}, ' for x in names)}coalesce(d.company_records, 0){first} "
+        f"SELECT {''.join(f'{plan.company_values[x]}, ' for x in names)}coalesce(d.company_records, 0){extra}{first} "
         f"FROM (SELECT 1) LEFT JOIN (SELECT * FROM {ev.stats_table} WHERE domain = ?) d ON TRUE{join}",
-        [stats_key] + ([domain] if ev.company_table else []))
+        (around.params if around is not None else []) + [stats_key] + ([domain] if ev.company_table else []))
     got = cur.fetchone()
     n = len(names)
+    a = len(around.sql) if around is not None else 0
+    if around is not None:
+        around.take(got[n + 1:n + 1 + a])
     return {"values": dict(zip(names, got[:n], strict=True)), "records": int(got[n] or 0),
-            "firsts": leafbits.firsts([d[0] for d in cur.description[n + 1:]], got[n + 1:])}
+            "firsts": leafbits.firsts([d[0] for d in cur.description[n + 1 + a:]], got[n + 1 + a:])}
 
 
 @dataclass
@@ -279,6 +351,7 @@ class _Point:
     records: list = field(default_factory=list)
     opps: list = field(default_factory=list)
     record_hits: dict = field(default_factory=dict)  # (exclusion, part) -> path -> [hit per record]
+    around: _Around | None = None  # the contact's records, links and enrollments (:func:`_read`)
 
     @property
     def settings(self) -> Settings:
@@ -319,11 +392,13 @@ def _locate(con: duckdb.DuckDBPyConnection, ev: Evaluation, email: str, as_of: d
     """The contact, its group and the result and value of every leaf for it (read, not evaluated again)."""
     key = (email or "").strip().lower()
     memo: dict = {}
-    row = _read(con, ev, key, memo)
+    plan = _plan_of(ev)
+    around = _Around(plan, as_of)
+    row = _read(con, ev, key, memo, around)
     if row is None:
         raise NotFound(f"unknown email {email!r}: no contact has this address")
-    plan = _plan_of(ev)
-    pt = _Point(ev, key, as_of, row.contact, row.g, row.opt_source, plan, row.records, row.firsts, memo)
+    pt = _Point(ev, key, as_of, row.contact, row.g, row.opt_source, plan, row.records, row.firsts, memo,
+                around=around)
     pt.own = row.leaves(plan)
     return pt
 
@@ -350,37 +425,22 @@ def _company_matchers(con: duckdb.DuckDBPyConnection, pt: _Point) -> None:
         pt.matchers[i] = {"first": first, "count": count, "leaves": {"criteria": values}}
 
 
-_RECORD_NAMES = ("record_id", "crm", "crm_id", "name", "website", "domain", "is_customer", "industry", "employees",
-                 "num")
-_OPP_NAMES = ("opportunity_id", "crm", "crm_id", "name", "stage", "is_closed", "is_won", "amount", "created_at")
-
-
 def _company_records(con: duckdb.DuckDBPyConnection, pt: _Point) -> None:
     """The company records of the domain (numbered #1, #2 by crm, crm_id) with their opportunities, and
-    for every record-field leaf which records satisfy it."""
+    for every record-field leaf which records satisfy it (the records of the domain and the contact's links
+    were read with its company's row, :class:`_Around`)."""
     used = {vocab.FIELDS[x[3]["field"]] for x in pt.plan.index}
     if not pt.records_count or not any(f.entity in ("company", "record") for f in used):
         return
-    rec_leaves = [(i, part, path, leaf) for (i, part, path, leaf, _b, _name) in pt.plan.index
-                  if vocab.FIELDS[leaf["field"]].entity == "record"]
-    cols, params = [], []
-    for _i, _part, _path, leaf in rec_leaves:
-        sql, p = vocab.record_match_sql(leaf, pt.as_of)
-        cols.append(sql)
-        params.extend(p)
+    select, params, rec_leaves = pt.around.record_select()
     # the records of the domain and those the contact is associated with (with the link that made it one),
     # each set by an index (domain, record id): none of these reads grows with the tables
-    select = "SELECT r.record_id, r.crm, r.crm_id, r.name, r.website, r.domain, r.is_customer, r.industry, " \
-             "r.employees, 0 AS num" + "".join(f", {c}" for c in cols) + " FROM company_records r"
-    rows = con.execute(select + " WHERE r.domain = ?", [*params, pt.domain]).fetchall() if pt.domain else []
-    links = {}
-    if _has_links(con, pt.ev):
-        links = dict(con.execute("SELECT record_id, link FROM contact_records WHERE contact_id = ?",
-                                 [pt.contact["contact_id"]]).fetchall())
+    rows = list(pt.around.records or [])
+    links = pt.around.links
     have = {r[0] for r in rows}
     away = [rid for rid in links if rid not in have]
     if away:
-        rows += con.execute(select + f" WHERE r.record_id IN ({', '.join('?' * len(away))})",
+        rows += con.execute(f"SELECT {select} FROM company_records r WHERE r.record_id IN ({', '.join('?' * len(away))})",
                             [*params, *away]).fetchall()
     if not rows:
         return
@@ -520,13 +580,9 @@ def _sequence_entries(s: Settings, answer: dict, opted: bool) -> list[dict]:
     return out
 
 
-def _enrollment_entries(con: duckdb.DuckDBPyConnection, pt: _Point, levels: Levels) -> list[dict]:
+def _enrollment_entries(pt: _Point, levels: Levels) -> list[dict]:
     """The contact's enrollments and what happens at their next send."""
-    cur = con.execute("SELECT enrollment_id, play_id, node_id, sequence_id, state, completion_reason, current_step, "
-                      "next_step_at, enrolled_at, updated_at FROM enrollments WHERE contact_id = ? "
-                      "ORDER BY enrolled_at NULLS LAST, enrollment_id", [pt.contact["contact_id"]])
-    enames = [d[0] for d in cur.description]
-    erows = [dict(zip(enames, r, strict=True)) for r in cur.fetchall()]
+    erows = pt.around.enrollments  # read with its company's row (:class:`_Around`)
     if not erows:
         return []
     ev = pt.ev
@@ -628,7 +684,7 @@ def explain(con: duckdb.DuckDBPyConnection, email: str, *, as_of: dt.datetime | 
         "plays": [{"id": p.id, "name": p.name, "outcome": answer["plays"][p.id]["outcome"],
                    "nodes": answer["plays"][p.id]["nodes"], "blocking": answer["plays"][p.id].get("blockers", [])}
                   for p in s.plays],
-        "enrollments": _enrollment_entries(con, pt, levels),
+        "enrollments": _enrollment_entries(pt, levels),
         "pending": _pending_entries(con, pt, answer),
         "let_through": through,
         "summary": summary,

@@ -181,8 +181,16 @@ def _opt_out_text(source: str | None) -> str:
 
 def _bucket(ev: Evaluation, play_id: str, bucket: str, node_id: str | None, exclusion_id: str | None,
             toggles: dict | None) -> tuple[_Funnel, Levels, int | None, np.ndarray]:
-    levels = _levels(ev, toggles)
-    f = _funnel(ev, play_id, levels)
+    if toggles:
+        levels = _levels(ev, toggles)
+        f = _funnel(ev, play_id, levels)
+    else:  # the saved levels' funnel, once per evaluation (explain keeps the same)
+        levels = _saved_levels(ev)
+        ev.play(play_id)  # NotFound for an unknown Play, as _funnel says
+        funnels = ev._memo.setdefault("saved_funnels", {})
+        f = funnels.get(play_id)
+        if f is None:
+            f = funnels[play_id] = _funnel(ev, play_id, levels)
     k = _node_index(f, node_id)
     i = ev.exclusion(exclusion_id)[0] if exclusion_id is not None else None
     if bucket in ("not_enrolled", "enrolled") and k is None and len(f.nodes) == 1:
@@ -216,14 +224,23 @@ def _page(con: duckdb.DuckDBPyConnection, ev: Evaluation, gids: np.ndarray, limi
         [gids.tolist(), int(limit), int(offset)]).fetchall()
 
 
+def _per_block(ev: Evaluation, gids: np.ndarray) -> np.ndarray:
+    """How many contacts of the groups ``gids`` each block of positions holds (exact: a block holds at most
+    PAGE_BLOCK). A few groups: their columns of the block matrix summed; many: one matrix-vector product."""
+    bc = ev.block_counts
+    if 4 * len(gids) < bc.shape[1]:
+        return np.rint(bc[:, gids].sum(axis=1, dtype=np.float64)).astype(np.int64)
+    sel = np.zeros(bc.shape[1], dtype=np.float32)
+    sel[gids] = 1.0
+    return np.rint(bc @ sel).astype(np.int64)
+
+
 def _block_page(con: duckdb.DuckDBPyConnection, ev: Evaluation, gids: np.ndarray, limit: int, offset: int) -> list:
     """A page by position, whatever its offset: the evaluation counts each group's contacts per block of
     positions (``ev.block_counts``), so the blocks holding rows ``offset .. offset + limit`` of the
     groups ``gids`` are known before any row is read, and only they are scanned (the table is stored
     in position order: DuckDB skips the other row groups by their min/max)."""
-    sel = np.zeros(ev.block_counts.shape[1], dtype=np.float32)
-    sel[gids] = 1.0
-    per_block = np.rint(ev.block_counts @ sel).astype(np.int64)  # a block holds <= PAGE_BLOCK: exact
+    per_block = _per_block(ev, gids)
     cum = np.cumsum(per_block)
     total = int(cum[-1]) if len(cum) else 0
     if offset >= total or not limit:

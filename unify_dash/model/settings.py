@@ -13,6 +13,7 @@ import copy
 import datetime as dt
 import difflib
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -419,6 +420,7 @@ def save_version(con: duckdb.DuckDBPyConnection, settings: Settings, *, actor: s
     _cached(document)  # a version is saved only when it loads again: SettingsError otherwise
     con.execute("INSERT INTO settings_versions VALUES (?, ?, ?, ?, ?, ?)",
                 [version, at, effective_at, actor, note, document])
+    db.set_meta(con, "settings_token", uuid.uuid4().hex)  # a new token: cached version look-ups read again
     for i, (kind, oid, fld, before, after) in enumerate(_diff(prev_settings, settings)):
         con.execute(
             "INSERT INTO settings_changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
