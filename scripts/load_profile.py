@@ -1,11 +1,14 @@
 """Where a load's time goes, statement by statement.
 
     .venv/bin/python scripts/load_profile.py WORKSPACE_DIR DB_PATH [--memory-limit 3GB] [--threads N] [--top 25]
+        [--parts]
 
 Loads ``WORKSPACE_DIR`` into a new database ``DB_PATH`` (deleted first) with
 :func:`unify_dash.io.load.load_workspace`, timing every SQL statement the load sends (wall and the process's
 CPU time, user + system, around each ``execute``), and prints the slowest statements, the totals, the peak
 RSS of the process and the load average. With ``--threads 1`` the CPU figures add up to the load's.
+``--parts`` adds the totals by part of the load (reading each file, staging, checks, writing, the commit, the
+index builds after it), so that two runs compare part by part.
 """
 
 from __future__ import annotations
@@ -43,6 +46,36 @@ def _short(query: str, width: int = 150) -> str:
     return re.sub(r"\s+", " ", str(query)).strip()[:width]
 
 
+# (part, pattern of the statement) in order: the first that matches names the statement's part
+PARTS = (
+    ("index builds after the commit (with their commits)", r"^CREATE (UNIQUE )?INDEX"),
+    ("checkpoints", r"^CHECKPOINT"),
+    ("the data commit", r"^COMMIT"),
+    ("reading + converting files", r"^CREATE TEMP TABLE \"_ud_typed_"),
+    ("writing record tables", r"^INSERT INTO (contacts|contact_records|company_records|opportunities|enrollments|company_members)\b"),
+    ("writing events", r"^(INSERT INTO events|UPDATE events|UPDATE \"_ud_typed_)"),
+    ("staging", r"^INSERT INTO _ud_stg_"),
+    ("duplicate and reference checks", r"^SELECT (k FROM|count\(\*\) FROM \"_ud_typed|count\(\*\) FROM \"_ud_merged|_row|k,)"),
+    ("cell checks", r"^SELECT count\(\*\) FILTER"),
+)
+
+
+def parts(timings: list[tuple[str, float, float]]) -> list[tuple[str, float, float, int]]:
+    """(part, wall s, CPU s, statements) of a load's timed statements, the rest as "other"."""
+    out: dict[str, list] = {name: [0.0, 0.0, 0] for name, _ in PARTS} | {"other": [0.0, 0.0, 0]}
+    previous = None
+    for query, wall, cpu in timings:
+        text = _short(query, 400)
+        name = next((n for n, pattern in PARTS if re.search(pattern, text)), "other")
+        if text.startswith(("COMMIT", "BEGIN")) and previous == PARTS[0][0]:
+            name = PARTS[0][0]  # an index build's own transaction
+        previous = name if not text.startswith("BEGIN") else previous
+        out[name][0] += wall
+        out[name][1] += cpu
+        out[name][2] += 1
+    return [(name, w, c, n) for name, (w, c, n) in out.items() if n]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("workspace")
@@ -50,6 +83,7 @@ def main() -> None:
     ap.add_argument("--memory-limit")
     ap.add_argument("--threads", type=int)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--parts", action="store_true", help="totals by part of the load")
     args = ap.parse_args()
     for p in (Path(args.db), Path(f"{args.db}.wal")):
         p.unlink(missing_ok=True)
@@ -72,6 +106,10 @@ def main() -> None:
     print(f"{'wall s':>8} {'CPU s':>8}  statement")
     for query, w, c in sorted(con.timings, key=lambda t: -t[1])[:args.top]:
         print(f"{w:8.2f} {c:8.2f}  {_short(query)}")
+    if args.parts:
+        print(f"{'wall s':>8} {'CPU s':>8} {'n':>4}  part")
+        for name, w, c, n in parts(con.timings):
+            print(f"{w:8.2f} {c:8.2f} {n:4}  {name}")
     print(f"load average after: {os.getloadavg()}")
 
 

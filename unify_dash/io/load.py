@@ -27,6 +27,7 @@ from unify_dash.io.workspace import (
     Loading,
     Progress,
     StopLoading,
+    build_indexes,
     check_enrollments,
     check_events,
     check_ledger,
@@ -84,6 +85,7 @@ def load_workspace(con: duckdb.DuckDBPyConnection, path, *, actor: roles.Actor =
     finally:
         ld.cleanup()
     db.checkpoint(con)  # committed: now into the database file, or a clear error (disk full) instead of "loaded"
+    result["indexes_built"] = len(build_indexes(ld))  # after the commit, one at a time (IndexesPending if one fails)
     result["seconds"] = round(time.perf_counter() - started, 2)
     ld.progress(1.0, "done")
     return result

@@ -38,7 +38,7 @@ from typing import Any
 
 import duckdb
 
-from unify_dash.errors import LoadError, Problem, ValidationError
+from unify_dash.errors import LoadError, Problem, UnifyError, ValidationError
 from unify_dash.io import documents, paths
 from unify_dash.model import domains, identity, roles, settings_schema, states
 from unify_dash.model import settings as settings_mod
@@ -382,6 +382,7 @@ class Loading:
         self._temps: list[str] = []
         self._n = 0
         self.merged_view = False  # _ud_merged is a view of _ud_stg_contacts (see merge_contacts)
+        self.deferred_indexes: list[tuple[str, str]] = []  # (name, CREATE statement): built after the commit
 
     # -- plumbing ----------------------------------------------------------------------------------
     def progress(self, fraction: float, message: str) -> None:
@@ -1098,18 +1099,13 @@ def check_ledger(ld: Loading, t: Typed, now: dt.datetime) -> None:
 # --- writing --------------------------------------------------------------------------------------
 
 
-def _recreate(con: duckdb.DuckDBPyConnection, table: str) -> None:
+def _recreate(ld: Loading, table: str) -> None:
     """Empty a record table by recreating it: far faster than DELETE + INSERT of the same keys in one
-    transaction, and transactional like them. Its secondary indexes are built after the inserts
-    (:func:`_index`), in bulk."""
-    con.execute(f"DROP TABLE {db.ident(table)}")
-    con.execute(f"CREATE TABLE {db.ident(table)} ({db.TABLES[table]})")
-
-
-def _index(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    for statement in db.INDEXES:
-        if f" ON {table}(" in statement:
-            con.execute(statement)
+    transaction, and transactional like them. Its indexes (keys included) are built after the load's commit,
+    one at a time (:func:`build_indexes`)."""
+    ld.con.execute(f"DROP TABLE {db.ident(table)}")
+    ld.con.execute(f"CREATE TABLE {db.ident(table)} ({db.TABLES[table]})")
+    ld.deferred_indexes += _table_indexes(table)
 
 
 _CONTACT_COLS = tuple(schema.names("contacts", without=("company_key",)))  # the key: store.companies
@@ -1122,7 +1118,7 @@ def write_records(ld: Loading, typed: dict[str, Typed]) -> dict[str, int]:
     con.execute("CREATE OR REPLACE TEMP TABLE _ud_prev_enrollments AS SELECT * FROM enrollments")
     ld._temps.append("_ud_prev_enrollments")
     for table in db.RECORD_TABLES:
-        _recreate(con, table)
+        _recreate(ld, table)
     con.execute(f"""INSERT INTO contacts ({', '.join(_CONTACT_COLS)})
         SELECT contact_id, email, first_name, last_name, title, country, email_domain,
                coalesce(_ud_free(email_domain), false), domain, sf_contact_id, sf_lead_id, hs_contact_id,
@@ -1150,8 +1146,6 @@ def write_records(ld: Loading, typed: dict[str, Typed]) -> dict[str, int]:
             FROM {db.ident(typed['enrollments'].table)} ORDER BY _row""")
         ld.done_with(typed["enrollments"])
     _merge_enrollments(con)
-    for table in db.RECORD_TABLES:
-        _index(con, table)
     return {t: con.execute(f"SELECT count(*) FROM {db.ident(t)}").fetchone()[0] for t in db.RECORD_TABLES}
 
 
@@ -1188,7 +1182,7 @@ def write_events(ld: Loading, t: Typed | None) -> tuple[int, list[dict]]:
 
     Set-based: the file's rows are joined to the recorded events once (changed rows are updated), the new
     ones are an anti-join; when they are many (a first load) the table's indexes, its key included, are
-    dropped and built again after the insert, in one pass each."""
+    dropped, and built again after the load's commit (:func:`build_indexes`)."""
     con = ld.con
     new, opt_outs, bulk = 0, [], False
     if t is not None:
@@ -1215,9 +1209,10 @@ def write_events(ld: Loading, t: Typed | None) -> tuple[int, list[dict]]:
             "ORDER BY _row").fetchall()]
         new = con.execute(f"SELECT count(*) FROM {fresh}").fetchone()[0] if recorded else t.rows
         bulk = new >= EVENTS_BULK and new >= recorded
-        if bulk:  # maintaining an index row by row costs more than building it once
-            for name, _ in _table_indexes("events"):
+        if bulk:  # maintaining an index row by row costs more than building it once, after the commit
+            for name, statement in _table_indexes("events"):
                 con.execute(f"DROP INDEX IF EXISTS {db.ident(name)}")
+                ld.deferred_indexes.append((name, statement))
         if new:
             # in file order without a sort: both tables are in _row order (DuckDB keeps insertion order)
             con.execute(f"INSERT INTO events ({cols}) SELECT {cols} FROM {fresh}")
@@ -1225,10 +1220,49 @@ def write_events(ld: Loading, t: Typed | None) -> tuple[int, list[dict]]:
     # events are keyed by email; keep their contact link pointing at the contact of that email
     con.execute("""UPDATE events SET contact_id = c.contact_id FROM contacts c
                    WHERE c.email = events.email AND events.contact_id IS DISTINCT FROM c.contact_id""")
-    if bulk:
-        for _, statement in _table_indexes("events"):
-            con.execute(statement)
     return new, opt_outs
+
+
+class IndexesPending(UnifyError):
+    """The load is committed, but an index (``name``) could not be built after it: the workspace is loaded and
+    consistent, look-ups without the index are slower, and it is built the next time the file is opened for
+    writing (:func:`unify_dash.store.db.create_schema`)."""
+
+    def __init__(self, message: str, pending: list[str]):
+        super().__init__(message)
+        self.pending = pending
+
+
+def build_indexes(ld: Loading) -> list[str]:
+    """Build the indexes the load's transaction left out (the recreated record tables', the events' after a
+    bulk insert), keys first, each in its own transaction followed by a checkpoint: DuckDB holds an index in
+    memory until it is written to the file, so one at a time each build fits the memory limit (all of them at
+    the load's commit did not, at 10M contacts). Every key is unique by the load's own checks (ids checked
+    for duplicates, links grouped, events anti-joined), so a build fails only for want of memory or disk:
+    then :class:`IndexesPending` says so; nothing of the load is undone (it is committed and consistent).
+    Returns the names built."""
+    con, built = ld.con, []
+    todo = sorted(dict(ld.deferred_indexes).items(), key=lambda item: "UNIQUE" not in item[1])  # keys first
+    for i, (name, statement) in enumerate(todo):
+        ld.progress(0.9 + 0.1 * i / len(todo), f"building index {name}")
+        path = db.database_file(con)
+        try:
+            with db.transaction(con):
+                con.execute(statement)
+            db.checkpoint(con)
+        except (duckdb.Error, UnifyError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            pending = [n for n, _ in todo[i:]]
+            raise IndexesPending(
+                f"the workspace {ld.folder.name} is loaded (committed: its records, events and settings are in "
+                f"{path or 'the database'}, checked and consistent), but building its index {name} failed: "
+                f"{reason}. The workspace can be used as it is (look-ups without the index are slower); the "
+                f"{len(pending)} index(es) not built ({', '.join(pending)}) are built the next time the database "
+                f"is opened for writing, e.g. by unify-dash upgrade --db {path or 'DB'} (with more memory: "
+                f"{db.MEMORY_ENV}=8GB unify-dash upgrade ...)", pending) from None
+        built.append(name)
+    ld.deferred_indexes.clear()
+    return built
 
 
 def record_crm_opt_outs(ld: Loading, s: settings_mod.Settings, now: dt.datetime) -> list[dict]:
@@ -1245,7 +1279,7 @@ COUNTED_TABLES = (*db.RECORD_TABLES, "events", "execution_log")
 # the steps of a load, in the order unify_dash.io.load runs them
 STEPS = ["folder_entries", "workspace_meta", "read_settings", "read_workspace_files", "insert_staged", "cross_checks",
          "merge_contacts", "check_enrollments", "check_events", "check_ledger", "write_records", "write_events",
-         "record_crm_opt_outs"]
+         "record_crm_opt_outs", "build_indexes"]
 
-__all__ = ["COUNTED_TABLES", "Col", "Loading", "Raw", "StopLoading", "Typed", "node_line", "parse_document",
+__all__ = ["COUNTED_TABLES", "Col", "IndexesPending", "Loading", "Raw", "StopLoading", "Typed", "node_line", "parse_document",
            "pick_domain_sql", "sql_company_domain", "sql_normalize_domain", "install_sql_helpers", *STEPS]
