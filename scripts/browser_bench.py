@@ -40,10 +40,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from browser_support import (  # noqa: E402 - the test helpers are the one Chromium setup
     PAGES,
-    TOGGLE_LATENCY_JS,
     browser,
     chromium_path,
     free_port,
+    toggle_click,
 )
 
 READY_JS = """(title) => {
@@ -150,7 +150,7 @@ def measure(url: str, page, *, toggles: int, rounds: int, timeout_ms: float) -> 
     wait_page(page, PAGES["play"], timeout_ms)
     times, changed = [], 0
     for i in range(toggles):
-        result = page.evaluate(TOGGLE_LATENCY_JS, i)
+        result = toggle_click(page, i)
         if result is None:
             break
         ms, before, after = result

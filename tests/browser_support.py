@@ -146,26 +146,91 @@ def screenshot_all(url: str, page, out: Path, *, email: str | None = None, prefi
     return shots
 
 
-TOGGLE_LATENCY_JS = """(index) => new Promise((resolve) => {
+GRID = "[class*='st-key-play-grid-']"  # the Play view's what-if grid (unify_dash/app/toggle_grid.py)
+
+
+def grid_cell(page, row: int, column: int = 1) -> tuple[float, float] | None:
+    """The screen point of the what-if grid's checkbox at ``row`` (0 = the first exclusion) and level
+    ``column`` (0 audience, 1 organisation, 2... the rulesets), scrolled into view; ``None`` past the
+    last row. The grid is a canvas: its cells are found by its layout (toggle_grid's column widths)."""
+    from unify_dash.app import toggle_grid
+
+    grid = page.locator(GRID).filter(visible=True).first
+    box = grid.bounding_box()
+    if box["y"] < 80 or box["y"] + box["height"] > page.viewport_size["height"]:  # not under the app's header bar
+        grid.evaluate("e => e.scrollIntoView({block: 'center'})")
+        box = grid.bounding_box()
+    rows = round((box["height"] - 3) / toggle_grid.ROW_PX) - 1
+    if row >= rows:
+        return None
+    header = page.evaluate(f"() => {{ const c = document.querySelectorAll(\"{GRID} canvas\");"
+                           " return c.length > 1 ? c[1].getBoundingClientRect().height : 0; }")
+    header = header or toggle_grid.ROW_PX + 1
+    x = box["x"] + 1 + toggle_grid.NAME_PX + toggle_grid.CELL_PX * column + toggle_grid.CELL_PX / 2
+    y = box["y"] + 1 + header + toggle_grid.ROW_PX * row + toggle_grid.ROW_PX / 2
+    return x, y
+
+
+def click_toggle(page, row: int, column: int = 1) -> None:
+    """Tick or clear one checkbox of the Play view's what-if grid (a real mouse click)."""
+    point = grid_cell(page, row, column)
+    assert point is not None, f"the what-if grid has no row {row}"
+    page.mouse.click(*point)
+
+
+def table_row_point(page, selector: str, row: int) -> tuple[float, float]:
+    """The screen point of the row-selection checkbox of ``row`` in the table (st.dataframe with row
+    selection) matched by ``selector``, the viewport made tall enough to hold it."""
+    from unify_dash.app import toggle_grid
+
+    table = page.locator(selector).filter(visible=True).first
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    size = page.viewport_size
+    y = box["y"] + 1 + (toggle_grid.ROW_PX + 1) + toggle_grid.ROW_PX * row + toggle_grid.ROW_PX / 2
+    if y > size["height"] - 20:
+        page.set_viewport_size({"width": size["width"], "height": int(y + 200)})
+        page.wait_for_timeout(200)
+        box = table.bounding_box()
+        y = box["y"] + 1 + (toggle_grid.ROW_PX + 1) + toggle_grid.ROW_PX * row + toggle_grid.ROW_PX / 2
+    return box["x"] + 18, y
+
+
+# Armed before the click: the click's own pointerdown time (the event's timeStamp, the clock of
+# performance.now()) to the new Not Enrolled count on screen, or to the end of the rerun when that
+# count does not change (a MutationObserver in the page).
+TOGGLE_ARM_JS = """() => { window.__unifyToggle = new Promise((resolve) => {
     const value = () => { const m = [...document.querySelectorAll('[data-testid=stMetric]')]
         .find(e => e.innerText.includes('Not Enrolled'));
         return m ? m.querySelector('[data-testid=stMetricValue]').innerText : null; };
     const app = document.querySelector('[data-testid=stApp]');
-    const inputs = [...document.querySelectorAll('[class*="-organisation-"] input[role=switch]')];
-    if (index >= inputs.length) { resolve(null); return; }
     const before = value();
-    let ran = false;
-    const done = () => { obs.disconnect(); resolve([performance.now() - t0, before, value()]); };
+    let ran = false, t0 = null;
+    const down = (e) => { if (t0 === null) t0 = e.timeStamp; };
+    document.addEventListener('pointerdown', down, {capture: true});
+    const done = () => { obs.disconnect(); document.removeEventListener('pointerdown', down, {capture: true});
+        resolve([performance.now() - (t0 === null ? performance.now() : t0), before, value()]); };
     const obs = new MutationObserver(() => {
+        if (t0 === null) return;
         const state = app.getAttribute('data-test-script-state');
         if (state === 'running') ran = true;
         if (value() !== before || (ran && state === 'notRunning')) done();
     });
     obs.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
-    const t0 = performance.now();
-    inputs[index].click();
     setTimeout(done, 20000);
-})"""
+}); }"""
+
+
+def toggle_click(page, index: int) -> tuple[float, str, str] | None:
+    """Click the organisation-level checkbox of the ``index``-th exclusion of the what-if grid; returns
+    (milliseconds from the click to the new Not Enrolled count on screen, the count before, after), or
+    ``None`` past the last row."""
+    point = grid_cell(page, index)
+    if point is None:
+        return None
+    page.evaluate(TOGGLE_ARM_JS)
+    page.mouse.click(*point)
+    return tuple(page.evaluate("() => window.__unifyToggle"))
 
 
 def toggle_latency(url: str, page, toggles: int = 4) -> list[tuple[float, str, str]]:
@@ -176,10 +241,10 @@ def toggle_latency(url: str, page, toggles: int = 4) -> list[tuple[float, str, s
     wait_ready(page, "Play view")
     out = []
     for i in range(toggles):
-        result = page.evaluate(TOGGLE_LATENCY_JS, i)
+        result = toggle_click(page, i)
         if result is None:
             break
-        out.append(tuple(result))
+        out.append(result)
         wait_ready(page)
     return out
 

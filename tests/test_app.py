@@ -170,6 +170,16 @@ def blocking_case(con) -> tuple[str, dict, dict]:
     raise AssertionError("the demo has no exclusion that alone blocks a node")
 
 
+def set_toggle(at: AppTest, con, play: str, exclusion_id: str, level: str = "organisation", on: bool = False) -> AppTest:
+    """Tick or clear one cell of the Play view's what-if grid (a data editor: its edit state, as the
+    browser sends it) and rerun: ``level`` is a grid column (``organisation``, ``audience``, ``ruleset:<id>``)."""
+    ids = [x["id"] for x in engine.impact(engine.evaluation(con), play)["exclusions"]]
+    version = settings.settings_at(con)[0]
+    at.session_state[f"play.grid.{play}.v{version}"] = {
+        "edited_rows": {ids.index(exclusion_id): {level: on}}, "added_rows": [], "deleted_rows": []}
+    return at.run()
+
+
 # --- smoke: every page for every role ----------------------------------------------------------------------------
 
 
@@ -227,7 +237,7 @@ def test_toggle_changes_the_counts_without_saving(reader):
     at.selectbox(key="play.id").set_value(play).run()
     label = "Not Enrolled"
     assert metric(at, label) == node["not_enrolled"] if len(engine.impact(ev, play)["nodes"]) == 1 else True
-    at.toggle(key=f"play.t.{play}.{x['id']}.organisation.").set_value(False).run()
+    set_toggle(at, reader, play, x["id"])
     assert_ok(at)
     expected = engine.impact(ev, play, {(x["id"], "organisation", None): False})
     shown = [int(m.value.replace(",", "")) for m in at.metric if m.label == label]
@@ -255,7 +265,7 @@ def test_apply_requires_a_note_then_creates_a_pending_version(writer):
     play, node, x = blocking_case(writer)
     at = open_app("play")
     at.selectbox(key="play.id").set_value(play).run()
-    at.toggle(key=f"play.t.{play}.{x['id']}.organisation.").set_value(False).run()
+    set_toggle(at, writer, play, x["id"])
     at.button(key="play.apply").click().run()
     assert "a note is required" in texts(at)
     assert not settings.pending_versions(writer)
@@ -279,7 +289,7 @@ def test_a_manager_cannot_apply(reader):
     play, _node, x = blocking_case(reader)
     at = open_app("play", role="manager")
     at.selectbox(key="play.id").set_value(play).run()
-    at.toggle(key=f"play.t.{play}.{x['id']}.organisation.").set_value(False).run()
+    set_toggle(at, reader, play, x["id"])
     assert at.button(key="play.apply").disabled
 
 

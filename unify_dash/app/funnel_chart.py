@@ -1,90 +1,74 @@
-"""The Play view's funnel chart: one centred bar per segment of :func:`unify_dash.reports.funnelview.segments`
-(stages in blue, losses in red, each exclusion's share in a lighter red under its loss), the saved
-numbers drawn behind as grey ghost bars while a what-if is on, and every bar clickable: a click hands
-the segment's (bucket, node, exclusion) to ``on_pick``, which opens the same engine list.
+"""The Play view's funnel, drawn as a table of bars (no chart library): one row per segment of
+:func:`unify_dash.reports.funnelview.segments`, indented by level, its count as a bar in the "goes on"
+column (stages, blue) or the "stopped" column (a loss, and under it each exclusion's share of it, red),
+and while a what-if is on the saved count and the change beside it. Selecting a row hands the
+segment's (bucket, node, exclusion) to ``on_pick``, which opens the same engine list.
 
-Text on the chart goes through :func:`unify_dash.app.ui.plot_text`."""
+Why a table: the page's tables already load the grid's code, so the Play view needs no Plotly chunk
+(4.7 MB, seconds of a cold browser's first page) and a what-if click redraws a canvas instead of a
+Plotly figure (docs/benchmarks.md, "Round 3"). Cells of a table are not Markdown: names are shown as
+written (docs/dashboard-security.md)."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
-import plotly.graph_objects as go
+import pandas as pd
 import streamlit as st
 
-from unify_dash.app import ui
 from unify_dash.reports import funnelview
 
-COLOURS = {"stage": "#1f77b4", "loss": "#d62728", "reason": "#f4a6a6"}
-GHOST = "rgba(120,130,140,0.25)"
-INDENT = "\u2003"  # an em space per level: plotly keeps it in a tick label
+COLOURS = {"stage": "#1f77b4", "loss": "#d62728"}
+INDENT = "\u2003"  # an em space per level
+STEP_PX, BAR_PX, NUMBER_PX = 280, 200, 90
 
 
-def _tick(s: funnelview.Segment) -> str:
-    pad = INDENT * (s.level + (1 if s.kind == "reason" else 0))
-    return pad + ui.plot_text(s.label)
+def frame(segs: list[funnelview.Segment], what_if: bool) -> pd.DataFrame:
+    """One row per segment: its indented label, its count under "goes on" or "stopped" (the other
+    empty), and with a what-if the saved count and the change."""
+    rows = []
+    for s in segs:
+        row = {"step": INDENT * (s.level + (1 if s.kind == "reason" else 0)) + s.label,
+               "goes on": s.value if s.kind == "stage" else None,
+               "stopped": None if s.kind == "stage" else s.value}
+        if what_if:
+            row |= {"saved": s.saved, "change": s.change}
+        rows.append(row)
+    columns = ["step", "goes on", "stopped", *(["saved", "change"] if what_if else [])]
+    return pd.DataFrame(rows, columns=columns).astype({"goes on": "Int64", "stopped": "Int64"})
 
 
-def figure(segs: list[funnelview.Segment], what_if: bool) -> go.Figure:
-    """The funnel as horizontal bars centred on 0 (so stages narrow like a funnel). Built once per
-    segments (a toggle turned back, every session of the same counts): the figure is shared, read-only."""
-    return _figure(tuple(segs), what_if)
-
-
-@functools.lru_cache(maxsize=64)
-def _figure(segs: tuple[funnelview.Segment, ...], what_if: bool) -> go.Figure:
-    ticks = [_tick(s) for s in segs]
-    # the same label may occur under two nodes: plotly needs distinct categories
-    ys = [t if ticks.count(t) == 1 else t + "\u200b" * i for i, t in enumerate(ticks)]
-    keys = [s.key for s in segs]
-    fig = go.Figure()
-    if what_if:
-        fig.add_bar(y=ys, x=[s.saved for s in segs], base=[-s.saved / 2 for s in segs], orientation="h",
-                    name="saved", marker=dict(color=GHOST, line=dict(color="#7f8c8d", width=1)),
-                    customdata=keys, width=0.9,
-                    hovertemplate=[f"{ui.plot_text(s.label)}: {s.saved:,} saved<extra></extra>" for s in segs])
-    text = [f"{s.value:,}" + (f" ({s.change:+,})" if what_if and s.change else "") for s in segs]
-    fig.add_bar(y=ys, x=[s.value for s in segs], base=[-s.value / 2 for s in segs], orientation="h",
-                name="what-if" if what_if else "saved settings", width=0.6 if what_if else 0.8,
-                marker=dict(color=[COLOURS.get(s.kind, COLOURS["loss"]) for s in segs]),
-                customdata=keys, text=text, textposition="outside", cliponaxis=False,
-                hovertemplate=[f"{ui.plot_text(s.label)}: {s.value:,}"
-                               + (f" (saved {s.saved:,})" if what_if else "")
-                               + "<br>click to list the contacts<extra></extra>" for s in segs])
+def column_config(segs: list[funnelview.Segment]) -> dict:
     top = max([max(s.value, s.saved) for s in segs] + [1])
-    fig.update_layout(barmode="overlay", height=80 + 30 * len(segs), margin=dict(l=10, r=10, t=30, b=10),
-                      yaxis=dict(autorange="reversed", automargin=True),
-                      xaxis=dict(visible=False, range=[-top * 0.62, top * 0.62]),
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom"), showlegend=what_if,
-                      clickmode="event+select", dragmode=False)
-    return fig
-
-
-def picked(state: dict | None) -> tuple[str, str | None, str | None] | None:
-    """The (bucket, node_id, exclusion_id) of the bar a chart selection event names, or None."""
-    points = ((state or {}).get("selection") or {}).get("points") or []
-    if not points:
-        return None
-    data = points[0].get("customdata")
-    data = data[0] if isinstance(data, (list, tuple)) else data
-    return funnelview.parse_key(data) if data else None
+    bar = st.column_config.ProgressColumn
+    return {"step": st.column_config.TextColumn("Step", width=STEP_PX),
+            "goes on": bar("Goes on", min_value=0, max_value=top, format="localized", width=BAR_PX,
+                           color=COLOURS["stage"], help="Contacts that go on past this step"),
+            "stopped": bar("Stopped", min_value=0, max_value=top, format="localized", width=BAR_PX,
+                           color=COLOURS["loss"],
+                           help="Contacts this layer stops; indented under it, the contacts one exclusion stops "
+                                "there (a contact with two reasons is under both)"),
+            "saved": st.column_config.NumberColumn("Saved", format="localized", width=NUMBER_PX,
+                                                   help="The count with the saved settings"),
+            "change": st.column_config.NumberColumn("Change", format="%+d", width=NUMBER_PX,
+                                                    help="What-if minus saved")}
 
 
 def show(saved: dict, now: dict, what_if: bool, key: str,
          on_pick: Callable[[str, str | None, str | None], None]) -> list[funnelview.Segment]:
-    """Draw the funnel of ``now`` against ``saved``; a click calls ``on_pick(bucket, node_id, exclusion_id)``."""
+    """Draw the funnel of ``now`` against ``saved``; selecting a row calls ``on_pick(bucket, node_id,
+    exclusion_id)``."""
     segs = funnelview.segments(now, saved)
+    keys = [s.key for s in segs]
 
     def on_select() -> None:
-        choice = picked(st.session_state.get(key))
-        if choice:
-            on_pick(*choice)
+        rows = ((st.session_state.get(key) or {}).get("selection") or {}).get("rows") or []
+        if rows and rows[0] < len(keys):
+            on_pick(*funnelview.parse_key(keys[rows[0]]))
 
-    st.plotly_chart(figure(segs, what_if), key=key, on_select=on_select, selection_mode="points",
-                    config={"displayModeBar": False})
-    st.caption("Blue: contacts that go on; red: contacts a layer stops; light red: the contacts one exclusion "
-               "stops there (a contact with two reasons is under both). "
-               + ("Grey: the saved settings. " if what_if else "")
-               + "Click a bar to list its contacts: the list has exactly the bar's count.")
+    st.dataframe(frame(segs, what_if), key=key, on_select=on_select, selection_mode="single-row", hide_index=True,
+                 width="content", height=38 + 35 * len(segs), column_config=column_config(segs))
+    st.caption("Blue: contacts that go on; red: contacts a layer stops, and indented under it the contacts one "
+               "exclusion stops there. " + ("Saved and Change: against the saved settings. " if what_if else "")
+               + "Select a row to list its contacts: the list has exactly the row's count.")
     return segs

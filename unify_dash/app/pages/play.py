@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from unify_dash import engine
-from unify_dash.app import funnel_chart, ui
+from unify_dash.app import funnel_chart, toggle_grid, ui
 from unify_dash.model import roles, settings
 from unify_dash.model.levels import with_toggles
 from unify_dash.reports import playview, units
@@ -32,13 +32,6 @@ st.caption(f"What-if: toggle an exclusion at a level and every count below is re
            f"settings v{version} (in effect). Nothing is saved until you apply.")
 
 
-GRID_NAME_PX, GRID_CELL_PX = 400, 170  # the toggle grid's name column and level columns
-
-
-def toggle_key(play: str, exclusion_id: str, level: str, target: str | None) -> str:
-    return f"play.t.{play}.{exclusion_id}.{level}.{target or ''}"
-
-
 def select(bucket: str, node_id: str | None = None, exclusion_id: str | None = None) -> None:
     """Open the list behind a count in a dialog, over what was clicked; the URL links to it."""
     st.session_state["play.sel"] = {"play": play_id, "bucket": bucket, "node_id": node_id,
@@ -58,41 +51,15 @@ def on_table_select() -> None:
         select("blocking", None, ids[rows[0]])
 
 
-def chosen_toggles(play_id: str, rows: list) -> dict:
-    """The what-if toggles as this session holds them (each toggle widget's state, the saved value for
-    one not drawn yet): what the grid's widgets return when it is drawn, known before."""
-    chosen = {}
-    for row in rows:
-        for cell in row.cells:
-            key = toggle_key(play_id, row.exclusion_id, cell.level, cell.target)
-            if key in st.session_state:
-                chosen[(row.exclusion_id, cell.level, cell.target)] = bool(st.session_state[key])
-    return playview.changed(rows, chosen)
-
-
-def toggle_grid(play_id: str, saved: dict, rows: list) -> dict:
-    """The what-if toggles, one row per exclusion and one column per level; returns the changed ones."""
-    columns = playview.toggle_columns(cfg, play_id, saved)
+def what_if_grid(play_id: str, saved: dict, rows: list) -> dict:
+    """The what-if toggles (app/toggle_grid.py: one grid, a row per exclusion, a column per level);
+    returns the changed ones."""
     with st.expander("What-if toggles", expanded=True, icon=":material/toggle_on:"):
-        # One flex row per exclusion with fixed cell widths, not st.columns: a row of columns is a block per
-        # cell, and a click's rerun rebuilds every block of the grid in the browser (docs/benchmarks.md).
-        head = st.container(horizontal=True, gap="small", wrap=False)
-        head.markdown("**Exclusion**", width=GRID_NAME_PX)
-        for column in columns:
-            head.markdown(f"**{ui.md(column.title)}**  \n{ui.md(column.detail)}", width=GRID_CELL_PX)
-        chosen = {}
-        for row in rows:
-            line = st.container(horizontal=True, gap="small", wrap=False, vertical_alignment="center")
-            line.markdown(ui.md(row.name + (f" · {row.scope}" if row.scope else "")),
-                          help=ui.md(row.description) or None, width=GRID_NAME_PX)
-            for cell in row.cells:
-                chosen[(row.exclusion_id, cell.level, cell.target)] = line.toggle(
-                    ui.md(cell.label), value=cell.saved, label_visibility="collapsed", width=GRID_CELL_PX,
-                    key=toggle_key(play_id, row.exclusion_id, cell.level, cell.target))
-        toggles = playview.changed(rows, chosen)
+        toggles = toggle_grid.show(play_id, version, rows, playview.toggle_columns(cfg, play_id, saved))
+        st.caption("Tick or clear a level: every count below is recomputed with it. The column header's "
+                   "tooltip says where each level applies.")
         if toggles and st.button("Reset to saved", key="play.reset", icon=":material/undo:"):
-            for key in [k for k in st.session_state if str(k).startswith(f"play.t.{play_id}.")]:
-                del st.session_state[key]
+            toggle_grid.reset(play_id)
             st.rerun(scope="fragment")
     return toggles
 
@@ -203,8 +170,7 @@ def apply_panel(toggles: dict) -> None:
 
             ok, new_version = ui.run_write(write)
             if ok:
-                for key in [k for k in st.session_state if str(k).startswith(f"play.t.{play_id}.")]:
-                    del st.session_state[key]
+                toggle_grid.reset(play_id)
                 st.session_state.pop("play.note", None)
                 ui.flash(f"Applied as settings v{new_version}: pending, it takes effect in "
                          f"{cfg.propagation_minutes} minutes. The counts show the settings in effect until then.")
@@ -227,7 +193,7 @@ def what_if(play_id: str) -> None:
     # The grid stays on top but is drawn last: a click's new counts are sent (and on screen) before the
     # grid's ~50 widgets are built again. The toggles come from the session, as the widgets will return.
     grid = st.container()
-    toggles = chosen_toggles(play_id, rows)
+    toggles = toggle_grid.chosen(play_id, version, rows)
     imp = engine.impact(ev, play_id, toggles) if toggles else saved
     label = "what-if" if toggles else "saved settings"
     flow(saved, imp, toggles, label)
@@ -238,7 +204,7 @@ def what_if(play_id: str) -> None:
         selected_list(ev, imp, toggles, label)
     apply_panel(toggles)
     with grid:
-        drawn = toggle_grid(play_id, saved, rows)
+        drawn = what_if_grid(play_id, saved, rows)
     if drawn != toggles:  # never expected: the widgets return the session's states
         st.rerun(scope="fragment")
     ui.log_timing("fragment play.what_if", started)
