@@ -15,6 +15,7 @@ Identity
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import ipaddress
 import math
@@ -113,13 +114,20 @@ def now() -> dt.datetime:
         return db.now(cur)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)  # log pages and counts: many small entries
-def _cached(path: str, generation: int, clock: str, module: str, name: str, args: tuple, kwargs: tuple):
+def _compute(path: str, generation: int, clock: str, module: str, name: str, args: tuple, kwargs: tuple):
     import importlib
 
     fn = getattr(importlib.import_module(module), name)
     with cursor() as cur:
         return fn(cur, *args, **dict(kwargs))
+
+
+@functools.cache
+def _data_cache() -> Callable:
+    """:func:`_compute` under ``st.cache_data`` (log pages and counts: many small entries), decorated on
+    first use, not at import: ``unify-dash serve`` imports this module before Streamlit's runtime exists
+    (to warm it), and a decoration then logs "No runtime found, using MemoryCacheStorageManager"."""
+    return st.cache_data(max_entries=256, show_spinner=False)(_compute)
 
 
 def stamp() -> tuple[int, str]:
@@ -142,7 +150,8 @@ def cached(fn: Callable, *args, **kwargs):
     change it."""
     generation, clock = stamp()
     module = fn.__module__
-    return _cached(db_path(), generation, clock, module, fn.__name__, tuple(args), tuple(sorted(kwargs.items())))
+    return _data_cache()(db_path(), generation, clock, module, fn.__name__, tuple(args),
+                         tuple(sorted(kwargs.items())))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

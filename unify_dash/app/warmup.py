@@ -160,22 +160,35 @@ def warm_caches() -> dict[str, float]:
     return took
 
 
-def _run() -> None:
+def _wait_for_runtime(seconds: float) -> None:
+    """Wait up to ``seconds`` for Streamlit's runtime (the service starts it after this thread): a cached
+    call before it exists makes its cache outside the runtime, and Streamlit logs "No runtime found"."""
+    from streamlit import runtime
+
+    deadline = time.monotonic() + seconds
+    while not runtime.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _run(runtime_wait_s: float) -> None:
     try:  # below the pages' threads: a browser's request goes first (Linux: the nice value of this thread)
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     except (AttributeError, OSError):
         pass
+    _wait_for_runtime(runtime_wait_s)
     started = time.perf_counter()
     took = warm_caches()
     if os.environ.get("UNIFY_APP_TIMING"):
         ui.log_timing(f"warm-up ({', '.join(f'{k} {v:.1f} s' for k, v in took.items())})", started)
 
 
-def start() -> threading.Thread:
-    """Start the warm-up once per process (a daemon thread); returns it."""
+def start(runtime_wait_s: float = 0.0) -> threading.Thread:
+    """Start the warm-up once per process (a daemon thread), after Streamlit's runtime exists or
+    ``runtime_wait_s`` seconds have passed (``unify-dash serve`` starts the runtime after this call);
+    returns the thread."""
     global _thread
     with _started:
         if _thread is None:
-            _thread = threading.Thread(target=_run, name="unify-dash-warm-up", daemon=True)
+            _thread = threading.Thread(target=_run, args=(runtime_wait_s,), name="unify-dash-warm-up", daemon=True)
             _thread.start()
         return _thread

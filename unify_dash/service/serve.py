@@ -219,7 +219,7 @@ def cli_serve(args) -> int:
             print(f"unify-dash service: workspace evaluated in {seconds:.1f} s", file=sys.stderr, flush=True)
             from unify_dash.app import warmup
 
-            warmup.start()  # the other pages' first views, in the background (docs/benchmarks.md)
+            warmup.start(runtime_wait_s=60)  # the other pages' first views, once the app's runtime runs
             _run_app(args.port)
     finally:
         clean = stop()
