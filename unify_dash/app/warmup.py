@@ -8,8 +8,8 @@ reads them instead of computing them (3-4 s each at 1M). The answers are keyed b
 (:func:`ui.stamp`: data generation, workspace clock, delivery counter) like every cached answer:
 a load, a tick or a send after the warm-up changes the stamp, and the pages compute the new numbers.
 
-The calls of a page's first view are declared here once, and the pages call them
-(:func:`metrics_view`, :func:`trends_defaults`, :func:`forecast_head`); tests/test_app_warmup.py
+The calls of a page's first view are declared once, and the pages call them (the Metrics page's in
+app/metrics_view.py, Trends' here: :func:`trends_defaults`, :func:`forecast_head`); tests/test_app_warmup.py
 checks that a page's first run after a warm-up computes none of them again.
 """
 
@@ -22,75 +22,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from unify_dash.app import ui
+from unify_dash.app import metrics_view, ui
 
 LOG = logging.getLogger(__name__)
 _started = threading.Lock()
 _thread: threading.Thread | None = None
-
-
-def metrics_view(scope) -> tuple[Any, Any, Any, str]:
-    """The Metrics page's answers for ``scope``: (summary, timeline, will be skipped, timeline unit)."""
-    from unify_dash.reports import metrics
-
-    with ui.cursor() as cur:
-        span = metrics.activity_span(cur)
-    freq = "week" if span > 120 else "day"
-    return (ui.cached(metrics.summary, scope), ui.cached(metrics.timeline, scope, freq=freq),
-            ui.cached(metrics.will_be_skipped, scope), freq)
-
-
-def has_counts(df) -> bool:
-    return not (df.empty or df["count"].sum() == 0)
-
-
-# The Metrics page's plotly figures (plotly express takes about 0.2 s a figure): declared here so that
-# the warm-up builds the very figures the page asks :func:`ui.bar_figure` for.
-def reasons_figure(reasons, node_id: str | None):
-    return ui.bar_figure(
-        reasons.assign(reason=reasons["reason"].map(ui.plot_text), node=reasons["node"].map(ui.plot_text)),
-        dict(margin=dict(l=10, r=10, t=30, b=10), yaxis_title=None, legend_title=None,
-             legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), showlegend=node_id is None),
-        x="contacts", y="reason", color="node", orientation="h", custom_data=["custom"], barmode="group",
-        height=80 + 32 * len(reasons))
-
-
-def breakdown_figure(df, family: str):
-    from unify_dash.reports import units
-
-    return ui.bar_figure(df.assign(label=df["label"].map(ui.plot_text)),
-                         dict(margin=dict(l=10, r=10, t=10, b=10), yaxis_title=None,
-                              xaxis_title=units.of_family(family).many),
-                         x="count", y="label", orientation="h", custom_data=["key"], height=80 + 32 * len(df))
-
-
-def timeline_figure(timeline):
-    return ui.bar_figure(timeline.assign(label=timeline["label"].map(ui.plot_text)),
-                         dict(margin=dict(l=10, r=10, t=10, b=10), legend_title=None, xaxis_title=None,
-                              yaxis_title="events"),
-                         x="day", y="count", color="label", custom_data=["key"], height=320)
-
-
-BREAKDOWNS = ("completed", "opt_outs", "replies")  # the Metrics page's breakdown charts, in page order
-
-
-def metrics_first_view(play_id: str) -> None:
-    """Every answer and figure of the Metrics page of ``play_id`` (all sequence nodes)."""
-    from unify_dash import engine
-    from unify_dash.reports import playview
-    from unify_dash.reports.metrics import Scope
-
-    summary, timeline, _, _ = metrics_view(Scope(play_id=play_id, node_id=None))
-    with ui.cursor() as cur:
-        imp = engine.impact(engine.evaluation(cur), play_id)
-    reasons = playview.not_enrolled_reasons(imp, None)
-    if not reasons.empty:
-        reasons_figure(reasons, None)
-    for family in BREAKDOWNS:
-        if has_counts(summary[family]):
-            breakdown_figure(summary[family], family)
-    if not timeline.empty:
-        timeline_figure(timeline)
 
 
 def trends_defaults() -> dict:
@@ -132,7 +68,7 @@ def _tasks() -> list[tuple[str, Callable[[], Any]]]:
         except Exception:  # noqa: BLE001 - nothing loaded: the pages say what to do, nothing to warm
             return []
     tasks: list[tuple[str, Callable[[], Any]]] = [
-        (f"metrics {p.id}", lambda p=p: metrics_first_view(p.id)) for p in cfg.plays]
+        (f"metrics {p.id}", lambda p=p: metrics_view.first_view(p.id)) for p in cfg.plays]
     tasks.append(("pending versions", lambda: ui.cached(settings.pending_versions)))
     defaults = trends_defaults()
     tasks.append(("trends", lambda: trends_view(None, defaults["period"], defaults["threshold"], defaults["least"])))

@@ -9,7 +9,7 @@ import streamlit as st
 
 from unify_dash import engine
 from unify_dash.actions import enrollments as lifecycle
-from unify_dash.app import ui, warmup
+from unify_dash.app import metrics_view, ui
 from unify_dash.errors import UnifyError
 from unify_dash.model import roles, states
 from unify_dash.reports import diagnosis, metrics, playview, units
@@ -67,7 +67,7 @@ def chart_selected(chart_key: str, kind: str, family: str) -> None:
 with ui.cursor() as cur:
     ev = engine.evaluation(cur)
     imp = engine.impact(ev, play_id)
-summary, timeline, skips, freq = warmup.metrics_view(scope)  # computed at start for every Play (app/warmup.py)
+summary, timeline, skips, freq = metrics_view.answers(scope)  # computed at start for every Play (app/warmup.py)
 will_skip = len(skips)
 
 # --- headline counts (each a button that opens its list) ----------------------------------------------------
@@ -105,7 +105,7 @@ with left:
     if reasons.empty:
         st.caption("No contact is blocked at a sequence node.")
     else:
-        fig = warmup.reasons_figure(reasons, node_id)
+        fig = metrics_view.reasons_figure(reasons, node_id)
         st.plotly_chart(fig, key="metrics.chart.reasons", on_select=lambda: chart_selected(
             "metrics.chart.reasons", "now", "not_enrolled"), selection_mode="points", config={"displayModeBar": False})
         st.caption("A contact blocked by several exclusions counts under each of them.")
@@ -128,10 +128,10 @@ def breakdown_chart(container, family: str, title: str) -> None:
     df = summary[family]
     with container:
         st.subheader(title)
-        if not warmup.has_counts(df):
+        if not metrics_view.has_counts(df):
             st.caption("None in this scope.")
             return
-        fig = warmup.breakdown_figure(df, family)
+        fig = metrics_view.breakdown_figure(df, family)
         chart_key = f"metrics.chart.{family}"
         st.plotly_chart(fig, key=chart_key, on_select=lambda: chart_selected(chart_key, "history", family),
                         selection_mode="points", config={"displayModeBar": False})
@@ -159,7 +159,7 @@ st.subheader("Over time")
 if timeline.empty:
     st.caption("No activity recorded in this scope.")
 else:
-    fig = warmup.timeline_figure(timeline)
+    fig = metrics_view.timeline_figure(timeline)
     st.plotly_chart(fig, key="metrics.chart.activity", on_select=lambda: chart_selected(
         "metrics.chart.activity", "history", metrics.timeline_family(freq)), selection_mode="points",
         config={"displayModeBar": False})
