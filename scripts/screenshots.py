@@ -3,7 +3,7 @@ Chromium against a database, save a full-page PNG of each and print how long eac
 
     python scripts/screenshots.py --db PATH [--out test-artifacts/screens] [--email ann@acme.com]
 
-The first page pays for the evaluation (cold start); the Play view is also shot with a funnel bar
+The first page pays for the evaluation (cold start); the Play view is also shot with a funnel row
 clicked (its list open). The last line is JSON: {page: seconds}. At 1M contacts hold the shared lock
 (``flock /work/helpers/big.lock python scripts/screenshots.py ...``)."""
 
@@ -25,6 +25,7 @@ from browser_support import (  # noqa: E402 - tests/ on the path first
     chromium_path,
     screenshot,
     streamlit_server,
+    table_row_point,
     wait_ready,
 )
 
@@ -71,15 +72,11 @@ def main(argv: list[str] | None = None) -> int:
             timings[name] = round(time.perf_counter() - started, 1)
             screenshot(page, out / f"{name}.png")
             print(f"{name}: {timings[name]} s", flush=True)
-        # a funnel bar clicked: its list opens under the chart
+        # a funnel row selected (the funnel is a table of bars): its list opens in a dialog
         page.goto(base + "/play")
         wait_ready(page, "Play view", timeout=ms)
-        bars = page.locator("[data-testid='stPlotlyChart'] g.trace.bars").last.locator("g.point")
         started = time.perf_counter()
-        widths = [(b.bounding_box() or {}).get("width", 0) for b in bars.all()]
-        pick = max(range(1, len(widths)), key=lambda i: widths[i]) if len(widths) > 1 else 0  # a wide bar
-        bars.nth(pick).scroll_into_view_if_needed()
-        bars.nth(pick).locator("path").click(force=True)
+        page.mouse.click(*table_row_point(page, "[data-testid='stElementContainer'].st-key-play-chart", 1))
         page.locator("h3").filter(has_text=" contact").first.wait_for(timeout=ms)
         wait_ready(page, timeout=ms)
         timings["play: funnel bar -> its list"] = round(time.perf_counter() - started, 1)
