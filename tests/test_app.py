@@ -947,8 +947,8 @@ def test_every_page_shows_the_naughty_workspace_as_written(naughty_db, monkeypat
     autolink, icon or rewrite (the only link is the app's own Contact page)."""
     path, ws, cfg, stored = naughty_db
     expect: dict[str, set[str]] = {  # page -> values (as stored) that page must show
-        "play": {x.name for x in cfg.exclusions} | {r.name for r in cfg.rulesets if r.id == "default"}
-                | {q.name for q in cfg.sequences if q.id == "seq_outbound"} | {cfg.plays[0].name}
+        "play": {r.name for r in cfg.rulesets if r.id == "default"}
+                | {q.name for q in cfg.sequences if q.id == "seq_outbound"}
                 | {cfg.plays[0].nodes[0].name, naughty.BLNS[101], naughty.BLNS[102]},
         "exclusions": {r.name for r in cfg.rulesets} | {q.name for q in cfg.sequences} | {cfg.exclusions[0].name},
     }
@@ -972,6 +972,18 @@ def test_every_page_shows_the_naughty_workspace_as_written(naughty_db, monkeypat
         assert_ok(at)
         in_markdown, _plain, found = naughty.shown_texts(at)
         constructs += [(key, *f) for f in found]
+        if page == "play":  # the exclusions are rows of the what-if grid, a table (cells are not Markdown)
+            grid = list(at.data_editor[0].value["exclusion"])
+            for x in cfg.exclusions:
+                if x.name in grid or f"{x.name} · company-wide" in grid:
+                    shown_ok += 1
+                else:
+                    not_shown.append((key, x.name))
+            # the Play's name: an option of the Play picker (plain text, not Markdown)
+            if cfg.plays[0].name in at.selectbox(key="play.id").options:
+                shown_ok += 1
+            else:
+                not_shown.append((key, cfg.plays[0].name))
         for value in expect.get(key, ()):  # each of these is shown by a Markdown element of its page
             if any(naughty.norm(value) in t for t in in_markdown):
                 shown_ok += 1

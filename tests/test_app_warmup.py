@@ -1,5 +1,5 @@
 """The service's background warm-up (unify_dash/app/warmup.py): after it, the first visit of Metrics,
-Trends and CRM sync computes none of the answers (nor the Metrics page's figures) again; after a write, they are computed anew (the cache
+Trends and CRM sync computes none of the answers again (nor builds a Plotly figure: the Metrics page has none); after a write, they are computed anew (the cache
 stamp decides freshness, not the warm-up)."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def calls(monkeypatch) -> dict[str, int]:
         return wrapper
 
     def watch() -> None:
-        monkeypatch.setattr(px, "bar", counting(px, "bar"))  # ui.bar_figure builds a figure only on a miss
+        monkeypatch.setattr(px, "bar", counting(px, "bar"))  # the Metrics page draws tables of bars, no figure
         for module, name in WATCHED:
             monkeypatch.setattr(module, name, counting(module, name))
 

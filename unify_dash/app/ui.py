@@ -172,16 +172,23 @@ def shared(fn: Callable, *args, **kwargs):
                    tuple(sorted(kwargs.items())))
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
-def bar_figure(frame: pd.DataFrame, layout: dict, **kwargs):
-    """``plotly.express.bar(frame, **kwargs)`` with ``update_layout(**layout)``, built once per data:
-    plotly express takes about 0.2 s a figure, more than the page's queries. The figure is shared by
-    every session: do not change it (``st.plotly_chart`` only reads it)."""
-    import plotly.express as px
+def bar_table(frame: pd.DataFrame, value: str, key: str, on_pick: Callable[[int], None], *, title: str,
+              help: str | None = None, colour: str | None = None, max_height: int = 420) -> None:
+    """``frame``'s counts (column ``value``) as bars in a table, its other columns as text: a chart without a
+    chart library, so a page of them loads no Plotly code in the browser and redraws a canvas on a rerun
+    (docs/benchmarks.md, "Round 3"). Selecting a row calls ``on_pick(row position)``. Cells are not
+    Markdown: data is shown as written."""
+    top = max(int(frame[value].max()) if len(frame) else 0, 1)
+    config = {value: st.column_config.ProgressColumn(title, min_value=0, max_value=top, format="localized",
+                                                     color=colour, help=help)}
 
-    fig = px.bar(frame, **kwargs)
-    fig.update_layout(**layout)
-    return fig
+    def picked() -> None:
+        rows = ((st.session_state.get(key) or {}).get("selection") or {}).get("rows") or []
+        if rows and rows[0] < len(frame):
+            on_pick(rows[0])
+
+    st.dataframe(frame, key=key, on_select=picked, selection_mode="single-row", hide_index=True, width="stretch",
+                 height=min(38 + 35 * len(frame), max_height), column_config=config)
 
 
 # --- identity ------------------------------------------------------------------------------------

@@ -51,19 +51,6 @@ def select(kind: str, family: str, key: str, node: str | None = None, exclusion:
     st.query_params["list"] = ":".join([kind, family, key, node or "", exclusion or ""]).rstrip(":")
 
 
-def chart_selected(chart_key: str, kind: str, family: str) -> None:
-    points = (st.session_state.get(chart_key) or {}).get("selection", {}).get("points", [])
-    if not points:
-        return
-    data = points[0].get("customdata")
-    data = data[0] if isinstance(data, (list, tuple)) else data
-    if kind == "now":
-        nd, _, excl = str(data).partition("|")
-        select("now", "not_enrolled", "not_enrolled", nd or None, excl or None)
-    else:
-        select("history", family, str(data))
-
-
 with ui.cursor() as cur:
     ev = engine.evaluation(cur)
     imp = engine.impact(ev, play_id)
@@ -105,10 +92,14 @@ with left:
     if reasons.empty:
         st.caption("No contact is blocked at a sequence node.")
     else:
-        fig = metrics_view.reasons_figure(reasons, node_id)
-        st.plotly_chart(fig, key="metrics.chart.reasons", on_select=lambda: chart_selected(
-            "metrics.chart.reasons", "now", "not_enrolled"), selection_mode="points", config={"displayModeBar": False})
-        st.caption("A contact blocked by several exclusions counts under each of them.")
+        def picked_row(i: int) -> None:
+            nd, _, excl = str(reasons["custom"].iloc[i]).partition("|")
+            select("now", "not_enrolled", "not_enrolled", nd or None, excl or None)
+
+        ui.bar_table(reasons[["reason", "contacts"] if node_id else ["reason", "node", "contacts"]], "contacts",
+                     "metrics.chart.reasons", picked_row, title="Contacts", colour="#d62728",
+                     help="Contacts (each once per reason) the reason blocks at the node now")
+        st.caption("A contact blocked by several exclusions counts under each of them. Select a row to list them.")
         picker = "metrics.pick.reasons"
         options = dict(zip(reasons["custom"], reasons.itertuples(), strict=True))
 
@@ -131,10 +122,10 @@ def breakdown_chart(container, family: str, title: str) -> None:
         if not metrics_view.has_counts(df):
             st.caption("None in this scope.")
             return
-        fig = metrics_view.breakdown_figure(df, family)
-        chart_key = f"metrics.chart.{family}"
-        st.plotly_chart(fig, key=chart_key, on_select=lambda: chart_selected(chart_key, "history", family),
-                        selection_mode="points", config={"displayModeBar": False})
+        unit = units.of_family(family).many
+        ui.bar_table(df[["label", "count"]], "count", f"metrics.chart.{family}",
+                     lambda i: select("history", family, str(df["key"].iloc[i])), title=unit.capitalize(),
+                     help=f"{unit.capitalize()} in this scope; select a row to list them")
         picker = f"metrics.pick.{family}"
         labels = dict(zip(df["key"], df["label"], strict=True))
         counts = dict(zip(df["key"], df["count"], strict=True))
@@ -159,11 +150,11 @@ st.subheader("Over time")
 if timeline.empty:
     st.caption("No activity recorded in this scope.")
 else:
-    fig = metrics_view.timeline_figure(timeline)
-    st.plotly_chart(fig, key="metrics.chart.activity", on_select=lambda: chart_selected(
-        "metrics.chart.activity", "history", metrics.timeline_family(freq)), selection_mode="points",
-        config={"displayModeBar": False})
-    st.caption(f"Events per {freq}. Click a bar to list the events behind it.")
+    ui.bar_table(timeline[["day", "label", "count"]].rename(columns={"day": freq, "label": "event"}), "count",
+                 "metrics.chart.activity", lambda i: select("history", metrics.timeline_family(freq),
+                                                            str(timeline["key"].iloc[i])),
+                 title="Events", help=f"Events of this type in the {freq}")
+    st.caption(f"Events per {freq} and type. Select a row to list the events behind it.")
 
 # --- early completions ------------------------------------------------------------------------------------------
 if sequence_id is not None:
