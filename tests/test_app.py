@@ -175,7 +175,7 @@ def set_toggle(at: AppTest, con, play: str, exclusion_id: str, level: str = "org
     browser sends it) and rerun: ``level`` is a grid column (``organisation``, ``audience``, ``ruleset:<id>``)."""
     ids = [x["id"] for x in engine.impact(engine.evaluation(con), play)["exclusions"]]
     version = settings.settings_at(con)[0]
-    at.session_state[f"play.grid.{play}.v{version}"] = {
+    at.session_state[f"play.grid.{play}.v{version}.g0"] = {  # toggle_grid.key before any reset
         "edited_rows": {ids.index(exclusion_id): {level: on}}, "added_rows": [], "deleted_rows": []}
     return at.run()
 
@@ -245,6 +245,20 @@ def test_toggle_changes_the_counts_without_saving(reader):
     assert shown != [n["not_enrolled"] for n in engine.impact(ev, play)["nodes"]]
     # the what-if never touched the saved settings
     assert settings.latest_version(reader)[0] == 1 and not settings.pending_versions(reader)
+
+
+def test_reset_to_saved_clears_the_what_if(reader):
+    play, _node, x = blocking_case(reader)
+    ev = engine.evaluation(reader)
+    at = open_app("play")
+    at.selectbox(key="play.id").set_value(play).run()
+    set_toggle(at, reader, play, x["id"])
+    assert "Apply 1 change" in [b.label for b in at.button]
+    at.button(key="play.reset").click().run()
+    assert_ok(at)
+    shown = [int(m.value.replace(",", "")) for m in at.metric if m.label == "Not Enrolled"]
+    assert shown == [n["not_enrolled"] for n in engine.impact(ev, play)["nodes"]]
+    assert not [b for b in at.button if b.key == "play.reset"]
 
 
 @pytest.mark.parametrize("bucket", ["not_enrolled", "enrolled", "excluded_at_audience"])

@@ -172,6 +172,30 @@ def test_a_toggle_reruns_the_what_if_fragment_and_its_list_follows(app, scenario
     no_exception(page)
 
 
+def test_reset_to_saved_then_the_same_toggle_again(app, scenario):
+    """Reset to saved redraws the grid as saved (the browser keeps a grid's edits under the same key):
+    the same click then makes the same what-if again."""
+    url, page = app
+    page.goto(f"{url}/play?play={scenario['play']}")
+    wait_ready(page, "Play view", timeout=PAGE_TIMEOUT)
+    value = page.locator("[data-testid='stMetric']").filter(has_text="Not Enrolled").nth(
+        scenario["node_index"]).locator("[data-testid='stMetricValue']")
+
+    def count_is(n: int) -> None:
+        page.wait_for_function("([el, want]) => el.innerText.replace(/[^0-9]/g, '') === want",
+                               arg=[value.element_handle(), str(n)], timeout=PAGE_TIMEOUT)
+
+    click_toggle(page, scenario["row"])
+    count_is(scenario["what_if_node"])
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    page.locator(".st-key-play-reset button").click()
+    count_is(scenario["saved_node"])
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    click_toggle(page, scenario["row"])
+    count_is(scenario["what_if_node"])
+    no_exception(page)
+
+
 def test_a_funnel_segment_opens_its_contacts(app, scenario):
     url, page = app
     page.goto(f"{url}/play?play={scenario['play']}")

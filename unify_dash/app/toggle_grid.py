@@ -17,14 +17,20 @@ KEY_PREFIX = "play.grid."
 
 
 def key(play_id: str, version: int) -> str:
-    """The grid's widget key: per Play and settings version (its edits name rows by position)."""
-    return f"{KEY_PREFIX}{play_id}.v{version}"
+    """The grid's widget key: per Play and settings version (its edits name rows by position), and per
+    reset (``.g<n>``: the browser keeps a grid's edits while its key stays the same)."""
+    return f"{KEY_PREFIX}{play_id}.v{version}.g{st.session_state.get(GENERATION + play_id, 0)}"
+
+
+GENERATION = "play.gridreset."  # + play id: how many times this session reset that Play's grid
 
 
 def reset(play_id: str) -> None:
-    """Forget this session's edits of the grid of ``play_id`` (every version): back to saved."""
+    """Forget this session's edits of the grid of ``play_id`` (every version) and draw a new grid: back
+    to saved."""
     for k in [k for k in st.session_state if str(k).startswith(f"{KEY_PREFIX}{play_id}.")]:
         del st.session_state[k]
+    st.session_state[GENERATION + play_id] = st.session_state.get(GENERATION + play_id, 0) + 1
 
 
 def chosen(play_id: str, version: int, rows: list[playview.Row]) -> dict:

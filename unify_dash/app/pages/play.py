@@ -58,9 +58,9 @@ def what_if_grid(play_id: str, saved: dict, rows: list) -> dict:
         toggles = toggle_grid.show(play_id, version, rows, playview.toggle_columns(cfg, play_id, saved))
         st.caption("Tick or clear a level: every count below is recomputed with it. The column header's "
                    "tooltip says where each level applies.")
-        if toggles and st.button("Reset to saved", key="play.reset", icon=":material/undo:"):
-            toggle_grid.reset(play_id)
-            st.rerun(scope="fragment")
+        if toggles:  # the callback forgets the grid's edits before the rerun draws it again
+            st.button("Reset to saved", key="play.reset", icon=":material/undo:", on_click=toggle_grid.reset,
+                      args=(play_id,))
     return toggles
 
 
