@@ -26,16 +26,13 @@ STEP_PX, BAR_PX, NUMBER_PX = 280, 200, 90
 def frame(segs: list[funnelview.Segment], what_if: bool) -> pd.DataFrame:
     """One row per segment: its indented label, its count under "goes on" or "stopped" (the other
     empty), and with a what-if the saved count and the change."""
-    rows = []
-    for s in segs:
-        row = {"step": INDENT * (s.level + (1 if s.kind == "reason" else 0)) + s.label,
-               "goes on": s.value if s.kind == "stage" else None,
-               "stopped": None if s.kind == "stage" else s.value}
-        if what_if:
-            row |= {"saved": s.saved, "change": s.change}
-        rows.append(row)
-    columns = ["step", "goes on", "stopped", *(["saved", "change"] if what_if else [])]
-    return pd.DataFrame(rows, columns=columns).astype({"goes on": "Int64", "stopped": "Int64"})
+    stage = [s.kind == "stage" for s in segs]
+    data = {"step": [INDENT * (s.level + (1 if s.kind == "reason" else 0)) + s.label for s in segs],
+            "goes on": pd.array([s.value if on else None for s, on in zip(segs, stage, strict=True)], dtype="Int64"),
+            "stopped": pd.array([None if on else s.value for s, on in zip(segs, stage, strict=True)], dtype="Int64")}
+    if what_if:
+        data |= {"saved": [s.saved for s in segs], "change": [s.change for s in segs]}
+    return pd.DataFrame(data)
 
 
 def column_config(segs: list[funnelview.Segment]) -> dict:

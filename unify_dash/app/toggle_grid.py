@@ -51,6 +51,7 @@ def show(play_id: str, version: int, rows: list[playview.Row], columns: list[pla
     edited = st.data_editor(playview.toggle_frame(rows, columns), key=key(play_id, version), hide_index=True,
                             width="content", height=ROW_PX * (len(rows) + 1) + 3, row_height=ROW_PX,
                             column_config=config, disabled=["exclusion", "description"])
-    values = {(r.exclusion_id, c.level, c.target): bool(edited.iloc[i][playview.column_key(c)])
+    by_column = {name: edited[name].tolist() for name in map(playview.column_key, columns)}  # not a cell at a time
+    values = {(r.exclusion_id, c.level, c.target): bool(by_column[playview.column_key(c)][i])
               for i, r in enumerate(rows) for c in r.cells}
     return playview.changed(rows, values)
