@@ -191,7 +191,7 @@ def what_if(play_id: str) -> None:
     saved = engine.impact(ev, play_id)
     rows = playview.toggle_rows(cfg, play_id, saved)
     # The grid stays on top but is drawn last: a click's new counts are sent (and on screen) before the
-    # grid's ~50 widgets are built again. The toggles come from the session, as the widgets will return.
+    # grid is sent again. The toggles come from the grid's edits in the session, as the grid will return.
     grid = st.container()
     toggles = toggle_grid.chosen(play_id, version, rows)
     imp = engine.impact(ev, play_id, toggles) if toggles else saved
@@ -205,7 +205,7 @@ def what_if(play_id: str) -> None:
     apply_panel(toggles)
     with grid:
         drawn = what_if_grid(play_id, saved, rows)
-    if drawn != toggles:  # never expected: the widgets return the session's states
+    if drawn != toggles:  # never expected: the grid returns the session's edits
         st.rerun(scope="fragment")
     ui.log_timing("fragment play.what_if", started)
 
