@@ -140,20 +140,26 @@ def test_toggle_an_exclusion_and_see_the_count_change(app, scenario):
     screenshot(page, SHOTS / "flow-1-toggle.png")
 
 
+def _open_play_node_count(page, url: str, scenario: dict):
+    """Open the scenario's Play view; returns ``count_is(n)``, which waits until the scenario node's
+    Not Enrolled count on screen is ``n``."""
+    page.goto(f"{url}/play?play={scenario['play']}")
+    wait_ready(page, "Play view", timeout=PAGE_TIMEOUT)
+    value = page.locator("[data-testid='stMetric']").filter(has_text="Not Enrolled").nth(
+        scenario["node_index"]).locator("[data-testid='stMetricValue']")
+
+    def count_is(n: int) -> None:
+        page.wait_for_function("([el, want]) => el.innerText.replace(/[^0-9]/g, '') === want",
+                               arg=[value.element_handle(), str(n)], timeout=PAGE_TIMEOUT)
+    return count_is
+
+
 def test_a_toggle_reruns_the_what_if_fragment_and_its_list_follows(app, scenario):
     """The toggle grid and the counts are one fragment (a click does not rerun the page): the click
     changes the node's Not Enrolled count, the list behind that count has the what-if length, and the
     click back restores the saved count."""
     url, page = app
-    page.goto(f"{url}/play?play={scenario['play']}")
-    wait_ready(page, "Play view", timeout=PAGE_TIMEOUT)
-    metric = page.locator("[data-testid='stMetric']").filter(has_text="Not Enrolled").nth(scenario["node_index"])
-    value = metric.locator("[data-testid='stMetricValue']")
-
-    def count_is(n: int) -> None:
-        page.wait_for_function("([el, want]) => el.innerText.replace(/[^0-9]/g, '') === want",
-                               arg=[value.element_handle(), str(n)], timeout=PAGE_TIMEOUT)
-
+    count_is = _open_play_node_count(page, url, scenario)
     click_toggle(page, scenario["row"])
     count_is(scenario["what_if_node"])
     wait_ready(page, timeout=PAGE_TIMEOUT)
@@ -176,15 +182,7 @@ def test_reset_to_saved_then_the_same_toggle_again(app, scenario):
     """Reset to saved redraws the grid as saved (the browser keeps a grid's edits under the same key):
     the same click then makes the same what-if again."""
     url, page = app
-    page.goto(f"{url}/play?play={scenario['play']}")
-    wait_ready(page, "Play view", timeout=PAGE_TIMEOUT)
-    value = page.locator("[data-testid='stMetric']").filter(has_text="Not Enrolled").nth(
-        scenario["node_index"]).locator("[data-testid='stMetricValue']")
-
-    def count_is(n: int) -> None:
-        page.wait_for_function("([el, want]) => el.innerText.replace(/[^0-9]/g, '') === want",
-                               arg=[value.element_handle(), str(n)], timeout=PAGE_TIMEOUT)
-
+    count_is = _open_play_node_count(page, url, scenario)
     click_toggle(page, scenario["row"])
     count_is(scenario["what_if_node"])
     wait_ready(page, timeout=PAGE_TIMEOUT)
