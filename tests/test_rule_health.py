@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 
 import pytest
 from engine_factory import NOW, Workspace, doc, exclusion, title_is
@@ -13,8 +14,6 @@ from engine_factory import NOW, Workspace, doc, exclusion, title_is
 from unify_dash import engine
 from unify_dash.cli import main
 from unify_dash.errors import ValidationError
-from unify_dash.io import demo
-from unify_dash.io.load import load_workspace
 from unify_dash.model import roles, settings
 from unify_dash.model.levels import with_toggles
 from unify_dash.reports import forecast, funnelview, lint, overrides, settings_diff, trends
@@ -279,13 +278,10 @@ def test_trends_without_history_are_empty(con):
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    root = tmp_path_factory.mktemp("rh")
-    demo.generate(root / "ws", contacts=300, seed=5)
-    path = root / "demo.duckdb"
-    c = db.connect(path)
-    load_workspace(c, root / "ws")
-    c.close()
+def demo_db(template_db, tmp_path_factory):
+    """A copy of the shared demo database (conftest.template_db) for the report verbs."""
+    path = tmp_path_factory.mktemp("rh") / "demo.duckdb"
+    shutil.copyfile(template_db, path)
     return path
 
 
