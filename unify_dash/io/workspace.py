@@ -1167,12 +1167,7 @@ EVENTS_BULK = 50_000  # from this many new events (and at least as many as recor
 
 def _table_indexes(table: str) -> list[tuple[str, str]]:
     """(name, CREATE statement) of every index db.INDEXES declares on ``table``: its keys, then the others."""
-    out = []
-    for statement in db.INDEXES:
-        m = re.match(rf"CREATE (?:UNIQUE )?INDEX IF NOT EXISTS (\w+) ON {table}\(", statement)
-        if m:
-            out.append((m.group(1), statement))
-    return out
+    return [(db.index_name(statement), statement) for statement in db.INDEXES if db.index_table(statement) == table]
 
 
 def write_events(ld: Loading, t: Typed | None) -> tuple[int, list[dict]]:
@@ -1243,9 +1238,9 @@ def build_indexes(ld: Loading) -> list[str]:
     Returns the names built."""
     con, built = ld.con, []
     todo = sorted(dict(ld.deferred_indexes).items(), key=lambda item: "UNIQUE" not in item[1])  # keys first
+    path = db.database_file(con)
     for i, (name, statement) in enumerate(todo):
         ld.progress(0.9 + 0.1 * i / len(todo), f"building index {name}")
-        path = db.database_file(con)
         try:
             with db.transaction(con):
                 con.execute(statement)

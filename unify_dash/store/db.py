@@ -88,7 +88,7 @@ def create_schema(con: duckdb.DuckDBPyConnection, *, rebuilding_records: bool = 
                                           "WHERE database_name = current_database()").fetchall()}
         # a missing index of a table with rows (a load stopped before building it: io/workspace.build_indexes)
         # is built below, alone, so that it fits the memory limit; of an empty table, here
-        later = [s for s in INDEXES if _index_name(s) not in have and _has_rows(con, _index_table(s))]
+        later = [s for s in INDEXES if index_name(s) not in have and _has_rows(con, index_table(s))]
         for statement in INDEXES:
             if statement not in later:
                 con.execute(statement)
@@ -105,11 +105,13 @@ def create_schema(con: duckdb.DuckDBPyConnection, *, rebuilding_records: bool = 
 _INDEX_STATEMENT = re.compile(r"CREATE (?:UNIQUE )?INDEX IF NOT EXISTS (\w+) ON (\w+)\(")
 
 
-def _index_name(statement: str) -> str:
+def index_name(statement: str) -> str:
+    """The name an index statement of :data:`INDEXES` creates."""
     return _INDEX_STATEMENT.match(statement).group(1)
 
 
-def _index_table(statement: str) -> str:
+def index_table(statement: str) -> str:
+    """The table an index statement of :data:`INDEXES` is on."""
     return _INDEX_STATEMENT.match(statement).group(2)
 
 
