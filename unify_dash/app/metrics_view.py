@@ -26,8 +26,6 @@ def has_counts(df) -> bool:
     return not (df.empty or df["count"].sum() == 0)
 
 
-
-
 def first_view(play_id: str) -> None:
     """Every answer of the Metrics page of ``play_id`` (all sequence nodes)."""
     from unify_dash import engine
