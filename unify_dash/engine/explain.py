@@ -277,8 +277,8 @@ class _Around:
             sql, p = vocab.record_match_sql(leaf, self.as_of)
             cols.append(sql)
             params.extend(p)
-        return ("r.record_id, r.crm, r.crm_id, r.name, r.website, r.domain, r.is_customer, r.industry, "
-                "r.employees, 0 AS num" + "".join(f", {c}" for c in cols)), params, rec_leaves
+        columns = [f"r.{x}" for x in _RECORD_NAMES[:-1]] + ["0 AS num"]  # num: numbered by the caller
+        return ", ".join(columns + cols), params, rec_leaves
 
     def bind(self, con: duckdb.DuckDBPyConnection, ev: Evaluation, contact: dict) -> _Around:
         used = {vocab.FIELDS[x[3]["field"]] for x in self.plan.index}
