@@ -7,7 +7,8 @@ The folder format is in ``docs/workspace-format.md``. A load:
 2. reads every record file with DuckDB into a temporary all-text table (``read_csv`` /
    ``read_parquet``; file names are parameters), numbering rows as a spreadsheet does (CSV:
    the header is row 1, the first record row 2; Parquet: the first record is row 1);
-3. validates with set-based SQL: one pass per file finds the first bad rows of every column; company
+3. validates with set-based SQL: the pass that converts a file also computes every cell check (a bit per
+   check; the text of a cell is kept only where a check fails), then the first bad rows of each; company
    records, contacts and opportunities are staged at once and their tables freed (peak memory: one file's
    table at a time, beside the enrollments' and events', which wait for the merged contacts);
 4. stages CRM exports (:mod:`unify_dash.io.exports`) into the same shape, merges contacts by email,
