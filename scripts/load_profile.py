@@ -1,14 +1,16 @@
 """Where a load's time goes, statement by statement.
 
     .venv/bin/python scripts/load_profile.py WORKSPACE_DIR DB_PATH [--memory-limit 3GB] [--threads N] [--top 25]
-        [--parts]
+        [--parts] [--typed STEM]
 
 Loads ``WORKSPACE_DIR`` into a new database ``DB_PATH`` (deleted first) with
 :func:`unify_dash.io.load.load_workspace`, timing every SQL statement the load sends (wall and the process's
 CPU time, user + system, around each ``execute``), and prints the slowest statements, the totals, the peak
 RSS of the process and the load average. With ``--threads 1`` the CPU figures add up to the load's.
 ``--parts`` adds the totals by part of the load (reading each file, staging, checks, writing, the commit, the
-index builds after it), so that two runs compare part by part.
+index builds after it), so that two runs compare part by part. ``--typed contacts`` times only the typed pass
+of one file (:meth:`unify_dash.io.workspace.Loading.typed`: read, convert, check) on an in-memory database
+(``DB_PATH`` unused), with the memory DuckDB holds after it (``duckdb_memory()``).
 """
 
 from __future__ import annotations
@@ -76,6 +78,26 @@ def parts(timings: list[tuple[str, float, float]]) -> list[tuple[str, float, flo
     return [(name, w, c, n) for name, (w, c, n) in out.items() if n]
 
 
+def typed_pass(workspace: Path, stem: str, threads: int | None) -> None:
+    import duckdb
+
+    from unify_dash.io import workspace as loader
+    from unify_dash.model import roles
+
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    loader.install_sql_helpers(con)
+    ld = loader.Loading(con, workspace, roles.SYSTEM, None)
+    wall, cpu = time.perf_counter(), time.process_time()
+    t = ld.typed(ld.read(workspace / f"{stem}.csv", f"{stem}.csv"), loader.WORKSPACE_COLUMNS[stem], warn_unknown=True)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    held = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] / 1e6
+    print(f"typed pass of {stem}.csv: {wall:.2f} s wall, {cpu:.2f} s CPU, {t.rows if t else 0:,} rows, "
+          f"{len(ld.problems)} problems; DuckDB holds {held:,.0f} MB; peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("workspace")
@@ -84,7 +106,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--parts", action="store_true", help="totals by part of the load")
+    ap.add_argument("--typed", metavar="STEM", help="time only the typed pass of STEM.csv (e.g. contacts)")
     args = ap.parse_args()
+    if args.typed:
+        print(f"load average before: {os.getloadavg()}")
+        typed_pass(Path(args.workspace), args.typed, args.threads)
+        print(f"load average after: {os.getloadavg()}")
+        return
     for p in (Path(args.db), Path(f"{args.db}.wal")):
         p.unlink(missing_ok=True)
     print(f"load average before: {os.getloadavg()}")

@@ -7,7 +7,8 @@ The folder format is in ``docs/workspace-format.md``. A load:
 2. reads every record file with DuckDB into a temporary all-text table (``read_csv`` /
    ``read_parquet``; file names are parameters), numbering rows as a spreadsheet does (CSV:
    the header is row 1, the first record row 2; Parquet: the first record is row 1);
-3. validates with set-based SQL: one pass per file finds the first bad rows of every column; company
+3. validates with set-based SQL: the pass that converts a file also computes every cell check (a bit per
+   check; the text of a cell is kept only where a check fails), then the first bad rows of each; company
    records, contacts and opportunities are staged at once and their tables freed (peak memory: one file's
    table at a time, beside the enrollments' and events', which wait for the merged contacts);
 4. stages CRM exports (:mod:`unify_dash.io.exports`) into the same shape, merges contacts by email,
@@ -569,23 +570,33 @@ class Loading:
             return None
 
         # One pass over the file (numbering rows is a window in reading order: DuckDB keeps insertion
-        # order unless preserve_insertion_order is switched off). The text of a column is kept next to its
-        # value only where a check must tell an empty cell from a bad one (booleans, dates, numbers).
-        keep = sorted({c for col in cols for c, _ in found.get(col.name, ())
-                       if col.kind in _RAW_KINDS or len(found[col.name]) > 1}, key=lambda c: int(c[1:]))
-        selects = ["_row", *keep]
+        # order unless preserve_insertion_order is switched off) converts every column and computes every
+        # cell check as a bit of _bad<k> (the checks cost no second scan); a cell's text is kept next to its
+        # value only in the rows where a check fails and shows that text (the problem names it).
+        checks = _cell_checks(cols, found)
+        flags = [f"coalesce({chk.bad}, false) AS _b{i}" for i, chk in enumerate(checks)]
+        params = [p for chk in checks for p in chk.params]
+        shown = {c for chk in checks for c in chk.raw}
+        keep = [f"CASE WHEN {' OR '.join(f'_b{i}' for i, chk in enumerate(checks) if c in chk.raw)} THEN {c} END "
+                f"AS {c}" for c in sorted(shown, key=lambda c: int(c[1:]))]
+        values, texts = [], sorted({c for hits in found.values() for c, _ in hits}, key=lambda c: int(c[1:]))
         for col in cols:
             hits = found.get(col.name)
             if not hits:
-                selects.append(f"CAST(NULL AS {SQL_TYPES[col.kind]}) AS {db.ident(col.name)}")
+                values.append(f"CAST(NULL AS {SQL_TYPES[col.kind]}) AS {db.ident(col.name)}")
                 continue
             convs = [_conv(col.kind, c) for c, _ in hits]
-            conv = convs[0] if len(convs) == 1 else f"coalesce({', '.join(convs)})"
-            selects.append(f"{conv} AS {db.ident(col.name)}")
+            values.append(f"{convs[0] if len(convs) == 1 else f'coalesce({chr(44).join(convs)})'} AS {db.ident(col.name)}")
+        names = [db.ident(col.name) for col in cols]
+        words = [" + ".join(f"CASE WHEN _b{i} THEN {1 << (i % _BITS)}::BIGINT ELSE 0 END"
+                            for i in range(k, min(k + _BITS, len(checks)))) + f" AS _bad{k // _BITS}"
+                 for k in range(0, len(checks), _BITS)]
         table = self.temp("typed")
         try:
-            self.con.execute(f"CREATE TEMP TABLE {db.ident(table)} AS SELECT {', '.join(selects)} "
-                             f"FROM ({raw.source})", [raw.path])
+            self.con.execute(
+                f"CREATE TEMP TABLE {db.ident(table)} AS SELECT {', '.join(['_row', *keep, *names, *words])} "
+                f"FROM (SELECT *, {', '.join(flags) or 'NULL AS _b'} FROM (SELECT {', '.join(['_row', *texts, *values])} "
+                f"FROM ({raw.source})))", [*params, raw.path])
         except duckdb.Error as err:  # the transaction is unusable after an error: stop here
             message = str(err)
             m = _CSV_ERROR.search(message)
@@ -593,50 +604,33 @@ class Loading:
                        _csv_reason(message) if raw.fmt == "csv" else message.splitlines()[0])
         rows = self.con.execute(f"SELECT count(*) FROM {db.ident(table)}").fetchone()[0]
         self.sources[raw.label] = rows
-
         for col in cols:  # email identity: one normal form; hidden characters refused
             if col.kind == "email" and found.get(col.name):
-                _identity_pass(self, raw.label, table, col.name, found[col.name][0][1])
-        # (col, header, SQL of the value to show, empty?, bad SQL, params)
-        checks: list[tuple[Col, str, str, bool, str, list]] = []
-        for col in cols:
-            hits = found.get(col.name)
-            if not hits:
-                continue
-            name = db.ident(col.name)
-            with_text = col.kind in _RAW_KINDS or len(hits) > 1
-            if col.need == "value":
-                blank = " AND ".join(f"_ud_blank({c})" for c, _ in hits) if with_text else f"{name} IS NULL"
-                checks.append((col, hits[0][1], hits[0][0] if with_text else name, True, blank, []))
-            for c, h in hits:
-                value = name if len(hits) == 1 else _conv(col.kind, c)
-                if col.kind in _RAW_KINDS:
-                    checks.append((col, h, c, False, f"(NOT _ud_blank({c}) AND {value} IS NULL)", []))
-                elif col.kind == "email":
-                    checks.append((col, h, value, False, f"({value} IS NOT NULL AND NOT _ud_email_ok({value}))", []))
-                elif col.kind == "enum" and col.choices:
-                    checks.append((col, h, value, False,
-                                   f"({value} IS NOT NULL AND NOT list_contains(?::VARCHAR[], {value}))",
-                                   [list(col.choices)]))
-        tbl = db.ident(table)
-        if checks and rows:
-            aggs, params = [], []
-            for *_, bad, p in checks:
-                aggs.append(f"count(*) FILTER (WHERE {bad})")
-                params.extend(p)
-            counts = self.con.execute(f"SELECT {', '.join(aggs)} FROM {tbl}", params).fetchone()
-            for (col, header, show, empty, bad, p), n in zip(checks, counts, strict=True):
-                if not n:
-                    continue
-                examples = self.con.execute(
-                    f"SELECT _row, {show} FROM {tbl} WHERE {bad} ORDER BY _row LIMIT {MAX_EXAMPLES}", p).fetchall()
-                for i, (row, value) in enumerate(examples):
-                    more = f" ({n - len(examples)} more rows like this)" if i == len(examples) - 1 and n > len(
-                        examples) else ""
-                    self.problem(raw.label, row, header, _bad_message(col, "empty" if empty else col.kind, value) + more)
+                fixed = _identity_pass(self, raw.label, table, col.name, found[col.name][0][1])
+                _recheck(self.con, table, checks, col.name, fixed)  # checks on the changed values, again
+        self._report_cells(raw.label, table, checks, rows)
         if any(p.file == raw.label for p in self.problems):
             return None
         return Typed(raw.label, table, {n: h[0][1] for n, h in found.items()}, rows)
+
+    def _report_cells(self, label: str, table: str, checks: list[_Check], rows: int) -> None:
+        """The failed cell checks of a typed table (its _bad<k> bits): the first rows of each, and how many."""
+        if not checks or not rows:
+            return
+        tbl = db.ident(table)
+        any_bad = " OR ".join(f"_bad{k} <> 0" for k in range((len(checks) + _BITS - 1) // _BITS))
+        counts = self.con.execute(f"SELECT {', '.join(f'count(*) FILTER (WHERE {_bit(i)})' for i in range(len(checks)))} "
+                                  f"FROM {tbl} WHERE {any_bad}").fetchone()
+        for i, (chk, n) in enumerate(zip(checks, counts, strict=True)):
+            if not n:
+                continue
+            examples = self.con.execute(
+                f"SELECT _row, {chk.show} FROM {tbl} WHERE {_bit(i)} ORDER BY _row LIMIT {MAX_EXAMPLES}").fetchall()
+            for j, (row, value) in enumerate(examples):
+                more = f" ({n - len(examples)} more rows like this)" if j == len(examples) - 1 and n > len(
+                    examples) else ""
+                self.problem(label, row, chk.header,
+                             _bad_message(chk.col, "empty" if chk.empty else chk.col.kind, value) + more)
 
     def duplicates(self, table: str, key: str, *, file: str | None = None, column: str | None = None,
                    where: str = "TRUE", what: str = "id") -> None:
@@ -679,10 +673,10 @@ class Loading:
             self.problem(typed.label, row, typed.header(column), message(value) + more)
 
 
-def _identity_pass(ld: Loading, label: str, table: str, column: str, header: str) -> None:
+def _identity_pass(ld: Loading, label: str, table: str, column: str, header: str) -> list[int]:
     """Emails beyond printable ASCII (few) go through :func:`identity.normalize_email` in Python: NFKC,
     IDN domains to punycode; hidden (control, zero-width, bidi) characters are a problem naming the
-    file, row and column; mixed-script look-alikes are a warning naming the row."""
+    file, row and column; mixed-script look-alikes are a warning naming the row. Returns the rows whose value it changed."""
     tbl, col = db.ident(table), db.ident(column)
     odd = ld.con.execute(f"SELECT _row, {col} FROM {tbl} WHERE regexp_matches({col}, '[^\x20-\x7e]') "
                          "ORDER BY _row").fetchall()
@@ -701,6 +695,74 @@ def _identity_pass(ld: Loading, label: str, table: str, column: str, header: str
         ld.con.execute(f"UPDATE {tbl} SET {col} = f.v FROM (SELECT unnest(?::BIGINT[]) AS r, "
                        "unnest(?::VARCHAR[]) AS v) f WHERE _row = f.r",
                        [[r for r, _ in fixed], [v for _, v in fixed]])
+    return [r for r, _ in fixed]
+
+
+_BITS = 62  # cell checks per BIGINT column _bad<k> of a typed table
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One cell check of a file's column: ``bad`` (SQL, true = a problem) over the converted values (by name)
+    and the cells' text (``c<i>``), ``show`` the SQL of the value a problem names, ``raw`` the text columns it
+    shows, ``on``: the converted column it reads (checked again when the identity pass changes that column)."""
+
+    col: Col
+    header: str
+    show: str
+    empty: bool
+    bad: str
+    params: tuple = ()
+    raw: tuple[str, ...] = ()
+    on: str | None = None
+
+
+def _bit(i: int) -> str:
+    return f"(_bad{i // _BITS} & {1 << (i % _BITS)}) <> 0"
+
+
+def _cell_checks(cols: list[Col], found: dict[str, list[tuple[str, str]]]) -> list[_Check]:
+    """Every cell check of a file: required values, then each kind's own (a boolean, a date, a number whose
+    text does not convert; an email that is not one; a value outside an enum's choices)."""
+    checks: list[_Check] = []
+    for col in cols:
+        hits = found.get(col.name)
+        if not hits:
+            continue
+        name = db.ident(col.name)
+        with_text = col.kind in _RAW_KINDS or len(hits) > 1  # an empty cell and a bad one both convert to NULL
+        if col.need == "value":
+            if with_text:
+                checks.append(_Check(col, hits[0][1], hits[0][0], True, " AND ".join(f"_ud_blank({c})" for c, _ in hits),
+                                     raw=(hits[0][0],)))
+            else:
+                checks.append(_Check(col, hits[0][1], name, True, f"{name} IS NULL", on=col.name))
+        for c, h in hits:
+            single = len(hits) == 1
+            value = name if single else _conv(col.kind, c)
+            raw, on = ((), col.name) if single else ((c,), None)
+            if col.kind in _RAW_KINDS:
+                checks.append(_Check(col, h, c, False, f"(NOT _ud_blank({c}) AND {value} IS NULL)", raw=(c,)))
+            elif col.kind == "email":
+                checks.append(_Check(col, h, value, False, f"({value} IS NOT NULL AND NOT _ud_email_ok({value}))",
+                                     raw=raw, on=on))
+            elif col.kind == "enum" and col.choices:
+                checks.append(_Check(col, h, value, False,
+                                     f"({value} IS NOT NULL AND NOT list_contains(?::VARCHAR[], {value}))",
+                                     (list(col.choices),), raw=raw, on=on))
+    return checks
+
+
+def _recheck(con: duckdb.DuckDBPyConnection, table: str, checks: list[_Check], column: str, rows: list[int]) -> None:
+    """The checks reading ``column``, computed again in ``rows`` (whose values the identity pass changed)."""
+    if not rows:
+        return
+    for i, chk in enumerate(checks):
+        if chk.on != column:
+            continue
+        word, bit = f"_bad{i // _BITS}", 1 << (i % _BITS)
+        con.execute(f"UPDATE {db.ident(table)} SET {word} = {word} - ({word} & {bit}) + CASE WHEN coalesce({chk.bad}, "
+                    f"false) THEN {bit} ELSE 0 END WHERE list_contains(?::BIGINT[], _row)", [*chk.params, rows])
 
 
 def _conv(kind: str, x: str) -> str:
