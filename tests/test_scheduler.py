@@ -31,6 +31,7 @@ from unify_dash.actions import optouts
 from unify_dash.errors import NotFound, PermissionDenied, ValidationError
 from unify_dash.model.roles import Actor
 from unify_dash.reports import diagnosis
+from unify_dash.scheduler import run as run_mod
 from unify_dash.store import db
 
 D = dt.timedelta(days=1)
@@ -111,6 +112,31 @@ def test_not_enrolled_with_blocking_exclusions(con, ws, email, title, blocking):
     # the next run records nothing new for it (an attempt still blocked writes nothing)
     scheduler.run_until(con, T0 + 3 * D)
     assert len(log(con, c)) == 1
+
+
+def test_loaded_not_enrolled_gets_one_log_row_naming_its_block(con, ws):
+    # a loaded history: three not_enrolled enrollments at the node, still blocked by open_opp; one has a
+    # log row naming that block, one a row naming another block, one none. The first tick writes a row
+    # for the last two only (the blocking lists compared exactly: _log_still_blocked), later ticks none.
+    same, other, none = (add_contact(con, f"{n}@acme.com") for n in ("same", "other", "none"))
+    for c in (same, other, none):
+        add_enrollment(con, c, "seq1", state="not_enrolled", enrolled_at=None, updated_at=T0 - D)
+    scheduler.run_until(con, T0 + H)
+    [row] = log(con, same)
+    blocking = row["blocking"]
+    assert [b["exclusion_id"] for b in json.loads(blocking)] == ["open_opp"]
+    con.execute("DELETE FROM execution_log")
+    for c, text in ((same, blocking), (other, json.dumps([{"exclusion_id": "ceo", "reason": "x"}]))):
+        con.execute("INSERT INTO execution_log VALUES (?, ?, ?, 'p1', 'n1', 'seq1', NULL, 'not_enrolled', ?, 1)",
+                    [f"log:{c}", T0 - D, c, text])
+    run_mod.forget_runs()  # a fresh run: its first tick takes Play entry over everyone
+    scheduler.run_until(con, T0 + 2 * H)
+    assert len(log(con, same)) == 1
+    assert [r["blocking"] for r in log(con, other)][1:] == [blocking]
+    assert [r["blocking"] for r in log(con, none)] == [blocking]
+    run_mod.forget_runs()  # a fresh run: its first tick takes Play entry over everyone
+    scheduler.run_until(con, T0 + 3 * H)
+    assert [len(log(con, c)) for c in (same, other, none)] == [1, 2, 1]
 
 
 def test_excluded_at_audience_and_opted_out_logged_once(con, ws):
