@@ -557,3 +557,21 @@ def test_localized_auto_reply_subjects(subject):
     assert replies._auto_reply({}, subject) is not None, subject
     assert replies._auto_reply({}, "Re: " + subject.split(":")[1].strip()) is None
 
+
+
+def test_the_former_negative_label_still_displays_and_is_never_an_opt_out(tmp_path):
+    """Round 6 split `negative` into not_now / other: a stored `negative` of an older workspace still has its
+    own name on the metrics page, never reaches the opt-out queue, and a corpus that still says it is refused
+    with the file and row."""
+    from unify_dash.actions import enrollments
+    from unify_dash.classify import labels
+    from unify_dash.reports import metrics
+
+    assert labels.FORMER_NEGATIVE not in labels.OUTPUTS and labels.FORMER_NEGATIVE not in labels.QUEUE_LABELS
+    assert labels.FORMER_NEGATIVE not in enrollments.QUEUE_LABELS
+    assert metrics.label("replies", labels.FORMER_NEGATIVE) not in (labels.FORMER_NEGATIVE, metrics.label("replies", "other"))
+    assert metrics.label("replies", labels.NOT_NOW) != labels.NOT_NOW
+    path = tmp_path / "old.csv"
+    path.write_text("text,label\nNot now.,not_now\nNo thanks.,negative\n", encoding="utf-8")
+    with pytest.raises(corpus.CorpusError, match=r"row 3, column label: 'negative' was split"):
+        corpus.load(path)
