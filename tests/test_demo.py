@@ -252,7 +252,7 @@ def test_every_state_and_completion_reason(q, state, reason):
 @pytest.mark.parametrize("type_,source,label", [
     ("opt_out", "link", None), ("opt_out", "reply", None), ("opt_out", "admin", None),
     ("reply", None, "opt_out"), ("reply", None, "out_of_office"), ("reply", None, "positive"),
-    ("reply", None, "negative"), ("reply_handled", None, None), ("unenroll", None, None),
+    ("reply", None, "not_now"), ("reply_handled", None, None), ("unenroll", None, None),
     ("exclusion_skip", None, None), ("opt_out_reversal", None, None), ("send", None, None),
     ("enroll", None, None), ("complete", None, None),
 ])

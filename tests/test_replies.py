@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from unify_dash.classify import replies
-from unify_dash.classify.replies import NEEDS_REVIEW, NEGATIVE, OPT_OUT, OTHER, OUT_OF_OFFICE, POSITIVE
+from unify_dash.classify.replies import NEEDS_REVIEW, NOT_NOW, OPT_OUT, OTHER, OUT_OF_OFFICE, POSITIVE
 
 NOT_OPT_OUT = "not:opt_out"  # the case is about stripping: any label but opt_out / needs_review
 
@@ -139,22 +139,22 @@ CASES = [
     ("Could you share some pricing? We're interested.", None, None, POSITIVE),
     ("Gerne, passt Ihnen ein Termin am Freitag?", None, None, POSITIVE),
     ("Avec plaisir, envoyez-moi une invitation.", None, None, POSITIVE),
-    # --- negative / not now
-    ("not a priority this quarter", None, None, NEGATIVE),
-    ("we already use a competitor", None, None, NEGATIVE),
-    ("reach out in Q3", None, None, NEGATIVE),
-    ("No", None, None, NEGATIVE),
-    ("Not interested at this time.", None, None, NEGATIVE),
-    ("Please don't email me until next quarter, we're mid-migration.", None, None, NEGATIVE),
-    ("Kein Bedarf, danke.", None, None, NEGATIVE),
-    ("We just renewed with Apollo for two years. Feel free to check in closer to renewal.", None, None, NEGATIVE),
-    ("Interesting, but we're a 5-person team. Probably overkill for us.", None, None, NEGATIVE),
-    ("Not the right time - we're mid-acquisition. But keep me posted on the product.", None, None, NEGATIVE),
-    ("I'll have to pass for now, maybe circle back in the fall.", None, None, NEGATIVE),
-    ("Nicht mehr relevant für uns.", None, None, NEGATIVE),
-    ("No es el momento, escríbanos en enero.", None, None, NEGATIVE),
-    ("Pas intéressé.", None, None, NEGATIVE),
-    ("No nos interesa, gracias.", None, None, NEGATIVE),
+    # --- not now (later); a plain decline is other (round 6)
+    ("not a priority this quarter", None, None, NOT_NOW),
+    ("we already use a competitor", None, None, OTHER),
+    ("reach out in Q3", None, None, NOT_NOW),
+    ("No", None, None, OTHER),
+    ("Not interested at this time.", None, None, NOT_NOW),
+    ("Please don't email me until next quarter, we're mid-migration.", None, None, NOT_NOW),
+    ("Kein Bedarf, danke.", None, None, OTHER),
+    ("We just renewed with Apollo for two years. Feel free to check in closer to renewal.", None, None, NOT_NOW),
+    ("Interesting, but we're a 5-person team. Probably overkill for us.", None, None, OTHER),
+    ("Not the right time - we're mid-acquisition. But keep me posted on the product.", None, None, NOT_NOW),
+    ("I'll have to pass for now, maybe circle back in the fall.", None, None, NOT_NOW),
+    ("Nicht mehr relevant für uns.", None, None, OTHER),
+    ("No es el momento, escríbanos en enero.", None, None, NOT_NOW),
+    ("Pas intéressé.", None, None, OTHER),
+    ("No nos interesa, gracias.", None, None, OTHER),
     # --- other
     ("Who is this?", None, None, OTHER),
     ("How did you get my email?", None, None, OTHER),
@@ -196,7 +196,7 @@ def test_classification_is_frozen_and_labels_are_declared():
     c = replies.classify("unsubscribe")
     with pytest.raises(dataclasses.FrozenInstanceError):
         c.label = OTHER  # type: ignore[misc]
-    assert replies.LABELS == (OPT_OUT, OUT_OF_OFFICE, POSITIVE, NEGATIVE, OTHER)
+    assert replies.LABELS == (OPT_OUT, OUT_OF_OFFICE, POSITIVE, NOT_NOW, OTHER)
     assert {r.label for r in replies.RULES} <= set(replies.LABELS)
     assert len({r.id for r in replies.RULES}) == len(replies.RULES)  # rule ids are unique
 
@@ -300,7 +300,7 @@ def test_evaluate_counts_a_confusion_matrix():
     rows = [{"text": "unsubscribe", "label": OPT_OUT}, {"text": "Who is this?", "label": OPT_OUT},
             {"text": "remove me", "label": OTHER}, {"text": "Sounds good, let's talk", "label": POSITIVE}]
     r = replies.evaluate(rows)
-    assert r.confusion[OPT_OUT] == {OPT_OUT: 1, OUT_OF_OFFICE: 0, POSITIVE: 0, NEGATIVE: 0, OTHER: 1, NEEDS_REVIEW: 0}
+    assert r.confusion[OPT_OUT] == {OPT_OUT: 1, OUT_OF_OFFICE: 0, POSITIVE: 0, NOT_NOW: 0, OTHER: 1, NEEDS_REVIEW: 0}
     assert r.per_class[OPT_OUT]["precision"] == 0.5 and r.per_class[OPT_OUT]["recall"] == 0.5
     assert r.opt_out_precision == 0.5 and r.opt_out_recall == 0.5 and r.review_share == 0.0
     assert r.accuracy == 0.5 and len(r.errors) == 2

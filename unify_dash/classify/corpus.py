@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unify_dash.classify.labels import LABELS, NEEDS_REVIEW, OPT_OUT, OUTPUTS
+from unify_dash.classify.labels import FORMER_NEGATIVE, LABELS, NEEDS_REVIEW, NOT_NOW, OPT_OUT, OTHER, OUTPUTS
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
 SPLITS = {
@@ -40,8 +40,8 @@ SPLITS = {
     "eval": DATA / "replies_eval.csv",
 }
 _ALIASES = {"optout": OPT_OUT, "opt-out": OPT_OUT, "unsubscribe": OPT_OUT, "ooo": "out_of_office",
-            "out-of-office": "out_of_office", "auto_reply": "out_of_office", "not_now": "negative",
-            "not-now": "negative", "negative_not_now": "negative", "interested": "positive"}
+            "out-of-office": "out_of_office", "auto_reply": "out_of_office", "not-now": NOT_NOW,
+            "later": NOT_NOW, "decline": OTHER, "interested": "positive"}
 
 
 class CorpusError(ValueError):
@@ -62,7 +62,10 @@ def load(path: str | Path) -> list[dict]:
     for n, r in enumerate(raw, start=2):
         label = (r.get("label") or "").strip().lower()
         label = _ALIASES.get(label, label)
-        if label not in LABELS:
+        if label == FORMER_NEGATIVE:
+            problems.append(f"{path}: row {n}, column label: 'negative' was split in round 6: write not_now for "
+                            "'later' (next quarter, after the budget) or other for a plain decline")
+        elif label not in LABELS:
             problems.append(f"{path}: row {n}, column label: {r.get('label')!r} is not one of {', '.join(LABELS)}")
         headers = None
         if (r.get("headers") or "").strip():

@@ -10,8 +10,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from unify_dash.classify.labels import LABELS, NEGATIVE, OPT_OUT, OUT_OF_OFFICE, POSITIVE
-from unify_dash.classify.text import _Folded
+from unify_dash.classify.labels import LABELS, NOT_NOW, OPT_OUT, OTHER, OUT_OF_OFFICE, POSITIVE
+from unify_dash.classify.text import _fold_char, _Folded
 
 # --------------------------------------------------------------------------------------------------
 # 4. Rules
@@ -37,6 +37,12 @@ class Rule:
         return f"{self.label}.{self.name}"
 
 
+def _fold_pattern(p: str) -> str:
+    """A pattern written with accents, Cyrillic й or Traditional / Japanese kanji, in the folded spelling the
+    rules read (:func:`.text.prepare`: 現時点 -> 現时点, сейчас -> сеичас)."""
+    return "".join(_fold_char(c) if not c.isascii() else c for c in p)
+
+
 def _rule(label, name, weight, *patterns, **flags) -> Rule:
     return Rule(label, name, re.compile("|".join(f"(?:{p})" for p in patterns)), weight, **flags)
 
@@ -55,6 +61,153 @@ _LIST_STRICT = (r"(?:(?:your|ur|yr|the|this|all(?: of)? your|any)\s+)?(?:(?:mail
                 r"system|sequence|sequences)")
 _CONTACT_VERB = (r"(?:contact|e-?mail|mail|message|write(?: to)?|call|reach out to|spam|send|bother|pester|harass|"
                  r"ping|follow up with)")
+
+# round 6: "not now" is a time to come back later (the issue's not_now); a decline without one is `other`.
+# Small per-language lexicons on folded text (lower case, no accents): a future time or a "come back" verb
+# (_LATER), or a "for now / at the moment" limit on the no (_FOR_NOW). scripts/relabel_reply_declines.py
+# relabelled the corpus authors' former `negative` rows with the same two lexicons (docs/replies.md).
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|march|april|may|june|july|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|"
+          r"nov(?:ember)?|dec(?:ember)?|januar|februar|marz|juni|juli|oktober|dezember|janvier|fevrier|mars|avril|mai|"
+          r"juin|juillet|aout|septembre|octobre|novembre|decembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|"
+          r"septiembre|octubre|noviembre|diciembre|janeiro|fevereiro|marco|maio|junho|julho|setembro|outubro|novembro|"
+          r"dezembro|gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|januari|februari|maart|"
+          r"augustus|stycz\w+|lut\w+|marc\w+|kwie\w+|maj\w*|czerw\w+|lip\w+|sierp\w+|wrzes\w+|pazdzier\w+|"
+          r"listopad\w*|grud\w+|январ\w+|феврал\w+|март\w*|апрел\w+|ма[ейя]|июн\w+|июл\w+|август\w*|сентябр\w+|"
+          r"октябр\w+|ноябр\w+|декабр\w+|tammikuu\w*|helmikuu\w*|maaliskuu\w*|huhtikuu\w*|toukokuu\w*|kesakuu\w*|"
+          r"heinakuu\w*|elokuu\w*|syyskuu\w*|lokakuu\w*|marraskuu\w*|joulukuu\w*|led(?:en|nu)|unor\w*|brez(?:en|nu)|"
+          r"dub(?:en|nu)|kvet(?:en|nu)|cerv\w+|zari|rij(?:en|nu)|listopad\w*|prosin\w+|ocak|subat|nisan|mayis|haziran|"
+          r"temmuz|agustos|eylul|ekim|kasim|aralik)")
+# month names that are no other word (not "may", "march", "mars", "mai", "lat", "maj")
+_MONTH_BARE = (r"(?:january|february|april|june|july|august|september|october|november|december|januar|februar|juni|"
+               r"juli|oktober|dezember|janvier|fevrier|avril|juin|juillet|septembre|octobre|decembre|enero|febrero|"
+               r"marzo|junio|julio|septiembre|octubre|noviembre|diciembre|janeiro|fevereiro|junho|julho|setembro|outubro|"
+               r"novembro|dezembro|gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|januari|"
+               r"februari|maart|augustus|styczni\w+|lutym|marcu|kwietni\w+|czerwc\w+|lipc\w+|sierpni\w+|wrzesni\w+|"
+               r"pazdziernik\w*|listopadzie|grudni\w+|tammikuu\w*|helmikuu\w*|maaliskuu\w*|huhtikuu\w*|toukokuu\w*|"
+               r"kesakuu\w*|heinakuu\w*|elokuu\w*|syyskuu\w*|lokakuu\w*|marraskuu\w*|joulukuu\w*|lednu|unoru|breznu|"
+               r"dubnu|kvetnu|cervnu|cervenci|zari|rijnu|listopadu|prosinci|ocak\w*|subat\w*|nisan\w*|haziran\w*|"
+               r"temmuz\w*|agustos\w*|eylul\w*|ekim\w*|kasim\w*|aralik\w*)")
+_SEASON = (r"(?:spring|summer|fall|autumn|winter|new year|fruhjahr|fruhling|sommer|herbst|printemps|ete|automne|"
+           r"hiver|rentree|primavera|verano|otono|invierno|verao|outono|estate|autunno|inverno|voorjaar|zomer|najaar|"
+           r"wiosn\w+|lat\w*|jesien\w*|zim\w+|весн\w+|лет\w+|осен\w+|зим\w+|var(?:en)?|host(?:en)?|"
+           r"sommar(?:en)?|foraret|efteraret|sommeren|varen|hosten|kevaa\w*|kesa\w*|syksy\w*|talve\w*|jar[ou]|leto|"
+           r"podzim|zim[eu]|ilkbahar\w*|sonbahar\w*|yaz\w*|kis\w*)")
+_LATER = (
+    # en
+    r"\blater\b(?! bra)|\bnext (?:week|month|quarter|year|fiscal|budget|cycle|spring|summer|fall|autumn|winter|round)\b"
+    r"|\b(?:in|by|after|until|till|around|before|from|for) (?:the )?(?:q[1-4]|h[12]|20[2-3]\d)\b|\bq[1-4]\b"
+    rf"|\b(?:in|after|until|till|around|from|by|before|early|mid|late|end of) (?:the )?{_MONTH}\b"
+    rf"|\b(?:in|after|until|till|around|over|by|this|next|the) (?:the )?{_SEASON}\b"
+    r"|\b(?:in|after) (?:a |another )?(?:few|couple(?: of)?|several|\d+|two|three|four|six|nine|twelve|90) "
+    r"(?:more )?(?:weeks|months|quarters|years|days)\b|\b(?:in|after) (?:a|one) (?:month|year|quarter)\b"
+    r"|\bhalf a year\b|\bsix months\b|\b(?:circle|check|reach|come|get|loop|touch) back\b|\brevisit\b"
+    r"|\b(?:reach out|follow up|try (?:me|us|again)|ping me|contact me|reconnect|email me|write|check in|talk)"
+    r"(?: again| with me| back)?\s+(?:in|next|after|later|around|once|when|closer)\b|\btry (?:me|us) again\b"
+    r"|\bkeep (?:me|us) (?:posted|in mind)\b|\bdown the (?:road|line)\b|\bin the (?:future|new year)\b"
+    r"|\b(?:some|another) (?:other )?time\b|\bnot (?:right )?now\b|\bnot (?:yet|today)\b"
+    r"|\bnot (?:at|for) (?:this|the) (?:time|moment)\b|\bnot this (?:year|quarter|month|time)\b"
+    r"|\bnot (?:a|the) (?:good |right |best )?time\b|\bnow isn'?t a good time\b|\b(?:bad|wrong) tim(?:e|ing)\b"
+    r"|\btiming\b|\bnot (?:a|our) (?:priority|focus)\b|\b(?:budgets? (?:is|are) )?(?:frozen|freeze)\b"
+    r"|\b(?:don'?t|do not) have (?:the )?bandwidth\b|\bno bandwidth\b|\bmid-?(?:reorg|migration|rfp|quarter|year)"
+    r"|\b(?:hold off|pause|on hold|renewal|fiscal year|once (?:we|our|the))\b|\bmaybe (?:next|in|after|when)\b",
+    # de
+    r"\bspater\b|\bnachst\w* (?:woche|monat|quartal|jahr|halbjahr|budget\w*)\b|\bim nachsten\b"
+    rf"|\b(?:im|ab|nach|bis|anfang|mitte|ende) (?:dem |der )?(?:{_MONTH}|{_SEASON})\b|\bnochmal\w*\b|\bwieder melden\b"
+    r"|\bin (?:einem|einigen|ein paar|zwei|drei|sechs|\d+) (?:monat\w*|wochen|quartal\w*|jahr\w*)\b"
+    r"|\bhalben jahr\b|\bjetzt nicht\b|\bnicht (?:jetzt|der richtige zeitpunkt)\b|\bderzeit\b|\baktuell\b"
+    r"|\bmomentan\b|\bim moment\b|\bzurzeit\b|\bzur zeit\b|\bvorerst\b|\bgerade (?:nicht|ungunstig|keine?)\b"
+    r"|\bdieses jahr\b|\bzeitpunkt\b|\bbudgetrunde\b|\beinstellungsstopp\b|\bmelden sie sich (?:gerne )?(?:im|nach|in|wieder)\b",
+    # fr
+    r"\bplus tard\b|\b(?:trimestre|semestre|mois|annee|an) prochain\w*|\bprochain\w* (?:trimestre|semestre|mois|annee)\b"
+    rf"|\b(?:en|apres|d'ici|a partir d[eu']|au|a la|debut|fin|mi-) ?(?:{_MONTH}|{_SEASON})\b"
+    r"|\bdans (?:quelques|deux|trois|six|\d+) (?:mois|semaines|ans)\b|\bpas maintenant\b|\bpour le moment\b"
+    r"|\bpour l'instant\b|\ben ce moment\b|\bactuellement\b|\bcette annee\b|\bpas le (?:bon )?moment\b"
+    r"|\b(?:recontact|revenez|relancez-moi|reprenez contact)\w*",
+    # es / pt / it
+    r"\bmas (?:adelante|tarde)\b|\bproxim[oa] (?:trimestre|ano|mes|semestre)\b|\bel ano que viene\b"
+    rf"|\b(?:en|despues de|a partir de|a finales de|a principios de|para|hacia) (?:el |la )?(?:{_MONTH}|{_SEASON})\b"
+    r"|\bdentro de (?:unos|un par de|\d+|seis|tres) (?:meses|semanas)\b|\bpor (?:ahora|el momento)\b|\bde momento\b"
+    r"|\ben este momento\b|\bahora (?:mismo )?no\b|\bactualmente\b|\beste ano\b|\bno es (?:el|buen) momento\b"
+    r"|\bvuelv\w+ a (?:escribir|contactar|intentar)\w* (?:en|dentro|despues|mas)\b"
+    r"|\bmais (?:tarde|para frente|adiante)\b|\bano que vem\b|\bno momento\b|\bpor enquanto\b|\bagora nao\b"
+    r"|\bdaqui a\b|\bneste momento\b|\bnao e o (?:melhor )?momento\b"
+    r"|\bpiu (?:avanti|tardi)\b|\bprossim[oa] (?:trimestre|anno|mese|semestre)\b|\bl'anno prossimo\b|\bal momento\b"
+    r"|\bper (?:ora|il momento)\b|\b(?:adesso|ora) no\b|\btra (?:qualche|un paio di|sei|tre|\d+) (?:mesi|settimane)\b"
+    rf"|\b(?:a|dopo|ad|in|da|verso) (?:l'|la |il )?(?:{_MONTH}|{_SEASON})\b|\bquest'anno\b|\bin questo momento\b"
+    r"|\bnon e (?:il|un buon) momento\b|\bnon e una priorita\b",
+    # nl
+    r"\bvolgend\w* (?:jaar|kwartaal|maand|week)\b|\bna de (?:zomer|vakantie|feestdagen)\b|\bop dit moment\b"
+    r"|\bmomenteel\b|\bnu (?:even )?niet\b|\bvoorlopig\b|\bover (?:een paar|enkele|zes|drie|\d+) (?:maanden|weken)\b"
+    r"|\bover een (?:half )?jaar\b|\bdit jaar\b|\bniet het (?:juiste|goede) moment\b|\blater\b",
+    # pl / cs / ru
+    r"\bpozniej\b|\bw przyszlym (?:roku|kwartale|miesiacu|tygodniu)\b|\bza (?:kilka|pare|pol|\d+|trzy|szesc) "
+    r"(?:miesiec\w*|lat\w*|roku|tygodni)\b|\bobecnie\b|\bteraz nie\b|\bna razie\b|\bw tej chwili\b|\bw tym (?:roku|momencie)\b"
+    r"|\bpo (?:wakacjach|nowym roku|swietach)\b|\bnie teraz\b|\bw (?:przyszlosci)\b"
+    r"|\bpozdeji\b|\bpristi\w* (?:rok|ctvrtleti|mesic|tyden)\b|\bza (?:par|nekolik|pul|\d+) (?:mesic\w*|roku|let|tydn\w*)\b"
+    r"|\bted ne\b|\bv tuto chvili\b|\bmomentalne\b|\bzatim\b|\bv soucasne dobe\b|\bletos\b|\bpo prazdninach\b"
+    r"|\bna (?:podzim|jare|lete)\b|\bv budoucnu\b"
+    r"|позже|потом|в следующ\w+ (?:году|квартале|месяце)|через (?:несколько|пару|полгода|год|\d+|три|шесть)"
+    r"|сейчас не|пока (?:не|что)|в данный момент|на данный момент|в этом году|после |весной|осенью|летом|зимой"
+    r"|не сейчас|в будущем|в (?:январ|феврал|март|апрел|ма[ея]|июн|июл|август|сентябр|октябр|ноябр|декабр)\w*",
+    # sv / da / no / fi / tr
+    r"\bsenare\b|\bnasta (?:ar|kvartal|manad|vecka|host|var)\b|\bjust nu\b|\bfor tillfallet\b|\bi nulaget\b"
+    r"|\bom (?:nagra|ett par|sex|tre|\d+) (?:manader|veckor|ar)\b|\bi (?:host|var|sommar|ar)\b|\bframover\b"
+    r"|\bsenere\b|\bnaeste (?:ar|kvartal|maned|uge)\b|\blige nu\b|\bfor nuvaerende\b|\bi ojeblikket\b"
+    r"|\bom (?:et par|nogle|seks|tre|\d+) maneder\b|\btil (?:foraret|efteraret|sommer|aret|host(?:en)?|varen)\b"
+    r"|\bneste (?:ar|kvartal|maned|uke)\b|\bakkurat na\b|\bfor oyeblikket\b|\bikke na\b|\bna ikke\b"
+    r"|\bom (?:noen|et par|seks|tre|\d+) (?:maneder|uker)\b|\bi (?:hostens?|varens?)\b"
+    r"|\bmyohemmin\b|\bensi (?:vuo\w+|kuu\w*|kvartaali\w*|vuoden|viiko\w*|syksy\w*|kevaa\w*)\b|\btana vuonna\b"
+    r"|\btalla hetkella\b|\bjuuri nyt\b|\btoistaiseksi\b|\bjalkeen\b|\bpaasta\b|\bsyksylla\b|\bkevaalla\b|\bei nyt\b"
+    r"|\bnyt ei\b|\bdaha sonra\b|\bsonra\w*\b|\bgelecek (?:yil|ceyrek|ay|hafta|sene)\w*|\bseneye\b|\bonumuzdeki\b"
+    r"|\bsu an(?:da|lik)?\b|\bsimdilik\b|\bsimdi degil\b|\bbu (?:yil|sene|donem|ceyrek)\b|\bay (?:sonra|icinde)\b",
+    # ja / zh / ko
+    r"後ほど|後日|来期|来年|来月|来四半期|下期|今は|現時点|今のところ|当面|改めて|また(?:ご)?連絡|以降|落ち着いたら"
+    r"|ヶ月後|か月後|カ月後|今期は|今年は|時期|タイミング|春|秋|夏|冬"
+    r"|以后|之后|后面|下个?季度|明年|下个月|下半年|目前|暂时|现在不|现阶段|过段时间|过几个月|再联系|年后|今年|时机|到时候"
+    r"|나중에|다음 ?분기|내년|다음 ?달|지금은|현재는|당분간|이후에|후에|몇 ?달|올해는|다시 연락|하반기|시기",
+)
+_FOR_NOW = (rf"\b{_MONTH_BARE}\b|\b(?:om|in) (?:et |ett |een )?(?:halvt ar|halvar|half jaar|halbes jahr)\b|\b(?:tana|talle) vuo\w+"
+            r"|\b(?:zmrazen\w* rozpo\w+|заморозк\w+|ansettelsesstopp|anstallningsstopp|ansaettelsesstop|rekrytointikielto|"
+            r"rekrytointijaadytys|ise alim (?:durdu|donduruldu)|wstrzymane zatrudnienie|aufnahmestopp|gel des embauches)"
+            r"|\bted\b|\bteraz\b|\bnu geen\b|\bnyt\b|当面|当分|当下|暂不|眼下|당장|현재는|現在は|现在は|今は|目下|\b(?:inte|ikke|ei)\b[^.!?\n]{{0,30}}\b(?:nu|na|nyt)\b|сейчас|현재|今回は見送"
+            r"|\bfor now\b|\bat the moment\b|\bright now\b|\bcurrently\b|\bat (?:this|present) (?:time|stage)\b"
+            r"|\bthis (?:year|quarter)\b|\bat this point\b|\bhiring freeze\b|\bfor the time being\b",)
+
+# round 6: short positives without cue words ("See you then.", "Send me some times.", "Works for me", "Passt mir",
+# "Ça marche", "Me parece bien", "Давайте", "Låter bra", "ぜひ", "没问题", "좋습니다"): agreeing to a time,
+# asking for times or an invite, looking forward to a call; per language, on folded text. An acknowledgement
+# alone ("ok", "got it", "thanks", 好的, 了解) is no positive (the held-out authors label it other).
+_AGREE = (
+    r"\bsee you (?:then|there|on|at|tomorrow|next)\b|\b(?:that |this |it |tuesday |monday |friday |thursday |wednesday )?"
+    r"works (?:for me|for us|great|well|fine)\b|\b(?:that|this|it) works\b|\bsend (?:me |us |over )?(?:a few |some |your |a )?"
+    r"(?:times|slots|availability|invite|calendar (?:invite|link)|link to book|booking link)\b|\bcount (?:me|us) in\b"
+    r"|\bi'?m in\b|\blet'?s do (?:it|that|this)\b|\bgo ahead and (?:book|send|schedule)\b|\bhappy to (?:chat|talk|meet|connect|"
+    r"take a (?:look|call)|hop on|jump on|learn more|see a demo)\b|\bwhat times? (?:work|suit)s?\b|\bwhen are you (?:free|available)\b"
+    r"|\b(?:i'?m|i am) (?:free|available) (?:on|at|tomorrow|next|this|monday|tuesday|wednesday|thursday|friday)\b"
+    r"|\blooking forward to (?:it|the call|our call|talking|chatting|meeting|speaking|the demo)\b|\bcalendly\b|\bbook(?:ed)? (?:it|a slot|me in)\b"
+    r"|\bpick a (?:time|slot)\b|\bgrab (?:a|some) time\b|\bput (?:something|it|us) (?:on|in) (?:the|my|our) calendar\b",
+    r"\bbis (?:dann|morgen|donnerstag|dienstag|montag|freitag|mittwoch)\b|\bpasst (?:mir|uns|gut|prima|perfekt)\b"
+    r"|\b(?:schicken|senden) sie (?:mir |uns )?(?:gern(?:e)? )?(?:ein paar |einige )?(?:termin\w*|eine einladung|zeiten|slots)\b"
+    r"|\bich freue mich (?:auf|darauf)\b|\bwann (?:passt es|haben sie zeit)\b|\beinverstanden\b",
+    r"\bca (?:marche|me va|nous va|me convient)\b|\bd'accord pour\b|\benvoyez(?:-moi|-nous)? (?:une invitation|des creneaux|vos disponibilites)"
+    r"|\bquand (?:etes-vous|seriez-vous) disponible|\ba (?:mardi|lundi|jeudi|vendredi|mercredi|demain)\b",
+    r"\bme parece (?:bien|perfecto|genial)\b|\bde acuerdo\b|\bnos vemos\b|\bcuando (?:te|le) (?:viene bien|va bien)"
+    r"|\benv(?:iame|ienme|ieme) (?:una invitacion|horarios|disponibilidad|unos horarios)|\bperfecto,|\bcuenta conmigo\b",
+    r"\bcombinado\b|\bpode ser\b|\bme (?:manda|mande|envie) (?:um convite|horarios|uns horarios)|\bperfeito\b|\bate (?:la|entao)\b",
+    r"\bva (?:bene|benissimo)\b|\bperfetto\b|\bci vediamo\b|\bmandami (?:un invito|degli orari|qualche orario)|\bd'accordo\b",
+    r"\bprima[,!]|\bstuur (?:me |ons )?(?:maar )?(?:een uitnodiging|wat tijden|een paar tijden)|\btot dan\b|\bdat (?:past|werkt)\b|\bakkoord\b",
+    r"\bpasuje\b|\bzgoda\b|\bdo zobaczenia\b|\bprosze (?:przeslac|wyslac) (?:zaproszenie|terminy)|\bchetnie\b|\bbrzmi dobrze\b",
+    r"давайте|договорились|до встречи|пришлите (?:приглашение|время|слоты|варианты)|с удовольствием|звучит (?:хорошо|интересно)",
+    r"\blater bra\b|\bdet passar\b|\bskicka (?:en inbjudan|nagra tider)|\bgarna\b"
+    r"|\blyder godt\b|\bdet passer\b|\bsend (?:en invitation|nogle tider|en invitasjon|noen tider)|\bgerne\b"
+    r"|\bhores bra ut\b|\bgjerne\b",
+    r"\bkuulostaa hyvalta\b|\bsopii\b|\bnahdaan\b|\blaheta (?:kutsu|aikoja|muutama aika)|\bmielellaan\b"
+    r"|\bzni to dobre\b|\bhodi se\b|\buvidime se\b|\bposlete (?:pozvanku|terminy)|\brad(?:a)? se\b"
+    r"|\bgorusuruz\b|\bdavet (?:gonderin|gonderebilir)|\bmemnuniyetle\b|\bharika\b",
+    r"ぜひ|是非|日程(?:調整|を)|候補日|招待を送|お待ちしております|楽しみにしております|都合の良い|空いて"
+    r"|没问题|发个?(?:会议)?邀请|约个时间|什么时候方便|期待|安排一下|见面聊"
+    r"|좋습니다|좋아요|(?<!불)가능합니다|일정(?:을 )?(?:잡|조율|보내)|초대(?:를)? 보내|뵙겠습니다|기대됩니다|시간 (?:되|괜찮)",
+)
 
 RULES: tuple[Rule, ...] = (
     # ---------------- opt-out, English ----------------
@@ -588,62 +741,45 @@ RULES: tuple[Rule, ...] = (
           r"\bmi interessa\b|\bci interessa\b|\bpossiamo sentirci\b|\bvolentieri\b|\bpiu informazioni\b"
           r"|\bfissare una call\b"),
 
-    # ---------------- negative / not now ----------------
-    _rule(NEGATIVE, "not_interested", 3,
+    # round 6: a short yes without the cue words above: a confirmation, a time, "send me times / an invite"
+    _rule(POSITIVE, "agree", 2, *map(_fold_pattern, _AGREE)),
+    # ---------------- not now: later, a time to come back (round 6: LATER) ----------------
+    _rule(NOT_NOW, "later", 3, *map(_fold_pattern, _LATER), negatable=False),
+    _rule(NOT_NOW, "for_now", 2, *map(_fold_pattern, _FOR_NOW), negatable=False),
+    # ---------------- a decline: other (round 6; was "negative") ----------------
+    _rule(OTHER, "not_interested", 3,
           r"\bnot (?:\w+ )?interested\b|\bno interest\b|\bnot for us\b|\bnot relevant\b|\bnot (?:a|the) (?:good |right )?"
           r"(?:fit|match)\b|\bi'?ll pass\b|\bwe'?ll pass\b|\bpass on this\b|\bno,? thanks?(?: you)?\b"
           r"|\bnot something we\b|\bdon'?t need (?:it|this|that|anything)\b|\bno need for\b"
-          r"|\boverkill\b|\btoo (?:small|early|expensive) for us\b",
+          r"|\boverkill\b|\btoo (?:small|early|expensive) for us\b|\bno budget\b|\bunfortunately\b",
           negatable=False),
-    _rule(NEGATIVE, "not_now", 3,
-          r"\bnot (?:a|our) (?:priority|focus)\b|\bnot (?:right )?now\b|\bnot at (?:this|the) (?:time|moment)\b"
-          r"|\bnot (?:a )?(?:good|the right) time\b|\bnow isn'?t a good time\b|\bbad timing\b|\bmaybe (?:later|next)\b"
-          r"|\b(?:reach out|circle back|check back|follow up|try (?:me |us )?(?:again )?|ping me(?: again)?|get back to me|"
-          r"revisit(?: this)?|touch base|contact me|reconnect|come back)\s+(?:again\s+)?(?:in|next|after|later|around|"
-          r"once)\b"
-          r"|\blet'?s revisit\b|\bno budget\b|\bbudgets? (?:is|are) (?:frozen|allocated|spent|tight|cut)\b"
-          r"|\b(?:don'?t|do not) have (?:the )?bandwidth\b|\bno bandwidth\b|\bhiring freeze\b",
-          negatable=False),
-    _rule(NEGATIVE, "have_solution", 3,
+    _rule(OTHER, "have_solution", 3,
           r"\balready (?:use|using|have|work with|working with|signed|got|chose|went with|partner)\b"
           r"|\bwe'?ve (?:already )?got a solution\b|\bhappy with (?:our|them|\w+)\b|\b(?:we'?re|we are) all set\b"
           r"|\bin-?house\b|\bwent with\b|\bgo(?:ing)? with (?:another|a different)\b|\banother vendor\b"
           r"|\b(?:signed|under|locked into?) (?:a |our )?(?:[\w-]+ )?(?:contract|current vendor)\b|\blocked in(?:to)?\b"
-          r"|\b(?:just )?renewed (?:with|our)\b|\bcheck in (?:closer to|later|next|again)\b",
+          r"|\b(?:just )?renewed (?:with|our)\b",
           negatable=False),
-    _rule(NEGATIVE, "wrong_person", 2,
+    _rule(OTHER, "wrong_person", 2,
           r"\bnot the right (?:person|contact)\b|\bwrong person\b|\bnot my (?:area|department|responsibility)\b",
           negatable=False),
-    _rule(NEGATIVE, "weak", 1,
-          r"\bnext (?:year|quarter)\b|\bin q[1-4]\b|\bunfortunately\b|\bafter the summer\b",
-          negatable=False),
-    _rule(NEGATIVE, "no", 2,
+    _rule(OTHER, "no", 2,
           r"(?:no|nope|nah|no thanks|no thank you|nein|nein danke|non merci|nee|nee dank je|no grazie|nao obrigado)",
           clause=True, negatable=False),
-    _rule(NEGATIVE, "de_negative", 3,
-          r"\bkein (?:interesse|bedarf)\b|\bderzeit nicht\b|\bnicht interessiert\b|\bim nachsten jahr\b"
-          r"|\bnicht (?:mehr )?relevant\b|\bnicht der richtige zeitpunkt\b",
+    _rule(OTHER, "de_decline", 3,
+          r"\bkein (?:interesse|bedarf)\b|\bnicht interessiert\b|\bnicht (?:mehr )?relevant\b",
           negatable=False),
-    _rule(NEGATIVE, "fr_negative", 3,
-          r"\bpas interesse\w*|\bpas (?:pour le moment|maintenant|pour l'instant)\b|\bdeja une solution\b"
-          r"|\bpas (?:de |d')(?:budget|besoin)\b|\bne (?:m'|nous )interesse pas\b|\bce n'est pas le (?:bon )?moment\b",
+    _rule(OTHER, "fr_decline", 3,
+          r"\bpas interesse\w*|\bdeja une solution\b|\bpas (?:de |d')(?:budget|besoin)\b|\bne (?:m'|nous )interesse pas\b",
           negatable=False),
-    _rule(NEGATIVE, "es_negative", 3,
-          r"\bno (?:estamos|estoy) interesad[oa]s?\b|\bno (?:me|nos) interesa\b|\ben este momento no\b"
-          r"|\bya (?:tenemos|usamos)\b|\bno es (?:el|buen) momento\b",
+    _rule(OTHER, "es_decline", 3,
+          r"\bno (?:estamos|estoy) interesad[oa]s?\b|\bno (?:me|nos) interesa\b|\bya (?:tenemos|usamos)\b",
           negatable=False),
-    _rule(NEGATIVE, "nl_negative", 3,
-          r"\bgeen interesse\b|\bniet geinteresseerd\b|\bop dit moment niet\b|\bvolgend jaar\b"
-          r"|\bniet het (?:juiste|goede) moment\b",
-          negatable=False),
-    _rule(NEGATIVE, "pt_negative", 3,
-          r"\bnao (?:temos|tenho) interesse\b|\bnao (?:estamos|estou) interessad[oa]s?\b|\bno momento nao\b"
-          r"|\bnao e o (?:melhor )?momento\b",
-          negatable=False),
-    _rule(NEGATIVE, "it_negative", 3,
-          r"\bnon (?:siamo|sono) interessat[io]\b|\bnon (?:ci|mi) interessa\b|\bnon e una priorita\b|\bal momento no\b"
-          r"|\briscrivetemi\b|\bnon e il momento\b",
-          negatable=False),
+    _rule(OTHER, "nl_decline", 3, r"\bgeen interesse\b|\bniet geinteresseerd\b", negatable=False),
+    _rule(OTHER, "pt_decline", 3,
+          r"\bnao (?:temos|tenho) interesse\b|\bnao (?:estamos|estou) interessad[oa]s?\b", negatable=False),
+    _rule(OTHER, "it_decline", 3,
+          r"\bnon (?:siamo|sono) interessat[io]\b|\bnon (?:ci|mi) interessa\b", negatable=False),
 )
 
 # round 3 (replies-train3): request forms of every language the corpus authors wrote differently

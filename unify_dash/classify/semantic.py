@@ -18,7 +18,7 @@ Two readers use it:
 * the review gate (:func:`unify_dash.classify.replies.classify`): a reply with a request that no rule made
   certain goes to ``needs_review`` at a lower model probability (``REQUEST_REVIEW_AT``) than one without,
   so a removal next to a decline ("we have a vendor, please take us out of your database") reaches the
-  opt-out queue instead of ``negative``.
+  opt-out queue instead of ``other`` (``negative`` before round 6).
 """
 
 from __future__ import annotations
@@ -137,6 +137,19 @@ CJK_OBJECTS = ("リスト", "メール", "配信", "連絡", "名簿", "デー�
                "목록", "리스트", "메일", "이메일", "연락", "명단", "발송", "데이터베이스", "수신")
 CJK_NEGATIONS = ("しないで", "しないでください", "不用", "不要删除", "别删", "하지 마", "하지마", "말아")
 
+# the third cue (round 6), "unwanted": an adjective of unwanted / unsolicited contact near an object of
+# contact ("Your emails are not welcome", "unerwünschte Werbung per Mail", "e-mails non sollicités",
+# "нежелательные письма", "迷惑メール"): a complaint, a reply with no verb of removing
+UNWANTED = ("unwanted", "unwelcome", "not welcome", "unsolicited", "uninvited", "unrequested", "unasked",
+            "unerwunscht", "nicht erwunscht", "unverlangt", "ungebeten", "unaufgefordert", "indesirable",
+            "non sollicit", "non desir", "pas les bienvenu", "importun", "no deseado", "no solicitad", "no pedid",
+            "no autorizad", "indeseado", "indesejad", "nao solicitad", "nao pedid", "nao autorizad", "indesiderat",
+            "non richiest", "non sollecitat", "non gradit", "ongewenst", "ongevraagd", "niet gewenst", "niet welkom",
+            "niechcian", "nieproszon", "niezamawian", "niepozadan", "nevyzadan", "nechten", "nezadouc", "nevitan",
+            "нежелательн", "непрошен", "назоилив", "навязчив", "oonskad", "oombedd", "obestalld", "inte valkom",
+            "uonsket", "uopfordret", "uoppfordret", "ikke velkom", "uanmodet", "ei-toivot", "ei toivot", "pyytamat",
+            "tilaamat", "istenmeyen", "talep edilmemis", "izinsiz")
+CJK_UNWANTED = ("迷惑", "骚扰", "垃圾", "不请自来", "원치 않는", "원하지 않는", "스팸")
 
 # "off the list please", "out of your database": the particle alone, right before an object
 PARTICLES = ("off ", "out of", "outta")
@@ -161,7 +174,7 @@ def _stem_re(stems: tuple[str, ...]) -> re.Pattern:
 def _patterns() -> tuple[re.Pattern, ...]:
     return (_stem_re(_fold(VERBS)), _stem_re(_fold(OBJECTS)), _stem_re(_fold(NEGATIONS)), _stem_re(_fold(SELF)),
             _stem_re(_fold(EXCLUDE)), _stem_re(_fold(PARTICLES)), _stem_re(_fold(SEND)), _stem_re(_fold(MORE)),
-            _stem_re(_fold(NEGATED_SEND)))
+            _stem_re(_fold(NEGATED_SEND)), _stem_re(_fold(UNWANTED)))
 
 
 @dataclass(frozen=True)
@@ -171,6 +184,7 @@ class Cue:
     request: bool  # a verb and an object in one clause, within the window, not negated
     negated: bool  # a verb and an object in one clause, with a negation just before the verb
     no_more: bool = False  # a negated verb of sending / contacting with "more / again / any longer" near it
+    unwanted: bool = False  # an adjective of unwanted / unsolicited contact near an object of contact (round 6)
 
 
 def _word_positions(clause: str, pattern: re.Pattern, starts: list[int]) -> list[int]:
@@ -242,17 +256,34 @@ def _no_more(clause: str) -> bool:
     return any(abs(v - m) <= WINDOW for v in sends for m in mores)
 
 
+def _unwanted(clause: str) -> bool:
+    """An adjective of unwanted / unsolicited contact within the window of an object of contact."""
+    if _CJK.search(clause):
+        us = [i for u in CJK_UNWANTED for i in _finds(clause, u)]
+        objs = [i for o in CJK_OBJECTS for i in _finds(clause, o)]
+        if any(abs(u - o) <= CJK_WINDOW for u in us for o in objs):
+            return True
+    unwanted_re = _patterns()[9]
+    if not unwanted_re.search(clause) or _patterns()[4].search(clause):
+        return False
+    starts = [w.start() for w in _WORD.finditer(clause)]
+    us = _word_positions(clause, unwanted_re, starts)
+    objs = _word_positions(clause, _patterns()[1], starts)
+    return any(abs(u - o) <= WINDOW for u in us for o in objs)
+
+
 @functools.lru_cache(maxsize=8192)
 def cue(s: str) -> Cue:
     """The request cue of a prepared (folded) text."""
-    found = [False, False, False, False, False]
+    found = [False, False, False, False, False, False]
     for m in _CLAUSE.finditer(s):
         clause = m.group(0)
         parts = []
+        unwanted = _unwanted(clause)
         if _CJK.search(clause):
-            parts.append((*_cjk(clause), False))
+            parts.append((*_cjk(clause), False, unwanted))
         if any(ch.isalpha() and not _CJK.match(ch) for ch in clause):
-            parts.append((*_latin_clause(clause), _no_more(clause)))
+            parts.append((*_latin_clause(clause), _no_more(clause), unwanted))
         for p in parts:
             found = [a or b for a, b in zip(found, p, strict=True)]
     return Cue(*found)
@@ -272,4 +303,6 @@ def features(s: str) -> list[str]:
         out.append("s:req_neg")
     if c.no_more:
         out.append("s:no_more")
+    if c.unwanted:
+        out.append("s:unwanted")
     return out

@@ -144,7 +144,11 @@ _SEPARATOR = re.compile(
     r"^\s*(?:-{2,}|_{2,}|={2,})?\s*(?:original message|ursprungliche nachricht|urspr\. nachricht|"
     r"message d'origine|mensaje original|oorspronkelijk bericht|messaggio originale|mensagem original|"
     r"forwarded message|weitergeleitete nachricht|message transfere|mensaje reenviado|"
-    r"doorgestuurd bericht|messaggio inoltrato|mensagem encaminhada)\s*(?:-{2,}|_{2,}|={2,})?\s*$"
+    r"doorgestuurd bericht|messaggio inoltrato|mensagem encaminhada|oprindelig meddelelse|videresendt meddelelse|"
+    r"opprinnelig melding|videresendt melding|ursprungligt meddelande|vidarebefordrat meddelande|alkuperainen viesti|"
+    r"valitetty viesti|puvodni zprava|preposlana zprava|oryginalna wiadomosc|przekazana wiadomosc|orijinal ileti|"
+    r"iletilen ileti|исходное сообщение|пересылаемое сообщение|元のメッセージ|転送メッセージ|原始邮件|转发的邮件|"
+    r"원본 메시지|전달된 메시지)\s*(?:-{2,}|_{2,}|={2,})?\s*$"
     r"|^\s*begin forwarded message\s*:\s*$"
 )
 _HEADER_FROM = re.compile(r"^\s*\*?(?:from|von|de|van|da|fra|od|envoye par|fran|lahettaja|kimden|от|差出人|发件人|寄件者|"
@@ -204,6 +208,24 @@ _DISCLAIMER = re.compile(
 _SENTENCE = re.compile(r"\S.*?(?:[.!?]+(?=\s|$)|$)")
 
 
+# round 6: the outreach's own opt-out offer closing a quoted original ("click here to unsubscribe", "Afmeld her.",
+# "退订"): a reply written *below* a quoted original (no "> ") starts after it
+_OWN_OFFER = re.compile(
+    r"unsubscribe|opt[ -]?out|afmeld|avmeld|avregistrer|abmelden|abbestell|desabonn|desinscri|darse de baja|\bbaja\b|"
+    r"descadastr|disiscriv|cancellami|uitschrijv|afmelden|wypisz|odhlasit|отпис|peruuta tilaus|lopeta tilaus|"
+    r"abonelik|prenumeration|avprenumer|odhlas|tilauksen|退订|配信停止|수신 ?거부")
+
+
+def _below_quote(text_of: list[str], i: int) -> int | None:
+    """The line a reply written below a quoted original starts at, when the quote (header block or separator at
+    line ``i``, nothing written above it) closes with the outreach's own opt-out offer; else None."""
+    for j in range(i + 1, len(text_of)):
+        line = text_of[j].strip()
+        if line and len(line) <= 120 and (_FOOTER.search(line) or _OWN_OFFER.search(line)):
+            return j + 1 if any(t.strip() for t in text_of[j + 1:]) else None  # the first offer closes the quote
+    return None
+
+
 def _strip(f: _Folded) -> _Folded:
     """Keep only what the sender wrote as this reply (see the module docstring)."""
     s = f.s
@@ -215,7 +237,7 @@ def _strip(f: _Folded) -> _Folded:
     text_of = [s[a:b] for a, b in lines]
 
     kept: list[tuple[int, int]] = []
-    in_disclaimer = False
+    in_disclaimer = below = False
     i = 0
     while i < len(lines):
         a, b = lines[i]
@@ -243,13 +265,15 @@ def _strip(f: _Folded) -> _Folded:
                 i = j
                 continue
             break
-        if _SEPARATOR.match(line) or _SIG_DELIM.match(line) or _MOBILE.match(line):
-            break
-        if re.match(r"^\s*_{8,}\s*$", line) and _HEADER_FROM.match(nxt):
-            break
-        if _HEADER_FROM.match(line) and any(
-            _HEADER_NEXT.match(text_of[k]) for k in range(i + 1, min(i + 5, len(lines)))
-        ):
+        quote = (_SEPARATOR.match(line) or (re.match(r"^\s*_{8,}\s*$", line) and _HEADER_FROM.match(nxt))
+                 or (_HEADER_FROM.match(line) and any(_HEADER_NEXT.match(text_of[k])
+                                                      for k in range(i + 1, min(i + 5, len(lines))))))
+        if quote and not kept and not below:
+            resume = _below_quote(text_of, i)
+            if resume is not None:  # the reply is written below the quoted original
+                i, below = resume, True
+                continue
+        if quote or _SIG_DELIM.match(line) or _MOBILE.match(line):
             break
         # sentence level: footers are dropped, a disclaimer drops the rest of its paragraph
         for m in _SENTENCE.finditer(line):

@@ -139,7 +139,7 @@ HS_OPEN_STAGES = ["appointmentscheduled", "qualifiedtobuy", "presentationschedul
                   "contractsent"]
 OPP_KINDS = ["New Business", "Expansion", "Renewal", "Pilot", "Platform", "Annual Contract", "Upsell"]
 
-# Reply texts by class (labels as the metrics page shows them: opt_out, out_of_office, positive, negative, other)
+# Reply texts by class (the classifier's labels: opt_out, out_of_office, positive, not_now, other)
 REPLIES = {
     "opt_out": ["Please remove me from your list.", "Do not contact me again.", "unsubscribe",
                 "Bitte keine E-Mails mehr.", "Remove me", "Please take me off your mailing list, thanks.",
@@ -152,10 +152,10 @@ REPLIES = {
     "positive": ["Sounds good, can we talk Tuesday?", "Interesting. Send me a few times for next week.",
                  "Yes, happy to take a look. Can you loop in my colleague who runs RevOps?",
                  "Timing is good actually, we're reviewing tools this month. Thursday 2pm works."],
-    "negative": ["Not a priority this quarter, reach out in Q3.", "We're locked into a contract until next year.",
-                 "Timing isn't right, circle back in six months.", "We just signed with another vendor."],
+    "not_now": ["Not a priority this quarter, reach out in Q3.", "We're locked into a contract until next year.",
+                "Timing isn't right, circle back in six months."],
     "other": ["Who gave you my email address?", "I've moved to a different role, try my colleague instead.",
-              "Is this an automated email?"],
+              "Is this an automated email?", "We just signed with another vendor."],
 }
 ADMIN_OPT_OUT_NOTES = ["Asked by phone never to be emailed again", "Requested via LinkedIn message",
                        "Legal request forwarded by the customer's counsel", "Asked at a conference booth"]
@@ -704,7 +704,7 @@ def _story_replies_and_endings(s: _Story) -> None:
     elena = s.contact("elena", "elena.rossi@lumacore-demo.com", "Elena", "Rossi", "Head of Marketing",
                       "United Kingdom")
     s.enrollment(elena, "play_emea_marketing", "emea-1", "seq_emea_marketing", state="completed", reason="replied",
-                 start=70, steps=3, tail=[(6, "reply", {"source": "recipient", "actor": "system", "label": "negative",
+                 start=70, steps=3, tail=[(6, "reply", {"source": "recipient", "actor": "system", "label": "not_now",
                                                         "text": "Not a priority this quarter, reach out in Q3."})])
 
     # 19. Ethan: removed mid-sequence (an opportunity was opened on his account; Open opportunity removes).
@@ -1078,7 +1078,7 @@ _CONTACTS_TIMES = """), steps AS (
            3600 + floor(dm_u(i, 19) * 19 * 3600)::BIGINT AS h1,
            600 + floor(dm_u(i, 26) * 19 * 3600)::BIGINT AS h2,
            CASE WHEN fate = 'replied' THEN
-                CASE WHEN w < 0.42 THEN 'positive' WHEN w < 0.68 THEN 'negative' WHEN w < 0.90 THEN 'opt_out'
+                CASE WHEN w < 0.42 THEN 'positive' WHEN w < 0.68 THEN 'not_now' WHEN w < 0.90 THEN 'opt_out'
                      ELSE 'other' END END AS reply_label,
            CASE WHEN fate = 'opted_out' THEN CASE WHEN w < 0.65 THEN 'link' ELSE 'admin' END END AS opt_source,
            CASE WHEN fate IN ('active', 'finished', 'finished_old') AND w < 0.10 THEN
@@ -1219,7 +1219,7 @@ SELECT CASE ek WHEN 'admin_opt_out' THEN contact_id || ':admin-opt-out'
        CASE ek WHEN 'ooo' THEN dm_pick(getvariable('dm_replies_ooo'), dm_u(i, 27))
                WHEN 'reply' THEN CASE reply_label
                    WHEN 'positive' THEN dm_pick(getvariable('dm_replies_pos'), dm_u(i, 27))
-                   WHEN 'negative' THEN dm_pick(getvariable('dm_replies_neg'), dm_u(i, 27))
+                   WHEN 'not_now' THEN dm_pick(getvariable('dm_replies_neg'), dm_u(i, 27))
                    WHEN 'opt_out' THEN dm_pick(getvariable('dm_replies_opt'), dm_u(i, 27))
                    ELSE dm_pick(getvariable('dm_replies_other'), dm_u(i, 27)) END END AS text,
        CASE ek WHEN 'ooo' THEN 'out_of_office' WHEN 'reply' THEN reply_label END AS label,
@@ -1312,7 +1312,7 @@ def _variables(seed: int, now: dt.datetime, n_story: int, n_bulk: int, n_domains
         "dm_send_detail": [[_json({"subject": subject}) for _d, subject in s[3]] for s in SEQUENCES],
         "dm_seq_open_on": ["open_opportunity" not in _ruleset_off(s[0]) for s in SEQUENCES],
         "dm_replies_ooo": REPLIES["out_of_office"], "dm_replies_pos": REPLIES["positive"],
-        "dm_replies_neg": REPLIES["negative"], "dm_replies_opt": REPLIES["opt_out"],
+        "dm_replies_neg": REPLIES["not_now"], "dm_replies_opt": REPLIES["opt_out"],
         "dm_replies_other": REPLIES["other"],
         "dm_handlers": [SUPPORT_USER, "nadia.haddad@brightline.io"], "dm_admins": ADMINS,
         "dm_admin_details": [_json({"evidence": note}) for note in ADMIN_OPT_OUT_NOTES],

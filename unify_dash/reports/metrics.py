@@ -30,7 +30,8 @@ REPLY_LABELS = {
     "opt_out": "Opt-out request",
     "out_of_office": "Out of office",
     "positive": "Positive",
-    "negative": "Negative / not now",
+    "not_now": "Not now (later)",
+    "negative": "Negative / not now (before the split)",  # stored by workspaces before round 6: still counted
     "other": "Other",
     "needs_review": "Needs review (possible opt-out)",
     "unclassified": "Unclassified",
