@@ -46,8 +46,16 @@ MIN_OTHER_ACCURACY = 0.9  # out-of-office / positive / not-now / other replies g
 # (main 48ee935: 0.970 / 0.908 / 0.746 / 0.093 and 0.887 / 0.904 / 0.788 / 0.132) and once after it (a8d5e78:
 # 0.976 / 0.939 / 0.786 / 0.092 and 0.895 / 0.911 / 0.818 / 0.122); training material since round 6 (their
 # not_now scored as not_now from round 6 on: the classifier's former `negative` is split, docs/replies.md).
-# The lead enters the fresh round-6 sets here.
-HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float] | None] = {}
+# holdout9.csv (1,783 replies, 29 languages, opt-outs in each language's own idiom, not_now against plain
+# declines) and holdout10.csv (1,149, 28 languages, who answers: assistants, shared inboxes, bounces, ticket
+# acknowledgements, conditional opt-outs) were written during round 6 by two helpers who never saw the
+# classifier; measured by the lead before round 6 (main 2223605: 0.971 / 0.908 / 0.725 / 0.147 and
+# 0.931 / 0.941 / 0.781 / 0.095, not_now scored as the former `negative`) and once after it (ae41eee:
+# 0.975 / 0.926 / 0.804 / 0.147 and 0.952 / 0.957 / 0.791 / 0.097). Floors a little under the latter.
+HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float] | None] = {
+    "tests/data/replies/holdout9.csv": (0.97, 0.92, 0.80, 0.15),
+    "tests/data/replies/holdout10.csv": (0.95, 0.95, 0.785, 0.10),
+}
 SPENT = ("test", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7", "holdout8")  # former
 # held-out sets, training material since round 3 (test, holdout2), 4 (holdout3, holdout4), 5 (holdout5,
 # holdout6) and 6 (holdout7, holdout8)
