@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         rounds = [bench._explain_figures(con, print) for _ in range(max(1, args.rounds))]
         out.update(rounds[0])
         if len(rounds) > 1:
-            out["explain_rounds"] = [{k: r[k] for k in ("explain_ms", "explain_p90_ms", "explain_max_domain_ms")}
+            out["explain_rounds"] = [{k: r[k] for k in ("explain_ms", "explain_p90_ms", "explain_cpu_ms",
+                                                                  "explain_max_domain_ms")}
                                      for r in rounds]
         out.update(bench._drilldown_figures(con, ev, play_id, print))
     finally:

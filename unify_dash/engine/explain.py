@@ -237,13 +237,38 @@ def _read(con: duckdb.DuckDBPyConnection, ev: Evaluation, key: str, memo: dict,
     contact = dict(zip([d[0] for d in cur.description[n + 2 + W:]], found[n + 2 + W:], strict=True))
     ck = (contact.get("company_key") or contact["domain"], contact["domain"])
     if around is not None:
-        memo[ck] = _company_row(con, ev, plan, *ck, around=around.bind(con, ev, contact))
+        memo[ck] = _around_company(con, ev, plan, ck, around, contact)
     elif ck not in memo:
         memo[ck] = _company_row(con, ev, plan, *ck)
     company = memo[ck]
     return _Row(contact, int(found[n]), found[n + 1], tuple(found[n + 2:n + 2 + W]),
                 {**dict(zip(names, found[:n], strict=True)), **company["values"]}, company["records"],
                 company["firsts"])
+
+
+_COMPANY_ROWS = 1024  # company rows (with their records) an evaluation keeps for the next explains
+
+
+def _around_company(con: duckdb.DuckDBPyConnection, ev: Evaluation, plan: _Leaves, ck: tuple, around: _Around,
+                    contact: dict) -> dict:
+    """The company's row with the contact's records, links and enrollments (:class:`_Around`). The company's
+    part (its row, its domain's records with their leaf results and opportunities) is the same for every
+    contact of the company: the evaluation keeps it (per company and as-of time; every change of the data
+    is a new evaluation), so the next contact of the company reads only its own links and enrollments."""
+    kept = ev._memo.setdefault("company_rows", {})
+    key = (ck, around.as_of)
+    hit = kept.get(key)
+    if hit is not None:
+        company, around.records, around.opps = hit
+        around.bind(con, ev, contact, company=False)
+        around.take((around.records, around.opps, *con.execute(f"SELECT {', '.join(around.sql)}",
+                                                                  around.params).fetchone()))
+        return company
+    company = _company_row(con, ev, plan, *ck, around=around.bind(con, ev, contact))
+    if len(kept) >= _COMPANY_ROWS:  # bounded (a clear, not an eviction order: explains may run in threads)
+        kept.clear()
+    kept[key] = (company, around.records, around.opps)
+    return company
 
 
 _RECORD_NAMES = ("record_id", "crm", "crm_id", "name", "website", "domain", "is_customer", "industry", "employees",
@@ -256,13 +281,16 @@ _ENROLLMENT_NAMES = ("enrollment_id", "play_id", "node_id", "sequence_id", "stat
 @dataclass
 class _Around:
     """What the tab reads around the contact besides its company's row: the company records of its domain
-    (with the result of every record-field leaf on each), its links to records and its enrollments. Each
-    is a scalar subquery of the company row's statement, by an index (records by domain, links and
-    enrollments by contact id); ``None`` until read, ``records`` None when the tab shows no record."""
+    (with the result of every record-field leaf on each) and their opportunities, its links to records and
+    its enrollments. Each is a scalar subquery of the company row's statement, by an index (records by
+    domain; the opportunities by record id: DuckDB pushes the domain's record ids into the index scan of
+    ``opportunities``, EXPLAIN ANALYZE; links and enrollments by contact id); ``None`` until read,
+    ``records`` (and ``opps``) None when the tab shows no record."""
 
     plan: _Leaves
     as_of: dt.datetime
     records: list | None = None
+    opps: list | None = None  # the opportunities of ``records`` (rows of _OPP_NAMES + record_id)
     links: dict = field(default_factory=dict)
     enrollments: list = field(default_factory=list)
     sql: list = field(default_factory=list)  # the subqueries, as bound by :meth:`bind`
@@ -280,17 +308,23 @@ class _Around:
         columns = [f"r.{x}" for x in _RECORD_NAMES[:-1]] + ["0 AS num"]  # num: numbered by the caller
         return ", ".join(columns + cols), params, rec_leaves
 
-    def bind(self, con: duckdb.DuckDBPyConnection, ev: Evaluation, contact: dict) -> _Around:
+    def bind(self, con: duckdb.DuckDBPyConnection, ev: Evaluation, contact: dict, company: bool = True) -> _Around:
+        """The subqueries of the contact (records and their opportunities unless ``company`` is False: kept
+        from another contact of the company, :func:`_around_company`), links and enrollments."""
         used = {vocab.FIELDS[x[3]["field"]] for x in self.plan.index}
-        if contact["domain"] and any(f.entity in ("company", "record") for f in used):
+        if company and contact["domain"] and any(f.entity in ("company", "record") for f in used):
             cols, params, rec_leaves = self.record_select()
             n = len(_RECORD_NAMES) + len(rec_leaves)
             fields = ", ".join(f"k{k} := k{k}" for k in range(n))
             self.sql.append(f"(SELECT list(struct_pack({fields})) FROM (SELECT {cols} FROM company_records r "
                             "WHERE r.domain = ?) AS t(" + ", ".join(f"k{k}" for k in range(n)) + "))")
             self.params += [*params, contact["domain"]]
-        else:
-            self.sql.append("NULL")
+            opp = ", ".join(f"{x} := o.{x}" for x in (*_OPP_NAMES, "record_id"))
+            self.sql.append(f"(SELECT list(struct_pack({opp})) FROM opportunities o WHERE o.record_id IN "
+                            "(SELECT record_id FROM company_records WHERE domain = ?))")
+            self.params.append(contact["domain"])
+        elif company:
+            self.sql += ["NULL", "NULL"]
         if _has_links(con, ev):
             self.sql.append("(SELECT list(struct_pack(r := record_id, l := link)) FROM contact_records "
                             "WHERE contact_id = ?)")
@@ -303,8 +337,9 @@ class _Around:
         return self
 
     def take(self, values: tuple) -> None:
-        recs, links, enrollments = values
-        self.records = None if recs is None else [tuple(r.values()) for r in recs]
+        recs, opps, links, enrollments = values
+        self.records = None if recs is None else [r if isinstance(r, tuple) else tuple(r.values()) for r in recs]
+        self.opps = None if recs is None else [o if isinstance(o, tuple) else tuple(o.values()) for o in opps or []]
         self.links = {x["r"]: x["l"] for x in links or []}
         self.enrollments = [dict(x) for x in enrollments or []]
 
@@ -452,11 +487,12 @@ def _company_records(con: duckdb.DuckDBPyConnection, pt: _Point) -> None:
                            "link": None if in_domain else links.get(r[0])})
         for n_, (i, part, path, _leaf) in enumerate(rec_leaves):
             pt.record_hits.setdefault((i, part), {}).setdefault(path, []).append(bool(r[nr + n_]))
-    ids = [r[0] for r in rows]
-    cur = con.execute("SELECT o.opportunity_id, o.crm, o.crm_id, o.name, o.stage, o.is_closed, o.is_won, o.amount, "
-                      f"o.created_at, o.record_id FROM opportunities o WHERE o.record_id IN ({', '.join('?' * len(ids))})",
-                      ids)
-    for o in cur.fetchall():
+    opps = list(pt.around.opps or [])  # those of the domain's records, read with them
+    away = [r[0] for r in rows if r[0] not in have]  # the associated records found
+    if away:
+        opps += con.execute(f"SELECT {', '.join(f'o.{x}' for x in _OPP_NAMES)}, o.record_id FROM opportunities o "
+                            f"WHERE o.record_id IN ({', '.join('?' * len(away))})", away).fetchall()
+    for o in opps:
         pt.opps.append({**dict(zip(_OPP_NAMES, o[:-1], strict=True)), "record_id": o[-1]})
     pt.opps.sort(key=lambda o: tuple((v is None, v or "") for v in (o["crm"], o["crm_id"], o["opportunity_id"])))
 
