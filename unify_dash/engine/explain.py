@@ -257,17 +257,15 @@ def _around_company(con: duckdb.DuckDBPyConnection, ev: Evaluation, plan: _Leave
     is a new evaluation), so the next contact of the company reads only its own links and enrollments."""
     kept = ev._memo.setdefault("company_rows", {})
     key = (ck, around.as_of)
-    hit = kept.get(key)
-    if hit is not None:
-        company, around.records, around.opps = hit
+    around.kept = kept.get(key)
+    if around.kept is not None:
         around.bind(con, ev, contact, company=False)
-        around.take((around.records, around.opps, *con.execute(f"SELECT {', '.join(around.sql)}",
-                                                                  around.params).fetchone()))
-        return company
+        around.take((around.kept[1], *con.execute(f"SELECT {', '.join(around.sql)}", around.params).fetchone()))
+        return around.kept[0]
     company = _company_row(con, ev, plan, *ck, around=around.bind(con, ev, contact))
     if len(kept) >= _COMPANY_ROWS:  # bounded (a clear, not an eviction order: explains may run in threads)
         kept.clear()
-    kept[key] = (company, around.records, around.opps)
+    around.kept = kept[key] = [company, around.records, None]  # opportunities: by _company_records
     return company
 
 
@@ -281,16 +279,14 @@ _ENROLLMENT_NAMES = ("enrollment_id", "play_id", "node_id", "sequence_id", "stat
 @dataclass
 class _Around:
     """What the tab reads around the contact besides its company's row: the company records of its domain
-    (with the result of every record-field leaf on each) and their opportunities, its links to records and
-    its enrollments. Each is a scalar subquery of the company row's statement, by an index (records by
-    domain; the opportunities by record id: DuckDB pushes the domain's record ids into the index scan of
-    ``opportunities``, EXPLAIN ANALYZE; links and enrollments by contact id); ``None`` until read,
-    ``records`` (and ``opps``) None when the tab shows no record."""
+    (with the result of every record-field leaf on each), its links to records and its enrollments. Each
+    is a scalar subquery of the company row's statement, by an index (records by domain, links and
+    enrollments by contact id); ``None`` until read, ``records`` None when the tab shows no record."""
 
     plan: _Leaves
     as_of: dt.datetime
     records: list | None = None
-    opps: list | None = None  # the opportunities of ``records`` (rows of _OPP_NAMES + record_id)
+    kept: list | None = None  # [company row, records, their opportunities] kept by the evaluation
     links: dict = field(default_factory=dict)
     enrollments: list = field(default_factory=list)
     sql: list = field(default_factory=list)  # the subqueries, as bound by :meth:`bind`
@@ -319,12 +315,8 @@ class _Around:
             self.sql.append(f"(SELECT list(struct_pack({fields})) FROM (SELECT {cols} FROM company_records r "
                             "WHERE r.domain = ?) AS t(" + ", ".join(f"k{k}" for k in range(n)) + "))")
             self.params += [*params, contact["domain"]]
-            opp = ", ".join(f"{x} := o.{x}" for x in (*_OPP_NAMES, "record_id"))
-            self.sql.append(f"(SELECT list(struct_pack({opp})) FROM opportunities o WHERE o.record_id IN "
-                            "(SELECT record_id FROM company_records WHERE domain = ?))")
-            self.params.append(contact["domain"])
         elif company:
-            self.sql += ["NULL", "NULL"]
+            self.sql.append("NULL")
         if _has_links(con, ev):
             self.sql.append("(SELECT list(struct_pack(r := record_id, l := link)) FROM contact_records "
                             "WHERE contact_id = ?)")
@@ -337,9 +329,8 @@ class _Around:
         return self
 
     def take(self, values: tuple) -> None:
-        recs, opps, links, enrollments = values
+        recs, links, enrollments = values
         self.records = None if recs is None else [r if isinstance(r, tuple) else tuple(r.values()) for r in recs]
-        self.opps = None if recs is None else [o if isinstance(o, tuple) else tuple(o.values()) for o in opps or []]
         self.links = {x["r"]: x["l"] for x in links or []}
         self.enrollments = [dict(x) for x in enrollments or []]
 
@@ -487,11 +478,16 @@ def _company_records(con: duckdb.DuckDBPyConnection, pt: _Point) -> None:
                            "link": None if in_domain else links.get(r[0])})
         for n_, (i, part, path, _leaf) in enumerate(rec_leaves):
             pt.record_hits.setdefault((i, part), {}).setdefault(path, []).append(bool(r[nr + n_]))
-    opps = list(pt.around.opps or [])  # those of the domain's records, read with them
-    away = [r[0] for r in rows if r[0] not in have]  # the associated records found
-    if away:
-        opps += con.execute(f"SELECT {', '.join(f'o.{x}' for x in _OPP_NAMES)}, o.record_id FROM opportunities o "
-                            f"WHERE o.record_id IN ({', '.join('?' * len(away))})", away).fetchall()
+    kept = pt.around.kept  # the company's, kept by the evaluation (:func:`_around_company`)
+    # the opportunities of the records by record id (of the associated ones only when the domain's are kept)
+    ids = [r[0] for r in rows if kept is None or kept[2] is None or r[0] not in have]
+    opps = [] if kept is None or kept[2] is None else list(kept[2])
+    if ids:
+        got = con.execute(f"SELECT {', '.join(f'o.{x}' for x in _OPP_NAMES)}, o.record_id FROM opportunities o "
+                          f"WHERE o.record_id IN ({', '.join('?' * len(ids))})", ids).fetchall()
+        if kept is not None and kept[2] is None:
+            kept[2] = [o for o in got if o[-1] in have]
+        opps += got
     for o in opps:
         pt.opps.append({**dict(zip(_OPP_NAMES, o[:-1], strict=True)), "record_id": o[-1]})
     pt.opps.sort(key=lambda o: tuple((v is None, v or "") for v in (o["crm"], o["crm_id"], o["opportunity_id"])))
