@@ -22,6 +22,7 @@ from engine_factory import NOW, Workspace, doc, exclusion
 
 from unify_dash import engine
 from unify_dash.engine import evaluator
+from unify_dash.store import db
 
 GOLDEN = Path(__file__).parent / "golden" / "explain_random.json"
 TITLES = ["CEO", "CTO", "VP Sales", "Engineer", "Analyst", None, "Head of Growth", "Founder"]
@@ -106,3 +107,30 @@ def test_explain_output_is_what_it_was(con):
     assert set(got) == set(want)
     assert not differ, f"explain changed for {len(differ)} contacts, e.g. {differ[0]}: " + json.dumps(
         outs[differ[0]], sort_keys=True, default=str)[:2000]
+
+
+def test_a_company_kept_for_the_next_contact_is_read_again_after_a_write(con):
+    """The evaluation keeps a company's row and records (with their opportunities) for the next contact of
+    the company: that contact's tab is what a fresh evaluation shows, and a write shows the new records."""
+    evaluator.clear_cache()
+    ws = Workspace(con)
+    ws.record("sf:k1", "salesforce", "keep.com", industry="Software", employees=900)
+    ws.opportunity("op:k1", "sf:k1", is_closed=True)
+    for name in ("a", "b"):
+        ws.contact(f"{name}@keep.com", title="Engineer")
+    ws.save(settings_doc())
+    engine.explain(con, "a@keep.com")
+    kept = engine.explain(con, "b@keep.com")  # the company's part kept from a@keep.com's explain
+    evaluator.clear_cache()
+    assert digest(kept) == digest(engine.explain(con, "b@keep.com"))
+    assert [r["record_id"] for r in kept["company_records"]] == ["sf:k1"]
+    customers = next(x for x in kept["exclusions"] if x["id"] == "customers")
+    assert customers["state"] == "no_match"
+    ws.record("sf:k2", "salesforce", "keep.com", is_customer=True)
+    ws.opportunity("op:k2", "sf:k2")
+    db.bump_generation(con)
+    after = engine.explain(con, "b@keep.com")
+    assert sorted(r["record_id"] for r in after["company_records"]) == ["sf:k1", "sf:k2"]
+    assert next(x for x in after["exclusions"] if x["id"] == "customers")["state"] == "applies"
+    opp = next(x for x in after["exclusions"] if x["id"] == "open_opp")
+    assert opp["state"] == "applies" and "op:k2" not in json.dumps(kept)

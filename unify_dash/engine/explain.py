@@ -237,13 +237,36 @@ def _read(con: duckdb.DuckDBPyConnection, ev: Evaluation, key: str, memo: dict,
     contact = dict(zip([d[0] for d in cur.description[n + 2 + W:]], found[n + 2 + W:], strict=True))
     ck = (contact.get("company_key") or contact["domain"], contact["domain"])
     if around is not None:
-        memo[ck] = _company_row(con, ev, plan, *ck, around=around.bind(con, ev, contact))
+        memo[ck] = _around_company(con, ev, plan, ck, around, contact)
     elif ck not in memo:
         memo[ck] = _company_row(con, ev, plan, *ck)
     company = memo[ck]
     return _Row(contact, int(found[n]), found[n + 1], tuple(found[n + 2:n + 2 + W]),
                 {**dict(zip(names, found[:n], strict=True)), **company["values"]}, company["records"],
                 company["firsts"])
+
+
+_COMPANY_ROWS = 1024  # company rows (with their records) an evaluation keeps for the next explains
+
+
+def _around_company(con: duckdb.DuckDBPyConnection, ev: Evaluation, plan: _Leaves, ck: tuple, around: _Around,
+                    contact: dict) -> dict:
+    """The company's row with the contact's records, links and enrollments (:class:`_Around`). The company's
+    part (its row, its domain's records with their leaf results and opportunities) is the same for every
+    contact of the company: the evaluation keeps it (per company and as-of time; every change of the data
+    is a new evaluation), so the next contact of the company reads only its own links and enrollments."""
+    kept = ev._memo.setdefault("company_rows", {})
+    key = (ck, around.as_of)
+    around.kept = kept.get(key)
+    if around.kept is not None:
+        around.bind(con, ev, contact, company=False)
+        around.take((around.kept[1], *con.execute(f"SELECT {', '.join(around.sql)}", around.params).fetchone()))
+        return around.kept[0]
+    company = _company_row(con, ev, plan, *ck, around=around.bind(con, ev, contact))
+    if len(kept) >= _COMPANY_ROWS:  # bounded (a clear, not an eviction order: explains may run in threads)
+        kept.clear()
+    around.kept = kept[key] = [company, around.records, None]  # opportunities: by _company_records
+    return company
 
 
 _RECORD_NAMES = ("record_id", "crm", "crm_id", "name", "website", "domain", "is_customer", "industry", "employees",
@@ -263,6 +286,7 @@ class _Around:
     plan: _Leaves
     as_of: dt.datetime
     records: list | None = None
+    kept: list | None = None  # [company row, records, their opportunities] kept by the evaluation
     links: dict = field(default_factory=dict)
     enrollments: list = field(default_factory=list)
     sql: list = field(default_factory=list)  # the subqueries, as bound by :meth:`bind`
@@ -280,16 +304,18 @@ class _Around:
         columns = [f"r.{x}" for x in _RECORD_NAMES[:-1]] + ["0 AS num"]  # num: numbered by the caller
         return ", ".join(columns + cols), params, rec_leaves
 
-    def bind(self, con: duckdb.DuckDBPyConnection, ev: Evaluation, contact: dict) -> _Around:
+    def bind(self, con: duckdb.DuckDBPyConnection, ev: Evaluation, contact: dict, company: bool = True) -> _Around:
+        """The subqueries of the contact (records and their opportunities unless ``company`` is False: kept
+        from another contact of the company, :func:`_around_company`), links and enrollments."""
         used = {vocab.FIELDS[x[3]["field"]] for x in self.plan.index}
-        if contact["domain"] and any(f.entity in ("company", "record") for f in used):
+        if company and contact["domain"] and any(f.entity in ("company", "record") for f in used):
             cols, params, rec_leaves = self.record_select()
             n = len(_RECORD_NAMES) + len(rec_leaves)
             fields = ", ".join(f"k{k} := k{k}" for k in range(n))
             self.sql.append(f"(SELECT list(struct_pack({fields})) FROM (SELECT {cols} FROM company_records r "
                             "WHERE r.domain = ?) AS t(" + ", ".join(f"k{k}" for k in range(n)) + "))")
             self.params += [*params, contact["domain"]]
-        else:
+        elif company:
             self.sql.append("NULL")
         if _has_links(con, ev):
             self.sql.append("(SELECT list(struct_pack(r := record_id, l := link)) FROM contact_records "
@@ -304,7 +330,7 @@ class _Around:
 
     def take(self, values: tuple) -> None:
         recs, links, enrollments = values
-        self.records = None if recs is None else [tuple(r.values()) for r in recs]
+        self.records = None if recs is None else [r if isinstance(r, tuple) else tuple(r.values()) for r in recs]
         self.links = {x["r"]: x["l"] for x in links or []}
         self.enrollments = [dict(x) for x in enrollments or []]
 
@@ -452,11 +478,17 @@ def _company_records(con: duckdb.DuckDBPyConnection, pt: _Point) -> None:
                            "link": None if in_domain else links.get(r[0])})
         for n_, (i, part, path, _leaf) in enumerate(rec_leaves):
             pt.record_hits.setdefault((i, part), {}).setdefault(path, []).append(bool(r[nr + n_]))
-    ids = [r[0] for r in rows]
-    cur = con.execute("SELECT o.opportunity_id, o.crm, o.crm_id, o.name, o.stage, o.is_closed, o.is_won, o.amount, "
-                      f"o.created_at, o.record_id FROM opportunities o WHERE o.record_id IN ({', '.join('?' * len(ids))})",
-                      ids)
-    for o in cur.fetchall():
+    kept = pt.around.kept  # the company's, kept by the evaluation (:func:`_around_company`)
+    # the opportunities of the records by record id (of the associated ones only when the domain's are kept)
+    ids = [r[0] for r in rows if kept is None or kept[2] is None or r[0] not in have]
+    opps = [] if kept is None or kept[2] is None else list(kept[2])
+    if ids:
+        got = con.execute(f"SELECT {', '.join(f'o.{x}' for x in _OPP_NAMES)}, o.record_id FROM opportunities o "
+                          f"WHERE o.record_id IN ({', '.join('?' * len(ids))})", ids).fetchall()
+        if kept is not None and kept[2] is None:
+            kept[2] = [o for o in got if o[-1] in have]
+        opps += got
+    for o in opps:
         pt.opps.append({**dict(zip(_OPP_NAMES, o[:-1], strict=True)), "record_id": o[-1]})
     pt.opps.sort(key=lambda o: tuple((v is None, v or "") for v in (o["crm"], o["crm_id"], o["opportunity_id"])))
 

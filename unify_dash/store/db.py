@@ -396,9 +396,10 @@ def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
 
 def meta_values(con: duckdb.DuckDBPyConnection, *keys: str) -> tuple:
     """The ``meta`` values of ``keys`` (None for a missing key), in one query: what a cache key reads
-    (the clock with the generation) on every page run and evaluation."""
-    return con.execute("SELECT " + ", ".join("max(value) FILTER (WHERE key = ?)" for _ in keys) + " FROM meta",
-                       list(keys)).fetchone()
+    (the clock with the generation) on every page run and evaluation. ``meta`` holds a few rows: reading
+    them all plans and runs in about half the time of a filtered aggregate per key."""
+    values = dict(con.execute("SELECT key, value FROM meta").fetchall())
+    return tuple(values.get(k) for k in keys)
 
 
 def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
