@@ -193,6 +193,7 @@ def measure_floor(url: str, page, *, toggles: int, rounds: int, timeout_ms: floa
     page.goto(url)
     wait_page(page, "Floor one", timeout_ms)
     out["first_page_s"] = round(time.perf_counter() - t, 3)
+    out["first_page_phases"] = page.evaluate(PHASES_JS)
     switches = []
     for _ in range(rounds + 1):
         for title in FLOOR_PAGES:
