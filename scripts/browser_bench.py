@@ -318,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for one page (default 300)")
     parser.add_argument("--no-floor", action="store_true", help="skip the minimal Streamlit app's floor")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1 (the warm visits are what it times)")
     exe = chromium_path()
     if exe is None:
         raise SystemExit("Chromium is not installed (sudo apt-get install chromium)")
