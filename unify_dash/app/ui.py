@@ -421,9 +421,10 @@ def show_flash() -> None:
 def indexes_banner() -> None:
     """A banner over the page while indexes of the database are not built (a load committed, then stopped
     before building them: :class:`unify_dash.io.workspace.IndexesPending`): what works, and the command that
-    finishes them. One catalogue query per run; nothing when every index is there."""
-    with cursor() as cur:
-        pending = db.pending_indexes(cur)
+    finishes them. The catalogue is read once per cache stamp (a load bumps it), not on every page run (with
+    a query per run, warm pages measured slower at 1M, docs/benchmarks.md "Round 4"); nothing when every
+    index is there."""
+    pending = cached(db.pending_indexes)
     if not pending:
         return
     names = [db.index_name(s) for s in pending]
