@@ -101,6 +101,7 @@ with st.sidebar:
                 if len(p["changes"]) > 20:
                     st.caption(f"… and {len(p['changes']) - 20} more")
 
+ui.indexes_banner()  # a load committed but its indexes not built: what works, and the command that finishes them
 try:
     nav.run()
 finally:

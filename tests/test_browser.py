@@ -33,7 +33,7 @@ from unify_dash import engine
 from unify_dash.io import demo
 from unify_dash.io.load import load_workspace
 from unify_dash.model import roles
-from unify_dash.reports import funnelview
+from unify_dash.reports import funnelview, playview
 from unify_dash.store import db
 
 pytestmark = pytest.mark.browser
@@ -98,11 +98,13 @@ def scenario(chromium, tmp_path_factory) -> dict:
         enrolled = engine.drilldown(con, ev, first.id, "enrolled", limit=1)["rows"][0]["email"]
         sequence = ev.settings.sequences[0].name  # the Enroll dialog's first choice (no active enrollment then)
         row = [e["id"] for e in saved["exclusions"]].index(x["id"])  # its row in the what-if grid
+        reason = playview.not_enrolled_reasons(saved).iloc[0]  # the first row of Metrics' reasons table
         return {"db": path, "play": play.id, "node_index": k, "node_id": node["id"], "exclusion": x, "row": row,
                 "segment": {"index": seg, "value": segs[seg].value, "count": len(segs)},
                 "enrolled_email": enrolled, "enroll_sequence": sequence,
                 "saved_node": node["not_enrolled"], "what_if_node": what_if["nodes"][k]["not_enrolled"],
-                "not_enrolled": saved["not_enrolled"], "email": email}
+                "not_enrolled": saved["not_enrolled"], "email": email,
+                "reason": {"reason": reason["reason"], "contacts": int(reason["contacts"])}}
     finally:
         con.close()
 
@@ -214,6 +216,22 @@ def test_a_funnel_segment_opens_its_contacts(app, scenario):
         page.get_by_text(f"of {n:,}").first.wait_for()
     no_exception(page)
     screenshot(page, SHOTS / "flow-0-funnel-segment.png")
+
+
+def test_a_metrics_bar_row_opens_its_contacts_and_there_is_no_second_way(app, scenario):
+    """Not Enrolled by reason on Metrics: selecting a row of its table of bars opens that reason's list;
+    the page has no other list picker (the "Open a list" pills were a second way to the same lists)."""
+    url, page = app
+    page.goto(f"{url}/metrics?play={scenario['play']}")
+    wait_ready(page, "Metrics", timeout=PAGE_TIMEOUT)
+    assert page.locator("[data-testid='stButtonGroup']").count() == 0
+    page.mouse.click(*table_row_point(page, "[data-testid='stElementContainer'].st-key-metrics-chart-reasons", 0))
+    n, why = scenario["reason"]["contacts"], scenario["reason"]["reason"]
+    heading = page.locator("h3").filter(has_text="Not Enrolled").filter(has_text=f": {n:,} contact")
+    heading.first.wait_for(timeout=PAGE_TIMEOUT)
+    assert why in heading.first.inner_text().replace("\u2060", "")  # ui.md's word joiners are invisible
+    wait_ready(page, timeout=PAGE_TIMEOUT)
+    no_exception(page)
 
 
 def test_click_not_enrolled_and_see_the_contacts_with_reasons(app, scenario):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_app import assert_ok, open_app, reader, shared_db, texts  # noqa: F401 - fixtures
+from test_app import assert_ok, open_app, open_linked, reader, shared_db, texts  # noqa: F401 - fixtures
 
 from unify_dash.reports import metrics, units
 
@@ -41,7 +41,7 @@ def test_metrics_lists_the_contacts_one_active_sequence_holds(reader):  # noqa: 
     assert row["contacts"] == node["active_elsewhere"] and row["reason"] == "One active sequence at a time"
     assert playview.reason_bucket(row["custom"].partition("|")[2]) == (
         "active_elsewhere", None, "One active sequence at a time")
-    at = open_app("metrics", query={"play": play.id})
-    at.pills(key="metrics.pick.reasons").set_value(row["custom"]).run()
+    nd, _, reason = row["custom"].partition("|")  # the row's link: what selecting it in the bar table sets
+    at = open_linked("metrics", play=play.id, list=f"now:not_enrolled:not_enrolled:{nd}:{reason}")
     assert_ok(at)
     assert f"One active sequence at a time: {node['active_elsewhere']:,} contact" in texts(at)

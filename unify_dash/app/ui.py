@@ -21,6 +21,7 @@ import ipaddress
 import math
 import os
 import re
+import shlex
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -415,6 +416,28 @@ def show_flash() -> None:
     item = st.session_state.pop("ui.flash", None)
     if item:
         (st.warning if len(item) > 2 and item[2] else st.success)(item[0], icon=item[1])
+
+
+def indexes_banner() -> None:
+    """A banner over the page while indexes of the database are not built (a load committed, then stopped
+    before building them: :class:`unify_dash.io.workspace.IndexesPending`): what works, and the command that
+    finishes them. The catalogue is read once per cache stamp (a load bumps it), not on every page run (with
+    a query per run, warm pages measured slower at 1M, docs/benchmarks.md "Round 4"); nothing when every
+    index is there."""
+    pending = cached(db.pending_indexes)
+    if not pending:
+        return
+    names = [db.index_name(s) for s in pending]
+    keys = [db.index_name(s) for s in pending if "UNIQUE" in s]
+    path = db_path()
+    st.warning(
+        f"**{plural(len(names), 'index', 'indexes')} of this database not built yet** ({code(', '.join(names))}): "
+        "the workspace is loaded and consistent, and every page reads it as usual; look-ups without "
+        + ("them are slower, and writes that need a key (opt-outs, sends, settings) can fail until "
+           f"{code(', '.join(keys))} is built. " if keys else "them are slower. ")
+        + f"To finish them, stop the app and run {code(f'{db.MEMORY_ENV}=8GB unify-dash upgrade --db {shlex.quote(path)}')} "
+        "(starting the app again also builds them, within the memory limit).",
+        icon=":material/build:")
 
 
 def no_workspace() -> None:

@@ -84,11 +84,9 @@ def create_schema(con: duckdb.DuckDBPyConnection, *, rebuilding_records: bool = 
         _upgrade(con, rebuilding_records=rebuilding_records)
         for name in schema.RETIRED_INDEXES:
             con.execute(f"DROP INDEX IF EXISTS {ident(name)}")
-        have = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes() "
-                                          "WHERE database_name = current_database()").fetchall()}
         # a missing index of a table with rows (a load stopped before building it: io/workspace.build_indexes)
         # is built below, alone, so that it fits the memory limit; of an empty table, here
-        later = [s for s in INDEXES if index_name(s) not in have and _has_rows(con, index_table(s))]
+        later = pending_indexes(con)
         for statement in INDEXES:
             if statement not in later:
                 con.execute(statement)
@@ -100,6 +98,15 @@ def create_schema(con: duckdb.DuckDBPyConnection, *, rebuilding_records: bool = 
         with transaction(con):
             con.execute(statement)
         checkpoint(con)
+
+
+def pending_indexes(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The statements of :data:`INDEXES` not built on a table that has rows: a load committed but stopped
+    before building them (:class:`unify_dash.io.workspace.IndexesPending`); the next writable open builds
+    them (:func:`create_schema`), as ``unify-dash upgrade`` does."""
+    have = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes() "
+                                      "WHERE database_name = current_database()").fetchall()}
+    return [s for s in INDEXES if index_name(s) not in have and _has_rows(con, index_table(s))]
 
 
 _INDEX_STATEMENT = re.compile(r"CREATE (?:UNIQUE )?INDEX IF NOT EXISTS (\w+) ON (\w+)\(")

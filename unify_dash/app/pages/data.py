@@ -13,6 +13,7 @@ from unify_dash.app import ui
 from unify_dash.errors import NotFound
 from unify_dash.io import paths
 from unify_dash.io.load import load_workspace
+from unify_dash.io.workspace import IndexesPending
 from unify_dash.model import roles, settings
 from unify_dash.reports import metrics
 from unify_dash.scheduler import clock as clock_mod
@@ -54,7 +55,11 @@ if worker.open:  # read when opened: the status reads the recent ticks of the ex
 
 result = st.session_state.pop("data.result", None)
 if result:
-    st.success(f"Loaded in {result.get('seconds', '?')} s.", icon=":material/check_circle:")
+    if result.get("indexes_pending"):  # the banner above says which and the command that finishes them
+        st.success("Loaded: the workspace is committed and consistent; some of its indexes are not built yet "
+                   "(see above).", icon=":material/check_circle:")
+    else:
+        st.success(f"Loaded in {result.get('seconds', '?')} s.", icon=":material/check_circle:")
     if result.get("files"):  # one row per CRM export: kind, encoding, rows read / used, skipped and why, opt-outs
         st.dataframe([{"file": f["file"], "kind": f["kind"], "format": f["format"], "encoding": f["encoding"],
                        "headers": f["headers"], "rows read": f["rows_read"], "rows used": f["rows_used"],
@@ -72,6 +77,8 @@ def run_load(folder: Path | str, root: Path | None = None) -> None:
 
     ok, res = ui.run_write(lambda cur: load_workspace(cur, folder, actor=actor, progress=progress,
                                                                       root=root))
+    if not ok and isinstance(res, IndexesPending):  # committed, its indexes not all built: loaded, not failed
+        ok, res = True, {"indexes_pending": res.pending}
     if ok:
         st.session_state["data.result"] = res
         st.rerun()

@@ -100,19 +100,6 @@ with left:
                      "metrics.chart.reasons", picked_row, title="Contacts", colour="#d62728",
                      help="Contacts (each once per reason) the reason blocks at the node now")
         st.caption("A contact blocked by several exclusions counts under each of them. Select a row to list them.")
-        picker = "metrics.pick.reasons"
-        options = dict(zip(reasons["custom"], reasons.itertuples(), strict=True))
-
-        def picked_reason() -> None:
-            value = st.session_state.get(picker)
-            if value:
-                nd, _, excl = value.partition("|")
-                select("now", "not_enrolled", "not_enrolled", nd, excl)
-                st.session_state[picker] = None
-
-        st.pills("Open a list", list(options), key=picker, on_change=picked_reason, label_visibility="collapsed", wrap=True,
-                 format_func=lambda k: f"{ui.md(options[k].reason)} · {ui.md(options[k].node)}: "
-                                       f"{ui.fmt_int(options[k].contacts)}")
 
 
 def breakdown_chart(container, family: str, title: str) -> None:
@@ -126,18 +113,6 @@ def breakdown_chart(container, family: str, title: str) -> None:
         ui.bar_table(df[["label", "count"]], "count", f"metrics.chart.{family}",
                      lambda i: select("history", family, str(df["key"].iloc[i])), title=unit.capitalize(),
                      help=f"{unit.capitalize()} in this scope; select a row to list them")
-        picker = f"metrics.pick.{family}"
-        labels = dict(zip(df["key"], df["label"], strict=True))
-        counts = dict(zip(df["key"], df["count"], strict=True))
-
-        def picked() -> None:
-            value = st.session_state.get(picker)
-            if value:
-                select("history", family, value)
-                st.session_state[picker] = None
-
-        st.pills("Open a list", list(labels), key=picker, on_change=picked, label_visibility="collapsed", wrap=True,
-                 format_func=lambda k: f"{ui.md(labels[k])}: {ui.fmt_int(counts[k])}")
 
 
 breakdown_chart(right, "completed", "Completed by reason")
@@ -184,8 +159,9 @@ def open_linked_list() -> None:
     parts = (str(text).split(":") + ["", "", "", "", ""])[:5]
     kind, family, key, nd, excl = parts
     known = {"now": ("not_enrolled",), "skip": ("skip",), "history": tuple(metrics.FAMILY_LABELS)}
-    if family not in known.get(kind, ()) or (nd and nd not in node_names) or (excl and excl not in
-                                                                               {x.id for x in cfg.exclusions}):
+    reason = excl.startswith(playview.REASON_MARK) and excl[len(playview.REASON_MARK):] in states.BLOCK_REASONS
+    if family not in known.get(kind, ()) or (nd and nd not in node_names) or (
+            excl and not reason and excl not in {x.id for x in cfg.exclusions}):
         st.warning(f"The link's list {ui.code(text)} is not one of this page; pick a count instead.",
                    icon=":material/help:")
         st.query_params.pop("list", None)
