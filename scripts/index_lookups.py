@@ -18,8 +18,6 @@ import os
 import statistics
 import time
 
-import duckdb
-
 from unify_dash.store import db, schema
 
 
@@ -41,8 +39,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     print(f"load average before: {os.getloadavg()}")
-    con = duckdb.connect(args.db)
-    con.execute(f"SET memory_limit = '{db.memory_limit()}'")
+    con = db.connect(args.db)  # within the CLI's memory limit (db.memory_limit)
     for name, table, column, use in schema.SECONDARY_INDEXES:
         rows = con.execute(f"SELECT count(*) FROM {db.ident(table)}").fetchone()[0]
         if not rows:
