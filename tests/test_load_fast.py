@@ -265,3 +265,36 @@ def test_an_email_changed_by_the_identity_pass_is_checked_as_changed(tmp_path):
     assert [(p.row, p.column) for p in ld.problems] == [(4, "email")]
     ld, t, con = _typed(tmp_path, "email\nalice＠example.com\n", cols)
     assert t is not None and con.execute(f'SELECT email FROM "{t.table}"').fetchall() == [("alice@example.com",)]
+
+
+def test_csv_rows_are_numbered_in_file_order_across_row_groups(tmp_path):
+    """The typed pass of a CSV file numbers the rows of its text into a table (the window on one thread), then
+    converts and checks that table on every thread: over several row groups, inside the load's transaction,
+    every row keeps its line's number, a bad cell deep in the file is named by its line, the typed table is in
+    file order, and the text table is freed."""
+    from unify_dash.model import roles
+
+    n = 300_000  # about 2.4 row groups of 122,880 rows
+    rows = [f"r{i},{i + 2}" for i in range(n)]
+    cols = [loader.Col("id", "id", "value"), loader.Col("line", "int")]
+    for bad in (True, False):
+        rows[254_321] = "r254321,x" if bad else "r254321,254323"  # the file's row 254,323
+        (tmp_path / "f.csv").write_text("id,line\n" + "\n".join(rows) + "\n", encoding="utf-8")
+        con = duckdb.connect()
+        con.execute("SET threads = 2")
+        loader.install_sql_helpers(con)
+        con.execute("BEGIN TRANSACTION")
+        ld = loader.Loading(con, tmp_path, roles.SYSTEM, None)
+        t = ld.typed(ld.read(tmp_path / "f.csv", "f.csv"), cols)
+        if bad:
+            assert t is None and [(p.row, p.column) for p in ld.problems] == [(254_323, "line")]
+            continue
+        assert t is not None and t.rows == n
+        tbl = f'"{t.table}"'
+        assert con.execute(f"SELECT count(*), min(_row), max(_row) FROM {tbl} WHERE _row = line").fetchone() == (
+            n, 2, n + 1)
+        in_order = con.execute(f"SELECT min(ok) FROM (SELECT _row = 1 + row_number() OVER () AS ok FROM {tbl})"
+                               ).fetchone()[0]
+        assert in_order  # the typed table is in file order (written as read, without a sort)
+        assert not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_ud_text_%'").fetchone()[0]
+        con.execute("COMMIT")
