@@ -599,7 +599,8 @@ class Loading:
                 # unless preserve_insertion_order is switched off), a streaming window: the statement it is in
                 # runs on one thread. So it numbers the text alone, into a table, and the conversion and the
                 # checks (most of the pass) run on every thread over that table, which keeps the order.
-                self.con.execute(f"CREATE TEMP TABLE {db.ident(text)} AS {raw.source}", [raw.path])
+                self.con.execute(f"CREATE TEMP TABLE {db.ident(text)} AS SELECT {', '.join(['_row', *texts])} "
+                                 f"FROM ({raw.source})", [raw.path])  # only the columns read below
                 source, source_params = f"SELECT * FROM {db.ident(text)}", []
             self.con.execute(
                 f"CREATE TEMP TABLE {db.ident(table)} AS SELECT {', '.join(['_row', *keep, *names, *words])} "
