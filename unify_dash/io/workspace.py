@@ -569,9 +569,10 @@ class Loading:
         if missing:
             return None
 
-        # One pass over the file's text converts every column and computes every cell check as a bit of
-        # _bad<k> (the checks cost no second scan); a cell's text is kept next to its value only in the rows
-        # where a check fails and shows that text (the problem names it).
+        # One pass over the file (numbering rows is a window in reading order: DuckDB keeps insertion
+        # order unless preserve_insertion_order is switched off) converts every column and computes every
+        # cell check as a bit of _bad<k> (the checks cost no second scan); a cell's text is kept next to its
+        # value only in the rows where a check fails and shows that text (the problem names it).
         checks = _cell_checks(cols, found)
         flags = [f"coalesce({chk.bad}, false) AS _b{i}" for i, chk in enumerate(checks)]
         params = [p for chk in checks for p in chk.params]
@@ -590,24 +591,12 @@ class Loading:
         words = [" + ".join(f"CASE WHEN _b{i} THEN {1 << (i % _BITS)}::BIGINT ELSE 0 END"
                             for i in range(k, min(k + _BITS, len(checks)))) + f" AS _bad{k // _BITS}"
                  for k in range(0, len(checks), _BITS)]
-        text = self.temp("text") if raw.fmt == "csv" else None
         table = self.temp("typed")
         try:
-            source, source_params = raw.source, [raw.path]
-            if text is not None:
-                # A CSV file is numbered by row_number() OVER () in reading order (DuckDB keeps insertion order
-                # unless preserve_insertion_order is switched off), a streaming window: the statement it is in
-                # runs on one thread. So it numbers the text alone, into a table, and the conversion and the
-                # checks (most of the pass) run on every thread over that table, which keeps the order.
-                self.con.execute(f"CREATE TEMP TABLE {db.ident(text)} AS SELECT {', '.join(['_row', *texts])} "
-                                 f"FROM ({raw.source})", [raw.path])  # only the columns read below
-                source, source_params = f"SELECT * FROM {db.ident(text)}", []
             self.con.execute(
                 f"CREATE TEMP TABLE {db.ident(table)} AS SELECT {', '.join(['_row', *keep, *names, *words])} "
                 f"FROM (SELECT *, {', '.join(flags) or 'NULL AS _b'} FROM (SELECT {', '.join(['_row', *texts, *values])} "
-                f"FROM ({source})))", [*params, *source_params])
-            if text is not None:
-                self.con.execute(f"DROP TABLE {db.ident(text)}")  # converted: freed before the next file is read
+                f"FROM ({raw.source})))", [*params, raw.path])
         except duckdb.Error as err:  # the transaction is unusable after an error: stop here
             message = str(err)
             m = _CSV_ERROR.search(message)
