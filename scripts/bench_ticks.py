@@ -6,7 +6,8 @@ have passed, one call per tick in one process (so every tick after the first goe
 one's state, as the service's worker does), and prints one line per simulated day and a JSON line:
 ``contacts, ticks, first_tick_s, tick_median_s, tick_p90_s, tick_max_s, tick_cpu_median_s, week_s,
 sends, evaluations, advances, advanced_contacts, db_mb_before, db_mb_after, db_growth_mb,
-load_average``. ``--full`` evaluates every contact at every tick (the path before incremental
+db_mb_after_first_tick, db_growth_per_day_after_first_mb`` (file + write-ahead log; the ticks after the
+first, scaled to a simulated day), ``load_average``. ``--full`` evaluates every contact at every tick (the path before incremental
 evaluation), for comparison. ``--profile`` also times every SQL statement and prints the 25 costliest
 by CPU time (wall and CPU summed, with their count and the calling line) of the first tick, then of the
 ticks after it, before the JSON.
@@ -94,6 +95,8 @@ def main(argv=None) -> int:
                 timed._stats = stats  # the first tick's statements apart from the later ticks'
             wall.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
+            if len(wall) == 1:  # the growth of the ticks after the first, apart from the first's backlog
+                after_first, first_at = _size_mb(path), db.now(con)
             for k in totals:
                 totals[k] += s[k]
             now = db.now(con)
@@ -102,6 +105,7 @@ def main(argv=None) -> int:
                 print(f"{now:%Y-%m-%d %H:%M}  tick {wall[-1]:.3f} s  sends {totals['sends']:,}  "
                       f"evaluations {totals['evaluations']}  advances {totals['advances']}", flush=True)
         week_s = time.perf_counter() - started
+        end_at = db.now(con)
     finally:
         con.close()
     for title, table in (("first tick", first), ("the ticks after the first", stats)):
@@ -115,7 +119,10 @@ def main(argv=None) -> int:
            "tick_p90_s": round(sorted(rest)[int(0.9 * (len(rest) - 1))], 4), "tick_max_s": round(max(rest), 3),
            "tick_cpu_median_s": round(statistics.median(cpu[1:] or cpu), 4), "week_s": round(week_s, 1),
            **totals, "db_mb_before": before, "db_mb_after": _size_mb(path),
-           "db_growth_mb": round(_size_mb(path) - before, 1), "load_average": os.getloadavg()[0],
+           "db_growth_mb": round(_size_mb(path) - before, 1), "db_mb_after_first_tick": after_first,
+           "db_growth_per_day_after_first_mb": round((_size_mb(path) - after_first) / max(
+               (end_at - first_at).total_seconds() / 86400, 1e-9), 1) if len(wall) > 1 else None,
+           "load_average": os.getloadavg()[0],
            "incremental": not args.full}
     print(json.dumps(out))
     return 0

@@ -316,6 +316,21 @@ def test_custom_sender_receives_messages(con, ws):
     assert [json.loads(e["detail"])["delivery_id"] for e in events(con, "send")] == ["smtp-1", "smtp-2"]
 
 
+@pytest.mark.parametrize("sender", [None, "list"])  # recorded in the tick, or delivered after its commit
+def test_a_send_whose_event_id_the_history_already_holds_is_not_written_twice(con, ws, sender):
+    # a loaded history may hold the id the scheduler gives a send (send:<enrollment>:<step>): the tick
+    # keeps the event it finds (no second one, no failed tick) and goes on
+    c = add_contact(con, "ann@beta.com")
+    eid = add_enrollment(con, c, "seq1", state="queued", next_step_at=T0 + H)
+    add_event(con, "send", T0 - D, event_id=f"send:{eid}:1", contact_id=c, email="ann@beta.com",
+              enrollment_id=eid, step=1, text="loaded")
+    s = scheduler.run_until(con, T0 + 2 * H, sender=ListSender() if sender else None)
+    assert s["sends"] == 1 and enrollment(con, eid)["current_step"] == 1
+    assert [(e["event_id"], e["text"]) for e in events(con, "send")] == [(f"send:{eid}:1", "loaded")]
+    assert rows(con, "SELECT idempotency_key, status FROM outbox") == [
+        {"idempotency_key": f"{eid}:1", "status": "delivered"}]
+
+
 def test_a_failing_sender_leaves_the_step_pending_in_the_outbox(con, ws):
     c = add_contact(con, "ann@beta.com")
     scheduler.run_until(con, T0 + H)

@@ -85,16 +85,19 @@ def load_sender(spec: str):
     return sender
 
 
-def queue_sql(source: str) -> str:
-    """INSERT the messages selected by ``source`` (a temp table of the tick with ``enrollment_id,
-    contact_id, email, sequence_id, step, subject``) into the outbox; one parameter: the tick time."""
-    return f"""
-        INSERT INTO outbox (idempotency_key, enrollment_id, step, contact_id, email, sequence_id, subject,
-                            queued_at, status, attempts)
-        SELECT enrollment_id || ':' || step, enrollment_id, step, contact_id, email, sequence_id, subject, ?,
-               'pending', 0
-        FROM {source}
-        ON CONFLICT (idempotency_key) DO NOTHING"""
+OUTBOX_COLUMNS = ["idempotency_key", "enrollment_id", "step", "contact_id", "email", "sequence_id", "subject",
+                  "queued_at", "status", "attempts"]
+
+
+def queue(con: duckdb.DuckDBPyConnection, source: str, at: dt.datetime) -> int:
+    """Queue the messages selected by ``source`` (a temp table of the tick with ``enrollment_id,
+    contact_id, email, sequence_id, step, subject``, named in code) in the outbox, ``pending`` as of
+    ``at``; a key already there is not queued again. Returns how many were queued."""
+    return len(db.insert_new(
+        con, "outbox", "idempotency_key",
+        f"""SELECT enrollment_id || ':' || step AS idempotency_key, enrollment_id, step, contact_id, email,
+                   sequence_id, subject, ?::TIMESTAMP AS queued_at, 'pending' AS status, 0 AS attempts
+            FROM {source}""", [at], columns=OUTBOX_COLUMNS))
 
 
 def queue_delivered(con: duckdb.DuckDBPyConnection, sender: RecordingSender, source: str, at: dt.datetime, *,
@@ -113,14 +116,10 @@ def queue_delivered(con: duckdb.DuckDBPyConnection, sender: RecordingSender, sou
     wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con.register("_outbox_local", frame)
     try:
-        keys = [r[0] for r in con.execute("""
-            INSERT INTO outbox (idempotency_key, enrollment_id, step, contact_id, email, sequence_id, subject,
-                                queued_at, status, attempts, delivery_id, delivered_at)
-            SELECT idempotency_key, enrollment_id, step, contact_id, email, sequence_id, subject, queued_at, 'delivered', 1,
-                   delivery_id, ?
-            FROM _outbox_local
-            ON CONFLICT (idempotency_key) DO NOTHING
-            RETURNING idempotency_key""", [wall]).fetchall()]
+        keys = db.insert_new(con, "outbox", "idempotency_key", """
+            SELECT idempotency_key, enrollment_id, step, contact_id, email, sequence_id, subject, queued_at,
+                   'delivered' AS status, 1 AS attempts, delivery_id, ?::TIMESTAMP AS delivered_at
+            FROM _outbox_local""", [wall], columns=[*OUTBOX_COLUMNS, "delivery_id", "delivered_at"])
         if keys:
             _record_sends(con, "(SELECT * FROM _outbox_local WHERE idempotency_key IN (SELECT unnest(?::VARCHAR[])))",
                           [keys], into=events)
@@ -133,13 +132,17 @@ def _record_sends(con: duckdb.DuckDBPyConnection, delivered: str, params: list, 
     """The ``send`` event of each delivered message: ``delivered`` is a relation written in code (outbox
     columns with the message's ``delivery_id``), its values as ``params``. One event per idempotency key
     (``into``: a table of the caller's that takes them instead of ``events``)."""
-    con.execute(f"""
-        INSERT INTO {into} (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id,
-                            step, source, actor, text, detail)
-        SELECT 'send:' || o.idempotency_key, o.queued_at, 'send', o.contact_id, o.email, o.sequence_id,
+    columns = ["event_id", "occurred_at", "type", "contact_id", "email", "sequence_id", "enrollment_id", "step",
+               "source", "actor", "text", "detail"]
+    select = f"""
+        SELECT 'send:' || o.idempotency_key AS event_id, o.queued_at, 'send', o.contact_id, o.email, o.sequence_id,
                o.enrollment_id, o.step, 'scheduler', 'system', o.subject,
                to_json({{'delivery_id': o.delivery_id, 'idempotency_key': o.idempotency_key}})::VARCHAR
-        FROM {delivered} o{" ON CONFLICT (event_id) DO NOTHING" if into == "events" else ""}""", params)
+        FROM {delivered} o"""
+    if into == "events":
+        db.insert_new(con, "events", "event_id", select, params, columns=columns)
+    else:
+        con.execute(f"INSERT INTO {into} ({', '.join(columns)}) {select}", params)
 
 
 def pending(con: duckdb.DuckDBPyConnection) -> int:

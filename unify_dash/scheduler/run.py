@@ -595,7 +595,7 @@ def _send_pass(con, ev, t: dt.datetime, summary: dict, sender=None) -> None:
         if n_stop:
             _stops(con, t, version, summary)
         con.execute(f"INSERT INTO execution_log SELECT * FROM {LOG}")
-        con.execute(f"INSERT INTO events SELECT * FROM {EVENTS} ON CONFLICT (event_id) DO NOTHING")
+        db.insert_new(con, "events", "event_id", f"SELECT * FROM {EVENTS}")  # an event id already there: not again
     finally:
         for view in ("_sched_d", "_sched_bj", "_sched_steps"):
             con.unregister(view)
@@ -613,7 +613,7 @@ def _sends(con, t: dt.datetime, version, summary: dict, sender) -> None:
     if sender is not None:  # nothing leaves the machine: delivered in this transaction, one commit
         summary["sends"] += outbox.queue_delivered(con, sender, "_sched_go", t, events=EVENTS)
     else:  # committed with the tick, delivered after it (outbox.flush): at most once per enrollment and step
-        con.execute(outbox.queue_sql("_sched_go"), [t])
+        outbox.queue(con, "_sched_go", t)
     con.execute("""
         UPDATE enrollments SET current_step = g.step, state = 'active',
                next_step_at = ?::TIMESTAMP + to_microseconds((coalesce(g.next_delay, 0) * 86400000000)::BIGINT),

@@ -70,13 +70,15 @@ def end_enrollments(con: duckdb.DuckDBPyConnection, select, *, reason: str, at: 
     else:
         source_sql = (f"SELECT enrollment_id, contact_id, email, sequence_id, current_step FROM {rows} "
                       "WHERE enrollment_id IN (SELECT unnest(?::VARCHAR[]))")
-    con.execute(
-        f"INSERT INTO {events} (event_id, occurred_at, type, contact_id, email, sequence_id, enrollment_id, step, "
-        "source, actor, detail) "
-        "SELECT ? || ':' || e.enrollment_id || ':' || ?, ?, ?, e.contact_id, e.email, e.sequence_id, "
-        "e.enrollment_id, e.current_step, ?, ?, ? "
-        f"FROM ({source_sql}) e" + (" ON CONFLICT (event_id) DO NOTHING" if events == "events" else ""),
-        [kind, stamp, at, kind, source or reason, actor, detail, ids])
+    columns = ["event_id", "occurred_at", "type", "contact_id", "email", "sequence_id", "enrollment_id", "step",
+               "source", "actor", "detail"]
+    select = ("SELECT ? || ':' || e.enrollment_id || ':' || ? AS event_id, ?, ?, e.contact_id, e.email, e.sequence_id, "
+              f"e.enrollment_id, e.current_step, ?, ?, ? FROM ({source_sql}) e")
+    params = [kind, stamp, at, kind, source or reason, actor, detail, ids]
+    if events == "events":  # an event id already there is not written again
+        db.insert_new(con, "events", "event_id", select, params, columns=columns)
+    else:
+        con.execute(f"INSERT INTO {events} ({', '.join(columns)}) {select}", params)
     return sorted(ids)
 
 
