@@ -18,13 +18,16 @@ from unify_dash.model.levels import Levels
 
 
 def entry_decisions(con: duckdb.DuckDBPyConnection, ev: Evaluation, play_id: str,
-                    contact_ids: list[str] | None = None) -> pd.DataFrame:
+                    contact_ids: list[str] | None = None, *, part: tuple[int, int] | None = None) -> pd.DataFrame:
     """Play entry: one row per contact of the Play's audience (``contact_ids`` restricts) and sequence node.
 
     Columns: contact_id, play_id, node_id, sequence_id, outcome (``opted_out`` | ``excluded_at_audience``
     | ``not_enrolled`` | ``enrolled``; ``entered`` for a Play without nodes; ``not_routed`` at the nodes of
     a branching Play the contact does not go to), blocking (list of {exclusion_id, name, level, node_id,
-    ...}; one active sequence at a time: {reason: active_elsewhere, ...}), reason (text)."""
+    ...}; one active sequence at a time: {reason: active_elsewhere, ...}), reason (text).
+
+    ``part=(k, n)``: only the contacts whose ``hash(contact_id) % n`` is ``k`` (the scheduler's first tick
+    over millions of contacts, in ``n`` bounded batches; every contact is in exactly one part)."""
     levels = _saved_levels(ev)
     f = _funnel(ev, play_id, levels)
     columns = ["contact_id", "play_id", "node_id", "sequence_id", "outcome", "blocking", "reason"]
@@ -37,6 +40,9 @@ def entry_decisions(con: duckdb.DuckDBPyConnection, ev: Evaluation, play_id: str
     if contact_ids is not None:
         sql += " AND contact_id IN (SELECT unnest(?::VARCHAR[]))"
         params.append([str(c) for c in contact_ids])
+    if part is not None:
+        sql += " AND hash(contact_id) % ? = ?"
+        params += [int(part[1]), int(part[0])]
     base = con.execute(sql + " ORDER BY email, contact_id", params).df()
     if base.empty:
         return pd.DataFrame(columns=columns)

@@ -67,6 +67,10 @@ WAL_CHECKPOINT_MB = 128
 HEARTBEAT = dt.timedelta(days=1)  # at least one tick a day: Play entry sees contacts that newly qualify
 # False: every tick evaluates every contact (the reference the incremental path is tested against)
 INCREMENTAL = True
+# A tick larger than this is carried out in batches, each its own transaction (_carry_out): Play entry
+# over everyone in parts of about ENTRY_BATCH contacts, the steps due SEND_BATCH at a time
+ENTRY_BATCH = 500_000
+SEND_BATCH = 200_000
 
 
 # --- the sender seam: scheduler/outbox.py (Message, Sender, RecordingSender, load_sender) ----------------
@@ -294,13 +298,15 @@ def _complete_few_replied(con, t: dt.datetime, since: dt.datetime, summary: dict
 ENTRY_COLUMNS = ["contact_id", "play_id", "node_id", "sequence_id", "outcome", "bcode", "ord"]
 
 
-def _entry_frames(con, ev, codes: _Codes, contact_ids: list[str] | None = None) -> pd.DataFrame:
-    """The engine's Play-entry decisions of every Play with sequence nodes (``contact_ids`` restricts)."""
+def _entry_frames(con, ev, codes: _Codes, contact_ids: list[str] | None = None, *,
+                  part: tuple[int, int] | None = None) -> pd.DataFrame:
+    """The engine's Play-entry decisions of every Play with sequence nodes (``contact_ids`` and ``part``,
+    a share of the contacts by hash, restrict)."""
     frames = []
     for play in ev.settings.plays:
         if not play.nodes:
             continue
-        df = engine.entry_decisions(con, ev, play.id, contact_ids)
+        df = engine.entry_decisions(con, ev, play.id, contact_ids, part=part)
         if len(df):
             df = df[df["node_id"].notna()]
             frames.append(pd.DataFrame({"contact_id": df["contact_id"].to_numpy(dtype=object),
@@ -348,8 +354,16 @@ def _one_at_a_time(con, ev) -> None:
         con.execute("DROP TABLE IF EXISTS _sched_w")
 
 
-def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, summary: dict) -> None:
-    """Write the Play-entry outcomes (inside the tick's transaction)."""
+def _in_part(column: str, part: tuple[int, int] | None) -> str:
+    """``AND hash(column) % n = k``: the rows of part ``k`` of ``n`` (:func:`_carry_out`), so that a part's
+    statements read only its contacts' enrollments and log rows; empty without parts."""
+    return "" if part is None else f" AND hash({column}) % {int(part[1])} = {int(part[0])}"
+
+
+def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, summary: dict,
+                part: tuple[int, int] | None = None) -> None:
+    """Write the Play-entry outcomes (inside the tick's transaction); ``part``: the entries are those of
+    one part of the contacts (:func:`_entry_frames`)."""
     if entry.empty:
         return
     steps = _steps_frame(ev.settings)
@@ -368,13 +382,14 @@ def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, sum
                               bool_or(state <> 'not_enrolled') AS engaged,
                               arg_max(enrollment_id, coalesce(updated_at, enrolled_at))
                                   FILTER (WHERE state = 'not_enrolled') AS ne_id
-                       FROM enrollments WHERE play_id IS NOT NULL GROUP BY ALL) x
+                       FROM enrollments WHERE play_id IS NOT NULL{_in_part("contact_id", part)} GROUP BY ALL) x
                    ON x.contact_id = d.contact_id AND x.play_id = d.play_id AND x.node_id = d.node_id
             LEFT JOIN _sched_first f ON f.sequence_id = d.sequence_id
             WHERE NOT coalesce(x.engaged, false)
               -- already in this sequence by another way (another Play, a manual enrollment): not twice
               AND NOT EXISTS (SELECT 1 FROM enrollments a WHERE a.contact_id = d.contact_id
-                              AND a.sequence_id = d.sequence_id AND a.state IN {states.ACTIVE_SQL})""")
+                              AND a.sequence_id = d.sequence_id AND a.state IN {states.ACTIVE_SQL}
+                              {_in_part("a.contact_id", part)})""")
         if ev.settings.one_active_sequence:
             _one_at_a_time(con, ev)
         version = ev.version
@@ -430,9 +445,9 @@ def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, sum
                        blocking_json, ? FROM _sched_ne""", [t, version])
             summary["not_enrolled_contacts"] += sum(n for _text, n in blocked)
             _count_blocking(summary["not_enrolled"], blocked)
-        _log_still_blocked(con, t, version)
+        _log_still_blocked(con, t, version, part)
         # excluded at the audience / opted out: logged once per contact, play and reason
-        logged = _log_once(con, t, version)
+        logged = _log_once(con, t, version, part)
         for outcome, blocking, n in logged:
             if outcome == "excluded_at_audience":
                 _count_blocking(summary["excluded_at_audience"], [(blocking, n)])
@@ -446,7 +461,7 @@ def _entry_pass(con, ev, entry: pd.DataFrame, codes: _Codes, t: dt.datetime, sum
             con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _log_still_blocked(con, t: dt.datetime, version) -> None:
+def _log_still_blocked(con, t: dt.datetime, version, part: tuple[int, int] | None = None) -> None:
     """A not_enrolled enrollment still blocked at a node gets a log row when none of its node says
     this block yet (a loaded history, or the reasons changed): the Execution logs page always names
     the criteria that block a Not Enrolled contact. An unchanged block writes nothing.
@@ -457,7 +472,7 @@ def _log_still_blocked(con, t: dt.datetime, version) -> None:
     con.execute(f"""
         INSERT INTO execution_log
         WITH s AS (SELECT * FROM _sched_e WHERE outcome = 'not_enrolled' AND ne_id IS NOT NULL),
-        {_blocking_codes("s", "'not_enrolled'")}
+        {_blocking_codes("s", "'not_enrolled'", part)}
         SELECT 'log:' || uuidv7()::VARCHAR, ?, s.contact_id, s.play_id, s.node_id, s.sequence_id, NULL, 'not_enrolled',
                s.blocking_json, ?
         FROM s JOIN d ON d.b = coalesce(s.blocking_json, '')
@@ -465,24 +480,26 @@ def _log_still_blocked(con, t: dt.datetime, version) -> None:
                           AND l.node_id = s.node_id AND l.outcome = 'not_enrolled' AND l.code = d.code)""", [t, version])
 
 
-def _blocking_codes(rows: str, outcomes: str) -> str:
+def _blocking_codes(rows: str, outcomes: str, part: tuple[int, int] | None = None) -> str:
     """CTEs ``d`` (every distinct blocking JSON of ``rows``, NULL as '', numbered ``code``) and ``l`` (the
     execution log rows with an outcome in ``outcomes`` whose blocking is one of them: contact_id, play_id,
     node_id, outcome, code). An anti-join on ``code`` is the one on ``coalesce(blocking, '')``: a log row
-    whose blocking is none of ``d`` matches no row of ``rows`` either."""
+    whose blocking is none of ``d`` matches no row of ``rows`` either. ``part``: only the log rows of that
+    part's contacts (``rows`` are all of it)."""
     return f"""d AS (SELECT b, row_number() OVER () AS code
                  FROM (SELECT DISTINCT coalesce(blocking_json, '') AS b FROM {rows})),
         l AS (SELECT l.contact_id, l.play_id, l.node_id, l.outcome, d.code
-              FROM execution_log l JOIN d ON d.b = coalesce(l.blocking, '') WHERE l.outcome IN ({outcomes}))"""
+              FROM execution_log l JOIN d ON d.b = coalesce(l.blocking, '')
+              WHERE l.outcome IN ({outcomes}){_in_part("l.contact_id", part)})"""
 
 
-def _log_once(con, t: dt.datetime, version) -> list[tuple]:
+def _log_once(con, t: dt.datetime, version, part: tuple[int, int] | None = None) -> list[tuple]:
     """Log excluded-at-audience and opted-out entry outcomes once per contact, play, outcome and reason."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _sched_once AS
         WITH s AS (SELECT DISTINCT contact_id, play_id, outcome, blocking_json FROM _sched_e
                    WHERE outcome IN ('excluded_at_audience', 'opted_out') AND ne_id IS NULL),
-        {_blocking_codes("s", "'excluded_at_audience', 'opted_out'")}
+        {_blocking_codes("s", "'excluded_at_audience', 'opted_out'", part)}
         SELECT s.contact_id, s.play_id, s.outcome, s.blocking_json
         FROM s JOIN d ON d.b = coalesce(s.blocking_json, '')
         WHERE NOT EXISTS (SELECT 1 FROM l WHERE l.contact_id = s.contact_id
@@ -534,8 +551,13 @@ COMPLETION = {"opted_out": "opted_out", "excluded": "excluded", "excluded_mid_se
               "unknown_contact": "excluded"}
 
 
-def _send_pass(con, ev, t: dt.datetime, summary: dict, sender=None) -> None:
-    """Decide and carry out every step due by ``t`` (inside the tick's transaction).
+def _send_pass(con, ev, t: dt.datetime, summary: dict, sender=None, *, limit: int | None = None) -> int:
+    """Decide and carry out every step due by ``t`` (inside the tick's transaction); at most ``limit`` of
+    them (a batch of a large backlog, :func:`_carry_out`). Returns how many due enrollments it took.
+
+    An enrollment whose step already went out at ``t`` (active, updated at ``t``: an earlier batch of
+    this tick, committed before a crash) is not due again at ``t``, even when its next step has no delay:
+    that step goes out at the next tick, as without batches.
 
     The due enrollments are read once with their ``rowid``; every later statement of the tick finds
     them by position (a semi-join on row ids, not a scan of the enrollments' ids) and takes the
@@ -550,13 +572,14 @@ def _send_pass(con, ev, t: dt.datetime, summary: dict, sender=None) -> None:
     seqs = [s.id for s in ev.settings.sequences]
     due = con.execute(
         f"SELECT rowid FROM enrollments WHERE state IN {states.ACTIVE_SQL} AND next_step_at <= ? "
-        "AND sequence_id IN (SELECT unnest(?::VARCHAR[]))", [t, seqs]).fetchnumpy()["rowid"]
+        "AND sequence_id IN (SELECT unnest(?::VARCHAR[])) AND (state <> 'active' OR updated_at IS DISTINCT FROM ?)"
+        + ("" if limit is None else f" LIMIT {int(limit)}"), [t, seqs, t]).fetchnumpy()["rowid"]
     if not len(due):
-        return
+        return 0
     d = engine.send_decisions(con, ev, rowids=due.tolist())
     d = d[d["decision"] != "none"]
     if d.empty:
-        return
+        return len(due)
     codes = _Codes()
     frame = _decision_frame(d, codes)
     for col in ("rid", "contact_id", "email", "play_id", "node_id", "sequence_id", "current_step"):
@@ -601,6 +624,7 @@ def _send_pass(con, ev, t: dt.datetime, summary: dict, sender=None) -> None:
             con.unregister(view)
         for table in ("_sched_x", "_sched_go", "_sched_stop", EVENTS, LOG):
             con.execute(f"DROP TABLE IF EXISTS {table}")
+    return len(due)
 
 
 def _sends(con, t: dt.datetime, version, summary: dict, sender) -> None:
@@ -800,35 +824,25 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
                 t = _grid(start, tick, max(min(candidates), now + dt.timedelta(microseconds=1)), until)
             entry_due = run.ev is None or t - run.last_entry >= entry_every
             why = _evaluate_for(con, run, t, summary)
-            ev = run.ev
-            # the engine reads before the transaction opens (it cannot see tables created after)
-            codes = _Codes()
-            entry = None
+            changed = None  # Play entry over everyone (why), over the contacts time moved, or none
             if why is not None:
-                entry = _entry_frames(con, ev, codes)
                 summary["entry_passes"]["full"] += 1
             elif entry_due and run.entry_as_of is not None:
-                changed = _changed_contacts(con, ev, run.entry_as_of, t)
-                if ev.settings.one_active_sequence:  # their sequence ended: they may enter the next one
+                changed = _changed_contacts(con, run.ev, run.entry_as_of, t)
+                if run.ev.settings.one_active_sequence:  # their sequence ended: they may enter the next one
                     changed = list(dict.fromkeys([*changed, *_ended_contacts(con, run.entry_as_of, t)]))
                 if changed:
-                    entry = _entry_frames(con, ev, codes, changed)
                     summary["entry_passes"]["time-moved contacts"] += 1
-            if entry is not None:
+            entering = why is not None or bool(changed)
+            if entering:
                 run.entry_as_of = t
-            if entry_due or entry is not None:
+            if entry_due or entering:
                 run.last_entry = t
-            with db.transaction(con):
-                _complete_replied(con, t, replies_since if summary["ticks"] == 0 else now, summary)
-                if entry is not None:
-                    _entry_pass(con, ev, entry, codes, t, summary)
-                _send_pass(con, ev, t, summary, local)
-                db.set_clock(con, t)
-                run.generation = db.bump_generation(con)
-                if local is not None and t >= until:
-                    _audit_run(con, actor, start, until, summary, ticks=summary["ticks"] + 1)
-            if local is None:
-                summary["sends"] += outbox.flush(con, sender, batch=outbox_batch)  # after the commit, never inside
+            last = (lambda: _audit_run(con, actor, start, until, summary, ticks=summary["ticks"] + 1)) if (
+                local is not None and t >= until) else None
+            _carry_out(con, run, t, summary, replies_since=replies_since if summary["ticks"] == 0 else now,
+                       entry=(None if not entering else changed or "all"), local=local, sender=sender,
+                       outbox_batch=outbox_batch, last=last)
             summary["ticks"] += 1
             summary["checkpoints"] += _checkpoint_if_due(con)  # after the commit (and the deliveries)
             now = run.now = t
@@ -840,6 +854,55 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
                 _audit_run(con, actor, start, until, summary, ticks=summary["ticks"])
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return _plain(summary)
+
+
+def _carry_out(con, run: _Run, t: dt.datetime, summary: dict, *, replies_since: dt.datetime | None,
+               entry: str | list[str] | None, local, sender, outbox_batch: int, last: Callable[[], None] | None) -> None:
+    """The writes of the tick at ``t``: replies, Play entry (``"all"`` contacts, the ``entry`` list, or
+    none), sends, then the clock (and ``last``, the run's audit row) with the last of them.
+
+    A tick is one transaction, unless it is large: Play entry over more than :data:`ENTRY_BATCH`
+    contacts goes in parts of about that many (by hash of the contact id), and the steps due in batches
+    of :data:`SEND_BATCH`, each part and batch a transaction of its own, the clock moved with the last.
+    So memory (DuckDB's transaction, the frames of the decisions) is bounded by the batch, not by the
+    backlog (the first tick after loading millions of contacts). Every batch is decided with the same
+    evaluation as of ``t`` (a new one when someone else wrote in between), so the result is the one
+    transaction's. A crash between batches keeps the batches done and the clock where it was; the next
+    run does the same tick again: the contacts already entered are not entered twice, the steps already
+    sent are not due again (:func:`_send_pass`), and the outbox's keys deliver a step once."""
+    parts = 1
+    if entry == "all":
+        parts = max(1, -(-int(run.ev.counts.sum()) // ENTRY_BATCH))
+    done, k = False, 0
+    while not done:
+        if k and db.generation(con) != run.generation:  # someone else wrote between two batches
+            run.ev = engine.evaluate(con, as_of=t, ordered=False)
+            summary["evaluations"] += 1
+            summary["evaluation_reasons"]["data changed"] += 1
+        ev = run.ev
+        # the engine reads before the transaction opens (it cannot see tables created after)
+        codes, frames = _Codes(), None
+        part = (k, parts) if parts > 1 else None
+        if entry is not None and k < parts:
+            frames = _entry_frames(con, ev, codes, None if entry == "all" else entry, part=part)
+        with db.transaction(con):
+            if k == 0:
+                _complete_replied(con, t, replies_since, summary)
+            if frames is not None:
+                _entry_pass(con, ev, frames, codes, t, summary, part)
+            if k >= parts - 1:  # Play entry is done: the steps due, a batch at a time
+                done = _send_pass(con, ev, t, summary, local, limit=SEND_BATCH) < SEND_BATCH
+            if done:
+                db.set_clock(con, t)
+            run.generation = db.bump_generation(con)
+            if done and last is not None:
+                last()
+        del frames, codes
+        if local is None:
+            summary["sends"] += outbox.flush(con, sender, batch=outbox_batch)  # after the commit, never inside
+        if not done:
+            summary["checkpoints"] += _checkpoint_if_due(con)
+        k += 1
 
 
 _RAISED: dict[str, list] = {}  # database instance -> [runs inside _batched_checkpoints, the threshold before]
