@@ -43,7 +43,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from unify_dash.classify import corpus, language, model, rules, semantic
+from unify_dash.classify import corpus, language, model, notice, rules, semantic
 from unify_dash.classify.corpus import EvalReport
 from unify_dash.classify.labels import (
     LABELS,
@@ -317,6 +317,9 @@ def classify(text: str | None, headers: Mapping | str | None = None, subject: st
         if p_opt >= REVIEW_AUTO_AT:
             return Classification(NEEDS_REVIEW, _evidence_of(f, pred.top_feature) or auto[0], round(p_opt, 2),
                                   "review.auto_reply_reads_as_opt_out", "body", code)
+        system = _system_notice(f) if body else None
+        if system is not None:  # an automatic ticket acknowledgement / read receipt: nobody said they are away
+            return Classification(system.label, system.evidence, system.confidence, system.rule, system.source, code)
         return Classification(OUT_OF_OFFICE, auto[0], auto[2], auto[1], auto[3], code)
     if body and not lang.known:
         return Classification(NEEDS_REVIEW, f.evidence(0, min(len(f.s), 80)), lang.confidence,
@@ -327,7 +330,7 @@ def classify(text: str | None, headers: Mapping | str | None = None, subject: st
     if rules.BOUNCE.search(f.s):  # a delivery failure, no opt-out rule in it
         m = rules.BOUNCE.search(f.s)
         return Classification(OTHER, f.evidence(m.start(), m.end()), 0.8, "other.bounce", "body", code)
-    declined = p_opt >= 0.25 and rules.declined_unsubscribe(f)  # (below every review threshold: saves time)
+    declined = p_opt >= 0.25 and (rules.declined_unsubscribe(f) or _keeps(f))  # (below every review threshold)
     if p_opt >= MODEL_OPT_OUT_AT and not declined and not rules.limited_in_time(f):
         return Classification(OPT_OUT, _evidence_of(f, pred.top_feature), round(p_opt, 2), "opt_out.model", "body",
                               code)
@@ -342,12 +345,38 @@ def classify(text: str | None, headers: Mapping | str | None = None, subject: st
         if generated:  # auto-generated (a bounce, a notification) with no text
             return Classification(OTHER, generated[0], 0.7, "other.auto_generated", "headers", code)
         return Classification(OTHER, None, 0.5, "other.no_cue", "none", code)
+    system = _system_notice(f)
+    if system is not None:
+        return Classification(system.label, system.evidence, system.confidence, system.rule, system.source, code)
     result = _settle(f, pred, code)
     if result.label == OTHER:
         generated = rules._auto_reply_header(rules._header_map(headers))
         if generated:
             return Classification(OTHER, generated[0], 0.7, "other.auto_generated", "headers", code)
     return result
+
+
+def _system_notice(f) -> Classification | None:
+    """``other`` for a system notice (:mod:`.notice`: a ticket acknowledgement, a read receipt, a challenge-response
+    filter) that says nobody is away: its only out-of-office cues are the generic "automatic reply" wording, and it
+    holds no positive cue; else None. Asked after every opt-out gate: it never hides an opt-out."""
+    m = notice.find(f.s)
+    if m is None:
+        return None
+    if rules._hits(f, rules._BY_LABEL[POSITIVE]):  # (a not-now cue is no exception: "we will get back to you")
+        return None
+    for hit in rules._hits(f, rules._BY_LABEL[OUT_OF_OFFICE]):
+        if not notice.is_generic_auto(f.s[hit.start:hit.end]):
+            return None  # "I am on leave until ...": an absence
+    return Classification(OTHER, f.evidence(m.start(), m.end()), 0.75, "other.system_notice", "body")
+
+
+def _keeps(f) -> bool:
+    """Round 7: the request cue's only request is negated ("Ne me retirez pas, j'aime bien vos messages", "please
+    don't remove me from the list"): the writer asks to stay, as :func:`.rules.declined_unsubscribe` says of an
+    unsubscribe word."""
+    c = semantic.cue(f.s)
+    return c.negated and not _asks_to_stop(c)
 
 
 def _asks_to_stop(c: semantic.Cue) -> bool:
