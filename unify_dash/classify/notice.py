@@ -26,7 +26,7 @@ NOTICES = (
     "ticket č", "case number", "case #", "case id", "case no", "request number", "request #", "reference number",
     "support request", "your request has been", "your request was",
     "your message has been received", "your email has been received", "your enquiry has been", "your inquiry has been",
-    "we have received your", "we've received your", "we received your", "this is to confirm that we", "thank you for contacting",
+    "we have received your", "we've received your", "we received your", "this is to confirm that we",
     "has been assigned to", "an agent will", "a member of our team will",
 
     "ihre anfrage ist", "ihre anfrage wurde", "ihre nachricht ist bei uns", "ihre e-mail ist bei uns", "vorgangsnummer",

@@ -83,6 +83,9 @@ MODEL_OPT_OUT_AT = 0.9
 # take us out of your database") that no rule made certain goes to review from this opt-out probability on
 # (when it is below the language's threshold); chosen on the cross-author predictions (docs/replies.md)
 REQUEST_REVIEW_AT = 0.25
+# round 7: a close relative of a covered language (language.NEIGHBOURS: Catalan, Slovak, Galician, ...) that the model
+# reads through that language goes to review from the lowest threshold of the table above
+NEIGHBOUR_REVIEW_AT = 0.3
 # a reply whose language is probably (not surely) outside the 18 goes to review from this opt-out probability
 UNKNOWN_LANGUAGE_REVIEW_AT = 0.1
 REVIEW_AUTO_AT = 0.5  # an auto-reply (header / subject) at or above: needs_review instead of out_of_office
@@ -334,7 +337,7 @@ def classify(text: str | None, headers: Mapping | str | None = None, subject: st
     if p_opt >= MODEL_OPT_OUT_AT and not declined and not rules.limited_in_time(f):
         return Classification(OPT_OUT, _evidence_of(f, pred.top_feature), round(p_opt, 2), "opt_out.model", "body",
                               code)
-    review_at = REVIEW_AT_BY_LANGUAGE.get(code, REVIEW_AT)
+    review_at = REVIEW_AT_BY_LANGUAGE.get(code, NEIGHBOUR_REVIEW_AT if code in language.NEIGHBOURS else REVIEW_AT)
     if p_opt < review_at and p_opt >= REQUEST_REVIEW_AT and _asks_to_stop(semantic.cue(f.s)):
         review_at = REQUEST_REVIEW_AT  # a request to stop contact: a decline cue next to it does not win
     if p_opt >= review_at and not (p_opt < REVIEW_DECLINED_AT and declined):
