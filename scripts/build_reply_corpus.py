@@ -86,6 +86,9 @@ OUTREACH = {
     "tr": "Merhaba, satış hattınızla ilgili kısa bir sorum var. 15 dakikanız var mı?\n\n"
           "Daha fazla e-posta almak istemiyorsanız DUR yazarak yanıtlayın.",
 }
+# languages with no quoted-outreach forms above (round 7: Catalan, author r7): wrapped with greeting and sign-off, and
+# a disclaimer half of the time (the classifier strips no Catalan "va escriure:" quote)
+GREETING_ONLY = {"ca": ("Hola Sam,", "Salutacions,\nMontse Ferrer")}
 GREETING = {"en": "Hi Sam,", "de": "Hallo Sam,", "fr": "Bonjour Sam,", "es": "Hola Sam,", "nl": "Hoi Sam,",
             "pt": "Olá Sam,", "it": "Ciao Sam,", "pl": "Dzień dobry,", "ja": "Sam様", "zh": "您好，",
             "ko": "안녕하세요,", "ru": "Здравствуйте,", "sv": "Hej Sam,", "da": "Hej Sam,", "no": "Hei Sam,",
@@ -144,6 +147,12 @@ def _h(*parts: str) -> int:
 
 def wrap(text: str, lang: str, label: str, key: str) -> tuple[str, dict | None, str]:
     """A wrapped copy of ``text`` (greeting, sign-off, one of quote / outlook / mobile / disclaimer)."""
+    if lang in GREETING_ONLY:
+        kind = ("signed", "disclaimer")[_h(key, "kind") % 2]
+        hello, bye = GREETING_ONLY[lang]
+        body = f"{hello}\n\n{text}\n\n{bye}" + ("\n\n" + DISCLAIMER if kind == "disclaimer" else "")
+        hdr = {"Auto-Submitted": "auto-replied"} if label == "out_of_office" and _h(key, "hdr") % 2 == 0 else None
+        return body, hdr, kind
     kind = ("quote", "outlook", "mobile", "disclaimer")[_h(key, "kind") % 4]
     body = f"{GREETING[lang]}\n\n{text}\n\n{SIGNOFF[lang]}"
     quoted = OUTREACH[lang]
@@ -300,6 +309,8 @@ def _author(r: dict) -> str:
         return "r3"
     if ".r4.txt:" in r["source"].split("+")[0]:  # src/<lang>.r4.txt: round 4, requests without cue words
         return "r4"
+    if ".r7.txt:" in r["source"].split("+")[0]:  # src/<lang>.r7.txt: round 7, system notices, Catalan, thin kinds
+        return "r7"
     return "corpus"
 
 

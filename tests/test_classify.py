@@ -403,6 +403,53 @@ def test_bounces_are_other(text):
     assert (c.label, c.rule) == (OTHER, "other.bounce")
 
 
+@pytest.mark.parametrize("text", ["Returned mail: see transcript for details. 550 5.1.1 <a.b@example.com>: no such user",
+                                  "Die Zustellung ist fehlgeschlagen, das Postfach des Empfängers ist voll."])
+def test_delivery_reports_beyond_undeliverable_are_bounces(text):
+    c = replies.classify(text)
+    assert (c.label, c.rule) == (OTHER, "other.bounce")
+
+
+@pytest.mark.parametrize("text,headers", [
+    ("This is an automated response. Your request #55120 has been received and an agent will get back to you.", None),
+    ("Automatische Antwort: Wir haben Ihre Anfrage erhalten (Vorgangsnummer 2231).", {"Auto-Submitted": "auto-replied"}),
+    ("Your message to Kim Lee was read on Monday, 9 March 2026 14:20.", None),
+    ("I use a challenge-response filter: please verify you are a person at the link below.", {"Auto-Submitted": "auto-replied"}),
+    ("お問い合わせを受け付けました。受付番号は 4410 です。", None),
+])
+def test_system_notices_that_say_nobody_is_away_are_other(text, headers):
+    """Round 7: a ticket acknowledgement, read receipt or challenge-response filter is no absence (every independent
+    author labels it other), header or not."""
+    c = replies.classify(text, headers=headers)
+    assert (c.label, c.rule) == (OTHER, "other.system_notice")
+
+
+@pytest.mark.parametrize("text", ["Automatic reply: I am on leave until 3 April. Your ticket #55 is noted.",
+                                  "Réponse automatique : je suis en congés jusqu'au 12 mai."])
+def test_an_absence_in_an_automatic_reply_stays_out_of_office(text):
+    assert replies.classify(text, headers={"Auto-Submitted": "auto-replied"}).label == OUT_OF_OFFICE
+    assert replies.classify(text).label == OUT_OF_OFFICE
+
+
+@pytest.mark.parametrize("text", ["Please don't unsubscribe me, I read every one of these.",
+                                  "Не удаляйте меня из рассылки, мне интересно.",
+                                  "Ikke fjern meg fra listen, jeg leser dem gjerne."])
+def test_a_removal_in_the_negative_imperative_is_no_certain_opt_out(text):
+    assert replies.classify(text).label != OPT_OUT
+
+
+@pytest.mark.parametrize("text", ["Please don't email me again.", "Never contact me again.", "Не пишите мне больше.",
+                                  "Why don't you just remove me from your list?"])
+def test_a_negated_verb_of_sending_is_still_an_opt_out(text):
+    assert replies.classify(text).label == OPT_OUT
+
+
+def test_signing_off_a_training_or_moving_to_a_new_address_is_no_certain_opt_out():
+    assert not replies.classify("Ich melde mich vom Workshop am Freitag ab, leider keine Zeit.").rule.startswith("opt_out.")
+    assert not replies.classify("Please stop writing to this address and use my new address kim@new.example.").rule.startswith(
+        "opt_out.")
+
+
 def test_every_corpus_row_names_its_source(train, dev):
     import csv
 

@@ -893,7 +893,11 @@ _NOT_A_REQUEST = re.compile(
     r"vahingossa|omylem|yanlislikla|ved en fejl|ved en feil|av misstag|przez pomylke|по ошибке|случайно|"
     r"old (?:e-?mail )?address|ancienne adresse|vecchio indirizzo|e-?mail antigo|endereco antigo|direccion antigua|"
     r"alte (?:e-?mail-?)?adresse|oude (?:e-?mail)?adres|stary adres|starou adresu|gamle adresse|gamla adress\w*|"
-    r"vanha\w* (?:sahkoposti)?osoit\w*|eski adres\w*|старый адрес|старую почту)\b"
+    r"vanha\w* (?:sahkoposti)?osoit\w*|eski adres\w*|старый адрес|старую почту"
+    # round 7: a move to a new address ("nicht mehr an diese Adresse, sondern an die neue", "tylko na nowy")
+    r"|(?:my |the |a )?new (?:e-?mail )?address|neue (?:e-?mail-?)?adresse|nouvelle adresse|nueva direccion|novo endereco"
+    r"|nuovo indirizzo|nieuwe (?:e-?mail)?adres|(?:tylko )?na nowy|nowy adres|novou adresu|nova adresa|ny (?:e-?post)?adress?e?"
+    r"|uusi\w* osoit\w*|uuteen osoitteeseen|yeni adres\w*|новый адрес|новую почту|на новый)\b"
     r"|已成功退订|您已成功|해지가\s?완료|不小心|误操作|誤って|間違えて|실수로|重新(?:加|订阅|添加)|再登録|다시\s?(?:추가|구독)|旧邮箱|旧地址|旧アドレス|이전\s?주소")
 
 
@@ -918,7 +922,9 @@ _MEETING_ANY = re.compile(
     r"meeting|invit|calendar|agenda|zaprosz|spotkan|kalendarz|招待|会議|ミーティング|邀请|会议|日历|초대|회의|일정|"
     r"приглашен|встреч|календар|motesinbjudan|inbjudan|inbjudn|modeindkald|moteinnkall|kokouskutsu|kalenter|pozvank|schuzk|"
     r"kalendar|toplanti|davet|reunion|riunion|invito|convite|reuniao|uitnodiging|vergadering|einladung|besprechung|"
-    r"conference|dinner|lunch|webinar|party|survey|watermark|integration|trial")
+    r"conference|dinner|lunch|webinar|party|survey|watermark|integration|trial"
+    # round 7: a training or a course the writer signs off from ("Wypisuję się ze szkolenia w czwartek")
+    r"|szkoleni|training|workshop|seminar|schulung|formation|formazione|\bcurso|cursus|kurz|kurs|обучени|курс|研修|培训|교육")
 _LIST_ANY = re.compile(
     r"list|mail|newsletter|database|datenbank|verteiler|rassylk|рассылк|списк|名单|名單|列表|邮件|リスト|配信|メール|명단|"
     r"메일|bestand|bulten|lista|liste|registr|odber|tilaus")
@@ -943,6 +949,25 @@ _TEMPORAL_BEFORE = re.compile(
 _CLAUSE_BOUNDARY = re.compile(r"[.!?;,:\n()\"]|\s-\s|\b(?:but|aber|mais|pero|maar|ma|mas|however)\b")
 _SENTENCE_END = re.compile(r"[.!?;\n]")
 _CLAUSE_SPLIT = re.compile(r"[^.!?;,:\n()\"]+")
+
+
+# round 7: a removal or stop verb in the negative imperative, the clause opening with the negation ("Don't take me
+# off, I like these updates", "Ne me retirez pas", "Не отписывайте меня", "Älkää poistako minua", "Ikke slutt å
+# sende", "别取消订阅我"): the writer asks to stay. A verb of sending keeps its negation as a request ("Don't email me"):
+# only the verbs of removing / stopping of :data:`.semantic.VERBS` count here.
+_NEG_IMPERATIVE = re.compile(
+    r"^\s*(?:(?:please|pls|bitte|por favor|per favore|s'il (?:vous|te) plait|prosze|пожалуйста|请|請)\s*,?\s*)?"
+    r"(?:don'?t|do not|never|ne|no|nao|non|не|nie|ikke|ikkje|alkaa|ala|别|不要|請不要|请不要)"
+    r"(?:\s+(?:me|mi|us|nous|nos|меня|mnie|meg|mig|minua|meita|ever|even|just|yet))*\s*$")
+
+
+def negated_removal(s: str, a: int, b: int) -> bool:
+    """Whether the opt-out match ``s[a:b]`` is a removal / stop verb in the negative imperative (above)."""
+    if not _NEG_IMPERATIVE.match(s[_clause_start(s, a): a]):
+        return False
+    from unify_dash.classify import semantic  # (semantic reads text only; imported here to keep rules light)
+
+    return semantic.removal_verb(s[a:b])
 
 
 def _clause_start(s: str, pos: int) -> int:
@@ -981,7 +1006,7 @@ def _hits(f: _Folded, rules: Sequence[Rule]) -> list[_Hit]:
             if rule.topic and (_NEG_WANT_BEFORE.search(s[_clause_start(s, a): a]) or _NEG_WANT_AFTER.match(s[b: b + 30])):
                 continue
             if rule.label == OPT_OUT:
-                if _NEG_WANT_STRICT.search(s[_clause_start(s, a): a]):
+                if _NEG_WANT_STRICT.search(s[_clause_start(s, a): a]) or negated_removal(s, a, b):
                     continue
                 start = max((m2.end() for m2 in _SENTENCE_END.finditer(s, 0, a)), default=0)
                 stop = _SENTENCE_END.search(s, b)
@@ -995,6 +1020,8 @@ def _hits(f: _Folded, rules: Sequence[Rule]) -> list[_Hit]:
                 end = _SENTENCE_END.search(s, b)
                 rest = s[b: end.start() if end else len(s)]
                 if _MEETING_ANY.search(rest) and not _LIST_ANY.search(rest):
+                    continue
+                if _MEETING_ANY.search(s[a:b]) and not _LIST_ANY.search(s[a:b] + rest):  # "melde mich vom webinar ab"
                     continue
             if rule.temporal:
                 end = _SENTENCE_END.search(s, b)
@@ -1015,9 +1042,13 @@ def declined_unsubscribe(f: _Folded) -> bool:
         return True
     for rule in _BY_LABEL[OPT_OUT]:
         if not rule.topic:
+            if any(negated_removal(s, *m.span()) for m in rule.pattern.finditer(s)):
+                return True  # "Don't take me off, I like these updates"
             continue
         for m in rule.pattern.finditer(s):
             a, b = m.span()
+            if negated_removal(s, a, b):
+                return True
             if keep or _NEG_WANT_BEFORE.search(s[_clause_start(s, a): a]) or _NEG_WANT_AFTER.match(s[b: b + 30]):
                 return True
     return False
@@ -1061,8 +1092,20 @@ BOUNCE = re.compile(
     r"|no se pudo entregar|no entregado|nao (?:foi possivel )?entregue|non (?:e stato )?recapitat\w*|onbestelbaar"
     r"|niet (?:worden )?afgeleverd|nie (?:mozna|mozemy|udalo sie) dostarczyc|niedostarczon\w*|nelze (?:dorucit|doručit)"
     r"|nedoruceno|ei voitu toimittaa|kunne ikke leveres|kunde inte levereras|kunne ikke leveres|teslim edilemedi"
-    r"|не (?:доставлено|удалось доставить))\b"
-    r"|配信できませんでした|送信できませんでした|无法投递|無法投遞|退信|전송(?:에)?\s?실패|전달되지\s?않았습니다")
+    r"|не (?:доставлено|удалось доставить)"
+    # round 7: the wording of delivery reports beyond "undeliverable" (folded)
+    r"|returned mail|delivery failure|failure notice|message (?:was )?not delivered|(?:could not|couldn'?t|unable to) deliver (?:your |the |this )?(?:message|e-?mail|mail)"
+    r"|recipient address rejected|no such (?:user|mailbox|recipient)|mailbox (?:is )?(?:full|unavailable|not found|does not exist)"
+    r"|(?:address|recipient|user) (?:does not|doesn'?t) exist|(?:550|554|552) 5\.\d\.\d|5\.1\.1|permanent (?:error|failure)"
+    r"|zustellung (?:\w+ )?(?:fehlgeschlagen|gescheitert)|konnte nicht zugestellt|postfach (?:\w+ ){0,3}voll|adresse (?:existiert nicht|unbekannt)"
+    r"|impossible de (?:remettre|distribuer)|adresse (?:introuvable|inconnue)|boite (?:aux lettres )?pleine"
+    r"|error (?:de|en la) entrega|buzon lleno|direccion no existe|falha (?:na|de) entrega|caixa (?:postal )?cheia"
+    r"|mancata consegna|impossibile consegnare|casella piena|bezorging mislukt|kon niet worden bezorgd|mailbox vol"
+    r"|blad dostarczenia|skrzynka (?:jest )?pelna|nepodarilo se doruc\w*|chyba doruceni|leverans misslyckades"
+    r"|kunne ikke (?:afleveres|leveres)|levering mislykkedes|toimitus epaonnistui|viestia ei voitu toimittaa"
+    r"|iletilemedi|teslimat (?:hatasi|basarisiz)|ошибка доставки|адрес не существует|ящик переполнен)\b"
+    r"|配信できませんでした|送信できませんでした|无法投递|無法投遞|退信|전송(?:에)?\s?실패|전달되지\s?않았습니다"
+    r"|配信不能|宛先不明|邮件投递失败|投递失败|收件人不存在|배달\s?실패|수신자를 찾을 수 없")
 
 
 # --------------------------------------------------------------------------------------------------

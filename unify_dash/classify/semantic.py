@@ -50,6 +50,9 @@ VERBS = (
     "elimin", "borra", "borre", "quitar", "quiten", "quitad", "quitame", "quitenme", "sacad", "saqu", "dar de baja", "darme de baja", "baja ", "dejen", "deja de",
     "remova", "remover", "excluir", "exclua", "descadastr", "descredenci", "parem", "pare ", "parar", "tirem",
     "tire ", "cancela", "rimuov", "toglie", "togli", "cancell", "disiscriv", "smett", "interromp", "eliminat",
+    # ca (round 7; "elimin", "deixeu d" as es / it)
+    "doneu-me de baixa", "doneu-nos de baixa", "donar de baixa", "donar-me de baixa", "baixa ", "esborr", "traieu",
+    "treure", "treieu", "deixeu d",
     # nl
     "verwijder", "afmeld", "uitschrijv", "schrap", "haal me", "haal mij", "haal ons", "stoppen", "blokkeer",
     # pl / cs
@@ -79,6 +82,8 @@ OBJECTS = (
     "lista", "listas", "base de datos", "correo", "correos", "mensajes", "comunicaciones", "contacto", "direccion",
     "banco de dados", "cadastro", "mensagens", "contato", "endereco", "elenco", "indirizz", "messaggi",
     "comunicazioni", "anagrafic", "database",
+    # ca (round 7)
+    "llista", "llistes", "correu", "correus", "missatges", "base de dades", "enviaments", "butllet",
     # nl
     "lijst", "mailinglijst", "bestand", "berichten", "adres", "verzendlijst", "nieuwsbrief",
     # pl / cs
@@ -306,3 +311,19 @@ def features(s: str) -> list[str]:
     if c.unwanted:
         out.append("s:unwanted")
     return out
+
+
+def removal_verb(phrase: str) -> bool:
+    """Whether a prepared phrase holds a verb of removing / stopping (:data:`VERBS`, :data:`CJK_VERBS`) that is no
+    verb of sending (:data:`SEND`) before it: "take me off", "stop sending", "отписывайте", "取消订阅", not "email me"."""
+    m = _patterns()[0].search(phrase)
+    at = m.start() if m else min((phrase.find(v) for v in _fold(CJK_VERBS) if v in phrase), default=-1)
+    if at < 0:
+        return False
+    send = _send_re().search(phrase)
+    return send is None or send.start() > at  # "stop sending": the verb of stopping comes first
+
+
+@functools.lru_cache(maxsize=1)
+def _send_re() -> re.Pattern:
+    return _stem_re(_fold(SEND))
