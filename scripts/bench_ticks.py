@@ -107,6 +107,7 @@ def main(argv=None) -> int:
         week_s = time.perf_counter() - started
         end_at = db.now(con)
     finally:
+        end_mb = _size_mb(path)  # file + write-ahead log while open, as after_first was taken
         con.close()
     for title, table in (("first tick", first), ("the ticks after the first", stats)):
         if table:
@@ -120,7 +121,7 @@ def main(argv=None) -> int:
            "tick_cpu_median_s": round(statistics.median(cpu[1:] or cpu), 4), "week_s": round(week_s, 1),
            **totals, "db_mb_before": before, "db_mb_after": _size_mb(path),
            "db_growth_mb": round(_size_mb(path) - before, 1), "db_mb_after_first_tick": after_first,
-           "db_growth_per_day_after_first_mb": round((_size_mb(path) - after_first) / max(
+           "db_growth_per_day_after_first_mb": round((end_mb - after_first) / max(
                (end_at - first_at).total_seconds() / 86400, 1e-9), 1) if len(wall) > 1 else None,
            "load_average": os.getloadavg()[0],
            "incremental": not args.full}
