@@ -322,9 +322,9 @@ def classify(text: str | None, headers: Mapping | str | None = None, subject: st
         if p_opt >= REVIEW_AUTO_AT:
             return Classification(NEEDS_REVIEW, _evidence_of(f, pred.top_feature) or auto[0], round(p_opt, 2),
                                   "review.auto_reply_reads_as_opt_out", "body", code)
-        system = _system_notice(f) if body else None
+        system = _system_notice(f, code) if body else None
         if system is not None:  # an automatic ticket acknowledgement / read receipt: nobody said they are away
-            return Classification(system.label, system.evidence, system.confidence, system.rule, system.source, code)
+            return system
         return Classification(OUT_OF_OFFICE, auto[0], auto[2], auto[1], auto[3], code)
     if body and not lang.known:
         return Classification(NEEDS_REVIEW, f.evidence(0, min(len(f.s), 80)), lang.confidence,
@@ -350,9 +350,9 @@ def classify(text: str | None, headers: Mapping | str | None = None, subject: st
         if generated:  # auto-generated (a bounce, a notification) with no text
             return Classification(OTHER, generated[0], 0.7, "other.auto_generated", "headers", code)
         return Classification(OTHER, None, 0.5, "other.no_cue", "none", code)
-    system = _system_notice(f)
+    system = _system_notice(f, code)
     if system is not None:
-        return Classification(system.label, system.evidence, system.confidence, system.rule, system.source, code)
+        return system
     result = _settle(f, pred, code)
     if result.label == OTHER:
         generated = rules._auto_reply_header(rules._header_map(headers))
@@ -361,7 +361,7 @@ def classify(text: str | None, headers: Mapping | str | None = None, subject: st
     return result
 
 
-def _system_notice(f) -> Classification | None:
+def _system_notice(f, code: str) -> Classification | None:
     """``other`` for a system notice (:mod:`.notice`: a ticket acknowledgement, a read receipt, a challenge-response
     filter) that says nobody is away: its only out-of-office cues are the generic "automatic reply" wording, and it
     holds no positive cue; else None. Asked after every opt-out gate: it never hides an opt-out."""
@@ -373,7 +373,7 @@ def _system_notice(f) -> Classification | None:
     for hit in rules._hits(f, rules._BY_LABEL[OUT_OF_OFFICE]):
         if not notice.is_generic_auto(f.s[hit.start:hit.end]):
             return None  # "I am on leave until ...": an absence
-    return Classification(OTHER, f.evidence(m.start(), m.end()), 0.75, "other.system_notice", "body")
+    return Classification(OTHER, f.evidence(m.start(), m.end()), 0.75, "other.system_notice", "body", code)
 
 
 def _keeps(f) -> bool:
