@@ -385,7 +385,7 @@ def _keeps(f) -> bool:
 
 
 def _asks_to_stop(c: semantic.Cue) -> bool:
-    return c.request or c.no_more or c.unwanted
+    return c.request or c.no_more or c.unwanted or c.erase
 
 
 @functools.lru_cache(maxsize=65536)

@@ -62,7 +62,7 @@ VERBS = (
     "удал", "отпис", "исключ", "убер", "уберит", "прекрат", "перестан", "заблокир", "вычеркн", "сотрит",
     # sv / da / no
     "ta bort", "radera", "avregistr", "avsluta", "sluta", "avanmal", "fjern", "slet", "afmeld", "afmelde", "stop med",
-    "hold op", "meld meg av", "meld mig af", "avmeld", "slutt", "sperr",
+    "hold op", "meld meg av", "meld mig af", "avmeld", "slutt", "sperr", "slippa", "slippe",  # round 8: "slippa fler utskick"
     # fi
     "poista", "lopet", "peruut", "estaa", "estakaa", "kieltay",
     # tr
@@ -133,7 +133,7 @@ MORE = ("more ", "again", "further", "anymore", "any more", "any longer", "no lo
         "впредь", "дальше", "mer ", "igen", "langre", "fler", "mere ", "flere", "laengere", "meir", "igjen",
         "lenger", "enaa", "lisaa", "uudelleen", "jatkossa", "artik", "tekrar", "bir daha", "daha fazla")
 NEGATED_SEND = ("nepis", "neposil", "nekontakt", "nezasil", "niewysyl", "nie wysyl", "nie pisa", "nie kontakt",
-                "gonderme", "yazma", "ulasma", "iletisime gecilmesini istemiyorum")
+                "gonderme", "yazma", "ulasma", "iletisime gecilmesini istemiyorum", "saamatta")
 CJK_VERBS = ("削除", "停止", "解除", "やめて", "止めて", "外して", "外し", "送らない", "送らないで", "不要", "拒否",
              "删除", "移除", "退订", "取消", "别再", "不要再", "停发", "拉黑", "屏蔽", "除名",
              "삭제", "제외", "중단", "그만", "빼", "거부", "해지", "차단", "취소")
@@ -155,6 +155,17 @@ UNWANTED = ("unwanted", "unwelcome", "not welcome", "unsolicited", "uninvited", 
             "uonsket", "uopfordret", "uoppfordret", "ikke velkom", "uanmodet", "ei-toivot", "ei toivot", "pyytamat",
             "tilaamat", "istenmeyen", "talep edilmemis", "izinsiz")
 CJK_UNWANTED = ("迷惑", "骚扰", "垃圾", "不请自来", "원치 않는", "원하지 않는", "스팸")
+
+# the fourth cue (round 8), "erase": a verb of removing whose object is a pronoun ("delete it", "remove her",
+# "bórrenlo", "usunąć go", "удалите его", "ta bort den", "poistakaa se", "silin onu") in a reply that names an
+# address or another object of contact elsewhere ("Where did you get my address? Delete it.", "X has left, please
+# remove her"): the pronoun stands for the address or the person
+PRONOUNS = ("it ", "her ", "him ", "them ", "ihn ", "sie ", "la ", "le ", "les ", "lo ", "los ", "las ", "go ", "ja ",
+            "je ", "ho ", "его ", "ее ", "их ", "den ", "det ", "dem ", "henne ", "honom ", "hende ", "ham ", "hun ",
+            "se ", "sen ", "hanet ", "onu ", "onlari ", "het ", "hem ", "haar ", "-la", "-lo")
+PRONOUN_ENDINGS = ("lo", "la", "los", "las", "-no", "-na")
+CJK_ERASE = ("删除", "削除", "消して", "消去", "삭제", "지워", "빼 주")
+CJK_ADDRESS = ("アドレス", "地址", "邮箱", "邮件", "주소", "이메일", "메일", "連絡先", "联系方式", "メール")
 
 # "off the list please", "out of your database": the particle alone, right before an object
 PARTICLES = ("off ", "out of", "outta")
@@ -179,7 +190,7 @@ def _stem_re(stems: tuple[str, ...]) -> re.Pattern:
 def _patterns() -> tuple[re.Pattern, ...]:
     return (_stem_re(_fold(VERBS)), _stem_re(_fold(OBJECTS)), _stem_re(_fold(NEGATIONS)), _stem_re(_fold(SELF)),
             _stem_re(_fold(EXCLUDE)), _stem_re(_fold(PARTICLES)), _stem_re(_fold(SEND)), _stem_re(_fold(MORE)),
-            _stem_re(_fold(NEGATED_SEND)), _stem_re(_fold(UNWANTED)))
+            _stem_re(_fold(NEGATED_SEND)), _stem_re(_fold(UNWANTED)), _stem_re(_fold(PRONOUNS)))
 
 
 @dataclass(frozen=True)
@@ -190,6 +201,7 @@ class Cue:
     negated: bool  # a verb and an object in one clause, with a negation just before the verb
     no_more: bool = False  # a negated verb of sending / contacting with "more / again / any longer" near it
     unwanted: bool = False  # an adjective of unwanted / unsolicited contact near an object of contact (round 6)
+    erase: bool = False  # a verb of removing with a pronoun object, an object of contact elsewhere (round 8)
 
 
 def _word_positions(clause: str, pattern: re.Pattern, starts: list[int]) -> list[int]:
@@ -277,6 +289,32 @@ def _unwanted(clause: str) -> bool:
     return any(abs(u - o) <= WINDOW for u in us for o in objs)
 
 
+def _erase_clause(clause: str) -> bool:
+    """A verb of removing whose object is a pronoun, next to it or as an enclitic ending ("bórrenlo")."""
+    if _CJK.search(clause):
+        return any(v in clause for v in CJK_ERASE) and not any(o in clause for o in CJK_OBJECTS + CJK_ADDRESS)
+    verb_re, excl_re, pron_re = _patterns()[0], _patterns()[4], _patterns()[10]
+    if excl_re.search(clause):
+        return False
+    starts = [w.start() for w in _WORD.finditer(clause)]
+    prons = _word_positions(clause, pron_re, starts)
+    for m in verb_re.finditer(clause):
+        i = max(bisect.bisect_right(starts, m.start()) - 1, 0)
+        word = _WORD.match(clause, starts[i]) if starts else None
+        if word is not None and len(word.group(0)) >= 7 and word.group(0).endswith(PRONOUN_ENDINGS):
+            return True
+        if any(0 < n - i <= 2 or (-2 <= n - i < 0 and clause[starts[n]:starts[n] + 3] in ("go ", "ja ", "je ", "ho ")) for n in prons):
+            return True
+    return False
+
+
+def _erase(s: str) -> bool:
+    """:func:`_erase_clause` in some clause, and an object of contact (an address, e-mail, contact) in the text."""
+    if not any(_erase_clause(m.group(0)) for m in _CLAUSE.finditer(s)):
+        return False
+    return bool(_patterns()[1].search(s)) or any(o in s for o in CJK_ADDRESS)
+
+
 @functools.lru_cache(maxsize=8192)
 def cue(s: str) -> Cue:
     """The request cue of a prepared (folded) text."""
@@ -291,7 +329,7 @@ def cue(s: str) -> Cue:
             parts.append((*_latin_clause(clause), _no_more(clause), unwanted))
         for p in parts:
             found = [a or b for a, b in zip(found, p, strict=True)]
-    return Cue(*found)
+    return Cue(*found, erase=_erase(s))
 
 
 def features(s: str) -> list[str]:
@@ -310,6 +348,8 @@ def features(s: str) -> list[str]:
         out.append("s:no_more")
     if c.unwanted:
         out.append("s:unwanted")
+    if c.erase:
+        out.append("s:erase")
     return out
 
 

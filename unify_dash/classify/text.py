@@ -213,7 +213,10 @@ _SENTENCE = re.compile(r"\S.*?(?:[.!?]+(?=\s|$)|$)")
 _OWN_OFFER = re.compile(
     r"unsubscribe|opt[ -]?out|afmeld|avmeld|avregistrer|abmelden|abbestell|desabonn|desinscri|darse de baja|\bbaja\b|"
     r"descadastr|disiscriv|cancellami|uitschrijv|afmelden|wypisz|odhlasit|отпис|peruuta tilaus|lopeta tilaus|"
-    r"abonelik|prenumeration|avprenumer|odhlas|tilauksen|退订|配信停止|수신 ?거부")
+    r"abonelik|prenumeration|avprenumer|odhlas|tilauksen|退订|配信停止|수신 ?거부"
+    # round 8: "Cancelar inscrição", "zrezygnować z subskrypcji", "Peru tilaus", "отказаться от рассылки"
+    r"|cancelar (?:a )?(?:inscricao|subscricao|assinatura)|cancelar (?:la )?suscripcion|zrezygnowac z (?:subskrypcji|newslettera)|"
+    r"\bperu tilaus|отказаться от рассылки|desuscrib|se desinscrire|uitschrijven|abmeldung|afmelding|avmelding|avanmal")
 
 
 def _below_quote(text_of: list[str], i: int) -> int | None:
@@ -263,6 +266,10 @@ def _strip(f: _Folded) -> _Folded:
                 j += 1
             if j < len(lines) and text_of[j].lstrip().startswith(">"):
                 i = j
+                continue
+            resume = _below_quote(text_of, i) if not kept and not below else None
+            if resume is not None:  # round 8: "Il giorno … ha scritto:", the unquoted original, then the reply
+                i, below = resume, True
                 continue
             break
         quote = (_SEPARATOR.match(line) or (re.match(r"^\s*_{8,}\s*$", line) and _HEADER_FROM.match(nxt))
