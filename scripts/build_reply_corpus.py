@@ -45,7 +45,8 @@ COLUMNS = ["id", "text", "headers", "subject", "label", "lang", "tags", "group",
 SPENT = {"test": OUT / "test.csv", "holdout2": OUT / "holdout2.csv",  # former held-out sets, now training
          "holdout3": OUT / "holdout3.csv", "holdout4": OUT / "holdout4.csv",  # round 4
          "holdout5": OUT / "holdout5.csv", "holdout6": OUT / "holdout6.csv",  # round 5
-         "holdout7": OUT / "holdout7.csv", "holdout8": OUT / "holdout8.csv"}  # round 6
+         "holdout7": OUT / "holdout7.csv", "holdout8": OUT / "holdout8.csv",  # round 6
+         "holdout9": OUT / "holdout9.csv", "holdout10": OUT / "holdout10.csv"}  # round 8
 PHRASES = SRC / "public_phrases.csv"
 DEV_SHARE = 0.2
 

@@ -53,21 +53,19 @@ MIN_OTHER_ACCURACY = 0.9  # out-of-office / positive / not-now / other replies g
 # classifier; measured by the lead before round 6 (main 2223605: 0.971 / 0.908 / 0.725 / 0.147 and
 # 0.931 / 0.941 / 0.781 / 0.095, not_now scored as the former `negative`) and once after it (ae41eee:
 # 0.975 / 0.926 / 0.804 / 0.147 and 0.952 / 0.957 / 0.791 / 0.097), and again after round 7 (2026-12-02:
-# 0.986 / 0.934 / 0.802 / 0.125 and 0.967 / 0.961 / 0.848 / 0.082); training material from round 8 on.
+# 0.986 / 0.934 / 0.802 / 0.125 and 0.967 / 0.961 / 0.848 / 0.082); training material since round 8.
 # holdout11.csv (1,580 replies, 28 languages, the messy inbox) and holdout12.csv (1,411, 28 languages,
 # lookalikes on both sides) were written during round 7 by two helpers who never saw the classifier;
 # measured by the lead before round 7 (main 2840edc: 0.963 / 0.940 / 0.836 / 0.142 and 0.899 / 0.926 / 0.752 /
 # 0.197) and once after it (0.964 / 0.961 / 0.856 / 0.124 and 0.899 / 0.935 / 0.775 / 0.175). Floors a little
 # under the latest figures.
 HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float] | None] = {
-    "tests/data/replies/holdout9.csv": (0.98, 0.93, 0.80, 0.13),
-    "tests/data/replies/holdout10.csv": (0.96, 0.955, 0.845, 0.085),
     "tests/data/replies/holdout11.csv": (0.96, 0.955, 0.85, 0.13),
     "tests/data/replies/holdout12.csv": (0.895, 0.93, 0.77, 0.18),
 }
-SPENT = ("test", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7", "holdout8")  # former
-# held-out sets, training material since round 3 (test, holdout2), 4 (holdout3, holdout4), 5 (holdout5,
-# holdout6) and 6 (holdout7, holdout8)
+SPENT = ("test", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7", "holdout8", "holdout9",
+         "holdout10")  # former held-out sets, training material since round 3 (test, holdout2), 4 (holdout3,
+# holdout4), 5 (holdout5, holdout6), 6 (holdout7, holdout8) and 8 (holdout9, holdout10)
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +188,10 @@ def test_a_language_the_classifier_does_not_know_goes_to_review(text):
 def test_a_plausible_opt_out_that_no_rule_makes_certain_goes_to_review(text):
     c = replies.classify(text)
     assert c.label == NEEDS_REVIEW and c.rule == "review.model"
-    assert replies.REVIEW_AT_BY_LANGUAGE.get(c.language, replies.REVIEW_AT) <= c.confidence <= replies.MODEL_OPT_OUT_AT
+    gate = replies.REVIEW_AT_BY_LANGUAGE.get(c.language, replies.REVIEW_AT)
+    if replies._asks_to_stop(semantic.cue(text_mod.prepare(text).s)):  # "not welcome": the unwanted cue's lower gate
+        gate = replies.REQUEST_REVIEW_AT
+    assert gate <= c.confidence <= replies.MODEL_OPT_OUT_AT
     assert c.evidence  # the clause the model read as an opt-out, as written
 
 
@@ -342,7 +343,7 @@ def test_held_out_sets_keep_the_measured_level(held_out):
 
 
 def test_spent_held_out_sets_are_training_material_with_their_author(train, dev):
-    """test.csv and holdout2.csv ... holdout8.csv were measured once each and are training
+    """test.csv and holdout2.csv ... holdout10.csv were measured once or twice each and are training
     material now: every row is in train or dev under its author, and no held-out table still names them."""
     import csv
 
@@ -354,7 +355,7 @@ def test_spent_held_out_sets_are_training_material_with_their_author(train, dev)
         assert not any(Path(path).stem == author for path in HELD_OUT_FLOORS)
     authors = {r["author"] for r in rows}
     assert {"corpus", "eval", "test", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7",
-            "holdout8", "r3", "r4"} <= authors
+            "holdout8", "holdout9", "holdout10", "r3", "r4"} <= authors
     assert all(r["author"] for r in rows)
 
 
