@@ -57,11 +57,12 @@ MIN_OTHER_ACCURACY = 0.9  # out-of-office / positive / not-now / other replies g
 # holdout11.csv (1,580 replies, 28 languages, the messy inbox) and holdout12.csv (1,411, 28 languages,
 # lookalikes on both sides) were written during round 7 by two helpers who never saw the classifier;
 # measured by the lead before round 7 (main 2840edc: 0.963 / 0.940 / 0.836 / 0.142 and 0.899 / 0.926 / 0.752 /
-# 0.197) and once after it (0.964 / 0.961 / 0.856 / 0.124 and 0.899 / 0.935 / 0.775 / 0.175). Floors a little
+# 0.197) and once after it (0.964 / 0.961 / 0.856 / 0.124 and 0.899 / 0.935 / 0.775 / 0.175), and again after round 8
+# (2026-12-02, figures only: 0.974 / 0.971 / 0.874 / 0.121 and 0.915 / 0.947 / 0.796 / 0.172). Floors a little
 # under the latest figures.
 HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float] | None] = {
-    "tests/data/replies/holdout11.csv": (0.96, 0.955, 0.85, 0.13),
-    "tests/data/replies/holdout12.csv": (0.895, 0.93, 0.77, 0.18),
+    "tests/data/replies/holdout11.csv": (0.97, 0.965, 0.87, 0.125),
+    "tests/data/replies/holdout12.csv": (0.91, 0.94, 0.79, 0.175),
 }
 SPENT = ("test", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7", "holdout8", "holdout9",
          "holdout10")  # former held-out sets, training material since round 3 (test, holdout2), 4 (holdout3,
