@@ -61,3 +61,12 @@ def test_insert_new_refuses_a_null_key_like_the_plain_insert(con):
     with pytest.raises(Exception, match="NOT NULL"):
         db.insert_new(con, "t", "k", "SELECT NULL::VARCHAR AS k, 1 AS v")
     assert _rows(con, "t") == []
+
+
+def test_insert_new_runs_its_select_once(con):
+    # the rows of the select are kept for the look-up and the insert: with a select whose keys differ from
+    # one run to the next, the keys returned are the keys written
+    _table(con, "t", [])
+    got = db.insert_new(con, "t", "k", "SELECT 'k' || (random() * 1e12)::BIGINT AS k, x AS v FROM range(5) r(x)")
+    assert len(got) == 5
+    assert sorted(got) == [k for k, _v in _rows(con, "t")]

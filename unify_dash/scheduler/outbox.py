@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from unify_dash.errors import ValidationError
-from unify_dash.store import db
+from unify_dash.store import db, ledger
 
 
 @dataclass(frozen=True)
@@ -139,10 +139,7 @@ def _record_sends(con: duckdb.DuckDBPyConnection, delivered: str, params: list, 
                o.enrollment_id, o.step, 'scheduler', 'system', o.subject,
                to_json({{'delivery_id': o.delivery_id, 'idempotency_key': o.idempotency_key}})::VARCHAR
         FROM {delivered} o"""
-    if into == "events":
-        db.insert_new(con, "events", "event_id", select, params, columns=columns)
-    else:
-        con.execute(f"INSERT INTO {into} ({', '.join(columns)}) {select}", params)
+    ledger.record_events(con, select, params, columns=columns, into=into)
 
 
 def pending(con: duckdb.DuckDBPyConnection) -> int:

@@ -526,29 +526,39 @@ def insert_new(con: duckdb.DuckDBPyConnection, table: str, key: str, select: str
                columns: list[str] | None = None) -> list:
     """``INSERT INTO table [(columns)] <select> ON CONFLICT (key) DO NOTHING``, returning the keys
     written: the rows of ``select`` (SQL written in code, its values as ``params``; its output has a
-    column named ``key``) whose key ``table`` does not hold yet.
+    column named ``key``, or is named by ``columns``) whose key ``table`` does not hold yet.
 
     DuckDB runs ``ON CONFLICT`` as a join with a scan of every key of the table (0.1-0.15 s for the
     2.3M events of the 1M demo, growing with every tick); a scheduler tick writes a few thousand rows, so
     their keys are looked up in the key's index instead (:func:`existing_keys`) and the others written
     by a plain ``INSERT`` (the unique index still refuses a duplicate: a writer that added one since
     fails the statement, never writes it twice). A large batch, or one that repeats a key, takes the
-    ``ON CONFLICT`` statement itself."""
+    ``ON CONFLICT`` statement itself. ``select`` runs once: its rows are kept in a temporary table
+    for the look-up and the insert."""
     params = list(params or [])
     cols = f" ({', '.join(ident(c) for c in columns)})" if columns else ""
-    k = ident(key)
-    n, keys = con.execute(f"SELECT count(*), list(DISTINCT {k}) FILTER (WHERE {k} IS NOT NULL) FROM ({select})",
-                          params).fetchall()[0]
-    if not n:
-        return []
-    keys = keys or []
-    if n != len(keys) or n > KEY_LOOKUP_MAX:
-        return [r[0] for r in con.execute(f"INSERT INTO {ident(table)}{cols} {select} ON CONFLICT ({k}) DO NOTHING "
-                                          f"RETURNING {k}", params).fetchall()]
-    there = existing_keys(con, table, key, keys)
-    if not there:
-        con.execute(f"INSERT INTO {ident(table)}{cols} {select}", params)
-        return keys
-    con.execute(f"INSERT INTO {ident(table)}{cols} SELECT * FROM ({select}) WHERE {k} NOT IN "
-                "(SELECT unnest(?::VARCHAR[]))", [*params, sorted(there)])
-    return [x for x in keys if x not in there]
+    k, t = ident(key), ident(table)
+    scratch = ident(f"_insert_new_{table}")
+    named = f" s({', '.join(ident(c) for c in columns)})" if columns else ""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {scratch} AS SELECT * FROM ({select}){named}", params)
+    try:
+        n, keys = con.execute(f"SELECT count(*), list(DISTINCT {k}) FILTER (WHERE {k} IS NOT NULL) "
+                              f"FROM {scratch}").fetchall()[0]
+        if not n:
+            return []
+        keys = keys or []
+        if n != len(keys) or n > KEY_LOOKUP_MAX:
+            return [r[0] for r in con.execute(f"INSERT INTO {t}{cols} SELECT * FROM {scratch} "
+                                              f"ON CONFLICT ({k}) DO NOTHING RETURNING {k}").fetchall()]
+        there = existing_keys(con, table, key, keys)
+        if not there:
+            con.execute(f"INSERT INTO {t}{cols} SELECT * FROM {scratch}")
+            return keys
+        con.execute(f"INSERT INTO {t}{cols} SELECT * FROM {scratch} WHERE {k} NOT IN "
+                    "(SELECT unnest(?::VARCHAR[]))", [sorted(there)])
+        return [x for x in keys if x not in there]
+    finally:
+        try:
+            con.execute(f"DROP TABLE IF EXISTS {scratch}")
+        except duckdb.TransactionException:
+            pass  # a failed statement aborted the transaction: its rollback drops the table (the error is the one to tell)

@@ -74,12 +74,22 @@ def end_enrollments(con: duckdb.DuckDBPyConnection, select, *, reason: str, at: 
                "source", "actor", "detail"]
     select = ("SELECT ? || ':' || e.enrollment_id || ':' || ? AS event_id, ?, ?, e.contact_id, e.email, e.sequence_id, "
               f"e.enrollment_id, e.current_step, ?, ?, ? FROM ({source_sql}) e")
-    params = [kind, stamp, at, kind, source or reason, actor, detail, ids]
-    if events == "events":  # an event id already there is not written again
+    record_events(con, select, [kind, stamp, at, kind, source or reason, actor, detail, ids], columns=columns,
+                  into=events)
+    return sorted(ids)
+
+
+def record_events(con: duckdb.DuckDBPyConnection, select: str, params: list, *, columns: list[str],
+                  into: str = "events") -> None:
+    """Write the events ``select`` gives (SQL written in code, its values as ``params``; its output is
+    ``columns`` of ``events``, ``event_id`` among them): into ``events``, where an event id already there
+    is not written again (:func:`db.insert_new`), or ``into`` a table of the caller's with the columns of
+    ``events``, named in code (the scheduler gathers a tick's events so and writes them to ``events``
+    with one insert), plainly."""
+    if into == "events":
         db.insert_new(con, "events", "event_id", select, params, columns=columns)
     else:
-        con.execute(f"INSERT INTO {events} ({', '.join(columns)}) {select}", params)
-    return sorted(ids)
+        con.execute(f"INSERT INTO {into} ({', '.join(db.ident(c) for c in columns)}) {select}", params)
 
 
 def _active_rows(con: duckdb.DuckDBPyConnection, where: str, params: list, rows: str | None) -> list[tuple[int, str]]:
