@@ -3,6 +3,7 @@ against DuckDB's own ``INSERT ... ON CONFLICT (key) DO NOTHING`` on an identical
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 from unify_dash.store import db
@@ -61,6 +62,27 @@ def test_insert_new_refuses_a_null_key_like_the_plain_insert(con):
     with pytest.raises(Exception, match="NOT NULL"):
         db.insert_new(con, "t", "k", "SELECT NULL::VARCHAR AS k, 1 AS v")
     assert _rows(con, "t") == []
+
+
+@pytest.mark.parametrize(("there", "batch"), [c for c in CASES if len(set(c[1])) == len(c[1])])
+def test_insert_new_unchecked_writes_the_new_keys_or_fails_whole(con, there, batch):
+    # checked=False (the scheduler's tick): one plain INSERT; a key already there is refused by the
+    # unique index and the transaction aborts, so nothing of it stays (the tick redoes it checked)
+    _table(con, "mine", there)
+    con.execute("CREATE TEMP TABLE batch AS SELECT unnest(?::VARCHAR[]) AS k, "
+                "generate_subscripts(?::VARCHAR[], 1)::INTEGER AS v", [batch, batch])
+    before = _rows(con, "mine")
+    con.execute("BEGIN TRANSACTION")
+    if set(batch) & set(there):
+        with pytest.raises(duckdb.ConstraintException, match="Duplicate key"):
+            db.insert_new(con, "mine", "k", "SELECT k, v FROM batch", checked=False)
+        con.execute("ROLLBACK")
+        assert _rows(con, "mine") == before
+    else:
+        got = db.insert_new(con, "mine", "k", "SELECT k, v FROM batch", checked=False)
+        con.execute("COMMIT")
+        assert sorted(got) == sorted(batch)
+        assert _rows(con, "mine") == sorted(before + [(k, i + 1) for i, k in enumerate(batch)])
 
 
 def test_insert_new_runs_its_select_once(con):

@@ -331,6 +331,57 @@ def test_a_send_whose_event_id_the_history_already_holds_is_not_written_twice(co
         {"idempotency_key": f"{eid}:1", "status": "delivered"}]
 
 
+@pytest.mark.parametrize("sender", [None, "list"])
+@pytest.mark.parametrize("held", ["event", "outbox"])
+def test_a_tick_that_meets_a_key_already_there_is_redone_checked_once(con, ws, monkeypatch, sender, held):
+    # a tick inserts its events and outbox rows without looking their keys up; the one key a loaded
+    # history (or an earlier run) holds fails the insert, the transaction is rolled back and done again
+    # with the keys looked up: the summary counts the tick once, nothing is written twice
+    c = add_contact(con, "ann@beta.com")
+    other = add_contact(con, "bob@beta.com")
+    eid = add_enrollment(con, c, "seq1", state="queued", next_step_at=T0 + H)
+    add_enrollment(con, other, "seq1", state="queued", next_step_at=T0 + H)
+    if held == "event":
+        add_event(con, "send", T0 - D, event_id=f"send:{eid}:1", contact_id=c, email="ann@beta.com",
+                  enrollment_id=eid, step=1, text="loaded")
+    else:  # delivered by an earlier run whose enrollment row says otherwise (restored from a backup)
+        con.execute("INSERT INTO outbox (idempotency_key, enrollment_id, step, contact_id, email, sequence_id, "
+                    "subject, queued_at, status, attempts) VALUES (?, ?, 1, ?, 'ann@beta.com', 'seq1', 'Hello', ?, "
+                    "'delivered', 1)", [f"{eid}:1", eid, c, T0 - D])
+    lookups = []
+    real = db.existing_keys
+    monkeypatch.setattr(db, "existing_keys", lambda *a: lookups.append(a[1]) or real(*a))
+    s = scheduler.run_until(con, T0 + 2 * H, sender=ListSender() if sender else None)
+    if sender is None:  # the tick's transaction, redone with its keys looked up
+        assert lookups == ["outbox", "events"]
+    else:  # the outbox rows are the tick's; the send events are written by the delivery after it (checked)
+        assert ("outbox" in lookups) == (held == "outbox") and "events" in lookups
+    assert s["queued"] == 2 and s["completions"] == {}
+    assert s["sends"] == (1 if held == "outbox" else 2)
+    got = rows(con, "SELECT event_id, count(*) AS n FROM events WHERE type = 'send' GROUP BY ALL ORDER BY ALL")
+    assert all(r["n"] == 1 for r in got)
+    assert rows(con, "SELECT idempotency_key, count(*) AS n FROM outbox GROUP BY ALL ORDER BY ALL") == sorted(
+        [{"idempotency_key": f"{e}:1", "n": 1} for e in rows_of(con, "seq1")], key=lambda r: r["idempotency_key"])
+    assert len(log(con)) == len({(r["contact_id"], r["outcome"]) for r in log(con)})  # no log row twice
+    # the next tick is the fast one again: no key looked up
+    lookups.clear()
+    scheduler.run_until(con, T0 + 3 * H + 3 * D, sender=ListSender() if sender else None)
+    assert len(events(con, "send")) == s["sends"] + 2
+    assert lookups == ([] if sender is None else ["events"])
+
+
+def test_a_tick_looks_no_key_up_when_every_key_is_new(con, ws, monkeypatch):
+    add_contact(con, "ann@beta.com")
+    monkeypatch.setattr(db, "existing_keys", lambda *a: pytest.fail(f"{a[1]} keys looked up"))
+    s = scheduler.run_until(con, T0 + 5 * D)
+    assert s["sends"] == 2 and len(events(con, "send")) == 2
+
+
+def rows_of(con, sequence_id):
+    return [r["enrollment_id"] for r in rows(con, "SELECT enrollment_id FROM enrollments WHERE sequence_id = ?",
+                                             [sequence_id])]
+
+
 def test_a_failing_sender_leaves_the_step_pending_in_the_outbox(con, ws):
     c = add_contact(con, "ann@beta.com")
     scheduler.run_until(con, T0 + H)

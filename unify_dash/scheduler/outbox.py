@@ -89,38 +89,42 @@ OUTBOX_COLUMNS = ["idempotency_key", "enrollment_id", "step", "contact_id", "ema
                   "queued_at", "status", "attempts"]
 
 
-def queue(con: duckdb.DuckDBPyConnection, source: str, at: dt.datetime) -> int:
+def queue(con: duckdb.DuckDBPyConnection, source: str, at: dt.datetime, *, checked: bool = True) -> int:
     """Queue the messages selected by ``source`` (a temp table of the tick with ``enrollment_id,
     contact_id, email, sequence_id, step, subject``, named in code) in the outbox, ``pending`` as of
-    ``at``; a key already there is not queued again. Returns how many were queued."""
+    ``at``; a key already there is not queued again (``checked=False``: it fails the insert, see
+    :func:`db.insert_new`). Returns how many were queued."""
     return len(db.insert_new(
         con, "outbox", "idempotency_key",
         f"""SELECT enrollment_id || ':' || step AS idempotency_key, enrollment_id, step, contact_id, email,
                    sequence_id, subject, ?::TIMESTAMP AS queued_at, 'pending' AS status, 0 AS attempts
-            FROM {source}""", [at], columns=OUTBOX_COLUMNS))
+            FROM {source}""", [at], columns=OUTBOX_COLUMNS, checked=checked))
 
 
 def queue_delivered(con: duckdb.DuckDBPyConnection, sender: RecordingSender, source: str, at: dt.datetime, *,
-                    events: str = "events") -> int:
+                    events: str = "events", checked: bool = True) -> int:
     """A local sender (:class:`RecordingSender`: nothing leaves the machine), inside the tick's
-    transaction: the messages of ``source`` (as for :func:`queue_sql`) get their delivery ids and are
+    transaction: the messages of ``source`` (as for :func:`queue`) get their delivery ids and are
     written to the outbox already ``delivered``, with their ``send`` events, in the tick's one commit.
     A crash leaves all of the tick or none of it; a key already in the outbox is not written again
-    (and gets no second event). ``events``: a table of the tick's (the columns of ``events``) that takes
-    the ``send`` events, written to ``events`` with the tick's other events. Returns how many were recorded."""
+    (and gets no second event; ``checked=False``: it fails the insert, see :func:`db.insert_new`).
+    ``events``: a table of the tick's (the columns of ``events``) that takes the ``send`` events, written
+    to ``events`` with the tick's other events. Returns how many were recorded."""
     frame = con.execute(f"SELECT enrollment_id || ':' || step AS idempotency_key, enrollment_id, contact_id, email, "
                         f"sequence_id, step, subject, ?::TIMESTAMP AS queued_at FROM {source}", [at]).df()
     if frame.empty:
         return 0
-    frame["delivery_id"] = _deliver(sender, frame.rename(columns={"queued_at": "at"}).to_dict("records"))
+    frame["delivery_id"] = _deliver(sender, frame.rename(columns={"queued_at": "at"}))
     wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con.register("_outbox_local", frame)
     try:
         keys = db.insert_new(con, "outbox", "idempotency_key", """
             SELECT idempotency_key, enrollment_id, step, contact_id, email, sequence_id, subject, queued_at,
                    'delivered' AS status, 1 AS attempts, delivery_id, ?::TIMESTAMP AS delivered_at
-            FROM _outbox_local""", [wall], columns=[*OUTBOX_COLUMNS, "delivery_id", "delivered_at"])
-        if keys:
+            FROM _outbox_local""", [wall], columns=[*OUTBOX_COLUMNS, "delivery_id", "delivered_at"], checked=checked)
+        if len(keys) == len(frame):  # every message is new (the tick's case)
+            _record_sends(con, "_outbox_local", [], into=events)
+        elif keys:
             _record_sends(con, "(SELECT * FROM _outbox_local WHERE idempotency_key IN (SELECT unnest(?::VARCHAR[])))",
                           [keys], into=events)
     finally:
@@ -146,16 +150,23 @@ def pending(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
 
 
-def _deliver(sender, batch: list[dict]) -> list[str]:
+def _deliver(sender, batch: list[dict] | pd.DataFrame) -> list[str]:
+    """Hand ``batch`` (the messages: dicts of the :class:`Message` fields, or a frame of them) to
+    ``sender``: the delivery ids, in order (a message's idempotency key when the sender returns None).
+    A batch sender's ``send_batch`` gets a frame (a frame given is passed as it is), ``deliver`` /
+    ``send`` one :class:`Message` per message."""
+    frame = batch if isinstance(batch, pd.DataFrame) else None
     batch_api = getattr(sender, "send_batch", None)
     if callable(batch_api) and (isinstance(sender, RecordingSender) or not callable(getattr(sender, "deliver", None))):
-        ids = list(batch_api(pd.DataFrame(batch)))
+        ids = list(batch_api(frame if frame is not None else pd.DataFrame(batch)))
     else:
         method = getattr(sender, "deliver", None) or sender.send
-        ids = [method(Message(**row)) for row in batch]
+        rows = batch if frame is None else frame[list(MESSAGE_FIELDS)].to_dict("records")
+        ids = [method(Message(**row)) for row in rows]
     if len(ids) != len(batch):
         raise ValidationError(f"the sender returned {len(ids)} delivery ids for {len(batch)} messages")
-    return [str(x) if x is not None else row["idempotency_key"] for x, row in zip(ids, batch, strict=True)]
+    keys = frame["idempotency_key"].tolist() if frame is not None else [row["idempotency_key"] for row in batch]
+    return [str(x) if x is not None else key for x, key in zip(ids, keys, strict=True)]
 
 
 def flush(con: duckdb.DuckDBPyConnection, sender, *, batch: int = 20) -> int:

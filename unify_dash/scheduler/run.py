@@ -30,6 +30,7 @@ a simulated month costs a few evaluations, not one per tick.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import sys
@@ -551,7 +552,8 @@ COMPLETION = {"opted_out": "opted_out", "excluded": "excluded", "excluded_mid_se
               "unknown_contact": "excluded"}
 
 
-def _send_pass(con, ev, t: dt.datetime, summary: dict, sender=None, *, limit: int | None = None) -> int:
+def _send_pass(con, ev, t: dt.datetime, summary: dict, sender=None, *, limit: int | None = None,
+               checked: bool = True) -> int:
     """Decide and carry out every step due by ``t`` (inside the tick's transaction); at most ``limit`` of
     them (a batch of a large backlog, :func:`_carry_out`). Returns how many due enrollments it took.
 
@@ -568,7 +570,9 @@ def _send_pass(con, ev, t: dt.datetime, summary: dict, sender=None, *, limit: in
 
     The pass's events (``send``, ``complete``, ``exclusion_skip``) and log rows are gathered in two
     temporary tables and written to ``events`` and ``execution_log`` by one statement each (every
-    insert into an indexed table has a fixed cost of tens of milliseconds at a million contacts)."""
+    insert into an indexed table has a fixed cost of tens of milliseconds at a million contacts).
+    ``checked=False`` (:func:`_carry_out`): the ``events`` and ``outbox`` rows are inserted without
+    looking their keys up first; a key already there fails the transaction (:func:`db.insert_new`)."""
     seqs = [s.id for s in ev.settings.sequences]
     due = con.execute(
         f"SELECT rowid FROM enrollments WHERE state IN {states.ACTIVE_SQL} AND next_step_at <= ? "
@@ -607,7 +611,7 @@ def _send_pass(con, ev, t: dt.datetime, summary: dict, sender=None, *, limit: in
             "count(*) FILTER (WHERE decision IN ('skip', 'remove')) FROM _sched_x").fetchall()[0]
         # sends (a blocking exclusion that does not remove active participants lets the step go)
         if n_send:
-            _sends(con, t, version, summary, sender)
+            _sends(con, t, version, summary, sender, checked=checked)
         # the sequence got shorter than the steps already sent: nothing left to send
         if n_over:
             ledger.end_enrollments(
@@ -618,7 +622,7 @@ def _send_pass(con, ev, t: dt.datetime, summary: dict, sender=None, *, limit: in
         if n_stop:
             _stops(con, t, version, summary)
         con.execute(f"INSERT INTO execution_log SELECT * FROM {LOG}")
-        db.insert_new(con, "events", "event_id", f"SELECT * FROM {EVENTS}")  # an event id already there: not again
+        db.insert_new(con, "events", "event_id", f"SELECT * FROM {EVENTS}", checked=checked)  # an event id there: not again
     finally:
         for view in ("_sched_d", "_sched_bj", "_sched_steps"):
             con.unregister(view)
@@ -627,7 +631,7 @@ def _send_pass(con, ev, t: dt.datetime, summary: dict, sender=None, *, limit: in
     return len(due)
 
 
-def _sends(con, t: dt.datetime, version, summary: dict, sender) -> None:
+def _sends(con, t: dt.datetime, version, summary: dict, sender, *, checked: bool = True) -> None:
     """The steps that go out: queued in the outbox (a local sender: recorded as delivered) in the
     tick's transaction, the enrollment advanced by row id, a ``sent`` log row; the last step ends it."""
     con.execute("""
@@ -635,9 +639,9 @@ def _sends(con, t: dt.datetime, version, summary: dict, sender) -> None:
         SELECT x.*, x.step >= x.n_steps AS last FROM _sched_x x
         WHERE will_send AND n_steps IS NOT NULL AND step <= n_steps""")
     if sender is not None:  # nothing leaves the machine: delivered in this transaction, one commit
-        summary["sends"] += outbox.queue_delivered(con, sender, "_sched_go", t, events=EVENTS)
+        summary["sends"] += outbox.queue_delivered(con, sender, "_sched_go", t, events=EVENTS, checked=checked)
     else:  # committed with the tick, delivered after it (outbox.flush): at most once per enrollment and step
-        outbox.queue(con, "_sched_go", t)
+        outbox.queue(con, "_sched_go", t, checked=checked)
     con.execute("""
         UPDATE enrollments SET current_step = g.step, state = 'active',
                next_step_at = ?::TIMESTAMP + to_microseconds((coalesce(g.next_delay, 0) * 86400000000)::BIGINT),
@@ -869,11 +873,18 @@ def _carry_out(con, run: _Run, t: dt.datetime, summary: dict, *, replies_since: 
     evaluation as of ``t`` (a new one when someone else wrote in between), so the result is the one
     transaction's. A crash between batches keeps the batches done and the clock where it was; the next
     run does the same tick again: the contacts already entered are not entered twice, the steps already
-    sent are not due again (:func:`_send_pass`), and the outbox's keys deliver a step once."""
+    sent are not due again (:func:`_send_pass`), and the outbox's keys deliver a step once.
+
+    The tick's ``events`` and ``outbox`` rows are inserted plainly, their keys not looked up first (a
+    key is new unless a loaded history or an earlier run holds it: ``send:<enrollment>:<step>`` for a
+    step not sent yet); a key already there fails the insert and DuckDB aborts the transaction, which is
+    rolled back whole (a local sender's messages were only recorded) and done again with every key
+    looked up (``checked``, as :func:`db.insert_new` does by default), once: the same rows as a checked
+    tick, nothing written twice."""
     parts = 1
     if entry == "all":
         parts = max(1, -(-int(run.ev.counts.sum()) // ENTRY_BATCH))
-    done, k = False, 0
+    done, k, checked = False, 0, False
     while not done:
         if k and db.generation(con) != run.generation:  # someone else wrote between two batches
             run.ev = engine.evaluate(con, as_of=t, ordered=False)
@@ -885,24 +896,47 @@ def _carry_out(con, run: _Run, t: dt.datetime, summary: dict, *, replies_since: 
         part = (k, parts) if parts > 1 else None
         if entry is not None and k < parts:
             frames = _entry_frames(con, ev, codes, None if entry == "all" else entry, part=part)
-        with db.transaction(con):
-            if k == 0:
-                _complete_replied(con, t, replies_since, summary)
-            if frames is not None:
-                _entry_pass(con, ev, frames, codes, t, summary, part)
-            if k >= parts - 1:  # Play entry is done: the steps due, a batch at a time
-                done = _send_pass(con, ev, t, summary, local, limit=SEND_BATCH) < SEND_BATCH
-            if done:
-                db.set_clock(con, t)
-            run.generation = db.bump_generation(con)
-            if done and last is not None:
-                last()
-        del frames, codes
+        before = copy.deepcopy(summary)
+        try:
+            with db.transaction(con):
+                if k == 0:
+                    _complete_replied(con, t, replies_since, summary)
+                if frames is not None:
+                    _entry_pass(con, ev, frames, codes, t, summary, part)
+                # Play entry is done: the steps due, a batch at a time
+                last_batch = k >= parts - 1 and _send_pass(con, ev, t, summary, local, limit=SEND_BATCH,
+                                                           checked=checked) < SEND_BATCH
+                if last_batch:
+                    db.set_clock(con, t)
+                generation = db.bump_generation(con)
+                if last_batch and last is not None:
+                    last()
+        except duckdb.Error as err:
+            if checked or not _duplicate_key(err):
+                raise
+            summary.clear()  # rolled back: the batch again, its keys looked up
+            summary.update(before)
+            checked = True
+            continue
+        finally:
+            del frames, codes
+        done, run.generation = last_batch, generation
         if local is None:
             summary["sends"] += outbox.flush(con, sender, batch=outbox_batch)  # after the commit, never inside
         if not done:
             summary["checkpoints"] += _checkpoint_if_due(con)
         k += 1
+
+
+def _duplicate_key(err: BaseException) -> bool:
+    """``err`` is, or was raised while handling, DuckDB's refusal of a key a unique index already holds
+    (the statements that clean up after a failed one fail too, the transaction being aborted)."""
+    seen = 0
+    while err is not None and seen < 10:
+        if isinstance(err, duckdb.ConstraintException) and "Duplicate key" in str(err):
+            return True
+        err, seen = err.__cause__ or err.__context__, seen + 1
+    return False
 
 
 _RAISED: dict[str, list] = {}  # database instance -> [runs inside _batched_checkpoints, the threshold before]
