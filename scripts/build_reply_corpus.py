@@ -14,7 +14,8 @@ Sources (all in the repository):
 
 Every row names its ``author`` (who wrote it: ``corpus`` for src/ and the public phrases built on it,
 ``eval``, ``test``, ``holdout2`` ... ``holdout8``, ``r3`` / ``r4`` for the round-3 / round-4
-replies of src/<lang>.r3.txt / .r4.txt, ``public`` for real public text);
+replies of src/<lang>.r3.txt / .r4.txt, ``r7`` / ``r8l`` for src/<lang>.r7.txt / .r8.txt (round 8: the
+languages made first-class, uk, ro, hu, el, ...), ``public`` for real public text);
 ``scripts/eval_replies.py --cross-author`` trains on all authors but one and measures on that one.
 
 Every hand-written reply is written once as typed and once "wrapped" as a mail client sends it: a
@@ -86,21 +87,37 @@ OUTREACH = {
           "Pokud nechcete dostávat další e-maily, odpovězte ODHLÁSIT.",
     "tr": "Merhaba, satış hattınızla ilgili kısa bir sorum var. 15 dakikanız var mı?\n\n"
           "Daha fazla e-posta almak istemiyorsanız DUR yazarak yanıtlayın.",
+    # round 8 (author r8l)
+    "uk": "Добрий день! Коротке питання про вашу воронку продажів. Знайдете 15 хвилин?\n\n"
+          "Щоб відписатися, дайте відповідь СТОП.",
+    "ro": "Bună ziua, o întrebare scurtă despre pipeline-ul dumneavoastră. Aveți 15 minute?\n\n"
+          "Dacă nu mai doriți emailuri, răspundeți cu DEZABONARE.",
+    "hu": "Jó napot, egy gyors kérdés az értékesítési folyamatukról. Lenne 15 perce?\n\n"
+          "Ha nem szeretne több levelet, válaszoljon LEIRATKOZÁS szóval.",
+    "el": "Καλημέρα, μια γρήγορη ερώτηση για το pipeline σας. Έχετε 15 λεπτά;\n\n"
+          "Αν δεν θέλετε άλλα email, απαντήστε ΔΙΑΓΡΑΦΗ.",
+    "ca": "Hola, una pregunta ràpida sobre el vostre pipeline. Teniu 15 minuts?\n\n"
+          "Si no voleu rebre més correus, responeu BAIXA.",
+    "id": "Halo, pertanyaan singkat tentang pipeline penjualan Anda. Ada waktu 15 menit?\n\n"
+          "Jika tidak ingin menerima email lagi, balas BERHENTI.",
 }
 # languages with no quoted-outreach forms above (round 7: Catalan, author r7): wrapped with greeting and sign-off, and
 # a disclaimer half of the time (the classifier strips no Catalan "va escriure:" quote)
-GREETING_ONLY = {"ca": ("Hola Sam,", "Salutacions,\nMontse Ferrer")}
+GREETING_ONLY: dict[str, tuple[str, str]] = {}  # round 8: Catalan is wrapped like the others (its "va escriure:")
 GREETING = {"en": "Hi Sam,", "de": "Hallo Sam,", "fr": "Bonjour Sam,", "es": "Hola Sam,", "nl": "Hoi Sam,",
             "pt": "Olá Sam,", "it": "Ciao Sam,", "pl": "Dzień dobry,", "ja": "Sam様", "zh": "您好，",
             "ko": "안녕하세요,", "ru": "Здравствуйте,", "sv": "Hej Sam,", "da": "Hej Sam,", "no": "Hei Sam,",
-            "fi": "Hei Sam,", "cs": "Dobrý den,", "tr": "Merhaba Sam,"}
+            "fi": "Hei Sam,", "cs": "Dobrý den,", "tr": "Merhaba Sam,",
+            "uk": "Добрий день,", "ro": "Bună ziua,", "hu": "Kedves Sam!", "el": "Καλημέρα Sam,", "ca": "Hola Sam,", "id": "Halo Sam,"}
 SIGNOFF = {"en": "Thanks,\nJordan Lee\nVP Sales | Northwind", "de": "Viele Grüße\nJonas Weber",
            "fr": "Cordialement,\nClaire Petit", "es": "Saludos,\nLucía Romero", "nl": "Groet,\nDaan Bakker",
            "pt": "Abraço,\nJoão Souza", "it": "Saluti,\nGiulia Conti", "pl": "Pozdrawiam,\nKatarzyna Wójcik",
            "ja": "よろしくお願いいたします。\n佐藤", "zh": "谢谢\n李明", "ko": "감사합니다.\n박지훈 드림",
            "ru": "С уважением,\nОльга Иванова", "sv": "Mvh\nLina Berg", "da": "Venlig hilsen\nMads Jensen",
            "no": "Mvh\nNora Hansen", "fi": "Terveisin\nAino Korhonen", "cs": "S pozdravem\nJana Dvořáková",
-           "tr": "Saygılarımla,\nEce Demir"}
+           "tr": "Saygılarımla,\nEce Demir", "uk": "З повагою,\nОлена Шевченко", "ro": "Cu stimă,\nAndrei Ionescu",
+           "hu": "Üdvözlettel:\nKovács Péter", "el": "Με εκτίμηση,\nΓιώργος Νικολάου", "ca": "Salutacions,\nMontse Ferrer",
+           "id": "Salam,\nDewi Lestari"}
 WROTE = {
     "en": "On Tue, 4 Mar 2025 at 09:14, Sam Rivera <sam@unify.example> wrote:",
     "de": "Am Di., 4. März 2025 um 09:14 Uhr schrieb Sam Rivera <sam@unify.example>:",
@@ -120,6 +137,12 @@ WROTE = {
     "fi": "ti 4.3.2025 klo 9.14 Sam Rivera (sam@unify.example) kirjoitti:",
     "cs": "út 4. 3. 2025 v 9:14 odesílatel Sam Rivera <sam@unify.example> napsal:",
     "tr": "Sam Rivera <sam@unify.example>, 4 Mar 2025 Sal, 09:14 tarihinde şunu yazdı:",
+    "uk": "вт, 4 бер. 2025 р. о 09:14 Sam Rivera <sam@unify.example> пише:",
+    "ro": "Pe mar., 4 mar. 2025 la 09:14, Sam Rivera <sam@unify.example> a scris:",
+    "hu": "Sam Rivera <sam@unify.example> ezt írta (időpont: 2025. márc. 4., K, 9:14):",
+    "el": "Στις Τρί 4 Μαρ 2025 στις 9:14 π.μ., ο/η Sam Rivera <sam@unify.example> έγραψε:",
+    "ca": "El dt., 4 de març 2025 a les 9:14, Sam Rivera (<sam@unify.example>) va escriure:",
+    "id": "Pada tanggal Sel, 4 Mar 2025 pukul 09.14 Sam Rivera <sam@unify.example> menulis:",
 }
 OUTLOOK = {  # From / Sent / To / Subject as Outlook writes them in each language
     "en": ("From", "Sent", "To", "Subject"), "de": ("Von", "Gesendet", "An", "Betreff"),
@@ -131,13 +154,18 @@ OUTLOOK = {  # From / Sent / To / Subject as Outlook writes them in each languag
     "sv": ("Från", "Skickat", "Till", "Ämne"), "da": ("Fra", "Sendt", "Til", "Emne"),
     "no": ("Fra", "Sendt", "Til", "Emne"), "fi": ("Lähettäjä", "Lähetetty", "Vastaanottaja", "Aihe"),
     "cs": ("Od", "Odesláno", "Komu", "Předmět"), "tr": ("Kimden", "Gönderildi", "Kime", "Konu"),
+    "uk": ("Від", "Надіслано", "Кому", "Тема"), "ro": ("De la", "Trimis", "Către", "Subiect"),
+    "hu": ("Feladó", "Elküldve", "Címzett", "Tárgy"), "el": ("Από", "Στάλθηκε", "Προς", "Θέμα"),
+    "ca": ("De", "Enviat", "Per a", "Assumpte"), "id": ("Dari", "Dikirim", "Kepada", "Subjek"),
 }
 MOBILE = {"en": "Sent from my iPhone", "de": "Von meinem iPhone gesendet", "fr": "Envoyé de mon iPhone",
           "es": "Enviado desde mi iPhone", "nl": "Verstuurd vanaf mijn iPhone", "pt": "Enviado do meu iPhone",
           "it": "Inviato da iPhone", "pl": "Wysłane z iPhone'a", "ja": "iPhoneから送信", "zh": "发自我的iPhone",
           "ko": "iPhone에서 보냄", "ru": "Отправлено с iPhone", "sv": "Skickat från min iPhone",
           "da": "Sendt fra min iPhone", "no": "Sendt fra min iPhone", "fi": "Lähetetty iPhonesta",
-          "cs": "Odesláno z iPhonu", "tr": "iPhone'umdan gönderildi"}
+          "cs": "Odesláno z iPhonu", "tr": "iPhone'umdan gönderildi", "uk": "Надіслано з iPhone",
+          "ro": "Trimis de pe iPhone-ul meu", "hu": "iPhone-ról küldve", "el": "Στάλθηκε από το iPhone μου",
+          "ca": "Enviat des del meu iPhone", "id": "Dikirim dari iPhone saya"}
 DISCLAIMER = ("CONFIDENTIALITY NOTICE: This e-mail is confidential and intended solely for the addressee. "
               "If you have received it in error, please delete it and notify the sender.")
 
@@ -312,6 +340,8 @@ def _author(r: dict) -> str:
         return "r4"
     if ".r7.txt:" in r["source"].split("+")[0]:  # src/<lang>.r7.txt: round 7, system notices, Catalan, thin kinds
         return "r7"
+    if ".r8.txt:" in r["source"].split("+")[0]:  # src/<lang>.r8.txt: round 8, ten more languages (replies-langs8)
+        return "r8l"
     return "corpus"
 
 

@@ -165,13 +165,41 @@ _LATER = (
     r"|ヶ月後|か月後|カ月後|今期は|今年は|時期|タイミング|春|秋|夏|冬"
     r"|以后|之后|后面|下个?季度|明年|下个月|下半年|目前|暂时|现在不|现阶段|过段时间|过几个月|再联系|年后|今年|时机|到时候"
     r"|나중에|다음 ?분기|내년|다음 ?달|지금은|현재는|당분간|이후에|후에|몇 ?달|올해는|다시 연락|하반기|시기",
+    # round 8 (replies-langs8): uk / ro / hu / el
+    r"пізніше|згодом|наступного (?:місяця|кварталу|року)|у наступному (?:кварталі|році|місяці)"
+    r"|через (?:кілька|декілька|пару|пів|\d+|два|три|шість) (?:місяц\w*|тижн\w*|року|рок\w*)|через пів року"
+    r"|після (?:літа|свят|нового року|відпустки)|зараз не|не зараз|поки що|наразі|цього року|восени|навесні|влітку|взимку"
+    r"|у (?:січн|лют|берез|квітн|травн|червн|липн|серпн|вересн|жовтн|листопад|грудн)\w*|не на часі|не час\b|поверніться",
+    r"\bmai tarziu\b|\b(?:trimestrul|anul|luna|saptamana) (?:urmator|viitor)\w*|\bpeste (?:cateva|doua|trei|sase|\d+) "
+    r"(?:luni|saptamani|ani)\b|\bdupa (?:vara|sarbatori|vacanta|anul nou)\b|\bnu acum\b|\bacum nu\b|\bdeocamdata\b"
+    r"|\bmomentan\b|\bin acest moment\b|\banul acesta\b|\b(?:in|la) toamna\b|\bla primavara\b|\bnu e momentul\b"
+    r"|\bin (?:ianuarie|februarie|martie|aprilie|iunie|iulie|august|septembrie|octombrie|noiembrie|decembrie)\b|\brevenit?i\b",
+    r"\bkesobb\b|\b(?:jovo|kovetkezo) (?:honapban|negyedevben|evben|ev\w*)|\bfel ev (?:mulva|mulvan)\b"
+    r"|\b(?:nehany|par|ket|harom|hat|\d+) (?:honap|het|ev) (?:mulva|mulvan)\b|\b(?:nyar|unnepek|szabadsag) utan\b"
+    r"|\bmost nem\b|\begyelore\b|\bjelenleg\b|\bebben az evben\b|\biden\b|\bosszel\b|\btavasszal\b|\bnyaron\b"
+    r"|\b(?:januar|februar|marcius|aprilis|majus|junius|julius|augusztus|szeptember|oktober|november|december)(?:ban|ben)\b"
+    r"|\bnem alkalmas\b"
+    r"|\bkeressen (?:ujra|kesobb)\b",
+    r"αργοτερα|επομενη (?:εβδομαδα|μηνα|χρονια)|επομενο (?:τριμηνο|εξαμηνο|ετοσ)|του χρονου"
+    r"|σε (?:λιγουσ|μερικουσ|δυο|τρεισ|εξι|\d+) (?:μηνεσ|εβδομαδεσ|χρονια)|μετα (?:το καλοκαιρι|τισ γιορτεσ|τισ διακοπεσ)"
+    r"|οχι τωρα|οχι ακομα|προσ το παρον|αυτη τη στιγμη|φετοσ|το φθινοπωρο|την ανοιξη|το καλοκαιρι"
+    r"|τον (?:ιανουαριο|φεβρουαριο|μαρτιο|απριλιο|μαιο|ιουνιο|ιουλιο|αυγουστο|σεπτεμβριο|οκτωβριο|νοεμβριο|δεκεμβριο)"
+    r"|δεν ειναι η καταλληλη στιγμη|επικοινωνηστε (?:ξανα|μαζι μου) σε",
+    r"\bmes endavant\b|\bd'aqui a (?:\w+ )?(?:mesos|setmanes|anys)\b|\bel (?:trimestre|any|mes) que ve\b|\bara no\b|\bde moment\b"
+    r"|\ba la tardor\b|\bal (?:gener|febrer|marc|abril|maig|juny|juliol|agost|setembre|octubre|novembre|desembre)\b"
+    r"|\bdespres de l'estiu\b|\btorneu-hi\b",
+    r"\bnanti\b|\b(?:kuartal|bulan|tahun) depan\b|\b(?:enam|tiga|dua|beberapa|\d+) bulan lagi\b|\bsetelah (?:liburan|lebaran|tahun baru)\b"
+    r"|\bbelum waktunya\b|\bjangan sekarang\b|\buntuk saat ini\b|\bdibekukan\b"
+    r"|\bbulan (?:januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember)\b",
 )
 _FOR_NOW = (rf"\b{_MONTH_BARE}\b|\b(?:om|in) (?:et |ett |een )?(?:halvt ar|halvar|half jaar|halbes jahr)\b|\b(?:tana|talle) vuo\w+"
             r"|\b(?:zmrazen\w* rozpo\w+|заморозк\w+|ansettelsesstopp|anstallningsstopp|ansaettelsesstop|rekrytointikielto|"
             r"rekrytointijaadytys|ise alim (?:durdu|donduruldu)|wstrzymane zatrudnienie|aufnahmestopp|gel des embauches)"
             r"|\bted\b|\bteraz\b|\bnu geen\b|\bnyt\b|当面|当分|当下|暂不|眼下|당장|현재는|現在は|现在は|今は|目下|\b(?:inte|ikke|ei)\b[^.!?\n]{{0,30}}\b(?:nu|na|nyt)\b|сейчас|현재|今回は見送"
             r"|\bfor now\b|\bat the moment\b|\bright now\b|\bcurrently\b|\bat (?:this|present) (?:time|stage)\b"
-            r"|\bthis (?:year|quarter)\b|\bat this point\b|\bhiring freeze\b|\bfor the time being\b",)
+            r"|\bthis (?:year|quarter)\b|\bat this point\b|\bhiring freeze\b|\bfor the time being\b",
+            # round 8: uk / ro / hu / el
+            r"\bзараз\b|\bнаразі\b|\bdeocamdata\b|\bmomentan\b|\bacum\b|\begyelore\b|\bjelenleg\b|προσ το παρον|\bτωρα\b|\buntuk saat ini\b|\bsementara ini\b",)
 
 # round 6: short positives without cue words ("See you then.", "Send me some times.", "Works for me", "Passt mir",
 # "Ça marche", "Me parece bien", "Давайте", "Låter bra", "ぜひ", "没问题", "좋습니다"): agreeing to a time,
@@ -207,6 +235,16 @@ _AGREE = (
     r"ぜひ|是非|日程(?:調整|を)|候補日|招待を送|お待ちしております|楽しみにしております|都合の良い|空いて"
     r"|没问题|发个?(?:会议)?邀请|约个时间|什么时候方便|期待|安排一下|见面聊"
     r"|좋습니다|좋아요|(?<!불)가능합니다|일정(?:을 )?(?:잡|조율|보내)|초대(?:를)? 보내|뵙겠습니다|기대됩니다|시간 (?:되|괜찮)",
+    # round 8: uk / ro / hu / el
+    r"домовились|домовилися|(?:мені|нам) (?:підходить|зручно)|надішліть (?:мені )?(?:запрошення|кілька варіантів|варіанти часу)"
+    r"|до зустрічі|з задоволенням|звучить (?:добре|цікаво)|давайте (?:поговоримо|зідзвонимося|зустрінемося|обговоримо)",
+    r"\b(?:imi|ne) convine\b|\btrimiteti(?:-mi)? (?:invitatia|o invitatie|cateva variante|niste ore)|\bne (?:auzim|vedem)\b"
+    r"|\bsuna bine\b|\bcu placere\b|\bhai sa (?:vorbim|ne auzim|stabilim)\b",
+    r"\bcocok (?:untuk|buat) (?:saya|kami)\b|\bkirim(?:kan)? (?:undangan\w*|beberapa pilihan waktu|jadwal\w*)|\bsampai jumpa\b",
+    r"\bjo nekem\b|\bmegfelel\b|\bkuldj(?:e|enek|on) (?:a meghivot|meghivot|nehany idopontot|idopontokat|idopontot)"
+    r"|\bjol hangzik\b|\bszivesen\b|\bbeszeljunk\b|\btalalkozunk\b",
+    r"(?:μου|μασ) ταιριαζει|στειλτε (?:μου )?(?:την προσκληση|μια προσκληση|μερικεσ (?:διαθεσιμεσ )?ωρεσ)"
+    r"|ακουγεται (?:καλο|ενδιαφερον)|ευχαριστωσ|με χαρα|ασ (?:μιλησουμε|τα πουμε|κανονισουμε)|τα λεμε",
 )
 
 RULES: tuple[Rule, ...] = (
@@ -876,12 +914,123 @@ RULES = (*RULES,
           _fold_pattern(r"今後[^。.!?？！]{0,15}(?:ご遠慮|控えて|不要です|結構です|送らないで|送付しないで|停止して)")),
 )
 
+# round 8 (replies-langs8): Ukrainian, Romanian, Hungarian and Greek first-class; each kind of rule the 18 languages
+# have, written as they are spelled (folded by _fold_pattern: no accents, Greek final sigma as σ, Ukrainian ї as і)
+_REMOVE_VERB_R8 = (r"(?:видаліть|видалить|приберіть|виключіть|вилучіть|scoateti|stergeti|eliminati|excludeti|torol\w*"
+                   r"|traieu|esborreu|elimineu|suprimiu|hapus|keluarkan"
+                   r"|διαγραψτε|αφαιρεστε|βγαλτε)")
+_COLLEAGUE_R8 = (r"(?:колег\w*|співробітник\w*|працівник\w*|усіх|всіх|colega\w*|colegul\w*|angajat\w*|toti|kolleg\w*"
+                 r"|munkatars\w*|osszes|συναδελφ\w*|υπαλληλ\w*|ολουσ|company|companya|rekan|karyawan|staf|semua)")
+RULES = (*RULES,
+    _rule(OPT_OUT, "uk_vidpysaty", 0.95, *map(_fold_pattern, (
+          r"\bвідпиш(?:іть|и)\b|\bвідписати (?:мене|нас)\b|\bвідписку\b"
+          r"|\b(?:прибрати|видалити|виключити|відписати) мене\b|\bмене (?:прибрати|видалити|виключити|відписати)\b"
+          r"|\b(?:видаліть|видалить|приберіть|виключіть|викресліть|вилучіть|зніміть) (?:мене|нас|мою|мої|мій|нашу|наші)\b",
+          r"\bне (?:пишіть|надсилайте|шліть|присилайте|турбуйте|контактуйте|телефонуйте)\b"
+          r"|\b(?:припиніть|перестаньте|досить|годі) (?:мені |нам )?(?:писати|надсилати|слати|присилати|спамити|турбувати)\b"
+          r"|\bне хочу (?:більше )?отримувати\b|\bне (?:зв'язуйтеся|зв'язуватися|контактувати)\b"
+          r"|\bне треба (?:більше )?(?:слати|писати|надсилати)\b|\bне надсилати (?:мені|нам)\b|\bдосить (?:вже )?(?:листів|спаму|розсилок)\b",
+          r"\bце спам\b|\bяк спам\b|\bзаперечую проти\b")),
+          negatable=False, temporal=True, topic=True),
+    _rule(OPT_OUT, "ro_dezabonare", 0.95,
+          r"(?<!nu ma )(?<!nu ne )\bdezabonati(?:-ma|-ne)?\b|\bajunge cu (?:\w+ )?(?:emailuri|mesaje|spam)\w*|\bsa (?:ma|ne) (?:dezabonati|scoateti|stergeti|eliminati|excludeti)\b"
+          r"|\b(?:scoateti|stergeti|eliminati|excludeti)-(?:ma|ne)\b"
+          r"|\b(?:scoateti|stergeti|eliminati) (?:adresa|datele|numele) (?:mea|mele|meu|noastra|noastre)\b"
+          r"|\bnu(?:-mi| imi| ne| ma| mi)? mai (?:trimiteti|scrieti|contactati|deranjati)\b|\bincetati sa\b"
+          r"|\bnu (?:mai )?(?:doresc|vreau|dorim|vrem) sa (?:mai )?primesc\w*|\bnu (?:mai )?doresc (?:publicitate|emailuri|mesaje)\b"
+          r"|\bnu (?:mai )?(?:doresc|vreau) sa (?:fiu|mai fiu) contactat\w*|\b(?:acesta|asta|mesajul|emailul) (?:este|e) spam\b|\bca spam\b|\bma opun\b",
+          negatable=False, temporal=True, topic=True),
+    _rule(OPT_OUT, "hu_leiratkozas", 0.95,
+          r"\biratkoztass(?:on|anak)? le\b|\bleiratkoztat(?:ni|nanak|nal)\b|\bleiratkozom\b"
+          r"|\btorol(?:jenek|jek|jon|je)\b(?:\s+\S+){0,4}?\s+(?:a |az )?(?:\w+ )?(?:listar|listaj|adatbazis|nyilvantartas|"
+          r"cimlist|levelezolist|rendszer)\w*"
+          r"|\btorol(?:jenek|jek|jon) (?:engem|minket|az e-?mail ?cimem|a cimem|az adataim|a szemelyes adataim)\w*"
+          r"|\bvegyenek le\b|\bvegyen le\b|\blevennenek\b|\bkikeruljek\b"
+          r"|\bne (?:kuldjenek|kuldjon|irjanak|irjon|keressenek|keressen|zaklassanak|zaklasson)\b"
+          r"|\bhagyj(?:ak|a) abba\b|\bnem kerek (?:tobb|tobbet|semmilyen|reklam)\w*|\bnem (?:szeretnek|akarok|kivanok) (?:tobb|tobbet|tovabbi)\b"
+          r"|\bne vegyek fel\b.{0,20}\bkapcsolat|\beleg (?:mar )?(?:ezekbol a |a )?level\w*|\btorol(?:jenek|jek) (?:kezzel|ki)\b|\bez spam\b|\bspamkent\b|\btiltakozom\b",
+          negatable=False, temporal=True, topic=True),
+    _rule(OPT_OUT, "el_apeggrafi", 0.95, *map(_fold_pattern, (
+          r"(?:απεγγραψτε|διαγραψτε|αφαιρεστε|βγαλτε) (?:με|μασ)\b|(?:να )?(?:με|μασ) (?:διαγραψετε|αφαιρεσετε|βγαλετε|απεγγραψετε)\b"
+          r"|(?:διαγραψτε|αφαιρεστε|βγαλτε) (?:τη διευθυνση μου|το email μου|τα (?:προσωπικα )?(?:μου )?δεδομενα)|(?<!δεν )θελω να απεγγραφω",
+          r"μη(?:ν)? (?:μου|μασ) (?:στελνετε|ξαναστειλετε|ξαναγραψετε|γραφετε)|μη(?:ν)? (?:με|μασ) (?:ξαναενοχλησετε|ενοχλειτε|ενοχλησετε)"
+          r"|μην επικοινωνησετε|σταματηστε να (?:μου |μασ )?(?:στελνετε|γραφετε)|δεν (?:θελω|επιθυμω) να (?:λαμβανω|δεχομαι)"
+          r"|δεν (?:θελω|επιθυμω) (?:αλλα|αλλεσ|διαφημιστικα)",
+          r"ειναι spam|ωσ ανεπιθυμητο|αντιτιθεμαι|φτανει (?:πια )?με τα (?:email|μηνυματα|μειλ)")),
+          negatable=False, temporal=True, topic=True),
+    _rule(OPT_OUT, "ca_baixa", 0.95,
+          r"\bdoneu-(?:me|nos) de baixa\b|(?<!no )\b(?:em|ens) doneu de baixa\b|(?<!no )\b(?:voldria|vull|volem) donar-(?:me|nos) de baixa\b"
+          r"|\b(?:esborreu|traieu|elimineu|suprimiu|treieu)(?:-me|-nos| la meva adreca| les meves dades| el meu correu)\b"
+          r"|\b(?:em|ens) (?:podrieu|podeu|voleu) (?:treure|esborrar|donar de baixa)\b|\bque (?:em|ens) (?:traguessiu|esborressiu)\b"
+          r"|\bno (?:m'|em |ens )?envieu (?:mes|cap)\b|\bno m'envieu\b|\bdeixeu d'(?:enviar|escriure)\w*"
+          r"|\bno (?:vull|volem) (?:rebre (?:cap|mes)|publicitat)\b|\bno (?:em|ens) torneu a (?:escriure|contactar|enviar)\b"
+          r"|\bno (?:em |ens )?contacteu\b|\bno (?:em|ens) molesteu\b|\bcorreu brossa\b|\bcom a brossa\b|\bm'oposo\b"
+          r"|\bprou (?:correus|missatges)\b|\bsuprimiu-les\b",
+          negatable=False, temporal=True, topic=True),
+    _rule(OPT_OUT, "id_berhenti", 0.95,
+          r"\bberhenti(?:kan)? (?:langganan|berlangganan)\b|\bunsubscribe(?:kan)? saya\b"
+          r"|\b(?:hapus|keluarkan|coret|copot)(?:lah)? (?:saya|sy|kami|email saya|alamat saya|data (?:pribadi )?saya|nama saya)\b"
+          r"|\b(?:mengeluarkan|menghapus) (?:saya|kami)\b|\bsaya dihapus\b"
+          r"|\bjangan (?:kirim|kirimi|mengirim|hubungi|menghubungi|ganggu|email|spam)\w*\b"
+          r"|\bberhenti (?:mengirim|menghubungi|mengirimi|spam)\w*|\btidak (?:mau|ingin) (?:menerima|dihubungi|dikirimi|iklan)\w*"
+          r"|\bini spam\b|\bsebagai spam\b|\bkeberatan data saya\b|\bcukup sudah dengan (?:email|pesan)\w*",
+          negatable=False, temporal=True, topic=True),
+    _rule(OPT_OUT, "colleague_off_r8", 0.9,
+          _fold_pattern(rf"\b{_REMOVE_VERB_R8}\b(?:\s+\S+){{0,4}}\s+{_COLLEAGUE_R8}\b"),
+          _fold_pattern(rf"\b{_COLLEAGUE_R8}\b(?:\s+\S+){{0,5}}\s+{_REMOVE_VERB_R8}\b"),
+          temporal=True),
+    _rule(OPT_OUT, "said_stop_r8", 0.9,
+          _fold_pattern(r"\b(?:я сказав|я сказала|am spus|azt mondtam|ειπα|he dit|saya bilang|sudah saya bilang)\s*,?\s+(?:stop|стоп|σταματηστε)\b"),
+          negatable=False, temporal=True),
+    _rule(OPT_OUT, "no_more_ads_r8", 0.9,
+          _fold_pattern(r"\b(?:не надсилати мені рекламу|без реклами|nu doresc publicitate|fara publicitate|nem kerek reklamot"
+                        r"|δεν επιθυμω διαφημιστικα|οχι διαφημισεισ)\b"),
+          negatable=False, temporal=True),
+    _rule(OPT_OUT, "one_word_r8", 0.93,
+          _fold_pattern(r"(?:відписатися|відписка|відпишіть|dezabonare|dezabonati-ma|leiratkozas|leiratkozom|απεγγραφη|διαγραφη"
+                        r"|baixa|donar-me de baixa|berhenti berlangganan|berhenti)"
+                        r"(?:\s+(?:будь ласка|дякую|va rog|multumesc|mersi|kerem|koszonom|παρακαλω|ευχαριστω|si us plau|gracies|tolong|terima kasih))*"),
+          clause=True),
+    _rule(OUT_OF_OFFICE, "r8_absent", 3, *map(_fold_pattern, (
+          r"у відпустці|у відрядженні|немає в офісі|не в офісі|поза офісом|автоматична відповідь|автовідповідь"
+          r"|більше не працює|декретн\w* відпустц\w*|на лікарняному|обмежен\w* доступ\w*|після повернення|коли повернуся",
+          r"\bin concediu\b|\bin afara biroului\b|\bin delegatie\b|\braspuns automat\b|\bnu mai lucreaza\b"
+          r"|\bconcediu (?:de maternitate|medical|de odihna)\b|\bacces limitat\b|\bla (?:intoarcere|revenire)\b|\bcand revin\b",
+          r"\bszabadsagon\b|\bnem vagyok az irodaban\b|\birodan kivul\b|\bhivatalon kivul\b|\bautomatikus valasz\b"
+          r"|\buzleti uton\b|\bmar nem dolgozik\b|\bszulesi szabadsag\w*|\bbetegszabadsag\w*|\bkorlatozott\b.{0,25}\bhozzaferes\w*"
+          r"|\bvisszateresem utan\b",
+          r"αυτοματη απαντηση|εκτοσ γραφειου|σε αδεια|σε αναρρωτικη|αδεια μητροτητασ|επαγγελματικο ταξιδι"
+          r"|περιορισμενη προσβαση|δεν εργαζεται πλεον|οταν επιστρεψω",
+          r"\bresposta automatica\b|\bfora de l'oficina\b|\bsoc fora\b|\bde vacances\b|\bde baixa per (?:maternitat|paternitat|malaltia)\b"
+          r"|\bviatge de feina\b|\bacces limitat\b|\bquan torni\b|\bja no treballa\b",
+          r"\bbalasan otomatis\b|\bdi luar kantor\b|\bsedang cuti\b|\bcuti (?:melahirkan|sakit|tahunan)\b|\bdinas luar\b"
+          r"|\bsudah tidak bekerja\b|\bakses (?:email )?terbatas\b|\bsetelah kembali\b|\bsaya cuti\b")), negatable=False),
+    _rule(POSITIVE, "r8_positive", 2, *map(_fold_pattern, (
+          r"(?<!не )цікаво|мені цікаво|(?<!не )цікавить|комерційну пропозицію|скільки (?:це )?коштує"
+          r"|розкажіть (?:детальніше|більше)",
+          r"\bsunt interesat\w*|\bsuntem interesati\b|\bsuna interesant\b|\bo oferta\b|\bcat costa\b|\bspuneti-mi mai multe\b"
+          r"|\bmai multe detalii\b|\bputem face\b",
+          r"(?<!nem )\berdekel\b|\berdekes\b|\barajanlat\w*|\bdemot\b|\bmennyibe kerul\b|\bmondjon tobbet\b",
+          r"(?<!δεν )(?<!δεν με )(?<!δεν μασ )ενδιαφερ\w*|μια προσφορα|ποσο κοστιζει|πειτε μου περισσοτερα",
+          r"(?<!no )\bm'interessa\b|\bsona be\b|\bem va be\b|\benvieu-me (?:la proposta|algunes hores|hores|la invitacio)"
+          r"|\bfem una trucada\b|\bparlem-ne\b|\bexpliqueu-me\w*",
+          r"\b(?:saya|kami) tertarik\b|(?<!tidak )\bmenarik\b|\bpenawaran harga\b|\bberapa biaya\w*|\bceritakan lebih\b"
+          r"|\bmari kita (?:bicara|telepon|diskusi)\b|\bkedengarannya bagus\b"))),
+    _rule(OTHER, "r8_decline", 3, *map(_fold_pattern, (
+          r"не цікав\w*|(?:уже|вже) є (?:постачальник|рішення)|у нас (?:уже|вже) є|не та людина|не за адресою",
+          r"\bnu (?:ma|ne) intereseaza\b|\bnu (?:sunt|suntem) interesat\w*|\bavem deja\b|\bnu sunt persoana potrivita\b",
+          r"\bnem erdekel\w*|\bnem erdekes\b|\bmar van (?:szolgaltato|megoldas|partner)\w*|\bnem en vagyok az illetekes\b",
+          r"δεν (?:με|μασ) ενδιαφερει|δεν ενδιαφερομαι|εχουμε ηδη|δεν ειμαι το καταλληλο ατομο",
+          r"\bno (?:m'|ens )interessa\b|\bja tenim (?:proveidor|una solucio)\b|\bno soc la persona\b",
+          r"\btidak tertarik\b|\bsudah punya (?:vendor|solusi)\b|\bbukan orang yang tepat\b")), negatable=False),
+)
+
 _BY_LABEL = {label: tuple(r for r in RULES if r.label == label) for label in LABELS}
 
 # text just before a match that cancels it ("don't", "no need to", "I didn't", "please do not", ...)
 _NEGATOR = re.compile(
     r"(?:\b(?:don'?t|dont|do not|didn'?t|didnt|did not|doesn'?t|does not|won'?t|will not|wouldn'?t|would not|"
-    r"no need to|not|never|nicht|ne|n'|no|non|nao|niet|geen|kein)\b"
+    r"no need to|not|never|nicht|ne|n'|no|non|nao|niet|geen|kein|nem|δεν|μη|μην|tidak|jangan)\b"
     r"(?:\s+(?:want|wish|need|mean|intend|plan|ask|asking|asked|going|you|for|to|me|mi|nos|us|please|pls|ever|"
     r"actually|really|even|yet|bitte|sie|mich|have|want you|wanna|gonna))*\s*)$"
 )
@@ -895,7 +1044,8 @@ _NEG_WANT_BEFORE = re.compile(
     r"nechci|nechceme|nie chce|nie chcemy|(?:vil|onsker) ikke|vill inte|en (?:halua|aio)|emme halua|"
     r"no (?:me |nos )?(?:voy|vamos) a|nao (?:me |nos )?(?:vou|vamos)|ne (?:vais|vas|allons) pas(?: me| nous)?|"
     r"не хочу|не хотим|не надо|не буду|не стану|(?:don'?t|do not|didn'?t|did not) (?:want|wish|intend|mean|need) to|"
-    r"(?:don'?t|do not|please don'?t)(?: \w+)?)\b(?:\s+\w+){0,2}\s*"
+    r"(?:don'?t|do not|please don'?t)(?: \w+)?|не хочу|не хочемо|не треба|nu (?:vreau|doresc|vrem|dorim)|nem (?:akarok|szeretnek|kivanok)"
+    r"|δεν (?:θελω|θελουμε|επιθυμω)|no (?:vull|volem|voldria|desitjo)|tidak (?:mau|ingin))\b(?:\s+\w+){0,2}\s*"
     r"|(?:不想|不要|不用|不打算|不会|並不想|并不想)(?:帮我|幫我|给我)?\s*)$")
 _NEG_WANT_AFTER = re.compile(
     r"^\s*(?:\w+\s+)?(?:istemiyorum|istemiyoruz|istemem|niyetim yok)\b|^\s*(?:\w+\s+)?(?:mochte|will|werde) ich (?:mich |uns )?nicht\b"
@@ -907,14 +1057,15 @@ _NEG_WANT_STRICT = re.compile(
     r"\b(?:no (?:quiero|deseo|queremos)|non (?:voglio|vogliamo|desidero)|nao (?:quero|queremos|desejo)|"
     r"ne (?:veux|souhaite|voulons|souhaitons|vais|vas|allons) pas|(?:mochte|will|wollen|mochten) (?:mich |uns )?(?:gar |doch )?nicht|"
     r"no (?:me |nos )?(?:voy|vamos) a|nao (?:me |nos )?(?:vou|vamos)|(?:wil|willen) (?:me |mij |ons )?niet|nechci|nechceme|nie chce|nie chcemy|(?:vil|onsker) ikke|vill inte|"
-    r"en halua|emme halua|не хочу|не хотим|(?:don'?t|do not|didn'?t|did not) (?:want|wish|intend|mean) to)\b"
+    r"en halua|emme halua|не хочу|не хотим|(?:don'?t|do not|didn'?t|did not) (?:want|wish|intend|mean) to"
+    r"|не хочемо|nu (?:vreau|doresc|vrem|dorim)|nem (?:akarok|szeretnek)|δεν (?:θελω|θελουμε|επιθυμω)|no (?:vull|volem|voldria)|tidak (?:mau|ingin))\b"
     r"(?:\s+\w+){0,2}\s*$")
 # a sentence that holds a request word but is no request of the writer: a question about a product's
 # unsubscribe feature or about the writer's recipients, a list server's notice, a disclaimer, "add me back"
 _NOT_A_REQUEST = re.compile(
     r"(?:\b(?:tool|tools|product|platform|software|app|feature|api|plugin|integration|herramienta|strumento|ferramenta|"
     r"outil|werkzeug|narzedz\w*|nastroj\w*|verktyg\w*|vaerktoj\w*|verktoy\w*|tyokalu\w*|arac\w*|инструмент\w*|"
-    r"платформ\w*|recipients|subscribers|customers|clients|users|leads|prospects|empfanger|abonnenten|destinataires|"
+    r"платформ\w*|alat|kontak|pelanggan|menangani|recipients|subscribers|customers|clients|users|leads|prospects|empfanger|abonnenten|destinataires|"
     r"abonnes|destinatarios|suscriptores|destinatari|iscritti|contacts|contatos|contactos|contatti|kontakte|kontakty|"
     r"kontakter|yhteystie\w*|kisiler\w*|контакт\w*|gerez|gestite|gestionais|gestionan|funciona|handle[sd]?|handling|"
     r"verwaltet|behandelt|hanterar|handterer|sincroniz\w*|synchroni\w*|synced|sync"
@@ -970,7 +1121,9 @@ _MEETING_ANY = re.compile(
     r"kalendar|toplanti|davet|reunion|riunion|invito|convite|reuniao|uitnodiging|vergadering|einladung|besprechung|"
     r"conference|dinner|lunch|webinar|party|survey|watermark|integration|trial"
     # round 7: a training or a course the writer signs off from ("Wypisuję się ze szkolenia w czwartek")
-    r"|szkoleni|training|workshop|seminar|schulung|formation|formazione|\bcurso|cursus|kurz|kurs|обучени|курс|研修|培训|교육")
+    r"|szkoleni|training|workshop|seminar|schulung|formation|formazione|\bcurso|cursus|kurz|kurs|обучени|курс|研修|培训|교육"
+    # round 8 (replies-langs8): uk / ro / hu / el / ca / id (folded)
+    r"|\breunio\b|undangan|\brapat\b|pertemuan|kalender saya|зустріч|запрошен|нарад|sedint|intalnir|megbeszel|meghiv|talalkoz|naptar|συναντησ|προσκλησ|ημερολογ|συσκεψ")
 
 # round 8: other things than the e-mails a removal or a stop can be about: invoices and bills sent to the
 # address, phone calls, an event, a contract or its renewal ("stop sending the invoices to this address", "stop
@@ -989,7 +1142,7 @@ _NOT_MAILING = re.compile(_fold_pattern(
 _CC = re.compile(r"\b(?:b?cc|kopi|kopian|kopien|kopia|kopii|kopie|copie|copia|kopio\w*)\b")  # a cc: docs/decisions.md
 _LIST_ANY = re.compile(
     r"list|mail|newsletter|database|datenbank|verteiler|rassylk|рассылк|списк|名单|名單|列表|邮件|リスト|配信|メール|명단|"
-    r"메일|bestand|bulten|lista|liste|registr|odber|tilaus")
+    r"메일|bestand|bulten|lista|liste|registr|odber|tilaus|розсилк|листів|адресу|baza de date|adatbazis|λιστ|βαση δεδομενων|daftar|milis")
 # "remove me from the meeting invite": a meeting, a project or a document, not the e-mails
 _NOT_MAIL = re.compile(
     r"(?:\s+(?:off|from|of|out of))?\s+(?:the|this|that|your|our|tomorrow'?s|today'?s|next|my)\s+(?:\w+\s+){0,2}"
@@ -1005,13 +1158,16 @@ _TEMPORAL = re.compile(
     r"|for the (?:next|coming)|over the (?:next|coming)|avant|przed|do konca|az do|do konce|до конца|до (?:нового|праздник\w*)|"
     r"tills|fram till|indtil|inntil|asti|saakka|antes de|antes do|antes da|prima d\w*|vor (?:dem|der|ende)|voor (?:het|de) (?:eind|einde))\b"
     r"|(?:节|節|假|年|月|底)前|まで|까지|这段时间|這段時間|这阵子|先别|先不要|暂时|暫時|当面|しばらく|당분간|잠시"
+    # round 8 (replies-langs8): uk / ro / hu / el / ca / id
+    r"|\b(?:поки|доки|до кінця|pana (?:la|pe|in)|cat timp|amig|vegeig|\w+ vegeig|μεχρι|οσο|fins (?:a|al|que)|sampai|hingga|selama)\b"
 )
 # ... or limited in time before the request ("until the holidays are over, don't write", "春节前先别联系我")
 _TEMPORAL_BEFORE = re.compile(
     r"\b(?:until|till|bis (?:nach|zum|zur|ende)|jusqu'?(?:a|au|apres)|hasta (?:despues|el|la|que)|fino a|ate (?:o|a|depois)|"
     r"tot (?:na|de|het)|do konca|до конца|до окончания|до (?:нового года|праздников|весны|осени|января|сентября)|"
     r"for etter|fore|innan|ennen|(?:ocak|subat|yilbasi|bayram)\w* (?:kadar|sonrasina)|kadar)\b"
-    r"|(?:节|節|假|年|月|底)前|まで|까지|이후에|후에|这段时间|這段時間|这阵子|暂时|暫時|当面|しばらく|당분간")
+    r"|(?:节|節|假|年|月|底)前|まで|까지|이후에|후에|这段时间|這段時間|这阵子|暂时|暫時|当面|しばらく|당분간"
+    r"|\b(?:до кінця|pana la|vegeig|μεχρι|fins (?:a|al|que)|sampai|hingga)\b")  # round 8 (replies-langs8)
 # round 8: the negation right after a removal, in the languages that put it there: Swedish / Danish / Norwegian
 # after the verb and its object ("Avregistrera mig inte", "Fjern mig ikke"), the Turkish negative imperative
 # suffix ("listeden çıkarmayın"), Korean "하지 말아 주세요" / "하지 마세요"
@@ -1029,8 +1185,9 @@ _CLAUSE_SPLIT = re.compile(r"[^.!?;,:\n()\"]+")
 # only the verbs of removing / stopping of :data:`.semantic.VERBS` count here.
 _NEG_IMPERATIVE = re.compile(
     r"^\s*(?:(?:please|pls|bitte|por favor|per favore|s'il (?:vous|te) plait|prosze|пожалуйста|请|請)\s*,?\s*)?"
-    r"(?:don'?t|do not|never|ne|no|nao|non|не|nie|ikke|ikkje|alkaa|ala|lad vaere med at|lad vaer med at|别|不要|請不要|请不要)"
-    r"(?:\s+(?:me|mi|us|nous|nos|меня|mnie|meg|mig|minua|meita|ever|even|just|yet))*\s*$")
+    r"(?:don'?t|do not|never|ne|no|nao|non|не|nie|ikke|ikkje|alkaa|ala|lad vaere med at|lad vaer med at|别|不要|請不要|请不要"
+    r"|nu ma|nu ne|nu mai|nu-mi|μη|μην|jangan)"
+    r"(?:\s+(?:me|mi|us|nous|nos|меня|mnie|meg|mig|minua|meita|ever|even|just|yet|мене|нас|ma|ne|με|μασ|saya|kami))*\s*$")
 
 
 def negated_removal(s: str, a: int, b: int) -> bool:
@@ -1200,7 +1357,10 @@ BOUNCE = re.compile(
     r"|kunne ikke (?:afleveres|leveres)|levering mislykkedes|toimitus epaonnistui|viestia ei voitu toimittaa"
     r"|iletilemedi|teslimat (?:hatasi|basarisiz)|ошибка доставки|адрес не существует|ящик переполнен)\b"
     r"|配信できませんでした|送信できませんでした|无法投递|無法投遞|退信|전송(?:에)?\s?실패|전달되지\s?않았습니다"
-    r"|配信不能|宛先不明|邮件投递失败|投递失败|收件人不存在|배달\s?실패|수신자를 찾을 수 없")
+    r"|配信不能|宛先不明|邮件投递失败|投递失败|收件人不存在|배달\s?실패|수신자를 찾을 수 없"
+    # round 8: uk / ro / hu / el / ca (folded)
+    r"|\bне вдалося доставити\b|\bне доставлено\b|\bnu a putut fi (?:livrat|trimis)\w*|\bnelivrabil\w*|\bkezbesithetetlen\w*"
+    r"|\bnem sikerult kezbesiteni\b|δεν ηταν δυνατη η παραδοση|αδυναμια παραδοσησ|\bno s'ha pogut (?:lliurar|entregar)\b|\btidak dapat dikirim\b|\bgagal terkirim\b")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1218,6 +1378,8 @@ _AUTO_SUBJECT = re.compile(
     r"fravaer|fravaerende|ikke pa kontoret|ej pa kontoret|automaattinen vastaus|poissa|lomavastaaja|"
     r"poissaoloilmoitus|automaticka odpoved|nepritomnost|mimo kancelar|otomatik yanit|ofis disinda|"
     r"автоматически[йи] ответ|автоответ|нет на месте|отсутствую|自動応答|自動返信|自动回复|自動回覆|不在通知|不在|"
+    r"автоматична відповідь|автовідповідь|поза офісом|raspuns automat|in afara biroului|automatikus valasz|"
+    r"hivatalon kivul|irodan kivul|αυτοματη απαντηση|εκτοσ γραφειου|fora de l'oficina|balasan otomatis|di luar kantor|"
     r"자동 ?회신|자동 ?응답|부재 ?중(?: 자동 ?응답)?)\s*:"
 )
 _REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|vs|antw|r|rif|res|ref|fw|fwd|wg|tr|rv|enc)\s*(?:\[\d+\])?\s*:", re.I)

@@ -67,6 +67,13 @@ VERBS = (
     "poista", "lopet", "peruut", "estaa", "estakaa", "kieltay",
     # tr
     "cikar", "sil ", "silin", "silme", "kaldir", "engelle", "durdur", "iptal",
+    # round 8 (replies-langs8): uk / ro / hu / el
+    "відпиш", "відписа", "видаліть", "видалить", "видалі", "прибер", "виключ", "викресл", "вилуч", "припин", "перестаньте",
+    "dezabon", "scoate", "sterge", "stergeti", "eliminati", "exclude", "incetati", "opriti",
+    "leiratkoz", "iratkoz", "torol", "torl", "vegyenek le", "vegyen le", "levesz", "levenn", "kivesz", "hagyjak abba",
+    "απεγγρα", "διαγρα", "αφαιρε", "αφαιρεσ", "βγαλτε", "βγαλετε", "σταματ", "μπλοκαρ",
+    # id
+    "hapus", "keluarkan", "mengeluarkan", "menghapus", "dihapus", "berhenti", "coret",
 )
 OBJECTS = (
     # en
@@ -99,21 +106,31 @@ OBJECTS = (
     # tr
     "listeniz", "listeden", "listesin", "liste", "veritaban", "e-posta", "eposta", "mesaj", "ileti", "bulten",
     "iletisim",
+    # round 8: uk / ro / hu / el
+    "списк", "розсил", "баз", "листів", "листи", "повідомлен", "адрес", "пошт",
+    "listele", "baza de date", "emailuri", "email-uri", "mesaje", "newsletter", "adresa", "evidente",
+    "listar", "listajuk", "listarol", "levelezolist", "adatbazis", "nyilvantart", "hirlevel", "leveleket", "levelek", "levelet", "levelei", "cimem",
+    "λιστα", "λιστεσ", "βαση", "μηνυματ", "αλληλογραφ", "διευθυνσ", "αρχει", "επικοινων",
+    "daftar", "milis", "basis data", "pesan", "alamat",
 )
 # the writer as the object, just after or before the verb ("remove me", "me retirer", "меня удалите"), or
 # as an enclitic ending of the verb ("quítenme", "toglietemi", "retirez-moi")
 SELF = ("me ", "us ", "myself", "mich ", "uns ", "moi ", "nous ", "nos ", "mi ", "ci ", "mij ", "ons ", "mnie ",
         "nas ", "mne ", "меня ", "нас ", "mig ", "meg ", "oss ", "minut ", "meidat ", "beni ", "bizi ", "my email",
-        "my address", "my e-mail", "this address", "this email", "this e-mail")
-SELF_ENDINGS = ("me", "mi", "nos", "ci", "-moi", "-nous", "мся")
+        "my address", "my e-mail", "this address", "this email", "this e-mail",
+        "мене ", "engem", "minket", "με ", "μασ ", "saya ", "kami ")
+SELF_ENDINGS = ("me", "mi", "nos", "ci", "-moi", "-nous", "мся", "-ma", "-ne")
 # a clause about one of these is no request to stop contact ("remove me from the meeting invite"):
 # the rules and the model decide those
 EXCLUDE = ("meeting", "invite", "calendar", "webinar", "attachment", "document", "invoice", "order ", "booth",
            "termin", "einladung", "kalender", "reunion", "reuniao", "riunione", "vergadering", "spotkan", "schuz",
-           "встреч", "приглашени", "kalend", "mote", "mode ", "kokous", "toplanti", "davet", "file ", "slack")
+           "встреч", "приглашени", "kalend", "mote", "mode ", "kokous", "toplanti", "davet", "file ", "slack",
+           "зустріч", "запрошен", "календар", "вкладен", "sedint", "intalnir", "invitati", "atasament", "calendar",
+           "megbeszel", "meghiv", "talalkoz", "naptar", "mellekl", "συναντησ", "προσκλησ", "ημερολογ", "συνημμεν",
+           "rapat", "undangan", "lampiran", "kalender", "pertemuan")
 NEGATIONS = ("don't", "dont", "do not", "not ", "never", "no need", "nicht", "kein", "ne ", "pas ", "no ", "nao",
              "non ", "niet", "geen", "nie ", "ne-", "не ", "ikke", "ikkje", "inte", "ei ", "ala ", "ettet", "etmeyin", "yapmayin",
-             "nunca", "never")
+             "nunca", "never", "nu-", "nu ma ", "nu ne ", "nu mai ", "nem ", "δεν ", "μη ", "μην ", "jangan", "tidak ")
 
 # the second cue, "no more": a negated verb of sending / contacting with an adverb of "more / again / any
 # longer" near it ("send ikke mere", "non inviatemi più", "älä lähetä enää", "Prosím ne присылать больше",
@@ -125,13 +142,18 @@ SEND = ("send", "sent ", "email", "e-mail", "mail", "write", "writing", "contact
         "contatt", "ricev", "stuur", "schrijf", "ontvang", "gemaild", "wysyl", "pisa", "przysyl", "otrzym",
         "posil", "psat", "pist", "kontakt", "zasil", "присыл", "отправл", "писа", "пиши", "слать", "шлит",
         "связыва", "получа", "беспоко", "skicka", "mejla", "maila", "skriv", "modtag", "motta", "lahet",
-        "kirjoit", "yhteyt", "vastaanot", "gonder", "yaz", "iletisim", "ulas")
+        "kirjoit", "yhteyt", "vastaanot", "gonder", "yaz", "iletisim", "ulas",
+        "пишіть", "надсила", "шліть", "присила", "отриму", "зв'яз", "турбу",
+        "trimite", "scrie", "contact", "primi", "deranj", "kuld", "irjan", "irjon", "keress", "kapni", "zaklas",
+        "στελν", "στειλ", "γραφ", "γραψ", "λαμβαν", "επικοινων", "ενοχλ",
+        "kirim", "hubungi", "menghubungi", "mengirim", "menerima", "ganggu")
 MORE = ("more ", "again", "further", "anymore", "any more", "any longer", "no longer", "ever ", "mehr ",
         "wieder", "weiter", "kunftig", "nochmal", "plus ", "encore", "desormais", "mas ", "de nuevo", "otra vez",
         "mais ", "novamente", "de novo", "piu ", "ancora", "di nuovo", "meer ", "langer", "opnieuw", "wiecej",
         "juz ", "ponownie", "kolejn", "dalej", "vic ", "dale", "znovu", "dalsi", "больше", "еще", "снова",
         "впредь", "дальше", "mer ", "igen", "langre", "fler", "mere ", "flere", "laengere", "meir", "igjen",
-        "lenger", "enaa", "lisaa", "uudelleen", "jatkossa", "artik", "tekrar", "bir daha", "daha fazla")
+        "lenger", "enaa", "lisaa", "uudelleen", "jatkossa", "artik", "tekrar", "bir daha", "daha fazla",
+        "більше", "знову", "din nou", "tobb", "tobbet", "tovabb", "ujra", "αλλο", "αλλα ", "ξανα", "πια ", "lagi")
 NEGATED_SEND = ("nepis", "neposil", "nekontakt", "nezasil", "niewysyl", "nie wysyl", "nie pisa", "nie kontakt",
                 "gonderme", "yazma", "ulasma", "iletisime gecilmesini istemiyorum", "saamatta")
 CJK_VERBS = ("削除", "停止", "解除", "やめて", "止めて", "外して", "外し", "送らない", "送らないで", "不要", "拒否",
@@ -153,7 +175,8 @@ UNWANTED = ("unwanted", "unwelcome", "not welcome", "unsolicited", "uninvited", 
             "niechcian", "nieproszon", "niezamawian", "niepozadan", "nevyzadan", "nechten", "nezadouc", "nevitan",
             "нежелательн", "непрошен", "назоилив", "навязчив", "oonskad", "oombedd", "obestalld", "inte valkom",
             "uonsket", "uopfordret", "uoppfordret", "ikke velkom", "uanmodet", "ei-toivot", "ei toivot", "pyytamat",
-            "tilaamat", "istenmeyen", "talep edilmemis", "izinsiz")
+            "tilaamat", "istenmeyen", "talep edilmemis", "izinsiz",
+            "небажан", "непрошен", "nesolicitat", "nedorit", "kéretlen", "nem kert", "ανεπιθυμητ", "αζητητ", "tidak diminta", "tanpa izin")
 CJK_UNWANTED = ("迷惑", "骚扰", "垃圾", "不请自来", "원치 않는", "원하지 않는", "스팸")
 
 # the fourth cue (round 8), "erase": a verb of removing whose object is a pronoun ("delete it", "remove her",
