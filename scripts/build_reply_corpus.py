@@ -100,6 +100,8 @@ OUTREACH = {
           "Si no voleu rebre més correus, responeu BAIXA.",
     "id": "Halo, pertanyaan singkat tentang pipeline penjualan Anda. Ada waktu 15 menit?\n\n"
           "Jika tidak ingin menerima email lagi, balas BERHENTI.",
+    "vi": "Xin chào, một câu hỏi nhanh về quy trình bán hàng của bạn. Bạn có 15 phút không?\n\n"
+          "Nếu không muốn nhận email nữa, hãy trả lời HỦY.",
 }
 # languages with no quoted-outreach forms above (round 7: Catalan, author r7): wrapped with greeting and sign-off, and
 # a disclaimer half of the time (the classifier strips no Catalan "va escriure:" quote)
@@ -108,7 +110,7 @@ GREETING = {"en": "Hi Sam,", "de": "Hallo Sam,", "fr": "Bonjour Sam,", "es": "Ho
             "pt": "Olá Sam,", "it": "Ciao Sam,", "pl": "Dzień dobry,", "ja": "Sam様", "zh": "您好，",
             "ko": "안녕하세요,", "ru": "Здравствуйте,", "sv": "Hej Sam,", "da": "Hej Sam,", "no": "Hei Sam,",
             "fi": "Hei Sam,", "cs": "Dobrý den,", "tr": "Merhaba Sam,",
-            "uk": "Добрий день,", "ro": "Bună ziua,", "hu": "Kedves Sam!", "el": "Καλημέρα Sam,", "ca": "Hola Sam,", "id": "Halo Sam,"}
+            "uk": "Добрий день,", "ro": "Bună ziua,", "hu": "Kedves Sam!", "el": "Καλημέρα Sam,", "ca": "Hola Sam,", "id": "Halo Sam,", "vi": "Chào anh Sam,"}
 SIGNOFF = {"en": "Thanks,\nJordan Lee\nVP Sales | Northwind", "de": "Viele Grüße\nJonas Weber",
            "fr": "Cordialement,\nClaire Petit", "es": "Saludos,\nLucía Romero", "nl": "Groet,\nDaan Bakker",
            "pt": "Abraço,\nJoão Souza", "it": "Saluti,\nGiulia Conti", "pl": "Pozdrawiam,\nKatarzyna Wójcik",
@@ -117,7 +119,7 @@ SIGNOFF = {"en": "Thanks,\nJordan Lee\nVP Sales | Northwind", "de": "Viele Grü�
            "no": "Mvh\nNora Hansen", "fi": "Terveisin\nAino Korhonen", "cs": "S pozdravem\nJana Dvořáková",
            "tr": "Saygılarımla,\nEce Demir", "uk": "З повагою,\nОлена Шевченко", "ro": "Cu stimă,\nAndrei Ionescu",
            "hu": "Üdvözlettel:\nKovács Péter", "el": "Με εκτίμηση,\nΓιώργος Νικολάου", "ca": "Salutacions,\nMontse Ferrer",
-           "id": "Salam,\nDewi Lestari"}
+           "id": "Salam,\nDewi Lestari", "vi": "Trân trọng,\nTrần Thị Lan"}
 WROTE = {
     "en": "On Tue, 4 Mar 2025 at 09:14, Sam Rivera <sam@unify.example> wrote:",
     "de": "Am Di., 4. März 2025 um 09:14 Uhr schrieb Sam Rivera <sam@unify.example>:",
@@ -143,6 +145,7 @@ WROTE = {
     "el": "Στις Τρί 4 Μαρ 2025 στις 9:14 π.μ., ο/η Sam Rivera <sam@unify.example> έγραψε:",
     "ca": "El dt., 4 de març 2025 a les 9:14, Sam Rivera (<sam@unify.example>) va escriure:",
     "id": "Pada tanggal Sel, 4 Mar 2025 pukul 09.14 Sam Rivera <sam@unify.example> menulis:",
+    "vi": "Vào Th 3, 4 thg 3, 2025 vào lúc 09:14 Sam Rivera <sam@unify.example> đã viết:",
 }
 OUTLOOK = {  # From / Sent / To / Subject as Outlook writes them in each language
     "en": ("From", "Sent", "To", "Subject"), "de": ("Von", "Gesendet", "An", "Betreff"),
@@ -157,6 +160,7 @@ OUTLOOK = {  # From / Sent / To / Subject as Outlook writes them in each languag
     "uk": ("Від", "Надіслано", "Кому", "Тема"), "ro": ("De la", "Trimis", "Către", "Subiect"),
     "hu": ("Feladó", "Elküldve", "Címzett", "Tárgy"), "el": ("Από", "Στάλθηκε", "Προς", "Θέμα"),
     "ca": ("De", "Enviat", "Per a", "Assumpte"), "id": ("Dari", "Dikirim", "Kepada", "Subjek"),
+    "vi": ("Từ", "Đã gửi", "Đến", "Chủ đề"),
 }
 MOBILE = {"en": "Sent from my iPhone", "de": "Von meinem iPhone gesendet", "fr": "Envoyé de mon iPhone",
           "es": "Enviado desde mi iPhone", "nl": "Verstuurd vanaf mijn iPhone", "pt": "Enviado do meu iPhone",
@@ -165,7 +169,8 @@ MOBILE = {"en": "Sent from my iPhone", "de": "Von meinem iPhone gesendet", "fr":
           "da": "Sendt fra min iPhone", "no": "Sendt fra min iPhone", "fi": "Lähetetty iPhonesta",
           "cs": "Odesláno z iPhonu", "tr": "iPhone'umdan gönderildi", "uk": "Надіслано з iPhone",
           "ro": "Trimis de pe iPhone-ul meu", "hu": "iPhone-ról küldve", "el": "Στάλθηκε από το iPhone μου",
-          "ca": "Enviat des del meu iPhone", "id": "Dikirim dari iPhone saya"}
+          "ca": "Enviat des del meu iPhone", "id": "Dikirim dari iPhone saya",
+          "vi": "Được gửi từ iPhone của tôi"}
 DISCLAIMER = ("CONFIDENTIALITY NOTICE: This e-mail is confidential and intended solely for the addressee. "
               "If you have received it in error, please delete it and notify the sender.")
 

@@ -3,8 +3,8 @@
 The writing system decides first (Hangul: Korean; kana: Japanese; Han alone: Chinese; Greek: Greek, covered
 since round 8; Arabic, Hebrew, Thai, Devanagari, ...: a language the classifier does not cover). Latin and
 Cyrillic text goes to py3langid (a PyPI package that ships its model; nothing is fetched), with normalised
-probabilities, unless letters that only one language writes decide first (Vietnamese ơ ư đ and its tone
-marks, Slovak ľ ĺ ŕ, ...: not covered; Ukrainian і ї є ґ, Hungarian ő ű, Romanian ș ț ă: covered since round 8). Close relatives of a covered
+probabilities, unless letters that only one language writes decide first (Slovak ľ ĺ ŕ, Serbian, ...: not
+covered; Vietnamese ơ ư đ and its tone marks, Ukrainian і ї є ґ, Hungarian ő ű, Romanian ș ț ă: covered since round 8). Close relatives of a covered
 language (Slovak, Afrikaans, Galician, ...: :data:`NEIGHBOURS`) count as covered: the model reads them. A language counts as *unknown* only when the identifier is sure of it (probability >=
 :data:`SURE`) on a text long enough to be sure (>= :data:`MIN_LETTERS` letters): a short "STOP" that
 py3langid calls Slovenian is not routed anywhere.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 # the languages the corpus (tests/data/replies) and so the model cover
 # round 8 (branch replies-langs8): first-class, with rules and hand-written replies (author r8l); not yet in the
 # calibrated per-language review thresholds (replies.REVIEW_AT_BY_LANGUAGE), so they use the lowest one
-ADDED_ROUND8 = ("uk", "ro", "hu", "el", "ca", "id")
+ADDED_ROUND8 = ("uk", "ro", "hu", "el", "ca", "id", "vi")
 SUPPORTED = ("en", "de", "fr", "es", "nl", "pt", "it", "pl", "ja", "zh", "ko", "ru", "sv", "da", "no", "fi", "cs", "tr",
              *ADDED_ROUND8)
 ALIASES = {"nb": "no", "nn": "no"}
@@ -33,7 +33,7 @@ _SCRIPT_LANG = {"HANGUL": "ko", "HIRAGANA": "ja", "KATAKANA": "ja", "ARABIC": "a
                 "LAO": "lo", "MYANMAR": "my", "SINHALA": "si", "GURMUKHI": "pa"}
 
 
-# letters that only one language writes (round 8: uk, hu, ro are covered now) (Vietnamese first: it shares ă with Romanian, đ with
+# letters that only one language writes (round 8: vi, uk, hu, ro are covered now) (Vietnamese first: it shares ă with Romanian, đ with
 # Croatian); two of them (one in a short reply) make the language surely not covered
 _LETTER_LANG = (("vi", frozenset("ơưđ") | frozenset(chr(c) for c in range(0x1EA0, 0x1EFA))),
                 ("uk", frozenset("іїєґ")), ("be", frozenset("ў")), ("sr", frozenset("ђћљњџј")),

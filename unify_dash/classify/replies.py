@@ -7,7 +7,7 @@ deciding rule or model (``rule``), a confidence and the reply's language. Nothin
 Pipeline (:func:`classify`):
 
 1. **Prepare** the text (:mod:`.text`): fold, strip quoted messages, signatures, footers and
-   disclaimers (in 23 languages), respell typo-prone words.
+   disclaimers (in 25 languages), respell typo-prone words.
 2. **Certain opt-outs by rule** (:mod:`.rules`): an explicit request to stop e-mailing ("remove me",
    "unsubscribe", "配信停止", "отпишите меня", ...) wins over every other class, because a missed
    opt-out is a compliance failure. A rule does not count when negated, temporary ("until I'm back"),

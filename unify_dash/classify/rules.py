@@ -191,6 +191,8 @@ _LATER = (
     r"\bnanti\b|\b(?:kuartal|bulan|tahun) depan\b|\b(?:enam|tiga|dua|beberapa|\d+) bulan lagi\b|\bsetelah (?:liburan|lebaran|tahun baru)\b"
     r"|\bbelum waktunya\b|\bjangan sekarang\b|\buntuk saat ini\b|\bdibekukan\b"
     r"|\bbulan (?:januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember)\b",
+    r"\bquy sau\b|\bnam sau\b|\b(?:sau|ba|vai|hai|\d+) thang nua\b|\bsau ky nghi\b|\bchua phai luc\b|\bkhong phai bay gio\b"
+    r"|\bhien tai thi chua\b|\bdong bang\b|\bthang (?:mot|hai|ba|tu|nam|sau|bay|tam|chin|muoi)\b",
 )
 _FOR_NOW = (rf"\b{_MONTH_BARE}\b|\b(?:om|in) (?:et |ett |een )?(?:halvt ar|halvar|half jaar|halbes jahr)\b|\b(?:tana|talle) vuo\w+"
             r"|\b(?:zmrazen\w* rozpo\w+|заморозк\w+|ansettelsesstopp|anstallningsstopp|ansaettelsesstop|rekrytointikielto|"
@@ -199,7 +201,7 @@ _FOR_NOW = (rf"\b{_MONTH_BARE}\b|\b(?:om|in) (?:et |ett |een )?(?:halvt ar|halva
             r"|\bfor now\b|\bat the moment\b|\bright now\b|\bcurrently\b|\bat (?:this|present) (?:time|stage)\b"
             r"|\bthis (?:year|quarter)\b|\bat this point\b|\bhiring freeze\b|\bfor the time being\b",
             # round 8: uk / ro / hu / el
-            r"\bзараз\b|\bнаразі\b|\bdeocamdata\b|\bmomentan\b|\bacum\b|\begyelore\b|\bjelenleg\b|προσ το παρον|\bτωρα\b|\buntuk saat ini\b|\bsementara ini\b",)
+            r"\bзараз\b|\bнаразі\b|\bdeocamdata\b|\bmomentan\b|\bacum\b|\begyelore\b|\bjelenleg\b|προσ το παρον|\bτωρα\b|\buntuk saat ini\b|\bsementara ini\b|\bhien tai\b|\bbay gio\b",)
 
 # round 6: short positives without cue words ("See you then.", "Send me some times.", "Works for me", "Passt mir",
 # "Ça marche", "Me parece bien", "Давайте", "Låter bra", "ぜひ", "没问题", "좋습니다"): agreeing to a time,
@@ -240,6 +242,7 @@ _AGREE = (
     r"|до зустрічі|з задоволенням|звучить (?:добре|цікаво)|давайте (?:поговоримо|зідзвонимося|зустрінемося|обговоримо)",
     r"\b(?:imi|ne) convine\b|\btrimiteti(?:-mi)? (?:invitatia|o invitatie|cateva variante|niste ore)|\bne (?:auzim|vedem)\b"
     r"|\bsuna bine\b|\bcu placere\b|\bhai sa (?:vorbim|ne auzim|stabilim)\b",
+    r"\bduoc day\b|\bgui (?:cho toi )?(?:vai khung gio|loi moi)\b|\bhen gap\b",
     r"\bcocok (?:untuk|buat) (?:saya|kami)\b|\bkirim(?:kan)? (?:undangan\w*|beberapa pilihan waktu|jadwal\w*)|\bsampai jumpa\b",
     r"\bjo nekem\b|\bmegfelel\b|\bkuldj(?:e|enek|on) (?:a meghivot|meghivot|nehany idopontot|idopontokat|idopontot)"
     r"|\bjol hangzik\b|\bszivesen\b|\bbeszeljunk\b|\btalalkozunk\b",
@@ -917,10 +920,10 @@ RULES = (*RULES,
 # round 8 (replies-langs8): Ukrainian, Romanian, Hungarian and Greek first-class; each kind of rule the 18 languages
 # have, written as they are spelled (folded by _fold_pattern: no accents, Greek final sigma as σ, Ukrainian ї as і)
 _REMOVE_VERB_R8 = (r"(?:видаліть|видалить|приберіть|виключіть|вилучіть|scoateti|stergeti|eliminati|excludeti|torol\w*"
-                   r"|traieu|esborreu|elimineu|suprimiu|hapus|keluarkan"
+                   r"|traieu|esborreu|elimineu|suprimiu|hapus|keluarkan|xoa"
                    r"|διαγραψτε|αφαιρεστε|βγαλτε)")
 _COLLEAGUE_R8 = (r"(?:колег\w*|співробітник\w*|працівник\w*|усіх|всіх|colega\w*|colegul\w*|angajat\w*|toti|kolleg\w*"
-                 r"|munkatars\w*|osszes|συναδελφ\w*|υπαλληλ\w*|ολουσ|company|companya|rekan|karyawan|staf|semua)")
+                 r"|munkatars\w*|osszes|συναδελφ\w*|υπαλληλ\w*|ολουσ|company|companya|rekan|karyawan|staf|semua|dong nghiep|nhan vien|toan bo)")
 RULES = (*RULES,
     _rule(OPT_OUT, "uk_vidpysaty", 0.95, *map(_fold_pattern, (
           r"\bвідпиш(?:іть|и)\b|\bвідписати (?:мене|нас)\b|\bвідписку\b"
@@ -975,12 +978,19 @@ RULES = (*RULES,
           r"|\bberhenti (?:mengirim|menghubungi|mengirimi|spam)\w*|\btidak (?:mau|ingin) (?:menerima|dihubungi|dikirimi|iklan)\w*"
           r"|\bini spam\b|\bsebagai spam\b|\bkeberatan data saya\b|\bcukup sudah dengan (?:email|pesan)\w*",
           negatable=False, temporal=True, topic=True),
+    _rule(OPT_OUT, "vi_huy_dang_ky", 0.95,
+          r"\bhuy dang ky\b|\b(?:xoa|go|loai)(?: bo)? (?:toi|chung toi|email cua toi|dia chi (?:email )?cua toi|"
+          r"du lieu (?:ca nhan )?cua toi)\b|\brut ten\b"
+          r"|\b(?:dung|khong duoc) (?:gui|lien he|lien lac|lam phien|nhan tin)\b|\bngung (?:gui|lien he|lien lac)\b"
+          r"|\bdung lien he voi toi\b|\btoi khong muon (?:nhan|duoc lien he)\b|\bkhong muon nhan\b"
+          r"|\bla thu rac\b|\bphan doi viec\b",
+          negatable=False, temporal=True, topic=True),
     _rule(OPT_OUT, "colleague_off_r8", 0.9,
           _fold_pattern(rf"\b{_REMOVE_VERB_R8}\b(?:\s+\S+){{0,4}}\s+{_COLLEAGUE_R8}\b"),
           _fold_pattern(rf"\b{_COLLEAGUE_R8}\b(?:\s+\S+){{0,5}}\s+{_REMOVE_VERB_R8}\b"),
           temporal=True),
     _rule(OPT_OUT, "said_stop_r8", 0.9,
-          _fold_pattern(r"\b(?:я сказав|я сказала|am spus|azt mondtam|ειπα|he dit|saya bilang|sudah saya bilang)\s*,?\s+(?:stop|стоп|σταματηστε)\b"),
+          _fold_pattern(r"\b(?:я сказав|я сказала|am spus|azt mondtam|ειπα|he dit|saya bilang|sudah saya bilang|toi da noi)\s*,?\s+(?:stop|стоп|σταματηστε)\b"),
           negatable=False, temporal=True),
     _rule(OPT_OUT, "no_more_ads_r8", 0.9,
           _fold_pattern(r"\b(?:не надсилати мені рекламу|без реклами|nu doresc publicitate|fara publicitate|nem kerek reklamot"
@@ -988,8 +998,8 @@ RULES = (*RULES,
           negatable=False, temporal=True),
     _rule(OPT_OUT, "one_word_r8", 0.93,
           _fold_pattern(r"(?:відписатися|відписка|відпишіть|dezabonare|dezabonati-ma|leiratkozas|leiratkozom|απεγγραφη|διαγραφη"
-                        r"|baixa|donar-me de baixa|berhenti berlangganan|berhenti)"
-                        r"(?:\s+(?:будь ласка|дякую|va rog|multumesc|mersi|kerem|koszonom|παρακαλω|ευχαριστω|si us plau|gracies|tolong|terima kasih))*"),
+                        r"|baixa|donar-me de baixa|berhenti berlangganan|berhenti|huy dang ky)"
+                        r"(?:\s+(?:будь ласка|дякую|va rog|multumesc|mersi|kerem|koszonom|παρακαλω|ευχαριστω|si us plau|gracies|tolong|terima kasih|cam on|vui long))*"),
           clause=True),
     _rule(OUT_OF_OFFICE, "r8_absent", 3, *map(_fold_pattern, (
           r"у відпустці|у відрядженні|немає в офісі|не в офісі|поза офісом|автоматична відповідь|автовідповідь"
@@ -1004,7 +1014,9 @@ RULES = (*RULES,
           r"\bresposta automatica\b|\bfora de l'oficina\b|\bsoc fora\b|\bde vacances\b|\bde baixa per (?:maternitat|paternitat|malaltia)\b"
           r"|\bviatge de feina\b|\bacces limitat\b|\bquan torni\b|\bja no treballa\b",
           r"\bbalasan otomatis\b|\bdi luar kantor\b|\bsedang cuti\b|\bcuti (?:melahirkan|sakit|tahunan)\b|\bdinas luar\b"
-          r"|\bsudah tidak bekerja\b|\bakses (?:email )?terbatas\b|\bsetelah kembali\b|\bsaya cuti\b")), negatable=False),
+          r"|\bsudah tidak bekerja\b|\bakses (?:email )?terbatas\b|\bsetelah kembali\b|\bsaya cuti\b",
+          r"\btra loi tu dong\b|\bnghi phep\b|\bkhong co mat tai van phong\b|\bdi cong tac\b|\bnghi thai san\b|\bnghi om\b"
+          r"|\bkhong con lam viec\b|\btruy cap email han che\b|\bkhi quay lai\b")), negatable=False),
     _rule(POSITIVE, "r8_positive", 2, *map(_fold_pattern, (
           r"(?<!не )цікаво|мені цікаво|(?<!не )цікавить|комерційну пропозицію|скільки (?:це )?коштує"
           r"|розкажіть (?:детальніше|більше)",
@@ -1015,14 +1027,16 @@ RULES = (*RULES,
           r"(?<!no )\bm'interessa\b|\bsona be\b|\bem va be\b|\benvieu-me (?:la proposta|algunes hores|hores|la invitacio)"
           r"|\bfem una trucada\b|\bparlem-ne\b|\bexpliqueu-me\w*",
           r"\b(?:saya|kami) tertarik\b|(?<!tidak )\bmenarik\b|\bpenawaran harga\b|\bberapa biaya\w*|\bceritakan lebih\b"
-          r"|\bmari kita (?:bicara|telepon|diskusi)\b|\bkedengarannya bagus\b"))),
+          r"|\bmari kita (?:bicara|telepon|diskusi)\b|\bkedengarannya bagus\b",
+          r"\btoi quan tam\b|\bthu vi\b|\bbao gia\b|\bchi phi\b.{0,30}\bbao nhieu\b|\bcho toi biet them\b|\bnghe hay\b"))),
     _rule(OTHER, "r8_decline", 3, *map(_fold_pattern, (
           r"не цікав\w*|(?:уже|вже) є (?:постачальник|рішення)|у нас (?:уже|вже) є|не та людина|не за адресою",
           r"\bnu (?:ma|ne) intereseaza\b|\bnu (?:sunt|suntem) interesat\w*|\bavem deja\b|\bnu sunt persoana potrivita\b",
           r"\bnem erdekel\w*|\bnem erdekes\b|\bmar van (?:szolgaltato|megoldas|partner)\w*|\bnem en vagyok az illetekes\b",
           r"δεν (?:με|μασ) ενδιαφερει|δεν ενδιαφερομαι|εχουμε ηδη|δεν ειμαι το καταλληλο ατομο",
           r"\bno (?:m'|ens )interessa\b|\bja tenim (?:proveidor|una solucio)\b|\bno soc la persona\b",
-          r"\btidak tertarik\b|\bsudah punya (?:vendor|solusi)\b|\bbukan orang yang tepat\b")), negatable=False),
+          r"\btidak tertarik\b|\bsudah punya (?:vendor|solusi)\b|\bbukan orang yang tepat\b",
+          r"\bkhong quan tam\b|\bda co nha cung cap\b|\bkhong phai nguoi phu trach\b")), negatable=False),
 )
 
 _BY_LABEL = {label: tuple(r for r in RULES if r.label == label) for label in LABELS}
@@ -1030,7 +1044,7 @@ _BY_LABEL = {label: tuple(r for r in RULES if r.label == label) for label in LAB
 # text just before a match that cancels it ("don't", "no need to", "I didn't", "please do not", ...)
 _NEGATOR = re.compile(
     r"(?:\b(?:don'?t|dont|do not|didn'?t|didnt|did not|doesn'?t|does not|won'?t|will not|wouldn'?t|would not|"
-    r"no need to|not|never|nicht|ne|n'|no|non|nao|niet|geen|kein|nem|δεν|μη|μην|tidak|jangan)\b"
+    r"no need to|not|never|nicht|ne|n'|no|non|nao|niet|geen|kein|nem|δεν|μη|μην|tidak|jangan|khong)\b"
     r"(?:\s+(?:want|wish|need|mean|intend|plan|ask|asking|asked|going|you|for|to|me|mi|nos|us|please|pls|ever|"
     r"actually|really|even|yet|bitte|sie|mich|have|want you|wanna|gonna))*\s*)$"
 )
@@ -1045,7 +1059,7 @@ _NEG_WANT_BEFORE = re.compile(
     r"no (?:me |nos )?(?:voy|vamos) a|nao (?:me |nos )?(?:vou|vamos)|ne (?:vais|vas|allons) pas(?: me| nous)?|"
     r"не хочу|не хотим|не надо|не буду|не стану|(?:don'?t|do not|didn'?t|did not) (?:want|wish|intend|mean|need) to|"
     r"(?:don'?t|do not|please don'?t)(?: \w+)?|не хочу|не хочемо|не треба|nu (?:vreau|doresc|vrem|dorim)|nem (?:akarok|szeretnek|kivanok)"
-    r"|δεν (?:θελω|θελουμε|επιθυμω)|no (?:vull|volem|voldria|desitjo)|tidak (?:mau|ingin))\b(?:\s+\w+){0,2}\s*"
+    r"|δεν (?:θελω|θελουμε|επιθυμω)|no (?:vull|volem|voldria|desitjo)|tidak (?:mau|ingin)|khong muon)\b(?:\s+\w+){0,2}\s*"
     r"|(?:不想|不要|不用|不打算|不会|並不想|并不想)(?:帮我|幫我|给我)?\s*)$")
 _NEG_WANT_AFTER = re.compile(
     r"^\s*(?:\w+\s+)?(?:istemiyorum|istemiyoruz|istemem|niyetim yok)\b|^\s*(?:\w+\s+)?(?:mochte|will|werde) ich (?:mich |uns )?nicht\b"
@@ -1058,14 +1072,14 @@ _NEG_WANT_STRICT = re.compile(
     r"ne (?:veux|souhaite|voulons|souhaitons|vais|vas|allons) pas|(?:mochte|will|wollen|mochten) (?:mich |uns )?(?:gar |doch )?nicht|"
     r"no (?:me |nos )?(?:voy|vamos) a|nao (?:me |nos )?(?:vou|vamos)|(?:wil|willen) (?:me |mij |ons )?niet|nechci|nechceme|nie chce|nie chcemy|(?:vil|onsker) ikke|vill inte|"
     r"en halua|emme halua|не хочу|не хотим|(?:don'?t|do not|didn'?t|did not) (?:want|wish|intend|mean) to"
-    r"|не хочемо|nu (?:vreau|doresc|vrem|dorim)|nem (?:akarok|szeretnek)|δεν (?:θελω|θελουμε|επιθυμω)|no (?:vull|volem|voldria)|tidak (?:mau|ingin))\b"
+    r"|не хочемо|nu (?:vreau|doresc|vrem|dorim)|nem (?:akarok|szeretnek)|δεν (?:θελω|θελουμε|επιθυμω)|no (?:vull|volem|voldria)|tidak (?:mau|ingin)|khong muon)\b"
     r"(?:\s+\w+){0,2}\s*$")
 # a sentence that holds a request word but is no request of the writer: a question about a product's
 # unsubscribe feature or about the writer's recipients, a list server's notice, a disclaimer, "add me back"
 _NOT_A_REQUEST = re.compile(
     r"(?:\b(?:tool|tools|product|platform|software|app|feature|api|plugin|integration|herramienta|strumento|ferramenta|"
     r"outil|werkzeug|narzedz\w*|nastroj\w*|verktyg\w*|vaerktoj\w*|verktoy\w*|tyokalu\w*|arac\w*|инструмент\w*|"
-    r"платформ\w*|alat|kontak|pelanggan|menangani|recipients|subscribers|customers|clients|users|leads|prospects|empfanger|abonnenten|destinataires|"
+    r"платформ\w*|alat|kontak|pelanggan|menangani|cong cu|nen tang|xu ly|recipients|subscribers|customers|clients|users|leads|prospects|empfanger|abonnenten|destinataires|"
     r"abonnes|destinatarios|suscriptores|destinatari|iscritti|contacts|contatos|contactos|contatti|kontakte|kontakty|"
     r"kontakter|yhteystie\w*|kisiler\w*|контакт\w*|gerez|gestite|gestionais|gestionan|funciona|handle[sd]?|handling|"
     r"verwaltet|behandelt|hanterar|handterer|sincroniz\w*|synchroni\w*|synced|sync"
@@ -1106,7 +1120,7 @@ _TOPIC = re.compile(
 )
 # "lien de désinscription", "enlace para darse de baja", "link di disiscrizione": a link, not a request
 _TOPIC_BEFORE = re.compile(r"\b(?:enlace|enlaces|lien|liens|link|links|bouton|botao|boton|pulsante|knop|odkaz|odkazu|"
-                           r"linkki|lenke|lenken|lank|lanken|baglanti|ссылк\w*)\s+(?:\w+\s+){0,2}$"
+                           r"linkki|lenke|lenken|lank|lanken|baglanti|ссылк\w*|lien ket|duong dan)\s+(?:\w+\s+){0,2}$"
                            r"|\b(?:handle|handles|handling|manage|manages|process|processes|track|tracks|support|supports|"
                            r"count|counts|measure|das|beim|zum|reduce|reducing|lower|fewer|less|prevent|avoid|"
                            r"minimi[sz]e|cut|les|des|vos|nos|leurs|gerent|gerer|gere|gestionan|gestionar|gestiscono|"
@@ -1122,8 +1136,8 @@ _MEETING_ANY = re.compile(
     r"conference|dinner|lunch|webinar|party|survey|watermark|integration|trial"
     # round 7: a training or a course the writer signs off from ("Wypisuję się ze szkolenia w czwartek")
     r"|szkoleni|training|workshop|seminar|schulung|formation|formazione|\bcurso|cursus|kurz|kurs|обучени|курс|研修|培训|교육"
-    # round 8 (replies-langs8): uk / ro / hu / el / ca / id (folded)
-    r"|\breunio\b|undangan|\brapat\b|pertemuan|kalender saya|зустріч|запрошен|нарад|sedint|intalnir|megbeszel|meghiv|talalkoz|naptar|συναντησ|προσκλησ|ημερολογ|συσκεψ")
+    # round 8 (replies-langs8): uk / ro / hu / el / ca / id / vi (folded)
+    r"|\breunio\b|undangan|\brapat\b|pertemuan|kalender saya|loi moi hop|cuoc hop|lich cua toi|зустріч|запрошен|нарад|sedint|intalnir|megbeszel|meghiv|talalkoz|naptar|συναντησ|προσκλησ|ημερολογ|συσκεψ")
 
 # round 8: other things than the e-mails a removal or a stop can be about: invoices and bills sent to the
 # address, phone calls, an event, a contract or its renewal ("stop sending the invoices to this address", "stop
@@ -1142,7 +1156,7 @@ _NOT_MAILING = re.compile(_fold_pattern(
 _CC = re.compile(r"\b(?:b?cc|kopi|kopian|kopien|kopia|kopii|kopie|copie|copia|kopio\w*)\b")  # a cc: docs/decisions.md
 _LIST_ANY = re.compile(
     r"list|mail|newsletter|database|datenbank|verteiler|rassylk|рассылк|списк|名单|名單|列表|邮件|リスト|配信|メール|명단|"
-    r"메일|bestand|bulten|lista|liste|registr|odber|tilaus|розсилк|листів|адресу|baza de date|adatbazis|λιστ|βαση δεδομενων|daftar|milis")
+    r"메일|bestand|bulten|lista|liste|registr|odber|tilaus|розсилк|листів|адресу|baza de date|adatbazis|λιστ|βαση δεδομενων|daftar|milis|danh sach")
 # "remove me from the meeting invite": a meeting, a project or a document, not the e-mails
 _NOT_MAIL = re.compile(
     r"(?:\s+(?:off|from|of|out of))?\s+(?:the|this|that|your|our|tomorrow'?s|today'?s|next|my)\s+(?:\w+\s+){0,2}"
@@ -1158,8 +1172,8 @@ _TEMPORAL = re.compile(
     r"|for the (?:next|coming)|over the (?:next|coming)|avant|przed|do konca|az do|do konce|до конца|до (?:нового|праздник\w*)|"
     r"tills|fram till|indtil|inntil|asti|saakka|antes de|antes do|antes da|prima d\w*|vor (?:dem|der|ende)|voor (?:het|de) (?:eind|einde))\b"
     r"|(?:节|節|假|年|月|底)前|まで|까지|这段时间|這段時間|这阵子|先别|先不要|暂时|暫時|当面|しばらく|당분간|잠시"
-    # round 8 (replies-langs8): uk / ro / hu / el / ca / id
-    r"|\b(?:поки|доки|до кінця|pana (?:la|pe|in)|cat timp|amig|vegeig|\w+ vegeig|μεχρι|οσο|fins (?:a|al|que)|sampai|hingga|selama)\b"
+    # round 8 (replies-langs8): uk / ro / hu / el / ca / id / vi
+    r"|\b(?:поки|доки|до кінця|pana (?:la|pe|in)|cat timp|amig|vegeig|\w+ vegeig|μεχρι|οσο|fins (?:a|al|que)|sampai|hingga|selama|den het|cho den|tam thoi)\b"
 )
 # ... or limited in time before the request ("until the holidays are over, don't write", "春节前先别联系我")
 _TEMPORAL_BEFORE = re.compile(
@@ -1167,7 +1181,7 @@ _TEMPORAL_BEFORE = re.compile(
     r"tot (?:na|de|het)|do konca|до конца|до окончания|до (?:нового года|праздников|весны|осени|января|сентября)|"
     r"for etter|fore|innan|ennen|(?:ocak|subat|yilbasi|bayram)\w* (?:kadar|sonrasina)|kadar)\b"
     r"|(?:节|節|假|年|月|底)前|まで|까지|이후에|후에|这段时间|這段時間|这阵子|暂时|暫時|当面|しばらく|당분간"
-    r"|\b(?:до кінця|pana la|vegeig|μεχρι|fins (?:a|al|que)|sampai|hingga)\b")  # round 8 (replies-langs8)
+    r"|\b(?:до кінця|pana la|vegeig|μεχρι|fins (?:a|al|que)|sampai|hingga|den het|cho den)\b")  # round 8 (replies-langs8)
 # round 8: the negation right after a removal, in the languages that put it there: Swedish / Danish / Norwegian
 # after the verb and its object ("Avregistrera mig inte", "Fjern mig ikke"), the Turkish negative imperative
 # suffix ("listeden çıkarmayın"), Korean "하지 말아 주세요" / "하지 마세요"
@@ -1186,7 +1200,7 @@ _CLAUSE_SPLIT = re.compile(r"[^.!?;,:\n()\"]+")
 _NEG_IMPERATIVE = re.compile(
     r"^\s*(?:(?:please|pls|bitte|por favor|per favore|s'il (?:vous|te) plait|prosze|пожалуйста|请|請)\s*,?\s*)?"
     r"(?:don'?t|do not|never|ne|no|nao|non|не|nie|ikke|ikkje|alkaa|ala|lad vaere med at|lad vaer med at|别|不要|請不要|请不要"
-    r"|nu ma|nu ne|nu mai|nu-mi|μη|μην|jangan)"
+    r"|nu ma|nu ne|nu mai|nu-mi|μη|μην|jangan|dung)"
     r"(?:\s+(?:me|mi|us|nous|nos|меня|mnie|meg|mig|minua|meita|ever|even|just|yet|мене|нас|ma|ne|με|μασ|saya|kami))*\s*$")
 
 
@@ -1358,9 +1372,9 @@ BOUNCE = re.compile(
     r"|iletilemedi|teslimat (?:hatasi|basarisiz)|ошибка доставки|адрес не существует|ящик переполнен)\b"
     r"|配信できませんでした|送信できませんでした|无法投递|無法投遞|退信|전송(?:에)?\s?실패|전달되지\s?않았습니다"
     r"|配信不能|宛先不明|邮件投递失败|投递失败|收件人不存在|배달\s?실패|수신자를 찾을 수 없"
-    # round 8: uk / ro / hu / el / ca (folded)
+    # round 8: uk / ro / hu / el / ca / id / vi (folded)
     r"|\bне вдалося доставити\b|\bне доставлено\b|\bnu a putut fi (?:livrat|trimis)\w*|\bnelivrabil\w*|\bkezbesithetetlen\w*"
-    r"|\bnem sikerult kezbesiteni\b|δεν ηταν δυνατη η παραδοση|αδυναμια παραδοσησ|\bno s'ha pogut (?:lliurar|entregar)\b|\btidak dapat dikirim\b|\bgagal terkirim\b")
+    r"|\bnem sikerult kezbesiteni\b|δεν ηταν δυνατη η παραδοση|αδυναμια παραδοσησ|\bno s'ha pogut (?:lliurar|entregar)\b|\btidak dapat dikirim\b|\bgagal terkirim\b|\bkhong the gui\b|\bkhong gui duoc\b")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1379,7 +1393,7 @@ _AUTO_SUBJECT = re.compile(
     r"poissaoloilmoitus|automaticka odpoved|nepritomnost|mimo kancelar|otomatik yanit|ofis disinda|"
     r"автоматически[йи] ответ|автоответ|нет на месте|отсутствую|自動応答|自動返信|自动回复|自動回覆|不在通知|不在|"
     r"автоматична відповідь|автовідповідь|поза офісом|raspuns automat|in afara biroului|automatikus valasz|"
-    r"hivatalon kivul|irodan kivul|αυτοματη απαντηση|εκτοσ γραφειου|fora de l'oficina|balasan otomatis|di luar kantor|"
+    r"hivatalon kivul|irodan kivul|αυτοματη απαντηση|εκτοσ γραφειου|fora de l'oficina|balasan otomatis|di luar kantor|tra loi tu dong|"
     r"자동 ?회신|자동 ?응답|부재 ?중(?: 자동 ?응답)?)\s*:"
 )
 _REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|vs|antw|r|rif|res|ref|fw|fwd|wg|tr|rv|enc)\s*(?:\[\d+\])?\s*:", re.I)

@@ -74,6 +74,8 @@ VERBS = (
     "απεγγρα", "διαγρα", "αφαιρε", "αφαιρεσ", "βγαλτε", "βγαλετε", "σταματ", "μπλοκαρ",
     # id
     "hapus", "keluarkan", "mengeluarkan", "menghapus", "dihapus", "berhenti", "coret",
+    # vi (folded: no tone marks, đ as d)
+    "xoa ", "huy dang ky", "go toi", "ngung", "loai bo",
 )
 OBJECTS = (
     # en
@@ -112,13 +114,14 @@ OBJECTS = (
     "listar", "listajuk", "listarol", "levelezolist", "adatbazis", "nyilvantart", "hirlevel", "leveleket", "levelek", "levelet", "levelei", "cimem",
     "λιστα", "λιστεσ", "βαση", "μηνυματ", "αλληλογραφ", "διευθυνσ", "αρχει", "επικοινων",
     "daftar", "milis", "basis data", "pesan", "alamat",
+    "danh sach", "co so du lieu", "he thong", "dia chi", "thu rac",
 )
 # the writer as the object, just after or before the verb ("remove me", "me retirer", "меня удалите"), or
 # as an enclitic ending of the verb ("quítenme", "toglietemi", "retirez-moi")
 SELF = ("me ", "us ", "myself", "mich ", "uns ", "moi ", "nous ", "nos ", "mi ", "ci ", "mij ", "ons ", "mnie ",
         "nas ", "mne ", "меня ", "нас ", "mig ", "meg ", "oss ", "minut ", "meidat ", "beni ", "bizi ", "my email",
         "my address", "my e-mail", "this address", "this email", "this e-mail",
-        "мене ", "engem", "minket", "με ", "μασ ", "saya ", "kami ")
+        "мене ", "engem", "minket", "με ", "μασ ", "saya ", "kami ", "toi ")
 SELF_ENDINGS = ("me", "mi", "nos", "ci", "-moi", "-nous", "мся", "-ma", "-ne")
 # a clause about one of these is no request to stop contact ("remove me from the meeting invite"):
 # the rules and the model decide those
@@ -127,10 +130,10 @@ EXCLUDE = ("meeting", "invite", "calendar", "webinar", "attachment", "document",
            "встреч", "приглашени", "kalend", "mote", "mode ", "kokous", "toplanti", "davet", "file ", "slack",
            "зустріч", "запрошен", "календар", "вкладен", "sedint", "intalnir", "invitati", "atasament", "calendar",
            "megbeszel", "meghiv", "talalkoz", "naptar", "mellekl", "συναντησ", "προσκλησ", "ημερολογ", "συνημμεν",
-           "rapat", "undangan", "lampiran", "kalender", "pertemuan")
+           "rapat", "undangan", "lampiran", "kalender", "pertemuan", "loi moi", "cuoc hop", "dinh kem", "lich cua")
 NEGATIONS = ("don't", "dont", "do not", "not ", "never", "no need", "nicht", "kein", "ne ", "pas ", "no ", "nao",
              "non ", "niet", "geen", "nie ", "ne-", "не ", "ikke", "ikkje", "inte", "ei ", "ala ", "ettet", "etmeyin", "yapmayin",
-             "nunca", "never", "nu-", "nu ma ", "nu ne ", "nu mai ", "nem ", "δεν ", "μη ", "μην ", "jangan", "tidak ")
+             "nunca", "never", "nu-", "nu ma ", "nu ne ", "nu mai ", "nem ", "δεν ", "μη ", "μην ", "jangan", "tidak ", "khong ")
 
 # the second cue, "no more": a negated verb of sending / contacting with an adverb of "more / again / any
 # longer" near it ("send ikke mere", "non inviatemi più", "älä lähetä enää", "Prosím ne присылать больше",
@@ -146,14 +149,14 @@ SEND = ("send", "sent ", "email", "e-mail", "mail", "write", "writing", "contact
         "пишіть", "надсила", "шліть", "присила", "отриму", "зв'яз", "турбу",
         "trimite", "scrie", "contact", "primi", "deranj", "kuld", "irjan", "irjon", "keress", "kapni", "zaklas",
         "στελν", "στειλ", "γραφ", "γραψ", "λαμβαν", "επικοινων", "ενοχλ",
-        "kirim", "hubungi", "menghubungi", "mengirim", "menerima", "ganggu")
+        "kirim", "hubungi", "menghubungi", "mengirim", "menerima", "ganggu", "gui ", "lien he", "lien lac")
 MORE = ("more ", "again", "further", "anymore", "any more", "any longer", "no longer", "ever ", "mehr ",
         "wieder", "weiter", "kunftig", "nochmal", "plus ", "encore", "desormais", "mas ", "de nuevo", "otra vez",
         "mais ", "novamente", "de novo", "piu ", "ancora", "di nuovo", "meer ", "langer", "opnieuw", "wiecej",
         "juz ", "ponownie", "kolejn", "dalej", "vic ", "dale", "znovu", "dalsi", "больше", "еще", "снова",
         "впредь", "дальше", "mer ", "igen", "langre", "fler", "mere ", "flere", "laengere", "meir", "igjen",
         "lenger", "enaa", "lisaa", "uudelleen", "jatkossa", "artik", "tekrar", "bir daha", "daha fazla",
-        "більше", "знову", "din nou", "tobb", "tobbet", "tovabb", "ujra", "αλλο", "αλλα ", "ξανα", "πια ", "lagi")
+        "більше", "знову", "din nou", "tobb", "tobbet", "tovabb", "ujra", "αλλο", "αλλα ", "ξανα", "πια ", "lagi", "nua")
 NEGATED_SEND = ("nepis", "neposil", "nekontakt", "nezasil", "niewysyl", "nie wysyl", "nie pisa", "nie kontakt",
                 "gonderme", "yazma", "ulasma", "iletisime gecilmesini istemiyorum", "saamatta")
 CJK_VERBS = ("削除", "停止", "解除", "やめて", "止めて", "外して", "外し", "送らない", "送らないで", "不要", "拒否",

@@ -8,7 +8,7 @@ respelling typo-prone words. Used by the rules (:mod:`.rules`) and the model (:m
   forms are unified), so that Japanese, Korean and Chinese text keeps its meaning; common Traditional
   Chinese characters are read as their Simplified form. Every folded
   character remembers its position in the original, so evidence is quoted as written.
-* **Strip**: quoted earlier messages ("On ... wrote:" and its forms in 23 languages, "> " lines,
+* **Strip**: quoted earlier messages ("On ... wrote:" and its forms in 25 languages, "> " lines,
   "-----Original Message-----", Outlook "From: / Sent:" blocks in those languages, forwarded
   messages), the signature after "-- ", "Sent from my iPhone" (localized) and what follows, newsletter
   and mailing-list footers and legal disclaimers.
@@ -137,7 +137,7 @@ _WROTE = re.compile(
     r"|(?:w dniu\b)?.{0,250}\bnapisal(?:\(a\)|a)?\s*:"  # pl
     r"|.{0,250}\b(?:kirjoitti|napsal(?:\(a\)|a)?|yazdi|пишет|написал(?:\(а\)|а)?)\s*:"  # fi cs tr ru
     r"|.{0,250}(?:写道|寫道|작성)\s*:"  # zh ko
-    r"|.{0,250}\b(?:пише|писав(?:\(ла\)|ла)?|a scris|ezt irta\b.{0,80}|εγραψε|va escriure|menulis)\s*:"  # uk ro hu el ca id (round 8)
+    r"|.{0,250}\b(?:пише|писав(?:\(ла\)|ла)?|a scris|ezt irta\b.{0,80}|εγραψε|va escriure|menulis|da viet)\s*:"  # uk ro hu el ca id vi (round 8)
     r"|.{0,250}[<(\[]?[\w.+-]+@[\w-]+\.[\w.-]+[>)\]]?.{0,40}:"  # any client: "<date> <name> <address>:"
     r")\s*$"
 )
@@ -150,17 +150,17 @@ _SEPARATOR = re.compile(
     r"valitetty viesti|puvodni zprava|preposlana zprava|oryginalna wiadomosc|przekazana wiadomosc|orijinal ileti|"
     r"iletilen ileti|исходное сообщение|пересылаемое сообщение|元のメッセージ|転送メッセージ|原始邮件|转发的邮件|"
     r"원본 메시지|전달된 메시지|оригінальне повідомлення|початкове повідомлення|пересланий лист|mesaj original|"
-    r"mesaj redirectionat|missatge original|missatge reenviat|pesan asli|pesan yang diteruskan|eredeti uzenet|tovabbitott uzenet|αρχικο μηνυμα|προωθημενο μηνυμα)\s*(?:-{2,}|_{2,}|={2,})?\s*$"
+    r"mesaj redirectionat|missatge original|missatge reenviat|pesan asli|pesan yang diteruskan|thu goc|thu chuyen tiep|eredeti uzenet|tovabbitott uzenet|αρχικο μηνυμα|προωθημενο μηνυμα)\s*(?:-{2,}|_{2,}|={2,})?\s*$"
     r"|^\s*begin forwarded message\s*:\s*$"
 )
 _HEADER_FROM = re.compile(r"^\s*\*?(?:from|von|de|van|da|fra|od|envoye par|fran|lahettaja|kimden|от|差出人|发件人|寄件者|"
-                          r"보낸 ?사람|від|de la|felado|απο|dari)\s*\*?\s*:\s*\S")
+                          r"보낸 ?사람|від|de la|felado|απο|dari|tu)\s*\*?\s*:\s*\S")
 _HEADER_NEXT = re.compile(
     r"^\s*\*?(?:sent|date|to|cc|subject|gesendet|datum|an|betreff|envoye|a|objet|date d'envoi|enviado|"
     r"enviada em|enviado el|fecha|para|asunto|verzonden|aan|onderwerp|inviato|oggetto|assunto|data|cc|"
     r"wyslano|temat|do|skickat|till|amne|sendt|til|emne|lahetetty|vastaanottaja|aihe|odeslano|komu|predmet|"
     r"gonderildi|kime|konu|отправлено|кому|тема|дата|送信日時|宛先|件名|日付|发送时间|收件人|主题|日期|"
-    r"보낸 ?날짜|받는 ?사람|제목|надіслано|дата|trimis|catre|subiect|elkuldve|cimzett|targy|σταλθηκε|προσ|θεμα|ημερομηνια|enviat|per a|assumpte|dikirim|kepada|subjek|tanggal)"
+    r"보낸 ?날짜|받는 ?사람|제목|надіслано|дата|trimis|catre|subiect|elkuldve|cimzett|targy|σταλθηκε|προσ|θεμα|ημερομηνια|enviat|per a|assumpte|dikirim|kepada|subjek|tanggal|da gui|den|chu de)"
     r"\s*\*?\s*:"
 )
 _SIG_DELIM = re.compile(r"^\s*--\s*$")
@@ -171,7 +171,7 @@ _MOBILE = re.compile(
     r"enviado do (?:meu|outlook)|inviato da (?:iphone|ipad|outlook|il mio|dispositivo)|"
     r"wyslane z |skickat fran min|sendt fra min|lahetetty (?:iphonesta|android|outlookista)|odeslano z |"
     r"\S*'?(?:umdan|imden) gonderildi|отправлено с |(?:iphone|android)から送信|发自我的|(?:iphone|android)에서 보냄"
-    r"|надіслано з |trimis de pe |\S*-?rol kuldve|σταλθηκε απο |enviat des (?:del|de) (?:meu|outlook)|dikirim dari )"
+    r"|надіслано з |trimis de pe |\S*-?rol kuldve|σταλθηκε απο |enviat des (?:del|de) (?:meu|outlook)|dikirim dari |duoc gui tu )"
 )
 # A footer sentence: mailing-list, newsletter and marketing boilerplate with a link or a list address.
 _FOOTER = re.compile(
@@ -412,7 +412,7 @@ FILLERS = re.compile(
     r"\b(?:please|pls|plz|kindly|bitte|doch|mal|auch|graag|alsjeblieft|aub|ook|svp|s'il vous plait|aussi|por favor|"
     r"tambien|tambem|per favore|per cortesia|anche|prosze|rowniez|tez|prosim|lutfen|venligst|vennligst|ogsa|"
     r"vanligen|snalla|aven|ocksa|ystavallisesti|myos|пожалуиста|также|тоже|"
-    r"будь ласка|також|теж|va rog|te rog|kerem|legyen szives|παρακαλω|επισησ|si us plau|tambe|tolong|mohon|juga)\b[ ,]*")  # round 8: uk ro hu el ca id
+    r"будь ласка|також|теж|va rog|te rog|kerem|legyen szives|παρακαλω|επισησ|si us plau|tambe|tolong|mohon|juga|vui long|lam on|xin hay)\b[ ,]*")  # round 8: uk ro hu el ca id vi
 
 
 def drop(f: _Folded, pattern: re.Pattern = FILLERS) -> _Folded:
