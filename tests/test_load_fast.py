@@ -269,8 +269,10 @@ def test_an_email_changed_by_the_identity_pass_is_checked_as_changed(tmp_path):
 
 def test_csv_rows_are_numbered_in_file_order_across_row_groups(tmp_path):
     """Over several row groups, inside the load's transaction and on two threads, every row of a CSV file keeps
-    its line's number, a bad cell deep in the file is named by its line, and the typed table is in file order
-    (a guard for any faster numbering: a table's rowid inside a transaction is not the row's line)."""
+    its line's number, a bad cell deep in the file is named by its line, and the typed table is in file order.
+    The rows are numbered by the rowid of the file's table (Loading.numbered), which inside a transaction starts at
+    a transaction-local offset: the numbers must survive that, an UPDATE and a DELETE of the table's rows, and the
+    read must have no window (a window runs the whole typed pass on one thread)."""
     from unify_dash.model import roles
 
     n = 300_000  # about 2.4 row groups of 122,880 rows
@@ -284,15 +286,40 @@ def test_csv_rows_are_numbered_in_file_order_across_row_groups(tmp_path):
         loader.install_sql_helpers(con)
         con.execute("BEGIN TRANSACTION")
         ld = loader.Loading(con, tmp_path, roles.SYSTEM, None)
-        t = ld.typed(ld.read(tmp_path / "f.csv", "f.csv"), cols)
+        raw = ld.read(tmp_path / "f.csv", "f.csv")
+        plan = "".join(r[1] for r in con.execute(f"EXPLAIN {raw.source}", [raw.path]).fetchall())
+        assert "READ_CSV" in plan and "WINDOW" not in plan.upper()
+        t = ld.typed(raw, cols)
         if bad:
             assert t is None and [(p.row, p.column) for p in ld.problems] == [(254_323, "line")]
             continue
         assert t is not None and t.rows == n
         tbl = f'"{t.table}"'
+        assert con.execute(f"SELECT min(rowid) FROM \"{t.data}\"").fetchone()[0] > 0  # transaction-local rowids
         assert con.execute(f"SELECT count(*), min(_row), max(_row) FROM {tbl} WHERE _row = line").fetchone() == (
             n, 2, n + 1)
         in_order = con.execute(f"SELECT min(ok) FROM (SELECT _row = 1 + row_number() OVER () AS ok FROM {tbl})"
                                ).fetchone()[0]
         assert in_order  # the typed table is in file order (written as read, without a sort)
+        con.execute(f"UPDATE \"{t.data}\" SET id = id || 'x' WHERE line % 3 = 0")  # as write_events and exports do
+        con.execute(f"DELETE FROM \"{t.data}\" WHERE line % 7 = 0")
+        assert con.execute(f"SELECT count(*), count(*) FILTER (WHERE _row = line AND (line % 3 = 0) = (id LIKE '%x')) "
+                           f"FROM {tbl}").fetchone() == (n - n // 7, n - n // 7)
         con.execute("COMMIT")
+
+
+def test_rows_whose_rowids_are_not_one_run_are_numbered_in_rowid_order(tmp_path):
+    """The fallback of Loading.numbered (rowids with a gap, which a table written by one statement has not): the
+    rows are numbered into a copy, in rowid order, from 2."""
+    from unify_dash.model import roles
+
+    con = duckdb.connect()
+    ld = loader.Loading(con, tmp_path, roles.SYSTEM, None)
+    con.execute("CREATE TEMP TABLE t AS SELECT i FROM range(10) r(i)")
+    con.execute("DELETE FROM t WHERE i = 4")
+    table, data, at = ld.numbered("t")
+    assert table == data and con.execute(f'SELECT list(_row ORDER BY i), list(i ORDER BY i) FROM "{table}"'
+                                         ).fetchone() == ([2, 3, 4, 5, 6, 7, 8, 9, 10], [0, 1, 2, 3, 5, 6, 7, 8, 9])
+    assert not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 't'").fetchone()[0]
+    con.execute(f'UPDATE "{data}" SET i = -1 WHERE {at} = 6')
+    assert con.execute(f'SELECT i FROM "{table}" WHERE _row = 6').fetchone() == (-1,)

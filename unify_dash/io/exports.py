@@ -86,7 +86,7 @@ def _skip(ld: Loading, t: Typed, summary: dict, condition: str, reason: str, *, 
         summary["skipped"][reason] = summary["skipped"].get(reason, 0) + n
         summary["rows_used"] -= n
         if delete:
-            ld.sql(f"DELETE FROM {db.ident(t.table)} t WHERE {condition}")
+            ld.sql(f"DELETE FROM {db.ident(t.data)} t WHERE {condition}")
     return n
 
 
@@ -131,7 +131,7 @@ def _prepare(ld: Loading, f: ExportFile, t: Typed) -> None:
     s = f.summary
     if f.kind.crm == SF:
         ids = [c for c in _SF_ID_COLS if c in t.present]
-        ld.sql(f"UPDATE {tbl} SET {', '.join(f'{c} = _ud_sfid({c})' for c in ids)}")
+        ld.sql(f"UPDATE {db.ident(t.data)} SET {', '.join(f'{c} = _ud_sfid({c})' for c in ids)}")
         if "is_deleted" in t.present:
             opted = "coalesce(t.email_opt_out, false) OR coalesce(t.do_not_email, false)" \
                 if f.kind.obj in ("Contact", "Lead") else "false"
@@ -163,7 +163,7 @@ def _deals_from_stage(ld: Loading, f: ExportFile, t: Typed) -> None:
                    + DEALS_SETTING)
         return
     closed = [k for k, v in HS_DEFAULT_STAGES.items() if v]
-    ld.sql(f"""UPDATE {tbl} SET is_closed = list_contains(?::VARCHAR[], lower(_ud_strip(stage))),
+    ld.sql(f"""UPDATE {db.ident(t.data)} SET is_closed = list_contains(?::VARCHAR[], lower(_ud_strip(stage))),
                is_won = coalesce(is_won, list_contains(?::VARCHAR[], lower(_ud_strip(stage))))""",
            [closed, list(HS_WON_STAGES)])
     f.summary["notes"].append("no 'Is Deal Closed?' column: open/closed read from the default pipeline's stages")

@@ -252,7 +252,8 @@ PRIO_WORKSPACE, PRIO_SF_CONTACT, PRIO_SF_LEAD, PRIO_HS_CONTACT = 0, 1, 2, 3
 
 @dataclass
 class Raw:
-    """A file ready to read: its header, and SQL selecting ``_row, c0, c1, ...`` (all text) from it."""
+    """A file ready to read: its header, and SQL selecting ``c0, c1, ...`` (all text) from it, after ``_row`` for a
+    Parquet file (its row number); a CSV file's rows are numbered once read (:func:`_numbered`)."""
 
     label: str
     headers: list[str]
@@ -268,13 +269,18 @@ class Raw:
 
 @dataclass
 class Typed:
-    """Validated, converted values of a file: temporary table ``table`` with ``_row`` and one column per
-    :class:`Col` (NULL when the file does not have it)."""
+    """Validated, converted values of a file: ``table`` (to read) has ``_row`` and one column per :class:`Col`
+    (NULL when the file does not have it); ``data`` is the temporary table that holds them (to change), the same
+    table for a Parquet file; a CSV file's ``table`` is a view of ``data`` numbering its rows (:func:`_numbered`)."""
 
     label: str
     table: str
     present: dict[str, str]  # column name -> header name used (for messages)
     rows: int
+    data: str = ""
+
+    def __post_init__(self) -> None:
+        self.data = self.data or self.table
 
     def header(self, name: str) -> str:
         return self.present.get(name, name)
@@ -381,6 +387,7 @@ class Loading:
         self.crm_typed: dict[tuple[str, str], Typed] = {}
         self.settings: settings_mod.Settings | None = None
         self._temps: list[str] = []
+        self._views: set[str] = set()  # of the temps
         self._n = 0
         self.merged_view = False  # _ud_merged is a view of _ud_stg_contacts (see merge_contacts)
         self.deferred_indexes: list[tuple[str, str]] = []  # (name, CREATE statement): built after the commit
@@ -417,7 +424,11 @@ class Loading:
 
     def done_with(self, typed: Typed) -> None:
         """Free a typed table once it is staged (keeps peak memory near one copy of the data)."""
-        self.con.execute(f"DROP TABLE IF EXISTS {db.ident(typed.table)}")
+        self._drop(typed.table)
+        self._drop(typed.data)
+
+    def _drop(self, name: str) -> None:
+        self.con.execute(f"DROP {'VIEW' if name in self._views else 'TABLE'} IF EXISTS {db.ident(name)}")
 
     def confined(self, path: Path, label: str) -> bool:
         """Whether ``path`` may be read: always without a root, else only when it resolves inside the root.
@@ -442,7 +453,7 @@ class Loading:
 
     def drop_temps(self) -> None:
         for name in reversed(self._temps):
-            self.con.execute(f"DROP TABLE IF EXISTS {db.ident(name)}")
+            self._drop(name)
         for name in (*STAGING, "_ud_free_mail"):
             self.con.execute(f"DROP TABLE IF EXISTS {db.ident(name)}")
         self._temps.clear()
@@ -478,7 +489,7 @@ class Loading:
             seen.setdefault(h.lower(), i)
         # columns: a struct literal of generated names c0, c1, ... (never the file's header text)
         columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(headers))) + "}"
-        source = ("SELECT row_number() OVER () + 1 AS _row, * FROM read_csv(?, header = true, auto_detect = false, "
+        source = ("SELECT * FROM read_csv(?, header = true, auto_detect = false, "  # no _row: see _numbered
                   f"columns = {columns}, delim = ',', quote = '\"', escape = '\"', strict_mode = true, "
                   "encoding = 'utf-8')")
         regular = self._regular_csv(path, label)
@@ -569,8 +580,8 @@ class Loading:
         if missing:
             return None
 
-        # One pass over the file (numbering rows is a window in reading order: DuckDB keeps insertion
-        # order unless preserve_insertion_order is switched off) converts every column and computes every
+        # One pass over the file, on every thread (a CSV file's rows are numbered afterwards, by _numbered: a
+        # window here would run the whole statement on one thread), converts every column and computes every
         # cell check as a bit of _bad<k> (the checks cost no second scan); a cell's text is kept next to its
         # value only in the rows where a check fails and shows that text (the problem names it).
         checks = _cell_checks(cols, found)
@@ -591,27 +602,55 @@ class Loading:
         words = [" + ".join(f"CASE WHEN _b{i} THEN {1 << (i % _BITS)}::BIGINT ELSE 0 END"
                             for i in range(k, min(k + _BITS, len(checks)))) + f" AS _bad{k // _BITS}"
                  for k in range(0, len(checks), _BITS)]
-        table = self.temp("typed")
+        data = self.temp("typed")
+        row = ["_row"] if raw.fmt != "csv" else []
         try:
             self.con.execute(
-                f"CREATE TEMP TABLE {db.ident(table)} AS SELECT {', '.join(['_row', *keep, *names, *words])} "
-                f"FROM (SELECT *, {', '.join(flags) or 'NULL AS _b'} FROM (SELECT {', '.join(['_row', *texts, *values])} "
+                f"CREATE TEMP TABLE {db.ident(data)} AS SELECT {', '.join([*row, *keep, *names, *words])} "
+                f"FROM (SELECT *, {', '.join(flags) or 'NULL AS _b'} FROM (SELECT {', '.join([*row, *texts, *values])} "
                 f"FROM ({raw.source})))", [*params, raw.path])
         except duckdb.Error as err:  # the transaction is unusable after an error: stop here
             message = str(err)
             m = _CSV_ERROR.search(message)
             self.fatal(raw.label, int(m.group(1)) if m and raw.fmt == "csv" else None, None,
                        _csv_reason(message) if raw.fmt == "csv" else message.splitlines()[0])
-        rows = self.con.execute(f"SELECT count(*) FROM {db.ident(table)}").fetchone()[0]
+        table, at = data, f"{db.ident(data)}._row"
+        if not row:
+            table, data, at = self.numbered(data)
+        rows = self.con.execute(f"SELECT count(*) FROM {db.ident(data)}").fetchone()[0]
         self.sources[raw.label] = rows
         for col in cols:  # email identity: one normal form; hidden characters refused
             if col.kind == "email" and found.get(col.name):
-                fixed = _identity_pass(self, raw.label, table, col.name, found[col.name][0][1])
-                _recheck(self.con, table, checks, col.name, fixed)  # checks on the changed values, again
+                fixed = _identity_pass(self, raw.label, table, data, at, col.name, found[col.name][0][1])
+                _recheck(self.con, data, at, checks, col.name, fixed)  # checks on the changed values, again
         self._report_cells(raw.label, table, checks, rows)
         if any(p.file == raw.label for p in self.problems):
             return None
-        return Typed(raw.label, table, {n: h[0][1] for n, h in found.items()}, rows)
+        return Typed(raw.label, table, {n: h[0][1] for n, h in found.items()}, rows, data)
+
+    def numbered(self, data: str) -> tuple[str, str, str]:
+        """A CSV file's rows numbered: ``(table, data, at)``, ``table`` reads the rows of ``data`` (its data rows,
+        written by one statement in file order) with ``_row``, the row's line in the file (the header is line 1;
+        a quoted line break does not count), and ``at`` is SQL for that number in a statement changing ``data``.
+
+        Without a window (which would run the file's whole typed pass on one thread): DuckDB keeps insertion
+        order, so the rowids of a table written by one ``CREATE TABLE AS`` follow the file on every thread, in one
+        run that starts at a transaction-local offset inside a transaction (not 0), and an ``UPDATE`` or
+        ``DELETE`` leaves the other rows' rowids as they are (``tests/test_load_fast.py`` guards all three);
+        ``table`` is then a view, ``rowid`` minus the first rowid plus 2. Rowids that are not one run (never
+        seen) are numbered instead into a copy, by ``row_number()`` in rowid order."""
+        first, last, n = self.con.execute(f"SELECT min(rowid), max(rowid), count(*) FROM {db.ident(data)}").fetchone()
+        if not n or last - first + 1 == n:
+            view = self.temp("typed")
+            self._views.add(view)
+            at = f"({db.ident(data)}.rowid - {int(first or 0)} + 2)"
+            self.con.execute(f"CREATE TEMP VIEW {db.ident(view)} AS SELECT {at} AS _row, * FROM {db.ident(data)}")
+            return view, data, at
+        copy = self.temp("typed")
+        self.con.execute(f"CREATE TEMP TABLE {db.ident(copy)} AS SELECT row_number() OVER (ORDER BY rowid) + 1 AS _row, "
+                         f"* FROM {db.ident(data)}")
+        self._drop(data)
+        return copy, copy, f"{db.ident(copy)}._row"
 
     def _report_cells(self, label: str, table: str, checks: list[_Check], rows: int) -> None:
         """The failed cell checks of a typed table (its _bad<k> bits): the first rows of each, and how many."""
@@ -673,10 +712,11 @@ class Loading:
             self.problem(typed.label, row, typed.header(column), message(value) + more)
 
 
-def _identity_pass(ld: Loading, label: str, table: str, column: str, header: str) -> list[int]:
+def _identity_pass(ld: Loading, label: str, table: str, data: str, at: str, column: str, header: str) -> list[int]:
     """Emails beyond printable ASCII (few) go through :func:`identity.normalize_email` in Python: NFKC,
     IDN domains to punycode; hidden (control, zero-width, bidi) characters are a problem naming the
-    file, row and column; mixed-script look-alikes are a warning naming the row. Returns the rows whose value it changed."""
+    file, row and column; mixed-script look-alikes are a warning naming the row. Reads ``table``, changes ``data`` (where
+    ``at`` is a row's number: :meth:`Loading.numbered`). Returns the rows whose value it changed."""
     tbl, col = db.ident(table), db.ident(column)
     odd = ld.con.execute(f"SELECT _row, {col} FROM {tbl} WHERE regexp_matches({col}, '[^\x20-\x7e]') "
                          "ORDER BY _row").fetchall()
@@ -692,8 +732,8 @@ def _identity_pass(ld: Loading, label: str, table: str, column: str, header: str
         if why:
             ld.warnings.append(f"{label} row {row}, column {header}: {normal!r} {why}")
     if fixed:
-        ld.con.execute(f"UPDATE {tbl} SET {col} = f.v FROM (SELECT unnest(?::BIGINT[]) AS r, "
-                       "unnest(?::VARCHAR[]) AS v) f WHERE _row = f.r",
+        ld.con.execute(f"UPDATE {db.ident(data)} SET {col} = f.v FROM (SELECT unnest(?::BIGINT[]) AS r, "
+                       f"unnest(?::VARCHAR[]) AS v) f WHERE {at} = f.r",
                        [[r for r, _ in fixed], [v for _, v in fixed]])
     return [r for r, _ in fixed]
 
@@ -753,16 +793,18 @@ def _cell_checks(cols: list[Col], found: dict[str, list[tuple[str, str]]]) -> li
     return checks
 
 
-def _recheck(con: duckdb.DuckDBPyConnection, table: str, checks: list[_Check], column: str, rows: list[int]) -> None:
-    """The checks reading ``column``, computed again in ``rows`` (whose values the identity pass changed)."""
+def _recheck(con: duckdb.DuckDBPyConnection, data: str, at: str, checks: list[_Check], column: str,
+             rows: list[int]) -> None:
+    """The checks reading ``column``, computed again in ``rows`` (whose values the identity pass changed): ``at`` is
+    the SQL of a row's number in ``data`` (:meth:`Loading.numbered`)."""
     if not rows:
         return
     for i, chk in enumerate(checks):
         if chk.on != column:
             continue
         word, bit = f"_bad{i // _BITS}", 1 << (i % _BITS)
-        con.execute(f"UPDATE {db.ident(table)} SET {word} = {word} - ({word} & {bit}) + CASE WHEN coalesce({chk.bad}, "
-                    f"false) THEN {bit} ELSE 0 END WHERE list_contains(?::BIGINT[], _row)", [*chk.params, rows])
+        con.execute(f"UPDATE {db.ident(data)} SET {word} = {word} - ({word} & {bit}) + CASE WHEN coalesce({chk.bad}, "
+                    f"false) THEN {bit} ELSE 0 END WHERE list_contains(?::BIGINT[], {at})", [*chk.params, rows])
 
 
 def _conv(kind: str, x: str) -> str:
@@ -1244,13 +1286,13 @@ def write_events(ld: Loading, t: Typed | None) -> tuple[int, list[dict]]:
     new, opt_outs, bulk = 0, [], False
     if t is not None:
         cols = ", ".join(_EVENT_COLS)
-        tbl = db.ident(t.table)
+        tbl, data = db.ident(t.table), db.ident(t.data)
         # every row has an email or a contact_id (check_events): the other is looked up for the rows without it,
         # in the file's own table (no join of every row, no copy; the table stays in file order)
-        con.execute(f"UPDATE {tbl} SET email = c.email FROM contacts c "
-                    f"WHERE {tbl}.email IS NULL AND c.contact_id = {tbl}.contact_id")
-        con.execute(f"UPDATE {tbl} SET contact_id = c.contact_id FROM contacts c "
-                    f"WHERE {tbl}.contact_id IS NULL AND c.email = {tbl}.email")
+        con.execute(f"UPDATE {data} SET email = c.email FROM contacts c "
+                    f"WHERE {data}.email IS NULL AND c.contact_id = {data}.contact_id")
+        con.execute(f"UPDATE {data} SET contact_id = c.contact_id FROM contacts c "
+                    f"WHERE {data}.contact_id IS NULL AND c.email = {data}.email")
         recorded = con.execute("SELECT count(*) FROM events").fetchone()[0]
         if recorded:
             changed = " OR ".join(f"events.{c} IS DISTINCT FROM s.{c}" for c in _EVENT_COLS[1:])
