@@ -1,7 +1,7 @@
 """Where a load's time goes, statement by statement.
 
     .venv/bin/python scripts/load_profile.py WORKSPACE_DIR DB_PATH [--memory-limit 3GB] [--threads N] [--top 25]
-        [--parts] [--typed STEM]
+        [--parts] [--typed STEM] [--memory-trace SECONDS]
 
 Loads ``WORKSPACE_DIR`` into a new database ``DB_PATH`` (deleted first) with
 :func:`unify_dash.io.load.load_workspace`, timing every SQL statement the load sends (wall and the process's
@@ -10,7 +10,10 @@ RSS of the process and the load average. With ``--threads 1`` the CPU figures ad
 ``--parts`` adds the totals by part of the load (reading each file, staging, checks, writing, the commit, the
 index builds after it), so that two runs compare part by part. ``--typed contacts`` times only the typed pass
 of one file (:meth:`unify_dash.io.workspace.Loading.typed`: read, convert, check) on an in-memory database
-(``DB_PATH`` unused), with the memory DuckDB holds after it (``duckdb_memory()``).
+(``DB_PATH`` unused), with the memory DuckDB holds after it (``duckdb_memory()``). ``--memory-trace 1`` samples,
+every second, the process's RSS and the memory DuckDB's buffer manager counts (``duckdb_memory()``, read on a
+second connection) with the statement running, and prints the statements at the highest RSS: what drives the
+peak, and how much of it is beyond what DuckDB counts against its ``memory_limit``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import argparse
 import os
 import re
 import resource
+import threading
 import time
 from pathlib import Path
 
@@ -32,12 +36,15 @@ class TimedConnection:
     def __init__(self, con):
         self._con = con
         self.timings: list[tuple[str, float, float]] = []
+        self.running: str | None = None  # the statement being executed (read by MemoryTrace)
 
     def execute(self, query, params=None):
         wall, cpu = time.perf_counter(), time.process_time()
+        self.running = query
         try:
             return self._con.execute(query, params) if params is not None else self._con.execute(query)
         finally:
+            self.running = None
             self.timings.append((query, time.perf_counter() - wall, time.process_time() - cpu))
 
     def __getattr__(self, name):
@@ -78,6 +85,45 @@ def parts(timings: list[tuple[str, float, float]]) -> list[tuple[str, float, flo
     return [(name, w, c, n) for name, (w, c, n) in out.items() if n]
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 1024
+
+
+class MemoryTrace(threading.Thread):
+    """Samples (seconds since start, RSS MB, MB DuckDB counts, statement) every ``every`` seconds."""
+
+    def __init__(self, con: TimedConnection, every: float):
+        super().__init__(daemon=True)
+        self.con, self.every, self.samples = con, every, []
+        self._probe = con._con.cursor()  # a second connection to the same database: never blocks the load
+        self._done, self._start = threading.Event(), time.perf_counter()
+
+    def run(self) -> None:
+        while not self._done.wait(self.every):
+            try:
+                held = self._probe.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] / 2**20
+            except Exception:  # noqa: BLE001 - a sample lost (the database closing), not the load
+                held = float("nan")
+            self.samples.append((time.perf_counter() - self._start, _rss_mb(), held, self.con.running or "(Python)"))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def report(self, top: int = 12) -> None:
+        if not self.samples:
+            return
+        by_statement: dict[str, tuple] = {}
+        for t, rss, held, query in self.samples:
+            key = _short(query, 110)
+            if key not in by_statement or rss > by_statement[key][1]:
+                by_statement[key] = (t, rss, held)
+        print(f"memory trace ({len(self.samples)} samples): {'at s':>7} {'RSS MB':>8} {'DuckDB MB':>9}  statement")
+        for key, (t, rss, held) in sorted(by_statement.items(), key=lambda kv: -kv[1][1])[:top]:
+            print(f"{'':29}{t:7.0f} {rss:8,.0f} {held:9,.0f}  {key}")
+
+
 def typed_pass(workspace: Path, stem: str, threads: int | None) -> None:
     import duckdb
 
@@ -107,6 +153,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--parts", action="store_true", help="totals by part of the load")
     ap.add_argument("--typed", metavar="STEM", help="time only the typed pass of STEM.csv (e.g. contacts)")
+    ap.add_argument("--memory-trace", type=float, metavar="SECONDS", help="sample RSS and DuckDB's memory")
     args = ap.parse_args()
     if args.typed:
         print(f"load average before: {os.getloadavg()}")
@@ -120,10 +167,15 @@ def main() -> None:
     if args.threads:
         raw.execute(f"SET threads = {int(args.threads)}")
     con = TimedConnection(raw)
+    trace = MemoryTrace(con, args.memory_trace) if args.memory_trace else None
+    if trace:
+        trace.start()
     wall, cpu = time.perf_counter(), time.process_time()
     try:
         result = load_workspace(con, Path(args.workspace))
     finally:
+        if trace:
+            trace.stop()
         raw.close()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     timed_wall = sum(t[1] for t in con.timings)
@@ -138,6 +190,8 @@ def main() -> None:
         print(f"{'wall s':>8} {'CPU s':>8} {'n':>4}  part")
         for name, w, c, n in parts(con.timings):
             print(f"{w:8.2f} {c:8.2f} {n:4}  {name}")
+    if trace:
+        trace.report()
     print(f"load average after: {os.getloadavg()}")
 
 

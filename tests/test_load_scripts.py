@@ -40,3 +40,14 @@ def test_index_lookups_and_limit_eval_on_a_copy(tmp_path, template_db):
     figures = json.loads(_script("limit_eval.py", copy, "--memory-limit", "500MB", "--ticks", 1).splitlines()[-1])
     assert figures["memory_limit"] == "500MB" and figures["contacts"] == 400 and len(figures["ticks"]) == 1
     assert figures["peak_rss_mb"] > 0
+
+
+def test_load_profile_traces_memory_by_statement(tmp_path):
+    out = _script("load_profile.py", write_workspace(tmp_path / "ws"), tmp_path / "new.duckdb", "--memory-trace", 0.002,
+                  "--top", 0)
+    lines = out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("memory trace ("))
+    assert int(lines[head].split("(")[1].split()[0]) > 0  # samples were taken
+    rss = [float(line.split()[1].replace(",", "")) for line in lines[head + 1:] if line[:1] == " " and
+           line.split()[0].isdigit()]
+    assert rss and rss == sorted(rss, reverse=True) and rss[0] > 10  # the highest RSS first, in MB
