@@ -253,7 +253,7 @@ PRIO_WORKSPACE, PRIO_SF_CONTACT, PRIO_SF_LEAD, PRIO_HS_CONTACT = 0, 1, 2, 3
 @dataclass
 class Raw:
     """A file ready to read: its header, and SQL selecting ``c0, c1, ...`` (all text) from it, after ``_row`` for a
-    Parquet file (its row number); a CSV file's rows are numbered once read (:func:`_numbered`)."""
+    Parquet file (its row number); a CSV file's rows are numbered once read (:meth:`Loading.numbered`)."""
 
     label: str
     headers: list[str]
@@ -271,7 +271,7 @@ class Raw:
 class Typed:
     """Validated, converted values of a file: ``table`` (to read) has ``_row`` and one column per :class:`Col`
     (NULL when the file does not have it); ``data`` is the temporary table that holds them (to change), the same
-    table for a Parquet file; a CSV file's ``table`` is a view of ``data`` numbering its rows (:func:`_numbered`)."""
+    table for a Parquet file; a CSV file's ``table`` is a view of ``data`` numbering its rows (:meth:`Loading.numbered`)."""
 
     label: str
     table: str
@@ -489,7 +489,7 @@ class Loading:
             seen.setdefault(h.lower(), i)
         # columns: a struct literal of generated names c0, c1, ... (never the file's header text)
         columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(headers))) + "}"
-        source = ("SELECT * FROM read_csv(?, header = true, auto_detect = false, "  # no _row: see _numbered
+        source = ("SELECT * FROM read_csv(?, header = true, auto_detect = false, "  # no _row: see Loading.numbered
                   f"columns = {columns}, delim = ',', quote = '\"', escape = '\"', strict_mode = true, "
                   "encoding = 'utf-8')")
         regular = self._regular_csv(path, label)
@@ -580,7 +580,7 @@ class Loading:
         if missing:
             return None
 
-        # One pass over the file, on every thread (a CSV file's rows are numbered afterwards, by _numbered: a
+        # One pass over the file, on every thread (a CSV file's rows are numbered afterwards, by Loading.numbered: a
         # window here would run the whole statement on one thread), converts every column and computes every
         # cell check as a bit of _bad<k> (the checks cost no second scan); a cell's text is kept next to its
         # value only in the rows where a check fails and shows that text (the problem names it).
