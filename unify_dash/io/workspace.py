@@ -376,6 +376,8 @@ class Loading:
     def __init__(self, con: duckdb.DuckDBPyConnection, folder: Path, actor: roles.Actor,
                  progress: Progress | None, root: Path | None = None):
         self.con = con
+        # the row numbers of a CSV file are its rows' rowids (numbered): they follow the file only in insertion order
+        con.execute("SET preserve_insertion_order = true")
         self.folder = folder
         self.root = root  # files resolving outside it are refused unread (None: no confinement)
         self._scratch: Path | None = None  # re-written copies of CSV files (see _regular_csv)
