@@ -217,15 +217,7 @@ def calibrate_request(records: list[dict], target: float = 0.98) -> None:
 def regate(records: list[dict]) -> list[dict]:
     """The records as the review gate decides them with today's thresholds (``replies.REVIEW_AT_BY_LANGUAGE``
     by the reply's corpus language, else ``REVIEW_AT``): saved predictions need no new model fit."""
-    return [{**x, "predicted": _gate(x, _review_at(x["lang"]))} if x["gated"] else x for x in records]
-
-
-def _review_at(lang: str) -> float:
-    """The review threshold the classifier uses for a reply in ``lang`` (replies.classify)."""
-    from unify_dash.classify import language
-
-    default = replies.NEIGHBOUR_REVIEW_AT if lang in language.NEIGHBOURS else replies.REVIEW_AT
-    return replies.REVIEW_AT_BY_LANGUAGE.get(lang, default)
+    return [{**x, "predicted": _gate(x, replies.review_threshold(x["lang"]))} if x["gated"] else x for x in records]
 
 
 def _per_class(records: list[dict], authors: list[str]) -> None:

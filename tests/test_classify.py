@@ -61,8 +61,10 @@ MIN_OTHER_ACCURACY = 0.9  # out-of-office / positive / not-now / other replies g
 # (2026-12-02, figures only: 0.974 / 0.971 / 0.874 / 0.121 and 0.915 / 0.947 / 0.796 / 0.172). Floors a little
 # under the latest figures.
 HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float] | None] = {
-    "tests/data/replies/holdout11.csv": (0.97, 0.965, 0.87, 0.125),
-    "tests/data/replies/holdout12.csv": (0.91, 0.94, 0.79, 0.175),
+    "tests/data/replies/holdout11.csv": (0.975, 0.97, 0.895, 0.085),
+    "tests/data/replies/holdout12.csv": (0.905, 0.945, 0.835, 0.125),
+    "tests/data/replies/holdout13.csv": (0.93, 0.945, 0.73, 0.215),
+    "tests/data/replies/holdout14.csv": (0.94, 0.88, 0.665, 0.24),
 }
 SPENT = ("test", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7", "holdout8", "holdout9",
          "holdout10")  # former held-out sets, training material since round 3 (test, holdout2), 4 (holdout3,
@@ -761,6 +763,7 @@ def test_round8_languages_have_certain_opt_out_rules(text, code):
     "Μη μου στέλνετε μέχρι τέλος του μήνα.", "No m'envieu més correus fins al setembre.",
     "Jangan kirim email sampai akhir bulan, kami sedang audit.", "Đừng gửi email cho tôi đến hết tháng này.",
     "Vui lòng xóa tôi khỏi lời mời họp thứ Sáu.",  # vi: no rule; the model sends it to review
+    "Видаліть мене із запрошення на нараду в п'ятницю.",  # uk: review from 0.25 (ADDED_LANGUAGE_REVIEW_AT)
 ])
 def test_round8_negated_or_temporary_requests_are_no_certain_opt_out(text):
     c = replies.classify(text)
@@ -768,7 +771,6 @@ def test_round8_negated_or_temporary_requests_are_no_certain_opt_out(text):
 
 
 @pytest.mark.parametrize("text", [
-    "Видаліть мене із запрошення на нараду в п'ятницю.",
     "Vă rog să mă scoateți din invitația la ședința de vineri.",
     "Kérem, vegyenek ki a pénteki megbeszélés meghívójából.",
     "Παρακαλώ βγάλτε με από την πρόσκληση της συνάντησης της Παρασκευής.",
