@@ -140,8 +140,16 @@ def test_memory_limit_is_parsed_and_applied(monkeypatch):
     monkeypatch.setenv(db.MEMORY_ENV, "3GB")
     assert db.memory_limit() == "3000MB"
     assert db.memory_limit("1GB") == "1000MB"  # the flag wins over the environment
+    assert db.memory_limit(load=True) == "3000MB"  # an explicit limit is not capped for a load
     monkeypatch.delenv(db.MEMORY_ENV)
     assert db.memory_limit() == f"{int(gb * db.MEMORY_FRACTION)}MB"
+    # a load's default: the same share of the machine, at most LOAD_MEMORY_CAP
+    assert db.memory_limit(load=True) == f"{int(min(gb * db.MEMORY_FRACTION, db.LOAD_MEMORY_CAP / 1e6))}MB"
+    monkeypatch.setattr(db, "machine_memory", lambda: 64 * 10**9)
+    assert db.memory_limit() == "16000MB" and db.memory_limit(load=True) == "3000MB"
+    monkeypatch.setattr(db, "machine_memory", lambda: 8 * 10**9)
+    assert db.memory_limit(load=True) == "2000MB"
+    assert db.memory_limit("5GB", load=True) == "5000MB"
     for bad in ("lots", "4 parsecs", "0%", "150%", "-1GB"):
         with pytest.raises(ValidationError, match="--memory-limit"):
             db.memory_limit(bad)
@@ -162,6 +170,22 @@ def test_cli_load_takes_the_memory_limit(tmp_path, capsys):
     assert cli.main(["load", str(folder), "--db", str(tmp_path / "u.duckdb"), "--memory-limit", "512MB"]) == 0
     assert cli.main(["load", str(folder), "--db", str(tmp_path / "v.duckdb"), "--memory-limit", "lots"]) == 1
     assert "error: --memory-limit: 'lots' is not a memory size" in capsys.readouterr().err
+
+
+def test_cli_load_defaults_to_the_load_cap(tmp_path, monkeypatch):
+    from unify_dash import cli
+    monkeypatch.delenv(db.MEMORY_ENV, raising=False)
+    monkeypatch.setattr(db, "machine_memory", lambda: 64 * 10**9)  # a quarter would be 16 GB
+    seen, connect = [], db.connect
+
+    def spy(*args, **kwargs):
+        con = connect(*args, **kwargs)
+        seen.append(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+        return con
+
+    monkeypatch.setattr(db, "connect", spy)
+    assert cli.main(["load", str(write_workspace(tmp_path)), "--db", str(tmp_path / "u.duckdb")]) == 0
+    assert seen[0] in ("2.7 GiB", "2.8 GiB"), seen  # 3,000 MB, not 16 GB
 
 
 def test_secondary_indexes_serve_point_look_ups_and_retired_ones_are_dropped(tmp_path):

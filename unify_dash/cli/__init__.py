@@ -64,7 +64,8 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
 
 def _memory_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-limit", help=f"DuckDB's memory limit, e.g. 4GB or 30%% (default ${db.MEMORY_ENV}, "
-                                          f"else {int(db.MEMORY_FRACTION * 100)}%% of this machine's memory)")
+                                          f"else {int(db.MEMORY_FRACTION * 100)}%% of this machine's memory; for "
+                                          f"a load at most {db.LOAD_MEMORY_CAP / 1e9:g} GB)")
 
 
 def build_parser() -> argparse.ArgumentParser:

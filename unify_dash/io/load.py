@@ -186,7 +186,7 @@ def cli_load(args) -> int:
     if not folder.is_dir():  # before the database is opened (and created)
         raise LoadError([Problem(str(folder), None, None, "not a folder; expected a workspace folder")])
     con = db.connect(args.db, rebuilding_records=True,  # a load rebuilds an older file's record tables
-                     memory=getattr(args, "memory_limit", None))
+                     memory=db.memory_limit(getattr(args, "memory_limit", None), load=True))
     try:
         result = load_workspace(con, folder, root=root)
         generation = db.generation(con)

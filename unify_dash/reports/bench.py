@@ -536,6 +536,7 @@ def cli_bench(args) -> int:
     contacts, seed = int(args.contacts), int(getattr(args, "seed", 7))
     fmt, runs = getattr(args, "format", "csv"), int(getattr(args, "runs", 1))
     memory = db.memory_limit(getattr(args, "memory_limit", None))
+    load_memory = db.memory_limit(getattr(args, "memory_limit", None), load=True)  # the load and its floor
     temporary = getattr(args, "workdir", None) is None
     workdir = (Path(tempfile.mkdtemp(prefix="unify-bench-")) if temporary else Path(args.workdir)).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -550,7 +551,7 @@ def cli_bench(args) -> int:
                   f"in {workdir}; memory limit {memory}")
             figures.update(_child("generate", out, contacts, seed, fmt, memory))
             print("demo " + ("reused" if figures["demo_s"] is None else f"written in {figures['demo_s']} s"))
-            figures.update(_loads(out, db_path, contacts, seed, memory, max(runs, 1), print))
+            figures.update(_loads(out, db_path, contacts, seed, load_memory, max(runs, 1), print))
             figures["load_ratio"] = _ratio(figures["load_s"], figures["raw_read_s"])
         if getattr(args, "engine", "duckdb") == "spark":
             lake_dir = Path(args.lake) if getattr(args, "lake", None) else workdir / f"lake-{contacts}-{seed}"

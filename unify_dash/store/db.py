@@ -229,6 +229,10 @@ def require_database(path: str | os.PathLike | None) -> None:
 
 MEMORY_ENV = "UNIFY_MEMORY_LIMIT"  # e.g. 4GB, 1500MB or 30% (of this machine's memory)
 MEMORY_FRACTION = 0.25  # the default limit: a quarter of the machine's memory (shared machines)
+# a load's default is at most this: a 10M load fits in 3.8 GB of RSS at 3 GB and is no slower than at 6 GB
+# (docs/benchmarks.md "Loading", round 7); the engine and the scheduler keep the quarter (a 10M evaluation
+# takes twice as long at 3 GB)
+LOAD_MEMORY_CAP = 3_000_000_000
 _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KIB|MIB|GIB|TIB|%)\s*$", re.I)
 _UNITS = {"KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
@@ -238,9 +242,10 @@ def machine_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def memory_limit(value: str | None = None) -> str:
+def memory_limit(value: str | None = None, *, load: bool = False) -> str:
     """The DuckDB ``memory_limit`` to use, as ``"<n>MB"``: ``value`` (``--memory-limit``), else the
-    ``UNIFY_MEMORY_LIMIT`` environment variable, else :data:`MEMORY_FRACTION` of the machine's memory.
+    ``UNIFY_MEMORY_LIMIT`` environment variable, else :data:`MEMORY_FRACTION` of the machine's memory
+    (for a ``load``, at most :data:`LOAD_MEMORY_CAP`).
     A size (``4GB``, ``1500MB``, ``2GiB``) or a share of the machine (``30%``); at least 64 MB.
 
     Raises :class:`~unify_dash.errors.ValidationError` naming where a bad value came from."""
@@ -248,7 +253,8 @@ def memory_limit(value: str | None = None) -> str:
     if value is None:
         value, where = os.environ.get(MEMORY_ENV) or None, MEMORY_ENV
     if value is None:
-        return f"{max(64, int(machine_memory() * MEMORY_FRACTION / 1e6))}MB"
+        size = machine_memory() * MEMORY_FRACTION
+        return f"{max(64, int((min(size, LOAD_MEMORY_CAP) if load else size) / 1e6))}MB"
     m = _MEMORY_RE.match(str(value))
     if not m or (m.group(2) == "%" and not 0 < float(m.group(1)) <= 100):
         raise ValidationError(f"{where}: {value!r} is not a memory size; expected a size such as 4GB or 1500MB, "
