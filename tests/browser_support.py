@@ -147,28 +147,24 @@ def screenshot_all(url: str, page, out: Path, *, email: str | None = None, prefi
 
 
 GRID = "[class*='st-key-play-grid-']"  # the Play view's what-if grid (unify_dash/app/toggle_grid.py)
+TABLE_ROW_PX = 35  # a data frame's row height (Streamlit's default, and the tables' ``height`` arithmetic)
 
 
 def grid_cell(page, row: int, column: int = 1) -> tuple[float, float] | None:
     """The screen point of the what-if grid's checkbox at ``row`` (0 = the first exclusion) and level
     ``column`` (0 audience, 1 organisation, 2... the rulesets), scrolled into view; ``None`` past the
-    last row. The grid is a canvas: its cells are found by its layout (toggle_grid's column widths)."""
+    last row."""
     from unify_dash.app import toggle_grid
 
-    grid = page.locator(GRID).filter(visible=True).first
-    box = grid.bounding_box()
-    if box["y"] < 80 or box["y"] + box["height"] > page.viewport_size["height"]:  # not under the app's header bar
-        grid.evaluate("e => e.scrollIntoView({block: 'center'})")
-        box = grid.bounding_box()
-    rows = round((box["height"] - 3) / toggle_grid.ROW_PX) - 1
-    if row >= rows:
+    line = page.locator(f"{GRID} .st-key-{toggle_grid.ROW_PREFIX.replace('.', '-')}{row}").filter(visible=True)
+    if line.count() == 0:
         return None
-    header = page.evaluate(f"() => {{ const c = document.querySelectorAll(\"{GRID} canvas\");"
-                           " return c.length > 1 ? c[1].getBoundingClientRect().height : 0; }")
-    header = header or toggle_grid.ROW_PX + 1
-    x = box["x"] + 1 + toggle_grid.NAME_PX + toggle_grid.CELL_PX * column + toggle_grid.CELL_PX / 2
-    y = box["y"] + 1 + header + toggle_grid.ROW_PX * row + toggle_grid.ROW_PX / 2
-    return x, y
+    box_el = line.first.locator("[data-testid=stCheckbox] label").nth(column)
+    box = box_el.bounding_box()
+    if box["y"] < 80 or box["y"] + box["height"] > page.viewport_size["height"]:  # not under the app's header bar
+        box_el.evaluate("e => e.scrollIntoView({block: 'center'})")
+        box = box_el.bounding_box()
+    return box["x"] + 10, box["y"] + box["height"] / 2
 
 
 def click_toggle(page, row: int, column: int = 1) -> None:
@@ -181,18 +177,16 @@ def click_toggle(page, row: int, column: int = 1) -> None:
 def table_row_point(page, selector: str, row: int) -> tuple[float, float]:
     """The screen point of the row-selection checkbox of ``row`` in the table (st.dataframe with row
     selection) matched by ``selector``, the viewport made tall enough to hold it."""
-    from unify_dash.app import toggle_grid
-
     table = page.locator(selector).filter(visible=True).first
     table.scroll_into_view_if_needed()
     box = table.bounding_box()
     size = page.viewport_size
-    y = box["y"] + 1 + (toggle_grid.ROW_PX + 1) + toggle_grid.ROW_PX * row + toggle_grid.ROW_PX / 2
+    y = box["y"] + 1 + (TABLE_ROW_PX + 1) + TABLE_ROW_PX * row + TABLE_ROW_PX / 2
     if y > size["height"] - 20:
         page.set_viewport_size({"width": size["width"], "height": int(y + 200)})
         page.wait_for_timeout(200)
         box = table.bounding_box()
-        y = box["y"] + 1 + (toggle_grid.ROW_PX + 1) + toggle_grid.ROW_PX * row + toggle_grid.ROW_PX / 2
+        y = box["y"] + 1 + (TABLE_ROW_PX + 1) + TABLE_ROW_PX * row + TABLE_ROW_PX / 2
     return box["x"] + 18, y
 
 

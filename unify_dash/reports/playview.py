@@ -92,28 +92,6 @@ def column_key(column: Column | Cell) -> str:
     return column.level if column.level != "ruleset" else f"ruleset:{column.target}"
 
 
-def toggle_frame(rows: list[Row], columns: list[Column]) -> pd.DataFrame:
-    """The toggle grid as one table: the exclusion, then its saved state per level column (booleans,
-    named by :func:`column_key`), then its description."""
-    return pd.DataFrame([{"exclusion": r.name + (f" · {r.scope}" if r.scope else ""),
-                          **{column_key(c): c.saved for c in r.cells}, "description": r.description}
-                         for r in rows], columns=["exclusion", *map(column_key, columns), "description"])
-
-
-def grid_chosen(rows: list[Row], edited_rows: dict) -> dict[tuple[str, str, str | None], bool]:
-    """The cells an edited :func:`toggle_frame` holds, from its edits (``{row position: {column: value}}``,
-    as a data editor keeps them): ``{(exclusion id, level, target): on}``."""
-    chosen = {}
-    for position, edits in (edited_rows or {}).items():
-        if not 0 <= int(position) < len(rows):
-            continue
-        row = rows[int(position)]
-        for cell in row.cells:
-            if column_key(cell) in edits and edits[column_key(cell)] is not None:
-                chosen[(row.exclusion_id, cell.level, cell.target)] = bool(edits[column_key(cell)])
-    return chosen
-
-
 def changed(rows: list[Row], chosen: dict[tuple[str, str, str | None], bool]) -> dict[Toggle, bool]:
     """The what-if toggles: the cells whose chosen value (``chosen[(id, level, target)]``, absent =
     saved) differs from the saved one."""

@@ -51,17 +51,21 @@ def on_table_select() -> None:
         select("blocking", None, ids[rows[0]])
 
 
-def what_if_grid(play_id: str, saved: dict, rows: list) -> dict:
-    """The what-if toggles (app/toggle_grid.py: one grid, a row per exclusion, a column per level);
-    returns the changed ones."""
+WHAT_IF = "play.what_if"  # the what-if fragment's key: a click in the grid reruns it alone
+
+
+def what_if_grid(play_id: str, saved: dict, rows: list) -> None:
+    """The what-if toggles (app/toggle_grid.py: a row per exclusion, a checkbox per level), drawn once
+    per page run: a click reruns the what-if fragment only."""
     with st.expander("What-if toggles", expanded=True, icon=":material/toggle_on:"):
-        toggles = toggle_grid.show(play_id, version, rows, playview.toggle_columns(cfg, play_id, saved))
-        st.caption("Tick or clear a level: every count below is recomputed with it. The column header's "
-                   "tooltip says where each level applies.")
-        if toggles:  # the callback forgets the grid's edits before the rerun draws it again
-            st.button("Reset to saved", key="play.reset", icon=":material/undo:", on_click=toggle_grid.reset,
-                      args=(play_id,))
-    return toggles
+        toggle_grid.show(play_id, version, rows, playview.toggle_columns(cfg, play_id, saved), WHAT_IF)
+        st.caption("Tick or clear a level: every count below is recomputed with it. Under each level's "
+                   "name, where it applies.")
+
+
+def reset_grid(play_id: str) -> None:
+    toggle_grid.reset(play_id)
+    st.rerun()  # the grid is drawn outside the fragment: the page draws it again, as saved
 
 
 def flow(saved: dict, imp: dict, toggles: dict, label: str) -> None:
@@ -161,9 +165,11 @@ def apply_panel(toggles: dict) -> None:
             st.markdown(f"- **{ui.md(c.exclusion)}** at {ui.md(c.where)}: {c.change}")
         allowed = roles.can(actor, "settings.apply")
         note = st.text_input("Note (required)", key="play.note", disabled=not allowed, placeholder="why this change")
-        if st.button(f"Apply {ui.plural(len(toggles), 'change')}", type="primary", key="play.apply",
-                     disabled=not allowed, icon=":material/publish:",
-                     help=None if allowed else f"Your role ({actor.role}) cannot apply settings changes"):
+        buttons = st.container(horizontal=True)
+        buttons.button("Reset to saved", key="play.reset", icon=":material/undo:", on_click=reset_grid, args=(play_id,))
+        if buttons.button(f"Apply {ui.plural(len(toggles), 'change')}", type="primary", key="play.apply",
+                          disabled=not allowed, icon=":material/publish:",
+                          help=None if allowed else f"Your role ({actor.role}) cannot apply settings changes"):
             def write(cur):
                 latest = settings.latest_version(cur)[1]
                 return settings.apply(cur, actor, with_toggles(latest, toggles), note=note)
@@ -183,17 +189,15 @@ def apply_panel(toggles: dict) -> None:
                 icon=":material/schedule:")
 
 
-@st.fragment
+@st.fragment(key=WHAT_IF)
 def what_if(play_id: str) -> None:
+    """Every count of the Play with this session's toggles (read from the grid's checkboxes, drawn
+    outside): a click in the grid reruns this alone."""
     started = time.perf_counter()
     with ui.cursor() as cur:
         ev = engine.evaluation(cur)
     saved = engine.impact(ev, play_id)
-    rows = playview.toggle_rows(cfg, play_id, saved)
-    # The grid stays on top but is drawn last: a click's new counts are sent (and on screen) before the
-    # grid is sent again. The toggles come from the grid's edits in the session, as the grid will return.
-    grid = st.container()
-    toggles = toggle_grid.chosen(play_id, version, rows)
+    toggles = toggle_grid.chosen(play_id, version, playview.toggle_rows(cfg, play_id, saved))
     imp = engine.impact(ev, play_id, toggles) if toggles else saved
     label = "what-if" if toggles else "saved settings"
     flow(saved, imp, toggles, label)
@@ -203,11 +207,12 @@ def what_if(play_id: str) -> None:
     if sel and sel.get("play") == play_id:
         selected_list(ev, imp, toggles, label)
     apply_panel(toggles)
-    with grid:
-        drawn = what_if_grid(play_id, saved, rows)
-    if drawn != toggles:  # never expected: the grid returns the session's edits
-        st.rerun(scope="fragment")
     ui.log_timing("fragment play.what_if", started)
 
 
+grid_slot = st.container()  # the grid stays on top but is drawn last: the counts are sent first
 what_if(play_id)
+with ui.cursor() as _cur:
+    _saved = engine.impact(engine.evaluation(_cur), play_id)
+with grid_slot:
+    what_if_grid(play_id, _saved, playview.toggle_rows(cfg, play_id, _saved))
