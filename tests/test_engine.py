@@ -460,6 +460,31 @@ def test_evaluation_is_cached_per_version_generation_and_minute(mixed):
     assert (a.version, a.as_of) == (1, NOW)
 
 
+def test_an_evicted_evaluation_is_freed_without_waiting_for_the_collector(mixed):
+    """The cache's oldest evaluation, used for a drill-down (its memoized funnel points back at it, a
+    reference cycle), is freed when a new evaluation evicts it, with the automatic collector off (the
+    app runs no collection after each page run)."""
+    import weakref
+
+    from unify_dash.engine import evaluator
+
+    engine.clear_cache()
+    gc.collect()
+    first = engine.evaluation(mixed, as_of=NOW)
+    engine.drilldown(mixed, first, "p1", "not_enrolled", limit=1)
+    gone = weakref.ref(first)
+    del first
+    gc.disable()
+    try:
+        for minute in range(1, evaluator.CACHE_SIZE):
+            engine.evaluation(mixed, as_of=NOW + dt.timedelta(minutes=minute))
+        assert gone() is not None  # still cached
+        engine.evaluation(mixed, as_of=NOW + dt.timedelta(minutes=evaluator.CACHE_SIZE))
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
 def test_evaluation_from_threads_with_cursors(tmp_path):
     database = db.Database(tmp_path / "w.duckdb")
     ws = Workspace(database.cursor())

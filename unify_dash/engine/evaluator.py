@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import gc
 import itertools
 import threading
 import time
@@ -608,10 +609,17 @@ def evaluation(con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = No
             version, settings = settings_mod.settings_at(con, as_of)
             key = (instance, version, *key[2:])
             ev = evaluate(con, settings=settings, version=version, as_of=as_of)
+            evicted = []
             with _CACHE_LOCK:
                 _CACHE[key] = ev
                 while len(_CACHE) > CACHE_SIZE:
-                    _CACHE.popitem(last=False)
+                    evicted.append(_CACHE.popitem(last=False)[1])
+            if evicted:
+                # An evaluation is a reference cycle (its memoized funnels point back at it): only the cyclic
+                # collector frees it, and the app does not run one after every page run
+                # (.streamlit/config.toml, runner.postScriptGC). Collect now, once per evaluation made.
+                del evicted
+                gc.collect()
     return ev
 
 
