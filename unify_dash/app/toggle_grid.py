@@ -13,7 +13,7 @@ import streamlit as st
 
 from unify_dash.reports import playview
 
-NAME_PX, CELL_PX = 320, 140  # column widths, in pixels (the description takes the rest)
+NAME_PX, CELL_PX = 260, 120  # column widths, in pixels (the description takes the rest)
 KEY_PREFIX = "play.grid."
 ROW_PREFIX = "play.gridrow."  # + row position: a row's container (tests/browser_support.py clicks in it)
 GENERATION = "play.gridreset."  # + play id: how many times this session reset that Play's grid
