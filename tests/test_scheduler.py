@@ -32,7 +32,8 @@ from unify_dash.errors import NotFound, PermissionDenied, ValidationError
 from unify_dash.model.roles import Actor
 from unify_dash.reports import diagnosis
 from unify_dash.scheduler import run as run_mod
-from unify_dash.store import db
+from unify_dash.scheduler.outbox import RecordingSender
+from unify_dash.store import db, schema
 
 D = dt.timedelta(days=1)
 
@@ -368,6 +369,38 @@ def test_a_tick_that_meets_a_key_already_there_is_redone_checked_once(con, ws, m
     scheduler.run_until(con, T0 + 3 * H + 3 * D, sender=ListSender() if sender else None)
     assert len(events(con, "send")) == s["sends"] + 2
     assert lookups == ([] if sender is None else ["events"])
+
+
+def test_without_the_events_key_index_a_tick_looks_its_keys_up(con, ws, monkeypatch):
+    # a load that stopped before building the events' key index (IndexesPending) leaves nothing to refuse a
+    # key already there: the tick must look its keys up, or a loaded send event would be written twice
+    c = add_contact(con, "ann@beta.com")
+    eid = add_enrollment(con, c, "seq1", state="queued", next_step_at=T0 + H)
+    add_event(con, "send", T0 - D, event_id=f"send:{eid}:1", contact_id=c, email="ann@beta.com",
+              enrollment_id=eid, step=1, text="loaded")
+    [(name, _)] = schema.key_indexes("events")
+    con.execute(f"DROP INDEX {name}")
+    assert not db.keys_enforced(con, "events") and db.keys_enforced(con, "outbox")
+    scheduler.run_until(con, T0 + 2 * H)
+    assert rows(con, "SELECT event_id, count(*) AS n FROM events WHERE type = 'send' GROUP BY ALL") == [
+        {"event_id": f"send:{eid}:1", "n": 1}]
+
+
+def test_a_sender_that_only_extends_the_recording_one_is_never_redone(con, ws):
+    # a subclass of RecordingSender may really deliver inside the tick's transaction: its tick takes the
+    # checked inserts, so a key already there is never a redo that would deliver the batch twice
+    class Delivering(RecordingSender):
+        pass
+
+    c = add_contact(con, "ann@beta.com")
+    eid = add_enrollment(con, c, "seq1", state="queued", next_step_at=T0 + H)
+    add_enrollment(con, add_contact(con, "bob@beta.com"), "seq1", state="queued", next_step_at=T0 + H)
+    con.execute("INSERT INTO outbox (idempotency_key, enrollment_id, step, contact_id, email, sequence_id, "
+                "subject, queued_at, status, attempts) VALUES (?, ?, 1, ?, 'ann@beta.com', 'seq1', 'Hello', ?, "
+                "'delivered', 1)", [f"{eid}:1", eid, c, T0 - D])
+    sender = Delivering()
+    scheduler.run_until(con, T0 + 2 * H, sender=sender)
+    assert sender.sent == 2  # one pass over the tick's two messages: no redo (an unchecked tick: 4)
 
 
 def test_a_tick_looks_no_key_up_when_every_key_is_new(con, ws, monkeypatch):

@@ -807,6 +807,10 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
     # a local sender (nothing leaves the machine) records its deliveries in the tick's transaction: one
     # commit per tick, the run's audit row in the last one
     local = sender if isinstance(sender, RecordingSender) else None
+    # the ticks insert their events and outbox rows unchecked (_carry_out) only where a unique index refuses a key
+    # already there (a load that stopped before building the events' key index leaves none) and the sender's
+    # in-transaction delivery is only a recording (a subclass of RecordingSender may deliver: redone, it would twice)
+    unchecked = db.keys_enforced(con, "events") and (local is None or type(local) is RecordingSender)
     run = _resume(con, start)
     # a run that goes on from the last one (same process, nothing written since) has handled the replies
     # up to ``start``; a fresh run's first tick takes every reply up to it
@@ -846,7 +850,7 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
                 local is not None and t >= until) else None
             _carry_out(con, run, t, summary, replies_since=replies_since if summary["ticks"] == 0 else now,
                        entry=(None if not entering else changed or "all"), local=local, sender=sender,
-                       outbox_batch=outbox_batch, last=last)
+                       outbox_batch=outbox_batch, last=last, unchecked=unchecked)
             summary["ticks"] += 1
             summary["checkpoints"] += _checkpoint_if_due(con)  # after the commit (and the deliveries)
             now = run.now = t
@@ -861,7 +865,8 @@ def run_until(con: duckdb.DuckDBPyConnection, until: dt.datetime, *, sender=None
 
 
 def _carry_out(con, run: _Run, t: dt.datetime, summary: dict, *, replies_since: dt.datetime | None,
-               entry: str | list[str] | None, local, sender, outbox_batch: int, last: Callable[[], None] | None) -> None:
+               entry: str | list[str] | None, local, sender, outbox_batch: int, last: Callable[[], None] | None,
+               unchecked: bool = False) -> None:
     """The writes of the tick at ``t``: replies, Play entry (``"all"`` contacts, the ``entry`` list, or
     none), sends, then the clock (and ``last``, the run's audit row) with the last of them.
 
@@ -875,7 +880,8 @@ def _carry_out(con, run: _Run, t: dt.datetime, summary: dict, *, replies_since: 
     run does the same tick again: the contacts already entered are not entered twice, the steps already
     sent are not due again (:func:`_send_pass`), and the outbox's keys deliver a step once.
 
-    The tick's ``events`` and ``outbox`` rows are inserted plainly, their keys not looked up first (a
+    ``unchecked`` (the run decides, :func:`run_until`): the tick's ``events`` and ``outbox`` rows are
+    inserted plainly, their keys not looked up first (a
     key is new unless a loaded history or an earlier run holds it: ``send:<enrollment>:<step>`` for a
     step not sent yet); a key already there fails the insert and DuckDB aborts the transaction, which is
     rolled back whole (a local sender's messages were only recorded) and done again with every key
@@ -884,7 +890,8 @@ def _carry_out(con, run: _Run, t: dt.datetime, summary: dict, *, replies_since: 
     parts = 1
     if entry == "all":
         parts = max(1, -(-int(run.ev.counts.sum()) // ENTRY_BATCH))
-    done, k, checked = False, 0, False
+    checked = not unchecked
+    done, k = False, 0
     while not done:
         if k and db.generation(con) != run.generation:  # someone else wrote between two batches
             run.ev = engine.evaluate(con, as_of=t, ordered=False)
@@ -929,11 +936,12 @@ def _carry_out(con, run: _Run, t: dt.datetime, summary: dict, *, replies_since: 
 
 
 def _duplicate_key(err: BaseException) -> bool:
-    """``err`` is, or was raised while handling, DuckDB's refusal of a key a unique index already holds
-    (the statements that clean up after a failed one fail too, the transaction being aborted)."""
+    """``err`` is, or was raised while handling, a DuckDB constraint refusal (a key a unique index already
+    holds, or a key repeated in one insert; the statements that clean up after a failed one fail too, the
+    transaction being aborted): the batch is redone checked, and a second failure is raised."""
     seen = 0
     while err is not None and seen < 10:
-        if isinstance(err, duckdb.ConstraintException) and "Duplicate key" in str(err):
+        if isinstance(err, duckdb.ConstraintException):  # "Duplicate key ...", "duplicate key ..." (within one INSERT)
             return True
         err, seen = err.__cause__ or err.__context__, seen + 1
     return False

@@ -109,6 +109,17 @@ def pending_indexes(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [s for s in INDEXES if index_name(s) not in have and _has_rows(con, index_table(s))]
 
 
+def keys_enforced(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether ``table`` refuses a duplicate key: every key index of a bulk table is built (a load that stopped
+    before building them leaves it without, :func:`pending_indexes`); other tables declare their keys."""
+    names = [name for name, _ in schema.key_indexes(table)]
+    if not names:
+        return True
+    have = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes() WHERE database_name = current_database() "
+                                      "AND table_name = ?", [table]).fetchall()}
+    return all(name in have for name in names)
+
+
 _INDEX_STATEMENT = re.compile(r"CREATE (?:UNIQUE )?INDEX IF NOT EXISTS (\w+) ON (\w+)\(")
 
 
