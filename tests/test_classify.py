@@ -512,6 +512,14 @@ def test_review_thresholds_per_language_stay_in_the_calibrated_range():
     assert set(replies.REVIEW_AT_BY_LANGUAGE) == OLD_LANGUAGES | NEW_LANGUAGES
     assert all(0.3 <= t <= 0.7 for t in replies.REVIEW_AT_BY_LANGUAGE.values())
     assert replies.MODEL_OPT_OUT_AT > max(replies.REVIEW_AT_BY_LANGUAGE.values())
+    # a language added since the table, and a neighbour, go to review no later than the table's lowest, nor
+    # later than the language a neighbour is read through (Malay through Indonesian)
+    from unify_dash.classify import language
+    for code in language.ADDED_ROUND8:
+        assert replies.review_threshold(code) <= min(replies.REVIEW_AT_BY_LANGUAGE.values())
+    for code, parent in language.NEIGHBOURS.items():
+        assert replies.review_threshold(code) <= min(replies.NEIGHBOUR_REVIEW_AT, replies.review_threshold(parent))
+    assert replies.review_threshold("ms") == replies.review_threshold("id") == replies.ADDED_LANGUAGE_REVIEW_AT
 
 
 @pytest.mark.parametrize("text", ["I never asked for these emails, take me off."])

@@ -638,7 +638,8 @@ class Loading:
         Without a window (which would run the file's whole typed pass on one thread): DuckDB keeps insertion
         order, so the rowids of a table written by one ``CREATE TABLE AS`` follow the file on every thread, in one
         run that starts at a transaction-local offset inside a transaction (not 0), and an ``UPDATE`` or
-        ``DELETE`` leaves the other rows' rowids as they are (``tests/test_load_fast.py`` guards all three);
+        ``DELETE`` leaves the other rows' rowids as they are (``tests/test_load_fast.py`` guards all three; an ``UPDATE``
+        of a LIST column would move its row to a new rowid in DuckDB 2.0: the typed columns are all scalar);
         ``table`` is then a view, ``rowid`` minus the first rowid plus 2. Rowids that are not one run (never
         seen) are numbered instead into a copy, by ``row_number()`` in rowid order."""
         first, last, n = self.con.execute(f"SELECT min(rowid), max(rowid), count(*) FROM {db.ident(data)}").fetchone()
