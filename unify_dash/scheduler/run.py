@@ -881,9 +881,8 @@ def _carry_out(con, run: _Run, t: dt.datetime, summary: dict, *, replies_since: 
     sent are not due again (:func:`_send_pass`), and the outbox's keys deliver a step once.
 
     ``unchecked`` (the run decides, :func:`run_until`): the tick's ``events`` and ``outbox`` rows are
-    inserted plainly, their keys not looked up first (a
-    key is new unless a loaded history or an earlier run holds it: ``send:<enrollment>:<step>`` for a
-    step not sent yet); a key already there fails the insert and DuckDB aborts the transaction, which is
+    inserted plainly, their keys not looked up first (a key is new unless a loaded history or an earlier
+    run holds it: ``send:<enrollment>:<step>`` for a step not sent yet); a key already there fails the insert and DuckDB aborts the transaction, which is
     rolled back whole (a local sender's messages were only recorded) and done again with every key
     looked up (``checked``, as :func:`db.insert_new` does by default), once: the same rows as a checked
     tick, nothing written twice."""
@@ -919,7 +918,7 @@ def _carry_out(con, run: _Run, t: dt.datetime, summary: dict, *, replies_since: 
                 if last_batch and last is not None:
                     last()
         except duckdb.Error as err:
-            if checked or not _duplicate_key(err):
+            if checked or not _refused_by_constraint(err):
                 raise
             summary.clear()  # rolled back: the batch again, its keys looked up
             summary.update(before)
@@ -935,7 +934,7 @@ def _carry_out(con, run: _Run, t: dt.datetime, summary: dict, *, replies_since: 
         k += 1
 
 
-def _duplicate_key(err: BaseException) -> bool:
+def _refused_by_constraint(err: BaseException) -> bool:
     """``err`` is, or was raised while handling, a DuckDB constraint refusal (a key a unique index already
     holds, or a key repeated in one insert; the statements that clean up after a failed one fail too, the
     transaction being aborted): the batch is redone checked, and a second failure is raised."""

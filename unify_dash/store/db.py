@@ -104,9 +104,15 @@ def pending_indexes(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The statements of :data:`INDEXES` not built on a table that has rows: a load committed but stopped
     before building them (:class:`unify_dash.io.workspace.IndexesPending`); the next writable open builds
     them (:func:`create_schema`), as ``unify-dash upgrade`` does."""
-    have = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes() "
-                                      "WHERE database_name = current_database()").fetchall()}
+    have = built_indexes(con)
     return [s for s in INDEXES if index_name(s) not in have and _has_rows(con, index_table(s))]
+
+
+def built_indexes(con: duckdb.DuckDBPyConnection, table: str | None = None) -> set[str]:
+    """The names of the indexes the database has (on ``table`` only, when given)."""
+    sql = "SELECT index_name FROM duckdb_indexes() WHERE database_name = current_database()"
+    params = [] if table is None else [table]
+    return {r[0] for r in con.execute(sql + ("" if table is None else " AND table_name = ?"), params).fetchall()}
 
 
 def keys_enforced(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -115,8 +121,7 @@ def keys_enforced(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     names = [name for name, _ in schema.key_indexes(table)]
     if not names:
         return True
-    have = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes() WHERE database_name = current_database() "
-                                      "AND table_name = ?", [table]).fetchall()}
+    have = built_indexes(con, table)
     return all(name in have for name in names)
 
 
